@@ -1,0 +1,123 @@
+# vagent - build, install, test, benchmark, demo.
+#
+#   make              build everything into ./build
+#   make SAN=1 ...    the same with ASan + UBSan, into ./build/san
+#   make check        unit + integration tests (installs Debian packages when root)
+#   make bench        benchmarks, one JSON line per figure
+#   make demo         start a private instance and place demo calls
+#   make install      PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+UNITDIR    ?= /lib/systemd/system
+DESTDIR    ?=
+VERSION    := 0.1.0
+
+CC      ?= cc
+PKGS    := libevent jansson inih
+PYTHON  ?= /usr/bin/python3
+
+ifeq ($(SAN),1)
+BUILD   ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT     := -O1
+else
+BUILD   ?= build
+SANFLAGS :=
+OPT     := -O2
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wno-missing-field-initializers -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+           -DVAGENT_VERSION='"$(VERSION)"' -DVAGENT_CONF='"$(SYSCONFDIR)/vagent/vagent.conf"' \
+           $(SANFLAGS) $(PKG_CFLAGS)
+LDFLAGS += $(SANFLAGS)
+LDLIBS  += $(PKG_LIBS) -lm -lrt
+
+COMMON_SRC := common/log.c common/conf.c common/audiosocket.c common/wav.c common/audio.c
+IPC_SRC    := ipc/ring.c ipc/hist.c ipc/shm.c ipc/chan.c
+WORKER_SRC := worker/wrk_main.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_context.c \
+              worker/engine.c worker/eng_echo.c worker/eng_playback.c
+SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.c \
+              supervisor/sup_signals.c supervisor/sup_status.c supervisor/sup_control.c \
+              supervisor/sup_notify.c
+CTL_SRC    := supervisor/vagentctl.c
+CALLER_SRC := tests/caller/vagent_call.c
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+BINS := $(BUILD)/vagentd $(BUILD)/vagentctl $(BUILD)/vagent-call
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all clean install check unit integration bench demo deps
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/vagentd: $(call obj,$(SUP_SRC) $(WORKER_SRC) $(IPC_SRC) $(COMMON_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/vagentctl: $(call obj,$(CTL_SRC) $(IPC_SRC) $(COMMON_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/vagent-call: $(call obj,$(CALLER_SRC) $(COMMON_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests link the module under test with its dependencies (cmocka).
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(call obj,$(IPC_SRC) $(COMMON_SRC) worker/engine.c worker/eng_echo.c worker/eng_playback.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_context.c worker/wrk_main.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+deps:
+	@sh tests/deps.sh
+
+unit: deps $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+integration: deps all
+	VAGENT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+check: deps
+	$(MAKE) all $(UNIT_TESTS)
+	$(MAKE) unit
+	$(MAKE) integration
+
+bench: deps all
+	@VAGENT_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
+
+demo: deps all
+	@VAGENT_BUILD=$(abspath $(BUILD)) sh tests/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/vagent \
+		$(DESTDIR)$(DATADIR)/vagent $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/init.d \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/vagentd $(DESTDIR)$(SBINDIR)/vagentd
+	install -m 0755 $(BUILD)/vagentctl $(DESTDIR)$(SBINDIR)/vagentctl
+	install -m 0755 $(BUILD)/vagent-call $(DESTDIR)$(BINDIR)/vagent-call
+	test -e $(DESTDIR)$(SYSCONFDIR)/vagent/vagent.conf || \
+		install -m 0640 conf/vagent.conf $(DESTDIR)$(SYSCONFDIR)/vagent/vagent.conf
+	install -m 0644 conf/extensions_vagent.conf $(DESTDIR)$(DATADIR)/vagent/
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' init/vagentd.service \
+		> $(DESTDIR)$(UNITDIR)/vagentd.service
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' init/vagentd.init \
+		> $(DESTDIR)$(SYSCONFDIR)/init.d/vagentd
+	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/vagentd
+	install -m 0644 init/vagentd.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/vagentd
+	install -m 0644 man/vagentd.8 man/vagentctl.8 $(DESTDIR)$(MANDIR)/man8/
+
+clean:
+	rm -rf build

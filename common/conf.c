@@ -1,0 +1,353 @@
+/*
+ * conf.c - vagent.conf via inih, table-driven.
+ *
+ * One table lists every key: section, name, type, where it lands in
+ * struct conf, its range, and whether it needs a restart. Parsing,
+ * validation and reload comparison all walk the same table, so a new key
+ * is one line here plus its field.
+ */
+#include "conf.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+enum ktype { K_INT, K_STR, K_BOOL, K_LEVEL, K_ENGINE, K_LISTEN };
+
+struct key {
+	const char *section, *name;
+	enum ktype type;
+	size_t off, size;	/* size: buffer size for strings */
+	int min, max;
+	bool restart_only;
+};
+
+#define F(field) offsetof(struct conf, field), sizeof(((struct conf *)0)->field)
+
+static const struct key keys[] = {
+	{ "vagentd", "listen", K_LISTEN, F(listen), 0, 0, true },
+	{ "vagentd", "backlog", K_INT, F(backlog), 1, 65535, true },
+	{ "vagentd", "user", K_STR, F(user), 0, 0, true },
+	{ "vagentd", "run_dir", K_STR, F(run_dir), 0, 0, true },
+	{ "vagentd", "max_calls", K_INT, F(max_calls), 1, 4096, true },
+	{ "vagentd", "min_spare", K_INT, F(min_spare), 0, 4096, false },
+	{ "vagentd", "max_spare", K_INT, F(max_spare), 1, 4096, false },
+	{ "vagentd", "worker_max_use", K_INT, F(worker_max_use), 0, 1000000, false },
+	{ "vagentd", "drain_timeout", K_INT, F(drain_timeout), 0, 86400, false },
+	{ "vagentd", "log_level", K_LEVEL, F(log_level), 0, 0, false },
+	{ "vagentd", "log_file", K_STR, F(log_file), 0, 0, false },
+	{ "vagentd", "syslog", K_BOOL, F(syslog), 0, 0, false },
+	{ "call", "engine", K_ENGINE, F(engine), 0, 0, false },
+	{ "call", "context_dir", K_STR, F(context_dir), 0, 0, false },
+	{ "call", "idle_timeout", K_INT, F(idle_timeout), 1, 3600, false },
+	{ "call", "max_duration", K_INT, F(max_duration), 1, 86400, false },
+	{ "call", "max_frame_ms", K_INT, F(max_frame_ms), 20, 1000, false },
+	{ "echo", "prebuffer_ms", K_INT, F(echo_prebuffer_ms), 0, 1000, false },
+	{ "playback", "file", K_STR, F(playback_file), 0, 0, false },
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+struct parse_state {
+	struct conf *c;
+	conf_engine_known_fn engine_known;
+	char err[512];		/* first error, without the line number */
+};
+
+static void defaults(struct conf *c)
+{
+	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:9099");
+	c->backlog = 511;
+	snprintf(c->run_dir, sizeof(c->run_dir), "/run/vagent");
+	c->max_calls = 50;
+	c->min_spare = 4;
+	c->max_spare = 16;
+	c->worker_max_use = 1000;
+	c->drain_timeout = 300;
+	c->log_level = LOG_LVL_INFO;
+	snprintf(c->engine, sizeof(c->engine), "echo");
+	snprintf(c->context_dir, sizeof(c->context_dir), "/tmp");
+	c->idle_timeout = 10;
+	c->max_duration = 3600;
+	c->max_frame_ms = 200;
+	c->echo_prebuffer_ms = 40;
+}
+
+/* Splits "host:port", "[v6]:port" or ":port"/"port" (all addresses). */
+static int parse_listen(struct conf *c, const char *v)
+{
+	const char *colon;
+	char *end;
+
+	if (v[0] == '[') {
+		const char *rb = strchr(v, ']');
+		if (!rb || rb[1] != ':' || (size_t)(rb - v - 1) >= sizeof(c->listen_host))
+			return -1;
+		snprintf(c->listen_host, sizeof(c->listen_host), "%.*s", (int)(rb - v - 1), v + 1);
+		colon = rb + 1;
+	} else if ((colon = strrchr(v, ':'))) {
+		if ((size_t)(colon - v) >= sizeof(c->listen_host))
+			return -1;
+		snprintf(c->listen_host, sizeof(c->listen_host), "%.*s", (int)(colon - v), v);
+	} else {
+		c->listen_host[0] = '\0';
+		colon = v - 1;
+	}
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || port < 1 || port > 65535)
+		return -1;
+	c->listen_port = (int)port;
+	return 0;
+}
+
+static bool valid_did(const char *s)
+{
+	if (!*s || strlen(s) >= CONF_DID_LEN)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || *s == '+'))
+			return false;
+	return true;
+}
+
+static int set_key(struct parse_state *ps, const struct key *k, const char *v)
+{
+	char *field = (char *)ps->c + k->off, *end;
+
+	switch (k->type) {
+	case K_INT: {
+		long n = strtol(v, &end, 10);
+		if (!*v || *end || n < k->min || n > k->max) {
+			snprintf(ps->err, sizeof(ps->err), "'%s' is not a whole number from %d to %d",
+				 v, k->min, k->max);
+			return -1;
+		}
+		*(int *)field = (int)n;
+		return 0;
+	}
+	case K_BOOL:
+		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
+			*(bool *)field = true;
+		else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off"))
+			*(bool *)field = false;
+		else {
+			snprintf(ps->err, sizeof(ps->err), "'%s' is not yes or no", v);
+			return -1;
+		}
+		return 0;
+	case K_LEVEL: {
+		int lvl = log_level_parse(v);
+		if (lvl < 0) {
+			snprintf(ps->err, sizeof(ps->err), "'%s' is not error, warn, info or debug", v);
+			return -1;
+		}
+		*(int *)field = lvl;
+		return 0;
+	}
+	case K_ENGINE:
+		if (!ps->engine_known(v)) {
+			snprintf(ps->err, sizeof(ps->err), "'%s' is not a known engine", v);
+			return -1;
+		}
+		break;
+	case K_LISTEN:
+		if (parse_listen(ps->c, v) < 0) {
+			snprintf(ps->err, sizeof(ps->err), "'%s' is not host:port", v);
+			return -1;
+		}
+		break;
+	case K_STR:
+		break;
+	}
+	if (strlen(v) >= k->size) {
+		snprintf(ps->err, sizeof(ps->err), "value longer than %zu characters", k->size - 1);
+		return -1;
+	}
+	/* Zero the whole buffer: reload compares fields byte for byte. */
+	memset(field, 0, k->size);
+	memcpy(field, v, strlen(v) + 1);
+	return 0;
+}
+
+static int did_key(struct parse_state *ps, const char *did, const char *name, const char *v)
+{
+	struct conf *c = ps->c;
+
+	if (!valid_did(did)) {
+		snprintf(ps->err, sizeof(ps->err), "[did:%s]: a DID is digits and '+' only", did);
+		return 0;
+	}
+	if (strcmp(name, "engine") != 0) {
+		snprintf(ps->err, sizeof(ps->err), "[did:%s] %s: unknown key", did, name);
+		return 0;
+	}
+	if (!ps->engine_known(v) || strlen(v) >= CONF_ENGINE_LEN) {
+		snprintf(ps->err, sizeof(ps->err), "[did:%s] engine: '%s' is not a known engine",
+			 did, v);
+		return 0;
+	}
+	struct conf_did *d = realloc(c->dids, (c->ndids + 1) * sizeof(*d));
+	if (!d) {
+		snprintf(ps->err, sizeof(ps->err), "out of memory");
+		return 0;
+	}
+	c->dids = d;
+	snprintf(d[c->ndids].did, CONF_DID_LEN, "%s", did);
+	snprintf(d[c->ndids].engine, CONF_ENGINE_LEN, "%s", v);
+	c->ndids++;
+	return 1;
+}
+
+/* inih handler: nonzero to go on. The first error is kept; inih gives its line. */
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_state *ps = user;
+
+	if (ps->err[0])
+		return 0;
+	if (!strncmp(section, "did:", 4))
+		return did_key(ps, section + 4, name, value);
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].section, section) || strcmp(keys[i].name, name))
+			continue;
+		if (set_key(ps, &keys[i], value) < 0) {
+			char why[sizeof(ps->err)];
+			snprintf(why, sizeof(why), "%s", ps->err);
+			snprintf(ps->err, sizeof(ps->err), "[%.64s] %.64s: %.300s", section, name, why);
+			return 0;
+		}
+		return 1;
+	}
+	snprintf(ps->err, sizeof(ps->err), "[%s] %s: unknown key", section, name);
+	return 0;
+}
+
+static bool engine_used(const struct conf *c, const char *engine)
+{
+	if (!strcmp(c->engine, engine))
+		return true;
+	for (size_t i = 0; i < c->ndids; i++)
+		if (!strcmp(c->dids[i].engine, engine))
+			return true;
+	return false;
+}
+
+/* Checks that need the whole file: cross-key rules and files to load. */
+static int validate(struct conf *c, char *err, size_t errlen)
+{
+	if (c->min_spare > c->max_calls) {
+		snprintf(err, errlen, "%s: [vagentd] min_spare: %d is more than max_calls %d",
+			 c->path, c->min_spare, c->max_calls);
+		return -EINVAL;
+	}
+	if (c->max_spare < c->min_spare) {
+		snprintf(err, errlen, "%s: [vagentd] max_spare: %d is less than min_spare %d",
+			 c->path, c->max_spare, c->min_spare);
+		return -EINVAL;
+	}
+	if (!c->run_dir[0]) {
+		snprintf(err, errlen, "%s: [vagentd] run_dir: must not be empty", c->path);
+		return -EINVAL;
+	}
+	if (engine_used(c, "playback")) {
+		char why[512];
+		if (!c->playback_file[0]) {
+			snprintf(err, errlen, "%s: [playback] file: required by the playback engine",
+				 c->path);
+			return -EINVAL;
+		}
+		if (wav_load(c->playback_file, &c->playback, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: [playback] file: %s", c->path, why);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int conf_load(const char *path, conf_engine_known_fn engine_known,
+	      struct conf **out, char *err, size_t errlen)
+{
+	struct parse_state ps = { .engine_known = engine_known };
+	struct conf *c = calloc(1, sizeof(*c));
+
+	*out = NULL;
+	if (!c) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	defaults(c);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	ps.c = c;
+	if (parse_listen(c, c->listen) < 0)
+		panic("conf: default listen address does not parse");
+
+	int line = ini_parse(path, on_key, &ps);
+	if (line == -1) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		conf_free(c);
+		return -ENOENT;
+	}
+	if (line != 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, line,
+			 ps.err[0] ? ps.err : "syntax error");
+		conf_free(c);
+		return -EINVAL;
+	}
+	int rc = validate(c, err, errlen);
+	if (rc < 0) {
+		conf_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void conf_free(struct conf *c)
+{
+	if (!c)
+		return;
+	wav_free(&c->playback);
+	free(c->dids);
+	free(c);
+}
+
+const char *conf_engine_for(const struct conf *c, const char *did)
+{
+	if (did && *did)
+		for (size_t i = 0; i < c->ndids; i++)
+			if (!strcmp(c->dids[i].did, did))
+				return c->dids[i].engine;
+	return c->engine;
+}
+
+int conf_keep_restart_only(struct conf *next, const struct conf *old,
+			   char *warn, size_t warnlen)
+{
+	int changed = 0;
+	size_t used = 0;
+
+	warn[0] = '\0';
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		if (!k->restart_only)
+			continue;
+		char *dst = (char *)next + k->off;
+		const char *src = (const char *)old + k->off;
+		if (!memcmp(dst, src, k->size))
+			continue;
+		if (used < warnlen)
+			used += (size_t)snprintf(warn + used, warnlen - used,
+				"%s[%s] %s changed: takes effect at restart",
+				changed ? "\n" : "", k->section, k->name);
+		memcpy(dst, src, k->size);
+		changed++;
+	}
+	/* listen's parsed halves follow listen. */
+	memcpy(next->listen_host, old->listen_host, sizeof(next->listen_host));
+	next->listen_port = old->listen_port;
+	return changed;
+}

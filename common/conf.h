@@ -1,0 +1,89 @@
+/*
+ * conf.h - vagent.conf: parsing, validation, defaults.
+ *
+ * Owns: every setting vagentd knows, its default, its range, and whether a
+ * reload may change it. A struct conf is immutable once loaded: reload
+ * builds a new one beside the old and swaps only when it is whole (nginx's
+ * ngx_init_cycle), and workers keep the one they were forked with.
+ * Fails with a message naming the file, line, section and key.
+ */
+#ifndef VG_CONF_H
+#define VG_CONF_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "wav.h"
+
+#define CONF_ENGINE_LEN 16
+#define CONF_DID_LEN 32
+
+struct conf_did {
+	char did[CONF_DID_LEN];
+	char engine[CONF_ENGINE_LEN];
+};
+
+struct conf {
+	char path[PATH_MAX];
+
+	/* [vagentd] */
+	char listen[280];		/* host:port or [v6]:port, as written */
+	char listen_host[256];		/* parsed */
+	int listen_port;
+	int backlog;
+	char user[64];
+	char run_dir[PATH_MAX];
+	int max_calls;
+	int min_spare;
+	int max_spare;
+	int worker_max_use;
+	int drain_timeout;		/* seconds */
+	int log_level;
+	char log_file[PATH_MAX];
+	bool syslog;
+
+	/* [call] */
+	char engine[CONF_ENGINE_LEN];
+	char context_dir[PATH_MAX];
+	int idle_timeout;		/* seconds without a frame from the caller */
+	int max_duration;		/* seconds */
+	int max_frame_ms;		/* longest audio frame accepted */
+
+	/* [echo] */
+	int echo_prebuffer_ms;
+
+	/* [playback] */
+	char playback_file[PATH_MAX];
+	struct wav playback;		/* loaded when some engine needs it */
+
+	/* [did:NUMBER] sections */
+	struct conf_did *dids;
+	size_t ndids;
+};
+
+/* Tells whether an engine name exists; supplied by whoever has the registry. */
+typedef bool (*conf_engine_known_fn)(const char *name);
+
+/*
+ * Loads and validates path. On success *out owns a new conf (conf_free).
+ * On failure returns -EINVAL (or -errno) and err holds one line naming
+ * the file, line, section and key.
+ */
+int conf_load(const char *path, conf_engine_known_fn engine_known,
+	      struct conf **out, char *err, size_t errlen);
+
+void conf_free(struct conf *c);
+
+/* The engine for a DID: its [did:..] section, else the [call] default. */
+const char *conf_engine_for(const struct conf *c, const char *did);
+
+/*
+ * Reload: keys that only a restart can change (listen, user, run_dir,
+ * max_calls, backlog) are copied from old into next, with a warning line
+ * per change written to warn (may be several lines). Returns how many.
+ */
+int conf_keep_restart_only(struct conf *next, const struct conf *old,
+			   char *warn, size_t warnlen);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * shm.h - the shared-memory segment: header, worker slots, audio rings.
+ *
+ * Owns: the segment's layout (a versioned ABI read by vagentctl), creating
+ * and mapping it, and the seqlock that lets tools read a slot's call
+ * details without tearing. No pointers live in the segment, only offsets.
+ *
+ * Writers: the supervisor writes the header; each worker writes its own
+ * slot, and the supervisor writes a slot only while no worker owns it
+ * (before the fork, after the reap). Readers (vagentctl, the supervisor's
+ * metrics) never block a writer.
+ *
+ * Layout: [header, one page] [slot region 0] [slot region 1] ...
+ * A slot region is page aligned: struct slot, then the caller->agent ring,
+ * then the agent->caller ring. A worker maps only its own region.
+ */
+#ifndef VG_SHM_H
+#define VG_SHM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hist.h"
+#include "ring.h"
+
+#define SHM_MAGIC 0x56414731u		/* "VAG1" */
+#define SHM_MAJOR 1
+#define SHM_MINOR 0
+#define SHM_RING_SAMPLES 65536u		/* per direction: 8 s at 8 kHz */
+
+enum slot_state {
+	SLOT_EMPTY = 0,		/* no process */
+	SLOT_STARTING,		/* forked, not ready yet */
+	SLOT_IDLE,		/* waiting for a call */
+	SLOT_BUSY,		/* in a call */
+	SLOT_RETIRING,		/* finishing, will not take another call */
+};
+
+enum stage {
+	STAGE_HANDOFF = 0,	/* accept() in the supervisor to fd in the worker */
+	STAGE_STT_FINAL,	/* caller's end of speech to final transcript */
+	STAGE_LLM_TTFT,		/* LLM request to first token */
+	STAGE_TTS_TTFB,		/* TTS request to first audio byte */
+	STAGE_TURN,		/* caller's end of speech to first agent frame */
+	STAGE_MAX
+};
+
+extern const char *const stage_names[STAGE_MAX];
+
+struct shm_header {
+	uint32_t magic;
+	uint16_t major, minor;
+	uint32_t header_size;
+	uint32_t nslots;
+	uint64_t slot_region_size;	/* stride between slot regions */
+	uint64_t slots_off;		/* offset of region 0 from the segment */
+	uint64_t ring_in_off;		/* caller->agent ring, within a region */
+	uint64_t ring_out_off;		/* agent->caller ring, within a region */
+	uint32_t ring_samples;
+	int32_t master_pid;
+	int64_t birth_real_ns;
+
+	/* Mirrors of the supervisor's private state, for tools. */
+	_Atomic uint32_t generation;
+	_Atomic uint32_t draining;
+	_Atomic uint32_t capacity;
+	_Atomic uint32_t active;
+	_Atomic uint32_t idle;
+	_Atomic uint64_t calls_total;
+	_Atomic uint64_t rejected_total;
+	_Atomic uint64_t failed_total;
+	_Atomic uint64_t restarts_total;
+};
+
+/* The part of a slot guarded by the sequence counter. */
+struct slot_info {
+	uint32_t state;			/* enum slot_state */
+	int32_t pid;
+	uint32_t generation;
+	uint32_t rate;			/* the call's sample rate */
+	int64_t start_real_ns;		/* call start, for display */
+	int64_t start_mono_ns;		/* call start, for durations */
+	char uuid[40];
+	char did[32];
+	char cli[32];
+	char engine[16];
+};
+
+struct slot {
+	_Alignas(64) _Atomic uint32_t seq;	/* odd while info is being written */
+	struct slot_info info;
+
+	/* Monotonic counters: single writer, relaxed, never reset. */
+	_Alignas(64) _Atomic uint64_t frames_in;
+	_Atomic uint64_t frames_out;
+	_Atomic uint64_t calls;
+	_Atomic uint64_t call_frames_in;	/* this call; reset per call */
+	_Atomic uint64_t call_frames_out;
+	struct hist hist[STAGE_MAX];
+};
+
+/* A mapped segment (whole, or one slot region). */
+struct shm_map {
+	void *base;
+	size_t size;
+	int fd;
+	char name[64];
+};
+
+/* Segment name derived from the run directory, so instances do not collide. */
+void shm_name_for(const char *run_dir, char *name, size_t len);
+
+/* Supervisor: creates (replacing a stale one), sizes and initialises. */
+int shm_create(struct shm_map *m, const char *name, uint32_t nslots, int master_pid);
+
+/* vagentctl: maps an existing segment read-only and checks its header. */
+int shm_open_ro(struct shm_map *m, const char *name, char *err, size_t errlen);
+
+/* Worker: maps slot i's region read-write from the segment's fd. */
+int shm_map_slot(struct shm_map *slot_map, int shm_fd, const struct shm_header *h,
+		 uint32_t i);
+
+void shm_unmap(struct shm_map *m);
+
+static inline struct shm_header *shm_hdr(const struct shm_map *m)
+{
+	return (struct shm_header *)m->base;
+}
+
+/* Slot i of a whole-segment mapping. */
+struct slot *shm_slot(const struct shm_map *m, uint32_t i);
+
+/* Rings of a slot region, given the region's base address. */
+struct ring *slot_ring_in(void *region, const struct shm_header *h);
+struct ring *slot_ring_out(void *region, const struct shm_header *h);
+
+/* Seqlock writer: call begin, change s->info, call end. */
+void slot_write_begin(struct slot *s);
+void slot_write_end(struct slot *s);
+
+/* Seqlock reader: consistent copy of s->info; -EAGAIN if it kept changing. */
+int slot_read(const struct slot *s, struct slot_info *out);
+
+#endif

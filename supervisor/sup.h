@@ -1,0 +1,119 @@
+/*
+ * sup.h - the supervisor's one context struct and its modules.
+ *
+ * The supervisor binds, forks, hands sockets over, restarts what dies and
+ * publishes capacity. It never reads audio and never touches a database.
+ * Its private worker table is the source of truth; the shared segment is a
+ * mirror for tools (PostgreSQL's pmsignal.c keeps a private array for the
+ * same reason: a crashed worker may have scribbled on shared memory).
+ *
+ * Modules: sup_main.c (start-up, shutdown), sup_listen.c (accept, hand
+ * off, reject), sup_pool.c (fork, reap, respawn, retire), sup_signals.c
+ * (reload, drain, log reopen), sup_status.c (available, metrics.prom),
+ * sup_control.c (vagentctl's socket), sup_notify.c (systemd).
+ */
+#ifndef VG_SUP_H
+#define VG_SUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../ipc/shm.h"
+
+struct conf;
+struct event;
+struct event_base;
+
+/* Event priorities: accepting and handing off before bookkeeping. */
+#define SUP_PRIOS 3
+#define SUP_PRIO_LOW 2
+
+struct wslot {
+	pid_t pid;			/* 0: empty */
+	int chan;			/* our end of the socketpair */
+	struct event *chan_ev;
+	enum slot_state state;
+	uint32_t generation;
+	uint64_t call_seq;		/* the call handed to it, if busy */
+	bool retire_sent;
+	bool ever_ready;
+};
+
+struct sup {
+	struct conf *conf;
+	uint32_t generation;
+	const char *conf_path;
+	bool foreground;
+
+	struct event_base *base;
+	int listen_fd;
+	struct event *listen_ev;
+
+	struct shm_map shm;
+	struct wslot *slots;
+	uint32_t nslots;
+
+	/* Counters, mirrored into the segment header and metrics.prom. */
+	uint64_t calls_total, rejected_total, failed_total, restarts_total;
+	uint64_t call_seq;
+	uint64_t rejected_logged;	/* rejections already reported in the log */
+
+	bool draining;			/* no new calls */
+	bool stopping;			/* draining, then exit */
+	int64_t stop_deadline_ns;
+	bool killed_stragglers;
+
+	/* Respawn throttle for workers that die before their first READY. */
+	int bad_starts;
+	int64_t spawn_not_before_ns;
+	struct event *spawn_ev;
+
+	struct event *sig_ev[8];
+	struct event *tick_ev;		/* 1 s: status files, drain deadline */
+	struct event *status_ev;	/* deferred status write after a change */
+	bool status_warned;
+
+	int ctl_fd;
+	struct event *ctl_ev;
+	int pid_fd;
+	char pid_path[4200], ctl_path[4200];
+};
+
+/* sup_pool.c */
+int pool_init(struct sup *s);
+void pool_maintain(struct sup *s);
+struct wslot *pool_pick_idle(struct sup *s);
+int pool_handoff(struct sup *s, struct wslot *w, int fd, int64_t t_accept_ns);
+void pool_reap(struct sup *s);
+void pool_retire_idle(struct sup *s, bool all);
+void pool_signal_all(struct sup *s, int sig);
+uint32_t pool_count(const struct sup *s, enum slot_state st);
+uint32_t pool_alive(const struct sup *s);
+void pool_free(struct sup *s);
+
+/* sup_listen.c */
+int listen_open(struct sup *s, char *err, size_t errlen);
+int listen_start(struct sup *s);
+
+/* sup_signals.c */
+int signals_start(struct sup *s);
+int sup_reload(struct sup *s, char *msg, size_t msglen);
+void sup_drain(struct sup *s, bool exit_when_done);
+void sup_resume(struct sup *s);
+void sup_check_stop(struct sup *s);
+
+/* sup_status.c */
+void status_changed(struct sup *s);
+void status_write(struct sup *s);
+int status_start(struct sup *s);
+uint32_t status_available(const struct sup *s);
+
+/* sup_control.c */
+int control_open(struct sup *s, char *err, size_t errlen);
+void control_close(struct sup *s);
+
+/* sup_notify.c */
+void notify_systemd(const char *state);
+
+#endif

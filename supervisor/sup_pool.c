@@ -1,0 +1,409 @@
+/*
+ * sup_pool.c - the worker pool: fork, hand off, reap, respawn, retire.
+ *
+ * Each slot of the private table is one worker process (or empty). A
+ * worker is STARTING until it says READY, IDLE between calls, BUSY from
+ * the moment a call is handed to it until it reports DONE, and RETIRING
+ * once told to exit. Only DONE makes a busy worker idle again; a worker
+ * that dies while BUSY is a failed call.
+ *
+ * Forking: every signal is blocked across fork() so that no handler of
+ * ours runs in the child; the child resets the dispositions libevent
+ * installed, closes every descriptor it must not hold (the listener,
+ * other workers' channels, the event loop's own), and only then unblocks.
+ * Workers that die before their first READY are respawned with a growing
+ * delay (Postfix's "bad command startup -- throttling").
+ */
+#include "sup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/conf.h"
+#include "../common/log.h"
+#include "../common/vg_time.h"
+#include "../ipc/chan.h"
+#include "../worker/worker.h"
+
+#define THROTTLE_MIN_MS 100
+#define THROTTLE_MAX_MS 10000
+
+static void on_worker_msg(evutil_socket_t fd, short what, void *arg);
+
+uint32_t pool_count(const struct sup *s, enum slot_state st)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < s->nslots; i++)
+		n += s->slots[i].pid && s->slots[i].state == st;
+	return n;
+}
+
+uint32_t pool_alive(const struct sup *s)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < s->nslots; i++)
+		n += s->slots[i].pid != 0;
+	return n;
+}
+
+static uint32_t slot_index(const struct sup *s, const struct wslot *w)
+{
+	return (uint32_t)(w - s->slots);
+}
+
+/* Closes every descriptor except stdio and those in keep[]. */
+static void close_inherited(const int *keep, int nkeep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		bool kept = fd <= 2 || fd == dirfd(d) || de->d_name[0] == '.';
+		for (int i = 0; i < nkeep && !kept; i++)
+			kept = fd == keep[i];
+		if (!kept)
+			close(fd);
+	}
+	closedir(d);
+}
+
+static void child_start(struct sup *s, uint32_t i, int chan)
+{
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGQUIT, SIGINT, SIGUSR1, SIGUSR2, SIGCHLD };
+	struct worker_args a = {
+		.conf = s->conf, .slot_idx = i, .generation = s->generation, .chan = chan,
+		.shm_fd = s->shm.fd, .hdr = shm_hdr(&s->shm),
+		.segment = s->shm.base, .segment_size = s->shm.size,
+	};
+	int keep[] = { chan, s->shm.fd, log_fd() };
+
+	for (size_t k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
+		signal(sigs[k], SIG_DFL);
+	log_after_fork();
+	close_inherited(keep, 3);
+	worker_main(&a);
+}
+
+static int spawn(struct sup *s, uint32_t i)
+{
+	struct wslot *w = &s->slots[i];
+	sigset_t all, old;
+	int sv[2], rc;
+
+	if ((rc = chan_pair(sv)) < 0)
+		return rc;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		child_start(s, i, sv[1]);
+	}
+	rc = pid < 0 ? -errno : 0;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(sv[1]);
+	if (rc < 0) {
+		close(sv[0]);
+		log_error("sup", NULL, "fork: %s", strerror(-rc));
+		return rc;
+	}
+	memset(w, 0, sizeof(*w));
+	w->pid = pid;
+	w->chan = sv[0];
+	w->state = SLOT_STARTING;
+	w->generation = s->generation;
+	w->chan_ev = event_new(s->base, sv[0], EV_READ | EV_PERSIST, on_worker_msg, s);
+	if (!w->chan_ev || event_add(w->chan_ev, NULL) < 0)
+		panic("cannot watch worker %d's channel", (int)pid);
+	log_debug("sup", NULL, "worker %d started in slot %u (generation %u)",
+		  (int)pid, i, s->generation);
+	return 0;
+}
+
+static int spawn_any(struct sup *s, struct wslot **out)
+{
+	if (mono_ns() < s->spawn_not_before_ns)
+		return -EAGAIN;
+	for (uint32_t i = 0; i < s->nslots; i++) {
+		if (s->slots[i].pid)
+			continue;
+		int rc = spawn(s, i);
+		if (rc == 0 && out)
+			*out = &s->slots[i];
+		return rc;
+	}
+	return -ENOSPC;
+}
+
+static void retire(struct wslot *w)
+{
+	struct chan_msg m = { .magic = CHAN_MAGIC, .type = CHAN_RETIRE,
+			      .generation = w->generation };
+
+	if (w->retire_sent)
+		return;
+	w->retire_sent = true;
+	if (w->state == SLOT_IDLE || w->state == SLOT_STARTING)
+		w->state = SLOT_RETIRING;
+	/* A full or closed channel means the worker is going anyway. */
+	chan_send(w->chan, &m, -1);
+}
+
+void pool_retire_idle(struct sup *s, bool all)
+{
+	for (uint32_t i = 0; i < s->nslots; i++) {
+		struct wslot *w = &s->slots[i];
+		if (!w->pid || w->retire_sent)
+			continue;
+		if (all || (w->generation != s->generation &&
+			    (w->state == SLOT_IDLE || w->state == SLOT_STARTING)))
+			retire(w);
+	}
+}
+
+static void on_spawn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	pool_maintain(arg);
+}
+
+void pool_maintain(struct sup *s)
+{
+	uint32_t spare = 0;
+
+	if (s->stopping)
+		return;
+	pool_retire_idle(s, false);
+	for (uint32_t i = 0; i < s->nslots; i++) {
+		struct wslot *w = &s->slots[i];
+		spare += w->pid && !w->retire_sent && w->generation == s->generation &&
+			 (w->state == SLOT_IDLE || w->state == SLOT_STARTING);
+	}
+	while (spare < (uint32_t)s->conf->min_spare) {
+		int rc = spawn_any(s, NULL);
+		if (rc == -EAGAIN) {
+			struct timeval tv = { 0, 0 };
+			int64_t wait = s->spawn_not_before_ns - mono_ns();
+			tv.tv_sec = wait / NS_PER_S;
+			tv.tv_usec = (wait % NS_PER_S) / 1000;
+			event_add(s->spawn_ev, &tv);
+		}
+		if (rc < 0)
+			break;
+		spare++;
+	}
+	/* Too many idle after a burst: let the newest go. */
+	for (uint32_t i = s->nslots; i-- > 0 && spare > (uint32_t)s->conf->max_spare;) {
+		struct wslot *w = &s->slots[i];
+		if (w->pid && !w->retire_sent && w->state == SLOT_IDLE) {
+			retire(w);
+			spare--;
+		}
+	}
+	status_changed(s);
+}
+
+struct wslot *pool_pick_idle(struct sup *s)
+{
+	struct wslot *starting = NULL;
+
+	for (uint32_t i = 0; i < s->nslots; i++) {
+		struct wslot *w = &s->slots[i];
+		if (!w->pid || w->retire_sent || w->generation != s->generation)
+			continue;
+		if (w->state == SLOT_IDLE)
+			return w;
+		if (w->state == SLOT_STARTING && !starting)
+			starting = w;
+	}
+	if (starting)
+		return starting;	/* the call waits in its channel until READY */
+	struct wslot *fresh = NULL;
+	spawn_any(s, &fresh);
+	return fresh;
+}
+
+int pool_handoff(struct sup *s, struct wslot *w, int fd, int64_t t_accept_ns)
+{
+	struct chan_msg m = {
+		.magic = CHAN_MAGIC, .type = CHAN_CALL, .generation = w->generation,
+		.slot = slot_index(s, w), .seq = s->call_seq + 1, .t_accept_ns = t_accept_ns,
+	};
+	int rc = chan_send(w->chan, &m, fd);
+
+	if (rc < 0)
+		return rc;
+	/* The kernel holds a reference in flight; ours is no longer needed. */
+	close(fd);
+	s->call_seq++;
+	s->calls_total++;
+	w->state = SLOT_BUSY;
+	w->call_seq = m.seq;
+	return 0;
+}
+
+static void on_ready(struct sup *s, struct wslot *w)
+{
+	w->ever_ready = true;
+	s->bad_starts = 0;
+	if (w->state == SLOT_STARTING)
+		w->state = SLOT_IDLE;
+	if (w->state == SLOT_IDLE && (w->generation != s->generation || s->stopping))
+		retire(w);
+}
+
+static void on_done(struct sup *s, struct wslot *w, const struct chan_msg *m)
+{
+	if (w->state != SLOT_BUSY) {
+		log_error("sup", NULL, "worker %d reported a call it was not given", (int)w->pid);
+		return;
+	}
+	if (m->result != CHAN_CALL_OK)
+		s->failed_total++;
+	w->state = (m->flags & CHAN_F_EXITING) || w->retire_sent ? SLOT_RETIRING : SLOT_IDLE;
+	w->call_seq = 0;
+	if (w->state == SLOT_IDLE && (w->generation != s->generation || s->stopping))
+		retire(w);
+	pool_maintain(s);
+}
+
+static void on_worker_msg(evutil_socket_t fd, short what, void *arg)
+{
+	struct sup *s = arg;
+	struct wslot *w = NULL;
+	struct chan_msg m;
+	int passed, rc;
+	(void)what;
+
+	for (uint32_t i = 0; i < s->nslots && !w; i++)
+		if (s->slots[i].pid && s->slots[i].chan == fd)
+			w = &s->slots[i];
+	if (!w)
+		panic("channel %d belongs to no worker", (int)fd);
+	while ((rc = chan_recv(fd, &m, &passed)) == 0) {
+		if (m.type == CHAN_READY)
+			on_ready(s, w);
+		else if (m.type == CHAN_DONE)
+			on_done(s, w, &m);
+		else
+			log_error("sup", NULL, "worker %d sent message type %u", (int)w->pid, m.type);
+	}
+	if (rc == -EPROTO)
+		log_error("sup", NULL, "malformed message from worker %d", (int)w->pid);
+	else if (rc != -EAGAIN)
+		event_del(w->chan_ev);	/* it is exiting; SIGCHLD does the rest */
+	status_changed(s);
+}
+
+static void describe_exit(int st, char *buf, size_t len)
+{
+	if (WIFSIGNALED(st))
+		snprintf(buf, len, "killed by signal %d%s", WTERMSIG(st),
+			 WCOREDUMP(st) ? ", core dumped" : "");
+	else
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(st));
+}
+
+static void clear_slot(struct sup *s, struct wslot *w)
+{
+	struct slot *sh = shm_slot(&s->shm, slot_index(s, w));
+
+	event_free(w->chan_ev);
+	close(w->chan);
+	memset(w, 0, sizeof(*w));
+	w->chan = -1;
+	/* The worker is dead: the supervisor is now this slot's only writer. */
+	slot_write_begin(sh);
+	memset(&sh->info, 0, sizeof(sh->info));
+	slot_write_end(sh);
+}
+
+static void reaped(struct sup *s, struct wslot *w, int st)
+{
+	bool expected = w->retire_sent || w->state == SLOT_RETIRING ||
+			(WIFEXITED(st) && WEXITSTATUS(st) == 0 && w->state != SLOT_BUSY);
+	char how[64];
+
+	describe_exit(st, how, sizeof(how));
+	if (w->state == SLOT_BUSY) {
+		s->failed_total++;
+		log_warn("sup", NULL, "worker %d died during call %llu (%s); the call failed",
+			 (int)w->pid, (unsigned long long)w->call_seq, how);
+	} else if (!expected) {
+		log_warn("sup", NULL, "worker %d exited unexpectedly (%s)", (int)w->pid, how);
+	}
+	if (!expected || w->state == SLOT_BUSY)
+		s->restarts_total++;
+	if (!w->ever_ready && !expected) {
+		int64_t ms = THROTTLE_MIN_MS << (s->bad_starts < 7 ? s->bad_starts : 7);
+		if (ms > THROTTLE_MAX_MS)
+			ms = THROTTLE_MAX_MS;
+		s->bad_starts++;
+		s->spawn_not_before_ns = mono_ns() + ms * NS_PER_MS;
+		log_warn("sup", NULL, "worker died before it was ready; throttling respawn %lld ms",
+			 (long long)ms);
+	}
+	clear_slot(s, w);
+}
+
+void pool_reap(struct sup *s)
+{
+	pid_t pid;
+	int st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (uint32_t i = 0; i < s->nslots; i++) {
+			if (s->slots[i].pid == pid) {
+				reaped(s, &s->slots[i], st);
+				break;
+			}
+		}
+	}
+	pool_maintain(s);
+	sup_check_stop(s);
+}
+
+void pool_signal_all(struct sup *s, int sig)
+{
+	for (uint32_t i = 0; i < s->nslots; i++)
+		if (s->slots[i].pid)
+			kill(s->slots[i].pid, sig);
+}
+
+int pool_init(struct sup *s)
+{
+	s->nslots = (uint32_t)s->conf->max_calls;
+	s->slots = calloc(s->nslots, sizeof(*s->slots));
+	s->spawn_ev = event_new(s->base, -1, 0, on_spawn_timer, s);
+	if (!s->slots || !s->spawn_ev)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < s->nslots; i++)
+		s->slots[i].chan = -1;
+	return 0;
+}
+
+void pool_free(struct sup *s)
+{
+	for (uint32_t i = 0; i < s->nslots; i++) {
+		if (s->slots[i].chan_ev)
+			event_free(s->slots[i].chan_ev);
+		if (s->slots[i].chan >= 0)
+			close(s->slots[i].chan);
+	}
+	if (s->spawn_ev)
+		event_free(s->spawn_ev);
+	free(s->slots);
+	s->slots = NULL;
+}

@@ -1,0 +1,223 @@
+/*
+ * sup_status.c - capacity and metrics for the dialplan and for Prometheus.
+ *
+ * <run_dir>/available holds one integer, the calls we would take right now
+ * (0 while draining), for a dialplan to read before AudioSocket().
+ * <run_dir>/metrics.prom is Prometheus text format for node_exporter's
+ * textfile collector. Both are written to a temporary name and renamed,
+ * so a reader never sees half a file; once a second and after any change
+ * (coalesced to one write per loop iteration, off the accept path).
+ */
+#include "sup.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/conf.h"
+#include "../common/log.h"
+
+#define METRICS_MAX (64 * 1024)
+
+/* Histogram bucket limits (us), each rounded up to a bucket edge of hist.h. */
+static const uint64_t le_us[] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
+	100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+};
+
+uint32_t status_available(const struct sup *s)
+{
+	if (s->draining)
+		return 0;
+	return s->nslots - pool_count(s, SLOT_BUSY) - pool_count(s, SLOT_RETIRING);
+}
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (b->len >= b->cap)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len += n > 0 ? (size_t)n : 0;
+	if (b->len > b->cap)
+		b->len = b->cap;
+}
+
+static void metric(struct buf *b, const char *name, const char *type, const char *help,
+		   unsigned long long v)
+{
+	put(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name, v);
+}
+
+static void histograms(struct buf *b, const struct sup *s)
+{
+	put(b, "# HELP vagent_stage_latency_seconds Latency of each stage of a call.\n"
+	       "# TYPE vagent_stage_latency_seconds histogram\n");
+	for (int st = 0; st < STAGE_MAX; st++) {
+		struct hist_snap snap;
+		memset(&snap, 0, sizeof(snap));
+		for (uint32_t i = 0; i < s->nslots; i++)
+			hist_sum(&snap, &shm_slot(&s->shm, i)->hist[st]);
+		for (size_t k = 0; k < sizeof(le_us) / sizeof(le_us[0]); k++) {
+			uint64_t edge = hist_upper(hist_index(le_us[k] - 1));
+			put(b, "vagent_stage_latency_seconds_bucket{stage=\"%s\",le=\"%g\"} %llu\n",
+			    stage_names[st], (double)edge / 1e6,
+			    (unsigned long long)hist_count_below(&snap, edge));
+		}
+		put(b, "vagent_stage_latency_seconds_bucket{stage=\"%s\",le=\"+Inf\"} %llu\n"
+		       "vagent_stage_latency_seconds_sum{stage=\"%s\"} %.6f\n"
+		       "vagent_stage_latency_seconds_count{stage=\"%s\"} %llu\n",
+		    stage_names[st], (unsigned long long)snap.count, stage_names[st],
+		    (double)snap.sum_us / 1e6, stage_names[st], (unsigned long long)snap.count);
+	}
+}
+
+static void render_metrics(struct buf *b, const struct sup *s)
+{
+	uint64_t fin = 0, fout = 0;
+
+	for (uint32_t i = 0; i < s->nslots; i++) {
+		const struct slot *sl = shm_slot(&s->shm, i);
+		fin += atomic_load_explicit(&sl->frames_in, memory_order_relaxed);
+		fout += atomic_load_explicit(&sl->frames_out, memory_order_relaxed);
+	}
+	metric(b, "vagent_calls_active", "gauge", "Calls in progress.", pool_count(s, SLOT_BUSY));
+	metric(b, "vagent_calls_capacity", "gauge", "Most calls at once (max_calls).", s->nslots);
+	metric(b, "vagent_calls_available", "gauge", "Calls that would be taken now.",
+	       status_available(s));
+	metric(b, "vagent_workers_idle", "gauge", "Workers waiting for a call.",
+	       pool_count(s, SLOT_IDLE));
+	metric(b, "vagent_workers", "gauge", "Worker processes alive.", pool_alive(s));
+	metric(b, "vagent_calls_total", "counter", "Calls handed to a worker.", s->calls_total);
+	metric(b, "vagent_calls_rejected_total", "counter",
+	       "Connections closed at once: at capacity or draining.", s->rejected_total);
+	metric(b, "vagent_calls_failed_total", "counter",
+	       "Calls ended by an error or a worker's death.", s->failed_total);
+	metric(b, "vagent_worker_restarts_total", "counter",
+	       "Workers replaced after an unexpected exit.", s->restarts_total);
+	metric(b, "vagent_draining", "gauge", "1 while new calls are turned away.", s->draining);
+	metric(b, "vagent_config_generation", "gauge", "Configuration generation.", s->generation);
+	metric(b, "vagent_audio_frames_in_total", "counter", "AudioSocket audio frames received.",
+	       fin);
+	metric(b, "vagent_audio_frames_out_total", "counter", "AudioSocket audio frames sent.",
+	       fout);
+	histograms(b, s);
+}
+
+/* Writes data to dir/name through a temporary file and rename(2). */
+static int write_atomic(const char *dir, const char *name, const char *data, size_t len)
+{
+	char tmp[4200], dst[4200];
+	int fd, rc = 0;
+
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, data, len) != (ssize_t)len)
+		rc = -EIO;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, dst) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+void status_write(struct sup *s)
+{
+	char avail[16];
+	struct buf b = { .cap = METRICS_MAX };
+	int rc;
+
+	snprintf(avail, sizeof(avail), "%u\n", status_available(s));
+	rc = write_atomic(s->conf->run_dir, "available", avail, strlen(avail));
+	b.p = malloc(b.cap);
+	if (b.p) {
+		render_metrics(&b, s);
+		int rc2 = write_atomic(s->conf->run_dir, "metrics.prom", b.p, b.len);
+		rc = rc ? rc : rc2;
+		free(b.p);
+	}
+	if (rc < 0 && !s->status_warned)	/* once, not once a second */
+		log_error("sup", NULL, "cannot write status files in %s: %s",
+			  s->conf->run_dir, strerror(-rc));
+	s->status_warned = rc < 0;
+}
+
+/* Mirrors the private state into the segment header for vagentctl. */
+static void mirror(struct sup *s)
+{
+	struct shm_header *h = shm_hdr(&s->shm);
+
+	atomic_store_explicit(&h->active, pool_count(s, SLOT_BUSY), memory_order_relaxed);
+	atomic_store_explicit(&h->idle, pool_count(s, SLOT_IDLE), memory_order_relaxed);
+	atomic_store_explicit(&h->calls_total, s->calls_total, memory_order_relaxed);
+	atomic_store_explicit(&h->rejected_total, s->rejected_total, memory_order_relaxed);
+	atomic_store_explicit(&h->failed_total, s->failed_total, memory_order_relaxed);
+	atomic_store_explicit(&h->restarts_total, s->restarts_total, memory_order_relaxed);
+}
+
+static void on_status(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	status_write(arg);
+}
+
+static void log_rejections(struct sup *s)
+{
+	uint64_t n = s->rejected_total - s->rejected_logged;
+
+	if (!n)
+		return;
+	log_warn("sup", NULL, "turned away %llu call(s) in the last second (%s)",
+		 (unsigned long long)n, s->draining ? "draining" : "at capacity");
+	s->rejected_logged = s->rejected_total;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct sup *s = arg;
+	(void)fd; (void)what;
+
+	mirror(s);
+	log_rejections(s);
+	status_write(s);
+	sup_check_stop(s);
+}
+
+void status_changed(struct sup *s)
+{
+	mirror(s);
+	if (s->status_ev)
+		event_active(s->status_ev, 0, 0);
+}
+
+int status_start(struct sup *s)
+{
+	struct timeval sec = { 1, 0 };
+
+	s->status_ev = event_new(s->base, -1, 0, on_status, s);
+	s->tick_ev = event_new(s->base, -1, EV_PERSIST, on_tick, s);
+	if (!s->status_ev || !s->tick_ev || event_add(s->tick_ev, &sec) < 0)
+		return -ENOMEM;
+	/* Accepting and handing off come first; status files may wait a turn. */
+	event_priority_set(s->status_ev, SUP_PRIO_LOW);
+	return 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * engine.h - what answers a call: the engine ops table and its registry.
+ *
+ * Owns: the contract between the call runtime (wrk_call.c) and whatever
+ * produces the agent's audio. An engine reads caller audio from the call's
+ * inbound ring, writes agent audio to the outbound ring, and may ask the
+ * call to end once its audio has played. It never touches the socket; the
+ * pacer sends what the outbound ring holds, one frame every 20 ms.
+ * Adding an engine: one file with its ops, one line in engine.c.
+ */
+#ifndef VG_ENGINE_H
+#define VG_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct call;
+
+struct engine_ops {
+	const char *name;
+	/* The pacer sends silence when the outbound ring is empty. */
+	bool silence_when_idle;
+	/* Once the call's rate is known. 0, or negative to end the call. */
+	int (*start)(struct call *c);
+	/* Caller audio was appended to the inbound ring. */
+	void (*on_audio)(struct call *c);
+	/* A DTMF key ('0'-'9', '*', '#', 'A'-'D'). May be NULL. */
+	void (*on_dtmf)(struct call *c, char digit);
+	/* Every pacer tick, before a frame is taken. May be NULL. */
+	void (*on_tick)(struct call *c);
+	/* The call is over; free engine state. May be NULL. */
+	void (*stop)(struct call *c);
+};
+
+/* NULL if no engine has that name. */
+const struct engine_ops *engine_find(const char *name);
+
+/* For conf_load's validation. */
+bool engine_known(const char *name);
+
+extern const struct engine_ops engine_echo;
+extern const struct engine_ops engine_playback;
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * worker.h - the per-call worker process.
+ *
+ * Owns: one process that serves calls one at a time, forked by the
+ * supervisor with its configuration generation. It maps only its own
+ * shared-memory slot, receives call sockets over its channel, and reports
+ * each call's end. It never accepts connections and never touches another
+ * slot. If the supervisor goes away, it finishes its call and exits.
+ */
+#ifndef VG_WORKER_H
+#define VG_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../ipc/shm.h"
+#include "call.h"
+
+struct call;
+struct conf;
+struct event;
+struct event_base;
+
+struct worker {
+	const struct conf *conf;	/* the generation this worker was forked with */
+	uint32_t slot_idx;
+	uint32_t generation;
+	int chan;			/* SOCK_SEQPACKET to the supervisor */
+
+	struct shm_header hdr;		/* copy: offsets of the rings */
+	struct shm_map region;		/* this worker's slot region only */
+	struct slot *slot;
+	struct ring *ring_in, *ring_out;
+
+	struct event_base *base;
+	struct event *chan_ev;
+	struct event *sig_term, *sig_usr1;
+
+	struct call *call;		/* NULL while idle */
+	uint64_t calls_served;
+	bool retiring;			/* exit after the current call */
+	bool stopping;			/* SIGTERM: end the call now, exit */
+};
+
+struct worker_args {
+	const struct conf *conf;
+	uint32_t slot_idx;
+	uint32_t generation;
+	int chan;
+	int shm_fd;
+	const struct shm_header *hdr;
+	void *segment;			/* the whole segment inherited from the */
+	size_t segment_size;		/* supervisor, unmapped at once */
+};
+
+/* Runs in the child right after fork(); never returns. */
+void worker_main(const struct worker_args *a) __attribute__((noreturn));
+
+/* Called by the call once it is over and cleaned up. */
+void worker_call_done(struct worker *w, enum call_outcome outcome);
+
+#endif

@@ -1,0 +1,499 @@
+/*
+ * wrk_call.c - one AudioSocket call: read and check frames, pace agent
+ * audio out, end cleanly.
+ *
+ * Reading: whatever the socket has is appended to one reassembly buffer
+ * and parsed frame by frame, so frames split across reads and several
+ * frames per read are the same case. Each header is checked before its
+ * body is awaited (audiosocket.c).
+ *
+ * Writing: only audio and hangup frames, each built whole and handed to a
+ * single send(). If the kernel takes part of a frame (the peer stopped
+ * reading), the rest waits in an output queue that is bounded; past the
+ * bound the call ends rather than buffer without limit.
+ *
+ * Ending: call_end() may be reached from inside any callback, including
+ * the engine's; it only marks the call and arms a zero-delay event, and
+ * that event tears the call down once the stack has unwound.
+ */
+#include "call.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../common/conf.h"
+#include "../common/log.h"
+#include "../common/vg_time.h"
+#include "../ipc/ring.h"
+#include "context.h"
+#include "engine.h"
+#include "pacer.h"
+#include "worker.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "AudioSocket samples are little-endian; add byte swapping for this target"
+#endif
+
+#define PACE_MS 20
+#define PACER_MAX_CATCHUP 3		/* frames sent for one late wake-up */
+#define OUTQ_MAX (64 * 1024)		/* ~4 s of 8 kHz audio the peer is not reading */
+#define CALL_IN_BUF (AS_HDR_LEN + AS_MAX_PAYLOAD)
+
+enum phase { PH_UUID, PH_FIRST_AUDIO, PH_RUNNING };
+
+struct call {
+	struct worker *w;
+	const struct conf *conf;
+	int fd;
+	uint64_t seq;
+	enum phase phase;
+	char uuid[AS_UUID_STR_LEN + 1];
+	struct call_context ctx;
+
+	const struct engine_ops *eng;
+	void *eng_state;
+	int rate;
+	int frame_samples;
+	int16_t *frame;			/* one outbound frame of samples */
+	uint8_t *frame_wire;		/* the same, encoded */
+	int16_t *silence;
+
+	struct event *rd_ev, *wr_ev, *check_ev, *end_ev;
+	struct pacer *pacer;
+
+	uint8_t *in;
+	size_t inlen;
+	uint8_t *outq;
+	size_t outq_len;
+
+	int64_t start_mono, last_rx_mono;
+	uint64_t frames_in, frames_out, dtmf;
+
+	bool hangup_after_playout;
+	bool ended;
+	bool send_hangup;
+	enum call_outcome outcome;
+	char reason[160];
+};
+
+static void call_end(struct call *c, enum call_outcome o, bool send_hangup,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ---- engine API ---- */
+
+const struct conf *call_conf(const struct call *c) { return c->conf; }
+const char *call_uuid(const struct call *c) { return c->uuid; }
+const char *call_did(const struct call *c) { return c->ctx.did; }
+int call_rate(const struct call *c) { return c->rate; }
+int call_frame_samples(const struct call *c) { return c->frame_samples; }
+struct ring *call_ring_in(struct call *c) { return c->w->ring_in; }
+struct ring *call_ring_out(struct call *c) { return c->w->ring_out; }
+void *call_engine_state(const struct call *c) { return c->eng_state; }
+void call_set_engine_state(struct call *c, void *state) { c->eng_state = state; }
+
+void call_hangup_after_playout(struct call *c, const char *reason)
+{
+	if (c->hangup_after_playout)
+		return;
+	c->hangup_after_playout = true;
+	snprintf(c->reason, sizeof(c->reason), "%s", reason);
+}
+
+/* ---- slot publishing (this worker's own slot; tools read it) ---- */
+
+static void publish_start(struct call *c)
+{
+	struct slot *s = c->w->slot;
+
+	atomic_store_explicit(&s->call_frames_in, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->call_frames_out, 0, memory_order_relaxed);
+	slot_write_begin(s);
+	s->info.state = SLOT_BUSY;
+	s->info.start_real_ns = real_ns();
+	s->info.start_mono_ns = c->start_mono;
+	s->info.rate = 0;
+	snprintf(s->info.uuid, sizeof(s->info.uuid), "%s", c->uuid);
+	snprintf(s->info.did, sizeof(s->info.did), "%s", c->ctx.did);
+	snprintf(s->info.cli, sizeof(s->info.cli), "%s", c->ctx.cli);
+	snprintf(s->info.engine, sizeof(s->info.engine), "%s", c->eng->name);
+	slot_write_end(s);
+}
+
+static void publish_rate(struct call *c)
+{
+	slot_write_begin(c->w->slot);
+	c->w->slot->info.rate = (uint32_t)c->rate;
+	slot_write_end(c->w->slot);
+}
+
+static void count_frame(struct call *c, bool out)
+{
+	struct slot *s = c->w->slot;
+
+	if (out) {
+		c->frames_out++;
+		atomic_fetch_add_explicit(&s->frames_out, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&s->call_frames_out, 1, memory_order_relaxed);
+	} else {
+		c->frames_in++;
+		atomic_fetch_add_explicit(&s->frames_in, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&s->call_frames_in, 1, memory_order_relaxed);
+	}
+}
+
+/* ---- writing ---- */
+
+static int outq_push(struct call *c, const uint8_t *p, size_t n)
+{
+	if (c->outq_len + n > OUTQ_MAX)
+		return -ENOBUFS;
+	memcpy(c->outq + c->outq_len, p, n);
+	c->outq_len += n;
+	if (!event_pending(c->wr_ev, EV_WRITE, NULL))
+		event_add(c->wr_ev, NULL);
+	return 0;
+}
+
+/* Sends one whole frame with one send(), queueing what the kernel refuses. */
+static int send_frame(struct call *c, const uint8_t *wire, size_t n)
+{
+	if (c->outq_len)
+		return outq_push(c, wire, n);	/* keep frames in order */
+	ssize_t sent = send(c->fd, wire, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (sent < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		sent = 0;
+	}
+	if ((size_t)sent < n)
+		return outq_push(c, wire + sent, n - (size_t)sent);
+	return 0;
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+	(void)what;
+
+	ssize_t sent = send(fd, c->outq, c->outq_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (sent < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			call_end(c, CALL_OUTCOME_OK, false, "caller gone (%s)", strerror(errno));
+		return;
+	}
+	memmove(c->outq, c->outq + sent, c->outq_len - (size_t)sent);
+	c->outq_len -= (size_t)sent;
+	if (c->outq_len)
+		event_add(c->wr_ev, NULL);
+}
+
+static int send_audio(struct call *c, const int16_t *s, int n)
+{
+	size_t len = as_encode(c->frame_wire, (uint8_t)as_rate_kind(c->rate), s,
+			       (uint16_t)(n * 2));
+	int rc = send_frame(c, c->frame_wire, len);
+
+	if (rc == 0)
+		count_frame(c, true);
+	return rc;
+}
+
+/* ---- pacing ---- */
+
+/* One 20 ms slot: a frame of agent audio, silence, or nothing. */
+static int pace_one(struct call *c)
+{
+	struct ring *out = c->w->ring_out;
+	size_t avail;
+
+	if (c->eng->on_tick)
+		c->eng->on_tick(c);
+	if (c->ended)
+		return 0;
+	avail = ring_avail(out);
+	if (avail >= (size_t)c->frame_samples) {
+		ring_read(out, c->frame, (size_t)c->frame_samples);
+		return send_audio(c, c->frame, c->frame_samples);
+	}
+	if (c->hangup_after_playout) {
+		/* The tail of the last utterance, then the hangup frame. */
+		if (avail) {
+			ring_read(out, c->frame, avail);
+			send_audio(c, c->frame, (int)avail);
+		}
+		call_end(c, CALL_OUTCOME_OK, true, "%s", c->reason);
+		return 0;
+	}
+	if (c->eng->silence_when_idle)
+		return send_audio(c, c->silence, c->frame_samples);
+	return 0;
+}
+
+static void on_pace(void *arg, uint64_t ticks)
+{
+	struct call *c = arg;
+
+	if (ticks > PACER_MAX_CATCHUP)
+		ticks = PACER_MAX_CATCHUP;	/* never burst: late audio is dropped time */
+	for (uint64_t i = 0; i < ticks && !c->ended; i++) {
+		int rc = pace_one(c);
+		if (rc == -ENOBUFS)
+			call_end(c, CALL_OUTCOME_FAILED, false,
+				 "caller not reading audio (%d bytes queued)", OUTQ_MAX);
+		else if (rc < 0)
+			call_end(c, CALL_OUTCOME_OK, false, "caller gone (%s)", strerror(-rc));
+	}
+}
+
+/* ---- reading ---- */
+
+static int first_audio(struct call *c, int rate)
+{
+	int rc;
+
+	c->rate = rate;
+	c->frame_samples = rate / (1000 / PACE_MS);
+	c->frame = calloc((size_t)c->frame_samples, sizeof(int16_t));
+	c->silence = calloc((size_t)c->frame_samples, sizeof(int16_t));
+	c->frame_wire = malloc(AS_HDR_LEN + (size_t)c->frame_samples * 2);
+	if (!c->frame || !c->silence || !c->frame_wire)
+		return -ENOMEM;
+	publish_rate(c);
+	if ((rc = pacer_start(&c->pacer, c->w->base, PACE_MS, on_pace, c)) < 0)
+		return rc;
+	c->phase = PH_RUNNING;
+	return c->eng->start ? c->eng->start(c) : 0;
+}
+
+static void on_uuid(struct call *c, const struct as_frame *f)
+{
+	as_uuid_format(f->payload, c->uuid);
+	context_load(c->conf->context_dir, c->uuid, &c->ctx);
+	c->eng = engine_find(conf_engine_for(c->conf, c->ctx.did));
+	if (!c->eng)
+		panic("engine '%s' passed validation but is not registered",
+		      conf_engine_for(c->conf, c->ctx.did));
+	c->phase = PH_FIRST_AUDIO;
+	publish_start(c);
+	log_info("call", c->uuid, "started: did %s cli %s engine %s",
+		 c->ctx.did[0] ? c->ctx.did : "-", c->ctx.cli[0] ? c->ctx.cli : "-",
+		 c->eng->name);
+}
+
+static void on_audio(struct call *c, const struct as_frame *f)
+{
+	int rate = as_kind_rate(f->kind);
+
+	if (c->phase == PH_FIRST_AUDIO) {
+		int rc = first_audio(c, rate);
+		if (rc < 0) {
+			call_end(c, CALL_OUTCOME_FAILED, true, "engine %s failed to start (%s)",
+				 c->eng->name, strerror(-rc));
+			return;
+		}
+	} else if (rate != c->rate) {
+		call_end(c, CALL_OUTCOME_FAILED, true, "protocol: audio rate changed from %d to %d",
+			 c->rate, rate);
+		return;
+	}
+	count_frame(c, false);
+	/* A full ring means the engine is not consuming: newest audio is dropped. */
+	ring_write(c->w->ring_in, f->payload, f->len / 2);
+	c->eng->on_audio(c);
+}
+
+/* One parsed frame. */
+static void on_frame(struct call *c, const struct as_frame *f)
+{
+	if (c->phase == PH_UUID && f->kind != AS_UUID) {
+		call_end(c, CALL_OUTCOME_FAILED, false,
+			 "protocol: frame kind 0x%02x before the UUID", f->kind);
+		return;
+	}
+	switch (f->kind) {
+	case AS_UUID:
+		if (c->phase != PH_UUID)
+			call_end(c, CALL_OUTCOME_FAILED, true, "protocol: second UUID frame");
+		else
+			on_uuid(c, f);
+		return;
+	case AS_DTMF:
+		c->dtmf++;
+		log_info("call", c->uuid, "DTMF %c", f->payload[0]);
+		if (c->eng->on_dtmf && c->phase == PH_RUNNING)
+			c->eng->on_dtmf(c, (char)f->payload[0]);
+		return;
+	case AS_HANGUP:
+		call_end(c, CALL_OUTCOME_OK, false, "caller sent hangup");
+		return;
+	case AS_ERROR:
+		call_end(c, CALL_OUTCOME_FAILED, false, "Asterisk reported error 0x%02x",
+			 f->len ? f->payload[0] : 0);
+		return;
+	default:
+		on_audio(c, f);
+	}
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+	struct as_frame f;
+	const char *why = NULL;
+	size_t off = 0;
+	int n;
+	(void)what;
+
+	ssize_t got = recv(fd, c->in + c->inlen, CALL_IN_BUF - c->inlen, 0);
+	if (got == 0) {
+		call_end(c, CALL_OUTCOME_OK, false, "caller hung up");
+		return;
+	}
+	if (got < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			call_end(c, CALL_OUTCOME_OK, false, "caller gone (%s)", strerror(errno));
+		return;
+	}
+	c->inlen += (size_t)got;
+	c->last_rx_mono = mono_ns();
+	while (!c->ended &&
+	       (n = as_parse(c->in + off, c->inlen - off, c->conf->max_frame_ms, &f, &why)) > 0) {
+		on_frame(c, &f);
+		off += (size_t)n;
+	}
+	if (n < 0 && !c->ended) {
+		call_end(c, CALL_OUTCOME_FAILED, c->phase != PH_UUID,
+			 "protocol: %s (kind 0x%02x, length %u)", why, c->in[off],
+			 (unsigned)(c->in[off + 1] << 8 | c->in[off + 2]));
+		return;
+	}
+	memmove(c->in, c->in + off, c->inlen - off);
+	c->inlen -= off;
+}
+
+/* Once a second: the caller's silence and the call's length. */
+static void on_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+	int64_t now = mono_ns();
+	(void)fd; (void)what;
+
+	if (now - c->last_rx_mono > c->conf->idle_timeout * NS_PER_S)
+		call_end(c, CALL_OUTCOME_FAILED, c->phase != PH_UUID,
+			 "no frame from the caller for %d s", c->conf->idle_timeout);
+	else if (now - c->start_mono > c->conf->max_duration * NS_PER_S)
+		call_end(c, CALL_OUTCOME_OK, true, "call reached max_duration (%d s)",
+			 c->conf->max_duration);
+}
+
+/* ---- lifecycle ---- */
+
+static void call_free(struct call *c)
+{
+	if (c->eng && c->eng->stop && c->phase == PH_RUNNING)
+		c->eng->stop(c);
+	pacer_stop(c->pacer);
+	if (c->rd_ev) event_free(c->rd_ev);
+	if (c->wr_ev) event_free(c->wr_ev);
+	if (c->check_ev) event_free(c->check_ev);
+	if (c->end_ev) event_free(c->end_ev);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->in);
+	free(c->outq);
+	free(c->frame);
+	free(c->frame_wire);
+	free(c->silence);
+	free(c);
+}
+
+static void on_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+	struct worker *w = c->w;
+	enum call_outcome o = c->outcome;
+	(void)fd; (void)what;
+
+	if (c->send_hangup && c->fd >= 0) {
+		uint8_t hangup[AS_HDR_LEN];
+		size_t n = as_encode(hangup, AS_HANGUP, NULL, 0);
+		/* Best effort: the socket is closed right after either way. */
+		if (send(c->fd, hangup, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		}
+	}
+	log_info("call", c->uuid[0] ? c->uuid : NULL,
+		 "ended: %s; %.1f s, frames in %llu out %llu, rate %d",
+		 c->reason, (double)(mono_ns() - c->start_mono) / NS_PER_S,
+		 (unsigned long long)c->frames_in, (unsigned long long)c->frames_out, c->rate);
+	/* Nothing the next call reads may be left from this one. */
+	ring_flush(w->ring_out);
+	ring_flush(w->ring_in);
+	call_free(c);
+	w->call = NULL;
+	worker_call_done(w, o);
+}
+
+static void call_end(struct call *c, enum call_outcome o, bool send_hangup,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->ended)
+		return;
+	c->ended = true;
+	c->outcome = o;
+	c->send_hangup = send_hangup;
+	va_start(ap, fmt);
+	vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+	va_end(ap);
+	event_del(c->rd_ev);
+	event_active(c->end_ev, 0, 0);
+}
+
+void call_abort(struct call *c, enum call_outcome outcome, const char *reason)
+{
+	call_end(c, outcome, true, "%s", reason);
+}
+
+int call_start(struct worker *w, int fd, uint64_t seq, int64_t t_accept_ns)
+{
+	struct call *c = calloc(1, sizeof(*c));
+	int one = 1;
+	struct timeval sec = { 1, 0 };
+
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->w = w;
+	c->conf = w->conf;
+	c->fd = fd;
+	c->seq = seq;
+	c->start_mono = c->last_rx_mono = mono_ns();
+	hist_add(&w->slot->hist[STAGE_HANDOFF], (uint64_t)(c->start_mono - t_accept_ns) / 1000);
+	snprintf(c->reason, sizeof(c->reason), "unknown");
+	/* Small frames, sent as they are made. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	evutil_make_socket_nonblocking(fd);
+	c->in = malloc(CALL_IN_BUF);
+	c->outq = malloc(OUTQ_MAX);
+	c->rd_ev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+	c->wr_ev = event_new(w->base, fd, EV_WRITE, on_writable, c);
+	c->check_ev = event_new(w->base, -1, EV_PERSIST, on_check, c);
+	c->end_ev = event_new(w->base, -1, 0, on_end, c);
+	if (!c->in || !c->outq || !c->rd_ev || !c->wr_ev || !c->check_ev || !c->end_ev ||
+	    event_add(c->rd_ev, NULL) < 0 || event_add(c->check_ev, &sec) < 0) {
+		call_free(c);
+		return -ENOMEM;
+	}
+	w->call = c;
+	return 0;
+}

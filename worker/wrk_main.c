@@ -1,0 +1,205 @@
+/*
+ * wrk_main.c - the worker process: its loop, its channel, its slot.
+ *
+ * Life: forked by the supervisor (which has already reset signal
+ * dispositions and closed every descriptor the worker must not hold),
+ * maps its own slot, says READY, then serves one call at a time. It exits
+ * when told to retire, after worker_max_use calls, on SIGTERM (hanging up
+ * its call first), or when the supervisor is gone and no call is left.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../common/conf.h"
+#include "../common/log.h"
+#include "../ipc/chan.h"
+
+static void set_slot_state(struct worker *w, enum slot_state st)
+{
+	slot_write_begin(w->slot);
+	w->slot->info.state = st;
+	w->slot->info.pid = (int32_t)getpid();
+	w->slot->info.generation = w->generation;
+	if (st != SLOT_BUSY) {
+		w->slot->info.uuid[0] = '\0';
+		w->slot->info.did[0] = '\0';
+		w->slot->info.cli[0] = '\0';
+		w->slot->info.engine[0] = '\0';
+		w->slot->info.rate = 0;
+	}
+	slot_write_end(w->slot);
+}
+
+static int tell_sup(struct worker *w, enum chan_type type, int result, uint16_t flags)
+{
+	struct chan_msg m = {
+		.magic = CHAN_MAGIC, .type = (uint16_t)type, .flags = flags,
+		.generation = w->generation, .slot = w->slot_idx, .result = result,
+	};
+	return chan_send(w->chan, &m, -1);
+}
+
+void worker_call_done(struct worker *w, enum call_outcome outcome)
+{
+	bool exiting;
+
+	w->calls_served++;
+	atomic_fetch_add_explicit(&w->slot->calls, 1, memory_order_relaxed);
+	exiting = w->retiring || w->stopping ||
+		  (w->conf->worker_max_use && w->calls_served >= (uint64_t)w->conf->worker_max_use);
+	set_slot_state(w, exiting ? SLOT_RETIRING : SLOT_IDLE);
+	int rc = tell_sup(w, CHAN_DONE,
+			  outcome == CALL_OUTCOME_OK ? CHAN_CALL_OK : CHAN_CALL_FAILED,
+			  exiting ? CHAN_F_EXITING : 0);
+	if (rc < 0 && rc != -EPIPE)
+		log_error("worker", NULL, "cannot report to the supervisor: %s", strerror(-rc));
+	if (exiting || rc < 0)
+		event_base_loopbreak(w->base);
+}
+
+static void on_call_msg(struct worker *w, const struct chan_msg *m, int fd)
+{
+	if (fd < 0) {
+		log_error("worker", NULL, "call message without a socket");
+		return;
+	}
+	if (w->call || w->retiring) {
+		/* The supervisor's table and ours disagree: refuse, do not mix calls. */
+		log_error("worker", NULL, "got call %llu while %s; closing it",
+			  (unsigned long long)m->seq, w->call ? "busy" : "retiring");
+		close(fd);
+		tell_sup(w, CHAN_DONE, CHAN_CALL_FAILED, 0);
+		return;
+	}
+	set_slot_state(w, SLOT_BUSY);
+	int rc = call_start(w, fd, m->seq, m->t_accept_ns);
+	if (rc < 0) {
+		log_error("worker", NULL, "cannot start call %llu: %s",
+			  (unsigned long long)m->seq, strerror(-rc));
+		worker_call_done(w, CALL_OUTCOME_FAILED);
+	}
+}
+
+static void on_chan(evutil_socket_t sock, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct chan_msg m;
+	int fd, rc;
+	(void)what;
+
+	while ((rc = chan_recv(sock, &m, &fd)) == 0) {
+		switch (m.type) {
+		case CHAN_CALL:
+			on_call_msg(w, &m, fd);
+			break;
+		case CHAN_RETIRE:
+			w->retiring = true;
+			if (!w->call)
+				event_base_loopbreak(w->base);
+			break;
+		default:
+			log_error("worker", NULL, "unexpected channel message %u", m.type);
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	if (rc == -EAGAIN)
+		return;
+	if (rc == -EPROTO) {
+		log_error("worker", NULL, "malformed message from the supervisor");
+		return;
+	}
+	/* The supervisor is gone: finish the call in progress, take no other. */
+	event_del(w->chan_ev);
+	w->retiring = true;
+	if (!w->call)
+		event_base_loopbreak(w->base);
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)sig; (void)what;
+
+	w->stopping = true;
+	if (w->call)
+		call_abort(w->call, CALL_OUTCOME_OK, "worker stopping");
+	else
+		event_base_loopbreak(w->base);
+}
+
+static void on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig; (void)what; (void)arg;
+	int rc = log_reopen();
+	if (rc < 0)
+		log_error("worker", NULL, "cannot reopen the log file: %s", strerror(-rc));
+}
+
+static void setup(struct worker *w, const struct worker_args *a)
+{
+	int rc;
+
+	w->conf = a->conf;
+	w->slot_idx = a->slot_idx;
+	w->generation = a->generation;
+	w->chan = a->chan;
+	w->hdr = *a->hdr;
+	rc = shm_map_slot(&w->region, a->shm_fd, &w->hdr, a->slot_idx);
+	if (rc < 0)
+		fatal("worker: cannot map slot %u: %s", a->slot_idx, strerror(-rc));
+	/* From here on this process can reach its own slot only. */
+	munmap(a->segment, a->segment_size);
+	close(a->shm_fd);
+	w->slot = w->region.base;
+	w->ring_in = slot_ring_in(w->region.base, &w->hdr);
+	w->ring_out = slot_ring_out(w->region.base, &w->hdr);
+
+	signal(SIGINT, SIG_IGN);	/* ^C reaches the supervisor, which drains */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	w->base = event_base_new();
+	if (!w->base)
+		fatal("worker: cannot create an event base");
+	w->chan_ev = event_new(w->base, w->chan, EV_READ | EV_PERSIST, on_chan, w);
+	w->sig_term = evsignal_new(w->base, SIGTERM, on_term, w);
+	w->sig_usr1 = evsignal_new(w->base, SIGUSR1, on_usr1, w);
+	if (!w->chan_ev || !w->sig_term || !w->sig_usr1 || event_add(w->chan_ev, NULL) < 0 ||
+	    event_add(w->sig_term, NULL) < 0 || event_add(w->sig_usr1, NULL) < 0)
+		fatal("worker: cannot register events");
+}
+
+void worker_main(const struct worker_args *a)
+{
+	struct worker w = { 0 };
+	sigset_t none;
+
+	setup(&w, a);
+	/* The supervisor blocked every signal across fork(); our handlers exist now. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	set_slot_state(&w, SLOT_IDLE);
+	if (tell_sup(&w, CHAN_READY, 0, 0) < 0)
+		_exit(1);
+	event_base_dispatch(w.base);
+
+	set_slot_state(&w, SLOT_RETIRING);
+	event_free(w.chan_ev);
+	event_free(w.sig_term);
+	event_free(w.sig_usr1);
+	event_base_free(w.base);
+	shm_unmap(&w.region);
+	close(w.chan);
+	/* Skip the supervisor's atexit work (pidfile, segment): it is not ours. */
+	_exit(0);
+}
