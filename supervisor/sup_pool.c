@@ -338,8 +338,14 @@ static void reaped(struct sup *s, struct wslot *w, int st)
 
 	describe_exit(st, how, sizeof(how));
 	if (w->state == SLOT_BUSY) {
+		/* The dead worker's slot still names its call; it is only a hint. */
+		struct slot_info info;
+		if (slot_read(shm_slot(&s->shm, slot_index(s, w)), &info) < 0)
+			info.uuid[0] = '\0';
+		info.uuid[sizeof(info.uuid) - 1] = '\0';
 		s->failed_total++;
-		log_warn("sup", NULL, "worker %d died during call %llu (%s); the call failed",
+		log_warn("sup", info.uuid[0] ? info.uuid : NULL,
+			 "worker %d died during call %llu (%s); the call failed",
 			 (int)w->pid, (unsigned long long)w->call_seq, how);
 	} else if (!expected) {
 		log_warn("sup", NULL, "worker %d exited unexpectedly (%s)", (int)w->pid, how);

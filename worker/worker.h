@@ -34,7 +34,8 @@ struct worker {
 
 	struct event_base *base;
 	struct event *chan_ev;
-	struct event *sig_term, *sig_usr1;
+	int sig_fd;			/* signalfd: SIGTERM, SIGUSR1 */
+	struct event *sig_ev;
 
 	struct call *call;		/* NULL while idle */
 	uint64_t calls_served;

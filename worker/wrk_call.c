@@ -429,8 +429,14 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
 		if (send(c->fd, hangup, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		}
 	}
-	log_info("call", c->uuid[0] ? c->uuid : NULL,
-		 "ended: %s; %.1f s, frames in %llu out %llu, rate %d",
+	/* A peer's bad input is a warning (STYLE.md); a normal end is news. */
+	char id[AS_UUID_STR_LEN + 1];
+	if (c->uuid[0])
+		memcpy(id, c->uuid, sizeof(id));
+	else	/* no UUID yet: name the connection by its sequence number */
+		snprintf(id, sizeof(id), "#%llu", (unsigned long long)c->seq);
+	log_msg(o == CALL_OUTCOME_OK ? LOG_LVL_INFO : LOG_LVL_WARN, "call", id,
+		"ended: %s; %.1f s, frames in %llu out %llu, rate %d",
 		 c->reason, (double)(mono_ns() - c->start_mono) / NS_PER_S,
 		 (unsigned long long)c->frames_in, (unsigned long long)c->frames_out, c->rate);
 	/* Nothing the next call reads may be left from this one. */

@@ -3,6 +3,8 @@
  *
  * Life: forked by the supervisor (which has already reset signal
  * dispositions and closed every descriptor the worker must not hold),
+ * takes its signals through a signalfd (libevent's signal handling is
+ * process-global and still belongs to the supervisor's inherited base),
  * maps its own slot, says READY, then serves one call at a time. It exits
  * when told to retire, after worker_max_use calls, on SIGTERM (hanging up
  * its call first), or when the supervisor is gone and no call is left.
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "../common/conf.h"
@@ -124,11 +127,8 @@ static void on_chan(evutil_socket_t sock, short what, void *arg)
 		event_base_loopbreak(w->base);
 }
 
-static void on_term(evutil_socket_t sig, short what, void *arg)
+static void on_term(struct worker *w)
 {
-	struct worker *w = arg;
-	(void)sig; (void)what;
-
 	w->stopping = true;
 	if (w->call)
 		call_abort(w->call, CALL_OUTCOME_OK, "worker stopping");
@@ -136,12 +136,22 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(w->base);
 }
 
-static void on_usr1(evutil_socket_t sig, short what, void *arg)
+static void on_signal(evutil_socket_t fd, short what, void *arg)
 {
-	(void)sig; (void)what; (void)arg;
-	int rc = log_reopen();
-	if (rc < 0)
-		log_error("worker", NULL, "cannot reopen the log file: %s", strerror(-rc));
+	struct worker *w = arg;
+	struct signalfd_siginfo si;
+	(void)what;
+
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM) {
+			on_term(w);
+		} else if (si.ssi_signo == SIGUSR1) {
+			int rc = log_reopen();
+			if (rc < 0)
+				log_error("worker", NULL, "cannot reopen the log file: %s",
+					  strerror(-rc));
+		}
+	}
 }
 
 static void setup(struct worker *w, const struct worker_args *a)
@@ -168,26 +178,35 @@ static void setup(struct worker *w, const struct worker_args *a)
 	signal(SIGQUIT, SIG_IGN);
 	signal(SIGUSR2, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	sigset_t mine;
+	sigemptyset(&mine);
+	sigaddset(&mine, SIGTERM);
+	sigaddset(&mine, SIGUSR1);
+	w->sig_fd = signalfd(-1, &mine, SFD_NONBLOCK | SFD_CLOEXEC);
 	w->base = event_base_new();
-	if (!w->base)
+	if (!w->base || w->sig_fd < 0)
 		fatal("worker: cannot create an event base");
 	w->chan_ev = event_new(w->base, w->chan, EV_READ | EV_PERSIST, on_chan, w);
-	w->sig_term = evsignal_new(w->base, SIGTERM, on_term, w);
-	w->sig_usr1 = evsignal_new(w->base, SIGUSR1, on_usr1, w);
-	if (!w->chan_ev || !w->sig_term || !w->sig_usr1 || event_add(w->chan_ev, NULL) < 0 ||
-	    event_add(w->sig_term, NULL) < 0 || event_add(w->sig_usr1, NULL) < 0)
+	w->sig_ev = event_new(w->base, w->sig_fd, EV_READ | EV_PERSIST, on_signal, w);
+	if (!w->chan_ev || !w->sig_ev || event_add(w->chan_ev, NULL) < 0 ||
+	    event_add(w->sig_ev, NULL) < 0)
 		fatal("worker: cannot register events");
 }
 
 void worker_main(const struct worker_args *a)
 {
 	struct worker w = { 0 };
-	sigset_t none;
+	sigset_t mine;
 
 	setup(&w, a);
-	/* The supervisor blocked every signal across fork(); our handlers exist now. */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/*
+	 * The supervisor blocked every signal across fork(); now only the two
+	 * the signalfd takes stay blocked (a pending one is read from the fd).
+	 */
+	sigemptyset(&mine);
+	sigaddset(&mine, SIGTERM);
+	sigaddset(&mine, SIGUSR1);
+	sigprocmask(SIG_SETMASK, &mine, NULL);
 	set_slot_state(&w, SLOT_IDLE);
 	if (tell_sup(&w, CHAN_READY, 0, 0) < 0)
 		_exit(1);
@@ -195,8 +214,8 @@ void worker_main(const struct worker_args *a)
 
 	set_slot_state(&w, SLOT_RETIRING);
 	event_free(w.chan_ev);
-	event_free(w.sig_term);
-	event_free(w.sig_usr1);
+	event_free(w.sig_ev);
+	close(w.sig_fd);
 	event_base_free(w.base);
 	shm_unmap(&w.region);
 	close(w.chan);

@@ -1,0 +1,300 @@
+/*
+ * vagentctl.c - look at and steer a running vagentd.
+ *
+ * Reading (status, calls, latency) maps the shared segment read-only and
+ * never disturbs the daemon: slots are read through their sequence
+ * counters, so a line is never half of one call and half of the next.
+ * Steering (reload, drain, resume, stop) goes through the daemon's control
+ * socket and prints its one-line answer; the exit status says whether the
+ * daemon agreed.
+ *
+ * The run directory comes from -r, or from the configuration (-c); the
+ * segment's name is derived from it exactly as vagentd derives it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../common/conf.h"
+#include "../common/vg_time.h"
+#include "../ipc/shm.h"
+
+#ifndef VAGENT_CONF
+#define VAGENT_CONF "/etc/vagent/vagent.conf"
+#endif
+
+struct ctl {
+	char run_dir[PATH_MAX];
+	bool json;
+	int wait_s;		/* drain -w */
+	struct shm_map shm;
+};
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: vagentctl [-c FILE | -r RUN_DIR] COMMAND [-j] [-w SECONDS]\n"
+		"  status    capacity, active and idle workers, counters\n"
+		"  calls     one line per call in progress\n"
+		"  latency   per-stage latency quantiles\n"
+		"  reload    re-read the configuration (new calls use it)\n"
+		"  drain     stop taking calls; -w SECONDS waits for calls to end\n"
+		"  resume    take calls again after drain\n"
+		"  stop      drain, then exit (as SIGTERM)\n"
+		"  -j        JSON output (status, calls, latency)\n");
+}
+
+/* Any engine name will do: vagentctl only needs run_dir from the file. */
+static bool any_engine(const char *name)
+{
+	(void)name;
+	return true;
+}
+
+static int run_dir_from_conf(struct ctl *c, const char *path)
+{
+	struct conf *conf;
+	char err[1024];
+
+	if (conf_load(path, any_engine, &conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vagentctl: %s\n", err);
+		return -1;
+	}
+	snprintf(c->run_dir, sizeof(c->run_dir), "%s", conf->run_dir);
+	conf_free(conf);
+	return 0;
+}
+
+static int open_shm(struct ctl *c)
+{
+	char name[64], real[PATH_MAX], err[512];
+
+	shm_name_for(realpath(c->run_dir, real) ? real : c->run_dir, name, sizeof(name));
+	if (shm_open_ro(&c->shm, name, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vagentctl: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static uint32_t count_state(const struct ctl *c, enum slot_state st)
+{
+	const struct shm_header *h = shm_hdr(&c->shm);
+	struct slot_info info;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < h->nslots; i++)
+		if (slot_read(shm_slot(&c->shm, i), &info) == 0 && info.state == st)
+			n++;
+	return n;
+}
+
+static int cmd_status(struct ctl *c)
+{
+	const struct shm_header *h = shm_hdr(&c->shm);
+	unsigned active = atomic_load(&h->active), draining = atomic_load(&h->draining);
+	unsigned retiring = count_state(c, SLOT_RETIRING);
+	unsigned avail = draining ? 0 : h->nslots - active - retiring;
+
+	if (c->json) {
+		printf("{\"master_pid\":%d,\"capacity\":%u,\"active\":%u,\"idle\":%u,"
+		       "\"available\":%u,\"draining\":%s,\"generation\":%u,\"calls_total\":%llu,"
+		       "\"rejected_total\":%llu,\"failed_total\":%llu,\"restarts_total\":%llu}\n",
+		       h->master_pid, h->nslots, active, atomic_load(&h->idle), avail,
+		       draining ? "true" : "false", atomic_load(&h->generation),
+		       (unsigned long long)atomic_load(&h->calls_total),
+		       (unsigned long long)atomic_load(&h->rejected_total),
+		       (unsigned long long)atomic_load(&h->failed_total),
+		       (unsigned long long)atomic_load(&h->restarts_total));
+		return 0;
+	}
+	printf("vagentd pid %d, generation %u%s\n", h->master_pid, atomic_load(&h->generation),
+	       draining ? ", DRAINING" : "");
+	printf("calls:    %u active, %u available, capacity %u\n", active, avail, h->nslots);
+	printf("workers:  %u idle\n", atomic_load(&h->idle));
+	printf("totals:   %llu calls, %llu rejected, %llu failed, %llu worker restarts\n",
+	       (unsigned long long)atomic_load(&h->calls_total),
+	       (unsigned long long)atomic_load(&h->rejected_total),
+	       (unsigned long long)atomic_load(&h->failed_total),
+	       (unsigned long long)atomic_load(&h->restarts_total));
+	return 0;
+}
+
+static void print_call(const struct ctl *c, uint32_t i, const struct slot_info *in, bool first)
+{
+	const struct slot *s = shm_slot(&c->shm, i);
+	double dur = (double)(mono_ns() - in->start_mono_ns) / NS_PER_S;
+	unsigned long long fin = atomic_load(&s->call_frames_in);
+	unsigned long long fout = atomic_load(&s->call_frames_out);
+
+	if (c->json) {
+		printf("%s{\"slot\":%u,\"pid\":%d,\"uuid\":\"%s\",\"did\":\"%s\",\"cli\":\"%s\","
+		       "\"engine\":\"%s\",\"rate\":%u,\"duration_s\":%.1f,\"frames_in\":%llu,"
+		       "\"frames_out\":%llu}", first ? "" : ",", i, in->pid, in->uuid, in->did,
+		       in->cli, in->engine, in->rate, dur, fin, fout);
+		return;
+	}
+	printf("%-36s  %-14s  %-14s  %-8s  %6.1fs  %8llu  %8llu  %5u\n", in->uuid,
+	       in->did[0] ? in->did : "-", in->cli[0] ? in->cli : "-", in->engine, dur,
+	       fin, fout, in->rate);
+}
+
+static int cmd_calls(struct ctl *c)
+{
+	const struct shm_header *h = shm_hdr(&c->shm);
+	struct slot_info info;
+	bool first = true;
+
+	if (c->json)
+		printf("[");
+	else
+		printf("%-36s  %-14s  %-14s  %-8s  %7s  %8s  %8s  %5s\n", "UUID", "DID", "CLI",
+		       "ENGINE", "DURATION", "IN", "OUT", "RATE");
+	for (uint32_t i = 0; i < h->nslots; i++) {
+		if (slot_read(shm_slot(&c->shm, i), &info) < 0 || info.state != SLOT_BUSY ||
+		    !info.uuid[0])
+			continue;
+		info.uuid[sizeof(info.uuid) - 1] = info.did[sizeof(info.did) - 1] = '\0';
+		info.cli[sizeof(info.cli) - 1] = info.engine[sizeof(info.engine) - 1] = '\0';
+		print_call(c, i, &info, first);
+		first = false;
+	}
+	if (c->json)
+		printf("]\n");
+	return 0;
+}
+
+static int cmd_latency(struct ctl *c)
+{
+	const struct shm_header *h = shm_hdr(&c->shm);
+	struct hist_snap snap;
+
+	if (c->json)
+		printf("{");
+	for (int st = 0; st < STAGE_MAX; st++) {
+		memset(&snap, 0, sizeof(snap));
+		for (uint32_t i = 0; i < h->nslots; i++)
+			hist_sum(&snap, &shm_slot(&c->shm, i)->hist[st]);
+		unsigned long long p50 = hist_quantile(&snap, 0.50), p90 = hist_quantile(&snap, 0.90);
+		unsigned long long p99 = hist_quantile(&snap, 0.99);
+		if (c->json)
+			printf("%s\"%s\":{\"count\":%llu,\"p50_us\":%llu,\"p90_us\":%llu,"
+			       "\"p99_us\":%llu}", st ? "," : "", stage_names[st],
+			       (unsigned long long)snap.count, p50, p90, p99);
+		else
+			printf("%-10s count %8llu  p50 %8llu us  p90 %8llu us  p99 %8llu us\n",
+			       stage_names[st], (unsigned long long)snap.count, p50, p90, p99);
+	}
+	if (c->json)
+		printf("}\n");
+	return 0;
+}
+
+/* Sends one command line to control.sock and prints the answer. */
+static int control(struct ctl *c, const char *cmd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char reply[1400];
+	ssize_t n;
+	size_t got = 0;
+
+	if (strlen(c->run_dir) + sizeof("/control.sock") > sizeof(sa.sun_path)) {
+		fprintf(stderr, "vagentctl: run_dir %s is too long for a Unix socket\n", c->run_dir);
+		return 1;
+	}
+	memcpy(sa.sun_path, c->run_dir, strlen(c->run_dir));
+	strcat(sa.sun_path, "/control.sock");
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "vagentctl: %s: %s (is vagentd running?)\n", sa.sun_path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	dprintf(fd, "%s\n", cmd);
+	while (got < sizeof(reply) - 1 &&
+	       (n = read(fd, reply + got, sizeof(reply) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	reply[got] = '\0';
+	fputs(reply, stdout);
+	return strncmp(reply, "ok", 2) == 0 ? 0 : 1;
+}
+
+static int cmd_drain(struct ctl *c)
+{
+	int rc = control(c, "drain");
+
+	if (rc || c->wait_s <= 0)
+		return rc;
+	if (open_shm(c) < 0)
+		return 1;
+	int64_t deadline = mono_ns() + c->wait_s * NS_PER_S;
+	while (atomic_load(&shm_hdr(&c->shm)->active) > 0) {
+		if (mono_ns() > deadline) {
+			fprintf(stderr, "vagentctl: %u call(s) still active after %d s\n",
+				atomic_load(&shm_hdr(&c->shm)->active), c->wait_s);
+			return 1;
+		}
+		usleep(200 * 1000);
+	}
+	printf("no calls active\n");
+	return 0;
+}
+
+static int run(struct ctl *c, const char *cmd)
+{
+	if (!strcmp(cmd, "reload") || !strcmp(cmd, "resume") || !strcmp(cmd, "stop"))
+		return control(c, cmd);
+	if (!strcmp(cmd, "drain"))
+		return cmd_drain(c);
+	int (*fn)(struct ctl *) = !strcmp(cmd, "status") ? cmd_status :
+				  !strcmp(cmd, "calls") ? cmd_calls :
+				  !strcmp(cmd, "latency") ? cmd_latency : NULL;
+	if (!fn) {
+		fprintf(stderr, "vagentctl: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	if (open_shm(c) < 0)
+		return 1;
+	return fn(c);
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl c = { .shm = { .fd = -1 } };
+	const char *conf_path = VAGENT_CONF, *cmd;
+	bool have_run_dir = false;
+	int opt, rc;
+
+	/* GNU getopt permutes: options may come before or after the command. */
+	while ((opt = getopt(argc, argv, "c:r:jw:h")) != -1) {
+		switch (opt) {
+		case 'c': conf_path = optarg; break;
+		case 'r': snprintf(c.run_dir, sizeof(c.run_dir), "%s", optarg);
+			  have_run_dir = true; break;
+		case 'j': c.json = true; break;
+		case 'w': c.wait_s = atoi(optarg); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+	if (!have_run_dir && run_dir_from_conf(&c, conf_path) < 0)
+		return 1;
+	rc = run(&c, cmd);
+	shm_unmap(&c.shm);
+	return rc;
+}
