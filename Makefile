@@ -54,6 +54,13 @@ CALLER_SRC := tests/caller/vagent_call.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
+# Quiet by default; V=1 shows the commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 BINS := $(BUILD)/vagentd $(BUILD)/vagentctl $(BUILD)/vagent-call
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -63,16 +70,20 @@ all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/vagentd: $(call obj,$(SUP_SRC) $(WORKER_SRC) $(IPC_SRC) $(COMMON_SRC))
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/vagentctl: $(call obj,$(CTL_SRC) $(IPC_SRC) $(COMMON_SRC))
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/vagent-call: $(call obj,$(CALLER_SRC) $(COMMON_SRC))
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests link the module under test with its dependencies (cmocka).
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(call obj,$(IPC_SRC) $(COMMON_SRC) worker/engine.c worker/eng_echo.c worker/eng_playback.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_context.c worker/wrk_main.c)

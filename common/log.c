@@ -99,7 +99,7 @@ void log_after_fork(void)
 	}
 }
 
-static void emit(int level, const char *stage, const char *uuid,
+static void emit(int level, const char *stage, const char *uuid, bool to_stderr,
 		 const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
@@ -128,6 +128,9 @@ static void emit(int level, const char *stage, const char *uuid,
 	if (write(lg.fd, line, n) < 0) {
 		/* Nowhere left to report it. */
 	}
+	/* Whoever started us must see why we could not start. */
+	if (to_stderr && lg.fd != 2 && write(2, line, n) < 0) {
+	}
 	if (lg.use_syslog) {
 		static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 		syslog(prio[level], "%.*s", (int)(n - 1 - stage_off), line + stage_off);
@@ -141,7 +144,7 @@ void log_msg(int level, const char *stage, const char *uuid, const char *fmt, ..
 	if (level > lg.level)
 		return;
 	va_start(ap, fmt);
-	emit(level, stage, uuid, fmt, ap);
+	emit(level, stage, uuid, false, fmt, ap);
 	va_end(ap);
 }
 
@@ -150,7 +153,7 @@ void fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	emit(LOG_LVL_ERROR, "fatal", NULL, fmt, ap);
+	emit(LOG_LVL_ERROR, "fatal", NULL, true, fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -160,7 +163,7 @@ void panic(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	emit(LOG_LVL_ERROR, "panic", NULL, fmt, ap);
+	emit(LOG_LVL_ERROR, "panic", NULL, true, fmt, ap);
 	va_end(ap);
 	abort();
 }

@@ -349,7 +349,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	struct as_frame f;
 	const char *why = NULL;
 	size_t off = 0;
-	int n;
+	int n = 0;
 	(void)what;
 
 	ssize_t got = recv(fd, c->in + c->inlen, CALL_IN_BUF - c->inlen, 0);

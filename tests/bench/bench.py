@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""make bench: vagent's performance figures, one JSON object per line.
+
+Everything runs on loopback: a private vagentd, the vagent-call load
+generator. Figures are medians and percentiles over many observations,
+never one run's number; this machine is shared and noisy, so compare runs
+by ratio. Benchmarks measure; they never pass or fail on a timing.
+
+  handoff  accept() in the supervisor to the socket in a worker (us),
+           from the daemon's own histogram (bucket upper edges, ~6 %)
+  jitter   inter-arrival deviation from 20 ms of the agent's frames,
+           measured at the caller, for 1, 50 and 200 echo calls
+  memory   RSS and PSS of the supervisor and of a worker, idle and busy
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from harness import Daemon, make_wav, run_caller, start_caller, finish_caller, wait_for  # noqa: E402
+
+
+def emit(**kv):
+    print(json.dumps(kv), flush=True)
+
+
+def daemon(tmp, name, max_calls, spare):
+    os.makedirs(os.path.join(tmp, name), exist_ok=True)
+    d = Daemon(os.path.join(tmp, name),
+               {"vagentd": {"max_calls": str(max_calls), "min_spare": str(spare),
+                            "max_spare": str(max_calls), "log_level": "warn",
+                            "worker_max_use": "0"}})
+    return d.start()
+
+
+def bench_handoff(tmp, rounds):
+    d = daemon(tmp, "handoff", 128, 100)
+    try:
+        for _ in range(rounds):
+            res = run_caller(d.port, "-n", "100", "-s", "10", "-d", "1", "-l", "100")
+            assert res["errors"] == 0 and res["rejected"] == 0, res
+        lat = json.loads(d.ctl("latency", "-j").stdout)["handoff"]
+        emit(bench="handoff", calls=lat["count"], p50_us=lat["p50_us"], p90_us=lat["p90_us"],
+             p99_us=lat["p99_us"])
+    finally:
+        d.stop()
+
+
+def bench_jitter(tmp, counts, seconds):
+    d = daemon(tmp, "jitter", max(counts) + 8, max(counts) + 4)
+    wav = os.path.join(tmp, "jitter.wav")
+    make_wav(wav, seconds=seconds)
+    try:
+        for n in counts:
+            res = run_caller(d.port, "-n", str(n), "-w", wav, timeout=seconds * 4 + 60)
+            emit(bench="jitter", calls=n, completed=res["completed"],
+                 frames=res["jitter_samples"], p50_ms=res["jitter_p50_ms"],
+                 p99_ms=res["jitter_p99_ms"], max_ms=res["jitter_max_ms"],
+                 first_audio_p50_ms=res["first_audio_p50_ms"])
+    finally:
+        d.stop()
+
+
+def mem(pid):
+    """RSS and PSS (kB) from smaps_rollup."""
+    out = {}
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            k, _, rest = line.partition(":")
+            if k in ("Rss", "Pss"):
+                out[k.lower() + "_kb"] = int(rest.split()[0])
+    return out
+
+
+def bench_memory(tmp):
+    d = daemon(tmp, "memory", 50, 4)
+    try:
+        emit(bench="memory", process="supervisor", **mem(d.proc.pid))
+        emit(bench="memory", process="worker", state="idle", **mem(d.worker_pids()[0]))
+        p = start_caller(d.port, "-d", "4")
+        call = wait_for(lambda: [c for c in d.calls() if c["frames_in"] >= 50],
+                        what="a call one second in")[0]
+        emit(bench="memory", process="worker", state="busy", **mem(call["pid"]))
+        finish_caller(p)
+    finally:
+        d.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", help="comma-separated: handoff,jitter,memory")
+    ap.add_argument("--seconds", type=int, default=10, help="audio per jitter call")
+    ap.add_argument("--rounds", type=int, default=10, help="handoff rounds of 100 calls")
+    args = ap.parse_args()
+    only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "memory"}
+    with tempfile.TemporaryDirectory(prefix="vagent-bench-") as tmp:
+        if "handoff" in only:
+            bench_handoff(tmp, args.rounds)
+        if "jitter" in only:
+            bench_jitter(tmp, [1, 50, 200], args.seconds)
+        if "memory" in only:
+            bench_memory(tmp)
+
+
+if __name__ == "__main__":
+    main()

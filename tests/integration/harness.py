@@ -1,0 +1,230 @@
+"""Harness for vagent's black-box tests and benchmarks.
+
+A Daemon is a real vagentd with a private directory, a free port and a
+config written for the caller; helpers drive vagent-call and raw AudioSocket
+connections. Everything waits for conditions (wait_for) instead of sleeping.
+Shared by the pytest suite (conftest.py) and tests/bench/bench.py.
+"""
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import time
+import uuid
+import wave
+import random
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("VAGENT_BUILD", os.path.join(ROOT, "build"))
+VAGENTD = os.path.join(BUILD, "vagentd")
+VAGENTCTL = os.path.join(BUILD, "vagentctl")
+VAGENT_CALL = os.path.join(BUILD, "vagent-call")
+
+
+def wait_for(cond, timeout=10.0, what="condition", interval=0.02):
+    """Polls cond() until it returns something truthy; fails after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def make_wav(path, rate=8000, seconds=1.0, seed=1):
+    """Writes a mono 16-bit WAV of seeded noise plus a tone; returns its bytes."""
+    rng = random.Random(seed)
+    n = int(rate * seconds)
+    f = 200 + 40 * seed
+    samples = []
+    for i in range(n):
+        v = 6000.0 * __import__("math").sin(2 * 3.14159265 * f * i / rate)
+        samples.append(max(-32768, min(32767, int(v) + rng.randint(-3000, 3000))))
+    data = struct.pack("<%dh" % n, *samples)
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(data)
+    return data
+
+
+def read_wav(path):
+    with wave.open(path, "rb") as w:
+        return w.getframerate(), w.readframes(w.getnframes())
+
+
+class Daemon:
+    def __init__(self, tmp_path, settings=None, extra=""):
+        self.dir = str(tmp_path)
+        self.run_dir = os.path.join(self.dir, "run")
+        self.ctx_dir = os.path.join(self.dir, "ctx")
+        os.makedirs(self.ctx_dir, exist_ok=True)
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, "vagent.conf")
+        self.log = os.path.join(self.dir, "vagentd.log")
+        self.settings = {
+            "vagentd": {"listen": "127.0.0.1:%d" % self.port, "run_dir": self.run_dir,
+                        "max_calls": "8", "min_spare": "2", "max_spare": "8",
+                        "drain_timeout": "30", "log_level": "info", "log_file": self.log},
+            "call": {"engine": "echo", "context_dir": self.ctx_dir, "idle_timeout": "5"},
+        }
+        for sect, kv in (settings or {}).items():
+            self.settings.setdefault(sect, {}).update(kv)
+        self.extra = extra
+        self.proc = None
+        self.write_conf()
+
+    def write_conf(self, raw=None):
+        if raw is None:
+            lines = []
+            for sect, kv in self.settings.items():
+                lines.append("[%s]" % sect)
+                lines += ["%s = %s" % (k, v) for k, v in kv.items()]
+            raw = "\n".join(lines) + "\n" + self.extra
+        with open(self.conf, "w") as f:
+            f.write(raw)
+
+    def start(self):
+        self.proc = subprocess.Popen([VAGENTD, "-f", "-c", self.conf],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(os.path.join(self.run_dir, "available"))
+                 or self.proc.poll() is not None, what="vagentd to start")
+        assert self.proc.poll() is None, "vagentd exited: %s" % self.proc.stdout.read()
+        want = int(self.settings["vagentd"]["min_spare"])
+        wait_for(lambda: self.status()["idle"] >= want, what="%d idle workers" % want)
+        return self
+
+    def ctl(self, *args, check=True):
+        r = subprocess.run([VAGENTCTL, "-r", self.run_dir] + list(args),
+                           capture_output=True, text=True, timeout=30)
+        if check:
+            assert r.returncode == 0, "vagentctl %s: %s%s" % (args, r.stdout, r.stderr)
+        return r
+
+    def status(self):
+        return json.loads(self.ctl("status", "-j").stdout)
+
+    def calls(self):
+        return json.loads(self.ctl("calls", "-j").stdout)
+
+    def available(self):
+        with open(os.path.join(self.run_dir, "available")) as f:
+            return int(f.read())
+
+    def metrics(self):
+        """metrics.prom as {name: value} for unlabelled samples."""
+        out = {}
+        with open(os.path.join(self.run_dir, "metrics.prom")) as f:
+            for line in f:
+                if line.startswith("#") or "{" in line or not line.strip():
+                    continue
+                k, v = line.split()
+                out[k] = float(v)
+        return out
+
+    def log_text(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def wait_log(self, needle, timeout=10.0):
+        return wait_for(lambda: needle in self.log_text(), timeout, "log line %r" % needle)
+
+    def kill(self, sig):
+        self.proc.send_signal(sig)
+
+    def worker_pids(self):
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True,
+                             text=True).stdout.split()
+        return [int(p) for p in out]
+
+    def stop(self, timeout=40):
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        pids = self.worker_pids()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        for p in pids:
+            wait_for(lambda: not os.path.exists("/proc/%d" % p) or
+                     open("/proc/%d/stat" % p).read().split()[2] == "Z",
+                     5, "worker %d to exit" % p)
+        return rc
+
+
+class RawCall:
+    """A hand-driven AudioSocket connection, for frames vagent-call won't send."""
+
+    def __init__(self, port, uid=None):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.uuid = uid or uuid.uuid4()
+        self.s.settimeout(5)
+
+    def send_uuid(self):
+        self.s.sendall(b"\x01\x00\x10" + self.uuid.bytes)
+
+    def send(self, kind, payload):
+        self.s.sendall(bytes([kind]) + struct.pack(">H", len(payload)) + payload)
+
+    def send_raw(self, data):
+        self.s.sendall(data)
+
+    def read_frames(self, until_closed=True, timeout=5.0):
+        """Reads until EOF (or timeout); returns [(kind, payload)] and whether EOF came."""
+        buf = b""
+        self.s.settimeout(timeout)
+        eof = False
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    eof = True
+                    break
+                buf += d
+        except (socket.timeout, ConnectionResetError):
+            pass
+        frames = []
+        while len(buf) >= 3:
+            n = struct.unpack(">H", buf[1:3])[0]
+            if len(buf) < 3 + n:
+                break
+            frames.append((buf[0], buf[3:3 + n]))
+            buf = buf[3 + n:]
+        return frames, eof
+
+    def close(self):
+        self.s.close()
+
+
+def run_caller(port, *args, timeout=120):
+    """Runs vagent-call -j; returns its JSON summary."""
+    r = subprocess.run([VAGENT_CALL, "-a", "127.0.0.1:%d" % port, "-j", "-q"] + list(args),
+                       capture_output=True, text=True, timeout=timeout)
+    assert r.stdout.strip(), "vagent-call printed nothing: %s" % r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def start_caller(port, *args):
+    return subprocess.Popen([VAGENT_CALL, "-a", "127.0.0.1:%d" % port, "-j", "-q"] + list(args),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_caller(p, timeout=120):
+    out, err = p.communicate(timeout=timeout)
+    assert out.strip(), "vagent-call printed nothing: %s" % err
+    return json.loads(out.strip().splitlines()[-1])

@@ -1,0 +1,52 @@
+"""A worker's death ends only its call; the slot is freed and a new worker appears."""
+import os
+import signal
+
+from harness import make_wav, read_wav, start_caller, finish_caller, wait_for
+
+
+def test_sigkill_of_busy_worker_ends_only_that_call(daemon, tmp_path):
+    sent = [make_wav(str(tmp_path / ("in%d.wav" % i)), seconds=4.0, seed=i + 1)
+            for i in range(4)]
+    p = start_caller(daemon.port, "-n", "4", "-w", str(tmp_path / "in%d.wav"),
+                     "-r", str(tmp_path / "out%d.wav"))
+    calls = wait_for(lambda: (lambda c: c if len(c) == 4 else None)(daemon.calls()),
+                     what="4 calls")
+    before = set(daemon.worker_pids())
+    victim = calls[0]
+    os.kill(victim["pid"], signal.SIGKILL)
+
+    res = finish_caller(p)
+    by_uuid = {r["uuid"]: r for r in res["results"]}
+    assert by_uuid[victim["uuid"]]["outcome"] == "server_closed"
+    for r in res["results"]:
+        if r["uuid"] == victim["uuid"]:
+            continue
+        assert r["outcome"] == "completed"
+        assert read_wav(str(tmp_path / ("out%d.wav" % r["index"])))[1] == sent[r["index"]]
+    st = daemon.status()
+    assert st["failed_total"] == 1 and st["restarts_total"] == 1
+    wait_for(lambda: daemon.available() == 8, what="the dead worker's slot to be freed")
+    wait_for(lambda: set(daemon.worker_pids()) - before, what="a new worker")
+    assert victim["pid"] not in daemon.worker_pids()
+    daemon.wait_log("worker %d died during call" % victim["pid"])
+    m = daemon.metrics()
+    assert m["vagent_calls_failed_total"] == 1 and m["vagent_worker_restarts_total"] == 1
+
+
+def test_idle_worker_death_is_replaced(daemon):
+    victim = daemon.worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: victim not in daemon.worker_pids() and len(daemon.worker_pids()) >= 2,
+             what="a replacement worker")
+    assert daemon.status()["failed_total"] == 0, "no call was lost"
+
+
+def test_worker_retires_after_max_use(daemon_factory, tmp_path):
+    d = daemon_factory({"vagentd": {"worker_max_use": "1", "min_spare": "1", "max_calls": "2"}})
+    first = set(d.worker_pids())
+    from harness import run_caller
+    for _ in range(3):
+        assert run_caller(d.port, "-d", "1")["completed"] == 1
+    wait_for(lambda: not (set(d.worker_pids()) & first), what="the used workers to retire")
+    assert d.status()["restarts_total"] == 0, "retiring is not a crash"
