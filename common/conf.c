@@ -13,10 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
-enum ktype { K_INT, K_STR, K_BOOL, K_LEVEL, K_ENGINE, K_LISTEN };
+enum ktype { K_INT, K_STR, K_PATH, K_BOOL, K_LEVEL, K_ENGINE, K_LISTEN };
 
 struct key {
 	const char *section, *name;
@@ -32,22 +33,22 @@ static const struct key keys[] = {
 	{ "vagentd", "listen", K_LISTEN, F(listen), 0, 0, true },
 	{ "vagentd", "backlog", K_INT, F(backlog), 1, 65535, true },
 	{ "vagentd", "user", K_STR, F(user), 0, 0, true },
-	{ "vagentd", "run_dir", K_STR, F(run_dir), 0, 0, true },
+	{ "vagentd", "run_dir", K_PATH, F(run_dir), 0, 0, true },
 	{ "vagentd", "max_calls", K_INT, F(max_calls), 1, 4096, true },
 	{ "vagentd", "min_spare", K_INT, F(min_spare), 0, 4096, false },
 	{ "vagentd", "max_spare", K_INT, F(max_spare), 1, 4096, false },
 	{ "vagentd", "worker_max_use", K_INT, F(worker_max_use), 0, 1000000, false },
 	{ "vagentd", "drain_timeout", K_INT, F(drain_timeout), 0, 86400, false },
 	{ "vagentd", "log_level", K_LEVEL, F(log_level), 0, 0, false },
-	{ "vagentd", "log_file", K_STR, F(log_file), 0, 0, false },
+	{ "vagentd", "log_file", K_PATH, F(log_file), 0, 0, false },
 	{ "vagentd", "syslog", K_BOOL, F(syslog), 0, 0, false },
 	{ "call", "engine", K_ENGINE, F(engine), 0, 0, false },
-	{ "call", "context_dir", K_STR, F(context_dir), 0, 0, false },
+	{ "call", "context_dir", K_PATH, F(context_dir), 0, 0, false },
 	{ "call", "idle_timeout", K_INT, F(idle_timeout), 1, 3600, false },
 	{ "call", "max_duration", K_INT, F(max_duration), 1, 86400, false },
 	{ "call", "max_frame_ms", K_INT, F(max_frame_ms), 20, 1000, false },
 	{ "echo", "prebuffer_ms", K_INT, F(echo_prebuffer_ms), 0, 1000, false },
-	{ "playback", "file", K_STR, F(playback_file), 0, 0, false },
+	{ "playback", "file", K_PATH, F(playback_file), 0, 0, false },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -114,6 +115,37 @@ static bool valid_did(const char *s)
 	return true;
 }
 
+/*
+ * Relative paths are taken from the configuration file's directory, so
+ * vagentd and vagentctl agree whatever directory each was started in, and
+ * a daemon that chdir'd to / still finds its log file when it reopens it.
+ */
+static int set_path(struct parse_state *ps, const struct key *k, char *field, const char *v)
+{
+	char base[PATH_MAX];
+	const char *slash = strrchr(ps->c->path, '/');
+	int n;
+
+	memset(field, 0, k->size);
+	if (!*v || v[0] == '/') {
+		n = snprintf(field, k->size, "%s", v);
+	} else {
+		if (ps->c->path[0] == '/')
+			snprintf(base, sizeof(base), "%.*s", (int)(slash - ps->c->path), ps->c->path);
+		else if (!getcwd(base, sizeof(base)))
+			base[0] = '\0';
+		else if (slash)
+			snprintf(base + strlen(base), sizeof(base) - strlen(base), "/%.*s",
+				 (int)(slash - ps->c->path), ps->c->path);
+		n = snprintf(field, k->size, "%s/%s", base, v);
+	}
+	if (n < 0 || (size_t)n >= k->size) {
+		snprintf(ps->err, sizeof(ps->err), "path too long");
+		return -1;
+	}
+	return 0;
+}
+
 static int set_key(struct parse_state *ps, const struct key *k, const char *v)
 {
 	char *field = (char *)ps->c + k->off, *end;
@@ -162,6 +194,8 @@ static int set_key(struct parse_state *ps, const struct key *k, const char *v)
 		break;
 	case K_STR:
 		break;
+	case K_PATH:
+		return set_path(ps, k, field, v);
 	}
 	if (strlen(v) >= k->size) {
 		snprintf(ps->err, sizeof(ps->err), "value longer than %zu characters", k->size - 1);
