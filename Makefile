@@ -43,14 +43,15 @@ LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm -lrt
 
 COMMON_SRC := common/log.c common/conf.c common/audiosocket.c common/wav.c common/audio.c
-IPC_SRC    := ipc/ring.c ipc/hist.c ipc/shm.c ipc/chan.c
+IPC_SRC    := ipc/ring.c ipc/hist.c ipc/shm.c ipc/chan.c ipc/recq.c
 WORKER_SRC := worker/wrk_main.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_context.c \
               worker/engine.c worker/eng_echo.c worker/eng_playback.c
 SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.c \
               supervisor/sup_signals.c supervisor/sup_status.c supervisor/sup_control.c \
               supervisor/sup_notify.c
 CTL_SRC    := supervisor/vagentctl.c
-CALLER_SRC := tests/caller/vagent_call.c
+CALLER_SRC := tests/caller/vagent_call.c tests/caller/vc_opts.c tests/caller/vc_call.c \
+              tests/caller/vc_report.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 

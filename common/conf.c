@@ -35,6 +35,7 @@ static const struct key keys[] = {
 	{ "vagentd", "user", K_STR, F(user), 0, 0, true },
 	{ "vagentd", "run_dir", K_PATH, F(run_dir), 0, 0, true },
 	{ "vagentd", "max_calls", K_INT, F(max_calls), 1, 4096, true },
+	{ "vagentd", "extra_producers", K_INT, F(extra_producers), 1, 256, true },
 	{ "vagentd", "min_spare", K_INT, F(min_spare), 0, 4096, false },
 	{ "vagentd", "max_spare", K_INT, F(max_spare), 1, 4096, false },
 	{ "vagentd", "worker_max_use", K_INT, F(worker_max_use), 0, 1000000, false },
@@ -65,6 +66,7 @@ static void defaults(struct conf *c)
 	c->backlog = 511;
 	snprintf(c->run_dir, sizeof(c->run_dir), "/run/vagent");
 	c->max_calls = 50;
+	c->extra_producers = 4;
 	c->min_spare = 4;
 	c->max_spare = 16;
 	c->worker_max_use = 1000;

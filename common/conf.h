@@ -35,6 +35,7 @@ struct conf {
 	char user[64];
 	char run_dir[PATH_MAX];
 	int max_calls;
+	int extra_producers;		/* record queues beyond the workers' */
 	int min_spare;
 	int max_spare;
 	int worker_max_use;

@@ -37,7 +37,7 @@ void shm_name_for(const char *run_dir, char *name, size_t len)
 	snprintf(name, len, "/vagent.%08x", h);
 }
 
-static void layout(struct shm_header *h, uint32_t nslots)
+static void layout(struct shm_header *h, uint32_t nslots, uint32_t nextra)
 {
 	size_t ring = ring_bytes(SHM_RING_SAMPLES);
 
@@ -46,22 +46,26 @@ static void layout(struct shm_header *h, uint32_t nslots)
 	h->minor = SHM_MINOR;
 	h->header_size = sizeof(*h);
 	h->nslots = nslots;
+	h->nregions = nslots + nextra;
 	h->ring_samples = SHM_RING_SAMPLES;
+	h->recq_cap = SHM_RECQ_BYTES;
 	h->ring_in_off = page_round(sizeof(struct slot));
 	h->ring_out_off = h->ring_in_off + align64(ring);
-	h->slot_region_size = page_round(h->ring_out_off + ring);
+	h->recq_off = page_round(h->ring_out_off + ring);
+	h->slot_region_size = page_round(h->recq_off + recq_bytes(SHM_RECQ_BYTES));
 	h->slots_off = page_round(sizeof(*h));
 }
 
-int shm_create(struct shm_map *m, const char *name, uint32_t nslots, int master_pid)
+int shm_create(struct shm_map *m, const char *name, uint32_t nslots, uint32_t nextra,
+	       int master_pid)
 {
 	struct shm_header tmp = { 0 };
 
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
 	snprintf(m->name, sizeof(m->name), "%s", name);
-	layout(&tmp, nslots);
-	m->size = tmp.slots_off + (size_t)nslots * tmp.slot_region_size;
+	layout(&tmp, nslots, nextra);
+	m->size = tmp.slots_off + (size_t)tmp.nregions * tmp.slot_region_size;
 
 	shm_unlink(name);	/* a stale segment from a crashed master */
 	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -87,10 +91,11 @@ int shm_create(struct shm_map *m, const char *name, uint32_t nslots, int master_
 	h->master_pid = master_pid;
 	h->birth_real_ns = real_ns();
 	h->capacity = nslots;
-	for (uint32_t i = 0; i < nslots; i++) {
+	for (uint32_t i = 0; i < h->nregions; i++) {
 		char *region = (char *)m->base + h->slots_off + i * h->slot_region_size;
 		ring_init(slot_ring_in(region, h), h->ring_samples);
 		ring_init(slot_ring_out(region, h), h->ring_samples);
+		recq_init(region_recq(region, h), h->recq_cap, i);
 	}
 	return 0;
 }
@@ -123,7 +128,8 @@ int shm_open_ro(struct shm_map *m, const char *name, char *err, size_t errlen)
 	}
 	const struct shm_header *h = shm_hdr(m);
 	if (h->magic != SHM_MAGIC || h->major != SHM_MAJOR ||
-	    h->slots_off + (uint64_t)h->nslots * h->slot_region_size > m->size) {
+	    h->nregions < h->nslots ||
+	    h->slots_off + (uint64_t)h->nregions * h->slot_region_size > m->size) {
 		snprintf(err, errlen, "shared memory %s: unknown layout (magic %08x, version %u)",
 			 name, h->magic, h->major);
 		shm_unmap(m);
@@ -172,6 +178,16 @@ struct ring *slot_ring_in(void *region, const struct shm_header *h)
 struct ring *slot_ring_out(void *region, const struct shm_header *h)
 {
 	return (struct ring *)((char *)region + h->ring_out_off);
+}
+
+struct recq *region_recq(void *region, const struct shm_header *h)
+{
+	return (struct recq *)((char *)region + h->recq_off);
+}
+
+struct recq *shm_recq(const struct shm_map *m, uint32_t i)
+{
+	return region_recq(shm_slot(m, i), shm_hdr(m));
 }
 
 void slot_write_begin(struct slot *s)

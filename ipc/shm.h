@@ -10,9 +10,11 @@
  * (before the fork, after the reap). Readers (vagentctl, the supervisor's
  * metrics) never block a writer.
  *
- * Layout: [header, one page] [slot region 0] [slot region 1] ...
- * A slot region is page aligned: struct slot, then the caller->agent ring,
- * then the agent->caller ring. A worker maps only its own region.
+ * Layout: [header, one page] [region 0] [region 1] ... [region N-1]
+ * Regions 0..nslots-1 belong to worker slots; the nextra regions after them
+ * to other producers of records (the api process, local tools). A region is
+ * page aligned: struct slot, the caller->agent ring, the agent->caller ring,
+ * then the region's record queue. A worker maps only its own region.
  */
 #ifndef VG_SHM_H
 #define VG_SHM_H
@@ -23,12 +25,14 @@
 #include <stdint.h>
 
 #include "hist.h"
+#include "recq.h"
 #include "ring.h"
 
 #define SHM_MAGIC 0x56414731u		/* "VAG1" */
 #define SHM_MAJOR 1
 #define SHM_MINOR 0
 #define SHM_RING_SAMPLES 65536u		/* per direction: 8 s at 8 kHz */
+#define SHM_RECQ_BYTES (256u * 1024)	/* per producer: records of up to 64 KiB */
 
 enum slot_state {
 	SLOT_EMPTY = 0,		/* no process */
@@ -53,11 +57,14 @@ struct shm_header {
 	uint32_t magic;
 	uint16_t major, minor;
 	uint32_t header_size;
-	uint32_t nslots;
-	uint64_t slot_region_size;	/* stride between slot regions */
+	uint32_t nslots;		/* worker slots: regions 0..nslots-1 */
+	uint32_t nregions;		/* nslots + extra producer regions */
+	uint64_t slot_region_size;	/* stride between regions */
 	uint64_t slots_off;		/* offset of region 0 from the segment */
 	uint64_t ring_in_off;		/* caller->agent ring, within a region */
 	uint64_t ring_out_off;		/* agent->caller ring, within a region */
+	uint64_t recq_off;		/* record queue, within a region */
+	uint32_t recq_cap;
 	uint32_t ring_samples;
 	int32_t master_pid;
 	int64_t birth_real_ns;
@@ -72,6 +79,19 @@ struct shm_header {
 	_Atomic uint64_t rejected_total;
 	_Atomic uint64_t failed_total;
 	_Atomic uint64_t restarts_total;
+
+	/* Written by the booking-writer only. */
+	struct {
+		_Atomic int32_t pid;
+		_Atomic uint32_t db_up;
+		_Atomic uint64_t journaled_total;
+		_Atomic uint64_t committed_total;
+		_Atomic uint64_t dead_total;
+		_Atomic uint64_t backlog;	/* journaled, not yet committed */
+		_Atomic uint64_t journal_bytes;
+		struct hist commit;		/* one MariaDB transaction */
+		struct hist fsync;		/* one journal group commit */
+	} writer;
 };
 
 /* The part of a slot guarded by the sequence counter. */
@@ -113,12 +133,13 @@ struct shm_map {
 void shm_name_for(const char *run_dir, char *name, size_t len);
 
 /* Supervisor: creates (replacing a stale one), sizes and initialises. */
-int shm_create(struct shm_map *m, const char *name, uint32_t nslots, int master_pid);
+int shm_create(struct shm_map *m, const char *name, uint32_t nslots, uint32_t nextra,
+	       int master_pid);
 
 /* vagentctl: maps an existing segment read-only and checks its header. */
 int shm_open_ro(struct shm_map *m, const char *name, char *err, size_t errlen);
 
-/* Worker: maps slot i's region read-write from the segment's fd. */
+/* A producer: maps region i read-write from the segment's fd. */
 int shm_map_slot(struct shm_map *slot_map, int shm_fd, const struct shm_header *h,
 		 uint32_t i);
 
@@ -132,9 +153,13 @@ static inline struct shm_header *shm_hdr(const struct shm_map *m)
 /* Slot i of a whole-segment mapping. */
 struct slot *shm_slot(const struct shm_map *m, uint32_t i);
 
-/* Rings of a slot region, given the region's base address. */
+/* Rings and queue of a region, given the region's base address. */
 struct ring *slot_ring_in(void *region, const struct shm_header *h);
 struct ring *slot_ring_out(void *region, const struct shm_header *h);
+struct recq *region_recq(void *region, const struct shm_header *h);
+
+/* Region i's queue in a whole-segment mapping. */
+struct recq *shm_recq(const struct shm_map *m, uint32_t i);
 
 /* Seqlock writer: call begin, change s->info, call end. */
 void slot_write_begin(struct slot *s);

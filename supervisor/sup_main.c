@@ -157,7 +157,8 @@ static void start(struct sup *s)
 	write_pidfile(s);
 	shm_name_for(realpath(s->conf->run_dir, real) ? real : s->conf->run_dir,
 		     name, sizeof(name));
-	if ((rc = shm_create(&s->shm, name, (uint32_t)s->conf->max_calls, (int)getpid())) < 0)
+	if ((rc = shm_create(&s->shm, name, (uint32_t)s->conf->max_calls,
+			     (uint32_t)s->conf->extra_producers, (int)getpid())) < 0)
 		fatal("shared memory %s: %s", name, strerror(-rc));
 	drop_privileges(s);
 

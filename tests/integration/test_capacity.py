@@ -22,8 +22,9 @@ def test_call_beyond_max_calls_is_closed_and_counted(daemon_factory, tmp_path):
     res = finish_caller(p)
     assert res["completed"] == 50
     wait_for(lambda: d.available() == 50, what="capacity to come back")
-    m = d.metrics()
-    assert m["vagent_calls_active"] == 0 and m["vagent_calls_total"] == 50
+    m = wait_for(lambda: (lambda m: m if m["vagent_calls_active"] == 0 else None)(d.metrics()),
+                 what="metrics to show no call")
+    assert m["vagent_calls_total"] == 50 and m["vagent_calls_available"] == 50
 
 
 def test_available_counts_down_per_call(daemon, tmp_path):

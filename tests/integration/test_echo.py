@@ -31,8 +31,9 @@ def test_fifty_calls_each_hear_their_own_audio(daemon_factory, tmp_path):
             for i in range(50)]
     p = start_caller(d.port, "-n", "50", "-w", str(tmp_path / "in%d.wav"),
                      "-r", str(tmp_path / "out%d.wav"))
-    listed = wait_for(lambda: (lambda c: c if len(c) == 50 else None)(d.calls()),
-                      20, "50 calls in vagentctl calls")
+    listed = wait_for(lambda: (lambda c: c if len(c) == 50 and all(x["rate"] for x in c)
+                               else None)(d.calls()),
+                      20, "50 calls with audio flowing in vagentctl calls")
     res = finish_caller(p)
     assert res["completed"] == 50, res
     assert {c["uuid"] for c in listed} == {r["uuid"] for r in res["results"]}
