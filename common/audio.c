@@ -16,9 +16,10 @@ size_t audio_resample(const int16_t *in, size_t n, int in_rate,
 		/* Position in the input, in 1/65536 sample steps. */
 		uint64_t pos = ((uint64_t)i * (uint64_t)in_rate << 16) / (uint64_t)out_rate;
 		size_t k = (size_t)(pos >> 16);
-		int32_t frac = (int32_t)(pos & 0xffff);
-		int32_t a = in[k];
-		int32_t b = k + 1 < n ? in[k + 1] : a;
+		int64_t frac = (int64_t)(pos & 0xffff);
+		int64_t a = in[k];
+		int64_t b = k + 1 < n ? in[k + 1] : a;
+		/* 64-bit: a full-scale step times frac overflows 32 bits. */
 		out[i] = (int16_t)(a + (((b - a) * frac) >> 16));
 	}
 	return m;

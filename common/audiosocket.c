@@ -72,7 +72,8 @@ int as_parse(const uint8_t *buf, size_t len, int max_audio_ms,
 	}
 	if (len < AS_HDR_LEN + plen)
 		return 0;
-	if (kind == AS_DTMF && !strchr("0123456789*#ABCD", buf[3])) {
+	/* strchr() would match the terminator: a NUL digit is refused explicitly. */
+	if (kind == AS_DTMF && (!buf[3] || !strchr("0123456789*#ABCD", buf[3]))) {
 		*why = "DTMF frame with an unknown digit";
 		return -EPROTO;
 	}
@@ -100,11 +101,11 @@ void as_uuid_format(const uint8_t u[AS_UUID_LEN], char out[AS_UUID_STR_LEN + 1])
 		 u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
 }
 
-static int hexval(int c)
+static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	c = tolower(c);
+	c = tolower((unsigned char)c);
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
 	return -1;

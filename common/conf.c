@@ -50,6 +50,16 @@ static const struct key keys[] = {
 	{ "call", "max_frame_ms", K_INT, F(max_frame_ms), 20, 1000, false },
 	{ "echo", "prebuffer_ms", K_INT, F(echo_prebuffer_ms), 0, 1000, false },
 	{ "playback", "file", K_PATH, F(playback_file), 0, 0, false },
+	{ "db", "host", K_STR, F(db_host), 0, 0, false },
+	{ "db", "port", K_INT, F(db_port), 1, 65535, false },
+	{ "db", "socket", K_PATH, F(db_socket), 0, 0, false },
+	{ "db", "user", K_STR, F(db_user), 0, 0, false },
+	{ "db", "password_file", K_PATH, F(db_password_file), 0, 0, false },
+	{ "db", "database", K_STR, F(db_name), 0, 0, false },
+	{ "db", "connect_timeout", K_INT, F(db_connect_timeout), 1, 300, false },
+	{ "writer", "journal_dir", K_PATH, F(journal_dir), 0, 0, true },
+	{ "writer", "batch_max", K_INT, F(writer_batch_max), 1, 100000, false },
+	{ "writer", "retry_max_ms", K_INT, F(writer_retry_max_ms), 100, 600000, false },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -78,6 +88,14 @@ static void defaults(struct conf *c)
 	c->max_duration = 3600;
 	c->max_frame_ms = 200;
 	c->echo_prebuffer_ms = 40;
+	snprintf(c->db_host, sizeof(c->db_host), "127.0.0.1");
+	c->db_port = 3306;
+	snprintf(c->db_user, sizeof(c->db_user), "vagent");
+	snprintf(c->db_name, sizeof(c->db_name), "vagent");
+	c->db_connect_timeout = 5;
+	snprintf(c->journal_dir, sizeof(c->journal_dir), "/var/lib/vagent");
+	c->writer_batch_max = 1000;
+	c->writer_retry_max_ms = 5000;
 }
 
 /* Splits "host:port", "[v6]:port" or ":port"/"port" (all addresses). */
@@ -272,8 +290,7 @@ static bool engine_used(const struct conf *c, const char *engine)
 	return false;
 }
 
-/* Checks that need the whole file: cross-key rules and files to load. */
-static int validate(struct conf *c, char *err, size_t errlen)
+int conf_check(const struct conf *c, char *err, size_t errlen)
 {
 	if (c->min_spare > c->max_calls) {
 		snprintf(err, errlen, "%s: [vagentd] min_spare: %d is more than max_calls %d",
@@ -289,6 +306,16 @@ static int validate(struct conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: [vagentd] run_dir: must not be empty", c->path);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* Checks that need the whole file: cross-key rules and files to load. */
+static int validate(struct conf *c, char *err, size_t errlen)
+{
+	int rc = conf_check(c, err, errlen);
+
+	if (rc < 0)
+		return rc;
 	if (engine_used(c, "playback")) {
 		char why[512];
 		if (!c->playback_file[0]) {

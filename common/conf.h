@@ -58,6 +58,20 @@ struct conf {
 	char playback_file[PATH_MAX];
 	struct wav playback;		/* loaded when some engine needs it */
 
+	/* [db] MariaDB, for the booking-writer and the api */
+	char db_host[256];		/* empty: use db_socket */
+	int db_port;
+	char db_socket[PATH_MAX];
+	char db_user[64];
+	char db_password_file[PATH_MAX];	/* else $VAGENT_DB_PASSWORD, else none */
+	char db_name[64];
+	int db_connect_timeout;		/* seconds */
+
+	/* [writer] the booking-writer */
+	char journal_dir[PATH_MAX];
+	int writer_batch_max;		/* records per group commit and transaction */
+	int writer_retry_max_ms;	/* backoff ceiling while MariaDB is down */
+
 	/* [did:NUMBER] sections */
 	struct conf_did *dids;
 	size_t ndids;
@@ -78,6 +92,9 @@ void conf_free(struct conf *c);
 
 /* The engine for a DID: its [did:..] section, else the [call] default. */
 const char *conf_engine_for(const struct conf *c, const char *did);
+
+/* Rules between keys (min_spare <= max_calls, ...). 0 or -EINVAL with err. */
+int conf_check(const struct conf *c, char *err, size_t errlen);
 
 /*
  * Reload: keys that only a restart can change (listen, user, run_dir,

@@ -47,6 +47,19 @@ static int read_fmt(FILE *fp, uint32_t size, int *rate, char *err, size_t errlen
 static int read_data(FILE *fp, uint32_t size, struct wav *w, char *err, size_t errlen,
 		     const char *path)
 {
+	long here = ftell(fp);
+
+	/*
+	 * A recording whose writer never closed it says 0 (or garbage) for the
+	 * size: take whatever the file holds instead.
+	 */
+	if (here >= 0 && fseek(fp, 0, SEEK_END) == 0) {
+		long end = ftell(fp);
+		if (end > here && (size == 0 || (long)size > end - here))
+			size = (uint32_t)(end - here);
+		if (fseek(fp, here, SEEK_SET) != 0)
+			return fail(err, errlen, -EIO, path, "cannot seek");
+	}
 	w->nsamples = size / 2;
 	w->samples = malloc(w->nsamples ? w->nsamples * 2 : 1);
 	if (!w->samples)

@@ -4,6 +4,7 @@
 #include "chan.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -78,8 +79,14 @@ int chan_recv(int sock, struct chan_msg *m, int *fd)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	if (n == 0)
-		return -EPIPE;
+	if (n == 0) {
+		/* SOCK_SEQPACKET: 0 is either the peer's close or an empty record. */
+		struct pollfd p = { .fd = sock, .events = POLLRDHUP };
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP)))
+			return -EPIPE;
+		close_passed(&mh);
+		return -EPROTO;
+	}
 	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n != (ssize_t)sizeof(*m) ||
 	    m->magic != CHAN_MAGIC) {
 		close_passed(&mh);

@@ -40,8 +40,18 @@ int sup_reload(struct sup *s, char *msg, size_t msglen)
 		notify_systemd("READY=1");
 		return rc;
 	}
-	if (conf_keep_restart_only(next, s->conf, warn, sizeof(warn)) > 0)
+	if (conf_keep_restart_only(next, s->conf, warn, sizeof(warn)) > 0) {
 		log_warn("sup", NULL, "%s", warn);
+		/* The kept values must still agree with the new ones. */
+		if ((rc = conf_check(next, err, sizeof(err))) < 0) {
+			log_error("sup", NULL, "reload failed, keeping generation %u: %s "
+				  "(with the restart-only keys kept)", s->generation, err);
+			snprintf(msg, msglen, "error: %s (generation %u kept)", err, s->generation);
+			conf_free(next);
+			notify_systemd("READY=1");
+			return rc;
+		}
+	}
 	if (strcmp(next->log_file, s->conf->log_file) || next->syslog != s->conf->syslog) {
 		rc = log_open("vagentd", next->log_file, next->syslog, next->log_level);
 		if (rc < 0)
