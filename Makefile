@@ -18,7 +18,7 @@ DESTDIR    ?=
 VERSION    := 0.1.0
 
 CC      ?= cc
-PKGS    := libevent jansson inih
+PKGS    := libevent jansson inih msgpack
 PYTHON  ?= /usr/bin/python3
 
 ifeq ($(SAN),1)
@@ -42,8 +42,9 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-protot
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm -lrt
 
-COMMON_SRC := common/log.c common/conf.c common/audiosocket.c common/wav.c common/audio.c
-IPC_SRC    := ipc/ring.c ipc/hist.c ipc/shm.c ipc/chan.c ipc/recq.c
+COMMON_SRC := common/log.c common/conf.c common/audiosocket.c common/wav.c common/audio.c \
+              common/record.c common/crc32.c
+IPC_SRC    := ipc/ring.c ipc/hist.c ipc/shm.c ipc/chan.c ipc/recq.c ipc/bell.c
 WORKER_SRC := worker/wrk_main.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_context.c \
               worker/engine.c worker/eng_echo.c worker/eng_playback.c
 SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.c \

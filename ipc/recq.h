@@ -34,11 +34,6 @@
 #define RECQ_ACKS 256		/* committed ids kept per queue, by seq */
 #define RECQ_HDR_LEN 16
 
-enum recq_type {
-	RECQ_BOOKING = 1,
-	RECQ_CALL_END = 2,
-};
-
 enum recq_state {
 	RECQ_PENDING = 0,
 	RECQ_JOURNALED = 1,

@@ -53,7 +53,8 @@ static void layout(struct shm_header *h, uint32_t nslots, uint32_t nextra)
 	h->ring_out_off = h->ring_in_off + align64(ring);
 	h->recq_off = page_round(h->ring_out_off + ring);
 	h->slot_region_size = page_round(h->recq_off + recq_bytes(SHM_RECQ_BYTES));
-	h->slots_off = page_round(sizeof(*h));
+	h->bell_off = page_round(sizeof(*h));
+	h->slots_off = h->bell_off + page_round(sizeof(struct bell));
 }
 
 int shm_create(struct shm_map *m, const char *name, uint32_t nslots, uint32_t nextra,
@@ -150,6 +151,25 @@ int shm_map_slot(struct shm_map *sm, int shm_fd, const struct shm_header *h, uin
 		return -errno;
 	}
 	return 0;
+}
+
+int shm_map_bell(struct shm_map *bm, int shm_fd, const struct shm_header *h)
+{
+	memset(bm, 0, sizeof(*bm));
+	bm->fd = -1;
+	bm->size = page_round(sizeof(struct bell));
+	bm->base = mmap(NULL, bm->size, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd,
+			(off_t)h->bell_off);
+	if (bm->base == MAP_FAILED) {
+		bm->base = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+struct bell *shm_bell(const struct shm_map *m)
+{
+	return (struct bell *)((char *)m->base + shm_hdr(m)->bell_off);
 }
 
 void shm_unmap(struct shm_map *m)

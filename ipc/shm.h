@@ -10,7 +10,7 @@
  * (before the fork, after the reap). Readers (vagentctl, the supervisor's
  * metrics) never block a writer.
  *
- * Layout: [header, one page] [region 0] [region 1] ... [region N-1]
+ * Layout: [header, one page] [doorbell, one page] [region 0] ... [region N-1]
  * Regions 0..nslots-1 belong to worker slots; the nextra regions after them
  * to other producers of records (the api process, local tools). A region is
  * page aligned: struct slot, the caller->agent ring, the agent->caller ring,
@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bell.h"
 #include "hist.h"
 #include "recq.h"
 #include "ring.h"
@@ -60,6 +61,7 @@ struct shm_header {
 	uint32_t nslots;		/* worker slots: regions 0..nslots-1 */
 	uint32_t nregions;		/* nslots + extra producer regions */
 	uint64_t slot_region_size;	/* stride between regions */
+	uint64_t bell_off;		/* the writer's doorbell page */
 	uint64_t slots_off;		/* offset of region 0 from the segment */
 	uint64_t ring_in_off;		/* caller->agent ring, within a region */
 	uint64_t ring_out_off;		/* agent->caller ring, within a region */
@@ -142,6 +144,12 @@ int shm_open_ro(struct shm_map *m, const char *name, char *err, size_t errlen);
 /* A producer: maps region i read-write from the segment's fd. */
 int shm_map_slot(struct shm_map *slot_map, int shm_fd, const struct shm_header *h,
 		 uint32_t i);
+
+/* A producer: maps the doorbell page read-write. */
+int shm_map_bell(struct shm_map *bell_map, int shm_fd, const struct shm_header *h);
+
+/* The doorbell in a whole-segment mapping. */
+struct bell *shm_bell(const struct shm_map *m);
 
 void shm_unmap(struct shm_map *m);
 

@@ -1,0 +1,206 @@
+/*
+ * record.c - durable records: field tables, msgpack encoding, checked decoding.
+ */
+#include "record.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+
+/* Limits follow the columns (sql/migrations): VARCHAR(n) holds n characters. */
+static const struct rec_fdef booking_fields[BK_NFIELDS] = {
+	[BK_REF]            = { "ref", RF_STR, 16, true },
+	[BK_SOURCE]         = { "source", RF_STR, 5, true },
+	[BK_CALL_UUID]      = { "call_uuid", RF_STR, 36, false },
+	[BK_CREATED_MS]     = { "created_ms", RF_INT, 0, true },
+	[BK_CUSTOMER_NAME]  = { "customer_name", RF_STR, 255, true },
+	[BK_CUSTOMER_PHONE] = { "customer_phone", RF_STR, 30, true },
+	[BK_POSTCODE]       = { "postcode", RF_STR, 10, true },
+	[BK_ADDRESS]        = { "address", RF_STR, 500, true },
+	[BK_PROBLEM]        = { "problem_description", RF_STR, 4000, true },
+	[BK_TRADE_TYPE]     = { "trade_type", RF_STR, 20, true },
+	[BK_CALLOUT_FEE]    = { "callout_fee", RF_INT, 0, false },
+	[BK_DID_NUMBER]     = { "did_number", RF_STR, 30, false },
+	[BK_COMPANY_NAME]   = { "company_name", RF_STR, 255, false },
+	[BK_IS_REPEAT]      = { "is_repeat", RF_BOOL, 0, false },
+	[BK_OUTCOME]        = { "outcome", RF_STR, 30, false },
+};
+
+static const struct rec_fdef call_end_fields[CE_NFIELDS] = {
+	[CE_UUID]       = { "uuid", RF_STR, 36, true },
+	[CE_DID]        = { "did", RF_STR, 50, false },
+	[CE_CLI]        = { "cli", RF_STR, 30, false },
+	[CE_ENGINE]     = { "engine", RF_STR, 16, true },
+	[CE_START_MS]   = { "start_ms", RF_INT, 0, true },
+	[CE_END_MS]     = { "end_ms", RF_INT, 0, true },
+	[CE_OUTCOME]    = { "outcome", RF_STR, 30, true },
+	[CE_TURNS]      = { "turns", RF_INT, 0, false },
+	[CE_BARGE_INS]  = { "barge_ins", RF_INT, 0, false },
+	[CE_LATENCY]    = { "latency", RF_JSON, 4096, false },
+	[CE_TRANSCRIPT] = { "transcript", RF_JSON, 60000, false },
+};
+
+const struct rec_fdef *record_fields(uint8_t type, size_t *n)
+{
+	switch (type) {
+	case REC_BOOKING:
+		*n = BK_NFIELDS;
+		return booking_fields;
+	case REC_CALL_END:
+		*n = CE_NFIELDS;
+		return call_end_fields;
+	default:
+		*n = 0;
+		return NULL;
+	}
+}
+
+long utf8_chars(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	long n = 0;
+
+	while (p < end) {
+		unsigned c = *p;
+		int extra = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 :
+			    (c & 0xf8) == 0xf0 ? 3 : -1;
+		if (c == 0 || extra < 0 || (c & 0xfe) == 0xc0 || end - p <= extra)
+			return -1;	/* NUL, stray byte, overlong lead, or cut short */
+		for (int k = 1; k <= extra; k++)
+			if ((p[k] & 0xc0) != 0x80)
+				return -1;
+		p += extra + 1;
+		n++;
+	}
+	return n;
+}
+
+/* Checks one value against its definition; NULL if fine, else why not. */
+static const char *check(const struct rec_fdef *f, const struct rec_val *v)
+{
+	if (f->type == RF_STR || f->type == RF_JSON) {
+		long chars = utf8_chars(v->s, v->len);
+		if (chars < 0)
+			return "not valid UTF-8";
+		if ((f->type == RF_STR && (uint32_t)chars > f->max) ||
+		    (f->type == RF_JSON && v->len > f->max))
+			return "longer than its column";
+	}
+	return NULL;
+}
+
+int record_encode(uint8_t type, const struct rec_val *vals, msgpack_sbuffer *sbuf,
+		  char *err, size_t errlen)
+{
+	size_t n, present = 0;
+	const struct rec_fdef *f = record_fields(type, &n);
+	msgpack_packer pk;
+
+	if (!f) {
+		snprintf(err, errlen, "unknown record type %u", type);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *why = vals[i].present ? check(&f[i], &vals[i]) : NULL;
+		if (why || (f[i].required && !vals[i].present)) {
+			snprintf(err, errlen, "%s: %s", f[i].name, why ? why : "missing");
+			return -EINVAL;
+		}
+		present += vals[i].present;
+	}
+	msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, present);
+	for (size_t i = 0; i < n; i++) {
+		if (!vals[i].present)
+			continue;
+		msgpack_pack_str_with_body(&pk, f[i].name, strlen(f[i].name));
+		if (f[i].type == RF_INT)
+			msgpack_pack_int64(&pk, vals[i].i);
+		else if (f[i].type == RF_BOOL)
+			vals[i].i ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+		else
+			msgpack_pack_str_with_body(&pk, vals[i].s, vals[i].len);
+	}
+	return 0;
+}
+
+/* Takes one map entry's value into vals[i] if its type fits the field. */
+static int take(const struct rec_fdef *f, const msgpack_object *o, struct rec_val *v)
+{
+	switch (f->type) {
+	case RF_STR:
+	case RF_JSON:
+		if (o->type != MSGPACK_OBJECT_STR)
+			return -1;
+		v->s = o->via.str.ptr;
+		v->len = o->via.str.size;
+		break;
+	case RF_INT:
+		if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+			v->i = (int64_t)o->via.u64;
+		else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+			v->i = o->via.i64;
+		else
+			return -1;
+		break;
+	case RF_BOOL:
+		if (o->type != MSGPACK_OBJECT_BOOLEAN)
+			return -1;
+		v->i = o->via.boolean;
+		break;
+	}
+	v->present = true;
+	return 0;
+}
+
+int record_decode(uint8_t type, uint8_t version, const void *buf, size_t len,
+		  msgpack_unpacked *up, struct rec_val *vals, char *err, size_t errlen)
+{
+	size_t n, off = 0;
+	const struct rec_fdef *f = record_fields(type, &n);
+
+	memset(vals, 0, sizeof(*vals) * REC_MAX_FIELDS);
+	if (!f) {
+		snprintf(err, errlen, "unknown record type %u", type);
+		return -EPROTO;
+	}
+	if (version != RECORD_VERSION) {
+		snprintf(err, errlen, "record version %u (this writer knows %u)", version,
+			 RECORD_VERSION);
+		return -EPROTO;
+	}
+	/* One whole object, nothing after it: a parse error (-1) is not success. */
+	if (msgpack_unpack_next(up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
+	    up->data.type != MSGPACK_OBJECT_MAP) {
+		snprintf(err, errlen, "payload is not one msgpack map");
+		return -EPROTO;
+	}
+	const msgpack_object_map *m = &up->data.via.map;
+	for (uint32_t k = 0; k < m->size; k++) {
+		const msgpack_object *key = &m->ptr[k].key;
+		if (key->type != MSGPACK_OBJECT_STR)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			if (strlen(f[i].name) != key->via.str.size ||
+			    memcmp(f[i].name, key->via.str.ptr, key->via.str.size))
+				continue;
+			const char *why = NULL;
+			if (take(&f[i], &m->ptr[k].val, &vals[i]) < 0)
+				why = "wrong type";
+			else
+				why = check(&f[i], &vals[i]);
+			if (why) {
+				snprintf(err, errlen, "%s: %s", f[i].name, why);
+				return -EPROTO;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (f[i].required && !vals[i].present) {
+			snprintf(err, errlen, "%s: missing", f[i].name);
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
