@@ -331,8 +331,8 @@ static int validate(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
-int conf_load(const char *path, conf_engine_known_fn engine_known,
-	      struct conf **out, char *err, size_t errlen)
+static int load(const char *path, conf_engine_known_fn engine_known, bool load_files,
+		struct conf **out, char *err, size_t errlen)
 {
 	struct parse_state ps = { .engine_known = engine_known };
 	struct conf *c = calloc(1, sizeof(*c));
@@ -360,13 +360,25 @@ int conf_load(const char *path, conf_engine_known_fn engine_known,
 		conf_free(c);
 		return -EINVAL;
 	}
-	int rc = validate(c, err, errlen);
+	int rc = load_files ? validate(c, err, errlen) : conf_check(c, err, errlen);
 	if (rc < 0) {
 		conf_free(c);
 		return rc;
 	}
 	*out = c;
 	return 0;
+}
+
+int conf_load(const char *path, conf_engine_known_fn engine_known,
+	      struct conf **out, char *err, size_t errlen)
+{
+	return load(path, engine_known, true, out, err, errlen);
+}
+
+int conf_load_settings(const char *path, conf_engine_known_fn engine_known,
+		       struct conf **out, char *err, size_t errlen)
+{
+	return load(path, engine_known, false, out, err, errlen);
 }
 
 void conf_free(struct conf *c)

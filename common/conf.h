@@ -88,6 +88,10 @@ typedef bool (*conf_engine_known_fn)(const char *name);
 int conf_load(const char *path, conf_engine_known_fn engine_known,
 	      struct conf **out, char *err, size_t errlen);
 
+/* As conf_load, without opening the files it names (for tools). */
+int conf_load_settings(const char *path, conf_engine_known_fn engine_known,
+		       struct conf **out, char *err, size_t errlen);
+
 void conf_free(struct conf *c);
 
 /* The engine for a DID: its [did:..] section, else the [call] default. */

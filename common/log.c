@@ -54,16 +54,17 @@ int log_open(const char *ident, const char *file, bool use_syslog, int level)
 		openlog(lg.ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	lg.use_syslog = use_syslog;
 	if (!file || !*file) {
-		if (lg.fd != 2)
+		if (lg.fd > 2)
 			close(lg.fd);
 		lg.path[0] = '\0';
-		lg.fd = 2;
+		/* syslog alone: under systemd stderr would log every line twice. */
+		lg.fd = use_syslog ? -1 : 2;
 		return 0;
 	}
 	int fd = open_file(file);
 	if (fd < 0)
 		return fd;
-	if (lg.fd != 2)
+	if (lg.fd > 2)
 		close(lg.fd);
 	lg.fd = fd;
 	snprintf(lg.path, sizeof(lg.path), "%s", file);
@@ -125,7 +126,7 @@ static void emit(int level, const char *stage, const char *uuid, bool to_stderr,
 	line[n] = '\0';
 
 	/* One write per line: O_APPEND makes it atomic against other writers. */
-	if (write(lg.fd, line, n) < 0) {
+	if (lg.fd >= 0 && write(lg.fd, line, n) < 0) {
 		/* Nowhere left to report it. */
 	}
 	/* Whoever started us must see why we could not start. */

@@ -40,7 +40,7 @@ int log_reopen(void);
 void log_set_level(int level);
 bool log_enabled(int level);
 
-/* The stderr/file descriptor in use, so a child can keep it across fork. */
+/* The stderr/file descriptor in use (-1: syslog only), kept across fork. */
 int log_fd(void);
 
 /*

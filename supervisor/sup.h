@@ -111,6 +111,7 @@ uint32_t status_available(const struct sup *s);
 
 /* sup_control.c */
 int control_open(struct sup *s, char *err, size_t errlen);
+int control_start(struct sup *s);
 void control_close(struct sup *s);
 
 /* sup_notify.c */

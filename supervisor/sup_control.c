@@ -143,7 +143,12 @@ int control_open(struct sup *s, char *err, size_t errlen)
 		return -errno;
 	}
 	s->ctl_fd = fd;
-	s->ctl_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_ctl_accept, s);
+	return 0;
+}
+
+int control_start(struct sup *s)
+{
+	s->ctl_ev = event_new(s->base, s->ctl_fd, EV_READ | EV_PERSIST, on_ctl_accept, s);
 	if (!s->ctl_ev || event_add(s->ctl_ev, NULL) < 0)
 		return -ENOMEM;
 	return 0;

@@ -127,8 +127,10 @@ static void drop_privileges(struct sup *s)
 		return;
 	}
 	struct passwd *pw = getpwnam(c->user);
-	if (!pw)
+	if (!pw) {
+		shm_unlink(s->shm.name);
 		fatal("[vagentd] user: no such user '%s'", c->user);
+	}
 	if (chown(c->run_dir, pw->pw_uid, pw->pw_gid) < 0 ||
 	    fchown(s->shm.fd, pw->pw_uid, pw->pw_gid) < 0 ||
 	    fchown(s->pid_fd, pw->pw_uid, pw->pw_gid) < 0)
@@ -142,6 +144,14 @@ static void drop_privileges(struct sup *s)
 		fatal("dropped privileges but could regain root");
 }
 
+/* Start-up failed after the segment exists: do not leave it behind. */
+static void start_failed(struct sup *s, const char *what)
+{
+	if (s->shm.base)
+		shm_unlink(s->shm.name);
+	fatal("%s", what);
+}
+
 static void start(struct sup *s)
 {
 	char err[1024], name[64], real[PATH_MAX];
@@ -152,23 +162,28 @@ static void start(struct sup *s)
 	lock_pidfile(s);
 	if (listen_open(s, err, sizeof(err)) < 0)
 		fatal("%s", err);
-	if (!s->foreground)
-		daemonize();
-	write_pidfile(s);
 	shm_name_for(realpath(s->conf->run_dir, real) ? real : s->conf->run_dir,
 		     name, sizeof(name));
 	if ((rc = shm_create(&s->shm, name, (uint32_t)s->conf->max_calls,
 			     (uint32_t)s->conf->extra_producers, (int)getpid())) < 0)
 		fatal("shared memory %s: %s", name, strerror(-rc));
 	drop_privileges(s);
+	if (control_open(s, err, sizeof(err)) < 0)
+		start_failed(s, err);
+	/*
+	 * Everything that can fail has been tried while whoever started us
+	 * still waits for the exit status; only now go to the background.
+	 */
+	if (!s->foreground)
+		daemonize();
+	write_pidfile(s);
+	shm_hdr(&s->shm)->master_pid = (int32_t)getpid();
 
 	s->base = event_base_new();
 	if (!s->base || event_base_priority_init(s->base, SUP_PRIOS) < 0)
 		fatal("cannot create the event loop");
-	if (control_open(s, err, sizeof(err)) < 0)
-		fatal("%s", err);
-	if (signals_start(s) < 0 || status_start(s) < 0 || pool_init(s) < 0 ||
-	    listen_start(s) < 0)
+	if (control_start(s) < 0 || signals_start(s) < 0 || status_start(s) < 0 ||
+	    pool_init(s) < 0 || listen_start(s) < 0)
 		fatal("cannot register events");
 	atomic_store(&shm_hdr(&s->shm)->generation, s->generation);
 	pool_maintain(s);

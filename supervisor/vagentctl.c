@@ -62,7 +62,7 @@ static int run_dir_from_conf(struct ctl *c, const char *path)
 	struct conf *conf;
 	char err[1024];
 
-	if (conf_load(path, any_engine, &conf, err, sizeof(err)) < 0) {
+	if (conf_load_settings(path, any_engine, &conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vagentctl: %s\n", err);
 		return -1;
 	}

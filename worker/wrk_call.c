@@ -229,7 +229,9 @@ static int pace_one(struct call *c)
 			ring_read(out, c->frame, avail);
 			send_audio(c, c->frame, (int)avail);
 		}
-		call_end(c, CALL_OUTCOME_OK, true, "%s", c->reason);
+		char why[sizeof(c->reason)];	/* call_end() rewrites c->reason */
+		memcpy(why, c->reason, sizeof(why));
+		call_end(c, CALL_OUTCOME_OK, true, "%s", why);
 		return 0;
 	}
 	if (c->eng->silence_when_idle)

@@ -1,0 +1,102 @@
+/*
+ * bw_journal.h - the booking-writer's journal: what is on disk before
+ * anything is acknowledged.
+ *
+ * Owns: the journal directory: numbered segment files of records
+ * (journal.0000000001, ...), the "applied" marker saying how far MariaDB has
+ * caught up, and the dead-letter file. The journal thread appends and
+ * fsyncs (one fsync per batch: group commit); the database thread reads
+ * behind it, and deletes a segment once everything in it is applied.
+ *
+ * Record on disk (little-endian, 32-byte header):
+ *   u32 magic "VGJ1" | u32 len | u32 crc | u16 producer | u8 type |
+ *   u8 version | u64 seq | u64 epoch | payload[len]
+ * crc covers the header (with crc = 0) and the payload. epoch names the
+ * daemon instance whose queues the record came from, so a record replayed
+ * after a restart is never acknowledged into a new queue.
+ *
+ * Recovery: a record cut short at the end of the newest segment (a crash
+ * mid-write) is a torn tail and is truncated away; a bad record with good
+ * ones after it is corruption, and its bytes go to the dead-letter file.
+ */
+#ifndef VG_BW_JOURNAL_H
+#define VG_BW_JOURNAL_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JREC_MAGIC 0x314a4756u		/* "VGJ1" */
+#define JREC_HDR_LEN 32
+#define JREC_MAX_PAYLOAD (1u << 20)
+
+struct jrec {
+	uint32_t len;
+	uint16_t producer;
+	uint8_t type;
+	uint8_t version;
+	uint64_t seq;
+	uint64_t epoch;
+};
+
+/* A position in the journal. */
+struct jpos {
+	uint64_t seg;
+	uint64_t off;
+};
+
+/* Encodes a record (header + payload) into out (JREC_HDR_LEN + len bytes). */
+size_t jrec_encode(uint8_t *out, const struct jrec *r, const void *payload);
+
+/*
+ * Checks and decodes the record at buf[0..avail). 1 with *r filled (payload
+ * at buf + JREC_HDR_LEN); 0 if more bytes are needed; -EPROTO if the bytes
+ * there are not a record.
+ */
+int jrec_decode(const uint8_t *buf, size_t avail, struct jrec *r);
+
+struct journal {
+	char dir[PATH_MAX];
+	int fd;			/* newest segment, O_APPEND */
+	uint64_t seg;
+	uint64_t size;
+	uint64_t rotate_bytes;
+};
+
+/*
+ * Opens dir (creating it), recovers the newest segment's tail, and opens
+ * it for appending. *pending counts the records after the applied marker.
+ */
+int journal_open(struct journal *j, const char *dir, uint64_t rotate_bytes,
+		 uint64_t *pending, char *err, size_t errlen);
+void journal_close(struct journal *j);
+
+/* Appends len bytes (whole records). 0 or -errno. */
+int journal_append(struct journal *j, const void *buf, size_t len);
+
+/* Makes everything appended durable. 0 or -errno. */
+int journal_sync(struct journal *j);
+
+/* Starts a new segment when the current one is full. 0 or -errno. */
+int journal_rotate(struct journal *j);
+
+struct jpos journal_end(const struct journal *j);
+
+/* The applied marker. A missing marker is the start of the oldest segment. */
+int marker_load(const char *dir, struct jpos *p);
+int marker_store(const char *dir, struct jpos p);
+
+/* Oldest segment number present (0 if none). */
+uint64_t journal_oldest(const char *dir);
+
+/* Path of segment seg. */
+void journal_seg_path(char *out, size_t len, const char *dir, uint64_t seg);
+
+/*
+ * Appends one line to <dir>/dead-letter.jsonl (fsync'd): the reason, where
+ * it came from, and the raw bytes in base64. 0 or -errno.
+ */
+int dead_letter(const char *dir, const char *reason, int producer, uint64_t seq,
+		const void *bytes, size_t len);
+
+#endif
