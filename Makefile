@@ -18,7 +18,7 @@ DESTDIR    ?=
 VERSION    := 0.1.0
 
 CC      ?= cc
-PKGS    := libevent jansson inih msgpack
+PKGS    := libevent jansson inih msgpack libmariadb
 PYTHON  ?= /usr/bin/python3
 
 ifeq ($(SAN),1)
@@ -38,19 +38,22 @@ CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
            -DVAGENT_VERSION='"$(VERSION)"' -DVAGENT_CONF='"$(SYSCONFDIR)/vagent/vagent.conf"' \
+           -DVAGENT_SQLDIR='"$(DATADIR)/vagent/sql"' \
            $(SANFLAGS) $(PKG_CFLAGS)
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm -lrt
 
 COMMON_SRC := common/log.c common/conf.c common/audiosocket.c common/wav.c common/audio.c \
-              common/record.c common/crc32.c
+              common/record.c common/crc32.c common/db.c
 IPC_SRC    := ipc/ring.c ipc/hist.c ipc/shm.c ipc/chan.c ipc/recq.c ipc/bell.c
 WORKER_SRC := worker/wrk_main.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_context.c \
               worker/engine.c worker/eng_echo.c worker/eng_playback.c
 SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.c \
               supervisor/sup_signals.c supervisor/sup_status.c supervisor/sup_control.c \
-              supervisor/sup_notify.c
-CTL_SRC    := supervisor/vagentctl.c
+              supervisor/sup_notify.c supervisor/sup_writer.c \
+              supervisor/bw_main.c supervisor/bw_collect.c supervisor/bw_journal.c \
+              supervisor/bw_db.c
+CTL_SRC    := supervisor/vagentctl.c supervisor/ctl_db.c
 CALLER_SRC := tests/caller/vagent_call.c tests/caller/vc_opts.c tests/caller/vc_call.c \
               tests/caller/vc_report.c
 
@@ -124,6 +127,7 @@ install: all
 	test -e $(DESTDIR)$(SYSCONFDIR)/vagent/vagent.conf || \
 		install -m 0640 conf/vagent.conf $(DESTDIR)$(SYSCONFDIR)/vagent/vagent.conf
 	install -m 0644 conf/extensions_vagent.conf $(DESTDIR)$(DATADIR)/vagent/
+	install -d $(DESTDIR)$(DATADIR)/vagent/sql && cp -R sql/migrations sql/seed sql/README.md $(DESTDIR)$(DATADIR)/vagent/sql/
 	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' init/vagentd.service \
 		> $(DESTDIR)$(UNITDIR)/vagentd.service
 	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' init/vagentd.init \

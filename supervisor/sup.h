@@ -74,6 +74,14 @@ struct sup {
 	struct event *status_ev;	/* deferred status write after a change */
 	bool status_warned;
 
+	/* The booking-writer child. */
+	pid_t writer_pid;
+	int64_t writer_started_ns;
+	int writer_fails;
+	bool writer_term_sent;
+	int64_t writer_stop_deadline_ns;
+	struct event *writer_ev;	/* delayed restart */
+
 	int ctl_fd;
 	struct event *ctl_ev;
 	int pid_fd;
@@ -91,6 +99,16 @@ void pool_signal_all(struct sup *s, int sig);
 uint32_t pool_count(const struct sup *s, enum slot_state st);
 uint32_t pool_alive(const struct sup *s);
 void pool_free(struct sup *s);
+
+/* In a forked child: default signal dispositions, only keep[] descriptors. */
+void child_reset(const int *keep, int nkeep);
+
+/* sup_writer.c */
+int writer_init(struct sup *s);
+int writer_start(struct sup *s);
+void writer_reaped(struct sup *s, int status);
+bool writer_stop(struct sup *s);
+void writer_free(struct sup *s);
 
 /* sup_listen.c */
 int listen_open(struct sup *s, char *err, size_t errlen);

@@ -132,6 +132,7 @@ static void drop_privileges(struct sup *s)
 		fatal("[vagentd] user: no such user '%s'", c->user);
 	}
 	if (chown(c->run_dir, pw->pw_uid, pw->pw_gid) < 0 ||
+	    chown(c->journal_dir, pw->pw_uid, pw->pw_gid) < 0 ||
 	    fchown(s->shm.fd, pw->pw_uid, pw->pw_gid) < 0 ||
 	    fchown(s->pid_fd, pw->pw_uid, pw->pw_gid) < 0)
 		fatal("handing files to %s: %s", c->user, strerror(errno));
@@ -159,6 +160,8 @@ static void start(struct sup *s)
 
 	if ((rc = mkdir_p(s->conf->run_dir, 0755)) < 0)
 		fatal("run_dir %s: %s", s->conf->run_dir, strerror(-rc));
+	if ((rc = mkdir_p(s->conf->journal_dir, 0700)) < 0)
+		fatal("[writer] journal_dir %s: %s", s->conf->journal_dir, strerror(-rc));
 	lock_pidfile(s);
 	if (listen_open(s, err, sizeof(err)) < 0)
 		fatal("%s", err);
@@ -183,7 +186,7 @@ static void start(struct sup *s)
 	if (!s->base || event_base_priority_init(s->base, SUP_PRIOS) < 0)
 		fatal("cannot create the event loop");
 	if (control_start(s) < 0 || signals_start(s) < 0 || status_start(s) < 0 ||
-	    pool_init(s) < 0 || listen_start(s) < 0)
+	    pool_init(s) < 0 || writer_init(s) < 0 || listen_start(s) < 0)
 		fatal("cannot register events");
 	atomic_store(&shm_hdr(&s->shm)->generation, s->generation);
 	pool_maintain(s);
@@ -205,6 +208,7 @@ static void shutdown_all(struct sup *s)
 	event_free(s->tick_ev);
 	event_free(s->status_ev);
 	pool_free(s);
+	writer_free(s);
 	shm_unlink(s->shm.name);
 	shm_unmap(&s->shm);
 	unlink(s->pid_path);

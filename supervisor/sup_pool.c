@@ -79,9 +79,19 @@ static void close_inherited(const int *keep, int nkeep)
 	closedir(d);
 }
 
+void child_reset(const int *keep, int nkeep)
+{
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGQUIT, SIGINT, SIGUSR1, SIGUSR2, SIGCHLD,
+				    SIGPIPE };
+
+	for (size_t k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
+		signal(sigs[k], SIG_DFL);
+	log_after_fork();
+	close_inherited(keep, nkeep);
+}
+
 static void child_start(struct sup *s, uint32_t i, int chan)
 {
-	static const int sigs[] = { SIGHUP, SIGTERM, SIGQUIT, SIGINT, SIGUSR1, SIGUSR2, SIGCHLD };
 	struct worker_args a = {
 		.conf = s->conf, .slot_idx = i, .generation = s->generation, .chan = chan,
 		.shm_fd = s->shm.fd, .hdr = shm_hdr(&s->shm),
@@ -89,10 +99,7 @@ static void child_start(struct sup *s, uint32_t i, int chan)
 	};
 	int keep[] = { chan, s->shm.fd, log_fd() };
 
-	for (size_t k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
-		signal(sigs[k], SIG_DFL);
-	log_after_fork();
-	close_inherited(keep, 3);
+	child_reset(keep, 3);
 	worker_main(&a);
 }
 
@@ -370,6 +377,10 @@ void pool_reap(struct sup *s)
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == s->writer_pid) {
+			writer_reaped(s, st);
+			continue;
+		}
 		for (uint32_t i = 0; i < s->nslots; i++) {
 			if (s->slots[i].pid == pid) {
 				reaped(s, &s->slots[i], st);

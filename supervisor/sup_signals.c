@@ -108,7 +108,9 @@ void sup_check_stop(struct sup *s)
 		return;
 	uint32_t alive = pool_alive(s);
 	if (alive == 0) {
-		event_base_loopbreak(s->base);
+		/* The writer goes last, so the last call's records are journaled. */
+		if (!writer_stop(s))
+			event_base_loopbreak(s->base);
 		return;
 	}
 	int64_t now = mono_ns();
@@ -144,6 +146,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		if (rc < 0)
 			log_error("sup", NULL, "cannot reopen the log file: %s", strerror(-rc));
 		pool_signal_all(s, SIGUSR1);
+		if (s->writer_pid)
+			kill(s->writer_pid, SIGUSR1);
 		break;
 	case SIGCHLD:
 		pool_reap(s);

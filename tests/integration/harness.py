@@ -80,6 +80,9 @@ class Daemon:
                         "max_calls": "8", "min_spare": "2", "max_spare": "8",
                         "drain_timeout": "30", "log_level": "info", "log_file": self.log},
             "call": {"engine": "echo", "context_dir": self.ctx_dir, "idle_timeout": "5"},
+            # No database unless a test gives one: the writer journals and waits.
+            "db": {"host": "127.0.0.1", "port": str(free_port())},
+            "writer": {"journal_dir": os.path.join(self.dir, "journal")},
         }
         for sect, kv in (settings or {}).items():
             self.settings.setdefault(sect, {}).update(kv)

@@ -1,0 +1,76 @@
+/*
+ * bw.h - the booking-writer process: one context, three threads.
+ *
+ * The writer drains every producer's record queue in shared memory,
+ * appends the records to its journal and fsyncs once per batch (group
+ * commit), acknowledges them as journaled, and then inserts them into
+ * MariaDB idempotently, acknowledging each as committed with its row id.
+ * A dead database delays commits and never loses or blocks journaling;
+ * a dead writer loses nothing (the queues keep what was not journaled,
+ * the journal keeps what was not committed).
+ *
+ * Threads: the journal thread (bw_collect.c) owns the queues' consumer
+ * side and the journal's newest segment; the database thread (bw_db.c)
+ * reads the journal behind it and owns MariaDB, the applied marker and old
+ * segments; the signal thread (bw_main.c) turns SIGTERM into a stop
+ * request and SIGUSR1 into a log reopen. They share only the fields under
+ * mu and the atomics below.
+ */
+#ifndef VG_BW_H
+#define VG_BW_H
+
+#include <mysql.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../ipc/shm.h"
+#include "bw_journal.h"
+
+struct conf;
+
+struct bw_touched {		/* one queue's share of the batch being journaled */
+	uint64_t pos;		/* where the next record starts */
+	uint64_t last_seq;
+	bool any;
+	bool corrupt;
+};
+
+struct bw {
+	const struct conf *conf;
+	struct shm_map shm;		/* the whole segment, read-write */
+	struct shm_header *hdr;
+	struct bell *bell;
+	uint64_t epoch;			/* this daemon instance: the segment's birth */
+	_Atomic bool stopping;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct jpos durable;		/* under mu: all before it is fsync'd */
+
+	/* Journal thread. */
+	struct journal j;
+	uint8_t *batch;
+	size_t batch_len, batch_cap, batch_records;
+	uint8_t *payload;
+	struct bw_touched *touched;	/* per region */
+
+	/* Database thread. */
+	MYSQL *db;
+	MYSQL_STMT *st_booking, *st_call, *st_doppia;
+	int backoff_ms;
+	bool db_logged_down;
+};
+
+/* bw_collect.c: the journal thread's loop; returns when stopping and drained. */
+void bw_collect_loop(struct bw *w);
+
+/* bw_db.c: the database thread. */
+void *bw_db_thread(void *arg);
+
+/* bw_main.c: entry from the supervisor's fork; never returns. */
+void writer_main(const struct conf *c, int shm_fd, void *segment, size_t size)
+	__attribute__((noreturn));
+
+#endif

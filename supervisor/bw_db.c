@@ -1,0 +1,484 @@
+/*
+ * bw_db.c - the booking-writer's database thread: journal -> MariaDB.
+ *
+ * Reads the journal from the applied marker up to what the journal thread
+ * has made durable, a batch at a time, and applies each batch in one
+ * transaction with prepared statements. Every insert is idempotent, so a
+ * batch applied twice (a crash before the marker moved, a retry after a
+ * lost connection) changes nothing the second time:
+ *   booking  - unique booking_ref; a repeat returns the existing row's id;
+ *   call_end - unique call uuid; doppia_calls is counted only when the
+ *              calls row is new, in the same transaction.
+ *
+ * Errors: a lost or refused connection (or a deadlock) rolls back and
+ * retries the whole batch after a backoff, for as long as it takes; the
+ * journal thread goes on journaling meanwhile. An error that belongs to
+ * one record (a value the table refuses) rolls back, dead-letters that
+ * record, and applies the batch again without it.
+ */
+#include "bw.h"
+
+#include <errno.h>
+#include <errmsg.h>
+#include <fcntl.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/conf.h"
+#include "../common/db.h"
+#include "../common/log.h"
+#include "../common/record.h"
+#include "../common/vg_time.h"
+
+#define READ_CHUNK (JREC_HDR_LEN + JREC_MAX_PAYLOAD + (4u << 20))
+#define STOP_GRACE_NS (10 * NS_PER_S)
+
+static const char SQL_BOOKING[] =
+	"INSERT INTO ai_agent_bookings (booking_ref, source, call_uuid, created_at, "
+	"customer_name, customer_phone, postcode, address, problem_description, trade_type, "
+	"callout_fee, did_number, company_name, is_repeat, outcome) VALUES "
+	"(?, ?, ?, FROM_UNIXTIME(? / 1000), ?, ?, ?, ?, ?, ?, COALESCE(?, 49), ?, ?, "
+	"COALESCE(?, 0), COALESCE(?, 'booked')) "
+	"ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)";
+
+static const char SQL_CALL[] =
+	"INSERT INTO calls (uuid, did, cli, engine, started_at, ended_at, outcome, turn_count, "
+	"barge_ins, latency, transcript) VALUES (?, ?, ?, ?, FROM_UNIXTIME(? / 1000), "
+	"FROM_UNIXTIME(? / 1000), ?, COALESCE(?, 0), COALESCE(?, 0), ?, ?) "
+	"ON DUPLICATE KEY UPDATE uuid = uuid";
+
+static const char SQL_DOPPIA[] =
+	"INSERT INTO doppia_calls (phone_number, did, last_call_time, call_count) VALUES "
+	"(?, ?, FROM_UNIXTIME(? / 1000), 1) ON DUPLICATE KEY UPDATE "
+	"call_count = call_count + 1, last_call_time = GREATEST(last_call_time, "
+	"VALUES(last_call_time))";
+
+/* One journal record of the batch, decoded. */
+struct item {
+	struct jrec jr;
+	msgpack_unpacked up;
+	struct rec_val vals[REC_MAX_FIELDS];
+	int64_t id;		/* row id after apply; -1 dead-lettered */
+	bool dead;
+	const uint8_t *raw;	/* the payload, in the read buffer */
+};
+
+struct batch {
+	uint8_t *buf;		/* journal bytes read */
+	struct item *items;
+	size_t n, cap;
+	struct jpos end;	/* where the next batch starts */
+	bool seg_done;		/* the segment has nothing more */
+};
+
+/* ---- connection ---- */
+
+static void db_drop(struct bw *w)
+{
+	if (w->st_booking) mysql_stmt_close(w->st_booking);
+	if (w->st_call) mysql_stmt_close(w->st_call);
+	if (w->st_doppia) mysql_stmt_close(w->st_doppia);
+	w->st_booking = w->st_call = w->st_doppia = NULL;
+	db_close(w->db);
+	w->db = NULL;
+	atomic_store(&w->hdr->writer.db_up, 0);
+}
+
+static MYSQL_STMT *prepare(MYSQL *db, const char *sql, char *err, size_t errlen)
+{
+	MYSQL_STMT *st = mysql_stmt_init(db);
+
+	if (st && mysql_stmt_prepare(st, sql, strlen(sql)) == 0)
+		return st;
+	snprintf(err, errlen, "prepare: %s", st ? mysql_stmt_error(st) : mysql_error(db));
+	if (st)
+		mysql_stmt_close(st);
+	return NULL;
+}
+
+static int db_up(struct bw *w)
+{
+	char err[512];
+
+	if (w->db)
+		return 0;
+	if (db_connect(w->conf, &w->db, err, sizeof(err)) == 0 &&
+	    mysql_autocommit(w->db, 0) == 0 &&
+	    (w->st_booking = prepare(w->db, SQL_BOOKING, err, sizeof(err))) &&
+	    (w->st_call = prepare(w->db, SQL_CALL, err, sizeof(err))) &&
+	    (w->st_doppia = prepare(w->db, SQL_DOPPIA, err, sizeof(err)))) {
+		log_info("writer", NULL, "MariaDB is up: catching up %llu record(s)",
+			 (unsigned long long)atomic_load(&w->hdr->writer.backlog));
+		atomic_store(&w->hdr->writer.db_up, 1);
+		w->db_logged_down = false;
+		w->backoff_ms = 0;
+		return 0;
+	}
+	if (!w->db_logged_down)	/* once per outage, not once per retry */
+		log_error("writer", NULL, "MariaDB unreachable (%s); journaling goes on, "
+			  "%llu record(s) wait", err,
+			  (unsigned long long)atomic_load(&w->hdr->writer.backlog));
+	w->db_logged_down = true;
+	db_drop(w);
+	return -EAGAIN;
+}
+
+/* Sleeps the backoff, waking early for a stop. */
+static void backoff(struct bw *w)
+{
+	struct timespec ts;
+
+	w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : 100;
+	if (w->backoff_ms > w->conf->writer_retry_max_ms)
+		w->backoff_ms = w->conf->writer_retry_max_ms;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += w->backoff_ms / 1000;
+	ts.tv_nsec += (long)(w->backoff_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->mu);
+	if (!atomic_load(&w->stopping))
+		pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* ---- binding ---- */
+
+static void bind_val(MYSQL_BIND *b, const struct rec_val *v, enum rec_ftype t,
+		     unsigned long *len, my_bool *is_null)
+{
+	memset(b, 0, sizeof(*b));
+	*is_null = !v->present;
+	b->is_null = is_null;
+	if (t == RF_INT || t == RF_BOOL) {
+		b->buffer_type = MYSQL_TYPE_LONGLONG;
+		b->buffer = (void *)&v->i;
+	} else {
+		*len = v->len;
+		b->buffer_type = MYSQL_TYPE_STRING;
+		b->buffer = (void *)v->s;
+		b->buffer_length = v->len;
+		b->length = len;
+	}
+}
+
+/* Executes st with fields idx[0..n) of vals. 0 or the MariaDB errno. */
+static unsigned exec(MYSQL_STMT *st, uint8_t type, const struct rec_val *vals,
+		     const int *idx, int n)
+{
+	size_t nf;
+	const struct rec_fdef *f = record_fields(type, &nf);
+	MYSQL_BIND b[REC_MAX_FIELDS];
+	unsigned long len[REC_MAX_FIELDS];
+	my_bool nul[REC_MAX_FIELDS];
+
+	for (int k = 0; k < n; k++)
+		bind_val(&b[k], &vals[idx[k]], f[idx[k]].type, &len[k], &nul[k]);
+	if (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st))
+		return mysql_stmt_errno(st);
+	return 0;
+}
+
+static unsigned apply_booking(struct bw *w, struct item *it)
+{
+	static const int idx[] = {
+		BK_REF, BK_SOURCE, BK_CALL_UUID, BK_CREATED_MS, BK_CUSTOMER_NAME,
+		BK_CUSTOMER_PHONE, BK_POSTCODE, BK_ADDRESS, BK_PROBLEM, BK_TRADE_TYPE,
+		BK_CALLOUT_FEE, BK_DID_NUMBER, BK_COMPANY_NAME, BK_IS_REPEAT, BK_OUTCOME,
+	};
+	unsigned e = exec(w->st_booking, REC_BOOKING, it->vals, idx, BK_NFIELDS);
+
+	if (!e)
+		it->id = (int64_t)mysql_stmt_insert_id(w->st_booking);
+	return e;
+}
+
+static unsigned apply_call_end(struct bw *w, struct item *it)
+{
+	static const int idx[] = {
+		CE_UUID, CE_DID, CE_CLI, CE_ENGINE, CE_START_MS, CE_END_MS, CE_OUTCOME,
+		CE_TURNS, CE_BARGE_INS, CE_LATENCY, CE_TRANSCRIPT,
+	};
+	static const int didx[] = { CE_CLI, CE_DID, CE_END_MS };
+	const struct rec_val *v = it->vals;
+	unsigned e = exec(w->st_call, REC_CALL_END, v, idx, CE_NFIELDS);
+
+	it->id = 0;
+	if (e || mysql_stmt_affected_rows(w->st_call) != 1)
+		return e;	/* error, or this call was applied before */
+	if (v[CE_CLI].present && v[CE_CLI].len && v[CE_DID].present && v[CE_DID].len)
+		e = exec(w->st_doppia, REC_CALL_END, v, didx, 3);
+	return e;
+}
+
+/* MariaDB errors that say nothing about the record itself. */
+static bool transient(unsigned e)
+{
+	return (e >= CR_MIN_ERROR && e <= CR_MAX_ERROR) || e == ER_LOCK_DEADLOCK ||
+	       e == ER_LOCK_WAIT_TIMEOUT || e == ER_SERVER_SHUTDOWN ||
+	       e == ER_CONNECTION_KILLED || e == ER_QUERY_INTERRUPTED || e == 0;
+}
+
+/* ---- reading the journal ---- */
+
+static void item_dead(struct bw *w, struct item *it, const char *why)
+{
+	log_warn("writer", NULL, "record %u/%llu to the dead-letter file: %s",
+		 it->jr.producer, (unsigned long long)it->jr.seq, why);
+	dead_letter(w->conf->journal_dir, why, it->jr.producer, it->jr.seq, it->raw,
+		    it->jr.len);
+	it->dead = true;
+	it->id = -1;
+	atomic_fetch_add(&w->hdr->writer.dead_total, 1);
+}
+
+static void batch_clear(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		msgpack_unpacked_destroy(&b->items[i].up);
+	b->n = 0;
+}
+
+static struct item *batch_add(struct batch *b)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		struct item *p = realloc(b->items, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		b->items = p;
+		b->cap = cap;
+	}
+	struct item *it = &b->items[b->n++];
+	memset(it, 0, sizeof(*it));
+	msgpack_unpacked_init(&it->up);
+	return it;
+}
+
+/* Skips unreadable bytes to the next whole record (or the limit). */
+static size_t skip_corrupt(struct bw *w, const uint8_t *buf, size_t n, size_t off,
+			   struct jpos at)
+{
+	struct jrec r;
+	size_t k = off + 1;
+
+	while (k + JREC_HDR_LEN <= n && jrec_decode(buf + k, n - k, &r) != 1)
+		k++;
+	if (k + JREC_HDR_LEN > n)
+		k = n;
+	log_error("writer", NULL, "journal segment %llu: %zu corrupt byte(s) at %llu to the "
+		  "dead-letter file", (unsigned long long)at.seg, k - off,
+		  (unsigned long long)(at.off + off));
+	dead_letter(w->conf->journal_dir, "corrupt journal bytes", -1, 0, buf + off, k - off);
+	atomic_fetch_add(&w->hdr->writer.dead_total, 1);
+	return k;
+}
+
+/* Reads up to batch_max records from `from`, stopping at `limit`. */
+static int batch_load(struct bw *w, struct batch *b, int fd, struct jpos from,
+		      struct jpos limit)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	uint64_t stop = from.seg < limit.seg ? (uint64_t)size : limit.off;
+	size_t want = stop - from.off < READ_CHUNK ? stop - from.off : READ_CHUNK;
+	ssize_t got = want ? pread(fd, b->buf, want, (off_t)from.off) : 0;
+	size_t off = 0;
+	char why[256];
+
+	if (got < 0)
+		return -errno;
+	b->end = from;
+	while (off < (size_t)got && b->n < (size_t)w->conf->writer_batch_max) {
+		struct jrec r;
+		int rc = jrec_decode(b->buf + off, (size_t)got - off, &r);
+		if (rc == 0 && from.seg < limit.seg && from.off + (size_t)got == stop) {
+			/* A closed segment never ends mid-record unless it is damaged. */
+			off = skip_corrupt(w, b->buf, (size_t)got, off, from);
+			continue;
+		}
+		if (rc == 0)
+			break;		/* the rest comes with the next read */
+		if (rc < 0) {
+			off = skip_corrupt(w, b->buf, (size_t)got, off, from);
+			continue;
+		}
+		struct item *it = batch_add(b);
+		if (!it)
+			return -ENOMEM;
+		it->jr = r;
+		it->raw = b->buf + off + JREC_HDR_LEN;
+		if (record_decode(r.type, r.version, it->raw, r.len, &it->up, it->vals, why,
+				  sizeof(why)) < 0)
+			item_dead(w, it, why);
+		off += JREC_HDR_LEN + r.len;
+	}
+	b->end.off = from.off + off;
+	b->seg_done = from.seg < limit.seg && b->end.off >= (uint64_t)size;
+	return 0;
+}
+
+/* ---- applying ---- */
+
+/* One transaction. 0; -EAGAIN to retry later; -ERESTART after dead-lettering one. */
+static int apply(struct bw *w, struct batch *b)
+{
+	char why[512];
+	unsigned e = 0;
+	struct item *it = NULL;
+
+	for (size_t i = 0; i < b->n && !e; i++) {
+		it = &b->items[i];
+		if (it->dead)
+			continue;
+		e = it->jr.type == REC_BOOKING ? apply_booking(w, it) : apply_call_end(w, it);
+	}
+	if (!e && mysql_commit(w->db))
+		e = mysql_errno(w->db) ? mysql_errno(w->db) : CR_SERVER_LOST;
+	if (!e)
+		return 0;
+	mysql_rollback(w->db);
+	if (transient(e)) {
+		log_warn("writer", NULL, "MariaDB error %u (%s); retrying the batch", e,
+			 mysql_error(w->db));
+		db_drop(w);
+		return -EAGAIN;
+	}
+	snprintf(why, sizeof(why), "MariaDB refused it: error %u: %s", e,
+		 it->jr.type == REC_BOOKING ? mysql_stmt_error(w->st_booking) :
+		 mysql_stmt_error(w->st_call));
+	item_dead(w, it, why);
+	return -ERESTART;
+}
+
+/* Tells producers of this daemon instance where their records went. */
+static void acknowledge(struct bw *w, struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct item *it = &b->items[i];
+		if (it->jr.epoch == w->epoch && it->jr.producer < w->hdr->nregions)
+			recq_commit(shm_recq(&w->shm, it->jr.producer), it->jr.seq, it->id);
+		if (!it->dead)
+			atomic_fetch_add(&w->hdr->writer.committed_total, 1);
+	}
+	atomic_fetch_sub(&w->hdr->writer.backlog, b->n <= atomic_load(&w->hdr->writer.backlog) ?
+			 b->n : atomic_load(&w->hdr->writer.backlog));
+}
+
+static int open_segment(struct bw *w, uint64_t seg)
+{
+	char path[PATH_MAX + 32];
+
+	journal_seg_path(path, sizeof(path), w->conf->journal_dir, seg);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* After a segment is applied to its end: remove it, move to the next. */
+static int next_segment(struct bw *w, int fd, struct jpos *applied)
+{
+	char path[PATH_MAX + 32];
+
+	close(fd);
+	journal_seg_path(path, sizeof(path), w->conf->journal_dir, applied->seg);
+	applied->seg++;
+	applied->off = 0;
+	marker_store(w->conf->journal_dir, *applied);
+	if (unlink(path) < 0)
+		log_warn("writer", NULL, "%s: %s", path, strerror(errno));
+	return open_segment(w, applied->seg);
+}
+
+/* ---- the thread ---- */
+
+static bool caught_up(struct jpos a, struct jpos d)
+{
+	return a.seg == d.seg && a.off >= d.off;
+}
+
+/* Waits for journaled records; false when it is time to leave. */
+static bool wait_work(struct bw *w, struct jpos applied, struct jpos *durable)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&w->mu);
+	while (caught_up(applied, w->durable) && !atomic_load(&w->stopping)) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+	}
+	*durable = w->durable;
+	pthread_mutex_unlock(&w->mu);
+	return !caught_up(applied, *durable);
+}
+
+/* One batch: load, apply (dead-lettering what MariaDB refuses), acknowledge. */
+static int step(struct bw *w, struct batch *b, int fd, struct jpos applied,
+		struct jpos durable)
+{
+	int rc;
+
+	batch_clear(b);
+	if ((rc = batch_load(w, b, fd, applied, durable)) < 0) {
+		log_error("writer", NULL, "reading the journal: %s", strerror(-rc));
+		return -EAGAIN;
+	}
+	if (b->n) {
+		int64_t t0 = mono_ns();
+		while ((rc = apply(w, b)) == -ERESTART)
+			;
+		if (rc < 0)
+			return rc;
+		hist_add(&w->hdr->writer.commit, (uint64_t)(mono_ns() - t0) / 1000);
+		acknowledge(w, b);
+	}
+	return 0;
+}
+
+void *bw_db_thread(void *arg)
+{
+	struct bw *w = arg;
+	struct batch b = { .buf = malloc(READ_CHUNK) };
+	struct jpos applied, durable;
+	int64_t deadline = 0;
+
+	if (!b.buf)
+		panic("writer: no memory for the journal reader");
+	marker_load(w->conf->journal_dir, &applied);
+	int fd = open_segment(w, applied.seg);
+	if (fd < 0) {	/* marker older than the oldest segment: start there */
+		applied.seg = journal_oldest(w->conf->journal_dir);
+		applied.off = 0;
+		fd = open_segment(w, applied.seg);
+	}
+	while (wait_work(w, applied, &durable) || !atomic_load(&w->stopping)) {
+		if (caught_up(applied, durable))
+			continue;
+		if (atomic_load(&w->stopping)) {
+			deadline = deadline ? deadline : mono_ns() + STOP_GRACE_NS;
+			if (mono_ns() > deadline || !w->db)
+				break;	/* the journal keeps the rest for the next start */
+		}
+		if (db_up(w) < 0 || step(w, &b, fd, applied, durable) < 0) {
+			if (atomic_load(&w->stopping))
+				break;
+			backoff(w);
+			continue;
+		}
+		applied = b.end;
+		marker_store(w->conf->journal_dir, applied);
+		if (b.seg_done)
+			fd = next_segment(w, fd, &applied);
+	}
+	batch_clear(&b);
+	free(b.items);
+	free(b.buf);
+	if (fd >= 0)
+		close(fd);
+	db_drop(w);
+	return NULL;
+}

@@ -1,0 +1,103 @@
+/*
+ * bw_main.c - the booking-writer process: start-up, signals, shutdown.
+ *
+ * Forked by the supervisor with the whole shared segment mapped. Every
+ * signal stays blocked in every thread; one thread takes them with
+ * sigwait(): SIGTERM or SIGINT asks the others to finish (the journal
+ * thread drains every queue a last time, the database thread applies what
+ * it can within a grace period), SIGUSR1 reopens the log file.
+ */
+#include "bw.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../common/conf.h"
+#include "../common/log.h"
+
+#define ROTATE_BYTES (64ull << 20)
+
+static void *signal_thread(void *arg)
+{
+	struct bw *w = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGUSR1) {
+			log_reopen();
+			continue;
+		}
+		atomic_store(&w->stopping, true);
+		bell_ring(w->bell);
+		pthread_mutex_lock(&w->mu);
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->mu);
+		return NULL;
+	}
+}
+
+static void setup(struct bw *w, const struct conf *c, int shm_fd, void *segment,
+		  size_t size)
+{
+	char err[1024];
+	uint64_t pending = 0;
+
+	w->conf = c;
+	w->shm.base = segment;
+	w->shm.size = size;
+	w->shm.fd = shm_fd;
+	w->hdr = shm_hdr(&w->shm);
+	w->bell = shm_bell(&w->shm);
+	w->epoch = (uint64_t)w->hdr->birth_real_ns;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->payload = malloc(JREC_MAX_PAYLOAD);
+	w->touched = calloc(w->hdr->nregions, sizeof(*w->touched));
+	if (!w->payload || !w->touched)
+		fatal("writer: out of memory");
+	if (journal_open(&w->j, c->journal_dir, ROTATE_BYTES, &pending, err, sizeof(err)) < 0)
+		fatal("writer: %s", err);
+	w->durable = journal_end(&w->j);
+	atomic_store(&w->hdr->writer.backlog, pending);
+	atomic_store(&w->hdr->writer.pid, (int32_t)getpid());
+	if (pending)
+		log_info("writer", NULL, "journal holds %llu record(s) not yet in MariaDB",
+			 (unsigned long long)pending);
+}
+
+void writer_main(const struct conf *c, int shm_fd, void *segment, size_t size)
+{
+	struct bw w = { 0 };
+	pthread_t db, sig;
+
+	setup(&w, c, shm_fd, segment, size);
+	if (pthread_create(&sig, NULL, signal_thread, &w) != 0 ||
+	    pthread_create(&db, NULL, bw_db_thread, &w) != 0)
+		fatal("writer: cannot start threads");
+	log_info("writer", NULL, "booking-writer ready: journal %s, %u queue(s)",
+		 c->journal_dir, w.hdr->nregions);
+	bw_collect_loop(&w);
+	pthread_join(db, NULL);
+	if (!atomic_load(&w.stopping))
+		pthread_cancel(sig);
+	pthread_join(sig, NULL);
+	log_info("writer", NULL, "booking-writer stopped: %llu record(s) still to commit",
+		 (unsigned long long)atomic_load(&w.hdr->writer.backlog));
+	atomic_store(&w.hdr->writer.pid, 0);
+	atomic_store(&w.hdr->writer.db_up, 0);
+	journal_close(&w.j);
+	free(w.payload);
+	free(w.touched);
+	_exit(0);
+}
