@@ -43,8 +43,9 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-protot
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm -lrt
 
-COMMON_SRC := common/log.c common/conf.c common/audiosocket.c common/wav.c common/audio.c \
-              common/record.c common/crc32.c common/db.c
+AUDIO_SRC  := common/audiosocket.c common/wav.c common/audio.c
+COMMON_SRC := common/log.c common/conf.c $(AUDIO_SRC) \
+              common/record.c common/rec_put.c common/crc32.c common/db.c
 IPC_SRC    := ipc/ring.c ipc/hist.c ipc/shm.c ipc/chan.c ipc/recq.c ipc/bell.c
 WORKER_SRC := worker/wrk_main.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_context.c \
               worker/engine.c worker/eng_echo.c worker/eng_playback.c
@@ -54,6 +55,7 @@ SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.
               supervisor/bw_main.c supervisor/bw_collect.c supervisor/bw_journal.c \
               supervisor/bw_db.c
 CTL_SRC    := supervisor/vagentctl.c supervisor/ctl_db.c
+RECLOAD_SRC := tests/tools/vagent_recload.c
 CALLER_SRC := tests/caller/vagent_call.c tests/caller/vc_opts.c tests/caller/vc_call.c \
               tests/caller/vc_report.c
 
@@ -66,7 +68,7 @@ else
 Q := @
 endif
 
-BINS := $(BUILD)/vagentd $(BUILD)/vagentctl $(BUILD)/vagent-call
+BINS := $(BUILD)/vagentd $(BUILD)/vagentctl $(BUILD)/vagent-call $(BUILD)/vagent-recload
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -86,9 +88,13 @@ $(BUILD)/vagentctl: $(call obj,$(CTL_SRC) $(IPC_SRC) $(COMMON_SRC))
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/vagent-call: $(call obj,$(CALLER_SRC) $(COMMON_SRC))
+$(BUILD)/vagent-call: $(call obj,$(CALLER_SRC) $(AUDIO_SRC))
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/vagent-recload: $(call obj,$(RECLOAD_SRC) $(IPC_SRC) $(COMMON_SRC))
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
 # Unit tests link the module under test with its dependencies (cmocka).
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(call obj,$(IPC_SRC) $(COMMON_SRC) worker/engine.c worker/eng_echo.c worker/eng_playback.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_context.c worker/wrk_main.c)

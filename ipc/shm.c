@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,13 +102,14 @@ int shm_create(struct shm_map *m, const char *name, uint32_t nslots, uint32_t ne
 	return 0;
 }
 
-int shm_open_ro(struct shm_map *m, const char *name, char *err, size_t errlen)
+static int open_existing(struct shm_map *m, const char *name, bool rw, char *err,
+			 size_t errlen)
 {
 	struct stat st;
 
 	memset(m, 0, sizeof(*m));
 	snprintf(m->name, sizeof(m->name), "%s", name);
-	m->fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+	m->fd = shm_open(name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
 	if (m->fd < 0) {
 		int rc = -errno;
 		snprintf(err, errlen, "shared memory %s: %s (is vagentd running?)",
@@ -120,7 +122,8 @@ int shm_open_ro(struct shm_map *m, const char *name, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	m->size = (size_t)st.st_size;
-	m->base = mmap(NULL, m->size, PROT_READ, MAP_SHARED, m->fd, 0);
+	m->base = mmap(NULL, m->size, rw ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+		       m->fd, 0);
 	if (m->base == MAP_FAILED) {
 		m->base = NULL;
 		snprintf(err, errlen, "shared memory %s: mmap: %s", name, strerror(errno));
@@ -137,6 +140,31 @@ int shm_open_ro(struct shm_map *m, const char *name, char *err, size_t errlen)
 		return -EPROTO;
 	}
 	return 0;
+}
+
+int shm_open_ro(struct shm_map *m, const char *name, char *err, size_t errlen)
+{
+	return open_existing(m, name, false, err, errlen);
+}
+
+int shm_open_rw(struct shm_map *m, const char *name, char *err, size_t errlen)
+{
+	return open_existing(m, name, true, err, errlen);
+}
+
+int shm_claim_producer(const struct shm_map *m, int pid)
+{
+	const struct shm_header *h = shm_hdr(m);
+
+	for (uint32_t i = h->nslots + 1; i < h->nregions; i++) {
+		struct recq *q = shm_recq(m, i);
+		int32_t owner = atomic_load(&q->owner_pid);
+		if (owner && (kill(owner, 0) == 0 || errno != ESRCH))
+			continue;
+		if (atomic_compare_exchange_strong(&q->owner_pid, &owner, pid))
+			return (int)i;
+	}
+	return -EBUSY;
 }
 
 int shm_map_slot(struct shm_map *sm, int shm_fd, const struct shm_header *h, uint32_t i)

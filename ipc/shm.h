@@ -141,6 +141,16 @@ int shm_create(struct shm_map *m, const char *name, uint32_t nslots, uint32_t ne
 /* vagentctl: maps an existing segment read-only and checks its header. */
 int shm_open_ro(struct shm_map *m, const char *name, char *err, size_t errlen);
 
+/* Local tools that produce records: the same, read-write. */
+int shm_open_rw(struct shm_map *m, const char *name, char *err, size_t errlen);
+
+/*
+ * A tool claims one of the extra producer regions (never region nslots,
+ * which is the api's) for itself: the first whose owner is unset or dead.
+ * Returns the region's index, or -EBUSY when all are taken.
+ */
+int shm_claim_producer(const struct shm_map *m, int pid);
+
 /* A producer: maps region i read-write from the segment's fd. */
 int shm_map_slot(struct shm_map *slot_map, int shm_fd, const struct shm_header *h,
 		 uint32_t i);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -206,12 +207,21 @@ int journal_open(struct journal *j, const char *dir, uint64_t rotate_bytes,
 	int rc;
 
 	memset(j, 0, sizeof(*j));
-	j->fd = -1;
+	j->fd = j->lock_fd = -1;
 	j->rotate_bytes = rotate_bytes;
 	snprintf(j->dir, sizeof(j->dir), "%s", dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "journal_dir %s: %s", dir, strerror(errno));
 		return -errno;
+	}
+	char lock[PATH_MAX + 8];
+	snprintf(lock, sizeof(lock), "%s/lock", dir);
+	j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (j->lock_fd < 0 || flock(j->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "journal_dir %s: %s", dir, rc == -EWOULDBLOCK ?
+			 "in use by another booking-writer" : strerror(-rc));
+		return rc;
 	}
 	seg_range(dir, &oldest, &newest);
 	rc = newest ? open_seg(j, newest, false) : open_seg(j, 1, true);
@@ -234,7 +244,9 @@ void journal_close(struct journal *j)
 {
 	if (j->fd >= 0)
 		close(j->fd);
-	j->fd = -1;
+	if (j->lock_fd >= 0)
+		close(j->lock_fd);
+	j->fd = j->lock_fd = -1;
 }
 
 int journal_append(struct journal *j, const void *buf, size_t len)

@@ -57,6 +57,7 @@ int jrec_decode(const uint8_t *buf, size_t avail, struct jrec *r);
 
 struct journal {
 	char dir[PATH_MAX];
+	int lock_fd;		/* flock on <dir>/lock: one writer per journal */
 	int fd;			/* newest segment, O_APPEND */
 	uint64_t seg;
 	uint64_t size;

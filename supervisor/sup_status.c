@@ -63,6 +63,61 @@ static void metric(struct buf *b, const char *name, const char *type, const char
 	put(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name, v);
 }
 
+/* One histogram (name, label) from a summed snapshot. */
+static void histogram(struct buf *b, const char *name, const char *label,
+		      const struct hist_snap *snap)
+{
+	for (size_t k = 0; k < sizeof(le_us) / sizeof(le_us[0]); k++) {
+		uint64_t edge = hist_upper(hist_index(le_us[k] - 1));
+		put(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, label, *label ? "," : "",
+		    (double)edge / 1e6, (unsigned long long)hist_count_below(snap, edge));
+	}
+	put(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n%s_sum%s%s%s %.6f\n%s_count%s%s%s %llu\n",
+	    name, label, *label ? "," : "", (unsigned long long)snap->count,
+	    name, *label ? "{" : "", label, *label ? "}" : "", (double)snap->sum_us / 1e6,
+	    name, *label ? "{" : "", label, *label ? "}" : "", (unsigned long long)snap->count);
+}
+
+static void writer_metrics(struct buf *b, const struct sup *s)
+{
+	const struct shm_header *h = shm_hdr(&s->shm);
+	struct hist_snap snap;
+	uint64_t queued = 0;
+
+	for (uint32_t i = 0; i < h->nregions; i++) {
+		const struct recq *q = shm_recq(&s->shm, i);
+		uint64_t next = atomic_load_explicit(&q->next_seq, memory_order_relaxed);
+		uint64_t done = atomic_load_explicit(&q->journaled, memory_order_relaxed);
+		/* A worker writes next_seq: never trust it to be sane. */
+		queued += next > done + 1 && next - done - 1 < (1u << 20) ? next - done - 1 : 0;
+	}
+	metric(b, "vagent_records_queued", "gauge", "Records in producer queues, not journaled.",
+	       queued);
+	metric(b, "vagent_records_journaled_total", "counter", "Records made durable.",
+	       atomic_load(&h->writer.journaled_total));
+	metric(b, "vagent_records_committed_total", "counter", "Records inserted into MariaDB.",
+	       atomic_load(&h->writer.committed_total));
+	metric(b, "vagent_records_dead_total", "counter",
+	       "Records (or damaged spans) moved to the dead-letter file.",
+	       atomic_load(&h->writer.dead_total));
+	metric(b, "vagent_db_up", "gauge", "1 while the booking-writer is connected to MariaDB.",
+	       atomic_load(&h->writer.db_up));
+	metric(b, "vagent_journal_backlog", "gauge", "Records journaled, not yet in MariaDB.",
+	       atomic_load(&h->writer.backlog));
+	metric(b, "vagent_writer_up", "gauge", "1 while the booking-writer runs.",
+	       s->writer_pid != 0);
+	put(b, "# HELP vagent_db_commit_seconds One MariaDB transaction of the booking-writer.\n"
+	       "# TYPE vagent_db_commit_seconds histogram\n");
+	memset(&snap, 0, sizeof(snap));
+	hist_sum(&snap, &h->writer.commit);
+	histogram(b, "vagent_db_commit_seconds", "", &snap);
+	put(b, "# HELP vagent_journal_fsync_seconds One journal group commit (write + fdatasync).\n"
+	       "# TYPE vagent_journal_fsync_seconds histogram\n");
+	memset(&snap, 0, sizeof(snap));
+	hist_sum(&snap, &h->writer.fsync);
+	histogram(b, "vagent_journal_fsync_seconds", "", &snap);
+}
+
 static void histograms(struct buf *b, const struct sup *s)
 {
 	put(b, "# HELP vagent_stage_latency_seconds Latency of each stage of a call.\n"
@@ -72,17 +127,9 @@ static void histograms(struct buf *b, const struct sup *s)
 		memset(&snap, 0, sizeof(snap));
 		for (uint32_t i = 0; i < s->nslots; i++)
 			hist_sum(&snap, &shm_slot(&s->shm, i)->hist[st]);
-		for (size_t k = 0; k < sizeof(le_us) / sizeof(le_us[0]); k++) {
-			uint64_t edge = hist_upper(hist_index(le_us[k] - 1));
-			put(b, "vagent_stage_latency_seconds_bucket{stage=\"%s\",le=\"%g\"} %llu\n",
-			    stage_names[st], (double)edge / 1e6,
-			    (unsigned long long)hist_count_below(&snap, edge));
-		}
-		put(b, "vagent_stage_latency_seconds_bucket{stage=\"%s\",le=\"+Inf\"} %llu\n"
-		       "vagent_stage_latency_seconds_sum{stage=\"%s\"} %.6f\n"
-		       "vagent_stage_latency_seconds_count{stage=\"%s\"} %llu\n",
-		    stage_names[st], (unsigned long long)snap.count, stage_names[st],
-		    (double)snap.sum_us / 1e6, stage_names[st], (unsigned long long)snap.count);
+		char label[48];
+		snprintf(label, sizeof(label), "stage=\"%s\"", stage_names[st]);
+		histogram(b, "vagent_stage_latency_seconds", label, &snap);
 	}
 }
 
@@ -116,6 +163,7 @@ static void render_metrics(struct buf *b, const struct sup *s)
 	metric(b, "vagent_audio_frames_out_total", "counter", "AudioSocket audio frames sent.",
 	       fout);
 	histograms(b, s);
+	writer_metrics(b, s);
 }
 
 /* Writes data to dir/name through a temporary file and rename(2). */

@@ -24,6 +24,7 @@
 #include "../common/conf.h"
 #include "../common/vg_time.h"
 #include "../ipc/shm.h"
+#include "ctl_db.h"
 
 #ifndef VAGENT_CONF
 #define VAGENT_CONF "/etc/vagent/vagent.conf"
@@ -47,6 +48,8 @@ static void usage(FILE *fp)
 		"  drain     stop taking calls; -w SECONDS waits for calls to end\n"
 		"  resume    take calls again after drain\n"
 		"  stop      drain, then exit (as SIGTERM)\n"
+		"  db migrate [-s SQL_DIR]  apply pending schema migrations ([db] of -c FILE)\n"
+		"  db status [-s SQL_DIR]   schema version and pending migrations\n"
 		"  -j        JSON output (status, calls, latency)\n");
 }
 
@@ -105,13 +108,21 @@ static int cmd_status(struct ctl *c)
 	if (c->json) {
 		printf("{\"master_pid\":%d,\"capacity\":%u,\"active\":%u,\"idle\":%u,"
 		       "\"available\":%u,\"draining\":%s,\"generation\":%u,\"calls_total\":%llu,"
-		       "\"rejected_total\":%llu,\"failed_total\":%llu,\"restarts_total\":%llu}\n",
+		       "\"rejected_total\":%llu,\"failed_total\":%llu,\"restarts_total\":%llu,"
+		       "\"writer_pid\":%d,\"db_up\":%s,\"records_journaled_total\":%llu,"
+		       "\"records_committed_total\":%llu,\"records_dead_total\":%llu,"
+		       "\"journal_backlog\":%llu}\n",
 		       h->master_pid, h->nslots, active, atomic_load(&h->idle), avail,
 		       draining ? "true" : "false", atomic_load(&h->generation),
 		       (unsigned long long)atomic_load(&h->calls_total),
 		       (unsigned long long)atomic_load(&h->rejected_total),
 		       (unsigned long long)atomic_load(&h->failed_total),
-		       (unsigned long long)atomic_load(&h->restarts_total));
+		       (unsigned long long)atomic_load(&h->restarts_total),
+		       atomic_load(&h->writer.pid), atomic_load(&h->writer.db_up) ? "true" : "false",
+		       (unsigned long long)atomic_load(&h->writer.journaled_total),
+		       (unsigned long long)atomic_load(&h->writer.committed_total),
+		       (unsigned long long)atomic_load(&h->writer.dead_total),
+		       (unsigned long long)atomic_load(&h->writer.backlog));
 		return 0;
 	}
 	printf("vagentd pid %d, generation %u%s\n", h->master_pid, atomic_load(&h->generation),
@@ -123,6 +134,13 @@ static int cmd_status(struct ctl *c)
 	       (unsigned long long)atomic_load(&h->rejected_total),
 	       (unsigned long long)atomic_load(&h->failed_total),
 	       (unsigned long long)atomic_load(&h->restarts_total));
+	printf("writer:   %s, MariaDB %s; records %llu journaled, %llu committed, %llu dead, "
+	       "%llu waiting\n", atomic_load(&h->writer.pid) ? "running" : "NOT RUNNING",
+	       atomic_load(&h->writer.db_up) ? "up" : "DOWN",
+	       (unsigned long long)atomic_load(&h->writer.journaled_total),
+	       (unsigned long long)atomic_load(&h->writer.committed_total),
+	       (unsigned long long)atomic_load(&h->writer.dead_total),
+	       (unsigned long long)atomic_load(&h->writer.backlog));
 	return 0;
 }
 
@@ -268,15 +286,54 @@ static int run(struct ctl *c, const char *cmd)
 	return fn(c);
 }
 
+/*
+ * "db" has words and options of its own (db migrate -s DIR): find it before
+ * getopt, which would permute them, so that only what comes before it is
+ * parsed as vagentctl's options. Returns its index, or 0.
+ */
+static int db_word(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--"))
+			return i + 1 < argc && !strcmp(argv[i + 1], "db") ? i + 1 : 0;
+		if (a[0] != '-' || !a[1])
+			return strcmp(a, "db") ? 0 : i;
+		for (const char *p = a + 1; *p; p++)
+			if (strchr("crw", *p)) {	/* takes a value: -cFILE or -c FILE */
+				if (!p[1])
+					i++;
+				break;
+			}
+	}
+	return 0;
+}
+
+static int cmd_db(const char *conf_path, int argc, char **argv)
+{
+	struct conf *conf;
+	char err[1024];
+	int rc;
+
+	if (conf_load(conf_path, any_engine, &conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vagentctl: %s\n", err);
+		return 1;
+	}
+	rc = ctl_db(conf, argc, argv);
+	conf_free(conf);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl c = { .shm = { .fd = -1 } };
 	const char *conf_path = VAGENT_CONF, *cmd;
 	bool have_run_dir = false;
-	int opt, rc;
+	int opt, rc, db_at = db_word(argc, argv);
 
 	/* GNU getopt permutes: options may come before or after the command. */
-	while ((opt = getopt(argc, argv, "c:r:jw:h")) != -1) {
+	while ((opt = getopt(db_at ? db_at : argc, argv, "c:r:jw:h")) != -1) {
 		switch (opt) {
 		case 'c': conf_path = optarg; break;
 		case 'r': snprintf(c.run_dir, sizeof(c.run_dir), "%s", optarg);
@@ -287,6 +344,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	if (db_at)
+		return cmd_db(conf_path, argc - db_at - 1, argv + db_at + 1);
 	if (optind != argc - 1) {
 		usage(stderr);
 		return 2;

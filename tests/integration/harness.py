@@ -231,3 +231,153 @@ def finish_caller(p, timeout=120):
     out, err = p.communicate(timeout=timeout)
     assert out.strip(), "vagent-call printed nothing: %s" % err
     return json.loads(out.strip().splitlines()[-1])
+
+
+# --- MariaDB -----------------------------------------------------------------
+
+MARIADB_SH = os.path.join(ROOT, "tests", "mariadb.sh")
+SQL_DIR = os.path.join(ROOT, "sql")
+
+
+class MariaDB:
+    """A private MariaDB server (tests/mariadb.sh) with everything under dir.
+
+    root connects over dir/mysqld.sock with no password (sql(), connect());
+    user vagent, password vagent, connects over TCP 127.0.0.1:port (what
+    vagent's own processes use, through db_settings()). Test credentials.
+    """
+
+    def __init__(self, path, port=None):
+        self.dir = str(path)
+        self.port = port or free_port()
+        self.socket = os.path.join(self.dir, "mysqld.sock")
+        self.pid_file = os.path.join(self.dir, "mysqld.pid")
+        self.password_file = os.path.join(self.dir, "vagent.password")
+
+    def _script(self, *args, timeout=120):
+        r = subprocess.run(["sh", MARIADB_SH] + list(args), capture_output=True, text=True,
+                           timeout=timeout)
+        assert r.returncode == 0, "mariadb.sh %s: %s%s" % (" ".join(args), r.stdout, r.stderr)
+        return r
+
+    def start(self):
+        """Starts the server (initialising dir the first time); returns self."""
+        os.makedirs(self.dir, exist_ok=True)
+        self._script("start", self.dir, str(self.port))
+        if not os.path.exists(self.password_file):
+            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, b"vagent\n")
+            os.close(fd)
+        return self
+
+    def stop(self):
+        """Clean shutdown; waits until the process is gone."""
+        self._script("stop", self.dir)
+
+    def pid(self):
+        try:
+            with open(self.pid_file) as f:
+                return int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def running(self):
+        pid = self.pid()
+        if not pid:
+            return False
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except OSError:
+            return False
+
+    def kill(self, sig=signal.SIGKILL):
+        """SIGKILL (a crash: waits until the process is gone), or any other
+        signal as is: SIGSTOP / SIGCONT for a server that hangs and comes back."""
+        if sig == signal.SIGKILL:
+            self._script("kill", self.dir)
+        else:
+            os.kill(self.pid(), sig)
+
+    def restart(self):
+        """Starts it again on the same port and data after stop() or kill()."""
+        if self.running():
+            self.kill(signal.SIGCONT)
+            self.stop()
+        return self.start()
+
+    def connect(self, database=None, **kw):
+        import pymysql  # python3-pymysql; imported here so other tests need not have it
+        kw.setdefault("connect_timeout", 10)
+        kw.setdefault("read_timeout", 60)
+        return pymysql.connect(unix_socket=self.socket, user="root", password="",
+                               database=database, charset="utf8mb4", autocommit=True, **kw)
+
+    def sql(self, query, args=None, database=None):
+        """Runs one statement as root; returns its rows as a list of tuples."""
+        conn = self.connect(database)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(query, args)
+                return list(cur.fetchall()) if cur.description else []
+        finally:
+            conn.close()
+
+    def create_database(self, name):
+        self.sql("CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" % name)
+        self.sql("GRANT ALL PRIVILEGES ON `%s`.* TO 'vagent'@'127.0.0.1', 'vagent'@'localhost'"
+                 % name)
+
+    def drop_database(self, name):
+        self.sql("DROP DATABASE IF EXISTS `%s`" % name)
+
+    def db_settings(self, dbname):
+        """A [db] section for a Daemon's or vagentctl's settings."""
+        return {"db": {"host": "127.0.0.1", "port": str(self.port), "user": "vagent",
+                       "password_file": self.password_file, "database": dbname,
+                       "connect_timeout": "5"}}
+
+
+def write_settings(path, settings):
+    """Writes {section: {key: value}} as an ini file."""
+    lines = []
+    for sect, kv in settings.items():
+        lines.append("[%s]" % sect)
+        lines += ["%s = %s" % (k, v) for k, v in kv.items()]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+class ScratchDB:
+    """One database of a MariaDB, for one test: its name, a vagentctl config
+    with its [db] section (conf), sql() as root inside it, ctl() to run
+    vagentctl against it. create() makes it empty; drop() removes it."""
+
+    def __init__(self, mariadb, path, name=None):
+        self.mariadb = mariadb
+        self.name = name or "vt_" + uuid.uuid4().hex[:16]
+        self.conf = os.path.join(str(path), "db-%s.conf" % self.name)
+        write_settings(self.conf, mariadb.db_settings(self.name))
+
+    def create(self):
+        self.mariadb.create_database(self.name)
+        return self
+
+    def drop(self):
+        self.mariadb.drop_database(self.name)
+
+    def settings(self):
+        return self.mariadb.db_settings(self.name)
+
+    def sql(self, query, args=None):
+        return self.mariadb.sql(query, args, database=self.name)
+
+    def ctl(self, *args, check=True, conf=None, env=None, timeout=120):
+        r = subprocess.run([VAGENTCTL, "-c", conf or self.conf] + list(args),
+                           capture_output=True, text=True, timeout=timeout, env=env)
+        if check:
+            assert r.returncode == 0, "vagentctl %s: %s%s" % (args, r.stdout, r.stderr)
+        return r
+
+    def migrate(self, sql_dir=SQL_DIR, check=True, **kw):
+        return self.ctl("db", "migrate", "-s", sql_dir, check=check, **kw)

@@ -1,0 +1,164 @@
+"""The booking-writer: every booking lands exactly once, through a dead
+database, a killed writer and a damaged journal."""
+import json
+import os
+import signal
+import struct
+import subprocess
+import time
+import zlib
+
+from harness import BUILD, wait_for
+
+RECLOAD = os.path.join(BUILD, "vagent-recload")
+
+
+def writer_daemon(daemon_factory, db=None, sub="d", **sections):
+    settings = {"vagentd": {"extra_producers": "52", "max_calls": "4", "min_spare": "1"}}
+    if db:
+        settings.update(db.settings())
+    for k, v in sections.items():
+        settings.setdefault(k, {}).update(v)
+    return daemon_factory(settings, sub=sub)
+
+
+def recload(d, *args, timeout=300):
+    r = subprocess.run([RECLOAD, "-r", d.run_dir] + list(args), capture_output=True,
+                       text=True, timeout=timeout)
+    assert r.stdout.strip(), r.stderr
+    return json.loads(r.stdout)
+
+
+def start_recload(d, *args):
+    return subprocess.Popen([RECLOAD, "-r", d.run_dir] + list(args), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def rows(db, tag):
+    """(rows, distinct refs) of one load run."""
+    return db.sql("SELECT COUNT(*), COUNT(DISTINCT booking_ref) FROM ai_agent_bookings "
+                  "WHERE booking_ref LIKE %s", (tag + "%",))[0]
+
+
+def test_ten_thousand_bookings_from_fifty_producers(daemon_factory, db):
+    d = writer_daemon(daemon_factory, db)
+    res = recload(d, "-p", "50", "-n", "200", "-w", "journaled", "-t", "120")
+    assert (res["journaled"], res["committed"], res["dead"], res["timeouts"]) == \
+        (10000, 10000, 0, 0), res
+    assert rows(db, res["tag"]) == (10000, 10000)
+    row = db.sql("SELECT source, customer_phone, postcode, callout_fee, did_number, "
+                 "company_name, outcome, dispatched, is_repeat FROM ai_agent_bookings LIMIT 1")[0]
+    assert row == ("api", "447700900123", "E5 9ES", 48, "442039962952",
+                   "George The Plumber", "booked", 0, 0)
+    st = d.status()
+    assert st["records_committed_total"] == 10000 and st["journal_backlog"] == 0
+    m = wait_for(lambda: (lambda m: m if m["vagent_records_committed_total"] == 10000
+                          else None)(d.metrics()), what="metrics")
+    assert m["vagent_db_up"] == 1 and m["vagent_records_dead_total"] == 0
+
+
+def test_database_down_for_twenty_seconds_mid_load(daemon_factory, db, mariadb):
+    d = writer_daemon(daemon_factory, db)
+    load = start_recload(d, "-p", "50", "-n", "200", "-i", "100", "-w", "journaled",
+                         "-t", "240")
+    wait_for(lambda: d.status()["records_committed_total"] >= 1000, 30, "1000 commits")
+    mariadb.stop()
+    wait_for(lambda: not d.status()["db_up"], 30, "the writer to notice")
+    journaled_at_stop = d.status()["records_journaled_total"]
+    time.sleep(20)          # the outage itself
+    down = d.status()
+    assert down["records_journaled_total"] > journaled_at_stop + 1000, \
+        "producers must keep getting journaled acks while MariaDB is down"
+    assert down["journal_backlog"] > 0
+    mariadb.restart()
+    out, err = load.communicate(timeout=300)
+    res = json.loads(out)
+    assert (res["journaled"], res["committed"], res["timeouts"], res["dead"]) == \
+        (10000, 10000, 0, 0), res
+    assert rows(db, res["tag"]) == (10000, 10000)
+    wait_for(lambda: d.status()["journal_backlog"] == 0, 30, "the backlog to drain")
+    d.wait_log("MariaDB unreachable")
+    d.wait_log("MariaDB is up: catching up")
+
+
+def test_writer_killed_mid_batch_several_times(daemon_factory, db):
+    d = writer_daemon(daemon_factory, db)
+    load = start_recload(d, "-p", "50", "-n", "200", "-i", "20", "-w", "journaled",
+                         "-t", "240")
+    for _ in range(5):
+        pid = wait_for(lambda: d.status()["writer_pid"], 30, "a running writer")
+        wait_for(lambda: d.status()["records_journaled_total"] > 0, 30, "writer working")
+        time.sleep(0.3)     # let it get into a batch
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: d.status()["writer_pid"] not in (0, pid), 30, "a new writer")
+    out, err = load.communicate(timeout=300)
+    res = json.loads(out)
+    assert (res["journaled"], res["committed"], res["timeouts"]) == (10000, 10000, 0), res
+    assert rows(db, res["tag"]) == (10000, 10000), "exactly one row per booking"
+    assert d.status()["restarts_total"] == 5
+
+
+# --- the journal on disk -------------------------------------------------------
+
+HDR = struct.Struct("<IIIHBBQQ")
+MAGIC = 0x314A4756
+
+
+def jrecords(path):
+    """[(offset, header tuple, payload)] of a journal segment."""
+    out, data, off = [], open(path, "rb").read(), 0
+    while off + HDR.size <= len(data):
+        h = HDR.unpack_from(data, off)
+        out.append((off, h, data[off + HDR.size: off + HDR.size + h[1]]))
+        off += HDR.size + h[1]
+    return out
+
+
+def jrecord(payload, seq, producer=60):
+    """A well-formed journal record around any payload."""
+    hdr = HDR.pack(MAGIC, len(payload), 0, producer, 1, 1, seq, 1)
+    crc = zlib.crc32(hdr + payload)
+    return HDR.pack(MAGIC, len(payload), crc, producer, 1, 1, seq, 1) + payload
+
+
+def test_damaged_journal_is_recovered(daemon_factory, db, tmp_path):
+    # 1. Journal 20 bookings with no database, then stop.
+    first = writer_daemon(daemon_factory, sub="a")
+    res = recload(first, "-p", "1", "-n", "20", "-w", "journaled", "-t", "5")
+    assert res["journaled"] == 20
+    journal = first.settings["writer"]["journal_dir"]
+    assert first.stop() == 0
+    seg = os.path.join(journal, "journal.0000000001")
+    recs = jrecords(seg)
+    assert len(recs) == 20
+
+    # 2. Damage it: flip a byte in record 10's payload (corruption), add
+    #    records the writer must refuse, and end with half a record (torn).
+    data = bytearray(open(seg, "rb").read())
+    data[recs[10][0] + HDR.size + 5] ^= 0xFF
+    data += jrecord(b"\xc1 not msgpack", 900)
+    data += jrecord(b"\x81\xa3ref\xa1X", 901)            # {"ref": "X"}: fields missing
+    data += jrecord(b"\x82\xa3ref\xa1Y\xa6source\xa3api", 902)[:40]
+    open(seg, "wb").write(bytes(data))
+
+    # 3. A new daemon on the same journal, with the database.
+    second = writer_daemon(daemon_factory, db, sub="b", writer={"journal_dir": journal})
+    wait_for(lambda: second.status()["journal_backlog"] == 0 and
+             second.status()["records_committed_total"] >= 19, 30, "the replay")
+    assert rows(db, res["tag"]) == (19, 19), "every good record, once; the damaged one not"
+    second.wait_log("torn record")
+    with open(os.path.join(journal, "dead-letter.jsonl")) as f:
+        dead = [json.loads(line) for line in f]
+    reasons = [x["reason"] for x in dead]
+    assert any("corrupt journal bytes" in r for r in reasons), reasons
+    assert any("not one msgpack map" in r for r in reasons), reasons
+    assert any("missing" in r for r in reasons), reasons
+    assert second.status()["records_dead_total"] == 3
+
+
+def test_one_writer_per_journal(daemon_factory):
+    first = writer_daemon(daemon_factory, sub="a")
+    second = writer_daemon(daemon_factory, sub="b",
+                           writer={"journal_dir": first.settings["writer"]["journal_dir"]})
+    second.wait_log("in use by another booking-writer")
+    assert first.status()["writer_pid"]
