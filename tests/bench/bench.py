@@ -11,6 +11,8 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
   jitter   inter-arrival deviation from 20 ms of the agent's frames,
            measured at the caller, for 1, 50 and 200 echo calls
   memory   RSS and PSS of the supervisor and of a worker, idle and busy
+  journal_ack  enqueue to journaled acknowledgement (group commit), 50 producers
+  commit       enqueue to committed in MariaDB, and sustained committed records/s
 """
 import argparse
 import json
@@ -19,7 +21,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import Daemon, make_wav, run_caller, start_caller, finish_caller, wait_for  # noqa: E402
+from harness import (Daemon, MariaDB, ScratchDB, BUILD, make_wav, run_caller,  # noqa: E402
+                     start_caller, finish_caller, wait_for)
 
 
 def emit(**kv):
@@ -88,13 +91,56 @@ def bench_memory(tmp):
         d.stop()
 
 
+def recload(d, *args):
+    import subprocess
+    r = subprocess.run([os.path.join(BUILD, "vagent-recload"), "-r", d.run_dir] + list(args),
+                       capture_output=True, text=True, timeout=600)
+    return json.loads(r.stdout)
+
+
+def bench_writer(tmp):
+    m = MariaDB(os.path.join(tmp, "mariadb")).start()
+    try:
+        db = ScratchDB(m, tmp).create()
+        db.migrate()
+        os.makedirs(os.path.join(tmp, "writer"), exist_ok=True)
+        settings = {"vagentd": {"extra_producers": "52", "max_calls": "4", "min_spare": "1",
+                                "log_level": "warn"}}
+        settings.update(db.settings())
+        d = Daemon(os.path.join(tmp, "writer"), settings).start()
+        try:
+            # Each producer waits for its journaled ack before the next record.
+            r = recload(d, "-p", "50", "-n", "200", "-w", "journaled", "-t", "120")
+            emit(bench="journal_ack", producers=50, records=r["journaled"],
+                 p50_ms=r["journaled_p50_ms"], p99_ms=r["journaled_p99_ms"])
+            emit(bench="commit", producers=50, records=r["committed"],
+                 p50_ms=r["committed_p50_ms"], p99_ms=r["committed_p99_ms"],
+                 per_s=r["committed_per_s"], mode="each waits for journaled")
+            # What one booking call sees: an idle writer, one record at a time.
+            r = recload(d, "-p", "1", "-n", "300", "-w", "committed", "-t", "120")
+            emit(bench="commit", producers=1, records=r["committed"],
+                 p50_ms=r["committed_p50_ms"], p99_ms=r["committed_p99_ms"],
+                 journaled_p50_ms=r["journaled_p50_ms"], journaled_p99_ms=r["journaled_p99_ms"],
+                 mode="one at a time")
+            # Sustained: producers do not wait; how fast does MariaDB take them?
+            r = recload(d, "-p", "10", "-n", "5000", "-w", "none", "-t", "300")
+            emit(bench="commit_sustained", producers=10, records=r["committed"],
+                 per_s=r["committed_per_s"], p50_ms=r["committed_p50_ms"],
+                 p99_ms=r["committed_p99_ms"])
+        finally:
+            d.stop()
+    finally:
+        m.stop()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", help="comma-separated: handoff,jitter,memory")
+    ap.add_argument("--only", help="comma-separated: handoff,jitter,memory,writer")
     ap.add_argument("--seconds", type=int, default=10, help="audio per jitter call")
     ap.add_argument("--rounds", type=int, default=10, help="handoff rounds of 100 calls")
     args = ap.parse_args()
-    only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "memory"}
+    only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "memory",
+                                                        "writer"}
     with tempfile.TemporaryDirectory(prefix="vagent-bench-") as tmp:
         if "handoff" in only:
             bench_handoff(tmp, args.rounds)
@@ -102,6 +148,8 @@ def main():
             bench_jitter(tmp, [1, 50, 200], args.seconds)
         if "memory" in only:
             bench_memory(tmp)
+        if "writer" in only:
+            bench_writer(tmp)
 
 
 if __name__ == "__main__":
