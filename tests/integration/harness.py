@@ -149,9 +149,12 @@ class Daemon:
         self.proc.send_signal(sig)
 
     def worker_pids(self):
+        """The call workers: vagentd's children but the writer (and the api)."""
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True,
                              text=True).stdout.split()
-        return [int(p) for p in out]
+        st = self.status()
+        others = {st.get("writer_pid"), st.get("api_pid")}
+        return [int(p) for p in out if int(p) not in others]
 
     def stop(self, timeout=40):
         if not self.proc or self.proc.poll() is not None:

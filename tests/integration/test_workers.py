@@ -10,8 +10,9 @@ def test_sigkill_of_busy_worker_ends_only_that_call(daemon, tmp_path):
             for i in range(4)]
     p = start_caller(daemon.port, "-n", "4", "-w", str(tmp_path / "in%d.wav"),
                      "-r", str(tmp_path / "out%d.wav"))
-    calls = wait_for(lambda: (lambda c: c if len(c) == 4 else None)(daemon.calls()),
-                     what="4 calls")
+    calls = wait_for(lambda: (lambda c: c if len(c) == 4 and all(x["frames_out"] > 10 for x in c)
+                               else None)(daemon.calls()),
+                     what="4 calls with audio flowing both ways")
     before = set(daemon.worker_pids())
     victim = calls[0]
     os.kill(victim["pid"], signal.SIGKILL)
