@@ -132,6 +132,8 @@ install: all
 	install -m 0755 $(BUILD)/vagent-call $(DESTDIR)$(BINDIR)/vagent-call
 	test -e $(DESTDIR)$(SYSCONFDIR)/vagent/vagent.conf || \
 		install -m 0640 conf/vagent.conf $(DESTDIR)$(SYSCONFDIR)/vagent/vagent.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/vagent/api.key || \
+		(umask 027; head -c 24 /dev/urandom | base64 > $(DESTDIR)$(SYSCONFDIR)/vagent/api.key)
 	install -m 0644 conf/extensions_vagent.conf $(DESTDIR)$(DATADIR)/vagent/
 	install -d $(DESTDIR)$(DATADIR)/vagent/sql && cp -R sql/migrations sql/seed sql/README.md $(DESTDIR)$(DATADIR)/vagent/sql/
 	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' init/vagentd.service \

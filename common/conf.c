@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -57,6 +59,16 @@ static const struct key keys[] = {
 	{ "db", "password_file", K_PATH, F(db_password_file), 0, 0, false },
 	{ "db", "database", K_STR, F(db_name), 0, 0, false },
 	{ "db", "connect_timeout", K_INT, F(db_connect_timeout), 1, 300, false },
+	{ "api", "enabled", K_BOOL, F(api_enabled), 0, 0, true },
+	{ "api", "listen", K_STR, F(api_listen), 0, 0, true },
+	{ "api", "api_key_file", K_PATH, F(api_key_file), 0, 0, false },
+	{ "api", "time_zone", K_STR, F(api_time_zone), 0, 0, false },
+	{ "api", "max_body", K_INT, F(api_max_body), 256, 1 << 20, false },
+	{ "api", "request_timeout", K_INT, F(api_request_timeout), 1, 300, false },
+	{ "api", "journal_wait_ms", K_INT, F(api_journal_wait_ms), 10, 60000, false },
+	{ "api", "commit_wait_ms", K_INT, F(api_commit_wait_ms), 0, 60000, false },
+	{ "api", "did_refresh", K_INT, F(api_did_refresh), 5, 86400, false },
+	{ "api", "repeat_days", K_INT, F(api_repeat_days), 1, 365, false },
 	{ "writer", "journal_dir", K_PATH, F(journal_dir), 0, 0, true },
 	{ "writer", "batch_max", K_INT, F(writer_batch_max), 1, 100000, false },
 	{ "writer", "retry_max_ms", K_INT, F(writer_retry_max_ms), 100, 600000, false },
@@ -96,33 +108,47 @@ static void defaults(struct conf *c)
 	snprintf(c->journal_dir, sizeof(c->journal_dir), "/var/lib/vagent");
 	c->writer_batch_max = 1000;
 	c->writer_retry_max_ms = 5000;
+	c->api_enabled = true;
+	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1:8089");
+	snprintf(c->api_time_zone, sizeof(c->api_time_zone), "Europe/London");
+	c->api_max_body = 16384;
+	c->api_request_timeout = 5;
+	c->api_journal_wait_ms = 2000;
+	c->api_commit_wait_ms = 300;
+	c->api_did_refresh = 60;
+	c->api_repeat_days = 7;
 }
 
 /* Splits "host:port", "[v6]:port" or ":port"/"port" (all addresses). */
-static int parse_listen(struct conf *c, const char *v)
+static int split_listen(const char *v, char *host, size_t hostlen, int *port_out)
 {
 	const char *colon;
 	char *end;
 
 	if (v[0] == '[') {
 		const char *rb = strchr(v, ']');
-		if (!rb || rb[1] != ':' || (size_t)(rb - v - 1) >= sizeof(c->listen_host))
+		if (!rb || rb[1] != ':' || (size_t)(rb - v - 1) >= hostlen)
 			return -1;
-		snprintf(c->listen_host, sizeof(c->listen_host), "%.*s", (int)(rb - v - 1), v + 1);
+		snprintf(host, hostlen, "%.*s", (int)(rb - v - 1), v + 1);
 		colon = rb + 1;
 	} else if ((colon = strrchr(v, ':'))) {
-		if ((size_t)(colon - v) >= sizeof(c->listen_host))
+		if ((size_t)(colon - v) >= hostlen)
 			return -1;
-		snprintf(c->listen_host, sizeof(c->listen_host), "%.*s", (int)(colon - v), v);
+		snprintf(host, hostlen, "%.*s", (int)(colon - v), v);
 	} else {
-		c->listen_host[0] = '\0';
+		host[0] = '\0';
 		colon = v - 1;
 	}
 	long port = strtol(colon + 1, &end, 10);
 	if (*end || end == colon + 1 || port < 1 || port > 65535)
 		return -1;
-	c->listen_port = (int)port;
+	*port_out = (int)port;
 	return 0;
+}
+
+static int parse_listen(struct conf *c, const char *v)
+{
+	return split_listen(v, c->listen_host, sizeof(c->listen_host), &c->listen_port);
 }
 
 static bool valid_did(const char *s)
@@ -309,12 +335,100 @@ int conf_check(const struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Secrets live on their own pages, marked MADV_DONTDUMP, so a worker's core
+ * dump never carries an API key; they are wiped before the pages go back.
+ */
+static struct conf_secrets *secrets_new(void)
+{
+	size_t len = (sizeof(struct conf_secrets) + 4095) & ~(size_t)4095;
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, len, MADV_DONTDUMP);
+	return p;
+}
+
+static void secrets_free(struct conf_secrets *s)
+{
+	size_t len = (sizeof(struct conf_secrets) + 4095) & ~(size_t)4095;
+
+	if (!s)
+		return;
+	explicit_bzero(s, sizeof(*s));
+	munmap(s, len);
+}
+
+/* First line of a key file (not readable by others), else the environment. */
+static int load_secret(const char *file, const char *env, char *out, size_t len,
+		       const char *what, char *err, size_t errlen)
+{
+	struct stat st;
+
+	out[0] = '\0';
+	if (!file[0]) {
+		const char *v = getenv(env);
+		if (v && strlen(v) < len)
+			memcpy(out, v, strlen(v) + 1);
+		return 0;
+	}
+	FILE *fp = fopen(file, "r");
+	if (!fp || fstat(fileno(fp), &st) < 0) {
+		snprintf(err, errlen, "%s: %s: %s", what, file, strerror(errno));
+		if (fp)
+			fclose(fp);
+		return -EACCES;
+	}
+	if (st.st_mode & 007) {
+		fclose(fp);
+		snprintf(err, errlen, "%s: %s is readable by others (chmod 0640)", what, file);
+		return -EACCES;
+	}
+	if (!fgets(out, (int)len, fp))
+		out[0] = '\0';
+	fclose(fp);
+	out[strcspn(out, "\r\n")] = '\0';
+	return 0;
+}
+
+static int validate_api(struct conf *c, char *err, size_t errlen)
+{
+	char zone[PATH_MAX];
+
+	if (split_listen(c->api_listen, c->api_host, sizeof(c->api_host), &c->api_port) < 0) {
+		snprintf(err, errlen, "%s: [api] listen: '%s' is not host:port", c->path,
+			 c->api_listen);
+		return -EINVAL;
+	}
+	snprintf(zone, sizeof(zone), "/usr/share/zoneinfo/%s", c->api_time_zone);
+	if (strstr(c->api_time_zone, "..") || access(zone, R_OK) < 0) {
+		snprintf(err, errlen, "%s: [api] time_zone: '%s' is not a known time zone",
+			 c->path, c->api_time_zone);
+		return -EINVAL;
+	}
+	char why[PATH_MAX + 128];
+	if (load_secret(c->api_key_file, "VAGENT_API_KEY", c->secrets->api_key,
+			sizeof(c->secrets->api_key), "[api] api_key_file", why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s", c->path, why);
+		return -EACCES;
+	}
+	if (c->api_enabled && strlen(c->secrets->api_key) < 16) {
+		snprintf(err, errlen, "%s: [api] api_key_file: an API key of at least 16 "
+			 "characters is required (or VAGENT_API_KEY, or enabled = no)", c->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Checks that need the whole file: cross-key rules and files to load. */
 static int validate(struct conf *c, char *err, size_t errlen)
 {
 	int rc = conf_check(c, err, errlen);
 
 	if (rc < 0)
+		return rc;
+	if ((rc = validate_api(c, err, errlen)) < 0)
 		return rc;
 	if (engine_used(c, "playback")) {
 		char why[512];
@@ -344,6 +458,11 @@ static int load(const char *path, conf_engine_known_fn engine_known, bool load_f
 	}
 	defaults(c);
 	snprintf(c->path, sizeof(c->path), "%s", path);
+	if (!(c->secrets = secrets_new())) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		free(c);
+		return -ENOMEM;
+	}
 	ps.c = c;
 	if (parse_listen(c, c->listen) < 0)
 		panic("conf: default listen address does not parse");
@@ -386,6 +505,7 @@ void conf_free(struct conf *c)
 	if (!c)
 		return;
 	wav_free(&c->playback);
+	secrets_free(c->secrets);
 	free(c->dids);
 	free(c);
 }
@@ -421,8 +541,10 @@ int conf_keep_restart_only(struct conf *next, const struct conf *old,
 		memcpy(dst, src, k->size);
 		changed++;
 	}
-	/* listen's parsed halves follow listen. */
+	/* Parsed halves follow their keys. */
 	memcpy(next->listen_host, old->listen_host, sizeof(next->listen_host));
 	next->listen_port = old->listen_port;
+	memcpy(next->api_host, old->api_host, sizeof(next->api_host));
+	next->api_port = old->api_port;
 	return changed;
 }

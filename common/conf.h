@@ -24,6 +24,10 @@ struct conf_did {
 	char engine[CONF_ENGINE_LEN];
 };
 
+struct conf_secrets {
+	char api_key[256];		/* "" if none configured */
+};
+
 struct conf {
 	char path[PATH_MAX];
 
@@ -71,6 +75,23 @@ struct conf {
 	char journal_dir[PATH_MAX];
 	int writer_batch_max;		/* records per group commit and transaction */
 	int writer_retry_max_ms;	/* backoff ceiling while MariaDB is down */
+
+	/* [api] the HTTP backend (did_context, create_booking, board, health) */
+	bool api_enabled;
+	char api_listen[280];
+	char api_host[256];		/* parsed */
+	int api_port;
+	char api_key_file[PATH_MAX];	/* else $VAGENT_API_KEY */
+	char api_time_zone[64];		/* for the greeting's time of day */
+	int api_max_body;		/* bytes */
+	int api_request_timeout;	/* seconds for a client to send its request */
+	int api_journal_wait_ms;	/* create_booking: longest wait for the journal */
+	int api_commit_wait_ms;		/* then for MariaDB, before answering without an id */
+	int api_did_refresh;		/* seconds between did_company_map reloads */
+	int api_repeat_days;
+
+	/* Secrets, on pages kept out of core dumps (see conf.c). */
+	struct conf_secrets *secrets;
 
 	/* [did:NUMBER] sections */
 	struct conf_did *dids;

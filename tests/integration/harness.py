@@ -83,6 +83,7 @@ class Daemon:
             # No database unless a test gives one: the writer journals and waits.
             "db": {"host": "127.0.0.1", "port": str(free_port())},
             "writer": {"journal_dir": os.path.join(self.dir, "journal")},
+            "api": {"enabled": "no"},
         }
         for sect, kv in (settings or {}).items():
             self.settings.setdefault(sect, {}).update(kv)

@@ -8,14 +8,34 @@ from harness import VAGENTD, ROOT
 def check(tmp_path, text):
     p = tmp_path / "v.conf"
     p.write_text(text)
-    return subprocess.run([VAGENTD, "-t", "-c", str(p)], capture_output=True, text=True)
+    env = dict(os.environ, VAGENT_API_KEY="config-test-key-0123456789")
+    return subprocess.run([VAGENTD, "-t", "-c", str(p)], capture_output=True, text=True, env=env)
 
 
-def test_example_config_is_valid():
-    r = subprocess.run([VAGENTD, "-t", "-c", os.path.join(ROOT, "conf", "vagent.conf")],
-                       capture_output=True, text=True)
+def test_example_config_is_valid(tmp_path):
+    key = tmp_path / "api.key"
+    key.write_text("example-config-test-key\n")
+    key.chmod(0o640)
+    text = open(os.path.join(ROOT, "conf", "vagent.conf")).read()
+    assert "api_key_file = /etc/vagent/api.key" in text
+    conf = tmp_path / "vagent.conf"
+    conf.write_text(text.replace("/etc/vagent/api.key", str(key)))
+    r = subprocess.run([VAGENTD, "-t", "-c", str(conf)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "configuration ok" in r.stdout
+
+
+def test_missing_api_key_is_named(tmp_path):
+    r = check(tmp_path, "[api]\napi_key_file = %s\n" % (tmp_path / "none.key"))
+    assert r.returncode != 0 and "[api] api_key_file" in r.stderr
+
+
+def test_api_key_readable_by_others_is_refused(tmp_path):
+    key = tmp_path / "k"
+    key.write_text("0123456789abcdef0123\n")
+    key.chmod(0o644)
+    r = check(tmp_path, "[api]\napi_key_file = %s\n" % key)
+    assert r.returncode != 0 and "readable by others" in r.stderr
 
 
 def test_unknown_key_named_with_line(tmp_path):

@@ -426,6 +426,13 @@ static void test_reload_of_same_file_changes_nothing(void **state)
 	conf_free(old);
 }
 
+/* The api needs a key; these tests are about everything else. */
+static int group_setup(void **state)
+{
+	(void)state;
+	return setenv("VAGENT_API_KEY", "unit-test-key-0123456789", 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -450,5 +457,5 @@ int main(void)
 		cmocka_unit_test_teardown(test_reload_of_same_file_changes_nothing, cleanup),
 	};
 
-	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("conf", tests, group_setup, NULL);
 }
