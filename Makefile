@@ -51,7 +51,9 @@ WORKER_SRC := worker/wrk_main.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_
               worker/engine.c worker/eng_echo.c worker/eng_playback.c
 SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.c \
               supervisor/sup_signals.c supervisor/sup_status.c supervisor/sup_control.c \
-              supervisor/sup_notify.c supervisor/sup_writer.c \
+              supervisor/sup_notify.c supervisor/sup_child.c \
+              supervisor/api_main.c supervisor/api_http.c supervisor/api_didctx.c \
+              supervisor/api_booking.c supervisor/api_board.c \
               supervisor/bw_main.c supervisor/bw_collect.c supervisor/bw_journal.c \
               supervisor/bw_db.c
 CTL_SRC    := supervisor/vagentctl.c supervisor/ctl_db.c

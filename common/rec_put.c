@@ -28,9 +28,23 @@ int rec_put(struct recq *q, struct bell *b, uint8_t type, const struct rec_val *
 	return rc;
 }
 
+static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+void booking_ref_for_key(const char *key, char *out, size_t len)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (const char *p = key; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	if (len < 11)
+		return;
+	for (int i = 0; i < 10; i++, h >>= 5)
+		out[i] = alphabet[h & 31];
+	out[10] = '\0';
+}
+
 int booking_ref_new(char *out, size_t len)
 {
-	static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 	uint8_t rnd[10];
 
 	if (len < 11)

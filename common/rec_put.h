@@ -31,4 +31,11 @@ int rec_put(struct recq *q, struct bell *b, uint8_t type, const struct rec_val *
  */
 int booking_ref_new(char *out, size_t len);
 
+/*
+ * The booking reference for a client's idempotency key: the same key
+ * always gives the same reference (64-bit FNV-1a, 50 bits kept), so a
+ * retried request lands on the same row. out holds at least 11 bytes.
+ */
+void booking_ref_for_key(const char *key, char *out, size_t len);
+
 #endif

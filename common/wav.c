@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "WAV samples are little-endian; add byte swapping for this target"
+#endif
+
 static uint32_t le32(const uint8_t *p)
 {
 	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
@@ -72,7 +76,7 @@ static int read_data(FILE *fp, uint32_t size, struct wav *w, char *err, size_t e
 int wav_load(const char *path, struct wav *w, char *err, size_t errlen)
 {
 	uint8_t hdr[12], ch[8];
-	int rate = 0, rc;
+	int rate = 0, rc = 0;
 	FILE *fp = fopen(path, "rb");
 
 	memset(w, 0, sizeof(*w));
@@ -81,9 +85,10 @@ int wav_load(const char *path, struct wav *w, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
-	rc = fail(err, errlen, -EINVAL, path, "not a RIFF/WAVE file");
-	if (fread(hdr, 1, 12, fp) != 12 || memcmp(hdr, "RIFF", 4) || memcmp(hdr + 8, "WAVE", 4))
+	if (fread(hdr, 1, 12, fp) != 12 || memcmp(hdr, "RIFF", 4) || memcmp(hdr + 8, "WAVE", 4)) {
+		rc = fail(err, errlen, -EINVAL, path, "not a RIFF/WAVE file");
 		goto out;
+	}
 	for (;;) {
 		if (fread(ch, 1, 8, fp) != 8) {
 			rc = fail(err, errlen, -EINVAL, path, "no data chunk");
@@ -151,12 +156,18 @@ static int write_header(FILE *fp, int rate, size_t nsamples)
 
 int wav_writer_open(struct wav_writer *ww, const char *path, int rate)
 {
+	int rc;
+
 	ww->fp = fopen(path, "w+b");
 	ww->rate = rate;
 	ww->nsamples = 0;
 	if (!ww->fp)
 		return -errno;
-	return write_header(ww->fp, rate, 0);
+	if ((rc = write_header(ww->fp, rate, 0)) < 0) {
+		fclose(ww->fp);	/* on failure nothing is left open */
+		ww->fp = NULL;
+	}
+	return rc;
 }
 
 int wav_writer_append(struct wav_writer *ww, const int16_t *s, size_t n)

@@ -21,6 +21,10 @@ const char *const stage_names[STAGE_MAX] = {
 	"handoff", "stt_final", "llm_ttft", "tts_ttfb", "turn",
 };
 
+const char *const api_endpoint_names[API_EP_MAX] = {
+	"did_context", "create_booking", "bookings", "dispatch", "healthz", "metrics", "other",
+};
+
 static size_t page_round(size_t n)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
@@ -55,7 +59,8 @@ static void layout(struct shm_header *h, uint32_t nslots, uint32_t nextra)
 	h->recq_off = page_round(h->ring_out_off + ring);
 	h->slot_region_size = page_round(h->recq_off + recq_bytes(SHM_RECQ_BYTES));
 	h->bell_off = page_round(sizeof(*h));
-	h->slots_off = h->bell_off + page_round(sizeof(struct bell));
+	h->api_off = h->bell_off + page_round(sizeof(struct bell));
+	h->slots_off = h->api_off + page_round(sizeof(struct api_stats));
 }
 
 int shm_create(struct shm_map *m, const char *name, uint32_t nslots, uint32_t nextra,
@@ -198,6 +203,25 @@ int shm_map_bell(struct shm_map *bm, int shm_fd, const struct shm_header *h)
 struct bell *shm_bell(const struct shm_map *m)
 {
 	return (struct bell *)((char *)m->base + shm_hdr(m)->bell_off);
+}
+
+struct api_stats *shm_api_stats(const struct shm_map *m)
+{
+	return (struct api_stats *)((char *)m->base + shm_hdr(m)->api_off);
+}
+
+int shm_map_api_stats(struct shm_map *am, int shm_fd, const struct shm_header *h)
+{
+	memset(am, 0, sizeof(*am));
+	am->fd = -1;
+	am->size = page_round(sizeof(struct api_stats));
+	am->base = mmap(NULL, am->size, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd,
+			(off_t)h->api_off);
+	if (am->base == MAP_FAILED) {
+		am->base = NULL;
+		return -errno;
+	}
+	return 0;
 }
 
 void shm_unmap(struct shm_map *m)

@@ -29,6 +29,22 @@ struct event_base;
 #define SUP_PRIOS 3
 #define SUP_PRIO_LOW 2
 
+struct sup;
+
+struct sup_child {
+	struct sup *sup;
+	const char *name;
+	bool enabled;
+	void (*run)(struct sup *s);	/* in the child; never returns */
+	pid_t pid;
+	pid_t old_pid;			/* the one a reload replaced, finishing up */
+	int64_t started_ns;
+	int fails;
+	bool term_sent;
+	int64_t stop_deadline_ns;
+	struct event *restart_ev;
+};
+
 struct wslot {
 	pid_t pid;			/* 0: empty */
 	int chan;			/* our end of the socketpair */
@@ -74,13 +90,10 @@ struct sup {
 	struct event *status_ev;	/* deferred status write after a change */
 	bool status_warned;
 
-	/* The booking-writer child. */
-	pid_t writer_pid;
-	int64_t writer_started_ns;
-	int writer_fails;
-	bool writer_term_sent;
-	int64_t writer_stop_deadline_ns;
-	struct event *writer_ev;	/* delayed restart */
+	/* Long-lived children: the booking-writer and the api. */
+	struct sup_child writer;
+	struct sup_child api;
+	int api_fd;			/* the api's listener, held across api restarts */
 
 	int ctl_fd;
 	struct event *ctl_ev;
@@ -103,15 +116,23 @@ void pool_free(struct sup *s);
 /* In a forked child: default signal dispositions, only keep[] descriptors. */
 void child_reset(const int *keep, int nkeep);
 
-/* sup_writer.c */
-int writer_init(struct sup *s);
-int writer_start(struct sup *s);
-void writer_reaped(struct sup *s, int status);
-bool writer_stop(struct sup *s);
-void writer_free(struct sup *s);
+/* sup_child.c */
+int child_init(struct sup *s, struct sup_child *c, const char *name, bool enabled,
+	       void (*run)(struct sup *));
+int child_start(struct sup *s, struct sup_child *c);
+void child_replace(struct sup *s, struct sup_child *c);
+bool child_reaped(struct sup *s, struct sup_child *c, pid_t pid, int status);
+bool child_stop(struct sup_child *c);	/* true while it still runs */
+void child_signal(struct sup_child *c, int sig);
+void child_free(struct sup_child *c);
+
+/* sup_main.c: what the children run. */
+void sup_run_writer(struct sup *s) __attribute__((noreturn));
+void sup_run_api(struct sup *s) __attribute__((noreturn));
 
 /* sup_listen.c */
 int listen_open(struct sup *s, char *err, size_t errlen);
+int listen_tcp(const char *host, int port, int backlog, int *fd, char *err, size_t errlen);
 int listen_start(struct sup *s);
 
 /* sup_signals.c */

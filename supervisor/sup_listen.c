@@ -27,19 +27,18 @@
 #define ACCEPTS_PER_WAKEUP 64
 #define EMFILE_PAUSE_MS 100
 
-int listen_open(struct sup *s, char *err, size_t errlen)
+int listen_tcp(const char *host, int port, int backlog, int *out, char *err, size_t errlen)
 {
-	const struct conf *c = s->conf;
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *res, *ai;
-	char port[8];
+	char ports[8];
 	int rc, fd = -1, one = 1, saved = 0;
 
-	snprintf(port, sizeof(port), "%d", c->listen_port);
-	rc = getaddrinfo(c->listen_host[0] ? c->listen_host : NULL, port, &hints, &res);
+	snprintf(ports, sizeof(ports), "%d", port);
+	rc = getaddrinfo(host[0] ? host : NULL, ports, &hints, &res);
 	if (rc != 0) {
-		snprintf(err, errlen, "listen %s: %s", c->listen, gai_strerror(rc));
+		snprintf(err, errlen, "%s:%d: %s", host, port, gai_strerror(rc));
 		return -EINVAL;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
@@ -49,8 +48,7 @@ int listen_open(struct sup *s, char *err, size_t errlen)
 			continue;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, c->backlog) == 0)
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
 			break;
 		saved = errno;
 		close(fd);
@@ -58,11 +56,17 @@ int listen_open(struct sup *s, char *err, size_t errlen)
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", c->listen, strerror(saved));
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(saved));
 		return -saved;
 	}
-	s->listen_fd = fd;
+	*out = fd;
 	return 0;
+}
+
+int listen_open(struct sup *s, char *err, size_t errlen)
+{
+	return listen_tcp(s->conf->listen_host, s->conf->listen_port, s->conf->backlog,
+			  &s->listen_fd, err, errlen);
 }
 
 static void reject(struct sup *s, int fd)

@@ -27,6 +27,8 @@
 #include "../common/conf.h"
 #include "../common/log.h"
 #include "../worker/engine.h"
+#include "api.h"
+#include "bw.h"
 
 #ifndef VAGENT_CONF
 #define VAGENT_CONF "/etc/vagent/vagent.conf"
@@ -145,6 +147,24 @@ static void drop_privileges(struct sup *s)
 		fatal("dropped privileges but could regain root");
 }
 
+/* In the forked booking-writer: only the segment and the log stay open. */
+void sup_run_writer(struct sup *s)
+{
+	int keep[] = { s->shm.fd, log_fd() };
+
+	child_reset(keep, 2);	/* signals stay blocked: the writer uses sigwait() */
+	writer_main(s->conf, s->shm.fd, s->shm.base, s->shm.size);
+}
+
+/* In the forked api: the segment, its listener and the log. */
+void sup_run_api(struct sup *s)
+{
+	int keep[] = { s->shm.fd, s->api_fd, log_fd() };
+
+	child_reset(keep, 3);
+	api_main(s->conf, s->api_fd, s->shm.fd, s->shm.base, s->shm.size);
+}
+
 /* Start-up failed after the segment exists: do not leave it behind. */
 static void start_failed(struct sup *s, const char *what)
 {
@@ -165,6 +185,9 @@ static void start(struct sup *s)
 	lock_pidfile(s);
 	if (listen_open(s, err, sizeof(err)) < 0)
 		fatal("%s", err);
+	if (s->conf->api_enabled &&
+	    listen_tcp(s->conf->api_host, s->conf->api_port, 511, &s->api_fd, err, sizeof(err)) < 0)
+		fatal("[api] %s", err);
 	shm_name_for(realpath(s->conf->run_dir, real) ? real : s->conf->run_dir,
 		     name, sizeof(name));
 	if ((rc = shm_create(&s->shm, name, (uint32_t)s->conf->max_calls,
@@ -186,7 +209,9 @@ static void start(struct sup *s)
 	if (!s->base || event_base_priority_init(s->base, SUP_PRIOS) < 0)
 		fatal("cannot create the event loop");
 	if (control_start(s) < 0 || signals_start(s) < 0 || status_start(s) < 0 ||
-	    pool_init(s) < 0 || writer_init(s) < 0 || listen_start(s) < 0)
+	    pool_init(s) < 0 || listen_start(s) < 0 ||
+	    child_init(s, &s->writer, "booking-writer", true, sup_run_writer) < 0 ||
+	    child_init(s, &s->api, "api", s->conf->api_enabled, sup_run_api) < 0)
 		fatal("cannot register events");
 	atomic_store(&shm_hdr(&s->shm)->generation, s->generation);
 	pool_maintain(s);
@@ -208,7 +233,10 @@ static void shutdown_all(struct sup *s)
 	event_free(s->tick_ev);
 	event_free(s->status_ev);
 	pool_free(s);
-	writer_free(s);
+	child_free(&s->writer);
+	child_free(&s->api);
+	if (s->api_fd >= 0)
+		close(s->api_fd);
 	shm_unlink(s->shm.name);
 	shm_unmap(&s->shm);
 	unlink(s->pid_path);
@@ -221,7 +249,7 @@ static void shutdown_all(struct sup *s)
 int main(int argc, char **argv)
 {
 	struct sup s = { .conf_path = VAGENT_CONF, .generation = 1, .listen_fd = -1,
-			 .ctl_fd = -1, .pid_fd = -1 };
+			 .ctl_fd = -1, .pid_fd = -1, .api_fd = -1 };
 	bool test_only = false;
 	char err[1024];
 	int opt;

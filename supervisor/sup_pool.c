@@ -90,7 +90,7 @@ void child_reset(const int *keep, int nkeep)
 	close_inherited(keep, nkeep);
 }
 
-static void child_start(struct sup *s, uint32_t i, int chan)
+static void worker_child(struct sup *s, uint32_t i, int chan)
 {
 	struct worker_args a = {
 		.conf = s->conf, .slot_idx = i, .generation = s->generation, .chan = chan,
@@ -116,7 +116,7 @@ static int spawn(struct sup *s, uint32_t i)
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(sv[0]);
-		child_start(s, i, sv[1]);
+		worker_child(s, i, sv[1]);
 	}
 	rc = pid < 0 ? -errno : 0;
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -335,6 +335,14 @@ static void clear_slot(struct sup *s, struct wslot *w)
 	slot_write_begin(sh);
 	memset(&sh->info, 0, sizeof(sh->info));
 	slot_write_end(sh);
+	/*
+	 * A killed worker may leave audio in its rings; the next caller in this
+	 * slot must never hear it. (The record queue is left alone: what it
+	 * holds is still the writer's to journal.)
+	 */
+	const struct shm_header *h = shm_hdr(&s->shm);
+	ring_init(slot_ring_in(sh, h), h->ring_samples);
+	ring_init(slot_ring_out(sh, h), h->ring_samples);
 }
 
 static void reaped(struct sup *s, struct wslot *w, int st)
@@ -377,10 +385,8 @@ void pool_reap(struct sup *s)
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if (pid == s->writer_pid) {
-			writer_reaped(s, st);
+		if (child_reaped(s, &s->writer, pid, st) || child_reaped(s, &s->api, pid, st))
 			continue;
-		}
 		for (uint32_t i = 0; i < s->nslots; i++) {
 			if (s->slots[i].pid == pid) {
 				reaped(s, &s->slots[i], st);

@@ -67,6 +67,8 @@ int sup_reload(struct sup *s, char *msg, size_t msglen)
 		 s->generation, next->engine);
 	snprintf(msg, msglen, "ok generation %u", s->generation);
 	pool_maintain(s);
+	/* A new api with the new settings and a fresh DID map; the old finishes. */
+	child_replace(s, &s->api);
 	notify_systemd("READY=1");
 	return 0;
 }
@@ -108,8 +110,8 @@ void sup_check_stop(struct sup *s)
 		return;
 	uint32_t alive = pool_alive(s);
 	if (alive == 0) {
-		/* The writer goes last, so the last call's records are journaled. */
-		if (!writer_stop(s))
+		/* Then the api, then the writer: every record gets journaled. */
+		if (!child_stop(&s->api) && !child_stop(&s->writer))
 			event_base_loopbreak(s->base);
 		return;
 	}
@@ -146,8 +148,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		if (rc < 0)
 			log_error("sup", NULL, "cannot reopen the log file: %s", strerror(-rc));
 		pool_signal_all(s, SIGUSR1);
-		if (s->writer_pid)
-			kill(s->writer_pid, SIGUSR1);
+		child_signal(&s->writer, SIGUSR1);
+		child_signal(&s->api, SIGUSR1);
 		break;
 	case SIGCHLD:
 		pool_reap(s);

@@ -105,7 +105,7 @@ static void writer_metrics(struct buf *b, const struct sup *s)
 	metric(b, "vagent_journal_backlog", "gauge", "Records journaled, not yet in MariaDB.",
 	       atomic_load(&h->writer.backlog));
 	metric(b, "vagent_writer_up", "gauge", "1 while the booking-writer runs.",
-	       s->writer_pid != 0);
+	       s->writer.pid != 0);
 	put(b, "# HELP vagent_db_commit_seconds One MariaDB transaction of the booking-writer.\n"
 	       "# TYPE vagent_db_commit_seconds histogram\n");
 	memset(&snap, 0, sizeof(snap));

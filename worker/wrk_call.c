@@ -502,6 +502,9 @@ int call_start(struct worker *w, int fd, uint64_t seq, int64_t t_accept_ns)
 		call_free(c);
 		return -ENOMEM;
 	}
+	/* Belt and braces: a call starts with nothing queued either way. */
+	ring_flush(w->ring_in);
+	ring_flush(w->ring_out);
 	w->call = c;
 	return 0;
 }

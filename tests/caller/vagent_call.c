@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -85,7 +86,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	struct vc *vc = arg;
 	(void)sig; (void)what;
 
-	vc->interrupted = true;
 	for (int i = 0; i < vc->ncalls; i++)
 		call_interrupt(&vc->calls[i]);
 }

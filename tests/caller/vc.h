@@ -19,7 +19,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <sys/socket.h>
 
 #include "../../common/audiosocket.h"
@@ -94,6 +93,8 @@ struct rx_rec {
 	uint8_t kind;
 };
 
+struct event;
+struct event_base;
 struct vc;
 
 struct call {
@@ -154,10 +155,9 @@ struct vc {
 	struct call *calls;
 	int ncalls;
 	int live;		/* calls not yet CS_DONE */
-	bool interrupted;
 };
 
-/* vc_opts.c: 0, or a VC_EXIT_* status after printing why. */
+/* vc_opts.c. opts_parse: 0; -1 after -h; else a VC_EXIT_* status, told why. */
 int opts_parse(struct vc_opts *o, int argc, char **argv);
 int opts_load_audios(const struct vc_opts *o, struct vc_audio **out, int *n);
 void opts_free_audios(struct vc_audio *a, int n);

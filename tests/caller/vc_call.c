@@ -30,6 +30,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,7 +47,7 @@
 #define RX_MAX_AUDIO_MS 10000
 #define IN_BUF (AS_HDR_LEN + AS_MAX_PAYLOAD)
 #define OUTQ_FIRST (4 * 1024)
-#define OUTQ_MAX (256 * 1024)		/* seconds of audio the server did not read */
+#define OUTQ_MAX (256 * 1024)		/* beyond the kernel's buffers: the server stopped reading */
 #define SAMPLES_FIRST_MAX 1024		/* per-call arrays start at most this long */
 
 static void finish(struct call *c, enum outcome o, const char *fmt, ...)
@@ -358,7 +359,7 @@ static void connect_done(struct call *c)
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err) {
-		finish(c, OUT_CONNECT_ERROR, "connect: %s", strerror(err));
+		finish(c, OUT_CONNECT_ERROR, "connect to %s: %s", c->vc->o.addr_arg, strerror(err));
 		return;
 	}
 	event_del(c->timer_ev);
@@ -410,7 +411,7 @@ static void start_connect(struct call *c)
 		return;
 	}
 	if (errno != EINPROGRESS) {
-		finish(c, OUT_CONNECT_ERROR, "connect: %s", strerror(errno));
+		finish(c, OUT_CONNECT_ERROR, "connect to %s: %s", o->addr_arg, strerror(errno));
 		return;
 	}
 	c->state = CS_CONNECTING;
@@ -444,7 +445,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		start_connect(c);
 		break;
 	case CS_CONNECTING:
-		finish(c, OUT_CONNECT_ERROR, "connect: no answer in %d ms", CONNECT_TIMEOUT_MS);
+		finish(c, OUT_CONNECT_ERROR, "connect to %s: no answer in %d ms",
+		       c->vc->o.addr_arg, CONNECT_TIMEOUT_MS);
 		break;
 	case CS_LINGER:
 		linger_check(c);

@@ -361,7 +361,8 @@ class ScratchDB:
         self.mariadb = mariadb
         self.name = name or "vt_" + uuid.uuid4().hex[:16]
         self.conf = os.path.join(str(path), "db-%s.conf" % self.name)
-        write_settings(self.conf, mariadb.db_settings(self.name))
+        # vagentctl loads the whole file; without an API key the api must be off.
+        write_settings(self.conf, dict(mariadb.db_settings(self.name), api={"enabled": "no"}))
 
     def create(self):
         self.mariadb.create_database(self.name)

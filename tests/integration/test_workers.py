@@ -51,3 +51,19 @@ def test_worker_retires_after_max_use(daemon_factory, tmp_path):
         assert run_caller(d.port, "-d", "1")["completed"] == 1
     wait_for(lambda: not (set(d.worker_pids()) & first), what="the used workers to retire")
     assert d.status()["restarts_total"] == 0, "retiring is not a crash"
+
+
+def test_next_call_in_a_killed_workers_slot_hears_only_itself(daemon_factory, tmp_path):
+    """Regression: a SIGKILLed worker's leftover ring audio reached the next caller."""
+    d = daemon_factory({"vagentd": {"max_calls": "1", "min_spare": "1", "max_spare": "1"}})
+    make_wav(str(tmp_path / "a.wav"), seconds=5.0, seed=1)
+    first = start_caller(d.port, "-w", str(tmp_path / "a.wav"))
+    call = wait_for(lambda: [c for c in d.calls() if c["frames_out"] > 20], what="audio")[0]
+    os.kill(call["pid"], signal.SIGKILL)
+    finish_caller(first)
+    wait_for(lambda: d.available() == 1 and d.status()["idle"] == 1, what="a new worker")
+    sent = make_wav(str(tmp_path / "b.wav"), seconds=1.0, seed=2)
+    from harness import run_caller
+    res = run_caller(d.port, "-w", str(tmp_path / "b.wav"), "-r", str(tmp_path / "b-out.wav"))
+    assert res["results"][0]["outcome"] == "completed"
+    assert read_wav(str(tmp_path / "b-out.wav"))[1] == sent

@@ -1,0 +1,269 @@
+/*
+ * api_http.c - the api's routing and the plumbing every handler shares:
+ * JSON replies, JSON errors, the API key, request bodies, statistics.
+ *
+ * Every answer is JSON (metrics excepted), every rejection a 4xx with
+ * {"error": "..."} and one log line naming the client and the reason.
+ * The key is compared in constant time, and never logged.
+ */
+#include "api.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/conf.h"
+#include "../common/db.h"
+#include "../common/log.h"
+#include "../common/vg_time.h"
+
+#define DB_RETRY_NS (5 * NS_PER_S)
+
+const char *api_peer(struct evhttp_request *req, char *buf, size_t len)
+{
+	struct evhttp_connection *con = evhttp_request_get_connection(req);
+	const char *host = "?";
+	ev_uint16_t port = 0;
+
+	if (con)
+		evhttp_connection_get_peer(con, (char **)&host, &port);
+	snprintf(buf, len, "%s:%u", host, port);
+	return buf;
+}
+
+static void count(struct api *a, enum api_endpoint ep, int code, int64_t t0)
+{
+	int cls = code >= 500 ? 2 : code >= 400 ? 1 : 0;
+
+	atomic_fetch_add_explicit(&a->stats->requests[ep][cls], 1, memory_order_relaxed);
+	hist_add(&a->stats->latency[ep], (uint64_t)(mono_ns() - t0) / 1000);
+}
+
+void api_reply(struct api *a, struct evhttp_request *req, int code, json_t *body,
+	       enum api_endpoint ep, int64_t t0)
+{
+	struct evbuffer *out = evbuffer_new();
+	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(body);
+	if (out && text)
+		evbuffer_add(out, text, strlen(text));
+	free(text);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	evhttp_send_reply(req, code, NULL, out);
+	if (out)
+		evbuffer_free(out);
+	count(a, ep, code, t0);
+}
+
+void api_error(struct api *a, struct evhttp_request *req, int code, enum api_endpoint ep,
+	       int64_t t0, const char *fmt, ...)
+{
+	char msg[512], peer[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(code >= 500 ? LOG_LVL_ERROR : LOG_LVL_WARN, "api", NULL, "%s %s from %s: %d %s",
+		evhttp_request_get_command(req) == EVHTTP_REQ_GET ? "GET" : "POST",
+		api_endpoint_names[ep], api_peer(req, peer, sizeof(peer)), code, msg);
+	api_reply(a, req, code, json_pack("{s:s}", "error", msg), ep, t0);
+}
+
+/* Constant time in the length of what the client sent. */
+static bool key_ok(const struct api *a, const char *given)
+{
+	const char *want = a->conf->secrets->api_key;
+	size_t gl = given ? strlen(given) : 0, wl = strlen(want);
+	unsigned diff = (unsigned)(gl ^ wl);
+
+	for (size_t i = 0; i < gl; i++)
+		diff |= (unsigned char)given[i] ^ (unsigned char)want[wl ? i % wl : 0];
+	return wl && !diff;
+}
+
+json_t *api_body(struct api *a, struct evhttp_request *req, enum api_endpoint ep, int64_t t0)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	json_error_t jerr;
+
+	if (len > (size_t)a->conf->api_max_body) {
+		api_error(a, req, 413, ep, t0, "request body over %d bytes", a->conf->api_max_body);
+		return NULL;
+	}
+	/* jansson refuses invalid UTF-8 and NUL bytes; duplicate keys are ambiguous. */
+	json_t *j = json_loadb((const char *)evbuffer_pullup(in, -1), len,
+			       JSON_REJECT_DUPLICATES, &jerr);
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		api_error(a, req, 400, ep, t0, "Invalid JSON body");
+		return NULL;
+	}
+	return j;
+}
+
+MYSQL *api_db(struct api *a)
+{
+	char err[512];
+
+	if (a->db)
+		return a->db;
+	if (mono_ns() < a->db_retry_ns)
+		return NULL;
+	if (db_connect(a->conf, &a->db, err, sizeof(err)) < 0) {
+		if (!a->db_logged_down)
+			log_error("api", NULL, "MariaDB unreachable: %s", err);
+		a->db_logged_down = true;
+		a->db_retry_ns = mono_ns() + DB_RETRY_NS;
+		return NULL;
+	}
+	if (a->db_logged_down)
+		log_info("api", NULL, "MariaDB reachable again");
+	a->db_logged_down = false;
+	return a->db;
+}
+
+void api_db_failed(struct api *a, const char *what)
+{
+	log_error("api", NULL, "MariaDB: %s: %s", what, a->db ? mysql_error(a->db) : "no connection");
+	if (a->st_repeat)
+		mysql_stmt_close(a->st_repeat);
+	a->st_repeat = NULL;
+	db_close(a->db);
+	a->db = NULL;
+	a->db_logged_down = true;
+	a->db_retry_ns = mono_ns() + DB_RETRY_NS / 5;
+}
+
+static void healthz(struct api *a, struct evhttp_request *req, int64_t t0)
+{
+	const struct shm_header *h = a->hdr;
+	bool writer = atomic_load(&h->writer.pid) != 0, db = atomic_load(&h->writer.db_up);
+	json_t *j = json_pack("{s:s, s:b, s:b, s:I, s:b, s:I, s:I}",
+			      "status", !writer ? "down" : db ? "ok" : "degraded",
+			      "writer_running", writer, "db_up", db,
+			      "journal_backlog", (json_int_t)atomic_load(&h->writer.backlog),
+			      "draining", atomic_load(&h->draining) != 0,
+			      "calls_active", (json_int_t)atomic_load(&h->active),
+			      "generation", (json_int_t)atomic_load(&h->generation));
+
+	/* Bookings are safe as long as the writer journals them: that is "up". */
+	api_reply(a, req, writer ? 200 : 503, j, API_EP_HEALTH, t0);
+}
+
+static void metrics(struct api *a, struct evhttp_request *req, int64_t t0)
+{
+	char path[PATH_MAX + 16];
+	struct evbuffer *out = evbuffer_new();
+
+	snprintf(path, sizeof(path), "%s/metrics.prom", a->conf->run_dir);
+	FILE *fp = fopen(path, "r");
+	if (!fp || !out) {
+		if (fp)
+			fclose(fp);
+		if (out)
+			evbuffer_free(out);
+		api_error(a, req, 503, API_EP_METRICS, t0, "metrics not written yet");
+		return;
+	}
+	char buf[8192];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+		evbuffer_add(out, buf, n);
+	fclose(fp);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; version=0.0.4");
+	evhttp_send_reply(req, 200, NULL, out);
+	evbuffer_free(out);
+	count(a, API_EP_METRICS, 200, t0);
+}
+
+/* Paths of the seed's webhooks, with and without ".php". */
+static bool is_path(const char *path, const char *want)
+{
+	size_t n = strlen(want);
+
+	return !strncmp(path, want, n) && (!path[n] || !strcmp(path + n, ".php"));
+}
+
+static bool method_is(struct api *a, struct evhttp_request *req, enum evhttp_cmd_type want,
+		      enum api_endpoint ep, int64_t t0)
+{
+	if (evhttp_request_get_command(req) == want)
+		return true;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+			  want == EVHTTP_REQ_GET ? "GET" : "POST");
+	api_error(a, req, 405, ep, t0, "method not allowed");
+	return false;
+}
+
+static bool authorised(struct api *a, struct evhttp_request *req, enum api_endpoint ep,
+		       int64_t t0)
+{
+	if (key_ok(a, evhttp_find_header(evhttp_request_get_input_headers(req), "X-API-Key")))
+		return true;
+	api_error(a, req, 401, ep, t0, "Unauthorized");
+	return false;
+}
+
+/* "/api/bookings/123/dispatch" -> "123"; NULL if the path is not that. */
+static const char *dispatch_id(const char *path, char *id, size_t len)
+{
+	const char *pre = "/api/bookings/", *p = path + strlen(pre);
+	size_t n = 0;
+
+	if (strncmp(path, pre, strlen(pre)))
+		return NULL;
+	while (p[n] >= '0' && p[n] <= '9')
+		n++;
+	if (!n || n >= len || strcmp(p + n, "/dispatch"))
+		return NULL;
+	memcpy(id, p, n);
+	id[n] = '\0';
+	return id;
+}
+
+void api_route(struct evhttp_request *req, void *arg)
+{
+	struct api *a = arg;
+	int64_t t0 = mono_ns();
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	char id[24];
+
+	if (!path)
+		path = "";
+	if (is_path(path, "/api/voice-agent/did_context")) {
+		if (method_is(a, req, EVHTTP_REQ_POST, API_EP_DID_CONTEXT, t0) &&
+		    authorised(a, req, API_EP_DID_CONTEXT, t0))
+			api_did_context(a, req, t0);
+	} else if (is_path(path, "/api/voice-agent/create_booking")) {
+		if (method_is(a, req, EVHTTP_REQ_POST, API_EP_CREATE_BOOKING, t0) &&
+		    authorised(a, req, API_EP_CREATE_BOOKING, t0))
+			api_create_booking(a, req, t0);
+	} else if (!strcmp(path, "/api/bookings")) {
+		if (method_is(a, req, EVHTTP_REQ_GET, API_EP_BOOKINGS, t0) &&
+		    authorised(a, req, API_EP_BOOKINGS, t0))
+			api_bookings(a, req, t0);
+	} else if (dispatch_id(path, id, sizeof(id))) {
+		if (method_is(a, req, EVHTTP_REQ_POST, API_EP_DISPATCH, t0) &&
+		    authorised(a, req, API_EP_DISPATCH, t0))
+			api_dispatch(a, req, id, t0);
+	} else if (!strcmp(path, "/healthz")) {
+		if (method_is(a, req, EVHTTP_REQ_GET, API_EP_HEALTH, t0))
+			healthz(a, req, t0);
+	} else if (!strcmp(path, "/metrics")) {
+		if (method_is(a, req, EVHTTP_REQ_GET, API_EP_METRICS, t0))
+			metrics(a, req, t0);
+	} else {
+		api_error(a, req, 404, API_EP_OTHER, t0, "not found");
+	}
+}
