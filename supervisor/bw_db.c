@@ -395,20 +395,48 @@ static int next_segment(struct bw *w, int fd, struct jpos *applied)
 
 /* ---- the thread ---- */
 
+#define IDLE_PING_NS (5 * NS_PER_S)
+
+/*
+ * While there is nothing to apply: keep a connection (so db_up, which
+ * /healthz and the metrics report, says what is true now) and notice a
+ * database that went away, at most every few seconds.
+ */
+static void idle_check(struct bw *w, int64_t *next_ns)
+{
+	int64_t now = mono_ns();
+
+	if (now < *next_ns)
+		return;
+	if (w->db && mysql_ping(w->db) != 0) {
+		log_error("writer", NULL, "MariaDB connection lost: %s", mysql_error(w->db));
+		w->db_logged_down = false;
+		db_drop(w);
+	}
+	if (!w->db && db_up(w) < 0) {
+		w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : 100;
+		if (w->backoff_ms > w->conf->writer_retry_max_ms)
+			w->backoff_ms = w->conf->writer_retry_max_ms;
+		*next_ns = now + w->backoff_ms * NS_PER_MS;
+		return;
+	}
+	*next_ns = now + IDLE_PING_NS;
+}
+
 static bool caught_up(struct jpos a, struct jpos d)
 {
 	return a.seg == d.seg && a.off >= d.off;
 }
 
-/* Waits for journaled records; false when it is time to leave. */
+/* Waits (up to a second) for journaled records; true if there are some. */
 static bool wait_work(struct bw *w, struct jpos applied, struct jpos *durable)
 {
 	struct timespec ts;
 
 	pthread_mutex_lock(&w->mu);
-	while (caught_up(applied, w->durable) && !atomic_load(&w->stopping)) {
+	if (caught_up(applied, w->durable) && !atomic_load(&w->stopping)) {
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
+		ts.tv_sec += 1;	/* at most a second: the caller has idle work too */
 		pthread_cond_timedwait(&w->cond, &w->mu, &ts);
 	}
 	*durable = w->durable;
@@ -455,9 +483,14 @@ void *bw_db_thread(void *arg)
 		applied.off = 0;
 		fd = open_segment(w, applied.seg);
 	}
+	int64_t next_check = 0;
+
+	idle_check(w, &next_check);
 	while (wait_work(w, applied, &durable) || !atomic_load(&w->stopping)) {
-		if (caught_up(applied, durable))
+		if (caught_up(applied, durable)) {
+			idle_check(w, &next_check);
 			continue;
+		}
 		if (atomic_load(&w->stopping)) {
 			deadline = deadline ? deadline : mono_ns() + STOP_GRACE_NS;
 			if (mono_ns() > deadline || !w->db)

@@ -118,6 +118,32 @@ static void writer_metrics(struct buf *b, const struct sup *s)
 	histogram(b, "vagent_journal_fsync_seconds", "", &snap);
 }
 
+static void api_metrics(struct buf *b, const struct sup *s)
+{
+	const struct api_stats *a = shm_api_stats(&s->shm);
+	static const char *const cls[3] = { "2xx", "4xx", "5xx" };
+	struct hist_snap snap;
+	char label[64];
+
+	metric(b, "vagent_api_up", "gauge", "1 while the api process runs.",
+	       atomic_load(&a->pid) != 0);
+	put(b, "# HELP vagent_api_requests_total HTTP requests answered, by endpoint and class.\n"
+	       "# TYPE vagent_api_requests_total counter\n");
+	for (int e = 0; e < API_EP_MAX; e++)
+		for (int c = 0; c < 3; c++)
+			put(b, "vagent_api_requests_total{endpoint=\"%s\",code=\"%s\"} %llu\n",
+			    api_endpoint_names[e], cls[c],
+			    (unsigned long long)atomic_load(&a->requests[e][c]));
+	put(b, "# HELP vagent_api_request_seconds Time from request to answer.\n"
+	       "# TYPE vagent_api_request_seconds histogram\n");
+	for (int e = 0; e < API_EP_MAX; e++) {
+		memset(&snap, 0, sizeof(snap));
+		hist_sum(&snap, &a->latency[e]);
+		snprintf(label, sizeof(label), "endpoint=\"%s\"", api_endpoint_names[e]);
+		histogram(b, "vagent_api_request_seconds", label, &snap);
+	}
+}
+
 static void histograms(struct buf *b, const struct sup *s)
 {
 	put(b, "# HELP vagent_stage_latency_seconds Latency of each stage of a call.\n"
@@ -164,6 +190,7 @@ static void render_metrics(struct buf *b, const struct sup *s)
 	       fout);
 	histograms(b, s);
 	writer_metrics(b, s);
+	api_metrics(b, s);
 }
 
 /* Writes data to dir/name through a temporary file and rename(2). */

@@ -316,7 +316,7 @@ static int cmd_db(const char *conf_path, int argc, char **argv)
 	char err[1024];
 	int rc;
 
-	if (conf_load(conf_path, any_engine, &conf, err, sizeof(err)) < 0) {
+	if (conf_load_settings(conf_path, any_engine, &conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vagentctl: %s\n", err);
 		return 1;
 	}

@@ -15,7 +15,7 @@ libmariadb-dev libjansson-dev libinih-dev libcmocka-dev libespeak-ng-dev
 espeak-ng sox
 python3 python3-pytest python3-pymysql python3-websockets
 mariadb-server mariadb-client
-uuid-runtime procps"
+uuid-runtime procps hey"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps.sh: dpkg-query not found: install these packages by hand:" >&2

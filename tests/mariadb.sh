@@ -43,7 +43,9 @@ alive() {
 }
 
 pid_of() {
-	[ -r "$DIR/mysqld.pid" ] && cat "$DIR/mysqld.pid" 2>/dev/null || true
+	if [ -r "$DIR/mysqld.pid" ]; then
+		cat "$DIR/mysqld.pid" 2>/dev/null || true
+	fi
 }
 
 # Waits up to $2 tenths of a second for pid $1 to go.
@@ -57,8 +59,9 @@ wait_gone() {
 	return 0
 }
 
+# SQL on stdin, as root.
 client() {
-	mariadb --no-defaults --socket="$DIR/mysqld.sock" -uroot "$@"
+	mariadb --no-defaults --socket="$DIR/mysqld.sock" -uroot
 }
 
 admin() {

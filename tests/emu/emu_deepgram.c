@@ -1,0 +1,809 @@
+/*
+ * emu_deepgram.c - a TEST DOUBLE of Deepgram live STT
+ * (ws://127.0.0.1:PORT/v1/listen), speaking the wire protocol of
+ * protocols.md section 1 to vagent's real Deepgram client.
+ *
+ * It "hears" by energy: 20 ms windows whose RMS reaches --vad-rms start a
+ * speech segment (SpeechStarted with vad_events=true); interim Results
+ * (interim_results=true) reveal the script's utterance word by word every
+ * 200 ms of speech; `endpointing` ms of silence ends the segment and,
+ * --stt-final-ms later, a final Results (is_final, speech_final) carries the
+ * script's Nth utterance (N counts segments on this websocket); with
+ * utterance_end_ms an UtteranceEnd follows that much silence after the
+ * last word. Times are seconds of audio received on this connection.
+ * KeepAlive, Finalize, CloseStream (and the deprecated empty binary
+ * frame) behave as the real service; 10 s without data closes 1011
+ * NET-0001.
+ *
+ * Owns: the Deepgram vhost's per-connection state (lws per-session data)
+ * and the server state (fault counter, record of what clients sent).
+ * Never: runs off the lws service thread; blocks.
+ * Fails: a refused upgrade answers the real HTTP status and JSON body; a
+ * peer's bad message gets what Deepgram sends; an internal failure (no
+ * memory) closes that connection with 1011.
+ */
+#include "emu_dg.h"
+#include "emu_ws.h"
+
+#include "../../common/audio.h"
+#include "../../common/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define WIN_MS		20
+#define INTERIM_S	0.2
+#define EMPTY_FINAL_S	5.0	/* silence-only audio still gets a final this often */
+#define NO_EP_FINAL_S	1.0	/* endpointing=false: segment ends after this silence */
+#define MAX_WORDS	256
+
+struct dg_server {
+	struct emu *e;
+	struct emu_rng rng;
+	unsigned conns;			/* upgrades that reached the fault check */
+	unsigned serial;		/* connections established */
+	struct dg_cfg next_cfg;		/* checked at upgrade, taken by the new pss */
+	struct emu_fault next_fault;
+	struct emu_rec rec;
+};
+
+struct dg_conn {
+	struct dg_server *srv;
+	struct dg_cfg cfg;
+	struct emu_fault fault;
+	unsigned serial;
+	char request_id[37];
+	char model_uuid[37];
+	/* receiving */
+	char *text;			/* a text message arriving in fragments */
+	size_t text_len;
+	uint8_t carry[16];		/* the bytes of an incomplete sample frame */
+	size_t ncarry;
+	bool header_done;		/* containerised audio: WAV header skipped */
+	int16_t *win;			/* the 20 ms window being filled */
+	size_t win_n, win_len;
+	uint64_t frames;		/* sample frames analysed */
+	uint64_t bytes;
+	int64_t last_rx_us;
+	/* hearing */
+	bool seg_active;
+	double seg_start, last_voice_end, next_interim;
+	int interims;
+	double cursor;			/* end of the last final slice */
+	bool ue_armed;
+	double last_word_end;
+	size_t utt_index;
+	/* sending */
+	struct ws_txq q;
+	unsigned sent;
+	bool ending;			/* CloseStream: close 1000 once drained */
+	bool closing;			/* close now with close_code/close_reason */
+	int close_code;
+	const char *close_reason;
+	bool malformed_sent;
+	bool broken;			/* out of memory: close 1011 */
+};
+
+/* ---- server ---- */
+
+int dg_server_new(struct emu *e, struct dg_server **out)
+{
+	struct dg_server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->e = e;
+	emu_rng_seed(&s->rng, 1);
+	*out = s;
+	return 0;
+}
+
+void dg_server_free(struct dg_server *s)
+{
+	if (!s)
+		return;
+	emu_rec_clear(&s->rec);
+	free(s);
+}
+
+size_t dg_pss_size(void)
+{
+	return sizeof(struct dg_conn);
+}
+
+static double audio_pos(const struct dg_conn *c)
+{
+	return (double)c->frames / (double)c->cfg.rate;
+}
+
+/* ---- refusing an upgrade ---- */
+
+static const char *err_code_for(int status)
+{
+	switch (status) {
+	case 400: return "INVALID_QUERY_PARAMETER";
+	case 401: return "INVALID_AUTH";
+	case 402: return "ASR_PAYMENT_REQUIRED";
+	case 403: return "INSUFFICIENT_PERMISSIONS";
+	case 404: return "NOT_FOUND";
+	case 429: return "TOO_MANY_REQUESTS";
+	default: return status >= 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST";
+	}
+}
+
+static const char *err_msg_for(int status)
+{
+	switch (status) {
+	case 401: return "Invalid credentials.";
+	case 402: return "Project does not have enough credits for an ASR request.";
+	case 403: return "Insufficient permissions.";
+	case 404: return "Not found.";
+	case 429: return "Too many requests. Please try again later.";
+	case 503: return "Service unavailable. Please try again later.";
+	default: return "Internal server error.";
+	}
+}
+
+/* The real body {"err_code","err_msg","request_id"}; dg-error repeats the text. */
+static int refuse(struct dg_server *s, struct lws *wsi, int status, const char *msg)
+{
+	char rid[37], *body;
+	json_t *j;
+	int rc;
+
+	emu_uuid(&s->rng, rid);
+	if (!msg)
+		msg = err_msg_for(status);
+	j = json_pack("{s:s, s:s, s:s}", "err_code", err_code_for(status), "err_msg", msg,
+		      "request_id", rid);
+	body = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	{
+		const char *hdrs[] = { "dg-request-id", rid, "dg-error", msg, NULL };
+
+		rc = ws_http_reply(wsi, status, "application/json", body ? body : "{}", hdrs);
+	}
+	free(body);
+	log_info("stt", NULL, "deepgram emulator: refused upgrade with %d: %s", status, msg);
+	return rc ? -1 : 1;
+}
+
+static bool auth_ok(struct dg_server *s, struct lws *wsi)
+{
+	const char *key = s->e->opt.key[EMU_DG];
+	char auth[512];
+
+	if (!key)
+		return true;
+	if (ws_header(wsi, "authorization", auth, sizeof(auth)))
+		return false;
+	return !strncasecmp(auth, "Token ", 6) && !strcmp(auth + 6, key);
+}
+
+static void record_open(struct dg_server *s, struct lws *wsi)
+{
+	char path[256], name[64], val[512];
+	json_t *q = json_array();
+
+	ws_path(wsi, path, sizeof(path));
+	for (int i = 0; q && !ws_query(wsi, i, name, sizeof(name), val, sizeof(val)); i++)
+		json_array_append_new(q, json_pack("[s,s]", name, val));
+	emu_rec_add(&s->rec, json_pack("{s:s, s:i, s:s, s:o*}", "event", "open",
+				       "conn", (int)s->serial, "path", path, "query", q));
+}
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 accepts, 1 refused (answered). */
+static int on_upgrade(struct dg_server *s, struct lws *wsi)
+{
+	char path[256], msg[256];
+	struct emu_fault f;
+
+	ws_path(wsi, path, sizeof(path));
+	if (strcmp(path, "/v1/listen"))
+		return refuse(s, wsi, 404, NULL);
+	f = emu_fault_for(&s->e->fault[EMU_DG], s->conns++);
+	if (f.kind == FAULT_REFUSE)
+		return refuse(s, wsi, f.n, NULL);
+	if (!auth_ok(s, wsi))
+		return refuse(s, wsi, 401, NULL);
+	if (dg_cfg_parse(wsi, &s->next_cfg, msg, sizeof(msg)))
+		return refuse(s, wsi, 400, msg);
+	s->next_fault = f;
+	return 0;
+}
+
+/* ---- results ---- */
+
+struct words {
+	size_t n;
+	char *punct[MAX_WORDS];		/* as the script has it */
+	char *plain[MAX_WORDS];		/* lower case, no punctuation */
+};
+
+static void words_free(struct words *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		free(w->punct[i]);
+		free(w->plain[i]);
+	}
+	w->n = 0;
+}
+
+static char *plain_word(const char *tok)
+{
+	char *p = malloc(strlen(tok) + 1), *o = p;
+
+	if (!p)
+		return NULL;
+	for (; *tok; tok++)
+		if (isalnum((unsigned char)*tok) || *tok == '\'' || (unsigned char)*tok >= 0x80)
+			*o++ = (char)tolower((unsigned char)*tok);
+	*o = '\0';
+	return p;
+}
+
+static void words_split(const char *text, struct words *w)
+{
+	const char *p = text;
+
+	w->n = 0;
+	while (*p && w->n < MAX_WORDS) {
+		size_t len;
+
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		len = strcspn(p, " \t\r\n");
+		if (!len)
+			break;
+		w->punct[w->n] = strndup(p, len);
+		w->plain[w->n] = w->punct[w->n] ? plain_word(w->punct[w->n]) : NULL;
+		p += len;
+		if (!w->plain[w->n] || !w->plain[w->n][0]) {
+			free(w->punct[w->n]);
+			free(w->plain[w->n]);
+			continue;
+		}
+		w->n++;
+	}
+}
+
+static json_t *metadata_of(const struct dg_conn *c)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "request_id", c->request_id,
+			 "model_uuid", c->model_uuid, "model_info", "name", c->cfg.model,
+			 "version", "emu", "arch", c->cfg.model);
+}
+
+/* The alternative for the first k words, spread over [t0, t1]. */
+static json_t *alternative(const struct dg_conn *c, const struct words *w, size_t k,
+			   double t0, double t1)
+{
+	bool punct = c->cfg.punctuate || c->cfg.smart_format;
+	json_t *arr = json_array();
+	char transcript[4096] = "";
+	size_t tl = 0;
+	double d = k ? (t1 - t0) / (double)k : 0;
+
+	for (size_t i = 0; i < k && arr; i++) {
+		const char *shown = punct ? w->punct[i] : w->plain[i];
+		double ws = t0 + d * (double)i;
+
+		json_array_append_new(arr, json_pack("{s:s, s:o, s:o, s:f, s:s}",
+			"word", w->plain[i], "start", emu_json_secs(ws),
+			"end", emu_json_secs(ws + d * 0.9), "confidence", 0.99,
+			"punctuated_word", shown));
+		tl += (size_t)snprintf(transcript + tl, sizeof(transcript) - tl, "%s%s",
+				       i ? " " : "", shown);
+		if (tl >= sizeof(transcript))
+			tl = sizeof(transcript) - 1;
+	}
+	return json_pack("{s:s, s:f, s:o*}", "transcript", transcript,
+			 "confidence", k ? 0.98 : 0.0, "words", arr);
+}
+
+static json_t *results(const struct dg_conn *c, const char *text, size_t reveal,
+		       double start, double end, bool is_final, bool speech_final,
+		       bool from_finalize)
+{
+	struct words w;
+	json_t *j;
+
+	words_split(text, &w);
+	if (reveal > w.n)
+		reveal = w.n;
+	j = json_pack("{s:s, s:[i,i], s:o, s:o, s:b, s:b, s:b, s:{s:[o]}, s:o}",
+		      "type", "Results", "channel_index", 0, 1,
+		      "duration", emu_json_secs(end - start), "start", emu_json_secs(start),
+		      "is_final", is_final, "speech_final", speech_final,
+		      "from_finalize", from_finalize, "channel", "alternatives",
+		      alternative(c, &w, reveal, c->seg_active ? c->seg_start : start,
+				  c->seg_active ? c->last_voice_end : end),
+		      "metadata", metadata_of(c));
+	words_free(&w);
+	return j;
+}
+
+static void kick(struct lws *wsi, struct dg_conn *c);
+
+static void queue(struct lws *wsi, struct dg_conn *c, json_t *j, int64_t due)
+{
+	if (ws_txq_push_json(&c->q, j, due))
+		c->broken = true;
+	kick(wsi, c);
+}
+
+/* ---- hearing ---- */
+
+static size_t count_words(const char *text)
+{
+	struct words w;
+	size_t n;
+
+	words_split(text, &w);
+	n = w.n;
+	words_free(&w);
+	return n;
+}
+
+/* A segment ends: its final goes out --stt-final-ms later. */
+static void end_segment(struct lws *wsi, struct dg_conn *c, double at, bool speech_final,
+			bool from_finalize)
+{
+	const char *text = emu_script_stt(&c->srv->e->script, c->utt_index++);
+	int64_t due = emu_now_us() + (int64_t)c->srv->e->opt.stt_final_ms * 1000;
+
+	queue(wsi, c, results(c, text, MAX_WORDS, c->cursor, at, true, speech_final,
+			      from_finalize), due);
+	c->seg_active = false;
+	c->cursor = at;
+	if (count_words(text)) {
+		c->last_word_end = c->last_voice_end;
+		c->ue_armed = c->cfg.interim && c->cfg.utt_end_ms > 0;
+	}
+}
+
+/* A final with no words for the audio since the last one. */
+static void empty_final(struct lws *wsi, struct dg_conn *c, double at, bool from_finalize)
+{
+	int64_t due = emu_now_us() + (int64_t)c->srv->e->opt.stt_final_ms * 1000;
+
+	queue(wsi, c, results(c, "", 0, c->cursor, at, true, false, from_finalize), due);
+	c->cursor = at;
+}
+
+static void start_segment(struct lws *wsi, struct dg_conn *c, double t0)
+{
+	c->seg_active = true;
+	c->seg_start = t0;
+	c->interims = 0;
+	c->next_interim = t0 + INTERIM_S;
+	c->ue_armed = false;
+	if (c->cfg.vad_events)
+		queue(wsi, c, json_pack("{s:s, s:[i,i], s:o}", "type", "SpeechStarted",
+					"channel", 0, 1, "timestamp", emu_json_secs(t0)),
+		      emu_now_us());
+}
+
+static void voiced_window(struct lws *wsi, struct dg_conn *c, double t0, double t1)
+{
+	if (!c->seg_active)
+		start_segment(wsi, c, t0);
+	c->last_voice_end = t1;
+	if (c->cfg.interim && t1 >= c->next_interim) {
+		const char *text = emu_script_stt(&c->srv->e->script, c->utt_index);
+
+		c->interims++;
+		c->next_interim += INTERIM_S;
+		queue(wsi, c, results(c, text, (size_t)c->interims, c->cursor, t1, false, false,
+				      false), emu_now_us());
+	}
+}
+
+static void silent_window(struct lws *wsi, struct dg_conn *c, double t1)
+{
+	double silence = t1 - c->last_voice_end;
+	int ep = c->cfg.endpointing_ms;
+
+	if (c->seg_active) {
+		if (ep >= 0 && silence * 1000.0 >= (double)ep)
+			end_segment(wsi, c, t1, true, false);
+		else if (c->cfg.utt_end_ms && c->cfg.interim &&
+			 silence * 1000.0 >= (double)c->cfg.utt_end_ms)
+			end_segment(wsi, c, t1, false, false);
+		else if (ep < 0 && !c->cfg.utt_end_ms && silence >= NO_EP_FINAL_S)
+			end_segment(wsi, c, t1, false, false);
+	} else if (t1 - c->cursor >= EMPTY_FINAL_S) {
+		empty_final(wsi, c, t1, false);
+	}
+	if (c->ue_armed && (t1 - c->last_word_end) * 1000.0 >= (double)c->cfg.utt_end_ms) {
+		c->ue_armed = false;
+		queue(wsi, c, json_pack("{s:s, s:[i,i], s:o}", "type", "UtteranceEnd",
+					"channel", 0, 1, "last_word_end",
+					emu_json_secs(c->last_word_end)), emu_now_us());
+	}
+}
+
+static void analyse_window(struct lws *wsi, struct dg_conn *c)
+{
+	double t0 = audio_pos(c), t1;
+
+	c->frames += c->win_n;
+	t1 = audio_pos(c);
+	if (audio_rms(c->win, c->win_n) >= (double)c->srv->e->opt.vad_rms)
+		voiced_window(wsi, c, t0, t1);
+	else
+		silent_window(wsi, c, t1);
+	c->win_n = 0;
+}
+
+/* One sample frame (all channels) of the declared encoding, mixed to mono. */
+static int16_t decode_frame(const struct dg_conn *c, const uint8_t *p)
+{
+	int32_t acc = 0;
+
+	for (int ch = 0; ch < c->cfg.channels; ch++) {
+		switch (c->cfg.enc) {
+		case DG_ENC_MULAW:
+			acc += emu_ulaw_decode(p[ch]);
+			break;
+		case DG_ENC_ALAW:
+			acc += emu_alaw_decode(p[ch]);
+			break;
+		default:
+			acc += (int16_t)(p[2 * ch] | (p[2 * ch + 1] << 8));
+			break;
+		}
+	}
+	return (int16_t)(acc / c->cfg.channels);
+}
+
+static size_t frame_bytes(const struct dg_conn *c)
+{
+	return (size_t)c->cfg.channels * (c->cfg.enc == DG_ENC_MULAW || c->cfg.enc == DG_ENC_ALAW ? 1 : 2);
+}
+
+static void push_sample(struct lws *wsi, struct dg_conn *c, int16_t s)
+{
+	c->win[c->win_n++] = s;
+	if (c->win_n == c->win_len)
+		analyse_window(wsi, c);
+}
+
+/*
+ * Containerised audio (no encoding=): a WAV header declares the format.
+ * 0: consumed *used bytes of header; -EINVAL: not decodable (DATA-0000).
+ */
+static int take_wav_header(struct dg_conn *c, const uint8_t *p, size_t len, size_t *used)
+{
+	size_t off = 12;
+
+	if (len < 44 || memcmp(p, "RIFF", 4) || memcmp(p + 8, "WAVE", 4))
+		return -EINVAL;
+	while (off + 8 <= len) {
+		uint32_t sz = (uint32_t)p[off + 4] | (uint32_t)p[off + 5] << 8 |
+			      (uint32_t)p[off + 6] << 16 | (uint32_t)p[off + 7] << 24;
+
+		if (!memcmp(p + off, "fmt ", 4) && off + 24 <= len) {
+			int fmt = p[off + 8] | p[off + 9] << 8;
+
+			c->cfg.channels = p[off + 10] | p[off + 11] << 8;
+			c->cfg.rate = (int)((uint32_t)p[off + 12] | (uint32_t)p[off + 13] << 8 |
+					    (uint32_t)p[off + 14] << 16);
+			c->cfg.enc = fmt == 7 ? DG_ENC_MULAW : fmt == 6 ? DG_ENC_ALAW :
+				     fmt == 1 ? DG_ENC_LINEAR16 : DG_ENC_NONE;
+		} else if (!memcmp(p + off, "data", 4)) {
+			*used = off + 8;
+			if (c->cfg.enc == DG_ENC_NONE || c->cfg.channels < 1 || c->cfg.channels > 8 ||
+			    c->cfg.rate < 1000 || c->cfg.rate > 192000)
+				return -EINVAL;
+			return 0;
+		}
+		off += 8 + sz + (sz & 1);
+	}
+	return -EINVAL;
+}
+
+static int setup_window(struct dg_conn *c)
+{
+	c->win_len = (size_t)c->cfg.rate * WIN_MS / 1000;
+	if (!c->win_len)
+		c->win_len = 1;
+	c->win = calloc(c->win_len, sizeof(int16_t));
+	return c->win ? 0 : -ENOMEM;
+}
+
+static void close_with(struct lws *wsi, struct dg_conn *c, int code, const char *reason)
+{
+	c->closing = true;
+	c->close_code = code;
+	c->close_reason = reason;
+	lws_callback_on_writable(wsi);
+}
+
+static void on_audio(struct lws *wsi, struct dg_conn *c, const uint8_t *p, size_t len)
+{
+	size_t fb, used = 0;
+
+	if (c->ending || c->closing)
+		return;
+	c->bytes += len;
+	if (!c->header_done) {
+		if (c->cfg.enc == DG_ENC_NONE && take_wav_header(c, p, len, &used)) {
+			close_with(wsi, c, 1008, "DATA-0000");
+			return;
+		}
+		c->header_done = true;
+		if (setup_window(c)) {
+			c->broken = true;
+			return;
+		}
+		p += used;
+		len -= used;
+	}
+	fb = frame_bytes(c);
+	while (len) {
+		size_t take = fb - c->ncarry < len ? fb - c->ncarry : len;
+
+		memcpy(c->carry + c->ncarry, p, take);
+		c->ncarry += take;
+		p += take;
+		len -= take;
+		if (c->ncarry == fb) {
+			push_sample(wsi, c, decode_frame(c, c->carry));
+			c->ncarry = 0;
+		}
+	}
+}
+
+/* ---- control messages ---- */
+
+static void finalize(struct lws *wsi, struct dg_conn *c, bool from_finalize)
+{
+	double at = c->header_done ? audio_pos(c) : c->cursor;
+
+	if (c->seg_active)
+		end_segment(wsi, c, at, false, from_finalize);
+	else if (from_finalize || at > c->cursor)
+		empty_final(wsi, c, at, from_finalize);
+}
+
+static void close_stream(struct lws *wsi, struct dg_conn *c)
+{
+	char created[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	double dur = c->header_done ? audio_pos(c) : 0;
+
+	if (c->ending)
+		return;
+	finalize(wsi, c, false);
+	gmtime_r(&now, &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+	queue(wsi, c, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:i, s:[s], s:{s:{s:s, s:s, s:s}}}",
+		"type", "Metadata", "transaction_key", "deprecated", "request_id", c->request_id,
+		"sha256", "0000000000000000000000000000000000000000000000000000000000000000",
+		"created", created, "duration", emu_json_secs(dur), "channels", c->cfg.channels,
+		"models", c->model_uuid, "model_info", c->model_uuid, "name", c->cfg.model,
+		"version", "emu", "arch", c->cfg.model), emu_now_us());
+	c->ending = true;
+	kick(wsi, c);
+}
+
+/* Deepgram's in-band error for a text message it cannot use. */
+static void schema_error(struct lws *wsi, struct dg_conn *c, const char *variant, const char *what)
+{
+	queue(wsi, c, json_pack("{s:s, s:s, s:s, s:s}", "type", "Error", "variant", variant,
+				"description", what, "message", what), emu_now_us());
+}
+
+static void on_text(struct lws *wsi, struct dg_conn *c, const char *s, size_t len)
+{
+	json_t *j = json_loadb(s, len, 0, NULL);
+	const char *type = json_string_value(json_object_get(j, "type"));
+
+	emu_rec_add(&c->srv->rec, json_pack("{s:s, s:i, s:O?, s:s%}", "event", "text",
+					    "conn", (int)c->serial, "message", j, "raw", s, len));
+	if (!type)
+		schema_error(wsi, c, "SchemaError", "Could not parse the text message.");
+	else if (!strcmp(type, "KeepAlive"))
+		;	/* no reply, as the real one */
+	else if (!strcmp(type, "Finalize"))
+		finalize(wsi, c, true);
+	else if (!strcmp(type, "CloseStream"))
+		close_stream(wsi, c);
+	else if (!strcmp(type, "Configure")) {
+		if (strncmp(c->cfg.model, "nova-3", 6))
+			schema_error(wsi, c, "InvalidConfigureMessage",
+				     "Configure is only supported for Nova-3 models.");
+	} else {
+		schema_error(wsi, c, "SchemaError", "Unknown message type.");
+	}
+	json_decref(j);
+}
+
+static void on_receive(struct lws *wsi, struct dg_conn *c, const void *in, size_t len)
+{
+	c->last_rx_us = emu_now_us();
+	if (lws_frame_is_binary(wsi)) {
+		if (!len && lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi))
+			close_stream(wsi, c);	/* the deprecated end-of-stream signal */
+		else
+			on_audio(wsi, c, in, len);
+	} else {
+		char *t = realloc(c->text, c->text_len + len + 1);
+
+		if (!t) {
+			c->broken = true;
+			return;
+		}
+		c->text = t;
+		memcpy(c->text + c->text_len, in, len);
+		c->text_len += len;
+		if (!lws_is_final_fragment(wsi))
+			return;
+		c->text[c->text_len] = '\0';
+		on_text(wsi, c, c->text, c->text_len);
+		c->text_len = 0;
+	}
+	kick(wsi, c);
+}
+
+/* ---- sending ---- */
+
+static int64_t idle_deadline(const struct dg_conn *c)
+{
+	return c->last_rx_us + (int64_t)c->srv->e->opt.stt_idle_ms * 1000;
+}
+
+static void kick(struct lws *wsi, struct dg_conn *c)
+{
+	int64_t due = ws_txq_next_due(&c->q), idle = idle_deadline(c);
+
+	if (c->broken || c->closing || due <= emu_now_us() || (c->ending && !c->q.head))
+		lws_callback_on_writable(wsi);
+	ws_timer_at(wsi, due < idle ? due : idle);
+}
+
+static int do_close(struct lws *wsi, int code, const char *reason)
+{
+	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+	return -1;
+}
+
+/* Applies the connection's fault to the next message. 1: send it. */
+static int fault_gate(struct lws *wsi, struct dg_conn *c, int *ret)
+{
+	static const char junk[] = "{\"type\":\"Results\",\"channel_index\":[0,";
+	const struct emu_fault *f = &c->fault;
+
+	if ((f->kind == FAULT_CLOSE) && c->sent >= (unsigned)f->n) {
+		*ret = do_close(wsi, 1011, "NET-0000");
+		return 0;
+	}
+	if (f->kind == FAULT_STALL && c->sent >= (unsigned)f->n) {
+		ws_txq_clear(&c->q);
+		c->ending = false;
+		*ret = 0;
+		return 0;
+	}
+	if (f->kind == FAULT_MALFORMED && c->sent >= (unsigned)f->n && !c->malformed_sent) {
+		c->malformed_sent = true;
+		*ret = lws_write(wsi, (unsigned char *)junk, strlen(junk), LWS_WRITE_TEXT) < 0 ? -1 : 0;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	return 1;
+}
+
+static int on_writeable(struct lws *wsi, struct dg_conn *c)
+{
+	struct ws_msg *m;
+	int ret = 0;
+
+	if (c->broken)
+		return do_close(wsi, 1011, "NET-0000");
+	if (c->closing)
+		return do_close(wsi, c->close_code, c->close_reason);
+	if (!c->q.head && c->ending)
+		return do_close(wsi, 1000, "");
+	if (ws_txq_next_due(&c->q) > emu_now_us() && !(c->fault.kind == FAULT_CLOSE &&
+						       c->sent >= (unsigned)c->fault.n))
+		return 0;
+	if (!fault_gate(wsi, c, &ret))
+		return ret;
+	m = ws_txq_pop_due(&c->q, emu_now_us());
+	if (!m)
+		return 0;
+	if (ws_send(wsi, m))
+		return -1;
+	c->sent++;
+	kick(wsi, c);
+	return 0;
+}
+
+static void on_timer(struct lws *wsi, struct dg_conn *c)
+{
+	if (emu_now_us() >= idle_deadline(c) && !c->closing) {
+		log_info("stt", c->request_id, "deepgram emulator: no data for %d ms, closing",
+			 c->srv->e->opt.stt_idle_ms);
+		close_with(wsi, c, 1011, "NET-0001");
+		return;
+	}
+	kick(wsi, c);
+}
+
+/* ---- connection life ---- */
+
+static void on_open(struct lws *wsi, struct dg_server *s, struct dg_conn *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->srv = s;
+	c->cfg = s->next_cfg;
+	c->fault = s->next_fault;
+	c->serial = s->serial++;
+	emu_uuid(&s->rng, c->request_id);
+	emu_uuid(&s->rng, c->model_uuid);
+	c->last_rx_us = emu_now_us();
+	record_open(s, wsi);
+	if (c->cfg.enc != DG_ENC_NONE) {
+		c->header_done = true;
+		if (setup_window(c))
+			c->broken = true;
+	}
+	if (c->fault.kind == FAULT_CLOSE && c->fault.n == 0)
+		lws_callback_on_writable(wsi);
+	kick(wsi, c);
+}
+
+static void on_closed(struct dg_conn *c)
+{
+	if (!c->srv)
+		return;
+	emu_rec_add(&c->srv->rec, json_pack("{s:s, s:i, s:o, s:I}", "event", "close",
+					    "conn", (int)c->serial, "audio_seconds",
+					    emu_json_secs(c->header_done ? audio_pos(c) : 0),
+					    "audio_bytes", (json_int_t)c->bytes));
+	ws_txq_clear(&c->q);
+	free(c->text);
+	free(c->win);
+	c->text = NULL;
+	c->win = NULL;
+	c->srv = NULL;
+}
+
+int dg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		void *in, size_t len)
+{
+	struct dg_server *s = lws_vhost_user(lws_get_vhost(wsi));
+	struct dg_conn *c = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return on_upgrade(s, wsi);
+	case LWS_CALLBACK_HTTP:
+		return ws_http_inspect(wsi, in ? (const char *)in : "", &s->rec);
+	case LWS_CALLBACK_ESTABLISHED:
+		on_open(wsi, s, c);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		if (c && c->srv)
+			on_receive(wsi, c, in, len);
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return c && c->srv ? on_writeable(wsi, c) : 0;
+	case LWS_CALLBACK_TIMER:
+		if (c && c->srv)
+			on_timer(wsi, c);
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+		if (c)
+			on_closed(c);
+		return 0;
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,35 @@
+/*
+ * emu_dg.h - the Deepgram TEST DOUBLE's view of a /v1/listen request:
+ * the query parameters the real service reads, checked as it checks them.
+ *
+ * Owns: struct dg_cfg and its parser (emu_dg_query.c).
+ * Never: looks at anything but the query.
+ * Fails: a query the real service refuses gives -EINVAL with the error
+ * code and message Deepgram answers with (HTTP 400).
+ */
+#ifndef VG_EMU_DG_H
+#define VG_EMU_DG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libwebsockets.h>
+
+enum dg_enc { DG_ENC_NONE = 0, DG_ENC_LINEAR16, DG_ENC_MULAW, DG_ENC_ALAW };
+
+struct dg_cfg {
+	char model[64];
+	char language[32];
+	enum dg_enc enc;		/* NONE: containerised (WAV) audio */
+	int rate;			/* 0: not given */
+	int channels;
+	bool interim, vad_events, punctuate, smart_format;
+	int endpointing_ms;		/* -1: endpointing=false */
+	int utt_end_ms;			/* 0: no UtteranceEnd */
+	int nkeyterm, nkeywords;
+};
+
+/* Reads and checks the query of wsi. 0, or -EINVAL with msg (err_msg). */
+int dg_cfg_parse(struct lws *wsi, struct dg_cfg *cfg, char *msg, size_t msglen);
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * emu_ws.c - the websocket side of vagent-emu (a provider TEST DOUBLE):
+ * one libwebsockets context with a vhost per emulated service (Deepgram,
+ * Cartesia) on 127.0.0.1, served by its own thread, plus the plumbing the
+ * two protocols share (see emu_ws.h).
+ *
+ * Owns: the lws context, its service thread and the synthesis thread the
+ * Cartesia emulator feeds. Debian's lws has no libevent loop, so lws runs
+ * on its own thread; the main thread only starts and stops it.
+ * Never: shares a connection's state with another thread; the only
+ * cross-thread calls are lws_cancel_service() and the tts queues.
+ * Fails: a port that cannot be bound fails emu_ws_start (fatal for the
+ * caller); at run time errors end one connection.
+ */
+#include "emu_ws.h"
+
+#include "../../common/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct emu_ws {
+	struct emu *e;
+	struct lws_context *ctx;
+	struct emu_tts *tts;
+	struct dg_server *dg;
+	struct cart_server *cart;
+	struct lws_protocols proto[2][2];	/* per vhost, NULL-terminated */
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+};
+
+/* ---- outgoing queue ---- */
+
+int ws_txq_push(struct ws_txq *q, const void *data, size_t len, bool binary, int64_t due_us)
+{
+	struct ws_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
+
+	if (!m)
+		return -ENOMEM;
+	m->next = NULL;
+	m->binary = binary;
+	m->len = len;
+	memcpy(m->buf + LWS_PRE, data, len);
+	if (due_us < q->last_due)
+		due_us = q->last_due;
+	m->due_us = q->last_due = due_us;
+	if (q->tail)
+		q->tail->next = m;
+	else
+		q->head = m;
+	q->tail = m;
+	return 0;
+}
+
+int ws_txq_push_json(struct ws_txq *q, json_t *j, int64_t due_us)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	int rc;
+
+	json_decref(j);
+	if (!s)
+		return -ENOMEM;
+	rc = ws_txq_push(q, s, strlen(s), false, due_us);
+	free(s);
+	return rc;
+}
+
+struct ws_msg *ws_txq_pop_due(struct ws_txq *q, int64_t now)
+{
+	struct ws_msg *m = q->head;
+
+	if (!m || m->due_us > now)
+		return NULL;
+	q->head = m->next;
+	if (!q->head)
+		q->tail = NULL;
+	m->next = NULL;
+	return m;
+}
+
+int64_t ws_txq_next_due(const struct ws_txq *q)
+{
+	return q->head ? q->head->due_us : INT64_MAX;
+}
+
+void ws_txq_clear(struct ws_txq *q)
+{
+	while (q->head) {
+		struct ws_msg *m = q->head;
+
+		q->head = m->next;
+		free(m);
+	}
+	q->tail = NULL;
+}
+
+int ws_send(struct lws *wsi, struct ws_msg *m)
+{
+	int n = lws_write(wsi, m->buf + LWS_PRE, m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+	size_t len = m->len;
+
+	free(m);
+	return n < (int)len ? -EIO : 0;
+}
+
+void ws_timer_at(struct lws *wsi, int64_t due_us)
+{
+	int64_t d;
+
+	if (due_us == INT64_MAX) {
+		lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+		return;
+	}
+	d = due_us - emu_now_us();
+	lws_set_timer_usecs(wsi, d < 1 ? 1 : d);
+}
+
+/* ---- HTTP answers ---- */
+
+int ws_http_reply(struct lws *wsi, int status, const char *ctype, const char *body,
+		  const char *const *hdrs)
+{
+	unsigned char hb[LWS_PRE + 2048], *start = hb + LWS_PRE, *p = start;
+	unsigned char *end = hb + sizeof(hb) - 1;
+	size_t blen = body ? strlen(body) : 0;
+	unsigned char *bb;
+	int rc = 0;
+
+	if (lws_add_http_header_status(wsi, (unsigned int)status, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+					 (const unsigned char *)ctype, (int)strlen(ctype), &p, end) ||
+	    lws_add_http_header_content_length(wsi, blen, &p, end))
+		return -EIO;
+	for (; hdrs && hdrs[0] && hdrs[1]; hdrs += 2) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s:", hdrs[0]);
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+						(const unsigned char *)hdrs[1],
+						(int)strlen(hdrs[1]), &p, end))
+			return -EIO;
+	}
+	if (lws_finalize_http_header(wsi, &p, end) ||
+	    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0)
+		return -EIO;
+	if (!blen)
+		return 0;
+	bb = malloc(LWS_PRE + blen);
+	if (!bb)
+		return -ENOMEM;
+	memcpy(bb + LWS_PRE, body, blen);
+	if (lws_write(wsi, bb + LWS_PRE, blen, LWS_WRITE_HTTP_FINAL) < (int)blen)
+		rc = -EIO;
+	free(bb);
+	return rc;
+}
+
+int ws_http_inspect(struct lws *wsi, const char *path, struct emu_rec *rec)
+{
+	char *body = NULL;
+	int rc;
+
+	if (!strcmp(path, "/emu/requests")) {
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) > 0)
+			emu_rec_clear(rec);
+		body = emu_rec_dump(rec);
+		rc = ws_http_reply(wsi, 200, "application/json", body ? body : "[]", NULL);
+	} else {
+		rc = ws_http_reply(wsi, 404, "application/json",
+				   "{\"error\":\"not found (vagent-emu)\"}", NULL);
+	}
+	free(body);
+	if (rc || lws_http_transaction_completed(wsi))
+		return -1;
+	return 0;
+}
+
+/* ---- request access ---- */
+
+int ws_query(struct lws *wsi, int idx, char *name, size_t nlen, char *val, size_t vlen)
+{
+	char buf[1024];
+	const char *eq;
+	size_t n;
+
+	if (lws_hdr_copy_fragment(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_URI_ARGS, idx) < 0)
+		return -ENOENT;
+	eq = strchr(buf, '=');
+	n = eq ? (size_t)(eq - buf) : strlen(buf);
+	snprintf(name, nlen, "%.*s", (int)n, buf);
+	snprintf(val, vlen, "%s", eq ? eq + 1 : "");
+	return 0;
+}
+
+int ws_path(struct lws *wsi, char *buf, size_t len)
+{
+	if (lws_hdr_copy(wsi, buf, (int)len, WSI_TOKEN_GET_URI) < 0) {
+		buf[0] = '\0';
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int ws_header(struct lws *wsi, const char *name, char *buf, size_t len)
+{
+	char key[64];
+	size_t i;
+
+	buf[0] = '\0';
+	if (!strcasecmp(name, "authorization"))
+		return lws_hdr_copy(wsi, buf, (int)len, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 ? 0 : -ENOENT;
+	for (i = 0; name[i] && i + 2 < sizeof(key); i++)
+		key[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+	key[i++] = ':';
+	key[i] = '\0';
+	return lws_hdr_custom_copy(wsi, buf, (int)len, key, (int)i) >= 0 ? 0 : -ENOENT;
+}
+
+/* ---- the context and its thread ---- */
+
+static void lws_log(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	log_msg(level == LLL_ERR ? LOG_LVL_ERROR : LOG_LVL_WARN, "lws", NULL, "%.*s", (int)n, line);
+}
+
+static void wake_lws(void *arg)
+{
+	lws_cancel_service(arg);
+}
+
+static void *service_main(void *arg)
+{
+	struct emu_ws *w = arg;
+
+	while (!atomic_load(&w->stop))
+		if (lws_service(w->ctx, 0) < 0)
+			break;
+	return NULL;
+}
+
+static int add_vhost(struct emu_ws *w, int idx, const char *name, int port, void *user,
+		     lws_callback_function *cb, size_t pss, char *err, size_t errlen)
+{
+	struct lws_context_creation_info info;
+
+	w->proto[idx][0] = (struct lws_protocols){ name, cb, pss, 65536, 0, NULL, 0 };
+	memset(&info, 0, sizeof(info));
+	info.port = port;
+	info.iface = "127.0.0.1";
+	info.protocols = w->proto[idx];
+	info.vhost_name = name;
+	info.user = user;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+	if (!lws_create_vhost(w->ctx, &info)) {
+		snprintf(err, errlen, "%s emulator: cannot listen on 127.0.0.1:%d", name, port);
+		return -EADDRINUSE;
+	}
+	return 0;
+}
+
+static int create_servers(struct emu_ws *w, char *err, size_t errlen)
+{
+	struct emu *e = w->e;
+	int rc;
+
+	if (e->opt.port[EMU_DG]) {
+		rc = dg_server_new(e, &w->dg);
+		if (!rc)
+			rc = add_vhost(w, 0, "deepgram", e->opt.port[EMU_DG], w->dg, dg_callback,
+				       dg_pss_size(), err, errlen);
+		if (rc)
+			return rc;
+	}
+	if (e->opt.port[EMU_CART]) {
+		rc = emu_tts_start(e->opt.voice, wake_lws, w->ctx, &w->tts, err, errlen);
+		if (!rc)
+			rc = cart_server_new(e, w->tts, &w->cart);
+		if (!rc)
+			rc = add_vhost(w, 1, "cartesia", e->opt.port[EMU_CART], w->cart, cart_callback,
+				       cart_pss_size(), err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int emu_ws_start(struct emu *e, struct emu_ws **out, char *err, size_t errlen)
+{
+	struct lws_context_creation_info info;
+	struct emu_ws *w = calloc(1, sizeof(*w));
+	int rc;
+
+	if (!w)
+		return -ENOMEM;
+	w->e = e;
+	lws_set_log_level(LLL_ERR, lws_log);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.user = w;
+	w->ctx = lws_create_context(&info);
+	if (!w->ctx) {
+		snprintf(err, errlen, "cannot create the libwebsockets context");
+		free(w);
+		return -ENOMEM;
+	}
+	rc = create_servers(w, err, errlen);
+	if (!rc) {
+		rc = -pthread_create(&w->thread, NULL, service_main, w);
+		if (rc)
+			snprintf(err, errlen, "cannot start the websocket thread");
+	}
+	if (rc) {
+		emu_ws_stop(w);
+		return rc;
+	}
+	w->running = true;
+	*out = w;
+	return 0;
+}
+
+void emu_ws_stop(struct emu_ws *w)
+{
+	if (!w)
+		return;
+	if (w->running) {
+		atomic_store(&w->stop, true);
+		lws_cancel_service(w->ctx);
+		pthread_join(w->thread, NULL);
+	}
+	lws_context_destroy(w->ctx);	/* closes every connection (CLOSED callbacks) */
+	emu_tts_stop(w->tts);
+	cart_server_free(w->cart);
+	dg_server_free(w->dg);
+	free(w);
+}
