@@ -186,21 +186,32 @@ static bool repeat_caller(struct api *a, const char *cli, const char *did)
 	return found;
 }
 
-/* Digits only, as the seed does; false if the value is there but not a string. */
-static bool digits_of(json_t *v, char *out, size_t len)
+/*
+ * A phone number as people write it: digits, spaces, '+', '-', '(', ')',
+ * '.'. Its digits go to out (the seed keeps digits only). -1 if the value
+ * is not a string, 0 if it is not written like a phone number, else 1.
+ */
+static int phone_digits(json_t *v, char *out, size_t len)
 {
 	size_t n = 0;
 
 	out[0] = '\0';
 	if (!v || json_is_null(v))
-		return true;
+		return 1;
 	if (!json_is_string(v))
-		return false;
-	for (const char *s = json_string_value(v); *s && n + 1 < len; s++)
-		if (*s >= '0' && *s <= '9')
+		return -1;
+	for (const char *s = json_string_value(v); *s; s++) {
+		if (*s >= '0' && *s <= '9') {
+			if (n + 1 >= len)
+				return 0;
 			out[n++] = *s;
+		} else if (!strchr(" +-().", *s)) {
+			out[0] = '\0';
+			return 0;
+		}
+	}
 	out[n] = '\0';
-	return true;
+	return 1;
 }
 
 static const char *trade_label(const char *trade)
@@ -234,12 +245,19 @@ void api_did_context(struct api *a, struct evhttp_request *req, int64_t t0)
 
 	if (!in)
 		return;
-	bool ok = digits_of(json_object_get(in, "did_number"), did, sizeof(did)) &&
-		  digits_of(json_object_get(in, "caller_id"), cli, sizeof(cli));
+	int d = phone_digits(json_object_get(in, "did_number"), did, sizeof(did));
+	/* A withheld caller ID ("anonymous", "unknown") is simply no caller ID. */
+	int c = phone_digits(json_object_get(in, "caller_id"), cli, sizeof(cli));
+	json_t *given = json_object_get(in, "did_number");
+	bool present = json_is_string(given) && json_string_length(given) > 0;
 	json_decref(in);
-	if (!ok) {
+	if (d < 0 || c < 0) {
 		api_error(a, req, 400, API_EP_DID_CONTEXT, t0,
 			  "did_number and caller_id must be strings");
+		return;
+	}
+	if (d == 0 || (present && strlen(did) < 3)) {
+		api_error(a, req, 400, API_EP_DID_CONTEXT, t0, "did_number must be a phone number");
 		return;
 	}
 	if (!did[0]) {

@@ -111,7 +111,7 @@ static int cmd_status(struct ctl *c)
 		       "\"rejected_total\":%llu,\"failed_total\":%llu,\"restarts_total\":%llu,"
 		       "\"writer_pid\":%d,\"db_up\":%s,\"records_journaled_total\":%llu,"
 		       "\"records_committed_total\":%llu,\"records_dead_total\":%llu,"
-		       "\"journal_backlog\":%llu}\n",
+		       "\"journal_backlog\":%llu,\"api_pid\":%d}\n",
 		       h->master_pid, h->nslots, active, atomic_load(&h->idle), avail,
 		       draining ? "true" : "false", atomic_load(&h->generation),
 		       (unsigned long long)atomic_load(&h->calls_total),
@@ -122,7 +122,8 @@ static int cmd_status(struct ctl *c)
 		       (unsigned long long)atomic_load(&h->writer.journaled_total),
 		       (unsigned long long)atomic_load(&h->writer.committed_total),
 		       (unsigned long long)atomic_load(&h->writer.dead_total),
-		       (unsigned long long)atomic_load(&h->writer.backlog));
+		       (unsigned long long)atomic_load(&h->writer.backlog),
+		       atomic_load(&shm_api_stats(&c->shm)->pid));
 		return 0;
 	}
 	printf("vagentd pid %d, generation %u%s\n", h->master_pid, atomic_load(&h->generation),
@@ -141,6 +142,8 @@ static int cmd_status(struct ctl *c)
 	       (unsigned long long)atomic_load(&h->writer.committed_total),
 	       (unsigned long long)atomic_load(&h->writer.dead_total),
 	       (unsigned long long)atomic_load(&h->writer.backlog));
+	printf("api:      %s\n", atomic_load(&shm_api_stats(&c->shm)->pid) ? "running" :
+	       "not running");
 	return 0;
 }
 

@@ -13,6 +13,8 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
   memory   RSS and PSS of the supervisor and of a worker, idle and busy
   journal_ack  enqueue to journaled acknowledgement (group commit), 50 producers
   commit       enqueue to committed in MariaDB, and sustained committed records/s
+  api_did_context, api_create_booking  requests/s and latency under load from
+               `hey` on loopback, at a fixed rate and flat out
 """
 import argparse
 import json
@@ -133,14 +135,79 @@ def bench_writer(tmp):
         m.stop()
 
 
+def hey(url, body, key, *args):
+    """Runs hey; returns (requests/s, p50 ms, p99 ms, {status: count})."""
+    import re
+    import subprocess
+    r = subprocess.run(["hey", "-m", "POST", "-T", "application/json", "-H",
+                        "X-API-Key: " + key, "-d", body] + list(args) + [url],
+                       capture_output=True, text=True, timeout=600)
+    out = r.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    pct = {int(m.group(1)): float(m.group(2)) * 1000
+           for m in re.finditer(r"(\d+)% in ([\d.]+) secs", out)}
+    codes = {int(m.group(1)): int(m.group(2))
+             for m in re.finditer(r"\[(\d+)\]\s+(\d+) responses", out)}
+    return rps, pct.get(50, 0.0), pct.get(99, 0.0), codes
+
+
+def bench_api(tmp):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "integration"))
+    from api_harness import KEY, SEED_BOOKING, seed_dids
+    from harness import free_port
+    m = MariaDB(os.path.join(tmp, "mariadb-api")).start()
+    try:
+        db = ScratchDB(m, tmp).create()
+        db.migrate()
+        seed_dids(db)
+        key = os.path.join(tmp, "api.key")
+        with open(key, "w") as f:
+            f.write(KEY + "\n")
+        os.chmod(key, 0o640)
+        port = free_port()
+        settings = {"vagentd": {"max_calls": "4", "min_spare": "1", "log_level": "warn"},
+                    "api": {"enabled": "yes", "listen": "127.0.0.1:%d" % port,
+                            "api_key_file": key}}
+        settings.update(db.settings())
+        os.makedirs(os.path.join(tmp, "api"), exist_ok=True)
+        d = Daemon(os.path.join(tmp, "api"), settings).start()
+        base = "http://127.0.0.1:%d/api/voice-agent/" % port
+        ctx = json.dumps({"did_number": "442039962952", "caller_id": "447963155448"})
+        try:
+            wait_for(lambda: d.status().get("api_pid"), what="the api")
+            for rate in (1000,):
+                rps, p50, p99, codes = hey(base + "did_context", ctx, KEY, "-z", "10s",
+                                           "-c", "10", "-q", str(rate // 10))
+                emit(bench="api_did_context", mode="fixed rate", target_per_s=rate,
+                     per_s=round(rps), p50_ms=round(p50, 3), p99_ms=round(p99, 3),
+                     codes=codes)
+            rps, p50, p99, codes = hey(base + "did_context", ctx, KEY, "-n", "30000", "-c", "32")
+            emit(bench="api_did_context", mode="flat out", per_s=round(rps),
+                 p50_ms=round(p50, 3), p99_ms=round(p99, 3), codes=codes)
+            booking = json.dumps(SEED_BOOKING)
+            rps, p50, p99, codes = hey(base + "create_booking", booking, KEY, "-z", "10s",
+                                       "-c", "10", "-q", "20")
+            emit(bench="api_create_booking", mode="fixed rate", target_per_s=200,
+                 per_s=round(rps), p50_ms=round(p50, 3), p99_ms=round(p99, 3), codes=codes)
+            rps, p50, p99, codes = hey(base + "create_booking", booking, KEY, "-n", "10000",
+                                       "-c", "32")
+            emit(bench="api_create_booking", mode="flat out", per_s=round(rps),
+                 p50_ms=round(p50, 3), p99_ms=round(p99, 3), codes=codes)
+        finally:
+            d.stop()
+    finally:
+        m.stop()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", help="comma-separated: handoff,jitter,memory,writer")
+    ap.add_argument("--only", help="comma-separated: handoff,jitter,memory,writer,api")
     ap.add_argument("--seconds", type=int, default=10, help="audio per jitter call")
     ap.add_argument("--rounds", type=int, default=10, help="handoff rounds of 100 calls")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "memory",
-                                                        "writer"}
+                                                        "writer", "api"}
     with tempfile.TemporaryDirectory(prefix="vagent-bench-") as tmp:
         if "handoff" in only:
             bench_handoff(tmp, args.rounds)
@@ -150,6 +217,8 @@ def main():
             bench_memory(tmp)
         if "writer" in only:
             bench_writer(tmp)
+        if "api" in only:
+            bench_api(tmp)
 
 
 if __name__ == "__main__":

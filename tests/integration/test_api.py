@@ -42,6 +42,12 @@ def test_trade_labels(api, did, trade, label):
     assert j["caller_id"] == ""
 
 
+def test_withheld_caller_id_is_no_caller_id(api):
+    st, j = call(api, "POST", "/api/voice-agent/did_context",
+                 {"did_number": "442039962952", "caller_id": "anonymous"})
+    assert st == 200 and j["caller_id"] == "" and j["is_repeat"] is False
+
+
 def test_unknown_did_gets_the_fallback(api):
     st, j = call(api, "POST", "/api/voice-agent/did_context",
                  {"did_number": "44 (0)20 0000 0000", "caller_id": "+44 7963 155448"})
@@ -177,7 +183,8 @@ def test_wrong_key_is_401(api, path, key):
     ("[1,2]", "Invalid JSON body"),
     ("{}", "did_number is required"),
     ('{"did_number": ""}', "did_number is required"),
-    ('{"did_number": "abc"}', "did_number is required"),
+    ('{"did_number": "abc"}', "did_number must be a phone number"),
+    ('{"did_number": "12"}', "did_number must be a phone number"),
     ('{"did_number": 442039962952}', "did_number and caller_id must be strings"),
 ])
 def test_did_context_bad_bodies(api, body, error):

@@ -1,0 +1,626 @@
+/*
+ * emu_cartesia.c - a TEST DOUBLE of Cartesia's TTS websocket
+ * (ws://127.0.0.1:PORT/tts/websocket), speaking protocols.md section 3 to
+ * vagent's real Cartesia client: generation requests (model_id,
+ * transcript, voice, output_format, context_id, continue, flush,
+ * language, add_timestamps, max_buffer_delay_ms), cancel messages, several
+ * contexts per socket; answers chunk / timestamps / flush_done / done /
+ * error messages. Speech comes from espeak-ng (emu_tts.c); one context's
+ * life is in emu_cart_ctx.c.
+ *
+ * Errors follow the Cartesia-Version of the connection: 2026-03-01 and
+ * newer get structured errors (error_code, title, message, request_id),
+ * older ones the "error" string of protocols.md 3.3 (HTTP: "Title:
+ * Message" text).
+ *
+ * Owns: the Cartesia vhost's connections (lws per-session data), the list
+ * of live ones (to route synthesis results), the record of received
+ * messages (GET /emu/requests on the same port).
+ * Never: runs off the lws service thread; calls espeak itself.
+ * Fails: a bad request gets the real error message and ends that context
+ * only; no memory closes the connection with 1011.
+ */
+#include "emu_cart.h"
+
+#include "../../common/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_CTXS	256	/* finished contexts remembered per socket */
+
+struct cart_conn;
+
+struct cart_server {
+	struct emu *e;
+	struct emu_tts *tts;
+	struct emu_rng rng;
+	unsigned conns;
+	uint64_t serial;
+	uint64_t ctx_serial;
+	struct emu_fault next_fault;
+	bool next_structured;
+	struct cart_conn *live;
+	struct emu_rec rec;
+};
+
+struct cart_conn {
+	struct cart_server *srv;
+	struct cart_conn *next_live;
+	struct lws *wsi;
+	uint64_t serial;
+	struct emu_fault fault;
+	bool structured;		/* Cartesia-Version >= 2026-03-01 */
+	char *text;			/* a text message arriving in fragments */
+	size_t text_len;
+	struct cart_ctx *ctxs;
+	size_t nctxs;
+	struct ws_txq q;
+	unsigned sent;
+	bool malformed_sent;
+	bool broken;
+};
+
+int cart_server_new(struct emu *e, struct emu_tts *tts, struct cart_server **out)
+{
+	struct cart_server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->e = e;
+	s->tts = tts;
+	emu_rng_seed(&s->rng, 3);
+	*out = s;
+	return 0;
+}
+
+void cart_server_free(struct cart_server *s)
+{
+	if (!s)
+		return;
+	emu_rec_clear(&s->rec);
+	free(s);
+}
+
+size_t cart_pss_size(void)
+{
+	return sizeof(struct cart_conn);
+}
+
+/* ---- errors ---- */
+
+struct cart_err {
+	int status;
+	const char *code;
+	const char *title;
+	char message[256];
+};
+
+static void set_err(struct cart_err *er, int status, const char *code, const char *title,
+		    const char *msg)
+{
+	er->status = status;
+	er->code = code;
+	er->title = title;
+	snprintf(er->message, sizeof(er->message), "%s", msg);
+}
+
+static int refuse(struct cart_server *s, struct lws *wsi, bool structured, const struct cart_err *er)
+{
+	char rid[37], text[400], *body = NULL;
+	int rc;
+
+	emu_uuid(&s->rng, rid);
+	if (structured) {
+		json_t *j = json_pack("{s:s?, s:s, s:s, s:s}", "error_code", er->code,
+				      "title", er->title, "message", er->message, "request_id", rid);
+
+		body = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(j);
+	}
+	snprintf(text, sizeof(text), "%s: %s", er->title, er->message);
+	rc = ws_http_reply(wsi, er->status, structured ? "application/json" : "text/plain",
+			   body ? body : text, NULL);
+	free(body);
+	log_info("tts", NULL, "cartesia emulator: refused upgrade with %d: %s", er->status,
+		 er->message);
+	return rc ? -1 : 1;
+}
+
+/* An error event for one context (or none); done:true as the real one. */
+static void send_error(struct cart_conn *c, const char *ctx_id, const struct cart_err *er)
+{
+	json_t *j;
+
+	if (c->structured) {
+		char rid[37];
+
+		emu_uuid(&c->srv->rng, rid);
+		j = json_pack("{s:s, s:b, s:i, s:s?, s:s, s:s, s:s, s:s?}", "type", "error",
+			      "done", 1, "status_code", er->status, "error_code", er->code,
+			      "title", er->title, "message", er->message, "request_id", rid,
+			      "context_id", ctx_id);
+	} else {
+		j = json_pack("{s:s, s:s?, s:i, s:b, s:s}", "type", "error", "context_id", ctx_id,
+			      "status_code", er->status, "done", 1, "error", er->message);
+	}
+	if (ws_txq_push_json(&c->q, j, emu_now_us()))
+		c->broken = true;
+	log_info("tts", NULL, "cartesia emulator: error for context %s: %s",
+		 ctx_id ? ctx_id : "-", er->message);
+}
+
+/* ---- upgrade ---- */
+
+static bool key_ok(struct lws *wsi, const char *key)
+{
+	char v[512], name[64];
+
+	if (!key)
+		return true;
+	if (!ws_header(wsi, "x-api-key", v, sizeof(v)) && !strcmp(v, key))
+		return true;
+	if (!ws_header(wsi, "authorization", v, sizeof(v)) && !strncasecmp(v, "Bearer ", 7) &&
+	    !strcmp(v + 7, key))
+		return true;
+	for (int i = 0; !ws_query(wsi, i, name, sizeof(name), v, sizeof(v)); i++)
+		if ((!strcmp(name, "api_key") || !strcmp(name, "access_token")) && !strcmp(v, key))
+			return true;
+	return false;
+}
+
+/* The version: the query wins over the header. 0, or -ENOENT. */
+static int version_of(struct lws *wsi, char *v, size_t len)
+{
+	char name[64];
+
+	for (int i = 0; !ws_query(wsi, i, name, sizeof(name), v, len); i++)
+		if (!strcmp(name, "cartesia_version"))
+			return 0;
+	return ws_header(wsi, "cartesia-version", v, len);
+}
+
+static bool version_valid(const char *v)
+{
+	int y, m, d;
+	char tail;
+
+	return strlen(v) == 10 && sscanf(v, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 &&
+	       y >= 2024 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
+}
+
+static int on_upgrade(struct cart_server *s, struct lws *wsi)
+{
+	char path[256], ver[64];
+	struct cart_err er;
+	struct emu_fault f;
+	bool have_ver = !version_of(wsi, ver, sizeof(ver));
+	bool structured = have_ver && version_valid(ver) && strcmp(ver, "2026-03-01") >= 0;
+
+	ws_path(wsi, path, sizeof(path));
+	if (strcmp(path, "/tts/websocket")) {
+		set_err(&er, 404, "not_found", "Not Found", "No such endpoint.");
+		return refuse(s, wsi, structured, &er);
+	}
+	f = emu_fault_for(&s->e->fault[EMU_CART], s->conns++);
+	if (f.kind == FAULT_REFUSE) {
+		set_err(&er, f.n, f.n == 429 ? "concurrency_limited" : "service_unavailable",
+			f.n == 429 ? "Too many concurrent requests" : "Service unavailable",
+			"The service is temporarily unavailable (vagent-emu fault).");
+		return refuse(s, wsi, structured, &er);
+	}
+	if (!key_ok(wsi, s->e->opt.key[EMU_CART])) {
+		set_err(&er, 401, "unauthorized", "Unauthorized", "Invalid API key.");
+		return refuse(s, wsi, structured, &er);
+	}
+	if (!have_ver || !version_valid(ver)) {
+		set_err(&er, 400, "invalid_request", "Invalid request",
+			have_ver ? "Invalid Cartesia-Version: expected a date YYYY-MM-DD."
+				 : "Missing Cartesia-Version header or cartesia_version query parameter.");
+		return refuse(s, wsi, structured, &er);
+	}
+	s->next_fault = f;
+	s->next_structured = structured;
+	return 0;
+}
+
+/* ---- requests ---- */
+
+static struct cart_ctx *find_ctx(struct cart_conn *c, const char *id)
+{
+	for (struct cart_ctx *x = c->ctxs; x; x = x->next)
+		if (!strcmp(x->id, id))
+			return x;
+	return NULL;
+}
+
+static int parse_format(json_t *of, int *rate, enum emu_pcm *enc, struct cart_err *er)
+{
+	static const int rates[] = { 8000, 16000, 22050, 24000, 44100, 48000 };
+	const char *container = json_string_value(json_object_get(of, "container"));
+	const char *e = json_string_value(json_object_get(of, "encoding"));
+	json_t *r = json_object_get(of, "sample_rate");
+	bool rate_ok = false;
+
+	if (!json_is_object(of) || !container || !e || !json_is_integer(r)) {
+		set_err(er, 400, "invalid_request", "Invalid request",
+			"output_format needs container, encoding and sample_rate.");
+		return -EINVAL;
+	}
+	if (strcmp(container, "raw")) {
+		set_err(er, 400, "invalid_request", "Invalid request",
+			"The WebSocket API only supports the raw container.");
+		return -EINVAL;
+	}
+	if (!strcmp(e, "pcm_s16le"))
+		*enc = PCM_S16LE;
+	else if (!strcmp(e, "pcm_f32le"))
+		*enc = PCM_F32LE;
+	else if (!strcmp(e, "pcm_mulaw"))
+		*enc = PCM_MULAW;
+	else if (!strcmp(e, "pcm_alaw"))
+		*enc = PCM_ALAW;
+	else {
+		set_err(er, 400, "invalid_request", "Invalid request", "Invalid output_format.encoding.");
+		return -EINVAL;
+	}
+	*rate = (int)json_integer_value(r);
+	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
+		rate_ok |= rates[i] == *rate;
+	if (!rate_ok) {
+		set_err(er, 400, "invalid_request", "Invalid request", "Invalid output_format.sample_rate.");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Checks a generation request. fixed: the fields a context must keep. */
+static int check_request(json_t *j, int *rate, enum emu_pcm *enc, char **fixed, struct cart_err *er)
+{
+	const char *model = json_string_value(json_object_get(j, "model_id"));
+	json_t *voice = json_object_get(j, "voice"), *t = json_object_get(j, "transcript");
+	json_t *cont = json_object_get(j, "continue"), *lang = json_object_get(j, "language");
+	const char *mode = json_string_value(json_object_get(voice, "mode"));
+	json_t *f;
+
+	if (!model || strncmp(model, "sonic", 5)) {
+		set_err(er, 400, "invalid_request", "Invalid request",
+			model ? "Invalid model_id." : "model_id is required.");
+		if (model)
+			snprintf(er->message, sizeof(er->message), "Invalid model: %s", model);
+		return -EINVAL;
+	}
+	if (!json_is_string(t)) {
+		set_err(er, 400, "invalid_request", "Invalid request", "transcript must be a string.");
+		return -EINVAL;
+	}
+	if (!json_is_object(voice) || !mode || strcmp(mode, "id") ||
+	    !json_is_string(json_object_get(voice, "id"))) {
+		set_err(er, 400, "invalid_request", "Invalid request",
+			"voice must be {\"mode\":\"id\",\"id\":\"<voice id>\"}.");
+		return -EINVAL;
+	}
+	if ((cont && !json_is_boolean(cont)) || (lang && !json_is_string(lang))) {
+		set_err(er, 400, "invalid_request", "Invalid request",
+			"continue must be a boolean and language a string.");
+		return -EINVAL;
+	}
+	if (parse_format(json_object_get(j, "output_format"), rate, enc, er))
+		return -EINVAL;
+	f = json_pack("{s:s, s:O, s:O, s:O?}", "model_id", model, "voice", voice,
+		      "output_format", json_object_get(j, "output_format"), "language", lang);
+	*fixed = f ? json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(f);
+	return *fixed ? 0 : -ENOMEM;
+}
+
+static void forget_old(struct cart_conn *c)
+{
+	struct cart_ctx **pp = &c->ctxs;
+
+	while (*pp && c->nctxs > MAX_CTXS) {
+		if ((*pp)->finished) {
+			struct cart_ctx *x = *pp;
+
+			*pp = x->next;
+			cart_ctx_free(x);
+			c->nctxs--;
+		} else {
+			pp = &(*pp)->next;
+		}
+	}
+}
+
+static struct cart_ctx *open_ctx(struct cart_conn *c, const char *id, const char *fixed,
+				 int rate, enum emu_pcm enc, json_t *j)
+{
+	struct cart_ctx *x = cart_ctx_new(id, c->srv->ctx_serial++, fixed, rate, enc);
+	json_t *delay = json_object_get(j, "max_buffer_delay_ms");
+
+	if (!x)
+		return NULL;
+	x->timestamps = json_is_true(json_object_get(j, "add_timestamps"));
+	x->buffer_delay_ms = json_is_integer(delay) ? (int)json_integer_value(delay) : 0;
+	x->next = c->ctxs;
+	c->ctxs = x;
+	c->nctxs++;
+	forget_old(c);
+	return x;
+}
+
+static const struct cart_env *env_of(struct cart_conn *c, struct cart_env *env)
+{
+	env->e = c->srv->e;
+	env->tts = c->srv->tts;
+	env->conn_serial = c->serial;
+	env->q = &c->q;
+	return env;
+}
+
+static void on_generation(struct cart_conn *c, json_t *j, const char *id)
+{
+	struct cart_env env;
+	struct cart_err er;
+	struct cart_ctx *x = find_ctx(c, id);
+	char *fixed = NULL;
+	enum emu_pcm enc;
+	int rate, rc = check_request(j, &rate, &enc, &fixed, &er);
+
+	if (rc == -ENOMEM)
+		c->broken = true;
+	else if (rc)
+		send_error(c, id, &er);
+	else if (x && x->cancelled)
+		;	/* input for a cancelled context is dropped */
+	else if (x && (x->finished || x->input_closed)) {
+		set_err(&er, 400, "invalid_request", "Invalid request",
+			"Context has already been closed; use a new context_id.");
+		send_error(c, id, &er);
+	} else if (x && strcmp(x->fixed, fixed)) {
+		set_err(&er, 400, "invalid_request", "Invalid request",
+			"model_id, voice, output_format and language must be identical for "
+			"every input of a context.");
+		send_error(c, id, &er);
+		x->finished = true;
+	} else if (!x && !(x = open_ctx(c, id, fixed, rate, enc, j))) {
+		c->broken = true;
+	} else if (cart_ctx_input(x, env_of(c, &env), json_string_value(json_object_get(j, "transcript")),
+				  json_is_true(json_object_get(j, "continue")),
+				  json_is_true(json_object_get(j, "flush")))) {
+		c->broken = true;
+	}
+	free(fixed);
+}
+
+static void on_message(struct cart_conn *c, const char *s, size_t len)
+{
+	json_t *j = json_loadb(s, len, 0, NULL);
+	json_t *ctx_id = json_object_get(j, "context_id");
+	struct cart_err er;
+	char gen_id[48];
+	const char *id;
+
+	emu_rec_add(&c->srv->rec, json_pack("{s:i, s:O?, s:s%}", "conn", (int)c->serial,
+					    "message", j, "raw", s, len));
+	if (!json_is_object(j) || (ctx_id && !json_is_string(ctx_id))) {
+		set_err(&er, 400, "invalid_request", "Invalid request",
+			j ? "context_id must be a string." : "Invalid JSON message.");
+		send_error(c, NULL, &er);
+	} else if (json_is_true(json_object_get(j, "cancel"))) {
+		struct cart_ctx *x = ctx_id ? find_ctx(c, json_string_value(ctx_id)) : NULL;
+
+		if (x)
+			cart_ctx_cancel(x);
+	} else {
+		if (ctx_id) {
+			id = json_string_value(ctx_id);
+		} else {	/* no context_id: the server names one, as the real one */
+			emu_rand_id(&c->srv->rng, "ctx_", 16, gen_id, sizeof(gen_id));
+			id = gen_id;
+		}
+		on_generation(c, j, id);
+	}
+	json_decref(j);
+}
+
+/* ---- sending ---- */
+
+static void kick(struct cart_conn *c)
+{
+	int64_t now = emu_now_us(), wake = INT64_MAX;
+	struct cart_env env;
+
+	for (struct cart_ctx *x = c->ctxs; x && !c->broken; x = x->next) {
+		int64_t w = cart_ctx_pump(x, env_of(c, &env), now);
+
+		if (w < 0)
+			c->broken = true;
+		else if (w < wake)
+			wake = w;
+	}
+	if (c->q.head || c->broken)
+		lws_callback_on_writable(c->wsi);
+	ws_timer_at(c->wsi, wake);
+}
+
+static int do_close(struct lws *wsi, int code, const char *reason)
+{
+	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+	return -1;
+}
+
+static int on_writeable(struct cart_conn *c)
+{
+	static const char junk[] = "{\"type\":\"chunk\",\"data\":\"AAAA";
+	const struct emu_fault *f = &c->fault;
+	struct ws_msg *m;
+
+	if (c->broken)
+		return do_close(c->wsi, 1011, "internal error");
+	if (f->kind == FAULT_CLOSE && c->sent >= (unsigned)f->n)
+		return do_close(c->wsi, 1011, "vagent-emu fault: close");
+	if (!c->q.head)
+		return 0;
+	if (f->kind == FAULT_STALL && c->sent >= (unsigned)f->n) {
+		ws_txq_clear(&c->q);
+		return 0;
+	}
+	if (f->kind == FAULT_MALFORMED && c->sent >= (unsigned)f->n && !c->malformed_sent) {
+		c->malformed_sent = true;
+		lws_callback_on_writable(c->wsi);
+		return lws_write(c->wsi, (unsigned char *)junk, strlen(junk), LWS_WRITE_TEXT) < 0 ? -1 : 0;
+	}
+	m = ws_txq_pop_due(&c->q, INT64_MAX);
+	if (ws_send(c->wsi, m))
+		return -1;
+	c->sent++;
+	if (c->q.head)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+/* Synthesis results, routed to their connection and context. */
+static void on_results(struct cart_server *s)
+{
+	struct emu_tts_job *j = s->tts ? emu_tts_take(s->tts) : NULL;
+
+	while (j) {
+		struct emu_tts_job *next = j->next;
+		struct cart_conn *c = s->live;
+
+		while (c && c->serial != j->conn)
+			c = c->next_live;
+		for (struct cart_ctx *x = c ? c->ctxs : NULL; x; x = x->next) {
+			if (x->serial == j->ctx) {
+				cart_ctx_result(x, j);
+				break;
+			}
+		}
+		if (c)
+			kick(c);
+		emu_tts_job_free(j);
+		j = next;
+	}
+}
+
+/* ---- connection life ---- */
+
+static void on_open(struct cart_server *s, struct lws *wsi, struct cart_conn *c)
+{
+	char path[256], name[64], val[512];
+	json_t *q = json_array();
+
+	memset(c, 0, sizeof(*c));
+	c->srv = s;
+	c->wsi = wsi;
+	c->serial = s->serial++;
+	c->fault = s->next_fault;
+	c->structured = s->next_structured;
+	c->next_live = s->live;
+	s->live = c;
+	ws_path(wsi, path, sizeof(path));
+	for (int i = 0; q && !ws_query(wsi, i, name, sizeof(name), val, sizeof(val)); i++)
+		if (strcmp(name, "api_key") && strcmp(name, "access_token"))
+			json_array_append_new(q, json_pack("[s,s]", name, val));
+	emu_rec_add(&s->rec, json_pack("{s:i, s:s, s:s, s:o*}", "conn", (int)c->serial,
+				       "event", "open", "path", path, "query", q));
+	if (c->fault.kind == FAULT_CLOSE && c->fault.n == 0)
+		lws_callback_on_writable(wsi);
+}
+
+static void on_closed(struct cart_conn *c)
+{
+	struct cart_server *s = c->srv;
+	struct cart_conn **pp;
+
+	if (!s)
+		return;
+	for (pp = &s->live; *pp; pp = &(*pp)->next_live) {
+		if (*pp == c) {
+			*pp = c->next_live;
+			break;
+		}
+	}
+	while (c->ctxs) {
+		struct cart_ctx *x = c->ctxs;
+
+		c->ctxs = x->next;
+		cart_ctx_free(x);
+	}
+	ws_txq_clear(&c->q);
+	free(c->text);
+	c->text = NULL;
+	c->srv = NULL;
+}
+
+static void on_receive(struct cart_conn *c, const void *in, size_t len)
+{
+	char *t;
+
+	if (lws_frame_is_binary(c->wsi)) {
+		struct cart_err er;
+
+		set_err(&er, 400, "invalid_request", "Invalid request",
+			"Binary messages are not supported; send JSON text.");
+		send_error(c, NULL, &er);
+		kick(c);
+		return;
+	}
+	t = realloc(c->text, c->text_len + len + 1);
+	if (!t) {
+		c->broken = true;
+		kick(c);
+		return;
+	}
+	c->text = t;
+	memcpy(c->text + c->text_len, in, len);
+	c->text_len += len;
+	if (!lws_is_final_fragment(c->wsi))
+		return;
+	c->text[c->text_len] = '\0';
+	on_message(c, c->text, c->text_len);
+	c->text_len = 0;
+	kick(c);
+}
+
+int cart_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		  void *in, size_t len)
+{
+	struct cart_conn *c = user;
+	struct cart_server *s;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return on_upgrade(lws_vhost_user(lws_get_vhost(wsi)), wsi);
+	case LWS_CALLBACK_HTTP:
+		s = lws_vhost_user(lws_get_vhost(wsi));
+		return ws_http_inspect(wsi, in ? (const char *)in : "", &s->rec);
+	case LWS_CALLBACK_ESTABLISHED:
+		on_open(lws_vhost_user(lws_get_vhost(wsi)), wsi, c);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		if (c && c->srv)
+			on_receive(c, in, len);
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return c && c->srv ? on_writeable(c) : 0;
+	case LWS_CALLBACK_TIMER:
+		if (c && c->srv)
+			kick(c);
+		return 0;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		s = lws_vhost_user(lws_get_vhost(wsi));
+		if (s)
+			on_results(s);
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+		if (c)
+			on_closed(c);
+		return 0;
+	default:
+		return 0;
+	}
+}
