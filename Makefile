@@ -18,7 +18,7 @@ DESTDIR    ?=
 VERSION    := 0.1.0
 
 CC      ?= cc
-PKGS    := libevent jansson inih msgpack libmariadb
+PKGS    := libevent jansson inih msgpack libmariadb libcurl libwebsockets
 PYTHON  ?= /usr/bin/python3
 
 ifeq ($(SAN),1)
@@ -45,10 +45,11 @@ LDLIBS  += $(PKG_LIBS) -lm -lrt
 
 AUDIO_SRC  := common/audiosocket.c common/wav.c common/audio.c
 COMMON_SRC := common/log.c common/conf.c $(AUDIO_SRC) \
-              common/record.c common/rec_put.c common/crc32.c common/db.c
+              common/record.c common/rec_put.c common/crc32.c common/db.c common/base64.c common/booking.c
 IPC_SRC    := ipc/ring.c ipc/hist.c ipc/shm.c ipc/chan.c ipc/recq.c ipc/bell.c
 WORKER_SRC := worker/wrk_main.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_context.c \
-              worker/engine.c worker/eng_echo.c worker/eng_playback.c
+              worker/engine.c worker/eng_echo.c worker/eng_playback.c worker/ws.c worker/http.c \
+              worker/llm_openai.c worker/stt_deepgram.c worker/tts_cartesia.c
 SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.c \
               supervisor/sup_signals.c supervisor/sup_status.c supervisor/sup_control.c \
               supervisor/sup_notify.c supervisor/sup_child.c \
@@ -58,6 +59,11 @@ SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.
               supervisor/bw_db.c
 CTL_SRC    := supervisor/vagentctl.c supervisor/ctl_db.c
 RECLOAD_SRC := tests/tools/vagent_recload.c
+EMU_SRC    := tests/emu/emu_main.c tests/emu/emu_script.c tests/emu/emu_util.c \
+              tests/emu/emu_ws.c tests/emu/emu_deepgram.c tests/emu/emu_dg_query.c \
+              tests/emu/emu_cartesia.c tests/emu/emu_cart_ctx.c tests/emu/emu_tts.c \
+              tests/emu/emu_openai.c tests/emu/emu_oai_check.c tests/emu/emu_oai_plan.c
+EMU_LIBS   := $(shell pkg-config --libs libwebsockets libevent_pthreads espeak-ng 2>/dev/null) -lpthread
 CALLER_SRC := tests/caller/vagent_call.c tests/caller/vc_opts.c tests/caller/vc_call.c \
               tests/caller/vc_report.c
 
@@ -70,7 +76,7 @@ else
 Q := @
 endif
 
-BINS := $(BUILD)/vagentd $(BUILD)/vagentctl $(BUILD)/vagent-call $(BUILD)/vagent-recload
+BINS := $(BUILD)/vagentd $(BUILD)/vagentctl $(BUILD)/vagent-call $(BUILD)/vagent-recload $(BUILD)/vagent-emu
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -97,6 +103,11 @@ $(BUILD)/vagent-call: $(call obj,$(CALLER_SRC) $(AUDIO_SRC))
 $(BUILD)/vagent-recload: $(call obj,$(RECLOAD_SRC) $(IPC_SRC) $(COMMON_SRC))
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+# Provider emulators (test doubles): tests/emu/, nothing in vagent links them.
+$(BUILD)/vagent-emu: $(call obj,$(EMU_SRC) $(AUDIO_SRC) common/log.c)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(EMU_LIBS)
 
 # Unit tests link the module under test with its dependencies (cmocka).
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(call obj,$(IPC_SRC) $(COMMON_SRC) worker/engine.c worker/eng_echo.c worker/eng_playback.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_context.c worker/wrk_main.c)

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 
 #include "log.h"
 
-enum ktype { K_INT, K_STR, K_PATH, K_BOOL, K_LEVEL, K_ENGINE, K_LISTEN };
+enum ktype { K_INT, K_STR, K_PATH, K_BOOL, K_LEVEL, K_ENGINE, K_LISTEN, K_DOUBLE };
 
 struct key {
 	const char *section, *name;
@@ -69,6 +70,35 @@ static const struct key keys[] = {
 	{ "api", "commit_wait_ms", K_INT, F(api_commit_wait_ms), 0, 60000, false },
 	{ "api", "did_refresh", K_INT, F(api_did_refresh), 5, 86400, false },
 	{ "api", "repeat_days", K_INT, F(api_repeat_days), 1, 365, false },
+	{ "stt", "url", K_STR, F(stt_url), 0, 0, false },
+	{ "stt", "model", K_STR, F(stt_model), 0, 0, false },
+	{ "stt", "language", K_STR, F(stt_language), 0, 0, false },
+	{ "stt", "endpointing_ms", K_INT, F(stt_endpointing_ms), 10, 5000, false },
+	{ "stt", "utterance_end_ms", K_INT, F(stt_utterance_end_ms), 1000, 5000, false },
+	{ "stt", "keyterms", K_STR, F(stt_keyterms), 0, 0, false },
+	{ "stt", "api_key_file", K_PATH, F(stt_key_file), 0, 0, false },
+	{ "llm", "url", K_STR, F(llm_url), 0, 0, false },
+	{ "llm", "model", K_STR, F(llm_model), 0, 0, false },
+	{ "llm", "temperature", K_DOUBLE, F(llm_temperature), 0, 2, false },
+	{ "llm", "max_tokens", K_INT, F(llm_max_tokens), 16, 8192, false },
+	{ "llm", "timeout_ms", K_INT, F(llm_timeout_ms), 500, 120000, false },
+	{ "llm", "retries", K_INT, F(llm_retries), 0, 5, false },
+	{ "llm", "api_key_file", K_PATH, F(llm_key_file), 0, 0, false },
+	{ "tts", "url", K_STR, F(tts_url), 0, 0, false },
+	{ "tts", "version", K_STR, F(tts_version), 0, 0, false },
+	{ "tts", "model", K_STR, F(tts_model), 0, 0, false },
+	{ "tts", "voice", K_STR, F(tts_voice), 0, 0, false },
+	{ "tts", "language", K_STR, F(tts_language), 0, 0, false },
+	{ "tts", "api_key_file", K_PATH, F(tts_key_file), 0, 0, false },
+	{ "local", "prompt_file", K_PATH, F(local_prompt_file), 0, 0, false },
+	{ "local", "greeting", K_STR, F(local_greeting), 0, 0, false },
+	{ "local", "api_url", K_STR, F(local_api_url), 0, 0, false },
+	{ "local", "apology", K_STR, F(local_apology), 0, 0, false },
+	{ "local", "filler", K_STR, F(local_filler), 0, 0, false },
+	{ "local", "goodbye", K_STR, F(local_goodbye), 0, 0, false },
+	{ "local", "bargein_rms", K_INT, F(local_bargein_rms), 50, 32767, false },
+	{ "local", "bargein_ms", K_INT, F(local_bargein_ms), 20, 3000, false },
+	{ "local", "silence_timeout", K_INT, F(local_silence_timeout), 3, 600, false },
 	{ "writer", "journal_dir", K_PATH, F(journal_dir), 0, 0, true },
 	{ "writer", "batch_max", K_INT, F(writer_batch_max), 1, 100000, false },
 	{ "writer", "retry_max_ms", K_INT, F(writer_retry_max_ms), 100, 600000, false },
@@ -117,6 +147,32 @@ static void defaults(struct conf *c)
 	c->api_commit_wait_ms = 300;
 	c->api_did_refresh = 60;
 	c->api_repeat_days = 7;
+	snprintf(c->stt_url, sizeof(c->stt_url), "wss://api.deepgram.com/v1/listen");
+	snprintf(c->stt_model, sizeof(c->stt_model), "nova-3");
+	snprintf(c->stt_language, sizeof(c->stt_language), "en-GB");
+	c->stt_endpointing_ms = 300;
+	c->stt_utterance_end_ms = 1000;
+	snprintf(c->stt_keyterms, sizeof(c->stt_keyterms), "postcode,plumber,electrician,callout");
+	snprintf(c->llm_url, sizeof(c->llm_url), "https://api.groq.com/openai/v1");
+	snprintf(c->llm_model, sizeof(c->llm_model), "llama-3.3-70b-versatile");
+	c->llm_temperature = 0.4;
+	c->llm_max_tokens = 300;
+	c->llm_timeout_ms = 15000;
+	c->llm_retries = 2;
+	snprintf(c->tts_url, sizeof(c->tts_url), "wss://api.cartesia.ai/tts/websocket");
+	snprintf(c->tts_version, sizeof(c->tts_version), "2025-04-16");
+	snprintf(c->tts_model, sizeof(c->tts_model), "sonic-3");
+	snprintf(c->tts_language, sizeof(c->tts_language), "en");
+	snprintf(c->local_prompt_file, sizeof(c->local_prompt_file), "/etc/vagent/prompts/local.md");
+	snprintf(c->local_greeting, sizeof(c->local_greeting),
+		 "Hello, {{company_name}}, {{time_greeting}}. How can I help?");
+	snprintf(c->local_api_url, sizeof(c->local_api_url), "http://127.0.0.1:8089");
+	snprintf(c->local_apology, sizeof(c->local_apology), "Sorry, bear with me one moment.");
+	snprintf(c->local_filler, sizeof(c->local_filler), "One moment.");
+	snprintf(c->local_goodbye, sizeof(c->local_goodbye), "Thanks for calling. Goodbye.");
+	c->local_bargein_rms = 800;
+	c->local_bargein_ms = 300;
+	c->local_silence_timeout = 15;
 }
 
 /* Splits "host:port", "[v6]:port" or ":port"/"port" (all addresses). */
@@ -238,6 +294,16 @@ static int set_key(struct parse_state *ps, const struct key *k, const char *v)
 			return -1;
 		}
 		break;
+	case K_DOUBLE: {
+		double d = strtod(v, &end);
+		if (!*v || *end || d < k->min || d > k->max) {
+			snprintf(ps->err, sizeof(ps->err), "'%s' is not a number from %d to %d",
+				 v, k->min, k->max);
+			return -1;
+		}
+		*(double *)field = d;
+		return 0;
+	}
 	case K_STR:
 		break;
 	case K_PATH:
@@ -282,6 +348,70 @@ static int did_key(struct parse_state *ps, const char *did, const char *name, co
 	return 1;
 }
 
+static int tool_key(struct parse_state *ps, const char *name, const char *key, const char *v)
+{
+	struct conf *c = ps->c;
+	struct conf_tool *t = NULL;
+
+	for (size_t i = 0; i < c->ntools; i++)
+		if (!strcmp(c->tools[i].name, name))
+			t = &c->tools[i];
+	if (!t) {
+		size_t n = strlen(name);
+		bool ok = n >= 1 && n <= 64;
+		for (const char *p = name; *p && ok; p++)
+			ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			     (*p >= '0' && *p <= '9') || *p == '_' || *p == '-';
+		if (!ok || !strcmp(name, "create_booking") || !strcmp(name, "end_call")) {
+			snprintf(ps->err, sizeof(ps->err), "[tool:%s]: a tool name is 1-64 of "
+				 "[A-Za-z0-9_-], and not a built-in tool", name);
+			return 0;
+		}
+		struct conf_tool *p = realloc(c->tools, (c->ntools + 1) * sizeof(*p));
+		if (!p) {
+			snprintf(ps->err, sizeof(ps->err), "out of memory");
+			return 0;
+		}
+		c->tools = p;
+		t = &c->tools[c->ntools++];
+		memset(t, 0, sizeof(*t));
+		snprintf(t->name, sizeof(t->name), "%s", name);
+		snprintf(t->method, sizeof(t->method), "POST");
+		snprintf(t->parameters, sizeof(t->parameters), "{\"type\":\"object\",\"properties\":{}}");
+		t->timeout_ms = 3000;
+	}
+	struct { const char *k; char *dst; size_t len; } f[] = {
+		{ "description", t->description, sizeof(t->description) },
+		{ "parameters", t->parameters, sizeof(t->parameters) },
+		{ "url", t->url, sizeof(t->url) },
+		{ "method", t->method, sizeof(t->method) },
+		{ "headers", t->headers, sizeof(t->headers) },
+	};
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (strcmp(key, f[i].k))
+			continue;
+		if (strlen(v) >= f[i].len) {
+			snprintf(ps->err, sizeof(ps->err), "[tool:%s] %s: longer than %zu characters",
+				 name, key, f[i].len - 1);
+			return 0;
+		}
+		snprintf(f[i].dst, f[i].len, "%s", v);
+		return 1;
+	}
+	if (!strcmp(key, "timeout_ms")) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (*end || n < 50 || n > 60000) {
+			snprintf(ps->err, sizeof(ps->err), "[tool:%s] timeout_ms: 50 to 60000", name);
+			return 0;
+		}
+		t->timeout_ms = (int)n;
+		return 1;
+	}
+	snprintf(ps->err, sizeof(ps->err), "[tool:%s] %s: unknown key", name, key);
+	return 0;
+}
+
 /* inih handler: nonzero to go on. The first error is kept; inih gives its line. */
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -291,6 +421,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		return 0;
 	if (!strncmp(section, "did:", 4))
 		return did_key(ps, section + 4, name, value);
+	if (!strncmp(section, "tool:", 5))
+		return tool_key(ps, section + 5, name, value);
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (strcmp(keys[i].section, section) || strcmp(keys[i].name, name))
 			continue;
@@ -421,6 +553,56 @@ static int validate_api(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* The local engine's files and keys, when some call may use it. */
+static int validate_local(struct conf *c, char *err, size_t errlen)
+{
+	char why[PATH_MAX + 128];
+	struct { const char *file, *env; char *out; const char *what; } secret[] = {
+		{ c->stt_key_file, "VAGENT_STT_API_KEY", c->secrets->stt_key, "[stt] api_key_file" },
+		{ c->llm_key_file, "VAGENT_LLM_API_KEY", c->secrets->llm_key, "[llm] api_key_file" },
+		{ c->tts_key_file, "VAGENT_TTS_API_KEY", c->secrets->tts_key, "[tts] api_key_file" },
+	};
+
+	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+		if (load_secret(secret[i].file, secret[i].env, secret[i].out, 256, secret[i].what,
+				why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: %s", c->path, why);
+			return -EACCES;
+		}
+	if (!engine_used(c, "local"))
+		return 0;
+	if (!c->tts_voice[0]) {
+		snprintf(err, errlen, "%s: [tts] voice: required by the local engine", c->path);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c->ntools; i++) {
+		json_error_t je;
+		json_t *j = json_loads(c->tools[i].parameters, 0, &je);
+		bool ok = json_is_object(j) && c->tools[i].url[0];
+		json_decref(j);
+		if (!ok) {
+			snprintf(err, errlen, "%s: [tool:%s]: needs a url and parameters as a JSON "
+				 "object on one line", c->path, c->tools[i].name);
+			return -EINVAL;
+		}
+	}
+	FILE *fp = fopen(c->local_prompt_file, "r");
+	if (!fp) {
+		snprintf(err, errlen, "%s: [local] prompt_file: %s: %s", c->path,
+			 c->local_prompt_file, strerror(errno));
+		return -ENOENT;
+	}
+	c->prompt = calloc(1, 65536);
+	size_t n = c->prompt ? fread(c->prompt, 1, 65535, fp) : 0;
+	fclose(fp);
+	if (!c->prompt || !n) {
+		snprintf(err, errlen, "%s: [local] prompt_file: %s is empty", c->path,
+			 c->local_prompt_file);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Checks that need the whole file: cross-key rules and files to load. */
 static int validate(struct conf *c, char *err, size_t errlen)
 {
@@ -428,7 +610,7 @@ static int validate(struct conf *c, char *err, size_t errlen)
 
 	if (rc < 0)
 		return rc;
-	if ((rc = validate_api(c, err, errlen)) < 0)
+	if ((rc = validate_api(c, err, errlen)) < 0 || (rc = validate_local(c, err, errlen)) < 0)
 		return rc;
 	if (engine_used(c, "playback")) {
 		char why[512];
@@ -506,6 +688,8 @@ void conf_free(struct conf *c)
 		return;
 	wav_free(&c->playback);
 	secrets_free(c->secrets);
+	free(c->prompt);
+	free(c->tools);
 	free(c->dids);
 	free(c);
 }

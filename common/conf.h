@@ -26,6 +26,20 @@ struct conf_did {
 
 struct conf_secrets {
 	char api_key[256];		/* "" if none configured */
+	char stt_key[256];
+	char llm_key[256];
+	char tts_key[256];
+};
+
+/* A webhook tool the model may call ([tool:NAME] sections). */
+struct conf_tool {
+	char name[65];
+	char description[512];
+	char parameters[2048];		/* JSON Schema object, one line */
+	char url[512];
+	char method[8];
+	char headers[512];		/* "Name: value" pairs separated by ';' */
+	int timeout_ms;
 };
 
 struct conf {
@@ -89,6 +103,48 @@ struct conf {
 	int api_commit_wait_ms;		/* then for MariaDB, before answering without an id */
 	int api_did_refresh;		/* seconds between did_company_map reloads */
 	int api_repeat_days;
+
+	/* [stt] Deepgram live */
+	char stt_url[256];
+	char stt_model[32];
+	char stt_language[16];
+	int stt_endpointing_ms;
+	int stt_utterance_end_ms;
+	char stt_keyterms[512];		/* comma-separated */
+	char stt_key_file[PATH_MAX];	/* else $VAGENT_STT_API_KEY */
+
+	/* [llm] OpenAI-compatible chat completions (Groq) */
+	char llm_url[256];		/* base, e.g. https://api.groq.com/openai/v1 */
+	char llm_model[64];
+	double llm_temperature;
+	int llm_max_tokens;
+	int llm_timeout_ms;		/* whole reply */
+	int llm_retries;
+	char llm_key_file[PATH_MAX];	/* else $VAGENT_LLM_API_KEY */
+
+	/* [tts] Cartesia websocket */
+	char tts_url[256];
+	char tts_version[16];
+	char tts_model[32];
+	char tts_voice[64];
+	char tts_language[8];
+	char tts_key_file[PATH_MAX];	/* else $VAGENT_TTS_API_KEY */
+
+	/* [local] the local agent engine */
+	char local_prompt_file[PATH_MAX];
+	char local_greeting[256];
+	char local_api_url[256];	/* did_context; empty: only the context file */
+	char local_apology[256];
+	char local_filler[128];
+	char local_goodbye[256];
+	int local_bargein_rms;
+	int local_bargein_ms;
+	int local_silence_timeout;	/* seconds of caller silence before a nudge, then goodbye */
+	char *prompt;			/* the template's text, loaded with the config */
+
+	/* [tool:NAME] sections */
+	struct conf_tool *tools;
+	size_t ntools;
 
 	/* Secrets, on pages kept out of core dumps (see conf.c). */
 	struct conf_secrets *secrets;

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/base64.h"
 #include "../common/crc32.h"
 #include "../common/log.h"
 
@@ -332,21 +333,6 @@ int marker_store(const char *dir, struct jpos p)
 	return 0;
 }
 
-static void base64(FILE *fp, const uint8_t *p, size_t n)
-{
-	static const char tbl[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? p[i + 1] << 8 : 0) |
-			     (i + 2 < n ? p[i + 2] : 0);
-		fputc(tbl[v >> 18 & 63], fp);
-		fputc(tbl[v >> 12 & 63], fp);
-		fputc(i + 1 < n ? tbl[v >> 6 & 63] : '=', fp);
-		fputc(i + 2 < n ? tbl[v & 63] : '=', fp);
-	}
-}
-
 int dead_letter(const char *dir, const char *reason, int producer, uint64_t seq,
 		const void *bytes, size_t len)
 {
@@ -371,9 +357,11 @@ int dead_letter(const char *dir, const char *reason, int producer, uint64_t seq,
 		else
 			fputc(*r, fp);
 	}
-	fprintf(fp, "\",\"bytes\":%zu,\"base64\":\"", len);
-	base64(fp, bytes, len);
-	fputs("\"}\n", fp);
+	char *b64 = malloc(4 * ((len + 2) / 3) + 1);
+	if (b64)
+		base64_encode(bytes, len, b64);
+	fprintf(fp, "\",\"bytes\":%zu,\"base64\":\"%s\"}\n", len, b64 ? b64 : "");
+	free(b64);
 	if (fflush(fp) != 0 || fsync(fileno(fp)) < 0)
 		rc = -errno;
 	fclose(fp);

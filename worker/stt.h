@@ -1,0 +1,43 @@
+/*
+ * stt.h - streaming speech-to-text for one call, behind an ops table.
+ *
+ * Owns: the provider connection that hears the caller. Caller audio is
+ * read from the call's inbound ring on the websocket thread (the provider
+ * is woken with stt_audio()); what it hears comes back on the main loop:
+ * speech started, partial text, final text (with whether the caller has
+ * finished the utterance), utterance end. A connection the provider closes
+ * is reopened by the client itself; only a lasting failure is an error.
+ */
+#ifndef VG_STT_H
+#define VG_STT_H
+
+#include <stdbool.h>
+
+struct conf;
+struct ring;
+struct stt;
+struct ws_loop;
+
+struct stt_events {
+	void (*on_speech_started)(void *arg);
+	void (*on_partial)(void *arg, const char *text);
+	/* A final piece; speech_final: the caller has paused, the turn is theirs to end. */
+	void (*on_final)(void *arg, const char *text, bool speech_final);
+	void (*on_utterance_end)(void *arg);
+	/* fatal: no reconnection will follow. */
+	void (*on_error)(void *arg, const char *why, bool fatal);
+};
+
+struct stt_ops {
+	const char *name;
+	int (*start)(struct stt **out, struct ws_loop *loop, const struct conf *c, int rate,
+		     struct ring *audio, const char *uuid, const struct stt_events *ev, void *arg);
+	/* New caller audio is in the ring. */
+	void (*audio)(struct stt *s);
+	/* End of call: flush, close, free. NULL is fine. */
+	void (*stop)(struct stt *s);
+};
+
+extern const struct stt_ops stt_deepgram;
+
+#endif

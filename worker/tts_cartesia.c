@@ -1,0 +1,374 @@
+/*
+ * tts_cartesia.c - Cartesia streaming TTS (protocols.md section 3).
+ *
+ * Every LLM token goes into the reply's context with continue:true; the
+ * reply ends with an empty transcript and continue:false; barge-in sends
+ * cancel. Output is raw pcm_s16le at the call's rate, so the audio needs
+ * no conversion: base64-decoded on the websocket thread, straight into
+ * the agent ring.
+ *
+ * Context ids are "<call>-<n>", n counting replies; the current n is an
+ * atomic the main loop moves and the websocket thread reads. A chunk whose
+ * context is not the current one is dropped (late chunks of a cancelled
+ * context keep coming for a while). Before each write the thread records
+ * which context it writes for (writing), so the pacer can tell when the
+ * ring may hold a stale context's audio that raced a cancel, and flush it.
+ * Audio that does not fit the ring waits here (the ring holds seconds,
+ * a reply can be longer) and is pushed in as the pacer frees space.
+ */
+#include "tts.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/base64.h"
+#include "../common/conf.h"
+#include "../common/log.h"
+#include "../ipc/ring.h"
+#include "ws.h"
+
+struct tts {
+	struct ws_loop *loop;
+	struct ws_conn *conn;
+	const struct conf *conf;
+	struct ring *ring;
+	const struct tts_events *ev;
+	void *arg;
+	char uuid[40];
+	char tag[16];			/* short call id for context ids */
+	int rate;
+	char auth[300], version[64];
+	json_t *base;			/* the fields every message of a context repeats */
+	bool stopping;
+	int conns;			/* connections not yet gone */
+
+	_Atomic uint32_t ctx;		/* main writes: the current reply (0: none) */
+	_Atomic uint32_t dropped;	/* main writes: the last cancelled reply */
+	_Atomic uint32_t writing;	/* thread writes: the context it last wrote for */
+	_Atomic uint64_t written;	/* thread: samples of ctx in the ring */
+	_Atomic bool backlog;		/* thread: pend holds audio of ctx */
+
+	/* Websocket thread only. */
+	uint32_t first_seen;		/* the context whose first chunk was reported */
+	int16_t *pend;
+	size_t pend_len, pend_cap;
+	uint32_t pend_ctx;
+	uint8_t *pcm;
+	size_t pcm_cap;
+};
+
+static void ctx_id(const struct tts *t, uint32_t n, char *out, size_t len)
+{
+	snprintf(out, len, "%s-%u", t->tag, n);
+}
+
+/* Thread: context number from an id of ours, 0 if it is not one. */
+static uint32_t ctx_of(const struct tts *t, const char *id)
+{
+	size_t n = strlen(t->tag);
+
+	if (!id || strncmp(id, t->tag, n) || id[n] != '-')
+		return 0;
+	return (uint32_t)strtoul(id + n + 1, NULL, 10);
+}
+
+/* Thread: moves what fits of the pending audio into the ring. */
+static void push(struct tts *t, uint32_t ctx)
+{
+	if (t->pend_ctx != ctx) {
+		t->pend_len = 0;	/* a cancelled reply's leftovers */
+		t->pend_ctx = ctx;
+	}
+	if (!t->pend_len) {
+		atomic_store(&t->backlog, false);
+		return;
+	}
+	atomic_store(&t->writing, ctx);
+	size_t n = ring_write(t->ring, t->pend, t->pend_len);
+	atomic_fetch_add(&t->written, n);
+	memmove(t->pend, t->pend + n, (t->pend_len - n) * sizeof(int16_t));
+	t->pend_len -= n;
+	atomic_store(&t->backlog, t->pend_len > 0);
+}
+
+static bool audio_chunk(struct tts *t, uint32_t ctx, const char *b64, size_t len)
+{
+	size_t need = len / 4 * 3 + 3;
+
+	if (need > t->pcm_cap) {
+		uint8_t *p = realloc(t->pcm, need);
+		if (!p)
+			return false;
+		t->pcm = p;
+		t->pcm_cap = need;
+	}
+	long n = base64_decode(b64, len, t->pcm);
+	if (n <= 0)
+		return false;
+	size_t samples = (size_t)n / 2;
+	if (t->pend_ctx != ctx)
+		t->pend_len = 0, t->pend_ctx = ctx;
+	if (t->pend_len + samples > t->pend_cap) {
+		size_t cap = t->pend_cap ? t->pend_cap : 16384;
+		while (cap < t->pend_len + samples)
+			cap *= 2;
+		int16_t *p = realloc(t->pend, cap * sizeof(int16_t));
+		if (!p)
+			return false;
+		t->pend = p;
+		t->pend_cap = cap;
+	}
+	memcpy(t->pend + t->pend_len, t->pcm, samples * 2);	/* unaligned source */
+	t->pend_len += samples;
+	push(t, ctx);
+	bool first = t->first_seen != ctx;
+	t->first_seen = ctx;
+	return first;	/* tell the main loop about the first chunk only */
+}
+
+/* Websocket thread: every message. Audio stays here; the rest goes on. */
+static bool on_message_thread(void *arg, const char *data, size_t len, bool binary)
+{
+	struct tts *t = arg;
+	json_error_t jerr;
+	json_t *j;
+
+	if (binary || !(j = json_loadb(data, len, 0, &jerr)))
+		return false;
+	const char *type = json_string_value(json_object_get(j, "type"));
+	uint32_t ctx = ctx_of(t, json_string_value(json_object_get(j, "context_id")));
+	bool forward = true;
+	if (type && !strcmp(type, "chunk")) {
+		json_t *d = json_object_get(j, "data");
+		forward = ctx && ctx == atomic_load(&t->ctx) && json_is_string(d) &&
+			  audio_chunk(t, ctx, json_string_value(d), json_string_length(d));
+	}
+	json_decref(j);
+	return forward;
+}
+
+static void on_wake_thread(void *arg)
+{
+	struct tts *t = arg;
+
+	push(t, atomic_load(&t->ctx));
+}
+
+/* ---- main loop ---- */
+
+static void on_words(struct tts *t, uint32_t ctx, json_t *wt)
+{
+	json_t *words = json_object_get(wt, "words"), *end = json_object_get(wt, "end");
+	size_t n = json_array_size(words);
+
+	if (!n || json_array_size(end) != n || n > 512)
+		return;
+	const char *w[512];
+	double e[512];
+	for (size_t i = 0; i < n; i++) {
+		w[i] = json_string_value(json_array_get(words, i));
+		e[i] = json_number_value(json_array_get(end, i));
+		if (!w[i])
+			return;
+	}
+	t->ev->on_words(t->arg, ctx, w, e, n);
+}
+
+static void on_message(void *arg, const char *data, size_t len, bool binary)
+{
+	struct tts *t = arg;
+	json_error_t jerr;
+	json_t *j = binary ? NULL : json_loadb(data, len, 0, &jerr);
+	const char *type = json_string_value(json_object_get(j, "type"));
+	uint32_t ctx = ctx_of(t, json_string_value(json_object_get(j, "context_id")));
+
+	if (!type) {
+	} else if (ctx && ctx != atomic_load(&t->ctx)) {
+		/* A cancelled reply: its late done or words mean nothing now. */
+	} else if (!strcmp(type, "chunk")) {
+		t->ev->on_first_audio(t->arg, ctx);
+	} else if (!strcmp(type, "done")) {
+		t->ev->on_done(t->arg, ctx);
+	} else if (!strcmp(type, "timestamps")) {
+		on_words(t, ctx, json_object_get(j, "word_timestamps"));
+	} else if (!strcmp(type, "error")) {
+		const char *e = json_string_value(json_object_get(j, "error"));
+		log_warn("tts", t->uuid, "Cartesia error on context %u: %s", ctx, e ? e : "?");
+		t->ev->on_error(t->arg, e ? e : "error", false);
+	}
+	json_decref(j);
+}
+
+static void on_close(void *arg, int code, int http_status, const char *reason)
+{
+	struct tts *t = arg;
+	char why[200];
+
+	ws_close(t->conn);
+	t->conn = NULL;
+	if (t->stopping)
+		return;
+	snprintf(why, sizeof(why), "Cartesia closed (code %d, HTTP %d: %s)", code, http_status,
+		 reason);
+	log_warn("tts", t->uuid, "%s; reconnecting", why);
+	t->ev->on_error(t->arg, why, http_status == 401 || http_status == 403);
+	/* The next reply opens a new connection (contexts die with the socket). */
+}
+
+static void tts_free(struct tts *t)
+{
+	json_decref(t->base);
+	free(t->pend);
+	free(t->pcm);
+	free(t);
+}
+
+static void on_gone(void *arg)
+{
+	struct tts *t = arg;
+
+	if (--t->conns == 0 && t->stopping)
+		tts_free(t);	/* no hook can run for us any more */
+}
+
+static const struct ws_handlers handlers = {
+	.on_message_thread = on_message_thread, .on_wake_thread = on_wake_thread,
+	.on_message = on_message, .on_close = on_close, .on_gone = on_gone,
+};
+
+static int ensure_open(struct tts *t)
+{
+	char url[600];
+	const char *headers[] = { t->auth, t->version, NULL };
+
+	if (t->conn)
+		return 0;
+	snprintf(url, sizeof(url), "%s", t->conf->tts_url);
+	int rc = ws_open(&t->conn, t->loop, url, headers, &handlers, t);
+	t->conns += rc == 0;
+	return rc;
+}
+
+static int send_json(struct tts *t, json_t *msg)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+	int rc = text && ensure_open(t) == 0 ? ws_send_text(t->conn, text, strlen(text)) : -1;
+
+	free(text);
+	json_decref(msg);
+	return rc;
+}
+
+static int start(struct tts **out, struct ws_loop *loop, const struct conf *c, int rate,
+		 struct ring *ring, const char *uuid, const struct tts_events *ev, void *arg)
+{
+	struct tts *t = calloc(1, sizeof(*t));
+
+	*out = NULL;
+	if (!t)
+		return -1;
+	t->loop = loop;
+	t->conf = c;
+	t->ring = ring;
+	t->ev = ev;
+	t->arg = arg;
+	t->rate = rate;
+	snprintf(t->uuid, sizeof(t->uuid), "%s", uuid);
+	snprintf(t->tag, sizeof(t->tag), "%.8s", uuid[0] ? uuid : "call");
+	snprintf(t->auth, sizeof(t->auth), "X-API-Key: %s", c->secrets->tts_key);
+	snprintf(t->version, sizeof(t->version), "Cartesia-Version: %s", c->tts_version);
+	t->base = json_pack("{s:s, s:{s:s, s:s}, s:s, s:{s:s, s:s, s:i}, s:b}",
+			    "model_id", c->tts_model, "voice", "mode", "id", "id", c->tts_voice,
+			    "language", c->tts_language, "output_format", "container", "raw",
+			    "encoding", "pcm_s16le", "sample_rate", rate, "add_timestamps", 1);
+	if (!t->base || ensure_open(t) < 0) {	/* open now: the greeting needs it first */
+		json_decref(t->base);
+		free(t);
+		return -1;
+	}
+	*out = t;
+	return 0;
+}
+
+static uint32_t begin(struct tts *t)
+{
+	uint32_t n = atomic_load(&t->ctx) + 1;
+
+	if (n == 0)
+		n = 1;
+	atomic_store(&t->written, 0);
+	atomic_store(&t->ctx, n);
+	return n;
+}
+
+static json_t *message(struct tts *t, const char *text, size_t len, bool more)
+{
+	char id[32];
+	json_t *m = json_deep_copy(t->base);
+
+	ctx_id(t, atomic_load(&t->ctx), id, sizeof(id));
+	json_object_set_new(m, "context_id", json_string(id));
+	json_object_set_new(m, "transcript", json_stringn(text, len));
+	json_object_set_new(m, "continue", json_boolean(more));
+	return m;
+}
+
+static int text(struct tts *t, const char *s, size_t len)
+{
+	return send_json(t, message(t, s, len, true));
+}
+
+static int finish(struct tts *t)
+{
+	return send_json(t, message(t, "", 0, false));
+}
+
+static void cancel(struct tts *t)
+{
+	char id[32];
+	uint32_t n = atomic_load(&t->ctx);
+
+	if (!n || n == atomic_load(&t->dropped))
+		return;		/* nothing playing, or cancelled already: harmless */
+	ctx_id(t, n, id, sizeof(id));
+	/* First stop accepting its audio, then tell Cartesia. */
+	atomic_store(&t->dropped, n);
+	atomic_store(&t->ctx, n + 1 ? n + 1 : 1);	/* nothing will match it now */
+	if (t->conn)
+		send_json(t, json_pack("{s:s, s:b}", "context_id", id, "cancel", 1));
+}
+
+static uint64_t samples(struct tts *t)
+{
+	return atomic_load(&t->written);
+}
+
+static void tick(struct tts *t, bool *stale)
+{
+	uint32_t w = atomic_load(&t->writing);
+
+	/* The last audio written was a cancelled reply's: none of it may play. */
+	*stale = w != 0 && w <= atomic_load(&t->dropped);
+	if (atomic_load(&t->backlog))
+		ws_loop_wake(t->loop);
+}
+
+static void stop(struct tts *t)
+{
+	if (!t)
+		return;
+	t->stopping = true;
+	atomic_store(&t->ctx, 0);
+	explicit_bzero(t->auth, sizeof(t->auth));
+	ws_close(t->conn);
+	t->conn = NULL;
+	if (t->conns == 0)
+		tts_free(t);	/* else on_gone does, once the thread is done with us */
+}
+
+const struct tts_ops tts_cartesia = {
+	"cartesia", start, begin, text, finish, cancel, samples, tick, stop,
+};
