@@ -49,7 +49,8 @@ COMMON_SRC := common/log.c common/conf.c $(AUDIO_SRC) \
 IPC_SRC    := ipc/ring.c ipc/hist.c ipc/shm.c ipc/chan.c ipc/recq.c ipc/bell.c
 WORKER_SRC := worker/wrk_main.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_context.c \
               worker/engine.c worker/eng_echo.c worker/eng_playback.c worker/ws.c worker/http.c \
-              worker/llm_openai.c worker/stt_deepgram.c worker/tts_cartesia.c
+              worker/llm_openai.c worker/stt_deepgram.c worker/tts_cartesia.c \
+              worker/eng_local.c worker/agent_dialog.c worker/agent_tools.c worker/agent_ctx.c
 SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.c \
               supervisor/sup_signals.c supervisor/sup_status.c supervisor/sup_control.c \
               supervisor/sup_notify.c supervisor/sup_child.c \
@@ -59,8 +60,8 @@ SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.
               supervisor/bw_db.c
 CTL_SRC    := supervisor/vagentctl.c supervisor/ctl_db.c
 RECLOAD_SRC := tests/tools/vagent_recload.c
-EMU_SRC    := tests/emu/emu_main.c tests/emu/emu_script.c tests/emu/emu_util.c \
-              tests/emu/emu_ws.c tests/emu/emu_deepgram.c tests/emu/emu_dg_query.c \
+EMU_SRC    := tests/emu/emu_main.c tests/emu/emu_script.c tests/emu/emu_util.c tests/emu/emu_ws.c \
+              tests/emu/emu_deepgram.c tests/emu/emu_dg_query.c tests/emu/emu_dg_results.c \
               tests/emu/emu_cartesia.c tests/emu/emu_cart_ctx.c tests/emu/emu_tts.c \
               tests/emu/emu_openai.c tests/emu/emu_oai_check.c tests/emu/emu_oai_plan.c
 EMU_LIBS   := $(shell pkg-config --libs libwebsockets libevent_pthreads espeak-ng 2>/dev/null) -lpthread

@@ -9,6 +9,7 @@
  */
 #include "sup.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -279,6 +280,8 @@ int main(int argc, char **argv)
 	}
 	/* A daemon with no terminal and no log file logs to syslog. */
 	bool use_syslog = s.conf->syslog || (!s.foreground && !s.conf->log_file[0]);
+	/* Before any fork or thread: libcurl's (and OpenSSL's) global set-up. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (log_open("vagentd", s.conf->log_file, use_syslog, s.conf->log_level) < 0)
 		fatal("log file %s: %s", s.conf->log_file, strerror(errno));
 	start(&s);

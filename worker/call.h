@@ -42,6 +42,9 @@ void call_abort(struct call *c, enum call_outcome outcome, const char *reason);
 const struct conf *call_conf(const struct call *c);
 const char *call_uuid(const struct call *c);
 const char *call_did(const struct call *c);
+const char *call_cli(const struct call *c);
+struct worker *call_worker(const struct call *c);
+int64_t call_start_real_ns(const struct call *c);
 int call_rate(const struct call *c);
 int call_frame_samples(const struct call *c);	/* 20 ms at the call's rate */
 struct ring *call_ring_in(struct call *c);	/* caller -> agent */

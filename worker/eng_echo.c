@@ -29,13 +29,15 @@ static int echo_start(struct call *c)
 	return 0;
 }
 
-static void echo_on_audio(struct call *c)
+static void echo_on_audio(struct call *c, const uint8_t *pcm, size_t samples)
 {
 	struct echo *e = call_engine_state(c);
 	struct ring *in = call_ring_in(c), *out = call_ring_out(c);
 	int16_t buf[1024];
 	size_t n;
 
+	(void)pcm;
+	(void)samples;
 	if (!e->flowing) {
 		if (ring_avail(in) < e->prebuffer)
 			return;

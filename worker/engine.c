@@ -8,6 +8,7 @@
 static const struct engine_ops *const engines[] = {
 	&engine_echo,
 	&engine_playback,
+	&engine_local,
 };
 
 const struct engine_ops *engine_find(const char *name)

@@ -13,8 +13,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct call;
+
+/* What an engine adds to the call's record; strings are malloc'd, the call frees them. */
+struct call_summary {
+	char outcome[32];		/* e.g. "booked"; empty: the call's own */
+	int turns, barge_ins;
+	char *latency_json;
+	char *transcript_json;
+};
 
 struct engine_ops {
 	const char *name;
@@ -22,12 +31,17 @@ struct engine_ops {
 	bool silence_when_idle;
 	/* Once the call's rate is known. 0, or negative to end the call. */
 	int (*start)(struct call *c);
-	/* Caller audio was appended to the inbound ring. */
-	void (*on_audio)(struct call *c);
+	/*
+	 * Caller audio was appended to the inbound ring; pcm is that frame
+	 * (little-endian samples, possibly unaligned), for level detection.
+	 */
+	void (*on_audio)(struct call *c, const uint8_t *pcm, size_t samples);
 	/* A DTMF key ('0'-'9', '*', '#', 'A'-'D'). May be NULL. */
 	void (*on_dtmf)(struct call *c, char digit);
 	/* Every pacer tick, before a frame is taken. May be NULL. */
 	void (*on_tick)(struct call *c);
+	/* The call is over: what the call record should say. May be NULL. */
+	void (*summary)(struct call *c, struct call_summary *s);
 	/* The call is over; free engine state. May be NULL. */
 	void (*stop)(struct call *c);
 };
@@ -40,5 +54,6 @@ bool engine_known(const char *name);
 
 extern const struct engine_ops engine_echo;
 extern const struct engine_ops engine_playback;
+extern const struct engine_ops engine_local;
 
 #endif

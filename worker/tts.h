@@ -47,7 +47,7 @@ struct tts_ops {
 	 * whether anything in the ring may belong to an older context
 	 * (stale: the pacer must flush before playing).
 	 */
-	void (*tick)(struct tts *t, bool *stale);
+	void (*tick)(struct tts *t, bool *stale, bool *backlog);
 	void (*stop)(struct tts *t);
 };
 

@@ -346,13 +346,14 @@ static uint64_t samples(struct tts *t)
 	return atomic_load(&t->written);
 }
 
-static void tick(struct tts *t, bool *stale)
+static void tick(struct tts *t, bool *stale, bool *backlog)
 {
 	uint32_t w = atomic_load(&t->writing);
 
 	/* The last audio written was a cancelled reply's: none of it may play. */
 	*stale = w != 0 && w <= atomic_load(&t->dropped);
-	if (atomic_load(&t->backlog))
+	*backlog = atomic_load(&t->backlog);
+	if (*backlog)
 		ws_loop_wake(t->loop);
 }
 

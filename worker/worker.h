@@ -18,6 +18,8 @@
 
 struct call;
 struct conf;
+struct http;
+struct ws_loop;
 struct event;
 struct event_base;
 
@@ -29,6 +31,8 @@ struct worker {
 
 	struct shm_header hdr;		/* copy: offsets of the rings */
 	struct shm_map region;		/* this worker's slot region only */
+	struct shm_map bell_map;	/* the booking-writer's doorbell */
+	struct bell *bell;
 	struct slot *slot;
 	struct ring *ring_in, *ring_out;
 
@@ -38,6 +42,8 @@ struct worker {
 	struct event *sig_ev;
 
 	struct call *call;		/* NULL while idle */
+	struct ws_loop *ws;		/* provider websockets, made on first use */
+	struct http *http;		/* provider HTTP, made on first use */
 	uint64_t calls_served;
 	bool retiring;			/* exit after the current call */
 	bool stopping;			/* SIGTERM: end the call now, exit */
@@ -56,6 +62,10 @@ struct worker_args {
 
 /* Runs in the child right after fork(); never returns. */
 void worker_main(const struct worker_args *a) __attribute__((noreturn));
+
+/* The worker's provider loops, created on first use and kept for later calls. */
+struct ws_loop *worker_ws(struct worker *w);
+struct http *worker_http(struct worker *w);
 
 /* Called by the call once it is over and cleaned up. */
 void worker_call_done(struct worker *w, enum call_outcome outcome);

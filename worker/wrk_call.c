@@ -31,6 +31,7 @@
 
 #include "../common/conf.h"
 #include "../common/log.h"
+#include "../common/rec_put.h"
 #include "../common/vg_time.h"
 #include "../ipc/ring.h"
 #include "context.h"
@@ -74,7 +75,7 @@ struct call {
 	uint8_t *outq;
 	size_t outq_len;
 
-	int64_t start_mono, last_rx_mono;
+	int64_t start_mono, last_rx_mono, start_real;
 	uint64_t frames_in, frames_out, dtmf;
 
 	bool hangup_after_playout;
@@ -92,6 +93,9 @@ static void call_end(struct call *c, enum call_outcome o, bool send_hangup,
 const struct conf *call_conf(const struct call *c) { return c->conf; }
 const char *call_uuid(const struct call *c) { return c->uuid; }
 const char *call_did(const struct call *c) { return c->ctx.did; }
+const char *call_cli(const struct call *c) { return c->ctx.cli; }
+struct worker *call_worker(const struct call *c) { return c->w; }
+int64_t call_start_real_ns(const struct call *c) { return c->start_real; }
 int call_rate(const struct call *c) { return c->rate; }
 int call_frame_samples(const struct call *c) { return c->frame_samples; }
 struct ring *call_ring_in(struct call *c) { return c->w->ring_in; }
@@ -234,8 +238,13 @@ static int pace_one(struct call *c)
 		call_end(c, CALL_OUTCOME_OK, true, "%s", why);
 		return 0;
 	}
-	if (c->eng->silence_when_idle)
-		return send_audio(c, c->silence, c->frame_samples);
+	if (c->eng->silence_when_idle) {
+		/* The end of an utterance rarely fills a frame: pad it with silence. */
+		memset(c->frame, 0, (size_t)c->frame_samples * sizeof(int16_t));
+		if (avail)
+			ring_read(out, c->frame, avail);
+		return send_audio(c, c->frame, c->frame_samples);
+	}
 	return 0;
 }
 
@@ -309,7 +318,7 @@ static void on_audio(struct call *c, const struct as_frame *f)
 	count_frame(c, false);
 	/* A full ring means the engine is not consuming: newest audio is dropped. */
 	ring_write(c->w->ring_in, f->payload, f->len / 2);
-	c->eng->on_audio(c);
+	c->eng->on_audio(c, f->payload, f->len / 2);
 }
 
 /* One parsed frame. */
@@ -417,6 +426,41 @@ static void call_free(struct call *c)
 	free(c);
 }
 
+/*
+ * Every call that got as far as its UUID leaves a record for the calls
+ * table, through the booking-writer like a booking: who, how long, how it
+ * ended, and whatever the engine adds (transcript, turns, latencies).
+ */
+static void record_call(struct call *c)
+{
+	struct call_summary sum = { 0 };
+	struct rec_val v[REC_MAX_FIELDS] = { 0 };
+	char err[256];
+	uint64_t seq;
+
+	if (!c->uuid[0])
+		return;
+	if (c->eng && c->eng->summary && c->phase == PH_RUNNING)
+		c->eng->summary(c, &sum);
+	v[CE_UUID] = rec_str(c->uuid);
+	v[CE_DID] = rec_str(c->ctx.did[0] ? c->ctx.did : NULL);
+	v[CE_CLI] = rec_str(c->ctx.cli[0] ? c->ctx.cli : NULL);
+	v[CE_ENGINE] = rec_str(c->eng ? c->eng->name : "none");
+	v[CE_START_MS] = rec_int(c->start_real / NS_PER_MS);
+	v[CE_END_MS] = rec_int(real_ns() / NS_PER_MS);
+	v[CE_OUTCOME] = rec_str(sum.outcome[0] ? sum.outcome :
+				c->outcome == CALL_OUTCOME_FAILED ? "failed" : "completed");
+	v[CE_TURNS] = rec_int(sum.turns);
+	v[CE_BARGE_INS] = rec_int(sum.barge_ins);
+	v[CE_LATENCY] = rec_str(sum.latency_json);
+	v[CE_TRANSCRIPT] = rec_str(sum.transcript_json);
+	if (rec_put(region_recq(c->w->region.base, &c->w->hdr), c->w->bell, REC_CALL_END, v, &seq,
+		    err, sizeof(err)) < 0)
+		log_warn("call", c->uuid, "call record not kept: %s", err);
+	free(sum.latency_json);
+	free(sum.transcript_json);
+}
+
 static void on_end(evutil_socket_t fd, short what, void *arg)
 {
 	struct call *c = arg;
@@ -441,6 +485,7 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
 		"ended: %s; %.1f s, frames in %llu out %llu, rate %d",
 		 c->reason, (double)(mono_ns() - c->start_mono) / NS_PER_S,
 		 (unsigned long long)c->frames_in, (unsigned long long)c->frames_out, c->rate);
+	record_call(c);
 	/* Nothing the next call reads may be left from this one. */
 	ring_flush(w->ring_out);
 	ring_flush(w->ring_in);
@@ -486,6 +531,7 @@ int call_start(struct worker *w, int fd, uint64_t seq, int64_t t_accept_ns)
 	c->fd = fd;
 	c->seq = seq;
 	c->start_mono = c->last_rx_mono = mono_ns();
+	c->start_real = real_ns();
 	hist_add(&w->slot->hist[STAGE_HANDOFF], (uint64_t)(c->start_mono - t_accept_ns) / 1000);
 	snprintf(c->reason, sizeof(c->reason), "unknown");
 	/* Small frames, sent as they are made. */

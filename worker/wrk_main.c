@@ -19,11 +19,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/conf.h"
 #include "../common/log.h"
 #include "../ipc/chan.h"
+#include "http.h"
+#include "ws.h"
 
 static void set_slot_state(struct worker *w, enum slot_state st)
 {
@@ -48,6 +51,20 @@ static int tell_sup(struct worker *w, enum chan_type type, int result, uint16_t 
 		.generation = w->generation, .slot = w->slot_idx, .result = result,
 	};
 	return chan_send(w->chan, &m, -1);
+}
+
+struct ws_loop *worker_ws(struct worker *w)
+{
+	if (!w->ws && ws_loop_new(&w->ws, w->base) < 0)
+		log_error("worker", NULL, "cannot start the websocket thread");
+	return w->ws;
+}
+
+struct http *worker_http(struct worker *w)
+{
+	if (!w->http && http_new(&w->http, w->base) < 0)
+		log_error("worker", NULL, "cannot set up HTTP");
+	return w->http;
 }
 
 void worker_call_done(struct worker *w, enum call_outcome outcome)
@@ -166,13 +183,19 @@ static void setup(struct worker *w, const struct worker_args *a)
 	rc = shm_map_slot(&w->region, a->shm_fd, &w->hdr, a->slot_idx);
 	if (rc < 0)
 		fatal("worker: cannot map slot %u: %s", a->slot_idx, strerror(-rc));
-	/* From here on this process can reach its own slot only. */
+	if (shm_map_bell(&w->bell_map, a->shm_fd, &w->hdr) < 0)
+		fatal("worker: cannot map the doorbell");
+	/* From here on this process can reach its own slot and the bell only. */
 	munmap(a->segment, a->segment_size);
 	close(a->shm_fd);
+	w->bell = w->bell_map.base;
 	w->slot = w->region.base;
 	w->ring_in = slot_ring_in(w->region.base, &w->hdr);
 	w->ring_out = slot_ring_out(w->region.base, &w->hdr);
 
+	/* The businesses' clock, for "good morning" (one process, one zone). */
+	setenv("TZ", w->conf->api_time_zone, 1);
+	tzset();
 	signal(SIGINT, SIG_IGN);	/* ^C reaches the supervisor, which drains */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
@@ -213,11 +236,14 @@ void worker_main(const struct worker_args *a)
 	event_base_dispatch(w.base);
 
 	set_slot_state(&w, SLOT_RETIRING);
+	ws_loop_free(w.ws);
+	http_free(w.http);
 	event_free(w.chan_ev);
 	event_free(w.sig_ev);
 	close(w.sig_fd);
 	event_base_free(w.base);
 	shm_unmap(&w.region);
+	shm_unmap(&w.bell_map);
 	close(w.chan);
 	/* Skip the supervisor's atexit work (pidfile, segment): it is not ours. */
 	_exit(0);

@@ -62,6 +62,7 @@ struct cart_conn {
 	unsigned sent;
 	bool malformed_sent;
 	bool broken;
+	bool close_sent;		/* nothing more to send or hear */
 };
 
 int cart_server_new(struct emu *e, struct emu_tts *tts, struct cart_server **out)
@@ -118,7 +119,7 @@ static int refuse(struct cart_server *s, struct lws *wsi, bool structured, const
 		json_t *j = json_pack("{s:s?, s:s, s:s, s:s}", "error_code", er->code,
 				      "title", er->title, "message", er->message, "request_id", rid);
 
-		body = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		body = j ? json_dumps(j, EMU_JSON_FLAGS) : NULL;
 		json_decref(j);
 	}
 	snprintf(text, sizeof(text), "%s: %s", er->title, er->message);
@@ -303,6 +304,12 @@ static int check_request(json_t *j, int *rate, enum emu_pcm *enc, char **fixed, 
 			"voice must be {\"mode\":\"id\",\"id\":\"<voice id>\"}.");
 		return -EINVAL;
 	}
+	f = json_object_get(j, "max_buffer_delay_ms");
+	if (f && (!json_is_integer(f) || json_integer_value(f) < 0 || json_integer_value(f) > 1000)) {
+		set_err(er, 400, "invalid_request", "Invalid request",
+			"max_buffer_delay_ms must be an integer from 0 to 1000.");
+		return -EINVAL;
+	}
 	if ((cont && !json_is_boolean(cont)) || (lang && !json_is_string(lang))) {
 		set_err(er, 400, "invalid_request", "Invalid request",
 			"continue must be a boolean and language a string.");
@@ -433,6 +440,8 @@ static void kick(struct cart_conn *c)
 	int64_t now = emu_now_us(), wake = INT64_MAX;
 	struct cart_env env;
 
+	if (c->close_sent)
+		return;
 	for (struct cart_ctx *x = c->ctxs; x && !c->broken; x = x->next) {
 		int64_t w = cart_ctx_pump(x, env_of(c, &env), now);
 
@@ -446,9 +455,12 @@ static void kick(struct cart_conn *c)
 	ws_timer_at(c->wsi, wake);
 }
 
-static int do_close(struct lws *wsi, int code, const char *reason)
+/* Sends the close frame once; lws then waits for the peer's answer. */
+static int do_close(struct cart_conn *c, int code, const char *reason)
 {
-	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+	c->close_sent = true;
+	ws_txq_clear(&c->q);
+	lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
 	return -1;
 }
 
@@ -458,10 +470,12 @@ static int on_writeable(struct cart_conn *c)
 	const struct emu_fault *f = &c->fault;
 	struct ws_msg *m;
 
+	if (c->close_sent)
+		return 0;
 	if (c->broken)
-		return do_close(c->wsi, 1011, "internal error");
+		return do_close(c, 1011, "internal error");
 	if (f->kind == FAULT_CLOSE && c->sent >= (unsigned)f->n)
-		return do_close(c->wsi, 1011, "vagent-emu fault: close");
+		return do_close(c, 1011, "vagent-emu fault: close");
 	if (!c->q.head)
 		return 0;
 	if (f->kind == FAULT_STALL && c->sent >= (unsigned)f->n) {
@@ -471,7 +485,7 @@ static int on_writeable(struct cart_conn *c)
 	if (f->kind == FAULT_MALFORMED && c->sent >= (unsigned)f->n && !c->malformed_sent) {
 		c->malformed_sent = true;
 		lws_callback_on_writable(c->wsi);
-		return lws_write(c->wsi, (unsigned char *)junk, strlen(junk), LWS_WRITE_TEXT) < 0 ? -1 : 0;
+		return ws_send_text(c->wsi, junk) ? -1 : 0;
 	}
 	m = ws_txq_pop_due(&c->q, INT64_MAX);
 	if (ws_send(c->wsi, m))
@@ -602,13 +616,13 @@ int cart_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		on_open(lws_vhost_user(lws_get_vhost(wsi)), wsi, c);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
-		if (c && c->srv)
+		if (c && c->srv && !c->close_sent)
 			on_receive(c, in, len);
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c && c->srv ? on_writeable(c) : 0;
 	case LWS_CALLBACK_TIMER:
-		if (c && c->srv)
+		if (c && c->srv && !c->close_sent)
 			kick(c);
 		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:

@@ -11,9 +11,13 @@
  * script's Nth utterance (N counts segments on this websocket); with
  * utterance_end_ms an UtteranceEnd follows that much silence after the
  * last word. Times are seconds of audio received on this connection.
- * KeepAlive, Finalize, CloseStream (and the deprecated empty binary
- * frame) behave as the real service; 10 s without data closes 1011
- * NET-0001.
+ * With endpointing=false a segment ends (is_final, speech_final:false)
+ * at utterance_end_ms of silence, or after 1 s; audio with no speech
+ * still gets an empty final every 5 s. KeepAlive, Finalize (final with
+ * from_finalize), CloseStream (and the deprecated empty binary frame:
+ * remaining final, Metadata, close 1000) behave as the real service;
+ * 10 s (--stt-idle-ms) without data closes 1011 NET-0001. Without
+ * encoding= the audio must start with a WAV header.
  *
  * Owns: the Deepgram vhost's per-connection state (lws per-session data)
  * and the server state (fault counter, record of what clients sent).
@@ -28,18 +32,17 @@
 #include "../../common/audio.h"
 #include "../../common/log.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define WIN_MS		20
 #define INTERIM_S	0.2
 #define EMPTY_FINAL_S	5.0	/* silence-only audio still gets a final this often */
 #define NO_EP_FINAL_S	1.0	/* endpointing=false: segment ends after this silence */
-#define MAX_WORDS	256
 
 struct dg_server {
 	struct emu *e;
@@ -48,6 +51,7 @@ struct dg_server {
 	unsigned serial;		/* connections established */
 	struct dg_cfg next_cfg;		/* checked at upgrade, taken by the new pss */
 	struct emu_fault next_fault;
+	char next_request_id[37];
 	struct emu_rec rec;
 };
 
@@ -86,6 +90,7 @@ struct dg_conn {
 	const char *close_reason;
 	bool malformed_sent;
 	bool broken;			/* out of memory: close 1011 */
+	bool close_sent;		/* nothing more to send or hear */
 };
 
 /* ---- server ---- */
@@ -160,7 +165,7 @@ static int refuse(struct dg_server *s, struct lws *wsi, int status, const char *
 		msg = err_msg_for(status);
 	j = json_pack("{s:s, s:s, s:s}", "err_code", err_code_for(status), "err_msg", msg,
 		      "request_id", rid);
-	body = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	body = j ? json_dumps(j, EMU_JSON_FLAGS) : NULL;
 	json_decref(j);
 	{
 		const char *hdrs[] = { "dg-request-id", rid, "dg-error", msg, NULL };
@@ -213,118 +218,37 @@ static int on_upgrade(struct dg_server *s, struct lws *wsi)
 	if (dg_cfg_parse(wsi, &s->next_cfg, msg, sizeof(msg)))
 		return refuse(s, wsi, 400, msg);
 	s->next_fault = f;
+	emu_uuid(&s->rng, s->next_request_id);
+	return 0;
+}
+
+/* LWS_CALLBACK_ADD_HEADERS: the 101 carries dg-request-id, as the real one. */
+static int add_headers(struct dg_server *s, struct lws *wsi, struct lws_process_html_args *a)
+{
+	unsigned char *p = (unsigned char *)a->p;
+
+	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"dg-request-id:",
+					(const unsigned char *)s->next_request_id,
+					(int)strlen(s->next_request_id), &p, p + a->max_len))
+		return 1;
+	a->p = (char *)p;
 	return 0;
 }
 
 /* ---- results ---- */
 
-struct words {
-	size_t n;
-	char *punct[MAX_WORDS];		/* as the script has it */
-	char *plain[MAX_WORDS];		/* lower case, no punctuation */
-};
-
-static void words_free(struct words *w)
-{
-	for (size_t i = 0; i < w->n; i++) {
-		free(w->punct[i]);
-		free(w->plain[i]);
-	}
-	w->n = 0;
-}
-
-static char *plain_word(const char *tok)
-{
-	char *p = malloc(strlen(tok) + 1), *o = p;
-
-	if (!p)
-		return NULL;
-	for (; *tok; tok++)
-		if (isalnum((unsigned char)*tok) || *tok == '\'' || (unsigned char)*tok >= 0x80)
-			*o++ = (char)tolower((unsigned char)*tok);
-	*o = '\0';
-	return p;
-}
-
-static void words_split(const char *text, struct words *w)
-{
-	const char *p = text;
-
-	w->n = 0;
-	while (*p && w->n < MAX_WORDS) {
-		size_t len;
-
-		while (*p && isspace((unsigned char)*p))
-			p++;
-		len = strcspn(p, " \t\r\n");
-		if (!len)
-			break;
-		w->punct[w->n] = strndup(p, len);
-		w->plain[w->n] = w->punct[w->n] ? plain_word(w->punct[w->n]) : NULL;
-		p += len;
-		if (!w->plain[w->n] || !w->plain[w->n][0]) {
-			free(w->punct[w->n]);
-			free(w->plain[w->n]);
-			continue;
-		}
-		w->n++;
-	}
-}
-
-static json_t *metadata_of(const struct dg_conn *c)
-{
-	return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "request_id", c->request_id,
-			 "model_uuid", c->model_uuid, "model_info", "name", c->cfg.model,
-			 "version", "emu", "arch", c->cfg.model);
-}
-
-/* The alternative for the first k words, spread over [t0, t1]. */
-static json_t *alternative(const struct dg_conn *c, const struct words *w, size_t k,
-			   double t0, double t1)
-{
-	bool punct = c->cfg.punctuate || c->cfg.smart_format;
-	json_t *arr = json_array();
-	char transcript[4096] = "";
-	size_t tl = 0;
-	double d = k ? (t1 - t0) / (double)k : 0;
-
-	for (size_t i = 0; i < k && arr; i++) {
-		const char *shown = punct ? w->punct[i] : w->plain[i];
-		double ws = t0 + d * (double)i;
-
-		json_array_append_new(arr, json_pack("{s:s, s:o, s:o, s:f, s:s}",
-			"word", w->plain[i], "start", emu_json_secs(ws),
-			"end", emu_json_secs(ws + d * 0.9), "confidence", 0.99,
-			"punctuated_word", shown));
-		tl += (size_t)snprintf(transcript + tl, sizeof(transcript) - tl, "%s%s",
-				       i ? " " : "", shown);
-		if (tl >= sizeof(transcript))
-			tl = sizeof(transcript) - 1;
-	}
-	return json_pack("{s:s, s:f, s:o*}", "transcript", transcript,
-			 "confidence", k ? 0.98 : 0.0, "words", arr);
-}
-
 static json_t *results(const struct dg_conn *c, const char *text, size_t reveal,
 		       double start, double end, bool is_final, bool speech_final,
 		       bool from_finalize)
 {
-	struct words w;
-	json_t *j;
+	struct dg_slice sl = {
+		.text = text, .reveal = reveal, .start = start, .end = end,
+		.w0 = c->seg_active ? c->seg_start : start,
+		.w1 = c->seg_active ? c->last_voice_end : end,
+		.is_final = is_final, .speech_final = speech_final, .from_finalize = from_finalize,
+	};
 
-	words_split(text, &w);
-	if (reveal > w.n)
-		reveal = w.n;
-	j = json_pack("{s:s, s:[i,i], s:o, s:o, s:b, s:b, s:b, s:{s:[o]}, s:o}",
-		      "type", "Results", "channel_index", 0, 1,
-		      "duration", emu_json_secs(end - start), "start", emu_json_secs(start),
-		      "is_final", is_final, "speech_final", speech_final,
-		      "from_finalize", from_finalize, "channel", "alternatives",
-		      alternative(c, &w, reveal, c->seg_active ? c->seg_start : start,
-				  c->seg_active ? c->last_voice_end : end),
-		      "metadata", metadata_of(c));
-	words_free(&w);
-	return j;
+	return dg_results(&c->cfg, c->request_id, c->model_uuid, &sl);
 }
 
 static void kick(struct lws *wsi, struct dg_conn *c);
@@ -338,17 +262,6 @@ static void queue(struct lws *wsi, struct dg_conn *c, json_t *j, int64_t due)
 
 /* ---- hearing ---- */
 
-static size_t count_words(const char *text)
-{
-	struct words w;
-	size_t n;
-
-	words_split(text, &w);
-	n = w.n;
-	words_free(&w);
-	return n;
-}
-
 /* A segment ends: its final goes out --stt-final-ms later. */
 static void end_segment(struct lws *wsi, struct dg_conn *c, double at, bool speech_final,
 			bool from_finalize)
@@ -356,11 +269,11 @@ static void end_segment(struct lws *wsi, struct dg_conn *c, double at, bool spee
 	const char *text = emu_script_stt(&c->srv->e->script, c->utt_index++);
 	int64_t due = emu_now_us() + (int64_t)c->srv->e->opt.stt_final_ms * 1000;
 
-	queue(wsi, c, results(c, text, MAX_WORDS, c->cursor, at, true, speech_final,
+	queue(wsi, c, results(c, text, SIZE_MAX, c->cursor, at, true, speech_final,
 			      from_finalize), due);
 	c->seg_active = false;
 	c->cursor = at;
-	if (count_words(text)) {
+	if (dg_count_words(text)) {
 		c->last_word_end = c->last_voice_end;
 		c->ue_armed = c->cfg.interim && c->cfg.utt_end_ms > 0;
 	}
@@ -397,7 +310,7 @@ static void voiced_window(struct lws *wsi, struct dg_conn *c, double t0, double 
 		const char *text = emu_script_stt(&c->srv->e->script, c->utt_index);
 
 		c->interims++;
-		c->next_interim += INTERIM_S;
+		c->next_interim = t1 + INTERIM_S;
 		queue(wsi, c, results(c, text, (size_t)c->interims, c->cursor, t1, false, false,
 				      false), emu_now_us());
 	}
@@ -627,6 +540,8 @@ static void on_text(struct lws *wsi, struct dg_conn *c, const char *s, size_t le
 
 static void on_receive(struct lws *wsi, struct dg_conn *c, const void *in, size_t len)
 {
+	if (c->close_sent)
+		return;
 	c->last_rx_us = emu_now_us();
 	if (lws_frame_is_binary(wsi)) {
 		if (!len && lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi))
@@ -668,8 +583,11 @@ static void kick(struct lws *wsi, struct dg_conn *c)
 	ws_timer_at(wsi, due < idle ? due : idle);
 }
 
-static int do_close(struct lws *wsi, int code, const char *reason)
+/* Sends the close frame once; lws then waits for the peer's answer. */
+static int do_close(struct lws *wsi, struct dg_conn *c, int code, const char *reason)
 {
+	c->close_sent = true;
+	ws_txq_clear(&c->q);
 	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
 	return -1;
 }
@@ -681,7 +599,7 @@ static int fault_gate(struct lws *wsi, struct dg_conn *c, int *ret)
 	const struct emu_fault *f = &c->fault;
 
 	if ((f->kind == FAULT_CLOSE) && c->sent >= (unsigned)f->n) {
-		*ret = do_close(wsi, 1011, "NET-0000");
+		*ret = do_close(wsi, c, 1011, "NET-0000");
 		return 0;
 	}
 	if (f->kind == FAULT_STALL && c->sent >= (unsigned)f->n) {
@@ -692,7 +610,7 @@ static int fault_gate(struct lws *wsi, struct dg_conn *c, int *ret)
 	}
 	if (f->kind == FAULT_MALFORMED && c->sent >= (unsigned)f->n && !c->malformed_sent) {
 		c->malformed_sent = true;
-		*ret = lws_write(wsi, (unsigned char *)junk, strlen(junk), LWS_WRITE_TEXT) < 0 ? -1 : 0;
+		*ret = ws_send_text(wsi, junk) ? -1 : 0;
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
@@ -704,12 +622,14 @@ static int on_writeable(struct lws *wsi, struct dg_conn *c)
 	struct ws_msg *m;
 	int ret = 0;
 
+	if (c->close_sent)
+		return 0;
 	if (c->broken)
-		return do_close(wsi, 1011, "NET-0000");
+		return do_close(wsi, c, 1011, "NET-0000");
 	if (c->closing)
-		return do_close(wsi, c->close_code, c->close_reason);
+		return do_close(wsi, c, c->close_code, c->close_reason);
 	if (!c->q.head && c->ending)
-		return do_close(wsi, 1000, "");
+		return do_close(wsi, c, 1000, "");
 	if (ws_txq_next_due(&c->q) > emu_now_us() && !(c->fault.kind == FAULT_CLOSE &&
 						       c->sent >= (unsigned)c->fault.n))
 		return 0;
@@ -727,6 +647,8 @@ static int on_writeable(struct lws *wsi, struct dg_conn *c)
 
 static void on_timer(struct lws *wsi, struct dg_conn *c)
 {
+	if (c->close_sent)
+		return;
 	if (emu_now_us() >= idle_deadline(c) && !c->closing) {
 		log_info("stt", c->request_id, "deepgram emulator: no data for %d ms, closing",
 			 c->srv->e->opt.stt_idle_ms);
@@ -745,7 +667,7 @@ static void on_open(struct lws *wsi, struct dg_server *s, struct dg_conn *c)
 	c->cfg = s->next_cfg;
 	c->fault = s->next_fault;
 	c->serial = s->serial++;
-	emu_uuid(&s->rng, c->request_id);
+	memcpy(c->request_id, s->next_request_id, sizeof(c->request_id));
 	emu_uuid(&s->rng, c->model_uuid);
 	c->last_rx_us = emu_now_us();
 	record_open(s, wsi);
@@ -775,19 +697,25 @@ static void on_closed(struct dg_conn *c)
 	c->srv = NULL;
 }
 
+static struct dg_server *server_of(struct lws *wsi)
+{
+	return lws_vhost_user(lws_get_vhost(wsi));
+}
+
 int dg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		void *in, size_t len)
 {
-	struct dg_server *s = lws_vhost_user(lws_get_vhost(wsi));
 	struct dg_conn *c = user;
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return on_upgrade(s, wsi);
+		return on_upgrade(server_of(wsi), wsi);
+	case LWS_CALLBACK_ADD_HEADERS:
+		return add_headers(server_of(wsi), wsi, in);
 	case LWS_CALLBACK_HTTP:
-		return ws_http_inspect(wsi, in ? (const char *)in : "", &s->rec);
+		return ws_http_inspect(wsi, in ? (const char *)in : "", &server_of(wsi)->rec);
 	case LWS_CALLBACK_ESTABLISHED:
-		on_open(wsi, s, c);
+		on_open(wsi, server_of(wsi), c);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		if (c && c->srv)

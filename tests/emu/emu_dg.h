@@ -2,7 +2,8 @@
  * emu_dg.h - the Deepgram TEST DOUBLE's view of a /v1/listen request:
  * the query parameters the real service reads, checked as it checks them.
  *
- * Owns: struct dg_cfg and its parser (emu_dg_query.c).
+ * Owns: struct dg_cfg and its parser (emu_dg_query.c); the Results
+ * builder (emu_dg_results.c).
  * Never: looks at anything but the query.
  * Fails: a query the real service refuses gives -EINVAL with the error
  * code and message Deepgram answers with (HTTP 400).
@@ -13,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
 #include <libwebsockets.h>
 
 enum dg_enc { DG_ENC_NONE = 0, DG_ENC_LINEAR16, DG_ENC_MULAW, DG_ENC_ALAW };
@@ -31,5 +33,18 @@ struct dg_cfg {
 
 /* Reads and checks the query of wsi. 0, or -EINVAL with msg (err_msg). */
 int dg_cfg_parse(struct lws *wsi, struct dg_cfg *cfg, char *msg, size_t msglen);
+
+/* One Results message (emu_dg_results.c). */
+struct dg_slice {
+	const char *text;	/* the script's utterance */
+	size_t reveal;		/* words shown (interims reveal them one by one) */
+	double start, end;	/* the slice of audio, in stream seconds */
+	double w0, w1;		/* where its words lie */
+	bool is_final, speech_final, from_finalize;
+};
+
+json_t *dg_results(const struct dg_cfg *cfg, const char *request_id, const char *model_uuid,
+		   const struct dg_slice *sl);
+size_t dg_count_words(const char *text);
 
 #endif

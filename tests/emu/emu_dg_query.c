@@ -42,6 +42,16 @@ static int parse_bool(const char *v, bool *out)
 	return 0;
 }
 
+static int copy_value(char *dst, size_t len, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (!n || n >= len)
+		return -EINVAL;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
 static bool is_nova3(const char *model)
 {
 	return !strncmp(model, "nova-3", 6);
@@ -122,9 +132,9 @@ static int take_param(const char *name, const char *val, struct dg_cfg *c,
 		return rc;
 	}
 	if (!strcmp(name, "model"))
-		snprintf(c->model, sizeof(c->model), "%s", val);
+		rc = copy_value(c->model, sizeof(c->model), val);
 	else if (!strcmp(name, "language"))
-		snprintf(c->language, sizeof(c->language), "%s", val);
+		rc = copy_value(c->language, sizeof(c->language), val);
 	else if (!strcmp(name, "encoding"))
 		return take_encoding(val, c, msg, msglen);
 	else if (!strcmp(name, "sample_rate"))
@@ -183,8 +193,8 @@ int dg_cfg_parse(struct lws *wsi, struct dg_cfg *c, char *msg, size_t msglen)
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	snprintf(c->model, sizeof(c->model), "base");
-	snprintf(c->language, sizeof(c->language), "en");
+	strcpy(c->model, "base");
+	strcpy(c->language, "en");
 	c->channels = 1;
 	c->endpointing_ms = 10;
 	for (int i = 0; !ws_query(wsi, i, name, sizeof(name), val, sizeof(val)); i++) {

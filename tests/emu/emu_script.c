@@ -51,7 +51,7 @@ static int parse_call(json_t *c, struct emu_llm_call *out, char *err, size_t err
 	if (json_is_string(args))	/* verbatim: lets a script send broken JSON */
 		out->arguments = strdup(json_string_value(args));
 	else if (args)
-		out->arguments = json_dumps(args, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+		out->arguments = json_dumps(args, EMU_JSON_FLAGS | JSON_ENCODE_ANY);
 	else
 		out->arguments = strdup("{}");
 	if (!out->name || !out->arguments)

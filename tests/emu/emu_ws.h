@@ -42,6 +42,8 @@ void ws_txq_clear(struct ws_txq *q);
 
 /* Writes m as one websocket frame and frees it. 0 or -EIO. */
 int ws_send(struct lws *wsi, struct ws_msg *m);
+/* Writes text as one text frame (copied behind LWS_PRE). 0 or -errno. */
+int ws_send_text(struct lws *wsi, const char *text);
 
 /*
  * Writes a whole HTTP response with a JSON (or given type) body. hdrs is

@@ -1,0 +1,130 @@
+/*
+ * agent.h - the local agent engine: one caller, one conversation.
+ *
+ * Owns: a call's dialog with the caller through the three providers:
+ * speech-to-text hears the caller, the language model decides what to say
+ * and which tool to use, text-to-speech says it, token by token. Also the
+ * barge-in (the caller talks over the agent: stop at once, keep in the
+ * history only what was heard), the tools (create_booking through the
+ * booking-writer, end_call, webhooks), and the call's transcript, turn
+ * latencies and outcome for its call record.
+ *
+ * Modules: eng_local.c (engine ops, caller audio, barge-in, pacing hooks),
+ * agent_dialog.c (turns, replies, retries), agent_tools.c (tools),
+ * agent_ctx.c (who was called: context, prompt, greeting).
+ * Everything runs on the worker's main loop, except the provider hooks
+ * that move audio (stt.h, tts.h).
+ */
+#ifndef VG_AGENT_H
+#define VG_AGENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "llm.h"
+#include "stt.h"
+#include "tts.h"
+
+struct call;
+struct conf;
+struct event;
+struct http;
+struct http_req;
+struct worker;
+
+enum agent_state {
+	AG_CONTEXT,		/* fetching who was called */
+	AG_LISTENING,		/* the caller's turn */
+	AG_THINKING,		/* the model is working, nothing said yet */
+	AG_SPEAKING,		/* a reply is being said */
+	AG_TOOLS,		/* waiting for tools */
+	AG_ENDING,		/* saying goodbye, then hanging up */
+};
+
+struct agent_turn_times {
+	int64_t speech_end;	/* caller stopped speaking (local VAD) */
+	int64_t final;		/* the final transcript arrived */
+	int64_t llm_sent, first_token;
+	int64_t tts_first_text, tts_first_audio;
+	int64_t first_frame;	/* the reply's first frame went to the caller */
+};
+
+struct agent {
+	struct call *call;
+	const struct conf *conf;
+	struct worker *w;
+	char uuid[40];
+	int rate;
+
+	struct stt *stt;
+	struct tts *tts;
+	struct llm_req *llm;
+	const struct stt_ops *stt_ops;
+	const struct tts_ops *tts_ops;
+	const struct llm_ops *llm_ops;
+	struct http_req *ctx_req;	/* did_context lookup */
+	struct ctx_fetch *ctx_fetch;	/* its buffer */
+
+	json_t *vars;			/* context: company_name, trade_type, ... */
+	json_t *history;		/* OpenAI messages */
+	json_t *tools;			/* tool definitions */
+	json_t *transcript;		/* for the call record */
+
+	enum agent_state state;
+	/* The caller's turn being heard. */
+	char *heard;			/* finals since the last turn */
+	size_t heard_len, heard_cap;
+	int64_t last_voice_ns;		/* last caller frame above the speech level */
+	int64_t loud_since_ns;		/* barge-in: caller loud since (0: not) */
+	/* The reply being said. */
+	uint32_t reply_ctx;		/* TTS context, 0 when none */
+	char *reply;			/* text sent to TTS for this reply */
+	size_t reply_len, reply_cap;
+	bool reply_llm_done, reply_tts_done, reply_has_audio;
+	uint64_t reply_played;		/* samples of it sent to the caller */
+	bool reply_is_filler;		/* apology or filler: not in the history */
+	json_t *reply_words;		/* [[word, end_s], ...] when the TTS times them */
+	/* Model requests of this turn. */
+	int attempts;
+	struct event *retry_ev;
+	int tools_pending;
+	struct agent_tool_call *calls;	/* in flight */
+	bool hangup_after_reply;
+	bool booked;
+	/* Timing. */
+	struct agent_turn_times t;
+	int64_t last_activity_ns;	/* for the silence timeout */
+	struct event *timer_ev;		/* 100 ms housekeeping */
+	struct event *filler_ev;	/* a filler line if tools are slow */
+	int nudges;
+	/* Counters for the call record. */
+	int turns, barge_ins;
+	json_t *turn_latencies;		/* ms, one per answered turn */
+};
+
+/* agent_ctx.c */
+void agent_context_start(struct agent *a);
+char *agent_render(const char *tmpl, json_t *vars);	/* caller frees */
+
+/* agent_dialog.c */
+void agent_user_turn(struct agent *a);		/* the caller finished speaking */
+void agent_say(struct agent *a, const char *text, bool in_history);
+void agent_barge_in(struct agent *a, const char *why);
+void agent_tts_done(struct agent *a, uint32_t ctx);
+void agent_reply_finished(struct agent *a);	/* last audio frame played */
+void agent_llm_request(struct agent *a);
+void agent_stop_reply(struct agent *a);
+
+void agent_tools_done(struct agent *a);
+
+/* agent_tools.c */
+json_t *agent_tool_defs(const struct conf *c);
+void agent_run_tools(struct agent *a, json_t *calls);
+void agent_tools_cancel(struct agent *a);
+
+/* eng_local.c */
+void agent_transcript(struct agent *a, const char *role, const char *text);
+int64_t agent_call_ms(const struct agent *a);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * agent_ctx.c - who the caller rang: the call's context, the system prompt
+ * and the greeting.
+ *
+ * The DID and caller ID come from the dialplan's context file (call.c);
+ * the company, trade, fee and repeat-caller flag from the api's
+ * did_context, the very endpoint a cloud agent calls, so both agents know
+ * the same things. If the api does not answer within 1.5 s the seed's
+ * fallback context is used: the caller hears a greeting either way.
+ *
+ * Templates use {{name}} like ElevenLabs' dynamic variables, so one prompt
+ * file serves the local and the cloud agent.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/conf.h"
+#include "../common/log.h"
+#include "../common/vg_time.h"
+#include "agent.h"
+#include "call.h"
+#include "http.h"
+#include "worker.h"
+
+#define CONTEXT_TIMEOUT_MS 1500
+
+struct ctx_fetch {
+	struct agent *a;
+	char body[8192];
+	size_t len;
+};
+
+static json_t *fallback(const struct agent *a)
+{
+	return json_pack("{s:s, s:s, s:s, s:i, s:n, s:b, s:s, s:s}",
+			 "company_name", "Home Services", "trade_type", "plumbing",
+			 "trade_label", "plumber", "callout_fee", 49, "area", "is_repeat", 0,
+			 "did_number", call_did(a->call), "caller_id", call_cli(a->call));
+}
+
+static const char *time_greeting(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);	/* TZ is [api] time_zone, set when the worker starts */
+	return tm.tm_hour < 12 ? "good morning" : tm.tm_hour < 18 ? "good afternoon" :
+				 "good evening";
+}
+
+/* {{name}} -> the variable's value; unknown names become nothing. */
+char *agent_render(const char *tmpl, json_t *vars)
+{
+	size_t cap = strlen(tmpl) * 2 + 1024, n = 0;
+	char *out = malloc(cap);
+
+	if (!out)
+		return NULL;
+	for (const char *p = tmpl; *p;) {
+		const char *end = p[0] == '{' && p[1] == '{' ? strstr(p + 2, "}}") : NULL;
+		char val[1024] = "";
+		size_t add;
+		if (end && end - p - 2 < 64) {
+			char name[64];
+			const char *b = p + 2;
+			size_t len = (size_t)(end - b);
+			while (len && *b == ' ')
+				b++, len--;
+			while (len && b[len - 1] == ' ')
+				len--;
+			snprintf(name, sizeof(name), "%.*s", (int)len, b);
+			json_t *v = json_object_get(vars, name);
+			if (json_is_string(v))
+				snprintf(val, sizeof(val), "%s", json_string_value(v));
+			else if (json_is_integer(v))
+				snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
+			else if (json_is_boolean(v))
+				snprintf(val, sizeof(val), "%s", json_is_true(v) ? "yes" : "no");
+			p = end + 2;
+		} else {
+			val[0] = *p++;
+			val[1] = '\0';
+		}
+		add = strlen(val);
+		if (n + add + 1 > cap) {
+			char *q = realloc(out, cap = (n + add + 1) * 2);
+			if (!q) {
+				free(out);
+				return NULL;
+			}
+			out = q;
+		}
+		memcpy(out + n, val, add);
+		n += add;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* The context is known: prompt, tools, greeting; the caller's turn next. */
+static void context_ready(struct agent *a, json_t *vars)
+{
+	json_decref(a->vars);
+	a->vars = vars;
+	json_object_set_new(vars, "time_greeting", json_string(time_greeting()));
+	if (!json_object_get(vars, "caller_id") || !*json_string_value(json_object_get(vars,
+										       "caller_id")))
+		json_object_set_new(vars, "caller_id", json_string(call_cli(a->call)));
+	char *prompt = agent_render(a->conf->prompt, vars);
+	char *greeting = agent_render(a->conf->local_greeting, vars);
+	json_array_append_new(a->history, json_pack("{s:s, s:s}", "role", "system",
+						    "content", prompt ? prompt : ""));
+	a->tools = agent_tool_defs(a->conf);
+	log_info("agent", a->uuid, "context: %s (%s), repeat caller %s",
+		 json_string_value(json_object_get(vars, "company_name")),
+		 json_string_value(json_object_get(vars, "trade_type")),
+		 json_is_true(json_object_get(vars, "is_repeat")) ? "yes" : "no");
+	a->state = AG_LISTENING;
+	agent_say(a, greeting ? greeting : "Hello, how can I help?", true);
+	free(prompt);
+	free(greeting);
+}
+
+static bool ctx_data(void *arg, const char *data, size_t len)
+{
+	struct ctx_fetch *f = arg;
+
+	if (f->len + len >= sizeof(f->body))
+		return false;	/* no context is that large */
+	memcpy(f->body + f->len, data, len);
+	f->len += len;
+	return true;
+}
+
+static void ctx_done(void *arg, int curl_code, long status, const char *error)
+{
+	struct ctx_fetch *f = arg;
+	struct agent *a = f->a;
+	json_error_t jerr;
+	json_t *j = NULL;
+
+	a->ctx_req = NULL;
+	a->ctx_fetch = NULL;
+	if (!curl_code && status == 200)
+		j = json_loadb(f->body, f->len, 0, &jerr);
+	if (!json_is_object(j) || !json_is_string(json_object_get(j, "company_name"))) {
+		log_warn("agent", a->uuid, "did_context failed (%s, HTTP %ld): fallback context",
+			 error ? error : "bad answer", status);
+		json_decref(j);
+		j = fallback(a);
+	}
+	free(f);
+	context_ready(a, j);
+}
+
+static const struct http_handlers ctx_handlers = { NULL, ctx_data, ctx_done };
+
+void agent_context_start(struct agent *a)
+{
+	char url[320], key[300], *body;
+	const char *headers[] = { "Content-Type: application/json", key, NULL };
+	struct ctx_fetch *f;
+
+	if (!a->conf->local_api_url[0] || !call_did(a->call)[0] ||
+	    !(f = calloc(1, sizeof(*f)))) {
+		context_ready(a, fallback(a));
+		return;
+	}
+	f->a = a;
+	a->ctx_fetch = f;
+	snprintf(url, sizeof(url), "%s/api/voice-agent/did_context", a->conf->local_api_url);
+	snprintf(key, sizeof(key), "X-API-Key: %s", a->conf->secrets->api_key);
+	json_t *req = json_pack("{s:s, s:s}", "did_number", call_did(a->call), "caller_id",
+				call_cli(a->call));
+	body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	struct http_opts o = { .method = "POST", .url = url, .headers = headers, .body = body,
+			       .body_len = body ? strlen(body) : 0,
+			       .timeout_ms = CONTEXT_TIMEOUT_MS, .connect_timeout_ms = 500 };
+	int rc = body ? http_start(worker_http(a->w), &a->ctx_req, &o, &ctx_handlers, f) : -ENOMEM;
+	explicit_bzero(key, sizeof(key));
+	free(body);
+	if (rc < 0) {
+		free(f);
+		a->ctx_fetch = NULL;
+		context_ready(a, fallback(a));
+	}
+}

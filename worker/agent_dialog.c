@@ -1,0 +1,380 @@
+/*
+ * agent_dialog.c - the conversation: the caller's turns, the agent's
+ * replies, tool rounds, retries, barge-in.
+ *
+ * A reply is one TTS context. Every token the model streams goes into it
+ * at once (continuation), so the caller hears the first word while the
+ * model is still writing the sentence. The reply enters the history when
+ * the model is done; if the caller talks over it, the history keeps only
+ * what the caller heard (word timings when the TTS gives them, else the
+ * share of the reply's audio that was played), so the model never believes
+ * it said what was never heard.
+ *
+ * Errors never mean dead air: a model that fails (429, 5xx, a cut stream)
+ * gets a spoken apology and a retry after the delay it asked for; after
+ * [llm] retries the caller is asked to say it again.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/conf.h"
+#include "../common/log.h"
+#include "../common/vg_time.h"
+#include "../ipc/ring.h"
+#include "agent.h"
+#include "call.h"
+#include "http.h"
+#include "worker.h"
+
+static void start_llm(struct agent *a);
+
+/* ---- the reply being said ---- */
+
+static void reply_clear(struct agent *a)
+{
+	a->reply_len = 0;
+	if (a->reply)
+		a->reply[0] = '\0';
+	json_array_clear(a->reply_words);
+	a->reply_played = 0;
+	a->reply_llm_done = a->reply_tts_done = a->reply_has_audio = false;
+	a->t.tts_first_text = a->t.tts_first_audio = a->t.first_frame = 0;
+}
+
+static void reply_begin(struct agent *a, bool filler)
+{
+	reply_clear(a);
+	a->reply_ctx = a->tts_ops->begin(a->tts);
+	a->reply_is_filler = filler;
+	if (a->state != AG_ENDING && a->state != AG_TOOLS)
+		a->state = AG_SPEAKING;
+}
+
+static void reply_add(struct agent *a, const char *text, size_t len)
+{
+	if (a->reply_len + len + 1 > a->reply_cap) {
+		size_t cap = (a->reply_len + len + 1) * 2;
+		char *p = realloc(a->reply, cap);
+		if (!p)
+			return;
+		a->reply = p;
+		a->reply_cap = cap;
+	}
+	memcpy(a->reply + a->reply_len, text, len);
+	a->reply_len += len;
+	a->reply[a->reply_len] = '\0';
+	if (!a->t.tts_first_text)
+		a->t.tts_first_text = mono_ns();
+	a->tts_ops->text(a->tts, text, len);
+}
+
+static void reply_end_input(struct agent *a)
+{
+	a->tts_ops->finish(a->tts);
+	a->reply_llm_done = true;
+}
+
+void agent_say(struct agent *a, const char *text, bool in_history)
+{
+	if (a->reply_ctx)
+		agent_stop_reply(a);
+	reply_begin(a, !in_history);
+	reply_add(a, text, strlen(text));
+	reply_end_input(a);
+	if (in_history)
+		json_array_append_new(a->history, json_pack("{s:s, s:s}", "role", "assistant",
+							    "content", text));
+	agent_transcript(a, "agent", text);
+}
+
+/* Stops the reply at once: nothing more of it reaches the caller. */
+void agent_stop_reply(struct agent *a)
+{
+	if (!a->reply_ctx)
+		return;
+	a->tts_ops->cancel(a->tts);	/* first: no new audio of it enters the ring */
+	ring_flush(call_ring_out(a->call));
+	a->reply_ctx = 0;
+}
+
+void agent_tts_done(struct agent *a, uint32_t ctx)
+{
+	if (ctx && ctx == a->reply_ctx)
+		a->reply_tts_done = true;
+}
+
+void agent_reply_finished(struct agent *a)
+{
+	a->reply_ctx = 0;
+	if (a->hangup_after_reply) {
+		call_hangup_after_playout(a->call, "the agent ended the call");
+		return;
+	}
+	if (a->state == AG_SPEAKING)
+		a->state = AG_LISTENING;
+	a->last_activity_ns = mono_ns();
+	if (a->state == AG_LISTENING && a->heard_len)
+		agent_user_turn(a);	/* the caller spoke while the agent was finishing */
+}
+
+/* ---- barge-in ---- */
+
+/* What of the reply the caller heard, cut at a word boundary. */
+static char *heard_part(struct agent *a)
+{
+	double played = (double)a->reply_played / a->rate;
+	size_t i, n = 0;
+	json_t *w;
+
+	if (json_array_size(a->reply_words)) {
+		char *out = calloc(1, a->reply_len + 1);
+		json_array_foreach(a->reply_words, i, w) {
+			const char *word = json_string_value(json_array_get(w, 0));
+			if (!out || !word || json_number_value(json_array_get(w, 1)) > played)
+				break;
+			n += (size_t)snprintf(out + n, a->reply_len + 1 - n, "%s%s", n ? " " : "",
+					      word);
+			if (n >= a->reply_len)
+				break;
+		}
+		return out;
+	}
+	/* No word timings: the played share of the audio written so far. */
+	uint64_t total = a->tts_ops->samples(a->tts);
+	double frac = total ? (double)a->reply_played / (double)total : 0;
+	n = (size_t)(frac > 1 ? a->reply_len : frac * (double)a->reply_len);
+	while (n && n < a->reply_len && a->reply[n] != ' ')
+		n--;
+	return strndup(a->reply ? a->reply : "", n);
+}
+
+/* The history's record of the interrupted reply becomes what was heard. */
+static void keep_heard(struct agent *a, const char *heard)
+{
+	json_t *last = json_array_get(a->history, json_array_size(a->history) - 1);
+	const char *role = json_string_value(json_object_get(last, "role"));
+	bool ours = role && !strcmp(role, "assistant") && a->reply_llm_done;
+
+	if (ours)
+		json_object_set_new(last, "content", *heard ? json_string(heard) : json_null());
+	else if (*heard)
+		json_array_append_new(a->history, json_pack("{s:s, s:s}", "role", "assistant",
+							    "content", heard));
+	json_array_append_new(a->transcript, json_pack("{s:s, s:s, s:b, s:I}", "role", "agent",
+						       "text", heard, "interrupted", 1, "t_ms",
+						       (json_int_t)agent_call_ms(a)));
+}
+
+void agent_barge_in(struct agent *a, const char *why)
+{
+	if (!a->reply_ctx || a->state == AG_ENDING)
+		return;
+	char *heard = a->reply_is_filler ? NULL : heard_part(a);
+	bool was_filler = a->reply_is_filler;
+
+	agent_stop_reply(a);
+	if (a->llm) {
+		a->llm_ops->cancel(a->llm);
+		a->llm = NULL;
+	}
+	a->barge_ins++;
+	a->loud_since_ns = 0;
+	if (!was_filler)
+		keep_heard(a, heard ? heard : "");
+	log_info("agent", a->uuid, "barge-in (%s) after %.2f s of the reply; kept \"%.60s\"",
+		 why, (double)a->reply_played / a->rate, heard ? heard : "");
+	free(heard);
+	if (a->state != AG_TOOLS)
+		a->state = AG_LISTENING;
+}
+
+/* ---- the model ---- */
+
+static void on_token(void *arg, const char *text, size_t len)
+{
+	struct agent *a = arg;
+
+	if (!a->t.first_token) {
+		a->t.first_token = mono_ns();
+		if (a->t.llm_sent)
+			hist_add(&call_worker(a->call)->slot->hist[STAGE_LLM_TTFT],
+				 (uint64_t)(a->t.first_token - a->t.llm_sent) / 1000);
+	}
+	if (!a->reply_ctx || a->reply_is_filler || a->reply_llm_done)
+		reply_begin(a, false);	/* a filler still playing finishes first */
+	reply_add(a, text, len);
+}
+
+/* The assistant message as the API wants it back, tool calls unchanged. */
+static json_t *assistant_message(struct agent *a, json_t *calls)
+{
+	json_t *m = json_pack("{s:s}", "role", "assistant");
+	size_t i;
+	json_t *c;
+
+	json_object_set_new(m, "content", a->reply_len && !a->reply_is_filler ?
+			    json_string(a->reply) : json_null());
+	if (json_array_size(calls)) {
+		json_t *tc = json_array();
+		json_array_foreach(calls, i, c)
+			json_array_append_new(tc, json_pack("{s:O, s:s, s:{s:O, s:O}}",
+				"id", json_object_get(c, "id"), "type", "function", "function",
+				"name", json_object_get(c, "name"),
+				"arguments", json_object_get(c, "arguments")));
+		json_object_set_new(m, "tool_calls", tc);
+	}
+	return m;
+}
+
+static void on_done(void *arg, const char *finish, json_t *calls)
+{
+	struct agent *a = arg;
+	bool said = a->reply_ctx && !a->reply_is_filler && a->reply_len;
+
+	a->llm = NULL;
+	a->attempts = 0;
+	if (said) {
+		reply_end_input(a);
+		agent_transcript(a, "agent", a->reply);
+	}
+	if (said || json_array_size(calls))
+		json_array_append_new(a->history, assistant_message(a, calls));
+	log_debug("agent", a->uuid, "reply done (%s): %zu chars, %zu tool call(s)", finish,
+		  a->reply_len, json_array_size(calls));
+	if (json_array_size(calls)) {
+		a->state = AG_TOOLS;
+		agent_run_tools(a, calls);
+		return;
+	}
+	a->turns++;
+	if (a->state == AG_THINKING)
+		a->state = said ? AG_SPEAKING : AG_LISTENING;
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	start_llm(arg);
+}
+
+static void on_error(void *arg, long status, int retry_after_ms, const char *why)
+{
+	struct agent *a = arg;
+	int delay = retry_after_ms > 0 ? retry_after_ms : 300 * (a->attempts + 1);
+	struct timeval tv;
+
+	a->llm = NULL;
+	a->attempts++;
+	log_warn("llm", a->uuid, "attempt %d failed (HTTP %ld): %s", a->attempts, status, why);
+	/* Never dead air: say something while we wait (and drop a half reply). */
+	agent_say(a, a->conf->local_apology, false);
+	if (a->attempts > a->conf->llm_retries || status == 400 || status == 401 ||
+	    status == 403 || status == 404) {
+		a->attempts = 0;
+		agent_say(a, "Sorry, could you say that again?", true);
+		a->state = AG_LISTENING;
+		return;
+	}
+	if (delay > 10000)
+		delay = 10000;
+	tv.tv_sec = delay / 1000;
+	tv.tv_usec = (delay % 1000) * 1000;
+	if (!a->retry_ev)
+		a->retry_ev = event_new(call_worker(a->call)->base, -1, 0, on_retry, a);
+	if (a->retry_ev)
+		event_add(a->retry_ev, &tv);
+	a->state = AG_THINKING;
+}
+
+static const struct llm_events llm_ev = { on_token, on_done, on_error };
+
+/* The caller's words not yet in the history go in as a user message. */
+static void take_heard(struct agent *a)
+{
+	if (!a->heard_len)
+		return;
+	json_array_append_new(a->history, json_pack("{s:s, s:s}", "role", "user",
+						    "content", a->heard));
+	agent_transcript(a, "caller", a->heard);
+	a->heard_len = 0;
+	a->heard[0] = '\0';
+}
+
+static void start_llm(struct agent *a)
+{
+	take_heard(a);
+	a->t.llm_sent = mono_ns();
+	a->t.first_token = 0;
+	a->state = AG_THINKING;
+	if (a->llm_ops->start(&a->llm, worker_http(a->w), a->conf, a->history, a->tools,
+			      &llm_ev, a) < 0) {
+		a->llm = NULL;
+		on_error(a, 0, -1, "cannot start the request");
+	}
+}
+
+void agent_llm_request(struct agent *a)
+{
+	a->attempts = 0;
+	start_llm(a);
+}
+
+void agent_tools_done(struct agent *a)
+{
+	if (a->state == AG_ENDING || a->hangup_after_reply)
+		return;		/* end_call: nothing more to ask the model */
+	agent_llm_request(a);
+}
+
+/* ---- the caller's turn ---- */
+
+void agent_user_turn(struct agent *a)
+{
+	int64_t now = mono_ns();
+
+	switch (a->state) {
+	case AG_CONTEXT:
+	case AG_TOOLS:
+		return;		/* kept; taken once the agent can listen */
+	case AG_ENDING:
+		a->heard_len = 0;
+		return;
+	case AG_SPEAKING:
+		if (a->reply_ctx && !a->reply_is_filler)
+			agent_barge_in(a, "the caller's turn came in over the reply");
+		break;
+	case AG_THINKING:
+		/* Still thinking about the previous words: think about all of them. */
+		if (a->llm) {
+			a->llm_ops->cancel(a->llm);
+			a->llm = NULL;
+		}
+		if (a->retry_ev)
+			event_del(a->retry_ev);
+		json_t *last = json_array_get(a->history, json_array_size(a->history) - 1);
+		const char *role = json_string_value(json_object_get(last, "role"));
+		if (role && !strcmp(role, "user")) {
+			char *joined = NULL;
+			if (asprintf(&joined, "%s %s", json_string_value(json_object_get(last,
+				     "content")), a->heard) > 0)
+				json_object_set_new(last, "content", json_string(joined));
+			free(joined);
+			agent_transcript(a, "caller", a->heard);
+			a->heard_len = 0;
+		}
+		break;
+	case AG_LISTENING:
+		break;
+	}
+	memset(&a->t, 0, sizeof(a->t));
+	a->t.speech_end = a->last_voice_ns ? a->last_voice_ns : now;
+	a->t.final = now;
+	if (a->t.final > a->t.speech_end)
+		hist_add(&call_worker(a->call)->slot->hist[STAGE_STT_FINAL],
+			 (uint64_t)(a->t.final - a->t.speech_end) / 1000);
+	a->nudges = 0;
+	agent_llm_request(a);
+}

@@ -1,0 +1,345 @@
+/*
+ * agent_tools.c - what the model may do besides talk.
+ *
+ *   create_booking  the caller's name, postcode, address and problem; the
+ *                   phone, DID, company, fee and repeat flag come from the
+ *                   call's context and are never asked. Checked by the
+ *                   same rules as the api's create_booking, put in this
+ *                   worker's record queue, and answered once the
+ *                   booking-writer has it on disk. The reference comes
+ *                   from the call and the booking, so a model that calls
+ *                   twice books once.
+ *   end_call        finish what is being said, then hang up.
+ *   [tool:NAME]     webhooks from the configuration, like a cloud agent's
+ *                   server tools: the model's arguments as the JSON body.
+ *
+ * Results go back to the model as tool messages, in the order it asked.
+ * If the tools take a while and nothing is being said, a short filler
+ * line fills the silence.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/booking.h"
+#include "../common/conf.h"
+#include "../common/log.h"
+#include "../common/rec_put.h"
+#include "../common/vg_time.h"
+#include "agent.h"
+#include "call.h"
+#include "http.h"
+#include "worker.h"
+
+#define POLL_US 2000
+#define JOURNAL_WAIT_NS (2 * NS_PER_S)
+#define FILLER_AFTER_US 400000
+#define RESULT_MAX 4096
+
+struct agent_tool_call {
+	struct agent_tool_call *next;
+	struct agent *a;
+	char id[128];
+	char name[72];
+	char *result;			/* JSON text for the tool message; NULL: pending */
+	uint64_t seq;			/* create_booking */
+	int64_t deadline;
+	char ref[17], who[300];
+	struct event *ev;		/* polling the booking's acknowledgement */
+	struct http_req *req;		/* a webhook */
+	char body[RESULT_MAX + 1];
+	size_t body_len;
+};
+
+json_t *agent_tool_defs(const struct conf *c)
+{
+	json_t *tools = json_pack(
+		"[{s:s, s:{s:s, s:s, s:{s:s, s:{s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s}, "
+		"s:{s:s, s:s}}, s:[s, s, s, s]}}}, "
+		"{s:s, s:{s:s, s:s, s:{s:s, s:{}}}}]",
+		"type", "function", "function", "name", "create_booking", "description",
+		"Book the job once the caller has agreed to the callout fee and given their "
+		"name, postcode, address and problem. Their phone number is already known.",
+		"parameters", "type", "object", "properties",
+		"customer_name", "type", "string", "description", "The caller's full name",
+		"postcode", "type", "string", "description", "UK postcode, e.g. E5 9ES",
+		"address", "type", "string", "description", "House number and street",
+		"problem_description", "type", "string", "description", "One line on the problem",
+		"required", "customer_name", "postcode", "address", "problem_description",
+		"type", "function", "function", "name", "end_call", "description",
+		"Hang up after your last words have been said. Say goodbye first.",
+		"parameters", "type", "object", "properties");
+
+	for (size_t i = 0; i < c->ntools; i++) {
+		json_error_t je;
+		json_t *params = json_loads(c->tools[i].parameters, 0, &je);
+		json_array_append_new(tools, json_pack("{s:s, s:{s:s, s:s, s:o}}", "type",
+			"function", "function", "name", c->tools[i].name, "description",
+			c->tools[i].description, "parameters", params ? params : json_object()));
+	}
+	return tools;
+}
+
+static void finish_call(struct agent_tool_call *t, json_t *result)
+{
+	t->result = json_dumps(result, JSON_COMPACT);
+	json_decref(result);
+	if (!t->result)
+		t->result = strdup("{\"error\":\"out of memory\"}");
+}
+
+/* All answered: tool messages in order, then back to the model. */
+static void maybe_done(struct agent *a)
+{
+	for (struct agent_tool_call *t = a->calls; t; t = t->next)
+		if (!t->result)
+			return;
+	while (a->calls) {
+		struct agent_tool_call *t = a->calls;
+		a->calls = t->next;
+		json_array_append_new(a->history, json_pack("{s:s, s:s, s:s}", "role", "tool",
+			"tool_call_id", t->id, "content", t->result ? t->result : "{}"));
+		if (t->ev)
+			event_free(t->ev);
+		free(t->result);
+		free(t);
+	}
+	a->tools_pending = 0;
+	agent_tools_done(a);
+}
+
+/* ---- create_booking ---- */
+
+static void booking_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent_tool_call *t = arg;
+	struct agent *a = t->a;
+	struct recq *q = region_recq(a->w->region.base, &a->w->hdr);
+	struct timeval tv = { 0, POLL_US };
+	char msg[400];
+	(void)fd; (void)what;
+
+	if (recq_state(q, t->seq) >= RECQ_JOURNALED) {
+		a->booked = true;
+		snprintf(msg, sizeof(msg), "Booking %s made for %s", t->ref, t->who);
+		log_info("agent", a->uuid, "booking %s journaled", t->ref);
+		finish_call(t, json_pack("{s:b, s:s, s:s}", "success", 1, "booking_ref", t->ref,
+					 "message", msg));
+		maybe_done(a);
+	} else if (mono_ns() > t->deadline) {
+		log_error("agent", a->uuid, "booking %s not journaled in time", t->ref);
+		finish_call(t, json_pack("{s:b, s:s}", "success", 0, "error",
+					 "the booking system did not confirm; try once more"));
+		maybe_done(a);
+	} else {
+		event_add(t->ev, &tv);
+	}
+}
+
+/* The model's arguments plus what the call already knows. */
+static json_t *booking_fields(struct agent *a, json_t *args)
+{
+	json_t *b = json_deep_copy(json_is_object(args) ? args : NULL);
+	json_t *v = a->vars;
+
+	if (!b)
+		b = json_object();
+	json_object_set_new(b, "customer_phone", json_string(call_cli(a->call)[0] ?
+			    call_cli(a->call) : "unknown"));
+	json_object_set(b, "trade_type", json_object_get(v, "trade_type"));
+	json_object_set(b, "callout_fee", json_object_get(v, "callout_fee"));
+	json_object_set(b, "company_name", json_object_get(v, "company_name"));
+	json_object_set(b, "is_repeat", json_object_get(v, "is_repeat"));
+	json_object_set_new(b, "did_number", json_string(call_did(a->call)));
+	json_object_set_new(b, "source", json_string("local"));
+	json_object_set_new(b, "call_uuid", json_string(a->uuid));
+	json_object_set_new(b, "outcome", json_string("booked"));
+	return b;
+}
+
+static void create_booking(struct agent_tool_call *t, json_t *args)
+{
+	struct agent *a = t->a;
+	struct booking_in *b = calloc(1, sizeof(*b));
+	json_t *in = booking_fields(a, args);
+	char why[256], err[256], key[1200];
+	const char *bad;
+	struct timeval tv = { 0, POLL_US };
+
+	if (!b) {
+		finish_call(t, json_pack("{s:b, s:s}", "success", 0, "error", "out of memory"));
+	} else if ((bad = booking_from_json(in, b, why, sizeof(why)))) {
+		/* Told to the model, which can ask the caller again. */
+		finish_call(t, json_pack("{s:b, s:s}", "success", 0, "error", bad));
+	} else {
+		snprintf(key, sizeof(key), "%s|%s|%s", a->uuid, b->postcode, b->name);
+		booking_ref_for_key(key, b->ref, sizeof(b->ref));
+		snprintf(t->ref, sizeof(t->ref), "%s", b->ref);
+		snprintf(t->who, sizeof(t->who), "%.200s at %s", b->name, b->postcode);
+		if (booking_enqueue(region_recq(a->w->region.base, &a->w->hdr), a->w->bell, b,
+				    &t->seq, err, sizeof(err)) < 0) {
+			finish_call(t, json_pack("{s:b, s:s}", "success", 0, "error", err));
+		} else {
+			t->deadline = mono_ns() + JOURNAL_WAIT_NS;
+			t->ev = event_new(a->w->base, -1, 0, booking_poll, t);
+			if (t->ev)
+				event_add(t->ev, &tv);
+		}
+	}
+	json_decref(in);
+	free(b);
+}
+
+/* ---- webhooks ---- */
+
+static bool hook_data(void *arg, const char *data, size_t len)
+{
+	struct agent_tool_call *t = arg;
+	size_t n = t->body_len + len > RESULT_MAX ? RESULT_MAX - t->body_len : len;
+
+	memcpy(t->body + t->body_len, data, n);
+	t->body_len += n;
+	return true;
+}
+
+static void hook_done(void *arg, int curl_code, long status, const char *error)
+{
+	struct agent_tool_call *t = arg;
+	json_error_t je;
+
+	t->req = NULL;
+	t->body[t->body_len] = '\0';
+	json_t *j = status >= 200 && status < 300 ? json_loads(t->body, 0, &je) : NULL;
+	if (j)
+		finish_call(t, j);
+	else if (!curl_code && status >= 200 && status < 300)
+		finish_call(t, json_pack("{s:s}", "result", t->body));
+	else
+		finish_call(t, json_pack("{s:s, s:I}", "error", error ? error : "request failed",
+					 "status", (json_int_t)status));
+	log_info("agent", t->a->uuid, "tool %s answered HTTP %ld", t->name, status);
+	maybe_done(t->a);
+}
+
+static const struct http_handlers hook_handlers = { NULL, hook_data, hook_done };
+
+static void webhook(struct agent_tool_call *t, const struct conf_tool *ct, const char *args)
+{
+	char hdrs[sizeof(ct->headers)], *list[10] = { "Content-Type: application/json" };
+	int n = 1;
+
+	snprintf(hdrs, sizeof(hdrs), "%s", ct->headers);
+	for (char *save, *h = strtok_r(hdrs, ";", &save); h && n < 9; h = strtok_r(NULL, ";", &save)) {
+		while (*h == ' ')
+			h++;
+		if (*h)
+			list[n++] = h;
+	}
+	list[n] = NULL;
+	struct http_opts o = { .method = ct->method, .url = ct->url,
+			       .headers = (const char *const *)list, .body = args,
+			       .body_len = strlen(args), .timeout_ms = ct->timeout_ms };
+	if (!strcmp(ct->method, "GET"))
+		o.body = NULL;
+	if (http_start(worker_http(t->a->w), &t->req, &o, &hook_handlers, t) < 0)
+		finish_call(t, json_pack("{s:s}", "error", "could not start the request"));
+}
+
+/* ---- running them ---- */
+
+static void end_call(struct agent_tool_call *t)
+{
+	struct agent *a = t->a;
+
+	a->hangup_after_reply = true;
+	a->state = AG_ENDING;
+	if (!a->reply_ctx)	/* the model said nothing first: say goodbye for it */
+		agent_say(a, a->conf->local_goodbye, true);
+	finish_call(t, json_pack("{s:b}", "ok", 1));
+}
+
+static void filler(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	(void)fd; (void)what;
+
+	if (a->calls && !a->reply_ctx && a->state == AG_TOOLS)
+		agent_say(a, a->conf->local_filler, false);
+}
+
+static void run_one(struct agent_tool_call *t, json_t *call)
+{
+	const char *args = json_string_value(json_object_get(call, "arguments"));
+	json_error_t je;
+	json_t *j = args && *args ? json_loads(args, 0, &je) : json_object();
+
+	if (!j) {
+		finish_call(t, json_pack("{s:s}", "error", "arguments are not valid JSON"));
+		return;
+	}
+	log_info("agent", t->a->uuid, "tool %s", t->name);
+	if (!strcmp(t->name, "create_booking")) {
+		create_booking(t, j);
+	} else if (!strcmp(t->name, "end_call")) {
+		end_call(t);
+	} else {
+		const struct conf_tool *ct = NULL;
+		for (size_t i = 0; i < t->a->conf->ntools; i++)
+			if (!strcmp(t->a->conf->tools[i].name, t->name))
+				ct = &t->a->conf->tools[i];
+		if (ct)
+			webhook(t, ct, args && *args ? args : "{}");
+		else
+			finish_call(t, json_pack("{s:s}", "error", "no such tool"));
+	}
+	json_decref(j);
+}
+
+void agent_run_tools(struct agent *a, json_t *calls)
+{
+	struct agent_tool_call **tail = &a->calls;
+	struct timeval tv = { 0, FILLER_AFTER_US };
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(calls, i, c) {
+		struct agent_tool_call *t = calloc(1, sizeof(*t));
+		if (!t)
+			break;
+		t->a = a;
+		const char *id = json_string_value(json_object_get(c, "id"));
+		const char *name = json_string_value(json_object_get(c, "name"));
+		snprintf(t->id, sizeof(t->id), "%s", id ? id : "");
+		snprintf(t->name, sizeof(t->name), "%s", name ? name : "");
+		*tail = t;
+		tail = &t->next;
+		a->tools_pending++;
+	}
+	/* Start them all, then see whether any was answered on the spot. */
+	i = 0;
+	for (struct agent_tool_call *t = a->calls; t; t = t->next)
+		run_one(t, json_array_get(calls, i++));
+	if (!a->filler_ev)
+		a->filler_ev = event_new(a->w->base, -1, 0, filler, a);
+	if (a->filler_ev)
+		event_add(a->filler_ev, &tv);
+	maybe_done(a);
+}
+
+void agent_tools_cancel(struct agent *a)
+{
+	if (a->filler_ev)
+		event_free(a->filler_ev);
+	a->filler_ev = NULL;
+	while (a->calls) {
+		struct agent_tool_call *t = a->calls;
+		a->calls = t->next;
+		if (t->ev)
+			event_free(t->ev);
+		http_abort(t->req);
+		free(t->result);
+		free(t);
+	}
+}

@@ -1,0 +1,341 @@
+/*
+ * eng_local.c - the local agent engine's ops: wiring the providers to the
+ * call, watching the caller's level, and the pacer's side of a reply.
+ *
+ * Barge-in: while agent audio is playing, a caller level above
+ * [local] bargein_rms for bargein_ms (the seed's 800 for 300 ms) stops the
+ * agent at once; the pacer's next frame is silence. Speech level (for the
+ * caller's end of speech, where every turn's latency starts) is half that.
+ *
+ * The outbound stream never stops: between replies the pacer sends silence,
+ * because Asterisk ends an AudioSocket() call after 2 s with no frame.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/conf.h"
+#include "../common/log.h"
+#include "../common/vg_time.h"
+#include "../ipc/ring.h"
+#include "../ipc/shm.h"
+#include "agent.h"
+#include "call.h"
+#include "engine.h"
+#include "http.h"
+#include "worker.h"
+
+#define TIMER_MS 100
+
+int64_t agent_call_ms(const struct agent *a)
+{
+	return (real_ns() - call_start_real_ns(a->call)) / NS_PER_MS;
+}
+
+void agent_transcript(struct agent *a, const char *role, const char *text)
+{
+	json_array_append_new(a->transcript, json_pack("{s:s, s:s, s:I}", "role", role,
+						       "text", text, "t_ms",
+						       (json_int_t)agent_call_ms(a)));
+}
+
+static void record_stage(struct agent *a, enum stage st, int64_t from, int64_t to)
+{
+	if (from && to > from)
+		hist_add(&call_worker(a->call)->slot->hist[st], (uint64_t)(to - from) / 1000);
+}
+
+/* ---- provider events ---- */
+
+static void stt_speech_started(void *arg)
+{
+	(void)arg;	/* noise starts speech too: only words or level count */
+}
+
+static void stt_partial(void *arg, const char *text)
+{
+	struct agent *a = arg;
+	int words = 0;
+
+	for (const char *p = text; *p; p++)
+		words += (*p != ' ') && (p == text || p[-1] == ' ');
+	/* Words heard over the agent's voice confirm a barge-in. */
+	if (a->reply_ctx && !a->reply_is_filler && words >= 2)
+		agent_barge_in(a, "the caller's words over the agent");
+	a->last_activity_ns = mono_ns();
+}
+
+static void stt_final(void *arg, const char *text, bool speech_final)
+{
+	struct agent *a = arg;
+	size_t n = strlen(text);
+
+	a->last_activity_ns = mono_ns();
+	if (n) {
+		if (a->heard_len + n + 2 > a->heard_cap) {
+			size_t cap = (a->heard_len + n + 2) * 2;
+			char *p = realloc(a->heard, cap);
+			if (!p)
+				return;
+			a->heard = p;
+			a->heard_cap = cap;
+		}
+		if (a->heard_len)
+			a->heard[a->heard_len++] = ' ';
+		memcpy(a->heard + a->heard_len, text, n + 1);
+		a->heard_len += n;
+	}
+	if (speech_final && a->heard_len)
+		agent_user_turn(a);
+}
+
+static void stt_utterance_end(void *arg)
+{
+	struct agent *a = arg;
+
+	/* speech_final can fail to come in noise: this ends the turn instead. */
+	if (a->heard_len)
+		agent_user_turn(a);
+}
+
+static void stt_error(void *arg, const char *why, bool fatal)
+{
+	struct agent *a = arg;
+
+	if (!fatal)
+		return;		/* the client reconnects by itself */
+	log_error("stt", a->uuid, "speech-to-text lost for good: %s", why);
+	agent_say(a, a->conf->local_apology, false);
+	a->hangup_after_reply = true;
+	a->state = AG_ENDING;
+}
+
+static const struct stt_events stt_ev = {
+	stt_speech_started, stt_partial, stt_final, stt_utterance_end, stt_error,
+};
+
+static void tts_first_audio(void *arg, uint32_t ctx)
+{
+	struct agent *a = arg;
+
+	if (ctx != a->reply_ctx || a->t.tts_first_audio)
+		return;
+	a->t.tts_first_audio = mono_ns();
+	record_stage(a, STAGE_TTS_TTFB, a->t.tts_first_text, a->t.tts_first_audio);
+}
+
+static void tts_done(void *arg, uint32_t ctx)
+{
+	agent_tts_done(arg, ctx);
+}
+
+static void tts_words(void *arg, uint32_t ctx, const char *const *words, const double *end,
+		      size_t n)
+{
+	struct agent *a = arg;
+
+	if (ctx != a->reply_ctx)
+		return;
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a->reply_words, json_pack("[s, f]", words[i], end[i]));
+}
+
+static void tts_error(void *arg, const char *why, bool fatal)
+{
+	struct agent *a = arg;
+
+	if (a->reply_ctx) {	/* the reply will not finish: treat it as said */
+		a->reply_tts_done = true;
+	}
+	if (fatal) {
+		log_error("tts", a->uuid, "text-to-speech lost for good: %s", why);
+		call_hangup_after_playout(a->call, "text-to-speech unavailable");
+	}
+}
+
+static const struct tts_events tts_ev = { tts_first_audio, tts_done, tts_words, tts_error };
+
+/* ---- housekeeping: the caller's silence ---- */
+
+static void local_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	int64_t quiet = mono_ns() - (a->last_activity_ns > a->last_voice_ns ?
+				     a->last_activity_ns : a->last_voice_ns);
+	(void)fd; (void)what;
+
+	if (a->state != AG_LISTENING || a->heard_len ||
+	    quiet < (int64_t)a->conf->local_silence_timeout * NS_PER_S)
+		return;
+	a->last_activity_ns = mono_ns();
+	if (a->nudges++ == 0) {
+		agent_say(a, "Are you still there?", true);
+		return;
+	}
+	agent_say(a, a->conf->local_goodbye, true);
+	a->hangup_after_reply = true;
+	a->state = AG_ENDING;
+}
+
+/* ---- engine ops ---- */
+
+static int local_start(struct call *c)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	struct worker *w = call_worker(c);
+	struct timeval tv = { 0, TIMER_MS * 1000 };
+
+	if (!a)
+		return -ENOMEM;
+	call_set_engine_state(c, a);
+	a->call = c;
+	a->conf = call_conf(c);
+	a->w = w;
+	a->rate = call_rate(c);
+	snprintf(a->uuid, sizeof(a->uuid), "%s", call_uuid(c));
+	a->stt_ops = &stt_deepgram;
+	a->tts_ops = &tts_cartesia;
+	a->llm_ops = &llm_openai;
+	a->history = json_array();
+	a->transcript = json_array();
+	a->turn_latencies = json_array();
+	a->reply_words = json_array();
+	a->last_activity_ns = mono_ns();
+	a->state = AG_CONTEXT;
+	a->timer_ev = event_new(w->base, -1, EV_PERSIST, local_timer, a);
+	if (!worker_ws(w) || !worker_http(w) || !a->timer_ev || event_add(a->timer_ev, &tv) < 0)
+		return -ENOMEM;
+	if (a->stt_ops->start(&a->stt, w->ws, a->conf, a->rate, call_ring_in(c), a->uuid,
+			      &stt_ev, a) < 0 ||
+	    a->tts_ops->start(&a->tts, w->ws, a->conf, a->rate, call_ring_out(c), a->uuid,
+			      &tts_ev, a) < 0)
+		return -EIO;
+	agent_context_start(a);
+	return 0;
+}
+
+/* Mean square of n little-endian samples, compared without a sqrt. */
+static double level(const uint8_t *pcm, size_t n)
+{
+	double acc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int16_t s = (int16_t)(pcm[2 * i] | pcm[2 * i + 1] << 8);
+		acc += (double)s * s;
+	}
+	return n ? acc / (double)n : 0;
+}
+
+static void local_on_audio(struct call *c, const uint8_t *pcm, size_t n)
+{
+	struct agent *a = call_engine_state(c);
+	double ms = level(pcm, n), loud = (double)a->conf->local_bargein_rms;
+	int64_t now = mono_ns();
+
+	a->stt_ops->audio(a->stt);
+	if (ms >= loud * loud / 4)	/* half the barge-in level: speech */
+		a->last_voice_ns = now;
+	bool playing = a->reply_ctx && !a->reply_is_filler &&
+		       (ring_avail(call_ring_out(c)) || !a->reply_tts_done);
+	if (!playing || ms < loud * loud) {
+		a->loud_since_ns = 0;
+		return;
+	}
+	if (!a->loud_since_ns)
+		a->loud_since_ns = now;
+	else if (now - a->loud_since_ns >= (int64_t)a->conf->local_bargein_ms * NS_PER_MS)
+		agent_barge_in(a, "the caller's voice over the agent");
+}
+
+/* Every 20 ms, before the pacer takes a frame. */
+static void local_on_tick(struct call *c)
+{
+	struct agent *a = call_engine_state(c);
+	struct ring *out = call_ring_out(c);
+	bool stale = false, backlog = false;
+
+	a->tts_ops->tick(a->tts, &stale, &backlog);
+	if (stale)
+		ring_flush(out);	/* a cancelled reply's audio raced the cancel */
+	if (!a->reply_ctx)
+		return;
+	if (ring_avail(out) >= (size_t)call_frame_samples(c)) {
+		a->reply_played += (uint64_t)call_frame_samples(c);
+		a->reply_has_audio = true;
+		if (!a->t.first_frame) {
+			a->t.first_frame = mono_ns();
+			record_stage(a, STAGE_TURN, a->t.speech_end, a->t.first_frame);
+			if (a->t.speech_end)
+				json_array_append_new(a->turn_latencies, json_integer(
+					(a->t.first_frame - a->t.speech_end) / NS_PER_MS));
+		}
+	} else if (a->reply_tts_done && !backlog && !ring_avail(out)) {
+		agent_reply_finished(a);
+	}
+}
+
+static void local_on_dtmf(struct call *c, char digit)
+{
+	struct agent *a = call_engine_state(c);
+	char text[32];
+
+	/* A key press is the caller's turn too ("press 1 to confirm"). */
+	snprintf(text, sizeof(text), "[pressed %c]", digit);
+	stt_final(a, text, true);
+}
+
+static void local_summary(struct call *c, struct call_summary *s)
+{
+	struct agent *a = call_engine_state(c);
+	json_t *lat = json_pack("{s:O}", "turns_ms", a->turn_latencies);
+
+	snprintf(s->outcome, sizeof(s->outcome), "%s", a->booked ? "booked" :
+		 a->state == AG_ENDING ? "completed" : "caller_hangup");
+	s->turns = a->turns;
+	s->barge_ins = a->barge_ins;
+	s->latency_json = json_dumps(lat, JSON_COMPACT);
+	s->transcript_json = json_dumps(a->transcript, JSON_COMPACT);
+	json_decref(lat);
+}
+
+static void local_stop(struct call *c)
+{
+	struct agent *a = call_engine_state(c);
+
+	if (!a)
+		return;
+	agent_tools_cancel(a);
+	if (a->llm)
+		a->llm_ops->cancel(a->llm);
+	http_abort(a->ctx_req);
+	free(a->ctx_fetch);
+	a->stt_ops->stop(a->stt);
+	a->tts_ops->stop(a->tts);
+	if (a->timer_ev)
+		event_free(a->timer_ev);
+	if (a->retry_ev)
+		event_free(a->retry_ev);
+	json_decref(a->vars);
+	json_decref(a->history);
+	json_decref(a->tools);
+	json_decref(a->transcript);
+	json_decref(a->turn_latencies);
+	json_decref(a->reply_words);
+	free(a->heard);
+	free(a->reply);
+	free(a);
+	call_set_engine_state(c, NULL);
+}
+
+const struct engine_ops engine_local = {
+	.name = "local",
+	.silence_when_idle = true,
+	.start = local_start,
+	.on_audio = local_on_audio,
+	.on_dtmf = local_on_dtmf,
+	.on_tick = local_on_tick,
+	.summary = local_summary,
+	.stop = local_stop,
+};
