@@ -184,8 +184,9 @@ void agent_barge_in(struct agent *a, const char *why)
 	a->loud_since_ns = 0;
 	if (!was_filler)
 		keep_heard(a, heard ? heard : "");
-	log_info("agent", a->uuid, "barge-in (%s) after %.2f s of the reply; kept \"%.60s\"",
-		 why, (double)a->reply_played / a->rate, heard ? heard : "");
+	log_info("agent", a->uuid, "barge-in (%s) at outbound frame %llu, %.2f s into the "
+		 "reply; kept \"%.60s\"", why, (unsigned long long)call_frames_out(a->call),
+		 (double)a->reply_played / a->rate, heard ? heard : "");
 	free(heard);
 	if (a->state != AG_TOOLS)
 		a->state = AG_LISTENING;

@@ -45,6 +45,7 @@ const char *call_did(const struct call *c);
 const char *call_cli(const struct call *c);
 struct worker *call_worker(const struct call *c);
 int64_t call_start_real_ns(const struct call *c);
+uint64_t call_frames_out(const struct call *c);	/* frames sent to the caller so far */
 int call_rate(const struct call *c);
 int call_frame_samples(const struct call *c);	/* 20 ms at the call's rate */
 struct ring *call_ring_in(struct call *c);	/* caller -> agent */

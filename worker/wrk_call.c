@@ -96,6 +96,7 @@ const char *call_did(const struct call *c) { return c->ctx.did; }
 const char *call_cli(const struct call *c) { return c->ctx.cli; }
 struct worker *call_worker(const struct call *c) { return c->w; }
 int64_t call_start_real_ns(const struct call *c) { return c->start_real; }
+uint64_t call_frames_out(const struct call *c) { return c->frames_out; }
 int call_rate(const struct call *c) { return c->rate; }
 int call_frame_samples(const struct call *c) { return c->frame_samples; }
 struct ring *call_ring_in(struct call *c) { return c->w->ring_in; }

@@ -1,0 +1,149 @@
+"""The local agent engine against the provider emulators: a whole booking
+call, barge-in, provider failures."""
+import json
+import os
+import re
+import wave
+
+import pytest
+
+from agent_harness import Emulators, agent_daemon, caller_wav, context_file
+from api_harness import seed_dids
+from harness import read_wav, run_caller, wait_for
+
+BOOKING_ARGS = {"customer_name": "Ahmed Lekan", "postcode": "e5 9es",
+                "address": "42 Amhurst Road",
+                "problem_description": "Leaking pipe under the kitchen sink"}
+
+
+@pytest.fixture
+def stack(daemon_factory, db, tmp_path):
+    """Returns make(script, faults=None, **emu_opts) -> (daemon, emulators)."""
+    seed_dids(db)
+    made = []
+
+    def make(script, faults=None, **opts):
+        e = Emulators(tmp_path, script, faults, **opts)
+        made.append(e)
+        d = agent_daemon(daemon_factory, db, tmp_path, e)
+        d.db = db
+        return d, e
+
+    yield make
+    for e in made:
+        e.stop()
+
+
+def place_call(d, tmp_path, parts, uid="5e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", extra=2):
+    context_file(d, uid)
+    wav = str(tmp_path / "caller.wav")
+    starts = caller_wav(wav, parts)
+    res = run_caller(d.port, "-u", uid, "-w", wav, "-d", str(extra),
+                     "-r", str(tmp_path / "heard.wav"), timeout=180)
+    return uid, res["results"][0], starts
+
+
+def test_a_whole_booking_call(stack, tmp_path):
+    d, emu = stack({
+        "stt": ["I have a leaking pipe, postcode E5 9ES, 42 Amhurst Road, I'm Ahmed Lekan."],
+        "llm": [{"content": "Booking that now.",
+                 "tool_calls": [{"name": "create_booking", "arguments": BOOKING_ARGS}]},
+                {"content": "That's booked, the plumber will be with you within the hour. Bye.",
+                 "tool_calls": [{"name": "end_call", "arguments": {}}]}]})
+    uid, r, _ = place_call(d, tmp_path, [5.0, "I have a leaking pipe, postcode E5 9ES, "
+                                         "42 Amhurst Road, I'm Ahmed Lekan.", 14.0])
+    assert r["outcome"] == "server_hangup", "the agent hangs up after its goodbye"
+    rows = wait_for(lambda: d.db.sql(
+        "SELECT customer_name, customer_phone, postcode, address, problem_description, "
+        "trade_type, callout_fee, did_number, company_name, is_repeat, outcome, source "
+        "FROM ai_agent_bookings WHERE call_uuid = %s", (uid,)), 20, "the booking")
+    assert rows == [("Ahmed Lekan", "447963155448", "E5 9ES", "42 Amhurst Road",
+                     "Leaking pipe under the kitchen sink", "plumbing", 48, "442039962952",
+                     "George The Plumber", 0, "booked", "local")]
+    calls = wait_for(lambda: d.db.sql("SELECT engine, outcome, did, cli, transcript, latency "
+                                      "FROM calls WHERE uuid = %s", (uid,)), 20, "the call row")
+    assert len(calls) == 1
+    engine, outcome, did, cli, transcript, latency = calls[0]
+    assert (engine, outcome, did, cli) == ("local", "booked", "442039962952", "447963155448")
+    said = [(t["role"], t["text"]) for t in json.loads(transcript)]
+    assert said[0] == ("agent", "Hello, George The Plumber, " + said[0][1].split(", ", 2)[2])
+    assert ("caller", "I have a leaking pipe, postcode E5 9ES, 42 Amhurst Road, "
+                      "I'm Ahmed Lekan.") in said
+    assert json.loads(latency)["turns_ms"], "turn latencies are recorded"
+    reqs = emu.llm_requests()
+    first = reqs[0]
+    system = first["messages"][0]["content"]
+    assert "George The Plumber" in system and "48 pounds" in system and "{{" not in system
+    names = [t["function"]["name"] for t in first["tools"]]
+    assert names == ["create_booking", "end_call"]
+    params = first["tools"][0]["function"]["parameters"]["properties"]
+    assert "customer_phone" not in params, "the phone number is never asked"
+    tool_msgs = [m for m in reqs[1]["messages"] if m["role"] == "tool"]
+    assert json.loads(tool_msgs[0]["content"])["success"] is True
+    assert heard_audio(tmp_path / "heard.wav") > 3.0, "the caller heard the agent"
+
+
+def heard_audio(path):
+    """Seconds of non-silent 20 ms frames in a recording."""
+    rate, data = read_wav(str(path))
+    n = rate // 50 * 2
+    return sum(1 for i in range(0, len(data) - n + 1, n) if any(data[i:i + n])) / 50
+
+
+LONG = ("Well, our prices depend on the job, but there is a callout fee of forty eight "
+        "pounds, and after that the plumber looks at the problem and gives you a fixed "
+        "price before any work starts, so there are never any surprises on the bill.")
+
+
+def test_barge_in_stops_the_agent_and_keeps_only_what_was_heard(stack, tmp_path):
+    d, emu = stack({"stt": ["Tell me about your prices.", "Stop, I just need a plumber now."],
+                    "llm": [{"content": LONG}, {"content": "Sure, what is your postcode?"}]})
+    uid, r, starts = place_call(d, tmp_path, [5.0, "Tell me about your prices.", 4.0,
+                                              "Stop, I just need a plumber now.", 8.0])
+    line = d.wait_log("barge-in")
+    frame = int(re.search(r"at outbound frame (\d+)", d.log_text()).group(1))
+    rate, data = read_wav(str(tmp_path / "heard.wav"))
+    fb = rate // 50 * 2
+    frames = [data[i:i + fb] for i in range(0, len(data) - fb + 1, fb)]
+    assert any(any(f) for f in frames[frame - 10:frame]), "the agent was speaking"
+    # One frame may have been on its way when the barge-in was detected.
+    assert not any(any(f) for f in frames[frame + 1:frame + 20]), \
+        "after the barge-in the caller hears silence, not the rest of the reply"
+    reqs = emu.llm_requests()
+    second = [q for q in reqs if sum(m["role"] == "user" for m in q["messages"]) == 2][0]
+    kept = [m for m in second["messages"] if m["role"] == "assistant"][-1]["content"]
+    assert kept and LONG.startswith(kept.rstrip(" .")) and len(kept) < len(LONG) * 0.8, kept
+    assert second["messages"][-1]["content"].startswith("Stop, I just need a plumber")
+    assert d.db.sql("SELECT barge_ins FROM calls WHERE uuid = %s", (uid,)) or True
+    wait_for(lambda: d.db.sql("SELECT barge_ins FROM calls WHERE uuid = %s", (uid,)) == [(1,)],
+             20, "the call row with one barge-in")
+    assert "error" not in d.log_text().split("barge-in")[1], "a late done after cancel is harmless"
+    assert heard_audio(tmp_path / "heard.wav") > 3.0
+
+
+@pytest.mark.parametrize("fault", ["openai:once:refuse@429", "openai:once:cut@3"])
+def test_model_failure_gets_an_apology_and_a_retry(stack, tmp_path, fault):
+    d, emu = stack({"stt": ["Hello, is anyone there?"],
+                    "llm": [{"content": "Yes, sorry, how can I help you today?"}]}, fault)
+    uid, r, _ = place_call(d, tmp_path, [5.0, "Hello, is anyone there?", 8.0])
+    spoken = [m.get("message", m).get("transcript", "") for m in emu.requests("cartesia")]
+    text = "".join(spoken)
+    assert "Sorry, bear with me one moment." in text, "an apology, not dead air"
+    assert "how can I help you today?" in text, "then the retried answer"
+    assert len(emu.llm_requests()) == 2
+    d.wait_log("attempt 1 failed")
+
+
+def test_stt_closed_by_provider_is_reopened(stack, tmp_path):
+    d, emu = stack({"stt": ["First thing.", "Second thing."],
+                    "llm": [{"content": "Got that."}, {"content": "And that too."}]},
+                   "deepgram:once:close@3")
+    uid, r, _ = place_call(d, tmp_path, [5.0, "First thing.", 5.0, "Second thing.", 6.0])
+    assert r["outcome"] in ("completed", "server_hangup")
+    conns = {m.get("conn") for m in emu.requests("deepgram")}
+    assert len(conns) >= 2, "a second Deepgram connection was opened"
+    d.wait_log("Deepgram closed")
+    users = [m["content"] for q in emu.llm_requests() for m in q["messages"]
+             if m["role"] == "user"]
+    assert any("Second thing" in u for u in users), "speech after the reconnect was heard"
+    assert "ended" not in d.log_text().split("Deepgram closed")[1].split("\n")[0]
