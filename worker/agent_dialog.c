@@ -250,7 +250,6 @@ static void on_done(void *arg, const char *finish, json_t *calls)
 		agent_run_tools(a, calls);
 		return;
 	}
-	a->turns++;
 	if (a->state == AG_THINKING)
 		a->state = said ? AG_SPEAKING : AG_LISTENING;
 }
@@ -377,5 +376,6 @@ void agent_user_turn(struct agent *a)
 		hist_add(&call_worker(a->call)->slot->hist[STAGE_STT_FINAL],
 			 (uint64_t)(a->t.final - a->t.speech_end) / 1000);
 	a->nudges = 0;
+	a->turns++;		/* a caller's turn the agent answers */
 	agent_llm_request(a);
 }
