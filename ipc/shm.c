@@ -18,7 +18,7 @@
 #include "../common/vg_time.h"
 
 const char *const stage_names[STAGE_MAX] = {
-	"handoff", "stt_final", "llm_ttft", "tts_ttfb", "turn",
+	"handoff", "stt_final", "llm_ttft", "tts_ttfb", "turn", "overhead",
 };
 
 const char *const api_endpoint_names[API_EP_MAX] = {

@@ -50,6 +50,7 @@ enum stage {
 	STAGE_LLM_TTFT,		/* LLM request to first token */
 	STAGE_TTS_TTFB,		/* TTS request to first audio byte */
 	STAGE_TURN,		/* caller's end of speech to first agent frame */
+	STAGE_OVERHEAD,		/* vagent's own share of a turn: the hops between stages */
 	STAGE_MAX
 };
 

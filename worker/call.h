@@ -53,6 +53,13 @@ struct ring *call_ring_out(struct call *c);	/* agent -> caller */
 void *call_engine_state(const struct call *c);
 void call_set_engine_state(struct call *c, void *state);
 
+/*
+ * Agent audio has just arrived after a pause: send it now rather than at
+ * the next 20 ms tick (the pacer moves its phase; never closer than 2 ms
+ * to the previous frame, so the caller sees no burst).
+ */
+void call_play_now(struct call *c);
+
 /* Ends the call once the queued agent audio has played (then a hangup frame). */
 void call_hangup_after_playout(struct call *c, const char *reason);
 

@@ -47,6 +47,24 @@ static void record_stage(struct agent *a, enum stage st, int64_t from, int64_t t
 		hist_add(&call_worker(a->call)->slot->hist[st], (uint64_t)(to - from) / 1000);
 }
 
+/*
+ * What vagent itself adds to a turn: final transcript to model request,
+ * first token to TTS, first audio to the caller's frame. The rest of a turn
+ * is the providers' (and the caller's pause).
+ */
+static void record_overhead(struct agent *a)
+{
+	const struct agent_turn_times *t = &a->t;
+
+	if (!t->final || !t->llm_sent || !t->first_token || !t->tts_first_text ||
+	    !t->tts_first_audio || t->llm_sent < t->final)
+		return;
+	int64_t own = (t->llm_sent - t->final) + (t->tts_first_text - t->first_token) +
+		      (t->first_frame - t->tts_first_audio);
+	if (own >= 0)
+		hist_add(&call_worker(a->call)->slot->hist[STAGE_OVERHEAD], (uint64_t)own / 1000);
+}
+
 /* ---- provider events ---- */
 
 static void stt_speech_started(void *arg)
@@ -124,6 +142,7 @@ static void tts_first_audio(void *arg, uint32_t ctx)
 		return;
 	a->t.tts_first_audio = mono_ns();
 	record_stage(a, STAGE_TTS_TTFB, a->t.tts_first_text, a->t.tts_first_audio);
+	call_play_now(a->call);	/* if the caller hears silence, no need to wait a tick */
 }
 
 static void tts_done(void *arg, uint32_t ctx)
@@ -267,6 +286,7 @@ static void local_on_tick(struct call *c)
 		if (!a->t.first_frame) {
 			a->t.first_frame = mono_ns();
 			record_stage(a, STAGE_TURN, a->t.speech_end, a->t.first_frame);
+			record_overhead(a);
 			if (a->t.speech_end)
 				json_array_append_new(a->turn_latencies, json_integer(
 					(a->t.first_frame - a->t.speech_end) / NS_PER_MS));

@@ -21,6 +21,13 @@ typedef void (*pacer_fn)(void *arg, uint64_t ticks);
 int pacer_start(struct pacer **out, struct event_base *base, int period_ms,
 		pacer_fn fn, void *arg);
 
+/*
+ * Moves the clock: the next tick at at_ns (CLOCK_MONOTONIC), then every
+ * period from there. Used once per agent reply, so its first audio does
+ * not wait up to a period for the old phase. 0 or -errno.
+ */
+int pacer_rephase(struct pacer *p, int64_t at_ns);
+
 /* Stops and frees; NULL is fine. */
 void pacer_stop(struct pacer *p);
 

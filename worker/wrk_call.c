@@ -76,6 +76,8 @@ struct call {
 	size_t outq_len;
 
 	int64_t start_mono, last_rx_mono, start_real;
+	int64_t last_tx_mono;		/* the last frame sent */
+	bool tx_idle;			/* it was silence: no agent audio was queued */
 	uint64_t frames_in, frames_out, dtmf;
 
 	bool hangup_after_playout;
@@ -103,6 +105,19 @@ struct ring *call_ring_in(struct call *c) { return c->w->ring_in; }
 struct ring *call_ring_out(struct call *c) { return c->w->ring_out; }
 void *call_engine_state(const struct call *c) { return c->eng_state; }
 void call_set_engine_state(struct call *c, void *state) { c->eng_state = state; }
+
+#define REPHASE_MIN_GAP_NS (2 * NS_PER_MS)
+
+void call_play_now(struct call *c)
+{
+	int64_t at = mono_ns();
+
+	if (!c->pacer || !c->tx_idle)
+		return;		/* audio is playing: its rhythm stays */
+	if (at < c->last_tx_mono + REPHASE_MIN_GAP_NS)
+		at = c->last_tx_mono + REPHASE_MIN_GAP_NS;
+	pacer_rephase(c->pacer, at);
+}
 
 void call_hangup_after_playout(struct call *c, const char *reason)
 {
@@ -206,8 +221,10 @@ static int send_audio(struct call *c, const int16_t *s, int n)
 			       (uint16_t)(n * 2));
 	int rc = send_frame(c, c->frame_wire, len);
 
-	if (rc == 0)
+	if (rc == 0) {
 		count_frame(c, true);
+		c->last_tx_mono = mono_ns();
+	}
 	return rc;
 }
 
@@ -226,6 +243,7 @@ static int pace_one(struct call *c)
 	avail = ring_avail(out);
 	if (avail >= (size_t)c->frame_samples) {
 		ring_read(out, c->frame, (size_t)c->frame_samples);
+		c->tx_idle = false;
 		return send_audio(c, c->frame, c->frame_samples);
 	}
 	if (c->hangup_after_playout) {
@@ -244,6 +262,7 @@ static int pace_one(struct call *c)
 		memset(c->frame, 0, (size_t)c->frame_samples * sizeof(int16_t));
 		if (avail)
 			ring_read(out, c->frame, avail);
+		c->tx_idle = !avail;
 		return send_audio(c, c->frame, c->frame_samples);
 	}
 	return 0;

@@ -14,6 +14,7 @@
 
 struct pacer {
 	int fd;
+	int period_ms;
 	struct event *ev;
 	pacer_fn fn;
 	void *arg;
@@ -45,6 +46,7 @@ int pacer_start(struct pacer **out, struct event_base *base, int period_ms,
 		return -ENOMEM;
 	p->fn = fn;
 	p->arg = arg;
+	p->period_ms = period_ms;
 	p->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (p->fd < 0) {
 		int err = -errno;
@@ -59,6 +61,16 @@ int pacer_start(struct pacer **out, struct event_base *base, int period_ms,
 	}
 	*out = p;
 	return 0;
+}
+
+int pacer_rephase(struct pacer *p, int64_t at_ns)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = 0, .tv_nsec = p->period_ms * NS_PER_MS },
+		.it_value = { .tv_sec = at_ns / NS_PER_S, .tv_nsec = at_ns % NS_PER_S },
+	};
+
+	return timerfd_settime(p->fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
 }
 
 void pacer_stop(struct pacer *p)

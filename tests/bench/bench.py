@@ -15,6 +15,11 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
   commit       enqueue to committed in MariaDB, and sustained committed records/s
   api_did_context, api_create_booking  requests/s and latency under load from
                `hey` on loopback, at a fixed rate and flat out
+  turn_latency the caller's end of speech to the agent's first audio, at the
+               caller, local engine against the emulators at the seed's v2
+               figures (STT final 120 ms, TTFT 50 ms, TTS first byte 40 ms)
+  overhead     turn latency minus the emulated delays (endpointing included)
+  capacity     the most calls held with overhead p99 < 20 ms, jitter p99 < 5 ms
 """
 import argparse
 import json
@@ -200,14 +205,109 @@ def bench_api(tmp):
         m.stop()
 
 
+STT_FINAL_MS, TTFT_MS, TTS_TTFB_MS, ENDPOINTING_MS, VAD_RMS = 120, 50, 40, 300, 500
+EMULATED_MS = ENDPOINTING_MS + STT_FINAL_MS + TTFT_MS + TTS_TTFB_MS
+
+
+def local_stack(tmp, max_calls):
+    """Emulators at the v2 figures and a vagentd with the local engine."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "integration"))
+    from agent_harness import Emulators, caller_wav
+    here = os.path.dirname(os.path.abspath(__file__))
+    d_emu = os.path.join(tmp, "emu")
+    os.makedirs(d_emu, exist_ok=True)
+    emus = Emulators(d_emu, json.load(open(os.path.join(here, "bench_script.json"))),
+                     stt_final_ms=STT_FINAL_MS, ttft_ms=TTFT_MS, tts_ttfb_ms=TTS_TTFB_MS,
+                     vad_rms=VAD_RMS)
+    settings = dict(emus.settings())
+    settings["vagentd"] = {"max_calls": str(max_calls + 8), "min_spare": str(max_calls + 4),
+                           "max_spare": str(max_calls + 8), "log_level": "warn",
+                           "worker_max_use": "0"}
+    settings["call"] = {"engine": "local", "idle_timeout": "10"}
+    settings["stt"]["endpointing_ms"] = str(ENDPOINTING_MS)
+    settings["local"] = {"prompt_file": os.path.join(here, "..", "..", "conf", "prompts",
+                                                     "local.md"), "api_url": ""}
+    for k in ("STT", "LLM", "TTS"):
+        os.environ.setdefault("VAGENT_%s_API_KEY" % k, "bench")
+    d_dir = os.path.join(tmp, "local")
+    os.makedirs(d_dir, exist_ok=True)
+    d = Daemon(d_dir, settings).start()
+    wav = os.path.join(tmp, "bench-caller.wav")
+    caller_wav(wav, [3.5, "Hello there.", 3.0, "It is a leaking tap.", 3.0, "Yes please.",
+                     3.0, "Thanks a lot.", 3.0])
+    return d, emus, wav
+
+
+def local_run(stack_tmp, n):
+    """One run on a fresh daemon, so its histograms hold this run only."""
+    d, emus, wav = local_stack(stack_tmp, n)
+    try:
+        res = run_caller(d.port, "-n", str(n), "-s", "20", "-w", wav, "-V", str(VAD_RMS),
+                         timeout=600)
+        lat = json.loads(d.ctl("latency", "-j").stdout)
+    finally:
+        d.stop()
+        emus.stop()
+    return res, lat
+
+
+def bench_local(tmp, counts, search):
+    runs = [0]
+
+    def run(n):
+        runs[0] += 1
+        sub = os.path.join(tmp, "local-%d" % runs[0])
+        os.makedirs(sub)
+        return local_run(sub, n)
+
+    for n in counts:
+        res, lat = run(n)
+        emit(bench="turn_latency", stack="local", calls=n, turns=res["turns"],
+             p50_ms=round(res["turn_p50_ms"], 1), p99_ms=round(res["turn_p99_ms"], 1),
+             max_ms=round(res["turn_max_ms"], 1), errors=res["errors"], where="at the caller")
+        ov = lat["overhead"]
+        emit(bench="overhead", stack="local", calls=n, p50_ms=ov["p50_us"] / 1000,
+             p99_ms=ov["p99_us"] / 1000, turns=ov["count"],
+             what="vagent's own hops in each turn (histogram bucket upper edges)")
+        emit(bench="overhead_at_caller", stack="local", calls=n, emulated_ms=EMULATED_MS,
+             p50_ms=round(res["turn_p50_ms"] - EMULATED_MS, 1),
+             p99_ms=round(res["turn_p99_ms"] - EMULATED_MS, 1),
+             what="caller's turn latency minus endpointing+STT+TTFT+TTFB; includes the "
+                  "emulators' own artifacts (espeak lead-in silence, TTS text batching)")
+        emit(bench="jitter", stack="local", calls=n, p50_ms=res["jitter_p50_ms"],
+             p99_ms=res["jitter_p99_ms"], max_ms=res["jitter_max_ms"])
+        emit(bench="stages", stack="local", calls=n,
+             **{k: {"p50_us": v["p50_us"], "p99_us": v["p99_us"]} for k, v in lat.items()
+                if k != "handoff"})
+    best = 0
+    for n in search:
+        res, lat = run(n)
+        o99 = lat["overhead"]["p99_us"] / 1000
+        ok = (o99 < 20 and res["jitter_p99_ms"] < 5 and res["errors"] == 0 and
+              res["turns"] >= 4 * n * 0.95)
+        emit(bench="capacity_probe", stack="local", calls=n, overhead_p99_ms=o99,
+             jitter_p99_ms=res["jitter_p99_ms"], turns=res["turns"], errors=res["errors"],
+             ok=ok)
+        if not ok:
+            break
+        best = n
+    emit(bench="capacity", stack="local", calls=best,
+         rule="overhead p99 < 20 ms, caller jitter p99 < 5 ms, every turn answered")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", help="comma-separated: handoff,jitter,memory,writer,api")
+    ap.add_argument("--only", help="comma-separated: handoff,jitter,memory,writer,api,local")
+    ap.add_argument("--local-calls", type=lambda v: [int(x) for x in v.split(",")],
+                    default=[1, 50, 100, 200], help="concurrent calls for turn latency")
+    ap.add_argument("--capacity", type=lambda v: [int(x) for x in v.split(",")],
+                    default=[100, 150, 200, 250, 300], help="capacity search steps")
     ap.add_argument("--seconds", type=int, default=10, help="audio per jitter call")
     ap.add_argument("--rounds", type=int, default=10, help="handoff rounds of 100 calls")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "memory",
-                                                        "writer", "api"}
+                                                        "writer", "api", "local"}
     with tempfile.TemporaryDirectory(prefix="vagent-bench-") as tmp:
         if "handoff" in only:
             bench_handoff(tmp, args.rounds)
@@ -219,6 +319,8 @@ def main():
             bench_writer(tmp)
         if "api" in only:
             bench_api(tmp)
+        if "local" in only:
+            bench_local(tmp, args.local_calls, args.capacity)
 
 
 if __name__ == "__main__":

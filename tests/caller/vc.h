@@ -75,6 +75,7 @@ struct vc_opts {
 	bool json;
 	bool quiet;
 	int stagger_ms;
+	int voice_rms;		/* -V: level that counts as speech, for turn latency */
 };
 
 /* What a call streams: its WAV (or nothing), then silence. */
@@ -131,6 +132,11 @@ struct call {
 
 	double *jitter_ms;
 	size_t njitter, jitter_cap;
+	/* Turn latency: our last voiced frame to the first voiced frame heard back. */
+	int64_t t_last_voiced_tx;
+	bool awaiting_reply;
+	double *turn_ms;
+	size_t nturn, turn_cap;
 	struct rx_rec *rx;	/* -T only */
 	size_t nrx, rx_cap;
 

@@ -126,8 +126,42 @@ static void note_rx(struct call *c, const struct as_frame *f, int64_t t)
 					   .kind = f->kind };
 }
 
+/* Mean square of little-endian samples at any alignment. */
+static double mean_square(const uint8_t *p, size_t n)
+{
+	double acc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int16_t v = (int16_t)(p[2 * i] | p[2 * i + 1] << 8);
+		acc += (double)v * v;
+	}
+	return n ? acc / (double)n : 0;
+}
+
+static bool voiced(const struct call *c, const uint8_t *p, size_t samples)
+{
+	double rms = c->vc->o.voice_rms;
+	return mean_square(p, samples) > rms * rms;
+}
+
+/* A caller's pause of this long before a voiced answer makes a turn. */
+#define TURN_GAP_NS (100 * NS_PER_MS)
+
+static void note_turn(struct call *c, const struct as_frame *f, int64_t t)
+{
+	if (!c->awaiting_reply || t - c->t_last_voiced_tx < TURN_GAP_NS ||
+	    !voiced(c, f->payload, f->len / 2))
+		return;
+	c->awaiting_reply = false;
+	if (room_for_one((void **)&c->turn_ms, &c->turn_cap, c->nturn, sizeof(*c->turn_ms)))
+		c->turn_ms[c->nturn++] = (double)(t - c->t_last_voiced_tx) / NS_PER_MS;
+	else
+		c->oom = true;
+}
+
 static void on_audio(struct call *c, const struct as_frame *f, int64_t t)
 {
+	note_turn(c, f, t);
 	c->frames_received++;
 	c->samples_received += f->len / 2;
 	if (!c->t_first_rx_audio)
@@ -319,10 +353,15 @@ static int send_tick(struct call *c, uint64_t k)
 			if (n > a->wav.nsamples - first)
 				n = a->wav.nsamples - first;
 		}
+		int64_t now = mono_ns();
 		if (k == 0)
-			c->t_first_tx_audio = mono_ns();
+			c->t_first_tx_audio = now;
 		if (send_frame(c, a->kind, p, (uint16_t)(n * 2)) < 0)
 			return -1;
+		if (voiced(c, (const uint8_t *)p, n)) {
+			c->t_last_voiced_tx = now;
+			c->awaiting_reply = true;
+		}
 		c->frames_sent++;
 	}
 	if (k + 1 >= a->nframes && c->next_dtmf == o->ndtmf)
@@ -536,6 +575,7 @@ void call_interrupt(struct call *c)
 /* After the loop: events, socket, buffers. NULL-safe, idempotent. */
 void call_free(struct call *c)
 {
+	free(c->turn_ms);
 	if (!c)
 		return;
 	if (c->fd >= 0)

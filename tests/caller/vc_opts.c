@@ -67,6 +67,8 @@ static void usage(FILE *fp)
 "  -j            one JSON object on stdout at the end\n"
 "  -q            no per-call lines on stderr\n"
 "  -s MS         start call i at i*MS ms (default 0)\n"
+"  -V RMS        level that counts as speech, for turn latency (default 200):\n"
+"                our last voiced frame to the first voiced frame heard back\n"
 "  -h            this help\n"
 "Outcomes: completed, rejected, server_hangup, server_closed, connect_error,\n"
 "protocol_error (interrupted on SIGINT). Frame counts are audio frames.\n"
@@ -198,6 +200,7 @@ static int parse_one(struct vc_opts *o, int opt, const char *arg)
 	case 'j': o->json = true; return 0;
 	case 'q': o->quiet = true; return 0;
 	case 's': return parse_int_opt(opt, arg, 0, MAX_MS / VC_MAX_CALLS, &o->stagger_ms);
+	case 'V': return parse_int_opt(opt, arg, 1, 32767, &o->voice_rms);
 	default: return VC_EXIT_USAGE;	/* getopt printed why */
 	}
 }
@@ -211,10 +214,11 @@ int opts_parse(struct vc_opts *o, int argc, char **argv)
 	o->ncalls = 1;
 	o->extra_s = -1;
 	o->linger_ms = DEFAULT_LINGER_MS;
+	o->voice_rms = 200;
 	if ((rc = parse_addr(o, DEFAULT_ADDR)) != 0)
 		return rc;
 	o->addr_arg = DEFAULT_ADDR;
-	while ((opt = getopt(argc, argv, "a:n:u:w:R:d:D:l:r:T:jqs:h")) != -1) {
+	while ((opt = getopt(argc, argv, "a:n:u:w:R:d:D:l:r:T:jqs:V:h")) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
 			return -1;

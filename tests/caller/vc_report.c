@@ -124,6 +124,8 @@ struct totals {
 	size_t njitter;
 	double *first_audio;	/* ms, one per call that both sent and got audio */
 	size_t nfirst;
+	double *turns;		/* ms, every answered turn of every call, sorted */
+	size_t nturns;
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -144,14 +146,17 @@ static double percentile(const double *sorted, size_t n, double p)
 
 static int gather(const struct vc *vc, struct totals *t)
 {
-	size_t nj = 0;
+	size_t nj = 0, nt = 0;
 
 	memset(t, 0, sizeof(*t));
-	for (int i = 0; i < vc->ncalls; i++)
+	for (int i = 0; i < vc->ncalls; i++) {
 		nj += vc->calls[i].njitter;
+		nt += vc->calls[i].nturn;
+	}
+	t->turns = malloc((nt ? nt : 1) * sizeof(double));
 	t->jitter = malloc((nj ? nj : 1) * sizeof(double));
 	t->first_audio = malloc((size_t)vc->ncalls * sizeof(double));
-	if (!t->jitter || !t->first_audio)
+	if (!t->jitter || !t->first_audio || !t->turns)
 		return -ENOMEM;
 	for (int i = 0; i < vc->ncalls; i++) {
 		const struct call *c = &vc->calls[i];
@@ -161,12 +166,15 @@ static int gather(const struct vc *vc, struct totals *t)
 		t->received += c->frames_received;
 		memcpy(t->jitter + t->njitter, c->jitter_ms, c->njitter * sizeof(double));
 		t->njitter += c->njitter;
+		memcpy(t->turns + t->nturns, c->turn_ms, c->nturn * sizeof(double));
+		t->nturns += c->nturn;
 		if (c->t_first_tx_audio && c->t_first_rx_audio)
 			t->first_audio[t->nfirst++] =
 				(double)(c->t_first_rx_audio - c->t_first_tx_audio) / NS_PER_MS;
 	}
 	qsort(t->jitter, t->njitter, sizeof(double), cmp_double);
 	qsort(t->first_audio, t->nfirst, sizeof(double), cmp_double);
+	qsort(t->turns, t->nturns, sizeof(double), cmp_double);
 	return 0;
 }
 
@@ -189,12 +197,15 @@ static void json_print(const struct vc *vc, const struct totals *t)
 	       t->by_outcome[OUT_SERVER_HANGUP], t->by_outcome[OUT_SERVER_CLOSED],
 	       t->errors, t->sent, t->received);
 	printf("\"jitter_p50_ms\":%.3f,\"jitter_p99_ms\":%.3f,\"jitter_max_ms\":%.3f,"
-	       "\"jitter_samples\":%zu,\"first_audio_p50_ms\":%.3f,\"first_audio_p99_ms\":%.3f,"
-	       "\"results\":[",
+	       "\"jitter_samples\":%zu,\"first_audio_p50_ms\":%.3f,\"first_audio_p99_ms\":%.3f,",
 	       percentile(t->jitter, t->njitter, 50), percentile(t->jitter, t->njitter, 99),
 	       t->njitter ? t->jitter[t->njitter - 1] : 0.0, t->njitter,
 	       percentile(t->first_audio, t->nfirst, 50),
 	       percentile(t->first_audio, t->nfirst, 99));
+	printf("\"turns\":%zu,\"turn_p50_ms\":%.3f,\"turn_p99_ms\":%.3f,\"turn_max_ms\":%.3f,",
+	       t->nturns, percentile(t->turns, t->nturns, 50), percentile(t->turns, t->nturns, 99),
+	       t->nturns ? t->turns[t->nturns - 1] : 0.0);
+	printf("\"results\":[");
 	for (int i = 0; i < vc->ncalls; i++)
 		json_result(&vc->calls[i], i == vc->ncalls - 1);
 	printf("]}\n");
@@ -211,6 +222,7 @@ int report_json(const struct vc *vc)
 		fprintf(stderr, "vagent-call: -j: out of memory\n");
 	free(t.jitter);
 	free(t.first_audio);
+	free(t.turns);
 	if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
 		fprintf(stderr, "vagent-call: -j: writing stdout: %s\n", strerror(errno));
 		rc = -1;
