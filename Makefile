@@ -111,7 +111,7 @@ $(BUILD)/vagent-emu: $(call obj,$(EMU_SRC) $(AUDIO_SRC) common/log.c)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(EMU_LIBS)
 
 # Unit tests link the module under test with its dependencies (cmocka).
-$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(call obj,$(IPC_SRC) $(COMMON_SRC) worker/engine.c worker/eng_echo.c worker/eng_playback.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_context.c worker/wrk_main.c)
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(call obj,$(IPC_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -146,6 +146,9 @@ install: all
 	install -m 0755 $(BUILD)/vagent-call $(DESTDIR)$(BINDIR)/vagent-call
 	test -e $(DESTDIR)$(SYSCONFDIR)/vagent/vagent.conf || \
 		install -m 0640 conf/vagent.conf $(DESTDIR)$(SYSCONFDIR)/vagent/vagent.conf
+	install -d $(DESTDIR)$(SYSCONFDIR)/vagent/prompts
+	test -e $(DESTDIR)$(SYSCONFDIR)/vagent/prompts/local.md || \
+		install -m 0644 conf/prompts/local.md $(DESTDIR)$(SYSCONFDIR)/vagent/prompts/local.md
 	test -e $(DESTDIR)$(SYSCONFDIR)/vagent/api.key || \
 		(umask 027; head -c 24 /dev/urandom | base64 > $(DESTDIR)$(SYSCONFDIR)/vagent/api.key)
 	install -m 0644 conf/extensions_vagent.conf $(DESTDIR)$(DATADIR)/vagent/

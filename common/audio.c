@@ -35,3 +35,14 @@ double audio_rms(const int16_t *s, size_t n)
 		acc += (double)s[i] * s[i];
 	return sqrt(acc / (double)n);
 }
+
+double audio_mean_square_le(const uint8_t *pcm, size_t n)
+{
+	double acc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int16_t v = (int16_t)(pcm[2 * i] | pcm[2 * i + 1] << 8);
+		acc += (double)v * v;
+	}
+	return n ? acc / (double)n : 0;
+}

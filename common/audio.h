@@ -19,6 +19,12 @@
 size_t audio_resample(const int16_t *in, size_t n, int in_rate,
 		      int16_t *out, size_t out_cap, int out_rate);
 
+/*
+ * Mean square of n little-endian samples at any alignment (a frame straight
+ * off the wire): compare it with a level squared, no sqrt needed.
+ */
+double audio_mean_square_le(const uint8_t *pcm, size_t n);
+
 /* Root-mean-square level of n samples (0 for n == 0). */
 double audio_rms(const int16_t *s, size_t n);
 

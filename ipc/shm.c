@@ -33,6 +33,21 @@ static size_t page_round(size_t n)
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+/* Maps len bytes at off of the segment read-write into m. */
+static int map_range(struct shm_map *m, int shm_fd, uint64_t off, size_t len)
+{
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	m->size = len;
+	m->base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, (off_t)off);
+	if (m->base == MAP_FAILED) {
+		m->base = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+
 void shm_name_for(const char *run_dir, char *name, size_t len)
 {
 	uint32_t h = 2166136261u;	/* FNV-1a */
@@ -174,30 +189,12 @@ int shm_claim_producer(const struct shm_map *m, int pid)
 
 int shm_map_slot(struct shm_map *sm, int shm_fd, const struct shm_header *h, uint32_t i)
 {
-	memset(sm, 0, sizeof(*sm));
-	sm->fd = -1;
-	sm->size = h->slot_region_size;
-	sm->base = mmap(NULL, sm->size, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd,
-			(off_t)(h->slots_off + i * h->slot_region_size));
-	if (sm->base == MAP_FAILED) {
-		sm->base = NULL;
-		return -errno;
-	}
-	return 0;
+	return map_range(sm, shm_fd, h->slots_off + i * h->slot_region_size, h->slot_region_size);
 }
 
 int shm_map_bell(struct shm_map *bm, int shm_fd, const struct shm_header *h)
 {
-	memset(bm, 0, sizeof(*bm));
-	bm->fd = -1;
-	bm->size = page_round(sizeof(struct bell));
-	bm->base = mmap(NULL, bm->size, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd,
-			(off_t)h->bell_off);
-	if (bm->base == MAP_FAILED) {
-		bm->base = NULL;
-		return -errno;
-	}
-	return 0;
+	return map_range(bm, shm_fd, h->bell_off, page_round(sizeof(struct bell)));
 }
 
 struct bell *shm_bell(const struct shm_map *m)
@@ -212,16 +209,7 @@ struct api_stats *shm_api_stats(const struct shm_map *m)
 
 int shm_map_api_stats(struct shm_map *am, int shm_fd, const struct shm_header *h)
 {
-	memset(am, 0, sizeof(*am));
-	am->fd = -1;
-	am->size = page_round(sizeof(struct api_stats));
-	am->base = mmap(NULL, am->size, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd,
-			(off_t)h->api_off);
-	if (am->base == MAP_FAILED) {
-		am->base = NULL;
-		return -errno;
-	}
-	return 0;
+	return map_range(am, shm_fd, h->api_off, page_round(sizeof(struct api_stats)));
 }
 
 void shm_unmap(struct shm_map *m)

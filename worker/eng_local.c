@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/audio.h"
 #include "../common/conf.h"
 #include "../common/log.h"
 #include "../common/vg_time.h"
@@ -235,22 +236,10 @@ static int local_start(struct call *c)
 	return 0;
 }
 
-/* Mean square of n little-endian samples, compared without a sqrt. */
-static double level(const uint8_t *pcm, size_t n)
-{
-	double acc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int16_t s = (int16_t)(pcm[2 * i] | pcm[2 * i + 1] << 8);
-		acc += (double)s * s;
-	}
-	return n ? acc / (double)n : 0;
-}
-
 static void local_on_audio(struct call *c, const uint8_t *pcm, size_t n)
 {
 	struct agent *a = call_engine_state(c);
-	double ms = level(pcm, n), loud = (double)a->conf->local_bargein_rms;
+	double ms = audio_mean_square_le(pcm, n), loud = (double)a->conf->local_bargein_rms;
 	int64_t now = mono_ns();
 
 	a->stt_ops->audio(a->stt);

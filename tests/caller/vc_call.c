@@ -22,6 +22,7 @@
  * Fails: per call only. Every failure becomes that call's outcome and
  * reason, and the other calls go on.
  */
+#include "../../common/audio.h"
 #include "vc.h"
 
 #include <errno.h>
@@ -126,22 +127,10 @@ static void note_rx(struct call *c, const struct as_frame *f, int64_t t)
 					   .kind = f->kind };
 }
 
-/* Mean square of little-endian samples at any alignment. */
-static double mean_square(const uint8_t *p, size_t n)
-{
-	double acc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int16_t v = (int16_t)(p[2 * i] | p[2 * i + 1] << 8);
-		acc += (double)v * v;
-	}
-	return n ? acc / (double)n : 0;
-}
-
 static bool voiced(const struct call *c, const uint8_t *p, size_t samples)
 {
 	double rms = c->vc->o.voice_rms;
-	return mean_square(p, samples) > rms * rms;
+	return audio_mean_square_le(p, samples) > rms * rms;
 }
 
 /* A caller's pause of this long before a voiced answer makes a turn. */
