@@ -164,9 +164,11 @@ static int gather(const struct vc *vc, struct totals *t)
 		t->errors += outcome_is_error(c->outcome);
 		t->sent += c->frames_sent;
 		t->received += c->frames_received;
-		memcpy(t->jitter + t->njitter, c->jitter_ms, c->njitter * sizeof(double));
+		if (c->njitter)	/* jitter_ms is NULL until a second frame */
+			memcpy(t->jitter + t->njitter, c->jitter_ms, c->njitter * sizeof(double));
 		t->njitter += c->njitter;
-		memcpy(t->turns + t->nturns, c->turn_ms, c->nturn * sizeof(double));
+		if (c->nturn)	/* turn_ms is NULL until a first turn */
+			memcpy(t->turns + t->nturns, c->turn_ms, c->nturn * sizeof(double));
 		t->nturns += c->nturn;
 		if (c->t_first_tx_audio && c->t_first_rx_audio)
 			t->first_audio[t->nfirst++] =

@@ -89,6 +89,8 @@ class Daemon:
             self.settings.setdefault(sect, {}).update(kv)
         self.extra = extra
         self.proc = None
+        self.output = None
+        self.expect_failure = False	# a test that wants vagentd to fail says so
         self.write_conf()
 
     def write_conf(self, raw=None):
@@ -156,6 +158,13 @@ class Daemon:
         st = self.status()
         others = {st.get("writer_pid"), st.get("api_pid")}
         return [int(p) for p in out if int(p) not in others]
+
+    def sanitizer_reports(self):
+        """What ASan/UBSan/LSan printed (vagentd's stderr: logs go to its file)."""
+        if self.output is None and self.proc and self.proc.poll() is not None:
+            self.output = self.proc.stdout.read().decode(errors="replace")
+        marks = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+        return [l for l in (self.output or "").splitlines() if any(m in l for m in marks)]
 
     def stop(self, timeout=40):
         if not self.proc or self.proc.poll() is not None:
