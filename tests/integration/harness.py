@@ -90,7 +90,6 @@ class Daemon:
         self.extra = extra
         self.proc = None
         self.output = None
-        self.expect_failure = False	# a test that wants vagentd to fail says so
         self.write_conf()
 
     def write_conf(self, raw=None):
