@@ -81,14 +81,13 @@ struct agent {
 	uint32_t reply_ctx;		/* TTS context, 0 when none */
 	char *reply;			/* text sent to TTS for this reply */
 	size_t reply_len, reply_cap;
-	bool reply_llm_done, reply_tts_done, reply_has_audio;
+	bool reply_llm_done, reply_tts_done;
 	uint64_t reply_played;		/* samples of it sent to the caller */
 	bool reply_is_filler;		/* apology or filler: not in the history */
 	json_t *reply_words;		/* [[word, end_s], ...] when the TTS times them */
 	/* Model requests of this turn. */
 	int attempts;
 	struct event *retry_ev;
-	int tools_pending;
 	struct agent_tool_call *calls;	/* in flight */
 	bool hangup_after_reply;
 	bool booked;

@@ -40,7 +40,7 @@ static void reply_clear(struct agent *a)
 		a->reply[0] = '\0';
 	json_array_clear(a->reply_words);
 	a->reply_played = 0;
-	a->reply_llm_done = a->reply_tts_done = a->reply_has_audio = false;
+	a->reply_llm_done = a->reply_tts_done = false;
 	a->t.tts_first_text = a->t.tts_first_audio = a->t.first_frame = 0;
 }
 

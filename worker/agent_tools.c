@@ -106,7 +106,6 @@ static void maybe_done(struct agent *a)
 		free(t->result);
 		free(t);
 	}
-	a->tools_pending = 0;
 	agent_tools_done(a);
 }
 
@@ -315,7 +314,6 @@ void agent_run_tools(struct agent *a, json_t *calls)
 		snprintf(t->name, sizeof(t->name), "%s", name ? name : "");
 		*tail = t;
 		tail = &t->next;
-		a->tools_pending++;
 	}
 	/* Start them all, then see whether any was answered on the spot. */
 	i = 0;

@@ -271,7 +271,6 @@ static void local_on_tick(struct call *c)
 		return;
 	if (ring_avail(out) >= (size_t)call_frame_samples(c)) {
 		a->reply_played += (uint64_t)call_frame_samples(c);
-		a->reply_has_audio = true;
 		if (!a->t.first_frame) {
 			a->t.first_frame = mono_ns();
 			record_stage(a, STAGE_TURN, a->t.speech_end, a->t.first_frame);
