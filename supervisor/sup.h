@@ -89,6 +89,9 @@ struct sup {
 	struct event *tick_ev;		/* 1 s: status files, drain deadline */
 	struct event *status_ev;	/* deferred status write after a change */
 	bool status_warned;
+	char *hist_text;		/* histograms' text, re-summed once a second */
+	size_t hist_len;
+	int64_t hist_at_ns;
 
 	/* Long-lived children: the booking-writer and the api. */
 	struct sup_child writer;

@@ -236,6 +236,7 @@ static void shutdown_all(struct sup *s)
 	pool_free(s);
 	child_free(&s->writer);
 	child_free(&s->api);
+	free(s->hist_text);
 	if (s->api_fd >= 0)
 		close(s->api_fd);
 	shm_unlink(s->shm.name);

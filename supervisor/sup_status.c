@@ -21,8 +21,9 @@
 
 #include "../common/conf.h"
 #include "../common/log.h"
+#include "../common/vg_time.h"
 
-#define METRICS_MAX (64 * 1024)
+#define METRICS_MAX (128 * 1024)
 
 /* Histogram bucket limits (us), each rounded up to a bucket edge of hist.h. */
 static const uint64_t le_us[] = {
@@ -81,7 +82,6 @@ static void histogram(struct buf *b, const char *name, const char *label,
 static void writer_metrics(struct buf *b, const struct sup *s)
 {
 	const struct shm_header *h = shm_hdr(&s->shm);
-	struct hist_snap snap;
 	uint64_t queued = 0;
 
 	for (uint32_t i = 0; i < h->nregions; i++) {
@@ -106,6 +106,13 @@ static void writer_metrics(struct buf *b, const struct sup *s)
 	       atomic_load(&h->writer.backlog));
 	metric(b, "vagent_writer_up", "gauge", "1 while the booking-writer runs.",
 	       s->writer.pid != 0);
+}
+
+static void writer_histograms(struct buf *b, const struct sup *s)
+{
+	const struct shm_header *h = shm_hdr(&s->shm);
+	struct hist_snap snap;
+
 	put(b, "# HELP vagent_db_commit_seconds One MariaDB transaction of the booking-writer.\n"
 	       "# TYPE vagent_db_commit_seconds histogram\n");
 	memset(&snap, 0, sizeof(snap));
@@ -122,8 +129,6 @@ static void api_metrics(struct buf *b, const struct sup *s)
 {
 	const struct api_stats *a = shm_api_stats(&s->shm);
 	static const char *const cls[3] = { "2xx", "4xx", "5xx" };
-	struct hist_snap snap;
-	char label[64];
 
 	metric(b, "vagent_api_up", "gauge", "1 while the api process runs.",
 	       atomic_load(&a->pid) != 0);
@@ -134,6 +139,14 @@ static void api_metrics(struct buf *b, const struct sup *s)
 			put(b, "vagent_api_requests_total{endpoint=\"%s\",code=\"%s\"} %llu\n",
 			    api_endpoint_names[e], cls[c],
 			    (unsigned long long)atomic_load(&a->requests[e][c]));
+}
+
+static void api_histograms(struct buf *b, const struct sup *s)
+{
+	const struct api_stats *a = shm_api_stats(&s->shm);
+	struct hist_snap snap;
+	char label[64];
+
 	put(b, "# HELP vagent_api_request_seconds Time from request to answer.\n"
 	       "# TYPE vagent_api_request_seconds histogram\n");
 	for (int e = 0; e < API_EP_MAX; e++) {
@@ -159,7 +172,31 @@ static void histograms(struct buf *b, const struct sup *s)
 	}
 }
 
-static void render_metrics(struct buf *b, const struct sup *s)
+/*
+ * Histograms are sums over every slot's buckets: too much work to redo on
+ * every call start and end, and nobody scrapes faster than once a second.
+ * Their text is kept and re-summed when it is a second old.
+ */
+static void histogram_text(struct sup *s, struct buf *b)
+{
+	int64_t now = mono_ns();
+
+	if (!s->hist_text || now - s->hist_at_ns >= NS_PER_S) {
+		struct buf h = { .p = s->hist_text ? s->hist_text : malloc(METRICS_MAX),
+				 .cap = METRICS_MAX };
+		if (!h.p)
+			return;
+		histograms(&h, s);
+		writer_histograms(&h, s);
+		api_histograms(&h, s);
+		s->hist_text = h.p;
+		s->hist_len = h.len;
+		s->hist_at_ns = now;
+	}
+	put(b, "%.*s", (int)s->hist_len, s->hist_text);
+}
+
+static void render_metrics(struct buf *b, struct sup *s)
 {
 	uint64_t fin = 0, fout = 0;
 
@@ -188,9 +225,9 @@ static void render_metrics(struct buf *b, const struct sup *s)
 	       fin);
 	metric(b, "vagent_audio_frames_out_total", "counter", "AudioSocket audio frames sent.",
 	       fout);
-	histograms(b, s);
 	writer_metrics(b, s);
 	api_metrics(b, s);
+	histogram_text(s, b);
 }
 
 /* Writes data to dir/name through a temporary file and rename(2). */

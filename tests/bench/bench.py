@@ -36,12 +36,23 @@ def emit(**kv):
     print(json.dumps(kv), flush=True)
 
 
+RUN_DIRS = []
+
+
+def run_dir(name):
+    """/run is tmpfs on a Debian host; give the daemon the same, not the disk
+    (on ext4 each replace-by-rename of the status files forces allocation)."""
+    d = tempfile.mkdtemp(prefix="vagent-bench-%s-" % name, dir="/dev/shm")
+    RUN_DIRS.append(d)
+    return d
+
+
 def daemon(tmp, name, max_calls, spare):
     os.makedirs(os.path.join(tmp, name), exist_ok=True)
     d = Daemon(os.path.join(tmp, name),
                {"vagentd": {"max_calls": str(max_calls), "min_spare": str(spare),
                             "max_spare": str(max_calls), "log_level": "warn",
-                            "worker_max_use": "0"}})
+                            "worker_max_use": "0"}}, run_dir=run_dir(name))
     return d.start()
 
 
@@ -114,7 +125,7 @@ def bench_writer(tmp):
         settings = {"vagentd": {"extra_producers": "52", "max_calls": "4", "min_spare": "1",
                                 "log_level": "warn"}}
         settings.update(db.settings())
-        d = Daemon(os.path.join(tmp, "writer"), settings).start()
+        d = Daemon(os.path.join(tmp, "writer"), settings, run_dir=run_dir("writer")).start()
         try:
             # Each producer waits for its journaled ack before the next record.
             r = recload(d, "-p", "50", "-n", "200", "-w", "journaled", "-t", "120")
@@ -176,7 +187,7 @@ def bench_api(tmp):
                             "api_key_file": key}}
         settings.update(db.settings())
         os.makedirs(os.path.join(tmp, "api"), exist_ok=True)
-        d = Daemon(os.path.join(tmp, "api"), settings).start()
+        d = Daemon(os.path.join(tmp, "api"), settings, run_dir=run_dir("api")).start()
         base = "http://127.0.0.1:%d/api/voice-agent/" % port
         ctx = json.dumps({"did_number": "442039962952", "caller_id": "447963155448"})
         try:
@@ -232,7 +243,7 @@ def local_stack(tmp, max_calls):
         os.environ.setdefault("VAGENT_%s_API_KEY" % k, "bench")
     d_dir = os.path.join(tmp, "local")
     os.makedirs(d_dir, exist_ok=True)
-    d = Daemon(d_dir, settings).start()
+    d = Daemon(d_dir, settings, run_dir=run_dir("local")).start()
     wav = os.path.join(tmp, "bench-caller.wav")
     caller_wav(wav, [3.5, "Hello there.", 3.0, "It is a leaking tap.", 3.0, "Yes please.",
                      3.0, "Thanks a lot.", 3.0])
@@ -243,8 +254,13 @@ def local_run(stack_tmp, n):
     """One run on a fresh daemon, so its histograms hold this run only."""
     d, emus, wav = local_stack(stack_tmp, n)
     try:
-        res = run_caller(d.port, "-n", str(n), "-s", "20", "-w", wav, "-V", str(VAD_RMS),
-                         timeout=600)
+        p = start_caller(d.port, "-n", str(n), "-s", "20", "-w", wav, "-V", str(VAD_RMS))
+        if n == 1:	# a worker in an agent call: its thread, TLS-capable libraries
+            call = wait_for(lambda: [c for c in d.calls() if c["frames_in"] >= 250],
+                            30, "a call five seconds in")[0]
+            emit(bench="memory", process="worker", state="busy", engine="local",
+                 **mem(call["pid"]))
+        res = finish_caller(p, timeout=600)
         lat = json.loads(d.ctl("latency", "-j").stdout)
     finally:
         d.stop()
@@ -308,6 +324,9 @@ def main():
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "memory",
                                                         "writer", "api", "local"}
+    import atexit
+    import shutil
+    atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in RUN_DIRS])
     with tempfile.TemporaryDirectory(prefix="vagent-bench-") as tmp:
         if "handoff" in only:
             bench_handoff(tmp, args.rounds)

@@ -67,9 +67,9 @@ def read_wav(path):
 
 
 class Daemon:
-    def __init__(self, tmp_path, settings=None, extra=""):
+    def __init__(self, tmp_path, settings=None, extra="", run_dir=None):
         self.dir = str(tmp_path)
-        self.run_dir = os.path.join(self.dir, "run")
+        self.run_dir = run_dir or os.path.join(self.dir, "run")
         self.ctx_dir = os.path.join(self.dir, "ctx")
         os.makedirs(self.ctx_dir, exist_ok=True)
         self.port = free_port()
