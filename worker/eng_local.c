@@ -278,6 +278,9 @@ static void local_on_tick(struct call *c)
 			if (a->t.speech_end)
 				json_array_append_new(a->turn_latencies, json_integer(
 					(a->t.first_frame - a->t.speech_end) / NS_PER_MS));
+			/* One caller turn, one figure: the answer after a tool call
+			 * (or a filler) is not a new turn. */
+			a->t.speech_end = a->t.final = 0;
 		}
 	} else if (a->reply_tts_done && !backlog && !ring_avail(out)) {
 		agent_reply_finished(a);

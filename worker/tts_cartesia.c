@@ -7,10 +7,13 @@
  * no conversion: base64-decoded on the websocket thread, straight into
  * the agent ring.
  *
- * Context ids are "<call>-<n>", n counting replies; the current n is an
- * atomic the main loop moves and the websocket thread reads. A chunk whose
- * context is not the current one is dropped (late chunks of a cancelled
- * context keep coming for a while). Before each write the thread records
+ * Context ids are "<call>-<n>", n counting replies; the current n and the
+ * last cancelled one are atomics the main loop moves and the websocket
+ * thread reads. A chunk of a cancelled context is dropped (its late chunks
+ * keep coming for a while). A reply that follows one not cancelled (the
+ * sentence said before a tool call, then the answer after it) must not cut
+ * the first short: its audio is held until the earlier context's done has
+ * come and its audio is in the ring. Before each write the thread records
  * which context it writes for (writing), so the pacer can tell when the
  * ring may hold a stale context's audio that raced a cancel, and flush it.
  * Audio that does not fit the ring waits here (the ring holds seconds,
@@ -30,6 +33,14 @@
 #include "../ipc/ring.h"
 #include "ws.h"
 
+/* Websocket thread: one context's audio not yet in the ring. */
+struct tts_buf {
+	int16_t *pcm;
+	size_t len, cap;
+	uint32_t ctx;
+	bool done;			/* its "done" has come: no more audio */
+};
+
 struct tts {
 	struct ws_loop *loop;
 	struct ws_conn *conn;
@@ -47,15 +58,15 @@ struct tts {
 
 	_Atomic uint32_t ctx;		/* main writes: the current reply (0: none) */
 	_Atomic uint32_t dropped;	/* main writes: the last cancelled reply */
+	_Atomic uint32_t lost;		/* main writes: the last reply whose socket closed */
 	_Atomic uint32_t writing;	/* thread writes: the context it last wrote for */
 	_Atomic uint64_t written;	/* thread: samples of ctx in the ring */
-	_Atomic bool backlog;		/* thread: pend holds audio of ctx */
+	_Atomic bool backlog;		/* thread: audio waits here to enter the ring */
 
 	/* Websocket thread only. */
 	uint32_t first_seen;		/* the context whose first chunk was reported */
-	int16_t *pend;
-	size_t pend_len, pend_cap;
-	uint32_t pend_ctx;
+	struct tts_buf play;		/* the context going into the ring */
+	struct tts_buf next;		/* the one after it, until play is done */
 	uint8_t *pcm;
 	size_t pcm_cap;
 };
@@ -75,23 +86,82 @@ static uint32_t ctx_of(const struct tts *t, const char *id)
 	return (uint32_t)strtoul(id + n + 1, NULL, 10);
 }
 
-/* Thread: moves what fits of the pending audio into the ring. */
-static void push(struct tts *t, uint32_t ctx)
+/* Thread: audio of this context may still play (not cancelled). */
+static bool live(struct tts *t, uint32_t ctx)
 {
-	if (t->pend_ctx != ctx) {
-		t->pend_len = 0;	/* a cancelled reply's leftovers */
-		t->pend_ctx = ctx;
+	return ctx && ctx > atomic_load(&t->dropped) && ctx <= atomic_load(&t->ctx);
+}
+
+static void buf_reset(struct tts_buf *b, uint32_t ctx)
+{
+	b->len = 0;
+	b->ctx = ctx;
+	b->done = false;
+}
+
+static int buf_add(struct tts_buf *b, const uint8_t *pcm, size_t samples)
+{
+	if (b->len + samples > b->cap) {
+		size_t cap = b->cap ? b->cap : 16384;
+		while (cap < b->len + samples)
+			cap *= 2;
+		int16_t *p = realloc(b->pcm, cap * sizeof(int16_t));
+		if (!p)
+			return -1;
+		b->pcm = p;
+		b->cap = cap;
 	}
-	if (!t->pend_len) {
-		atomic_store(&t->backlog, false);
-		return;
+	memcpy(b->pcm + b->len, pcm, samples * 2);	/* unaligned source */
+	b->len += samples;
+	return 0;
+}
+
+/* Thread: play has nothing more to give; the next context may start. */
+static bool play_over(struct tts *t)
+{
+	return !t->play.len && (t->play.done || !live(t, t->play.ctx) ||
+				t->play.ctx <= atomic_load(&t->lost));
+}
+
+/* Thread: moves what fits of the waiting audio into the ring. */
+static void push(struct tts *t)
+{
+	if (!live(t, t->play.ctx))
+		t->play.len = 0;	/* a cancelled reply's leftovers */
+	if (!live(t, t->next.ctx))
+		buf_reset(&t->next, 0);
+	if (play_over(t) && t->next.ctx) {
+		struct tts_buf b = t->play;
+		t->play = t->next;
+		t->next = b;
+		buf_reset(&t->next, 0);
 	}
-	atomic_store(&t->writing, ctx);
-	size_t n = ring_write(t->ring, t->pend, t->pend_len);
-	atomic_fetch_add(&t->written, n);
-	memmove(t->pend, t->pend + n, (t->pend_len - n) * sizeof(int16_t));
-	t->pend_len -= n;
-	atomic_store(&t->backlog, t->pend_len > 0);
+	if (t->play.len) {
+		atomic_store(&t->writing, t->play.ctx);
+		size_t n = ring_write(t->ring, t->play.pcm, t->play.len);
+		if (t->play.ctx == atomic_load(&t->ctx))
+			atomic_fetch_add(&t->written, n);
+		memmove(t->play.pcm, t->play.pcm + n, (t->play.len - n) * sizeof(int16_t));
+		t->play.len -= n;
+	}
+	atomic_store(&t->backlog, t->play.len || t->next.len);
+}
+
+/* Thread: the buffer a live context's audio goes to, NULL if none can
+ * take it (a third reply while two are unfinished keeps the newest). */
+static struct tts_buf *buf_for(struct tts *t, uint32_t ctx)
+{
+	if (ctx == t->play.ctx)
+		return &t->play;
+	if (play_over(t) && !t->next.ctx) {
+		buf_reset(&t->play, ctx);
+		return &t->play;
+	}
+	if (ctx < t->next.ctx)
+		return NULL;
+	if (ctx != t->next.ctx)
+		buf_reset(&t->next, ctx);
+	return &t->next;
 }
 
 static bool audio_chunk(struct tts *t, uint32_t ctx, const char *b64, size_t len)
@@ -106,27 +176,22 @@ static bool audio_chunk(struct tts *t, uint32_t ctx, const char *b64, size_t len
 		t->pcm_cap = need;
 	}
 	long n = base64_decode(b64, len, t->pcm);
-	if (n <= 0)
+	struct tts_buf *b = n > 0 ? buf_for(t, ctx) : NULL;
+	if (!b || buf_add(b, t->pcm, (size_t)n / 2) < 0)
 		return false;
-	size_t samples = (size_t)n / 2;
-	if (t->pend_ctx != ctx)
-		t->pend_len = 0, t->pend_ctx = ctx;
-	if (t->pend_len + samples > t->pend_cap) {
-		size_t cap = t->pend_cap ? t->pend_cap : 16384;
-		while (cap < t->pend_len + samples)
-			cap *= 2;
-		int16_t *p = realloc(t->pend, cap * sizeof(int16_t));
-		if (!p)
-			return false;
-		t->pend = p;
-		t->pend_cap = cap;
-	}
-	memcpy(t->pend + t->pend_len, t->pcm, samples * 2);	/* unaligned source */
-	t->pend_len += samples;
-	push(t, ctx);
+	push(t);
 	bool first = t->first_seen != ctx;
 	t->first_seen = ctx;
 	return first;	/* tell the main loop about the first chunk only */
+}
+
+static void context_done(struct tts *t, uint32_t ctx)
+{
+	if (ctx == t->play.ctx)
+		t->play.done = true;
+	else if (ctx == t->next.ctx)
+		t->next.done = true;
+	push(t);
 }
 
 /* Websocket thread: every message. Audio stays here; the rest goes on. */
@@ -143,8 +208,10 @@ static bool on_message_thread(void *arg, const char *data, size_t len, bool bina
 	bool forward = true;
 	if (type && !strcmp(type, "chunk")) {
 		json_t *d = json_object_get(j, "data");
-		forward = ctx && ctx == atomic_load(&t->ctx) && json_is_string(d) &&
+		forward = live(t, ctx) && json_is_string(d) &&
 			  audio_chunk(t, ctx, json_string_value(d), json_string_length(d));
+	} else if (type && (!strcmp(type, "done") || !strcmp(type, "error")) && live(t, ctx)) {
+		context_done(t, ctx);
 	}
 	json_decref(j);
 	return forward;
@@ -152,9 +219,7 @@ static bool on_message_thread(void *arg, const char *data, size_t len, bool bina
 
 static void on_wake_thread(void *arg)
 {
-	struct tts *t = arg;
-
-	push(t, atomic_load(&t->ctx));
+	push(arg);
 }
 
 /* ---- main loop ---- */
@@ -211,6 +276,8 @@ static void on_close(void *arg, int code, int http_status, const char *reason)
 	t->conn = NULL;
 	if (t->stopping)
 		return;
+	atomic_store(&t->lost, atomic_load(&t->ctx));	/* no more audio of those */
+	ws_loop_wake(t->loop);
 	snprintf(why, sizeof(why), "Cartesia closed (code %d, HTTP %d: %s)", code, http_status,
 		 reason);
 	log_warn("tts", t->uuid, "%s; reconnecting", why);
@@ -221,7 +288,8 @@ static void on_close(void *arg, int code, int http_status, const char *reason)
 static void tts_free(struct tts *t)
 {
 	json_decref(t->base);
-	free(t->pend);
+	free(t->play.pcm);
+	free(t->next.pcm);
 	free(t->pcm);
 	free(t);
 }

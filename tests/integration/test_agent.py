@@ -7,7 +7,7 @@ import wave
 
 import pytest
 
-from agent_harness import Emulators, agent_daemon, caller_wav, context_file
+from agent_harness import Emulators, agent_daemon, caller_wav, context_file, speech
 from api_harness import seed_dids
 from harness import read_wav, run_caller, wait_for
 
@@ -176,3 +176,30 @@ def test_two_interruptions_cancel_each_reply_once(stack, tmp_path):
     users = [q for q in emu.llm_requests() if sum(m["role"] == "user"
                                                   for m in q["messages"]) == 3]
     assert users, "the conversation went on to a third turn"
+
+
+def voiced(samples):
+    """Seconds of non-silent 20 ms frames in 8 kHz 16-bit samples."""
+    n = 320
+    return sum(1 for i in range(0, len(samples) - n + 1, n) if any(samples[i:i + n])) / 50
+
+
+def test_what_is_said_before_a_tool_call_is_heard_whole(stack, tmp_path):
+    after = "That's booked, the plumber will be with you within the hour. Bye."
+    d, emu = stack({
+        "stt": ["I have a leaking pipe, postcode E5 9ES, 42 Amhurst Road, I'm Ahmed Lekan."],
+        "llm": [{"content": LONG,
+                 "tool_calls": [{"name": "create_booking", "arguments": BOOKING_ARGS}]},
+                {"content": after, "tool_calls": [{"name": "end_call", "arguments": {}}]}]})
+    uid, r, _ = place_call(d, tmp_path, [3.0, "I have a leaking pipe, postcode E5 9ES, "
+                                         "42 Amhurst Road, I'm Ahmed Lekan.", 30.0])
+    assert r["outcome"] == "server_hangup"
+    # The follow-up reply starts while the first is still being synthesised:
+    # both must reach the caller in full, one after the other.
+    expected = voiced(speech(LONG)) + voiced(speech(after))
+    assert heard_audio(tmp_path / "heard.wav") > 0.8 * expected
+    # One caller turn is one latency figure, not one per reply.
+    latency = wait_for(lambda: d.db.sql("SELECT latency FROM calls WHERE uuid = %s",
+                                        (uid,)), 20, "the call row")[0][0]
+    turns = json.loads(latency)["turns_ms"]
+    assert len(turns) == 1 and turns[0] < 2000, turns
