@@ -24,12 +24,18 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
 	exit 1
 fi
 
-missing=
-for p in $PACKAGES; do
-	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-	[ "$st" = "install ok installed" ] || missing="$missing $p"
-done
-missing=${missing# }
+# Prints those of the named packages that are not installed.
+not_installed() {
+	out=
+	for p in "$@"; do
+		st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+		[ "$st" = "install ok installed" ] || out="$out $p"
+	done
+	echo "${out# }"
+}
+
+# shellcheck disable=SC2086  # a word list on purpose
+missing=$(not_installed $PACKAGES)
 
 [ -z "$missing" ] && exit 0
 
@@ -57,13 +63,10 @@ if ! apt-get install -y -q --no-install-recommends $missing >"$log" 2>&1; then
 fi
 
 # Check again: a package that apt-get skipped is still a failure.
-still=
-for p in $missing; do
-	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-	[ "$st" = "install ok installed" ] || still="$still $p"
-done
+# shellcheck disable=SC2086
+still=$(not_installed $missing)
 if [ -n "$still" ]; then
-	echo "deps.sh: still not installed:$still" >&2
+	echo "deps.sh: still not installed: $still" >&2
 	exit 1
 fi
 exit 0

@@ -42,6 +42,12 @@ enum agent_state {
 	AG_ENDING,		/* saying goodbye, then hanging up */
 };
 
+/* A growing string of the agent's: what was heard, what is being said. */
+struct agent_text {
+	char *s;			/* NUL-terminated once anything was added */
+	size_t len, cap;
+};
+
 struct agent_turn_times {
 	int64_t speech_end;	/* caller stopped speaking (local VAD) */
 	int64_t final;		/* the final transcript arrived */
@@ -73,14 +79,12 @@ struct agent {
 
 	enum agent_state state;
 	/* The caller's turn being heard. */
-	char *heard;			/* finals since the last turn */
-	size_t heard_len, heard_cap;
+	struct agent_text heard;	/* finals since the last turn */
 	int64_t last_voice_ns;		/* last caller frame above the speech level */
 	int64_t loud_since_ns;		/* barge-in: caller loud since (0: not) */
 	/* The reply being said. */
 	uint32_t reply_ctx;		/* TTS context, 0 when none */
-	char *reply;			/* text sent to TTS for this reply */
-	size_t reply_len, reply_cap;
+	struct agent_text reply;	/* text sent to TTS for this reply */
 	bool reply_llm_done, reply_tts_done;
 	uint64_t reply_played;		/* samples of it sent to the caller */
 	bool reply_is_filler;		/* apology or filler: not in the history */
@@ -124,6 +128,9 @@ void agent_tools_cancel(struct agent *a);
 
 /* eng_local.c */
 void agent_transcript(struct agent *a, const char *role, const char *text);
+/* Appends n bytes of s, after a space if sep and t is not empty. */
+int agent_text_add(struct agent_text *t, const char *s, size_t n, bool sep);
+void agent_text_clear(struct agent_text *t);
 int64_t agent_call_ms(const struct agent *a);
 
 #endif

@@ -31,13 +31,37 @@
 
 static void start_llm(struct agent *a);
 
+int agent_text_add(struct agent_text *t, const char *s, size_t n, bool sep)
+{
+	sep = sep && t->len;
+	if (t->len + sep + n + 1 > t->cap) {
+		size_t cap = (t->len + sep + n + 1) * 2;
+		char *p = realloc(t->s, cap);
+		if (!p)
+			return -1;
+		t->s = p;
+		t->cap = cap;
+	}
+	if (sep)
+		t->s[t->len++] = ' ';
+	memcpy(t->s + t->len, s, n);
+	t->len += n;
+	t->s[t->len] = '\0';
+	return 0;
+}
+
+void agent_text_clear(struct agent_text *t)
+{
+	t->len = 0;
+	if (t->s)
+		t->s[0] = '\0';
+}
+
 /* ---- the reply being said ---- */
 
 static void reply_clear(struct agent *a)
 {
-	a->reply_len = 0;
-	if (a->reply)
-		a->reply[0] = '\0';
+	agent_text_clear(&a->reply);
 	json_array_clear(a->reply_words);
 	a->reply_played = 0;
 	a->reply_llm_done = a->reply_tts_done = false;
@@ -55,17 +79,8 @@ static void reply_begin(struct agent *a, bool filler)
 
 static void reply_add(struct agent *a, const char *text, size_t len)
 {
-	if (a->reply_len + len + 1 > a->reply_cap) {
-		size_t cap = (a->reply_len + len + 1) * 2;
-		char *p = realloc(a->reply, cap);
-		if (!p)
-			return;
-		a->reply = p;
-		a->reply_cap = cap;
-	}
-	memcpy(a->reply + a->reply_len, text, len);
-	a->reply_len += len;
-	a->reply[a->reply_len] = '\0';
+	if (agent_text_add(&a->reply, text, len, false) < 0)
+		return;
 	if (!a->t.tts_first_text)
 		a->t.tts_first_text = mono_ns();
 	a->tts_ops->text(a->tts, text, len);
@@ -116,7 +131,7 @@ void agent_reply_finished(struct agent *a)
 	if (a->state == AG_SPEAKING)
 		a->state = AG_LISTENING;
 	a->last_activity_ns = mono_ns();
-	if (a->state == AG_LISTENING && a->heard_len)
+	if (a->state == AG_LISTENING && a->heard.len)
 		agent_user_turn(a);	/* the caller spoke while the agent was finishing */
 }
 
@@ -130,14 +145,14 @@ static char *heard_part(struct agent *a)
 	json_t *w;
 
 	if (json_array_size(a->reply_words)) {
-		char *out = calloc(1, a->reply_len + 1);
+		char *out = calloc(1, a->reply.len + 1);
 		json_array_foreach(a->reply_words, i, w) {
 			const char *word = json_string_value(json_array_get(w, 0));
 			if (!out || !word || json_number_value(json_array_get(w, 1)) > played)
 				break;
-			n += (size_t)snprintf(out + n, a->reply_len + 1 - n, "%s%s", n ? " " : "",
+			n += (size_t)snprintf(out + n, a->reply.len + 1 - n, "%s%s", n ? " " : "",
 					      word);
-			if (n >= a->reply_len)
+			if (n >= a->reply.len)
 				break;
 		}
 		return out;
@@ -145,10 +160,10 @@ static char *heard_part(struct agent *a)
 	/* No word timings: the played share of the audio written so far. */
 	uint64_t total = a->tts_ops->samples(a->tts);
 	double frac = total ? (double)a->reply_played / (double)total : 0;
-	n = (size_t)(frac > 1 ? a->reply_len : frac * (double)a->reply_len);
-	while (n && n < a->reply_len && a->reply[n] != ' ')
+	n = (size_t)(frac > 1 ? a->reply.len : frac * (double)a->reply.len);
+	while (n && n < a->reply.len && a->reply.s[n] != ' ')
 		n--;
-	return strndup(a->reply ? a->reply : "", n);
+	return strndup(a->reply.s ? a->reply.s : "", n);
 }
 
 /* The history's record of the interrupted reply becomes what was heard. */
@@ -216,8 +231,8 @@ static json_t *assistant_message(struct agent *a, json_t *calls)
 	size_t i;
 	json_t *c;
 
-	json_object_set_new(m, "content", a->reply_len && !a->reply_is_filler ?
-			    json_string(a->reply) : json_null());
+	json_object_set_new(m, "content", a->reply.len && !a->reply_is_filler ?
+			    json_string(a->reply.s) : json_null());
 	if (json_array_size(calls)) {
 		json_t *tc = json_array();
 		json_array_foreach(calls, i, c)
@@ -233,18 +248,18 @@ static json_t *assistant_message(struct agent *a, json_t *calls)
 static void on_done(void *arg, const char *finish, json_t *calls)
 {
 	struct agent *a = arg;
-	bool said = a->reply_ctx && !a->reply_is_filler && a->reply_len;
+	bool said = a->reply_ctx && !a->reply_is_filler && a->reply.len;
 
 	a->llm = NULL;
 	a->attempts = 0;
 	if (said) {
 		reply_end_input(a);
-		agent_transcript(a, "agent", a->reply);
+		agent_transcript(a, "agent", a->reply.s);
 	}
 	if (said || json_array_size(calls))
 		json_array_append_new(a->history, assistant_message(a, calls));
 	log_debug("agent", a->uuid, "reply done (%s): %zu chars, %zu tool call(s)", finish,
-		  a->reply_len, json_array_size(calls));
+		  a->reply.len, json_array_size(calls));
 	if (json_array_size(calls)) {
 		a->state = AG_TOOLS;
 		agent_run_tools(a, calls);
@@ -294,13 +309,12 @@ static const struct llm_events llm_ev = { on_token, on_done, on_error };
 /* The caller's words not yet in the history go in as a user message. */
 static void take_heard(struct agent *a)
 {
-	if (!a->heard_len)
+	if (!a->heard.len)
 		return;
 	json_array_append_new(a->history, json_pack("{s:s, s:s}", "role", "user",
-						    "content", a->heard));
-	agent_transcript(a, "caller", a->heard);
-	a->heard_len = 0;
-	a->heard[0] = '\0';
+						    "content", a->heard.s));
+	agent_transcript(a, "caller", a->heard.s);
+	agent_text_clear(&a->heard);
 }
 
 static void start_llm(struct agent *a)
@@ -340,7 +354,7 @@ void agent_user_turn(struct agent *a)
 	case AG_TOOLS:
 		return;		/* kept; taken once the agent can listen */
 	case AG_ENDING:
-		a->heard_len = 0;
+		agent_text_clear(&a->heard);
 		return;
 	case AG_SPEAKING:
 		if (a->reply_ctx && !a->reply_is_filler)
@@ -359,11 +373,11 @@ void agent_user_turn(struct agent *a)
 		if (role && !strcmp(role, "user")) {
 			char *joined = NULL;
 			if (asprintf(&joined, "%s %s", json_string_value(json_object_get(last,
-				     "content")), a->heard) > 0)
+				     "content")), a->heard.s) > 0)
 				json_object_set_new(last, "content", json_string(joined));
 			free(joined);
-			agent_transcript(a, "caller", a->heard);
-			a->heard_len = 0;
+			agent_transcript(a, "caller", a->heard.s);
+			agent_text_clear(&a->heard);
 		}
 		break;
 	case AG_LISTENING:

@@ -92,21 +92,9 @@ static void stt_final(void *arg, const char *text, bool speech_final)
 	size_t n = strlen(text);
 
 	a->last_activity_ns = mono_ns();
-	if (n) {
-		if (a->heard_len + n + 2 > a->heard_cap) {
-			size_t cap = (a->heard_len + n + 2) * 2;
-			char *p = realloc(a->heard, cap);
-			if (!p)
-				return;
-			a->heard = p;
-			a->heard_cap = cap;
-		}
-		if (a->heard_len)
-			a->heard[a->heard_len++] = ' ';
-		memcpy(a->heard + a->heard_len, text, n + 1);
-		a->heard_len += n;
-	}
-	if (speech_final && a->heard_len)
+	if (n && agent_text_add(&a->heard, text, n, true) < 0)
+		return;
+	if (speech_final && a->heard.len)
 		agent_user_turn(a);
 }
 
@@ -115,7 +103,7 @@ static void stt_utterance_end(void *arg)
 	struct agent *a = arg;
 
 	/* speech_final can fail to come in noise: this ends the turn instead. */
-	if (a->heard_len)
+	if (a->heard.len)
 		agent_user_turn(a);
 }
 
@@ -186,7 +174,7 @@ static void local_timer(evutil_socket_t fd, short what, void *arg)
 				     a->last_activity_ns : a->last_voice_ns);
 	(void)fd; (void)what;
 
-	if (a->state != AG_LISTENING || a->heard_len ||
+	if (a->state != AG_LISTENING || a->heard.len ||
 	    quiet < (int64_t)a->conf->local_silence_timeout * NS_PER_S)
 		return;
 	a->last_activity_ns = mono_ns();
@@ -334,8 +322,8 @@ static void local_stop(struct call *c)
 	json_decref(a->transcript);
 	json_decref(a->turn_latencies);
 	json_decref(a->reply_words);
-	free(a->heard);
-	free(a->reply);
+	free(a->heard.s);
+	free(a->reply.s);
 	free(a);
 	call_set_engine_state(c, NULL);
 }

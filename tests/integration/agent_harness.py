@@ -8,7 +8,7 @@ import urllib.request
 import wave
 
 from api_harness import api_daemon
-from harness import BUILD, ROOT, free_port, wait_for
+from harness import BUILD, ROOT, free_port, wait_for, write_wav
 
 EMU = os.path.join(BUILD, "vagent-emu")
 RATE = 8000
@@ -86,11 +86,7 @@ def caller_wav(path, parts):
             starts[n] = len(data) / 2 / RATE
             data += speech(p)
             n += 1
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(data)
+    write_wav(path, RATE, data)
     return starts
 
 

@@ -53,12 +53,17 @@ def make_wav(path, rate=8000, seconds=1.0, seed=1):
         v = 6000.0 * __import__("math").sin(2 * 3.14159265 * f * i / rate)
         samples.append(max(-32768, min(32767, int(v) + rng.randint(-3000, 3000))))
     data = struct.pack("<%dh" % n, *samples)
+    write_wav(path, rate, data)
+    return data
+
+
+def write_wav(path, rate, data):
+    """Writes mono 16-bit samples (bytes) as a WAV file."""
     with wave.open(path, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(data)
-    return data
 
 
 def read_wav(path):

@@ -86,8 +86,13 @@ def test_a_whole_booking_call(stack, tmp_path):
 def heard_audio(path):
     """Seconds of non-silent 20 ms frames in a recording."""
     rate, data = read_wav(str(path))
+    return voiced(data, rate)
+
+
+def voiced(samples, rate=8000):
+    """Seconds of non-silent 20 ms frames in 16-bit mono samples (bytes)."""
     n = rate // 50 * 2
-    return sum(1 for i in range(0, len(data) - n + 1, n) if any(data[i:i + n])) / 50
+    return sum(1 for i in range(0, len(samples) - n + 1, n) if any(samples[i:i + n])) / 50
 
 
 LONG = ("Well, our prices depend on the job, but there is a callout fee of forty eight "
@@ -176,12 +181,6 @@ def test_two_interruptions_cancel_each_reply_once(stack, tmp_path):
     users = [q for q in emu.llm_requests() if sum(m["role"] == "user"
                                                   for m in q["messages"]) == 3]
     assert users, "the conversation went on to a third turn"
-
-
-def voiced(samples):
-    """Seconds of non-silent 20 ms frames in 8 kHz 16-bit samples."""
-    n = 320
-    return sum(1 for i in range(0, len(samples) - n + 1, n) if any(samples[i:i + n])) / 50
 
 
 def test_what_is_said_before_a_tool_call_is_heard_whole(stack, tmp_path):
