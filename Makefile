@@ -5,7 +5,13 @@
 #   make check        unit + integration tests (installs Debian packages when root)
 #   make bench        benchmarks, one JSON line per figure
 #   make demo         start a private instance and place demo calls
+#   make fuzz         run every libFuzzer target FUZZ_SECONDS (default 60) each
 #   make install      PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc
+#
+# The targets that install packages (check, unit, integration, bench, demo)
+# run tests/deps.sh first and only then start a sub-make to build: pkg-config
+# is read when a make parses this file, so on a fresh machine the make that
+# installed the -dev packages has already read empty compiler flags.
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -31,6 +37,7 @@ SANFLAGS :=
 OPT     := -O2
 endif
 
+PKG_OK     := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -81,10 +88,11 @@ BINS := $(BUILD)/vagentd $(BUILD)/vagentctl $(BUILD)/vagent-call $(BUILD)/vagent
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all clean install check unit integration bench demo deps
+.PHONY: all clean install check unit integration bench demo deps pkgcheck fuzz \
+        unit-run integration-run bench-run demo-run fuzz-run
 all: $(BINS)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | pkgcheck
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
@@ -111,31 +119,105 @@ $(BUILD)/vagent-emu: $(call obj,$(EMU_SRC) $(AUDIO_SRC) common/log.c)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(EMU_LIBS)
 
 # Unit tests link the module under test with its dependencies (cmocka).
-$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(call obj,$(IPC_SRC) $(COMMON_SRC))
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+# tests/unit/test_NAME.mk may set UNIT_SRC_NAME to the sources test_NAME
+# links; without it a test links ipc/ and common/.
+-include $(wildcard tests/unit/*.mk)
+define unit_rule
+$(BUILD)/tests/test_$(1): $(BUILD)/obj/tests/unit/test_$(1).o \
+		$(call obj,$(or $(UNIT_SRC_$(1)),$(IPC_SRC) $(COMMON_SRC)))
+	@mkdir -p $$(dir $$@)
+	@$$(if $(Q),echo "  LD      $$@")
+	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcmocka
+endef
+$(foreach t,$(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c)),\
+	$(eval $(call unit_rule,$(t))))
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+# Fuzz targets: tests/fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput and
+# tests/fuzz/fuzz_NAME.mk sets FUZZ_SRC_NAME, the product sources it links.
+# Each is built twice: with the compiler and sanitizers of this build plus
+# tests/fuzz/replay.c as main (make check replays tests/fuzz/corpus/NAME),
+# and with clang's libFuzzer into build/fuzzer (make fuzz).
+-include $(wildcard tests/fuzz/*.mk)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_BUILD := build/fuzzer
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+               -fno-omit-frame-pointer -DVAGENT_VERSION='"$(VERSION)"' \
+               -DVAGENT_CONF='"$(SYSCONFDIR)/vagent/vagent.conf"' \
+               -DVAGENT_SQLDIR='"$(DATADIR)/vagent/sql"' -DVAGENT_FUZZ $(PKG_CFLAGS)
+
+$(FUZZ_BUILD)/obj/%.o: %.c | pkgcheck
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CLANG   $<")
+	$(Q)clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+define fuzz_rule
+$(BUILD)/fuzz/fuzz_$(1): $(BUILD)/obj/tests/fuzz/fuzz_$(1).o $(BUILD)/obj/tests/fuzz/replay.o \
+		$(call obj,$(FUZZ_SRC_$(1)))
+	@mkdir -p $$(dir $$@)
+	@$$(if $(Q),echo "  LD      $$@")
+	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+$(FUZZ_BUILD)/fuzz_$(1): $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_$(1).o \
+		$(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC_$(1)))
+	@$$(if $(Q),echo "  LD      $$@")
+	$(Q)clang -fsanitize=fuzzer,address,undefined -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach f,$(FUZZ_NAMES),$(eval $(call fuzz_rule,$(f))))
+
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
 
 deps:
 	@sh tests/deps.sh
 
-unit: deps $(UNIT_TESTS)
-	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+# Fails with one clear line instead of a screen of missing headers.
+pkgcheck:
+	@test "$(PKG_OK)" = yes || { echo "make: the -dev packages are missing" \
+		"(pkg-config $(PKGS)): run 'make deps' as root or 'sh tests/deps.sh'" >&2; exit 1; }
 
-integration: deps all
+unit: deps
+	@$(MAKE) --no-print-directory unit-run
+
+unit-run: $(UNIT_TESTS) $(FUZZ_REPLAY)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+	@set -e; for f in $(FUZZ_NAMES); do echo "== replay fuzz corpus $$f"; \
+		$(BUILD)/fuzz/fuzz_$$f tests/fuzz/corpus/$$f; done
+
+integration: deps
+	@$(MAKE) --no-print-directory integration-run
+
+integration-run: all
 	VAGENT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 check: deps
-	$(MAKE) all $(UNIT_TESTS)
-	$(MAKE) unit
-	$(MAKE) integration
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_REPLAY)
+	@$(MAKE) --no-print-directory unit-run
+	@$(MAKE) --no-print-directory integration-run
 
-bench: deps all
+bench: deps
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: all
 	@VAGENT_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
 
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: all
 	@VAGENT_BUILD=$(abspath $(BUILD)) sh tests/demo.sh
+
+fuzz:
+	@sh tests/deps.sh fuzz
+	@$(MAKE) --no-print-directory fuzz-run
+
+fuzz-run: $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
+	@set -e; for f in $(FUZZ_NAMES); do mkdir -p $(FUZZ_BUILD)/corpus/$$f; \
+		echo "== fuzz $$f for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_BUILD)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			$(FUZZ_BUILD)/corpus/$$f tests/fuzz/corpus/$$f 2>$(FUZZ_BUILD)/fuzz_$$f.log \
+			|| { tail -n 60 $(FUZZ_BUILD)/fuzz_$$f.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units' $(FUZZ_BUILD)/fuzz_$$f.log; done
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/vagent \

@@ -1,7 +1,8 @@
 #!/bin/sh
 # deps.sh - make sure every Debian package vagent needs is installed.
 #
-# Called by `make check`, `make bench` and `make demo` (through `make deps`).
+# Called by `make check`, `make bench` and `make demo` (through `make deps`);
+# `sh tests/deps.sh fuzz` (make fuzz) adds clang for libFuzzer.
 # Silent when everything is there. As root it installs what is missing
 # (apt-get update once, then apt-get install); as anyone else it prints the
 # apt-get line to run and exits 1. Debian 12 (bookworm) is the target.
@@ -16,6 +17,7 @@ espeak-ng sox
 python3 python3-pytest python3-pymysql python3-websockets
 mariadb-server mariadb-client
 uuid-runtime procps hey"
+[ "${1:-}" = fuzz ] && PACKAGES="$PACKAGES clang"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps.sh: dpkg-query not found: install these packages by hand:" >&2

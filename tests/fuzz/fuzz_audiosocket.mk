@@ -1,0 +1,1 @@
+FUZZ_SRC_audiosocket := common/audiosocket.c
