@@ -3,7 +3,7 @@
  *
  * The first two input bytes choose the frame-size limit and a split seed;
  * the rest is the byte stream, delivered in pieces cut at arbitrary points
- * (as TCP may), reassembled by as_stream the way the worker does. Every
+ * (as TCP may), reassembled the way worker/wrk_call.c on_readable does. Every
  * parsed frame must lie inside the stream and respect the limits.
  */
 #include <stdint.h>
