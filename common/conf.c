@@ -9,6 +9,7 @@
 #include "conf.h"
 
 #include <errno.h>
+#include <math.h>
 #include <ini.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -296,7 +297,8 @@ static int set_key(struct parse_state *ps, const struct key *k, const char *v)
 		break;
 	case K_DOUBLE: {
 		double d = strtod(v, &end);
-		if (!*v || *end || d < k->min || d > k->max) {
+		/* NaN would pass both comparisons; inf is no setting either. */
+		if (!*v || *end || !isfinite(d) || d < k->min || d > k->max) {
 			snprintf(ps->err, sizeof(ps->err), "'%s' is not a number from %d to %d",
 				 v, k->min, k->max);
 			return -1;

@@ -46,6 +46,8 @@ static void handle(struct sup *s, const char *cmd, char *reply, size_t len)
 		sup_reload(s, reply, len);
 	} else if (!strcmp(cmd, "drain")) {
 		sup_drain(s, false);
+		/* Whoever reads the reply may read `available` next: make it 0. */
+		status_write(s);
 		snprintf(reply, len, "ok draining");
 	} else if (!strcmp(cmd, "resume")) {
 		if (s->stopping)

@@ -223,6 +223,15 @@ static void test_non_number_names_key_and_line(void **state)
 	load_bad("[call]\nidle_timeout = 1.5\n", "idle_timeout", ":2:", NULL);
 }
 
+/* strtod takes "nan" and "inf"; NaN passes every < and > range check. */
+static void test_nan_and_inf_are_not_numbers_in_range(void **state)
+{
+	(void)state;
+	load_bad("[llm]\ntemperature = nan\n", "temperature", ":2:", NULL);
+	load_bad("[llm]\ntemperature = -nan\n", "temperature", ":2:", NULL);
+	load_bad("[llm]\ntemperature = inf\n", "temperature", ":2:", NULL);
+}
+
 static void test_bad_bool_names_key_and_line(void **state)
 {
 	(void)state;
@@ -441,6 +450,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_unknown_key_names_key_and_line, cleanup),
 		cmocka_unit_test_teardown(test_out_of_range_number_names_key_and_line, cleanup),
 		cmocka_unit_test_teardown(test_non_number_names_key_and_line, cleanup),
+		cmocka_unit_test_teardown(test_nan_and_inf_are_not_numbers_in_range, cleanup),
 		cmocka_unit_test_teardown(test_bad_bool_names_key_and_line, cleanup),
 		cmocka_unit_test_teardown(test_unknown_engine_names_key_and_line, cleanup),
 		cmocka_unit_test_teardown(test_bad_listen_is_refused, cleanup),
