@@ -93,7 +93,10 @@ start() {
 	if [ ! -d "$DIR/data/mysql" ]; then
 		rm -rf "$DIR/data"
 		# shellcheck disable=SC2086  # $user is empty or one word
+		# --skip-name-resolve as the server runs: a host without /etc/hosts
+		# (a minimal chroot or container) cannot resolve its own name.
 		mariadb-install-db --no-defaults $user --auth-root-authentication-method=normal \
+			--skip-name-resolve \
 			--skip-test-db --datadir="$DIR/data" --innodb-log-file-size=16M \
 			>"$DIR/install.log" 2>&1 ||
 			{ cat "$DIR/install.log" >&2; die "mariadb-install-db failed"; }
