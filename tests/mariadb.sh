@@ -92,9 +92,9 @@ start() {
 
 	if [ ! -d "$DIR/data/mysql" ]; then
 		rm -rf "$DIR/data"
-		# shellcheck disable=SC2086  # $user is empty or one word
 		# --skip-name-resolve as the server runs: a host without /etc/hosts
 		# (a minimal chroot or container) cannot resolve its own name.
+		# shellcheck disable=SC2086  # $user is empty or one word
 		mariadb-install-db --no-defaults $user --auth-root-authentication-method=normal \
 			--skip-name-resolve \
 			--skip-test-db --datadir="$DIR/data" --innodb-log-file-size=16M \
