@@ -92,11 +92,12 @@ start() {
 
 	if [ ! -d "$DIR/data/mysql" ]; then
 		rm -rf "$DIR/data"
-		# --skip-name-resolve as the server runs: a host without /etc/hosts
-		# (a minimal chroot or container) cannot resolve its own name.
+		# A host without /etc/hosts (a minimal chroot or container) cannot
+		# resolve its own name: --force skips install-db's look-up (it does
+		# nothing else) and --skip-name-resolve matches how the server runs.
 		# shellcheck disable=SC2086  # $user is empty or one word
 		mariadb-install-db --no-defaults $user --auth-root-authentication-method=normal \
-			--skip-name-resolve \
+			--force --skip-name-resolve \
 			--skip-test-db --datadir="$DIR/data" --innodb-log-file-size=16M \
 			>"$DIR/install.log" 2>&1 ||
 			{ cat "$DIR/install.log" >&2; die "mariadb-install-db failed"; }
