@@ -76,6 +76,7 @@ struct bw {
 	int backoff_ms;
 	bool db_logged_down;
 	bool refusing;			/* MariaDB refuses writes: db_up stays 0 until one lands */
+	bool refusal_logged;		/* once per outage */
 };
 
 /* bw_main.c: region i's queue, from the private copy of the layout. */

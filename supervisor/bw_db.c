@@ -343,12 +343,12 @@ static int batch_load(struct bw *w, struct batch *b, int fd, struct jpos from,
  */
 static void refused(struct bw *w, unsigned e, const char *why)
 {
-	if (!w->db_logged_down)
+	if (!w->refusal_logged)
 		log_error("writer", NULL, "MariaDB %s the batch (%s); not the records' fault: "
 			  "%llu record(s) stay journaled and are retried until it takes them",
 			  db_classify(e) == DB_TRANSIENT ? "failed" : "refuses", why,
 			  (unsigned long long)atomic_load(&w->hdr->writer.backlog));
-	w->db_logged_down = true;
+	w->refusal_logged = true;
 	w->refusing = true;
 	db_drop(w);
 }
@@ -357,9 +357,9 @@ static void refused(struct bw *w, unsigned e, const char *why)
 static void accepted(struct bw *w)
 {
 	if (w->refusing)
-		log_info("writer", NULL, "MariaDB takes writes again: catching up %llu record(s)",
-			 (unsigned long long)atomic_load(&w->hdr->writer.backlog));
-	w->refusing = false;
+		log_info("writer", NULL, "MariaDB is up: catching up %llu record(s); it takes "
+			 "writes again", (unsigned long long)atomic_load(&w->hdr->writer.backlog));
+	w->refusing = w->refusal_logged = false;
 	w->db_logged_down = false;
 	w->backoff_ms = 0;
 	atomic_store(&w->hdr->writer.db_up, 1);
