@@ -265,30 +265,47 @@ static struct item *batch_add(struct batch *b)
 	return it;
 }
 
-/*
- * Dead-letters the unreadable bytes at off, up to the next whole record
- * (or, when more bytes follow this read, up to where one might start).
- */
-static size_t skip_corrupt(struct bw *w, struct jscan *sc, size_t off, bool final,
-			   struct jpos at)
+struct load {
+	struct bw *w;
+	struct batch *b;
+	struct jpos from;
+};
+
+/* jscan_walk: one whole record; decoded, or dead-lettered if it is not one. */
+static int load_record(void *arg, size_t off, const struct jrec *r)
 {
-	size_t k = jscan_next(sc, off + 1, final);
+	struct load *l = arg;
+	struct item *it = batch_add(l->b);
+	char why[256];
+
+	if (!it)
+		return -ENOMEM;
+	it->jr = *r;
+	it->raw = l->b->buf + off + JREC_HDR_LEN;
+	if (record_decode(r->type, r->version, it->raw, r->len, &it->up, it->vals, why,
+			  sizeof(why)) < 0)
+		item_dead(l->w, it, why);
+	return 0;
+}
+
+/* jscan_walk: bytes that are not records, up to the next whole one. */
+static void load_corrupt(void *arg, size_t off, size_t len)
+{
+	struct load *l = arg;
 
 	log_error("writer", NULL, "journal segment %llu: %zu corrupt byte(s) at %llu to the "
-		  "dead-letter file", (unsigned long long)at.seg, k - off,
-		  (unsigned long long)(at.off + off));
-	dead_letter(w->conf->journal_dir, "corrupt journal bytes", -1, 0, sc->buf + off, k - off);
-	atomic_fetch_add(&w->hdr->writer.dead_total, 1);
-	return k;
+		  "dead-letter file", (unsigned long long)l->from.seg, len,
+		  (unsigned long long)(l->from.off + off));
+	dead_letter(l->w->conf->journal_dir, "corrupt journal bytes", -1, 0, l->b->buf + off, len);
+	atomic_fetch_add(&l->w->hdr->writer.dead_total, 1);
 }
 
 /*
- * Reads up to batch_max records from `from`, stopping at `limit`. Below the
- * limit there are only whole records: the journal thread makes a position
- * durable only at the end of a batch, and a closed segment ends where its
- * last batch did. So a record that runs past what this read could reach is
- * damage when the read reached the limit (final), and is read again from
- * its start otherwise: the loop always moves forward.
+ * Reads up to batch_max records from `from`, stopping at `limit` (the end
+ * of a closed segment, or what the journal thread has made durable). A
+ * record cut by this read is read again from its start with the next one,
+ * unless the read reached the limit: then it is damage (jscan_walk), so the
+ * position always moves forward.
  */
 static int batch_load(struct bw *w, struct batch *b, int fd, struct jpos from,
 		      struct jpos limit)
@@ -298,38 +315,17 @@ static int batch_load(struct bw *w, struct batch *b, int fd, struct jpos from,
 	size_t want = stop <= from.off ? 0 : stop - from.off < READ_CHUNK ? stop - from.off :
 		      READ_CHUNK;
 	ssize_t got = want ? pread(fd, b->buf, want, (off_t)from.off) : 0;
-	size_t off = 0;
-	char why[256];
-	struct jscan sc;
+	struct load l = { w, b, from };
+	struct jwalk_ops ops = { &l, load_record, load_corrupt };
 
 	if (got < 0)
 		return -errno;
-	bool final = from.off + (uint64_t)got >= stop;
-	jscan_init(&sc, b->buf, (size_t)got);
+	long off = jscan_walk(b->buf, (size_t)got, from.off + (uint64_t)got >= stop,
+			      (size_t)w->conf->writer_batch_max, &ops);
+	if (off < 0)
+		return (int)off;
 	b->end = from;
-	while (off < (size_t)got && b->n < (size_t)w->conf->writer_batch_max) {
-		struct jrec r;
-		int rc = jrec_decode(b->buf + off, (size_t)got - off, &r);
-		if (rc == 0 && !final)
-			break;		/* the rest comes with the next read */
-		if (rc <= 0) {
-			off = skip_corrupt(w, &sc, off, final, from);
-			continue;
-		}
-		struct item *it = batch_add(b);
-		if (!it) {
-			jscan_free(&sc);
-			return -ENOMEM;
-		}
-		it->jr = r;
-		it->raw = b->buf + off + JREC_HDR_LEN;
-		if (record_decode(r.type, r.version, it->raw, r.len, &it->up, it->vals, why,
-				  sizeof(why)) < 0)
-			item_dead(w, it, why);
-		off += JREC_HDR_LEN + r.len;
-	}
-	jscan_free(&sc);
-	b->end.off = from.off + off;
+	b->end.off = from.off + (uint64_t)off;
 	b->seg_done = from.seg < limit.seg && b->end.off >= (uint64_t)size;
 	return 0;
 }

@@ -80,6 +80,24 @@ void jscan_init(struct jscan *s, const uint8_t *buf, size_t n);
 size_t jscan_next(struct jscan *s, size_t from, bool final);
 void jscan_free(struct jscan *s);
 
+/*
+ * One read of journal bytes buf[0..n) as the database thread walks it: up
+ * to max whole records (record(); a negative return stops the walk with
+ * it) and the damaged spans between them (corrupt()). Below the durable
+ * limit there are only whole records, so when final (the read reached the
+ * limit) a record that runs past n is damage; otherwise the walk stops at
+ * it and the next read starts there. Returns that offset, or record()'s
+ * error. The read must be longer than the largest record unless final.
+ */
+struct jwalk_ops {
+	void *arg;
+	int (*record)(void *arg, size_t off, const struct jrec *r);
+	void (*corrupt)(void *arg, size_t off, size_t len);
+};
+
+long jscan_walk(const uint8_t *buf, size_t n, bool final, size_t max,
+		const struct jwalk_ops *ops);
+
 /* What a walk of a whole segment found. */
 struct jscan_report {
 	uint64_t records;	/* whole records at or after start */

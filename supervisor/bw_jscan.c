@@ -184,3 +184,31 @@ int journal_scan(const uint8_t *buf, size_t n, size_t start, bool last,
 	jscan_free(&s);
 	return 0;
 }
+
+long jscan_walk(const uint8_t *buf, size_t n, bool final, size_t max,
+		const struct jwalk_ops *ops)
+{
+	struct jscan sc;
+	size_t off = 0, taken = 0;
+	long rc = 0;
+
+	jscan_init(&sc, buf, n);
+	while (off < n && taken < max) {
+		struct jrec r;
+		int d = jrec_decode(buf + off, n - off, &r);
+		if (d == 0 && !final)
+			break;		/* the rest comes with the next read */
+		if (d <= 0) {
+			size_t k = jscan_next(&sc, off + 1, final);
+			ops->corrupt(ops->arg, off, k - off);
+			off = k;
+			continue;
+		}
+		if ((rc = ops->record(ops->arg, off, &r)) < 0)
+			break;
+		taken++;
+		off += JREC_HDR_LEN + r.len;
+	}
+	jscan_free(&sc);
+	return rc < 0 ? rc : (long)off;
+}
