@@ -101,7 +101,8 @@ static MYSQL_STMT *prepare(MYSQL *db, const char *sql, char *err, size_t errlen)
 
 	if (st && mysql_stmt_prepare(st, sql, strlen(sql)) == 0)
 		return st;
-	snprintf(err, errlen, "prepare: %s", st ? mysql_stmt_error(st) : mysql_error(db));
+	snprintf(err, errlen, "prepare: error %u: %s", st ? mysql_stmt_errno(st) : mysql_errno(db),
+		 st ? mysql_stmt_error(st) : mysql_error(db));
 	if (st)
 		mysql_stmt_close(st);
 	return NULL;
@@ -129,7 +130,7 @@ static int db_up(struct bw *w)
 	}
 	if (!w->db_logged_down)	/* once per outage, not once per retry */
 		log_error("writer", NULL, "MariaDB unreachable (%s); journaling goes on, "
-			  "%llu record(s) wait", err,
+			  "%llu record(s) wait and are retried", err,
 			  (unsigned long long)atomic_load(&w->hdr->writer.backlog));
 	w->db_logged_down = true;
 	db_drop(w);

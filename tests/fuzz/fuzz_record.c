@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int rc = recq_read(q, CAP, &pos, &expect, &rec, payload, sizeof(payload));
 		if (rc <= 0)
 			break;
-		if (pos <= before || pos - before > CAP || head - pos > CAP ||
+		if (pos - before == 0 || pos - before > CAP || head - pos > CAP ||	/* modulo 2^64 */
 		    rec.len > recq_cap_payload(CAP) || n > (int)(CAP / RECQ_HDR_LEN))
 			abort();
 		msgpack_unpacked up;
