@@ -72,7 +72,8 @@ def test_read_only_server_mid_load_keeps_every_booking(daemon_factory, db):
         db.mariadb.sql("SET GLOBAL read_only = 0")
     log = d.log_text()
     assert "error 1290" in log and "not the records' fault" in log
-    assert log.count("not the records' fault") == 1, "once per outage, not per retry"
+    # Once per outage, not once per retry (a slow machine may add a timeout).
+    assert sum("error 1290" in line for line in log.splitlines()) == 1
     d.wait_log("MariaDB is up: catching up")
 
 
