@@ -64,7 +64,7 @@ SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.
               supervisor/api_main.c supervisor/api_http.c supervisor/api_didctx.c \
               supervisor/api_booking.c supervisor/api_board.c \
               supervisor/bw_main.c supervisor/bw_collect.c supervisor/bw_journal.c \
-              supervisor/bw_db.c
+              supervisor/bw_db.c supervisor/bw_jscan.c supervisor/sup_condemn.c
 CTL_SRC    := supervisor/vagentctl.c supervisor/ctl_db.c
 RECLOAD_SRC := tests/tools/vagent_recload.c
 EMU_SRC    := tests/emu/emu_main.c tests/emu/emu_script.c tests/emu/emu_util.c tests/emu/emu_ws.c \

@@ -31,9 +31,21 @@
 	"SET time_zone = '+00:00', " \
 	"sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
 
-bool db_transient(unsigned int e)
+/*
+ * The one classification of MariaDB and client errors. A row's values can
+ * only be at fault through the few errors that judge a value against its
+ * column or a constraint (an allow-list: an error we do not know is never
+ * blamed on a row, so a new server-wide condition cannot make a writer
+ * throw records away). Transient ones go away by themselves. Everything
+ * else is the server's or the schema's state (privileges, a missing table
+ * or column, a full disk, a read-only server): no row can fix it, retrying
+ * later can.
+ */
+enum db_class db_classify(unsigned int e)
 {
 	switch (e) {
+	case 0:
+		return DB_OK;
 	case CR_CONNECTION_ERROR: case CR_CONN_HOST_ERROR: case CR_IPSOCK_ERROR:
 	case CR_UNKNOWN_HOST: case CR_SERVER_GONE_ERROR: case CR_SERVER_HANDSHAKE_ERR:
 	case CR_SERVER_LOST: case CR_SERVER_LOST_EXTENDED:
@@ -43,10 +55,24 @@ bool db_transient(unsigned int e)
 	case ER_NET_WRITE_INTERRUPTED: case ER_TOO_MANY_USER_CONNECTIONS:
 	case ER_LOCK_WAIT_TIMEOUT: case ER_LOCK_DEADLOCK: case ER_QUERY_INTERRUPTED:
 	case ER_CONNECTION_KILLED: case ER_READ_ONLY_MODE:
-		return true;
+	case ER_OPTION_PREVENTS_STATEMENT:		/* 1290: read_only, a switchover */
+	case ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION:
+		return DB_TRANSIENT;
+	case ER_BAD_NULL_ERROR: case ER_DUP_ENTRY: case ER_DUP_ENTRY_WITH_KEY_NAME:
+	case ER_WARN_NULL_TO_NOTNULL: case ER_WARN_DATA_OUT_OF_RANGE: case WARN_DATA_TRUNCATED:
+	case ER_TRUNCATED_WRONG_VALUE: case ER_INVALID_CHARACTER_STRING:
+	case ER_DIVISION_BY_ZERO: case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:
+	case ER_DATA_TOO_LONG: case ER_WRONG_VALUE_FOR_TYPE: case ER_DATETIME_FUNCTION_OVERFLOW:
+	case ER_WRONG_VALUE: case ER_DATA_OUT_OF_RANGE: case ER_CONSTRAINT_FAILED:
+		return DB_ROW;
 	default:
-		return false;
+		return DB_SERVER;
 	}
+}
+
+bool db_transient(unsigned int e)
+{
+	return db_classify(e) == DB_TRANSIENT;
 }
 
 int db_rc(unsigned int e)

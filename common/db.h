@@ -83,6 +83,20 @@ void db_stmt_close(MYSQL_STMT *st);
  */
 int db_error(MYSQL *m, MYSQL_STMT *st, char *err, size_t errlen);
 
+/*
+ * What a MariaDB/client error number says, for every caller that must
+ * decide between retrying, refusing one row and waiting for an operator:
+ *   DB_TRANSIENT  the connection, a lock, a restart, a read-only server
+ *                 (1290, 1836: a switchover): retry later (-EAGAIN).
+ *   DB_ROW        this row's values: too long, out of range, NULL, a
+ *                 duplicate, a CHECK: the same row fails every time.
+ *   DB_SERVER     anything else (privileges revoked, a table or column
+ *                 missing, a disk full, an error we do not know): not the
+ *                 row's fault; an operator must act; retrying later can work.
+ */
+enum db_class { DB_OK, DB_TRANSIENT, DB_ROW, DB_SERVER };
+enum db_class db_classify(unsigned int mysql_errno);
+
 /* Whether a MariaDB/client error number is worth retrying (see -EAGAIN). */
 bool db_transient(unsigned int mysql_errno);
 

@@ -21,6 +21,8 @@ int rec_put(struct recq *q, struct bell *b, uint8_t type, const struct rec_val *
 			snprintf(err, errlen, "record queue full: is the booking-writer running?");
 		else if (rc == -EMSGSIZE)
 			snprintf(err, errlen, "record of %zu bytes is too large", sb.size);
+		else if (rc == -EPROTO)
+			snprintf(err, errlen, "record queue damaged: the booking-writer has it reset");
 	}
 	msgpack_sbuffer_destroy(&sb);
 	if (rc == 0)

@@ -19,7 +19,8 @@
 /*
  * Enqueues one record. 0 with *seq set; -EINVAL (a field breaks its
  * limits: err names it); -ENOBUFS (the queue is full: the writer is down
- * or far behind); -EMSGSIZE; -ENOMEM.
+ * or far behind); -EMSGSIZE; -EPROTO (the queue's own header is damaged:
+ * the writer condemns it and the supervisor resets it); -ENOMEM.
  */
 int rec_put(struct recq *q, struct bell *b, uint8_t type, const struct rec_val *vals,
 	    uint64_t *seq, char *err, size_t errlen);

@@ -154,6 +154,77 @@ static int take(const struct rec_fdef *f, const msgpack_object *o, struct rec_va
 	return 0;
 }
 
+/* Big-endian length of n bytes at p. */
+static uint64_t be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | *p++;
+	return v;
+}
+
+/*
+ * Whether buf[0..len) is exactly one msgpack object whose every container
+ * claims no more elements than there are bytes left for them. msgpack-c
+ * allocates a container's elements before it reads them, so a five-byte
+ * "map of 2^32 entries" from a producer asked it for 64 GiB (found by
+ * fuzzing); after this check it allocates in proportion to len.
+ */
+static bool mp_plausible(const uint8_t *buf, size_t len)
+{
+	uint64_t pending = 1;	/* objects still to read */
+	size_t pos = 0;
+
+	while (pending) {
+		if (pos >= len)
+			return false;
+		uint8_t b = buf[pos++];
+		uint64_t body = 0, items = 0;
+		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+			body = 0;
+		else if (b <= 0x8f)
+			items = 2 * (uint64_t)(b & 0x0f);
+		else if (b <= 0x9f)
+			items = b & 0x0f;
+		else if (b <= 0xbf)
+			body = b & 0x1f;
+		else if (b == 0xc1)
+			return false;
+		else if (b >= 0xc4 && b <= 0xc9) {	/* bin 8/16/32, ext 8/16/32 */
+			int n = 1 << ((b - 0xc4) % 3);
+			if (len - pos < (size_t)n)
+				return false;
+			body = be(buf + pos, n) + (b >= 0xc7);
+			pos += (size_t)n;
+		} else if (b == 0xca || b == 0xcb)
+			body = b == 0xca ? 4 : 8;
+		else if (b >= 0xcc && b <= 0xd3)
+			body = 1u << ((b - 0xcc) % 4);
+		else if (b >= 0xd4 && b <= 0xd8)
+			body = 1 + (1u << (b - 0xd4));
+		else {					/* str 8/16/32, array 16/32, map 16/32 */
+			int n = b <= 0xdb ? 1 << (b - 0xd9) : b <= 0xdd ? 2 << (b - 0xdc) :
+				2 << (b - 0xde);
+			if (len - pos < (size_t)n)
+				return false;
+			uint64_t v = be(buf + pos, n);
+			pos += (size_t)n;
+			if (b <= 0xdb)
+				body = v;
+			else
+				items = b <= 0xdd ? v : 2 * v;
+		}
+		if (body > len - pos)
+			return false;
+		pos += (size_t)body;
+		pending = pending - 1 + items;
+		if (pending > len - pos)
+			return false;	/* each element takes at least a byte */
+	}
+	return pos == len;
+}
+
 int record_decode(uint8_t type, uint8_t version, const void *buf, size_t len,
 		  msgpack_unpacked *up, struct rec_val *vals, char *err, size_t errlen)
 {
@@ -171,7 +242,8 @@ int record_decode(uint8_t type, uint8_t version, const void *buf, size_t len,
 		return -EPROTO;
 	}
 	/* One whole object, nothing after it: a parse error (-1) is not success. */
-	if (msgpack_unpack_next(up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
+	if (!mp_plausible(buf, len) ||
+	    msgpack_unpack_next(up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
 	    up->data.type != MSGPACK_OBJECT_MAP) {
 		snprintf(err, errlen, "payload is not one msgpack map");
 		return -EPROTO;

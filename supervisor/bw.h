@@ -30,11 +30,20 @@
 
 struct conf;
 
-struct bw_touched {		/* one queue's share of the batch being journaled */
-	uint64_t pos;		/* where the next record starts */
-	uint64_t last_seq;
-	bool any;
-	bool corrupt;
+/*
+ * The journal thread's private state of one queue. Nothing here is read
+ * back from the queue's region, which its producer can write.
+ */
+struct bw_queue {
+	struct recq *q;
+	uint64_t pos;		/* where the next record starts: the writer's own */
+	uint64_t expect;	/* the seq the next record must carry (0: any) */
+	uint64_t last_seq;	/* of the batch being journaled */
+	bool any;		/* records of this queue in the batch */
+	const char *corrupt;	/* found during this pass: what is wrong */
+	bool condemned;		/* not read until the supervisor resets it */
+	uint32_t req;		/* the reset we wait for */
+	int64_t condemned_ns;
 };
 
 struct bw {
@@ -42,6 +51,9 @@ struct bw {
 	struct shm_map shm;		/* the whole segment, read-write */
 	struct shm_header *hdr;
 	struct bell *bell;
+	/* The layout, copied from the header once and checked against the mapping. */
+	struct shm_header layout;
+	uint32_t nregions, recq_cap;
 	uint64_t epoch;			/* this daemon instance: the segment's birth */
 	_Atomic bool stopping;
 
@@ -54,14 +66,21 @@ struct bw {
 	uint8_t *batch;
 	size_t batch_len, batch_cap, batch_records;
 	uint8_t *payload;
-	struct bw_touched *touched;	/* per region */
+	uint8_t *raw;			/* recq_cap bytes: a corrupt queue's evidence */
+	struct bw_queue *queues;	/* per region */
+	uint32_t first;			/* where the next pass starts: each queue its turn */
 
 	/* Database thread. */
 	MYSQL *db;
 	MYSQL_STMT *st_booking, *st_call, *st_doppia;
 	int backoff_ms;
 	bool db_logged_down;
+	bool refusing;			/* MariaDB refuses writes: db_up stays 0 until one lands */
+	bool refusal_logged;		/* once per outage */
 };
+
+/* bw_main.c: region i's queue, from the private copy of the layout. */
+struct recq *bw_recq(const struct bw *w, uint32_t i);
 
 /* bw_collect.c: the journal thread's loop; returns when stopping and drained. */
 void bw_collect_loop(struct bw *w);

@@ -7,9 +7,15 @@
  * Records that arrive during the fsync wait for the next pass, which takes
  * them all at once: that is the group commit.
  *
- * A queue whose bytes are not records (a worker scribbled on it before it
- * died) has its remaining bytes dead-lettered and is reset; what came
- * before the damage is journaled normally.
+ * Each pass starts at the next queue and takes at most a quarter of
+ * batch_max from any one queue, so a producer that keeps its queue full
+ * (a runaway or a compromised worker) cannot starve the others.
+ *
+ * A queue whose bytes are not records (a worker scribbled on it) is
+ * condemned: what came before the damage is journaled normally, the unread
+ * bytes go to the dead-letter file once, and the queue is not read again
+ * until the supervisor has killed its producer and reset it (recq.h says
+ * why nothing in a queue is trusted, and what a worker can still do).
  *
  * An fsync failure is fatal to the process: after it the page cache may
  * have dropped our data, and only a fresh start that re-reads the journal
@@ -27,6 +33,8 @@
 
 #define BATCH_BYTES (8u << 20)
 #define IDLE_WAIT_MS 500
+/* A condemned queue whose reset came (or was faked) is read again after this. */
+#define CONDEMN_RETRY_NS NS_PER_S
 
 static int batch_reserve(struct bw *w, size_t more)
 {
@@ -43,51 +51,70 @@ static int batch_reserve(struct bw *w, size_t more)
 	return 0;
 }
 
-/* Appends queue i's published records to the batch. */
-static void collect_queue(struct bw *w, uint32_t i)
+/* A condemned queue: true once the supervisor has reset it and we may read it. */
+static bool reset_yet(struct bw *w, uint32_t i)
 {
-	struct recq *q = shm_recq(&w->shm, i);
-	struct bw_touched *t = &w->touched[i];
-	struct recq_rec rec;
-	int rc;
+	struct bw_queue *t = &w->queues[i];
 
-	t->pos = recq_tail(q);
-	t->any = t->corrupt = false;
-	while (w->batch_records < (size_t)w->conf->writer_batch_max &&
+	if (!recq_reset_done(t->q, t->req) || mono_ns() - t->condemned_ns < CONDEMN_RETRY_NS) {
+		t->req = recq_condemn(t->q);	/* again: its producer may have cleared it */
+		return false;
+	}
+	t->condemned = false;
+	t->pos = recq_tail(t->q);
+	t->expect = 0;
+	log_info("writer", NULL, "queue %u was reset; reading it again", i);
+	return true;
+}
+
+/* Appends queue i's published records to the batch. */
+static void collect_queue(struct bw *w, uint32_t i, size_t quota)
+{
+	struct bw_queue *t = &w->queues[i];
+	struct recq_rec rec;
+	size_t taken = 0;
+	int rc = 0;
+
+	t->any = false;
+	t->corrupt = NULL;
+	if (t->condemned && !reset_yet(w, i))
+		return;
+	if (recq_check(t->q, w->recq_cap, i) < 0) {
+		t->corrupt = "its size, mask or index was overwritten";
+		return;
+	}
+	while (taken < quota && w->batch_records < (size_t)w->conf->writer_batch_max &&
 	       w->batch_len < BATCH_BYTES &&
-	       (rc = recq_read(q, &t->pos, &rec, w->payload, JREC_MAX_PAYLOAD)) != 0) {
-		if (rc < 0) {
-			t->corrupt = true;
-			break;
-		}
+	       (rc = recq_read(t->q, w->recq_cap, &t->pos, &t->expect, &rec, w->payload,
+			       JREC_MAX_PAYLOAD)) > 0) {
 		struct jrec jr = { .len = rec.len, .producer = (uint16_t)i, .type = rec.type,
 				   .version = rec.version, .seq = rec.seq, .epoch = w->epoch };
 		if (batch_reserve(w, JREC_HDR_LEN + rec.len) < 0)
 			panic("writer: out of memory for a %u-byte record", rec.len);
 		w->batch_len += jrec_encode(w->batch + w->batch_len, &jr, w->payload);
 		w->batch_records++;
+		taken++;
 		t->last_seq = rec.seq;
 		t->any = true;
 	}
+	if (rc < 0)
+		t->corrupt = "bytes that are not a record, or a record out of sequence";
 }
 
-/* Dead-letters what a corrupt queue holds from pos on, then resets it. */
-static void condemn_queue(struct bw *w, uint32_t i, uint64_t pos)
+/* Dead-letters what a corrupt queue holds from pos on and asks for its reset. */
+static void condemn_queue(struct bw *w, uint32_t i)
 {
-	struct recq *q = shm_recq(&w->shm, i);
-	uint64_t head = recq_head(q), n = head - pos;
-	uint8_t *raw = NULL;
+	struct bw_queue *t = &w->queues[i];
+	size_t n = recq_copy_raw(t->q, w->recq_cap, t->pos, w->raw);
 
-	if (n <= q->cap && (raw = malloc(n ? n : 1)))
-		for (uint64_t k = 0; k < n; k++)
-			raw[k] = ((const uint8_t *)(q + 1))[(pos + k) & q->mask];
-	log_error("writer", NULL, "queue %u is corrupt at byte %llu: %llu byte(s) to the "
-		  "dead-letter file", i, (unsigned long long)pos, (unsigned long long)n);
-	dead_letter(w->conf->journal_dir, "corrupt record queue", (int)i, 0, raw,
-		    raw ? n : 0);
-	free(raw);
-	recq_skip_all(q);
+	log_error("writer", NULL, "queue %u is corrupt at byte %llu (%s): %zu byte(s) to the "
+		  "dead-letter file; not read again until the supervisor has killed its "
+		  "producer and reset it", i, (unsigned long long)t->pos, t->corrupt, n);
+	dead_letter(w->conf->journal_dir, "corrupt record queue", (int)i, 0, w->raw, n);
 	atomic_fetch_add(&w->hdr->writer.dead_total, 1);
+	t->condemned = true;
+	t->condemned_ns = mono_ns();
+	t->req = recq_condemn(t->q);
 }
 
 /* Writes and syncs the batch, then acknowledges it. */
@@ -102,12 +129,12 @@ static void commit_batch(struct bw *w)
 		fatal("writer: journal %s: %s; restarting to re-read what is on disk",
 		      w->j.dir, strerror(-rc));
 	hist_add(&w->hdr->writer.fsync, (uint64_t)(mono_ns() - t0) / 1000);
-	for (uint32_t i = 0; i < w->hdr->nregions; i++) {
-		struct bw_touched *t = &w->touched[i];
+	for (uint32_t i = 0; i < w->nregions; i++) {
+		struct bw_queue *t = &w->queues[i];
 		if (t->any)
-			recq_release(shm_recq(&w->shm, i), t->pos, t->last_seq);
+			recq_release(t->q, t->pos, t->last_seq);
 		if (t->corrupt)
-			condemn_queue(w, i, t->pos);
+			condemn_queue(w, i);
 	}
 	atomic_fetch_add(&w->hdr->writer.journaled_total, w->batch_records);
 	atomic_fetch_add(&w->hdr->writer.backlog, w->batch_records);
@@ -120,16 +147,19 @@ static void commit_batch(struct bw *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
-/* One pass over every queue; returns the records journaled. */
+/* One pass over every queue, each its turn first; returns the records journaled. */
 static size_t pass(struct bw *w)
 {
+	size_t quota = (size_t)w->conf->writer_batch_max / 4;
 	bool corrupt = false;
 
 	w->batch_len = w->batch_records = 0;
-	for (uint32_t i = 0; i < w->hdr->nregions; i++) {
-		collect_queue(w, i);
-		corrupt |= w->touched[i].corrupt;
+	for (uint32_t k = 0; k < w->nregions; k++) {
+		uint32_t i = (w->first + k) % w->nregions;
+		collect_queue(w, i, quota ? quota : 1);
+		corrupt |= w->queues[i].corrupt != NULL;
 	}
+	w->first = (w->first + 1) % w->nregions;
 	if (w->batch_records || corrupt)
 		commit_batch(w);
 	return w->batch_records;

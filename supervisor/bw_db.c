@@ -10,11 +10,16 @@
  *   call_end - unique call uuid; doppia_calls is counted only when the
  *              calls row is new, in the same transaction.
  *
- * Errors: a lost or refused connection (or a deadlock) rolls back and
- * retries the whole batch after a backoff, for as long as it takes; the
- * journal thread goes on journaling meanwhile. An error that belongs to
- * one record (a value the table refuses) rolls back, dead-letters that
- * record, and applies the batch again without it.
+ * Errors (db_classify, the one rule in common/db.c): only an error that
+ * judges one record's values (too long, out of range, a CHECK) is blamed on
+ * that record: roll back, dead-letter it, apply the batch again without it.
+ * Anything else - a lost connection, a deadlock, a read-only server during
+ * a switchover, a revoked grant, a missing table, a full disk, an error we
+ * do not know, any failure of COMMIT itself - is nobody's record's fault:
+ * roll back, drop the connection, set db_up to 0, log it once per outage,
+ * and retry the same batch after a growing backoff for as long as it takes.
+ * The journal keeps every record meanwhile and the journal thread goes on
+ * journaling; db_up says 1 again only once a batch has landed.
  */
 #include "bw.h"
 
@@ -73,6 +78,8 @@ struct batch {
 	size_t n, cap;
 	struct jpos end;	/* where the next batch starts */
 	bool seg_done;		/* the segment has nothing more */
+	bool loaded;		/* read and not yet applied: a retry keeps it, so what
+				   was dead-lettered while loading is not again */
 };
 
 /* ---- connection ---- */
@@ -94,7 +101,8 @@ static MYSQL_STMT *prepare(MYSQL *db, const char *sql, char *err, size_t errlen)
 
 	if (st && mysql_stmt_prepare(st, sql, strlen(sql)) == 0)
 		return st;
-	snprintf(err, errlen, "prepare: %s", st ? mysql_stmt_error(st) : mysql_error(db));
+	snprintf(err, errlen, "prepare: error %u: %s", st ? mysql_stmt_errno(st) : mysql_errno(db),
+		 st ? mysql_stmt_error(st) : mysql_error(db));
 	if (st)
 		mysql_stmt_close(st);
 	return NULL;
@@ -111,6 +119,8 @@ static int db_up(struct bw *w)
 	    (w->st_booking = prepare(w->db, SQL_BOOKING, err, sizeof(err))) &&
 	    (w->st_call = prepare(w->db, SQL_CALL, err, sizeof(err))) &&
 	    (w->st_doppia = prepare(w->db, SQL_DOPPIA, err, sizeof(err)))) {
+		if (w->refusing)
+			return 0;	/* connected, but db_up waits for a batch to land */
 		log_info("writer", NULL, "MariaDB is up: catching up %llu record(s)",
 			 (unsigned long long)atomic_load(&w->hdr->writer.backlog));
 		atomic_store(&w->hdr->writer.db_up, 1);
@@ -120,7 +130,7 @@ static int db_up(struct bw *w)
 	}
 	if (!w->db_logged_down)	/* once per outage, not once per retry */
 		log_error("writer", NULL, "MariaDB unreachable (%s); journaling goes on, "
-			  "%llu record(s) wait", err,
+			  "%llu record(s) wait and are retried", err,
 			  (unsigned long long)atomic_load(&w->hdr->writer.backlog));
 	w->db_logged_down = true;
 	db_drop(w);
@@ -168,9 +178,9 @@ static void bind_val(MYSQL_BIND *b, const struct rec_val *v, enum rec_ftype t,
 	}
 }
 
-/* Executes st with fields idx[0..n) of vals. 0 or the MariaDB errno. */
+/* Executes st with fields idx[0..n) of vals. 0 or the MariaDB errno (why: its text). */
 static unsigned exec(MYSQL_STMT *st, uint8_t type, const struct rec_val *vals,
-		     const int *idx, int n)
+		     const int *idx, int n, char *why, size_t whylen)
 {
 	size_t nf;
 	const struct rec_fdef *f = record_fields(type, &nf);
@@ -180,26 +190,29 @@ static unsigned exec(MYSQL_STMT *st, uint8_t type, const struct rec_val *vals,
 
 	for (int k = 0; k < n; k++)
 		bind_val(&b[k], &vals[idx[k]], f[idx[k]].type, &len[k], &nul[k]);
-	if (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st))
-		return mysql_stmt_errno(st);
+	if (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st)) {
+		unsigned e = mysql_stmt_errno(st);
+		snprintf(why, whylen, "error %u: %s", e, mysql_stmt_error(st));
+		return e ? e : CR_UNKNOWN_ERROR;	/* never 0 for a failure */
+	}
 	return 0;
 }
 
-static unsigned apply_booking(struct bw *w, struct item *it)
+static unsigned apply_booking(struct bw *w, struct item *it, char *why, size_t whylen)
 {
 	static const int idx[] = {
 		BK_REF, BK_SOURCE, BK_CALL_UUID, BK_CREATED_MS, BK_CUSTOMER_NAME,
 		BK_CUSTOMER_PHONE, BK_POSTCODE, BK_ADDRESS, BK_PROBLEM, BK_TRADE_TYPE,
 		BK_CALLOUT_FEE, BK_DID_NUMBER, BK_COMPANY_NAME, BK_IS_REPEAT, BK_OUTCOME,
 	};
-	unsigned e = exec(w->st_booking, REC_BOOKING, it->vals, idx, BK_NFIELDS);
+	unsigned e = exec(w->st_booking, REC_BOOKING, it->vals, idx, BK_NFIELDS, why, whylen);
 
 	if (!e)
 		it->id = (int64_t)mysql_stmt_insert_id(w->st_booking);
 	return e;
 }
 
-static unsigned apply_call_end(struct bw *w, struct item *it)
+static unsigned apply_call_end(struct bw *w, struct item *it, char *why, size_t whylen)
 {
 	static const int idx[] = {
 		CE_UUID, CE_DID, CE_CLI, CE_ENGINE, CE_START_MS, CE_END_MS, CE_OUTCOME,
@@ -207,22 +220,14 @@ static unsigned apply_call_end(struct bw *w, struct item *it)
 	};
 	static const int didx[] = { CE_CLI, CE_DID, CE_END_MS };
 	const struct rec_val *v = it->vals;
-	unsigned e = exec(w->st_call, REC_CALL_END, v, idx, CE_NFIELDS);
+	unsigned e = exec(w->st_call, REC_CALL_END, v, idx, CE_NFIELDS, why, whylen);
 
 	it->id = 0;
 	if (e || mysql_stmt_affected_rows(w->st_call) != 1)
 		return e;	/* error, or this call was applied before */
 	if (v[CE_CLI].present && v[CE_CLI].len && v[CE_DID].present && v[CE_DID].len)
-		e = exec(w->st_doppia, REC_CALL_END, v, didx, 3);
+		e = exec(w->st_doppia, REC_CALL_END, v, didx, 3, why, whylen);
 	return e;
-}
-
-/* MariaDB errors that say nothing about the record itself. */
-static bool transient(unsigned e)
-{
-	return (e >= CR_MIN_ERROR && e <= CR_MAX_ERROR) || e == ER_LOCK_DEADLOCK ||
-	       e == ER_LOCK_WAIT_TIMEOUT || e == ER_SERVER_SHUTDOWN ||
-	       e == ER_CONNECTION_KILLED || e == ER_QUERY_INTERRUPTED || e == 0;
 }
 
 /* ---- reading the journal ---- */
@@ -261,99 +266,138 @@ static struct item *batch_add(struct batch *b)
 	return it;
 }
 
-/* Skips unreadable bytes to the next whole record (or the limit). */
-static size_t skip_corrupt(struct bw *w, const uint8_t *buf, size_t n, size_t off,
-			   struct jpos at)
-{
-	struct jrec r;
-	size_t k = off + 1;
+struct load {
+	struct bw *w;
+	struct batch *b;
+	struct jpos from;
+};
 
-	while (k + JREC_HDR_LEN <= n && jrec_decode(buf + k, n - k, &r) != 1)
-		k++;
-	if (k + JREC_HDR_LEN > n)
-		k = n;
-	log_error("writer", NULL, "journal segment %llu: %zu corrupt byte(s) at %llu to the "
-		  "dead-letter file", (unsigned long long)at.seg, k - off,
-		  (unsigned long long)(at.off + off));
-	dead_letter(w->conf->journal_dir, "corrupt journal bytes", -1, 0, buf + off, k - off);
-	atomic_fetch_add(&w->hdr->writer.dead_total, 1);
-	return k;
+/* jscan_walk: one whole record; decoded, or dead-lettered if it is not one. */
+static int load_record(void *arg, size_t off, const struct jrec *r)
+{
+	struct load *l = arg;
+	struct item *it = batch_add(l->b);
+	char why[256];
+
+	if (!it)
+		return -ENOMEM;
+	it->jr = *r;
+	it->raw = l->b->buf + off + JREC_HDR_LEN;
+	if (record_decode(r->type, r->version, it->raw, r->len, &it->up, it->vals, why,
+			  sizeof(why)) < 0)
+		item_dead(l->w, it, why);
+	return 0;
 }
 
-/* Reads up to batch_max records from `from`, stopping at `limit`. */
+/* jscan_walk: bytes that are not records, up to the next whole one. */
+static void load_corrupt(void *arg, size_t off, size_t len)
+{
+	struct load *l = arg;
+
+	log_error("writer", NULL, "journal segment %llu: %zu corrupt byte(s) at %llu to the "
+		  "dead-letter file", (unsigned long long)l->from.seg, len,
+		  (unsigned long long)(l->from.off + off));
+	dead_letter(l->w->conf->journal_dir, "corrupt journal bytes", -1, 0, l->b->buf + off, len);
+	atomic_fetch_add(&l->w->hdr->writer.dead_total, 1);
+}
+
+/*
+ * Reads up to batch_max records from `from`, stopping at `limit` (the end
+ * of a closed segment, or what the journal thread has made durable). A
+ * record cut by this read is read again from its start with the next one,
+ * unless the read reached the limit: then it is damage (jscan_walk), so the
+ * position always moves forward.
+ */
 static int batch_load(struct bw *w, struct batch *b, int fd, struct jpos from,
 		      struct jpos limit)
 {
 	off_t size = lseek(fd, 0, SEEK_END);
 	uint64_t stop = from.seg < limit.seg ? (uint64_t)size : limit.off;
-	size_t want = stop - from.off < READ_CHUNK ? stop - from.off : READ_CHUNK;
+	size_t want = stop <= from.off ? 0 : stop - from.off < READ_CHUNK ? stop - from.off :
+		      READ_CHUNK;
 	ssize_t got = want ? pread(fd, b->buf, want, (off_t)from.off) : 0;
-	size_t off = 0;
-	char why[256];
+	struct load l = { w, b, from };
+	struct jwalk_ops ops = { &l, load_record, load_corrupt };
 
 	if (got < 0)
 		return -errno;
+	long off = jscan_walk(b->buf, (size_t)got, from.off + (uint64_t)got >= stop,
+			      (size_t)w->conf->writer_batch_max, &ops);
+	if (off < 0)
+		return (int)off;
 	b->end = from;
-	while (off < (size_t)got && b->n < (size_t)w->conf->writer_batch_max) {
-		struct jrec r;
-		int rc = jrec_decode(b->buf + off, (size_t)got - off, &r);
-		if (rc == 0 && from.seg < limit.seg && from.off + (size_t)got == stop) {
-			/* A closed segment never ends mid-record unless it is damaged. */
-			off = skip_corrupt(w, b->buf, (size_t)got, off, from);
-			continue;
-		}
-		if (rc == 0)
-			break;		/* the rest comes with the next read */
-		if (rc < 0) {
-			off = skip_corrupt(w, b->buf, (size_t)got, off, from);
-			continue;
-		}
-		struct item *it = batch_add(b);
-		if (!it)
-			return -ENOMEM;
-		it->jr = r;
-		it->raw = b->buf + off + JREC_HDR_LEN;
-		if (record_decode(r.type, r.version, it->raw, r.len, &it->up, it->vals, why,
-				  sizeof(why)) < 0)
-			item_dead(w, it, why);
-		off += JREC_HDR_LEN + r.len;
-	}
-	b->end.off = from.off + off;
+	b->end.off = from.off + (uint64_t)off;
 	b->seg_done = from.seg < limit.seg && b->end.off >= (uint64_t)size;
 	return 0;
 }
 
 /* ---- applying ---- */
 
+/*
+ * MariaDB failed the batch for a reason that is no record's: everything
+ * stays journaled, db_up says 0, and the batch is retried after a backoff.
+ * Logged once per outage, not once per retry.
+ */
+static void refused(struct bw *w, unsigned e, const char *why)
+{
+	if (!w->refusal_logged)
+		log_error("writer", NULL, "MariaDB %s the batch (%s); not the records' fault: "
+			  "%llu record(s) stay journaled and are retried until it takes them",
+			  db_classify(e) == DB_TRANSIENT ? "failed" : "refuses", why,
+			  (unsigned long long)atomic_load(&w->hdr->writer.backlog));
+	w->refusal_logged = true;
+	w->refusing = true;
+	db_drop(w);
+}
+
+/* A batch landed: whatever outage there was is over. */
+static void accepted(struct bw *w)
+{
+	if (w->refusing)
+		log_info("writer", NULL, "MariaDB is up: catching up %llu record(s); it takes "
+			 "writes again", (unsigned long long)atomic_load(&w->hdr->writer.backlog));
+	w->refusing = w->refusal_logged = false;
+	w->db_logged_down = false;
+	w->backoff_ms = 0;
+	atomic_store(&w->hdr->writer.db_up, 1);
+}
+
 /* One transaction. 0; -EAGAIN to retry later; -ERESTART after dead-lettering one. */
 static int apply(struct bw *w, struct batch *b)
 {
-	char why[512];
+	char why[512] = "", dead[600];
 	unsigned e = 0;
-	struct item *it = NULL;
+	struct item *culprit = NULL;
+	size_t live = 0;
 
+	for (size_t i = 0; i < b->n; i++)
+		live += !b->items[i].dead;
+	if (!live)
+		return 0;	/* nothing to write says nothing about MariaDB */
 	for (size_t i = 0; i < b->n && !e; i++) {
-		it = &b->items[i];
+		struct item *it = &b->items[i];
 		if (it->dead)
 			continue;
-		e = it->jr.type == REC_BOOKING ? apply_booking(w, it) : apply_call_end(w, it);
+		e = it->jr.type == REC_BOOKING ? apply_booking(w, it, why, sizeof(why)) :
+						 apply_call_end(w, it, why, sizeof(why));
+		culprit = e ? it : NULL;
 	}
-	if (!e && mysql_commit(w->db))
+	if (!e && mysql_commit(w->db)) {	/* a failed COMMIT is never one record's */
 		e = mysql_errno(w->db) ? mysql_errno(w->db) : CR_SERVER_LOST;
-	if (!e)
-		return 0;
-	mysql_rollback(w->db);
-	if (transient(e)) {
-		log_warn("writer", NULL, "MariaDB error %u (%s); retrying the batch", e,
-			 mysql_error(w->db));
-		db_drop(w);
-		return -EAGAIN;
+		snprintf(why, sizeof(why), "error %u at COMMIT: %s", e, mysql_error(w->db));
 	}
-	snprintf(why, sizeof(why), "MariaDB refused it: error %u: %s", e,
-		 it->jr.type == REC_BOOKING ? mysql_stmt_error(w->st_booking) :
-		 mysql_stmt_error(w->st_call));
-	item_dead(w, it, why);
-	return -ERESTART;
+	if (!e) {
+		accepted(w);
+		return 0;
+	}
+	mysql_rollback(w->db);
+	if (culprit && db_classify(e) == DB_ROW) {
+		snprintf(dead, sizeof(dead), "MariaDB refused it: %s", why);
+		item_dead(w, culprit, dead);
+		return -ERESTART;	/* at most once per record of the batch */
+	}
+	refused(w, e, why);
+	return -EAGAIN;
 }
 
 /* Tells producers of this daemon instance where their records went. */
@@ -361,8 +405,8 @@ static void acknowledge(struct bw *w, struct batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		struct item *it = &b->items[i];
-		if (it->jr.epoch == w->epoch && it->jr.producer < w->hdr->nregions)
-			recq_commit(shm_recq(&w->shm, it->jr.producer), it->jr.seq, it->id);
+		if (it->jr.epoch == w->epoch && it->jr.producer < w->nregions)
+			recq_commit(bw_recq(w, it->jr.producer), it->jr.seq, it->id);
 		if (!it->dead)
 			atomic_fetch_add(&w->hdr->writer.committed_total, 1);
 	}
@@ -444,16 +488,22 @@ static bool wait_work(struct bw *w, struct jpos applied, struct jpos *durable)
 	return !caught_up(applied, *durable);
 }
 
-/* One batch: load, apply (dead-lettering what MariaDB refuses), acknowledge. */
+/*
+ * One batch: load (once: a retry applies the same items), apply
+ * (dead-lettering only what MariaDB refuses for its values), acknowledge.
+ */
 static int step(struct bw *w, struct batch *b, int fd, struct jpos applied,
 		struct jpos durable)
 {
 	int rc;
 
-	batch_clear(b);
-	if ((rc = batch_load(w, b, fd, applied, durable)) < 0) {
-		log_error("writer", NULL, "reading the journal: %s", strerror(-rc));
-		return -EAGAIN;
+	if (!b->loaded) {
+		batch_clear(b);
+		if ((rc = batch_load(w, b, fd, applied, durable)) < 0) {
+			log_error("writer", NULL, "reading the journal: %s", strerror(-rc));
+			return -EAGAIN;
+		}
+		b->loaded = true;
 	}
 	if (b->n) {
 		int64_t t0 = mono_ns();
@@ -464,6 +514,7 @@ static int step(struct bw *w, struct batch *b, int fd, struct jpos applied,
 		hist_add(&w->hdr->writer.commit, (uint64_t)(mono_ns() - t0) / 1000);
 		acknowledge(w, b);
 	}
+	b->loaded = false;
 	return 0;
 }
 

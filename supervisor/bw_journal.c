@@ -20,7 +20,6 @@
 #include "../common/log.h"
 
 #define SEG_PREFIX "journal."
-#define SCAN_CHUNK (JREC_HDR_LEN + JREC_MAX_PAYLOAD)
 
 static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
@@ -122,27 +121,17 @@ static int sync_dir(const char *dir)
 	return rc;
 }
 
-/* True if a whole, valid record starts anywhere in buf[from..n). */
-static int valid_record_after(const uint8_t *buf, size_t n, size_t from)
-{
-	struct jrec r;
-
-	for (size_t o = from; o + JREC_HDR_LEN <= n; o++)
-		if (rd32(buf + o) == JREC_MAGIC && jrec_decode(buf + o, n - o, &r) == 1)
-			return 1;
-	return 0;
-}
-
 /*
- * Walks the newest segment from start; truncates a torn tail. Reads the
- * whole segment: segments are bounded by rotate_bytes.
+ * Walks the newest segment; truncates a torn tail. Reads the whole segment:
+ * segments are bounded by rotate_bytes. Damage with whole records after it
+ * is logged and kept: the database thread dead-letters those bytes when it
+ * reaches them, and every record after them is applied.
  */
 static int recover_tail(struct journal *j, uint64_t start, uint64_t *records,
 			char *err, size_t errlen)
 {
+	struct jscan_report rep;
 	struct stat st;
-	struct jrec r;
-	size_t off = start;
 
 	if (fstat(j->fd, &st) < 0)
 		return -errno;
@@ -156,30 +145,23 @@ static int recover_tail(struct journal *j, uint64_t start, uint64_t *records,
 		free(buf);
 		return -EIO;
 	}
-	*records = 0;
-	while (off < n) {
-		int rc = jrec_decode(buf + off, n - off, &r);
-		if (rc == 1) {
-			*records += off >= start;	/* not yet applied */
-			off += JREC_HDR_LEN + r.len;
-			continue;
-		}
-		if (rc < 0 && valid_record_after(buf, n, off + 1)) {
-			/* Corrupt, not torn: the reader dead-letters it later. */
-			off++;
-			continue;
-		}
+	journal_scan(buf, n, start, true, &rep);
+	free(buf);
+	*records = rep.records;
+	if (rep.corrupt_spans)
+		log_error("writer", NULL, "journal segment %llu: %zu corrupt byte(s) in %zu "
+			  "span(s) from byte %zu, with whole records after them: the records "
+			  "are kept, the damaged bytes go to the dead-letter file",
+			  (unsigned long long)j->seg, rep.corrupt_bytes, rep.corrupt_spans,
+			  rep.first_corrupt);
+	if (rep.good_end < n) {
 		log_warn("writer", NULL, "journal segment %llu: torn record at %zu, "
 			 "truncating %zu byte(s) (a crash mid-write)",
-			 (unsigned long long)j->seg, off, n - off);
-		if (ftruncate(j->fd, (off_t)off) < 0 || fsync(j->fd) < 0) {
-			free(buf);
+			 (unsigned long long)j->seg, rep.good_end, n - rep.good_end);
+		if (ftruncate(j->fd, (off_t)rep.good_end) < 0 || fsync(j->fd) < 0)
 			return -errno;
-		}
-		n = off;
 	}
-	free(buf);
-	j->size = n;
+	j->size = rep.good_end;
 	return 0;
 }
 
@@ -237,6 +219,11 @@ int journal_open(struct journal *j, const char *dir, uint64_t rotate_bytes,
 		if (!*err)
 			snprintf(err, errlen, "journal %s: %s", dir, strerror(-rc));
 		return rc;
+	}
+	/* A marker past the truncation would hide what is appended from now on. */
+	if (applied.seg == j->seg && applied.off > j->size) {
+		applied.off = j->size;
+		marker_store(dir, applied);
 	}
 	return 0;
 }

@@ -47,6 +47,49 @@ static void *signal_thread(void *arg)
 	}
 }
 
+/* Region i's queue, from the layout copied at start-up (checked by layout()). */
+struct recq *bw_recq(const struct bw *w, uint32_t i)
+{
+	const struct shm_header *h = &w->layout;
+
+	return (struct recq *)((char *)w->shm.base + h->slots_off + i * h->slot_region_size +
+			       h->recq_off);
+}
+
+/*
+ * Copies the layout the supervisor wrote before the fork, and checks it
+ * against the mapping once: every queue address and size the writer uses
+ * comes from this copy, never again from shared memory.
+ */
+static void layout(struct bw *w)
+{
+	struct shm_header *h = &w->layout;
+
+	memcpy(h, w->shm.base, sizeof(*h));
+	if (h->magic != SHM_MAGIC || h->nregions == 0 || h->nregions > UINT16_MAX ||
+	    !recq_cap_ok(h->recq_cap) || h->recq_off % 64 ||
+	    h->recq_off + recq_bytes(h->recq_cap) > h->slot_region_size ||
+	    h->slot_region_size > w->shm.size ||
+	    h->slots_off + (uint64_t)h->nregions * h->slot_region_size > w->shm.size)
+		panic("writer: the segment's layout does not fit its mapping");
+	w->nregions = h->nregions;
+	w->recq_cap = h->recq_cap;
+}
+
+/* The journal thread's view of each queue: where reading resumes. */
+static void queues_init(struct bw *w)
+{
+	for (uint32_t i = 0; i < w->nregions; i++) {
+		struct bw_queue *t = &w->queues[i];
+		t->q = bw_recq(w, i);
+		t->pos = recq_tail(t->q);
+		if (recq_condemned(t->q)) {	/* a reset was pending when we (re)started */
+			t->condemned = true;
+			t->req = recq_condemn(t->q);
+		}
+	}
+}
+
 static void setup(struct bw *w, const struct conf *c, int shm_fd, void *segment,
 		  size_t size)
 {
@@ -62,10 +105,13 @@ static void setup(struct bw *w, const struct conf *c, int shm_fd, void *segment,
 	w->epoch = (uint64_t)w->hdr->birth_real_ns;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cond, NULL);
+	layout(w);
 	w->payload = malloc(JREC_MAX_PAYLOAD);
-	w->touched = calloc(w->hdr->nregions, sizeof(*w->touched));
-	if (!w->payload || !w->touched)
+	w->raw = malloc(w->recq_cap);
+	w->queues = calloc(w->nregions, sizeof(*w->queues));
+	if (!w->payload || !w->raw || !w->queues)
 		fatal("writer: out of memory");
+	queues_init(w);
 	if (journal_open(&w->j, c->journal_dir, ROTATE_BYTES, &pending, err, sizeof(err)) < 0)
 		fatal("writer: %s", err);
 	w->durable = journal_end(&w->j);
@@ -86,7 +132,7 @@ void writer_main(const struct conf *c, int shm_fd, void *segment, size_t size)
 	    pthread_create(&db, NULL, bw_db_thread, &w) != 0)
 		fatal("writer: cannot start threads");
 	log_info("writer", NULL, "booking-writer ready: journal %s, %u queue(s)",
-		 c->journal_dir, w.hdr->nregions);
+		 c->journal_dir, w.nregions);
 	bw_collect_loop(&w);
 	pthread_join(db, NULL);
 	if (!atomic_load(&w.stopping))
@@ -98,6 +144,7 @@ void writer_main(const struct conf *c, int shm_fd, void *segment, size_t size)
 	atomic_store(&w.hdr->writer.db_up, 0);
 	journal_close(&w.j);
 	free(w.payload);
-	free(w.touched);
+	free(w.raw);
+	free(w.queues);
 	_exit(0);
 }

@@ -10,6 +10,7 @@
  * Modules: sup_main.c (start-up, shutdown), sup_listen.c (accept, hand
  * off, reject), sup_pool.c (fork, reap, respawn, retire), sup_signals.c
  * (reload, drain, log reopen), sup_status.c (available, metrics.prom),
+ * sup_condemn.c (the reset of a record queue the writer condemned),
  * sup_control.c (vagentctl's socket), sup_notify.c (systemd).
  */
 #ifndef VG_SUP_H
@@ -150,6 +151,9 @@ void status_changed(struct sup *s);
 void status_write(struct sup *s);
 int status_start(struct sup *s);
 uint32_t status_available(const struct sup *s);
+
+/* sup_condemn.c: kills the producer of a queue the writer condemned, resets it. */
+void condemn_check(struct sup *s);
 
 /* sup_control.c */
 int control_open(struct sup *s, char *err, size_t errlen);

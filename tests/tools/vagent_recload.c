@@ -10,6 +10,12 @@
  *
  * Used by the integration tests (exact row counts under faults) and by
  * make bench (latencies, throughput). Prints one JSON object.
+ *
+ * -H (hostile): plays a compromised producer instead. It claims one queue,
+ * gets three bookings journaled, prints {"hostile":REGION,...}, then
+ * overwrites its queue's header as a worker could (cap = mask = 0xffffffff,
+ * tail and head a gigabyte on, a record header there) and waits to be
+ * killed. An older writer read past its mapping at that point.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -38,6 +44,7 @@ struct opts {
 	int timeout_s;
 	int interval_ms;	/* pause between a producer's records */
 	char tag[8];		/* per run, so refs never collide across runs */
+	bool hostile;
 };
 
 struct producer {
@@ -199,13 +206,14 @@ static int parse(int argc, char **argv, struct opts *o)
 
 	*o = (struct opts){ .producers = 1, .records = 100, .wait = WAIT_JOURNALED,
 			    .timeout_s = 60 };
-	while ((c = getopt(argc, argv, "r:p:n:w:t:i:h")) != -1) {
+	while ((c = getopt(argc, argv, "r:p:n:w:t:i:Hh")) != -1) {
 		switch (c) {
 		case 'r': snprintf(o->run_dir, sizeof(o->run_dir), "%s", optarg); break;
 		case 'p': o->producers = atoi(optarg); break;
 		case 'n': o->records = atoi(optarg); break;
 		case 't': o->timeout_s = atoi(optarg); break;
 		case 'i': o->interval_ms = atoi(optarg); break;
+		case 'H': o->hostile = true; break;
 		case 'w':
 			o->wait = !strcmp(optarg, "none") ? WAIT_NONE :
 				  !strcmp(optarg, "committed") ? WAIT_COMMITTED : WAIT_JOURNALED;
@@ -213,7 +221,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		default:
 			fprintf(stderr, "usage: vagent-recload -r RUN_DIR [-p PRODUCERS] "
 				"[-n RECORDS_EACH] [-w none|journaled|committed] [-t TIMEOUT_S] "
-				"[-i INTERVAL_MS]\n");
+				"[-i INTERVAL_MS] [-H]\n");
 			return -1;
 		}
 	}
@@ -229,6 +237,45 @@ static int parse(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* -H: three honest bookings, then a scribbled queue header; waits to be killed. */
+static int hostile(struct opts *o, struct shm_map *shm)
+{
+	struct producer p = { .o = o, .shm = shm };
+	uint64_t seq[3];
+	int64_t t[3], ids[3];
+	int jn = 0, cn = 0;
+
+	p.region = shm_claim_producer(shm, getpid());
+	if (p.region < 0) {
+		fprintf(stderr, "vagent-recload: no producer queue free\n");
+		return 1;
+	}
+	struct recq *q = shm_recq(shm, (uint32_t)p.region);
+	p.seq = seq;
+	p.t_put = p.t_journaled = p.t_committed = t;
+	p.ids = ids;
+	for (int i = 0; i < 3; i++)
+		if (put_one(&p, q, shm_bell(shm), i) < 0)
+			return 1;
+	int64_t deadline = deadline_of(o);
+	while (jn < 3 && mono_ns() < deadline) {
+		harvest(&p, q, 3, &jn, &cn);
+		nap();
+	}
+	uint64_t far = 1ull << 30;
+	uint8_t hdr[RECQ_HDR_LEN] = { 64, 0, 0, 0, 1, 1 };
+	memcpy((uint8_t *)(q + 1) + 8, hdr, sizeof(hdr));	/* where the old mask pointed */
+	q->cap = q->mask = 0xffffffffu;
+	atomic_store(&q->tail, far);
+	atomic_store(&q->head, far + 128);
+	bell_ring(shm_bell(shm));
+	printf("{\"hostile\":%d,\"journaled\":%d,\"tag\":\"%s\"}\n", p.region, jn, o->tag);
+	fflush(stdout);
+	while (mono_ns() < deadline)
+		sleep(1);
+	return 3;	/* nobody killed us */
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -242,6 +289,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vagent-recload: %s\n", err);
 		return 1;
 	}
+	if (o.hostile)
+		return hostile(&o, &shm);
 	struct producer *ps = calloc((size_t)o.producers, sizeof(*ps));
 	pthread_t *th = calloc((size_t)o.producers, sizeof(*th));
 	for (int k = 0; k < o.producers; k++) {

@@ -1,0 +1,1 @@
+UNIT_SRC_record := common/record.c

@@ -1,0 +1,1 @@
+UNIT_SRC_recq := ipc/recq.c
