@@ -101,8 +101,13 @@ LONG = ("Well, our prices depend on the job, but there is a callout fee of forty
 
 
 def test_barge_in_stops_the_agent_and_keeps_only_what_was_heard(stack, tmp_path):
+    """Regression: the kept part was the TTS's words joined with spaces,
+    "the job , but", not a prefix of the reply. Tokens 50 ms apart make the
+    TTS synthesise them one by one, so punctuation comes as words of its own
+    every time, not only when the machine is slow."""
     d, emu = stack({"stt": ["Tell me about your prices.", "Stop, I just need a plumber now."],
-                    "llm": [{"content": LONG}, {"content": "Sure, what is your postcode?"}]})
+                    "llm": [{"content": LONG}, {"content": "Sure, what is your postcode?"}]},
+                   tokens_per_s=20)
     uid, r, starts = place_call(d, tmp_path, [5.0, "Tell me about your prices.", 4.0,
                                               "Stop, I just need a plumber now.", 8.0])
     line = d.wait_log("barge-in")
