@@ -172,15 +172,26 @@ static char *heard_part(struct agent *a)
 	return strndup(text, n);
 }
 
-/* The history's record of the interrupted reply becomes what was heard. */
+/*
+ * The history's record of the interrupted reply becomes what was heard.
+ * Nothing heard: a reply with tool calls keeps them (content null is what
+ * the API wants with tool_calls), one without is dropped; the API refuses
+ * an assistant message with neither content nor tool calls, and would
+ * refuse every later request of the call.
+ */
 static void keep_heard(struct agent *a, const char *heard)
 {
-	json_t *last = json_array_get(a->history, json_array_size(a->history) - 1);
+	size_t at = json_array_size(a->history) - 1;
+	json_t *last = json_array_get(a->history, at);
 	const char *role = json_string_value(json_object_get(last, "role"));
 	bool ours = role && !strcmp(role, "assistant") && a->reply_llm_done;
 
-	if (ours)
-		json_object_set_new(last, "content", *heard ? json_string(heard) : json_null());
+	if (ours && *heard)
+		json_object_set_new(last, "content", json_string(heard));
+	else if (ours && json_array_size(json_object_get(last, "tool_calls")))
+		json_object_set_new(last, "content", json_null());
+	else if (ours)
+		json_array_remove(a->history, at);
 	else if (*heard)
 		json_array_append_new(a->history, json_pack("{s:s, s:s}", "role", "assistant",
 							    "content", heard));

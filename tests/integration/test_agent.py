@@ -130,6 +130,44 @@ def test_barge_in_stops_the_agent_and_keeps_only_what_was_heard(stack, tmp_path)
     assert heard_audio(tmp_path / "heard.wav") > 3.0
 
 
+INTERRUPTION = ("Hang on, before you go any further, I need to tell you where I live "
+                "and what is wrong with the boiler.")
+
+
+@pytest.mark.parametrize("interrupted", ["greeting", "reply"])
+def test_barge_in_before_the_first_word_then_the_next_turn_is_answered(stack, tmp_path,
+                                                                       interrupted):
+    """Regression (85 of 200 calls under load): a reply interrupted before
+    any of it was heard was kept as an assistant message with content null,
+    which the API refuses; every later turn of the call got the apology.
+    The TTS's first audio comes 3 s after its text, so the caller's long
+    interruption always lands before the first word."""
+    after = "Sure, what is your postcode?"
+    if interrupted == "greeting":
+        script = {"stt": [INTERRUPTION], "llm": [{"content": after}]}
+        parts = [0.3, INTERRUPTION, 9.0]
+    else:
+        script = {"stt": ["Tell me about your prices.", INTERRUPTION],
+                  "llm": [{"content": "Our prices depend on the job."}, {"content": after}]}
+        parts = [8.0, "Tell me about your prices.", 0.6, INTERRUPTION, 9.0]
+    d, emu = stack(script, tts_ttfb_ms=3000)
+    uid, r, _ = place_call(d, tmp_path, parts)
+    d.wait_log("barge-in (")
+    assert 'kept ""' in d.log_text().split("barge-in (", 1)[1].split("\n")[0], \
+        "the barge-in came before the first word was heard"
+    reqs = emu.llm_requests()
+    answered = [q for q in reqs if q["messages"][-1]["content"] == INTERRUPTION]
+    assert len(answered) == 1, "the turn after the barge-in was asked once, not retried"
+    for m in answered[0]["messages"]:
+        if m["role"] == "assistant":
+            assert isinstance(m.get("content"), str) or m.get("tool_calls"), m
+    spoken = "".join(m.get("message", m).get("transcript", "")
+                     for m in emu.requests("cartesia"))
+    assert after in spoken, "the next turn was answered"
+    assert "could you say that again" not in spoken and "bear with me" not in spoken
+    assert "attempt 1 failed" not in d.log_text()
+
+
 @pytest.mark.parametrize("fault", ["openai:once:refuse@429", "openai:once:cut@3"])
 def test_model_failure_gets_an_apology_and_a_retry(stack, tmp_path, fault):
     d, emu = stack({"stt": ["Hello, is anyone there?"],
