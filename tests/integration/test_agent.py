@@ -1,15 +1,17 @@
 """The local agent engine against the provider emulators: a whole booking
 call, barge-in, provider failures."""
+import http.server
 import json
 import os
 import re
+import threading
 import wave
 
 import pytest
 
 from agent_harness import Emulators, agent_daemon, caller_wav, context_file, speech
 from api_harness import seed_dids
-from harness import read_wav, run_caller, wait_for
+from harness import free_port, read_wav, run_caller, wait_for
 
 BOOKING_ARGS = {"customer_name": "Ahmed Lekan", "postcode": "e5 9es",
                 "address": "42 Amhurst Road",
@@ -22,10 +24,10 @@ def stack(daemon_factory, db, tmp_path):
     seed_dids(db)
     made = []
 
-    def make(script, faults=None, **opts):
+    def make(script, faults=None, sections=None, **opts):
         e = Emulators(tmp_path, script, faults, **opts)
         made.append(e)
-        d = agent_daemon(daemon_factory, db, tmp_path, e)
+        d = agent_daemon(daemon_factory, db, tmp_path, e, **(sections or {}))
         d.db = db
         return d, e
 
@@ -34,8 +36,14 @@ def stack(daemon_factory, db, tmp_path):
         e.stop()
 
 
-def place_call(d, tmp_path, parts, uid="5e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", extra=2):
-    context_file(d, uid)
+def place_call(d, tmp_path, parts, uid="5e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", extra=2,
+               ctx=None):
+    """ctx: the context file's JSON as written, else the usual DID and CLI."""
+    if ctx is None:
+        context_file(d, uid)
+    else:
+        with open(os.path.join(d.ctx_dir, "va_%s.json" % uid), "w") as f:
+            f.write(ctx)
     wav = str(tmp_path / "caller.wav")
     starts = caller_wav(wav, parts)
     res = run_caller(d.port, "-u", uid, "-w", wav, "-d", str(extra),
@@ -245,3 +253,84 @@ def test_what_is_said_before_a_tool_call_is_heard_whole(stack, tmp_path):
                                         (uid,)), 20, "the call row")[0][0]
     turns = json.loads(latency)["turns_ms"]
     assert len(turns) == 1 and turns[0] < 2000, turns
+
+
+class FakeContextApi:
+    """A did_context endpoint answering one fixed body, as a PHP backend might."""
+
+    def __init__(self, body):
+        data = body.encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+GOOD_CTX = '{"did": "442039962952", "cli": "447963155448"}'
+
+
+@pytest.mark.parametrize("answer,ctx,company,booked", [
+    # caller_id null crashed the worker; every other field of a wrong type
+    ('{"company_name": "Nulls Ltd", "trade_type": null, "trade_label": 7, '
+     '"callout_fee": "lots", "area": ["x"], "is_repeat": "yes", "did_number": null, '
+     '"caller_id": null}', GOOD_CTX, "Nulls Ltd", True),
+    ('{"company_name": "Types Ltd", "trade_type": {"a": 1}, "callout_fee": -3, '
+     '"is_repeat": 1, "did_number": 442039962952, "caller_id": 447963155448}',
+     GOOD_CTX, "Types Ltd", True),
+    ('{"company_name": null, "caller_id": null}', GOOD_CTX, "Home Services", True),
+    ('[null]', GOOD_CTX, "Home Services", True),
+    # the dialplan's context file with nulls and wrong types: no DID, no lookup
+    (None, '{"did": null, "cli": 5}', "Home Services", False),
+    (None, '["did", "cli"]', "Home Services", False),
+], ids=["nulls", "wrong-types", "no-company", "not-an-object", "ctx-file-nulls",
+        "ctx-file-array"])
+def test_context_with_nulls_and_wrong_types_goes_on_with_defaults(stack, tmp_path, answer,
+                                                                  ctx, company, booked):
+    """Regression: a did_context answer with caller_id null crashed the
+    worker. Fields of the wrong type take the fallback's values (plumbing,
+    plumber, 49 pounds), so the greeting, the prompt and the booking work."""
+    api = FakeContextApi(answer or "{}")
+    try:
+        d, emu = stack({
+            "stt": ["I have a leaking pipe, postcode E5 9ES, 42 Amhurst Road, I'm Ahmed Lekan."],
+            "llm": [{"content": "Booking that now.",
+                     "tool_calls": [{"name": "create_booking", "arguments": BOOKING_ARGS}]},
+                    {"content": "That's booked. Bye.",
+                     "tool_calls": [{"name": "end_call", "arguments": {}}]}]},
+            sections={"local": {"api_url": api.url}})
+        uid, r, _ = place_call(d, tmp_path, [5.0, "I have a leaking pipe, postcode E5 9ES, "
+                                             "42 Amhurst Road, I'm Ahmed Lekan.", 14.0], ctx=ctx)
+    finally:
+        api.stop()
+    assert r["outcome"] == "server_hangup", "the call went on to the agent's goodbye"
+    assert "died during call" not in d.log_text()
+    spoken = "".join(m.get("message", m).get("transcript", "")
+                     for m in emu.requests("cartesia"))
+    assert spoken.startswith("Hello, %s, good " % company), spoken[:80]
+    assert "That's booked. Bye." in spoken
+    system = emu.llm_requests()[0]["messages"][0]["content"]
+    assert "a plumbing business" in system and "49 pounds" in system, system
+    assert "is a plumber" in system and "{{" not in system
+    tool = [m for m in emu.llm_requests()[1]["messages"] if m["role"] == "tool"][0]
+    assert json.loads(tool["content"])["success"] is booked, tool
+    if booked:
+        rows = wait_for(lambda: d.db.sql(
+            "SELECT trade_type, callout_fee, company_name, is_repeat, customer_phone "
+            "FROM ai_agent_bookings WHERE call_uuid = %s", (uid,)), 20, "the booking")
+        assert rows == [("plumbing", 49, company, 0, "447963155448")]
