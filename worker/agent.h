@@ -11,7 +11,8 @@
  *
  * Modules: eng_local.c (engine ops, caller audio, barge-in, pacing hooks),
  * agent_dialog.c (turns, replies, retries), agent_tools.c (tools),
- * agent_ctx.c (who was called: context, prompt, greeting).
+ * agent_ctx.c (who was called: context, prompt, greeting), agent_heard.c
+ * (how much of an interrupted reply was heard).
  * Everything runs on the worker's main loop, except the provider hooks
  * that move audio (stt.h, tts.h).
  */
@@ -120,6 +121,11 @@ void agent_llm_request(struct agent *a);
 void agent_stop_reply(struct agent *a);
 
 void agent_tools_done(struct agent *a);
+
+/* agent_heard.c: the length of the prefix of reply (len bytes) that the
+ * n words the TTS says it has spoken cover, in the reply's own spelling;
+ * 0 when none of them is found. */
+size_t agent_heard_len(const char *reply, size_t len, const char *const *words, size_t n);
 
 /* agent_tools.c */
 json_t *agent_tool_defs(const struct conf *c);

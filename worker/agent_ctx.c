@@ -10,6 +10,11 @@
  *
  * Templates use {{name}} like ElevenLabs' dynamic variables, so one prompt
  * file serves the local and the cloud agent.
+ *
+ * The did_context answer is peer input (a PHP backend may answer
+ * "caller_id": null or a fee as a string): a field of the wrong type is
+ * replaced by the fallback's value, logged once, so the prompt, the
+ * greeting and a booking always find the types they need.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -77,6 +82,8 @@ char *agent_render(const char *tmpl, json_t *vars)
 				snprintf(val, sizeof(val), "%s", json_string_value(v));
 			else if (json_is_integer(v))
 				snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
+			else if (json_is_real(v))
+				snprintf(val, sizeof(val), "%g", json_real_value(v));
 			else if (json_is_boolean(v))
 				snprintf(val, sizeof(val), "%s", json_is_true(v) ? "yes" : "no");
 			p = end + 2;
@@ -100,23 +107,82 @@ char *agent_render(const char *tmpl, json_t *vars)
 	return out;
 }
 
+/* The fields the agent reads and the JSON types they must have. */
+static const struct {
+	const char *key;
+	json_type type;
+} ctx_fields[] = {
+	{ "company_name", JSON_STRING }, { "trade_type", JSON_STRING },
+	{ "trade_label", JSON_STRING }, { "callout_fee", JSON_INTEGER },
+	{ "area", JSON_STRING }, { "is_repeat", JSON_TRUE },	/* JSON_TRUE: either boolean */
+	{ "did_number", JSON_STRING }, { "caller_id", JSON_STRING },
+};
+
+static bool type_ok(json_t *v, json_type want)
+{
+	if (want == JSON_TRUE)
+		return json_is_boolean(v);
+	if (want == JSON_INTEGER)
+		return json_is_number(v) && json_number_value(v) >= 0;
+	return v && json_typeof(v) == want && (want != JSON_STRING || json_string_length(v));
+}
+
+/*
+ * The api's answer with every field the agent reads of the right type:
+ * a missing, null, empty or wrong-typed one takes the fallback's value.
+ * Returns how many had a wrong type (listed in bad), 0 when none.
+ */
+static int ctx_clean(json_t *vars, json_t *defaults, char *bad, size_t len)
+{
+	size_t n = 0;
+	int nbad = 0;
+
+	bad[0] = '\0';
+	for (size_t i = 0; i < sizeof(ctx_fields) / sizeof(ctx_fields[0]); i++) {
+		const char *key = ctx_fields[i].key;
+		json_t *v = json_object_get(vars, key);
+		bool unknown = !v || json_is_null(v) || (json_is_string(v) && !json_string_length(v));
+		if (type_ok(v, ctx_fields[i].type))
+			continue;
+		if (!unknown && n < len)	/* not known is normal; a wrong type is not */
+			n += (size_t)snprintf(bad + n, len - n, "%s%s", n ? ", " : "", key);
+		json_object_set(vars, key, json_object_get(defaults, key));
+		nbad += !unknown;
+	}
+	return nbad;
+}
+
+static const char *str_or(json_t *v, const char *dflt)
+{
+	return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
 /* The context is known: prompt, tools, greeting; the caller's turn next. */
 static void context_ready(struct agent *a, json_t *vars)
 {
+	json_t *defaults = fallback(a);
+	char bad[256];
+
+	if (!vars || !defaults) {
+		log_error("agent", a->uuid, "context: out of memory");
+		json_decref(vars);
+		vars = defaults ? defaults : json_object();
+		defaults = NULL;
+	} else if (ctx_clean(vars, defaults, bad, sizeof(bad))) {
+		log_warn("agent", a->uuid, "did_context: wrong type for %s: default used", bad);
+	}
+	json_decref(defaults);
 	json_decref(a->vars);
 	a->vars = vars;
 	json_object_set_new(vars, "time_greeting", json_string(time_greeting()));
-	if (!json_object_get(vars, "caller_id") || !*json_string_value(json_object_get(vars,
-										       "caller_id")))
-		json_object_set_new(vars, "caller_id", json_string(call_cli(a->call)));
 	char *prompt = agent_render(a->conf->prompt, vars);
 	char *greeting = agent_render(a->conf->local_greeting, vars);
 	json_array_append_new(a->history, json_pack("{s:s, s:s}", "role", "system",
 						    "content", prompt ? prompt : ""));
 	a->tools = agent_tool_defs(a->conf);
 	log_info("agent", a->uuid, "context: %s (%s), repeat caller %s",
-		 json_string_value(json_object_get(vars, "company_name")),
-		 json_string_value(json_object_get(vars, "trade_type")),
+		 str_or(json_object_get(vars, "company_name"), "?"),
+		 str_or(json_object_get(vars, "trade_type"), "?"),
 		 json_is_true(json_object_get(vars, "is_repeat")) ? "yes" : "no");
 	a->state = AG_LISTENING;
 	agent_say(a, greeting ? greeting : "Hello, how can I help?", true);

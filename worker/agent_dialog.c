@@ -137,44 +137,61 @@ void agent_reply_finished(struct agent *a)
 
 /* ---- barge-in ---- */
 
-/* What of the reply the caller heard, cut at a word boundary. */
+/*
+ * What of the reply the caller heard, cut at a word boundary: a prefix of
+ * the reply's own text, never the TTS's words joined (agent_heard.c says
+ * why).
+ */
 static char *heard_part(struct agent *a)
 {
 	double played = (double)a->reply_played / a->rate;
-	size_t i, n = 0;
-	json_t *w;
+	size_t nwords = json_array_size(a->reply_words), n = 0;
+	const char *text = a->reply.s ? a->reply.s : "";
 
-	if (json_array_size(a->reply_words)) {
-		char *out = calloc(1, a->reply.len + 1);
-		json_array_foreach(a->reply_words, i, w) {
-			const char *word = json_string_value(json_array_get(w, 0));
-			if (!out || !word || json_number_value(json_array_get(w, 1)) > played)
+	if (nwords) {
+		const char **words = calloc(nwords, sizeof(*words));
+		size_t heard = 0;
+		if (!words)
+			return strdup("");
+		for (size_t i = 0; i < nwords; i++) {
+			json_t *w = json_array_get(a->reply_words, i);
+			if (json_number_value(json_array_get(w, 1)) > played)
 				break;
-			n += (size_t)snprintf(out + n, a->reply.len + 1 - n, "%s%s", n ? " " : "",
-					      word);
-			if (n >= a->reply.len)
-				break;
+			words[heard++] = json_string_value(json_array_get(w, 0));
 		}
-		return out;
+		n = agent_heard_len(text, a->reply.len, words, heard);
+		free(words);
+		return strndup(text, n);
 	}
 	/* No word timings: the played share of the audio written so far. */
 	uint64_t total = a->tts_ops->samples(a->tts);
 	double frac = total ? (double)a->reply_played / (double)total : 0;
 	n = (size_t)(frac > 1 ? a->reply.len : frac * (double)a->reply.len);
-	while (n && n < a->reply.len && a->reply.s[n] != ' ')
+	while (n && n < a->reply.len && text[n] != ' ')
 		n--;
-	return strndup(a->reply.s ? a->reply.s : "", n);
+	return strndup(text, n);
 }
 
-/* The history's record of the interrupted reply becomes what was heard. */
+/*
+ * The history's record of the interrupted reply becomes what was heard.
+ * Nothing heard: a reply with tool calls keeps them (content null is what
+ * the API wants with tool_calls), one without is dropped; the API refuses
+ * an assistant message with neither content nor tool calls, and would
+ * refuse every later request of the call.
+ */
 static void keep_heard(struct agent *a, const char *heard)
 {
-	json_t *last = json_array_get(a->history, json_array_size(a->history) - 1);
+	size_t at = json_array_size(a->history) - 1;
+	json_t *last = json_array_get(a->history, at);
 	const char *role = json_string_value(json_object_get(last, "role"));
 	bool ours = role && !strcmp(role, "assistant") && a->reply_llm_done;
 
-	if (ours)
-		json_object_set_new(last, "content", *heard ? json_string(heard) : json_null());
+	if (ours && *heard)
+		json_object_set_new(last, "content", json_string(heard));
+	else if (ours && json_array_size(json_object_get(last, "tool_calls")))
+		json_object_set_new(last, "content", json_null());
+	else if (ours)
+		json_array_remove(a->history, at);
 	else if (*heard)
 		json_array_append_new(a->history, json_pack("{s:s, s:s}", "role", "assistant",
 							    "content", heard));

@@ -75,9 +75,13 @@ json_t *agent_tool_defs(const struct conf *c)
 	for (size_t i = 0; i < c->ntools; i++) {
 		json_error_t je;
 		json_t *params = json_loads(c->tools[i].parameters, 0, &je);
+		if (!json_is_object(params)) {	/* the API wants an object schema */
+			json_decref(params);
+			params = json_object();
+		}
 		json_array_append_new(tools, json_pack("{s:s, s:{s:s, s:s, s:o}}", "type",
 			"function", "function", "name", c->tools[i].name, "description",
-			c->tools[i].description, "parameters", params ? params : json_object()));
+			c->tools[i].description, "parameters", params));
 	}
 	return tools;
 }

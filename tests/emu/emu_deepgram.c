@@ -10,7 +10,8 @@
  * --stt-final-ms later, a final Results (is_final, speech_final) carries the
  * script's Nth utterance (N counts segments on this websocket); with
  * utterance_end_ms an UtteranceEnd follows that much silence after the
- * last word. Times are seconds of audio received on this connection.
+ * last word, interim or final, even if speech with no words came since.
+ * Times are seconds of audio received on this connection.
  * With endpointing=false a segment ends (is_final, speech_final:false)
  * at utterance_end_ms of silence, or after 1 s; audio with no speech
  * still gets an empty final every 5 s. KeepAlive, Finalize (final with
@@ -189,7 +190,7 @@ static bool auth_ok(struct dg_server *s, struct lws *wsi)
 	return !strncasecmp(auth, "Token ", 6) && !strcmp(auth + 6, key);
 }
 
-static void record_open(struct dg_server *s, struct lws *wsi)
+static void record_open(struct dg_server *s, struct lws *wsi, unsigned conn)
 {
 	char path[256], name[64], val[512];
 	json_t *q = json_array();
@@ -198,7 +199,7 @@ static void record_open(struct dg_server *s, struct lws *wsi)
 	for (int i = 0; q && !ws_query(wsi, i, name, sizeof(name), val, sizeof(val)); i++)
 		json_array_append_new(q, json_pack("[s,s]", name, val));
 	emu_rec_add(&s->rec, json_pack("{s:s, s:i, s:s, s:o*}", "event", "open",
-				       "conn", (int)s->serial, "path", path, "query", q));
+				       "conn", (int)conn, "path", path, "query", q));
 }
 
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 accepts, 1 refused (answered). */
@@ -288,13 +289,14 @@ static void empty_final(struct lws *wsi, struct dg_conn *c, double at, bool from
 	c->cursor = at;
 }
 
+/* Speech again: an UtteranceEnd owed for earlier words stays owed until
+ * a word is heard (noise with no words does not cancel it). */
 static void start_segment(struct lws *wsi, struct dg_conn *c, double t0)
 {
 	c->seg_active = true;
 	c->seg_start = t0;
 	c->interims = 0;
 	c->next_interim = t0 + INTERIM_S;
-	c->ue_armed = false;
 	if (c->cfg.vad_events)
 		queue(wsi, c, json_pack("{s:s, s:[i,i], s:o}", "type", "SpeechStarted",
 					"channel", 0, 1, "timestamp", emu_json_secs(t0)),
@@ -311,6 +313,10 @@ static void voiced_window(struct lws *wsi, struct dg_conn *c, double t0, double 
 
 		c->interims++;
 		c->next_interim = t1 + INTERIM_S;
+		if (dg_count_words(text)) {	/* a word ends now: the gap starts again */
+			c->last_word_end = t1;
+			c->ue_armed = c->cfg.utt_end_ms > 0;
+		}
 		queue(wsi, c, results(c, text, (size_t)c->interims, c->cursor, t1, false, false,
 				      false), emu_now_us());
 	}
@@ -670,7 +676,7 @@ static void on_open(struct lws *wsi, struct dg_server *s, struct dg_conn *c)
 	memcpy(c->request_id, s->next_request_id, sizeof(c->request_id));
 	emu_uuid(&s->rng, c->model_uuid);
 	c->last_rx_us = emu_now_us();
-	record_open(s, wsi);
+	record_open(s, wsi, c->serial);	/* the number its text and close carry */
 	if (c->cfg.enc != DG_ENC_NONE) {
 		c->header_done = true;
 		if (setup_window(c))

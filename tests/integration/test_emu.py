@@ -244,6 +244,29 @@ def test_deepgram_hears_the_script_with_interim_final_and_utterance_end(emu_fact
     assert code == 1000
 
 
+def test_deepgram_utterance_end_survives_speech_with_no_words(emu_factory):
+    """Regression: a later segment that heard speech but no words (a cough)
+    cancelled the UtteranceEnd owed for the words before it. Real Deepgram
+    sends it once utterance_end_ms has passed since the last word."""
+    e = emu_factory(script={"stt": ["I have a leaking pipe under the sink.", ""]})
+    words = speech_pcm(seconds=1.0, silence=0.5)            # final at 1.3 s
+    cough = speech_pcm(seconds=0.3, silence=1.5, seed=3)    # speech, no words
+
+    async def go():
+        async with websockets.connect("ws://127.0.0.1:%d%s" % (e.dg, DG_QUERY)) as ws:
+            await send_audio(ws, pcm16(words + cough))
+            await ws.send(json.dumps({"type": "CloseStream"}))
+            return [json.loads(m) async for m in ws]
+
+    got = run(go())
+    finals = [j for j in got if j["type"] == "Results" and j["is_final"]]
+    assert [f["channel"]["alternatives"][0]["transcript"] for f in finals][:2] == \
+        ["I have a leaking pipe under the sink.", ""], "two segments, the second with no words"
+    ues = [j for j in got if j["type"] == "UtteranceEnd"]
+    last = finals[0]["channel"]["alternatives"][0]["words"][-1]["end"]
+    assert len(ues) == 1 and ues[0]["last_word_end"] == pytest.approx(last)
+
+
 def test_deepgram_mulaw_and_finalize(emu):
     q = DG_QUERY.replace("linear16", "mulaw") + "&endpointing=false"
 
@@ -338,6 +361,12 @@ def test_deepgram_fault_once_close_then_reconnect_works(emu_factory):
     assert finals[0]["channel"]["alternatives"][0]["transcript"] == SCRIPT["stt"][0]
     _, recs = e.get("/emu/requests", e.dg)
     assert [r["event"] for r in recs if r["event"] == "open"] == ["open", "open"]
+    # One connection, one number: its open, its messages and its close.
+    by_conn = {}
+    for r in recs:
+        by_conn.setdefault(r["conn"], []).append(r["event"])
+    assert sorted(by_conn) == [0, 1], by_conn
+    assert all(ev[0] == "open" and ev[-1] == "close" for ev in by_conn.values()), by_conn
 
 
 # ---------------------------------------------------------------- OpenAI / Groq

@@ -1,0 +1,1 @@
+UNIT_SRC_agent_heard := worker/agent_heard.c
