@@ -62,7 +62,7 @@ SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.
               supervisor/sup_signals.c supervisor/sup_status.c supervisor/sup_control.c \
               supervisor/sup_notify.c supervisor/sup_child.c \
               supervisor/api_main.c supervisor/api_http.c supervisor/api_didctx.c \
-              supervisor/api_booking.c supervisor/api_board.c \
+              supervisor/api_booking.c supervisor/api_board.c supervisor/api_req.c \
               supervisor/bw_main.c supervisor/bw_collect.c supervisor/bw_journal.c \
               supervisor/bw_db.c
 CTL_SRC    := supervisor/vagentctl.c supervisor/ctl_db.c

@@ -48,42 +48,6 @@ struct api_pending {
 	char postcode[16];
 };
 
-/* Reads every field of the request into b; NULL if fine, else why not. */
-static const char *parse(json_t *in, struct evhttp_request *req, struct booking_in *b,
-			 char *why, size_t whylen)
-{
-	char key[160];
-	const char *bad;
-
-	if ((bad = booking_from_json(in, b, why, whylen)))
-		return bad;
-	/* The caller may declare where it comes from in the body, a header or the URL. */
-	const char *src = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Source");
-	if (!b->source[0] && src) {
-		if (!booking_source_ok(src))
-			return "X-Source must be api, cloud or local";
-		snprintf(b->source, sizeof(b->source), "%s", src);
-	}
-	const char *idem = evhttp_find_header(evhttp_request_get_input_headers(req),
-					      "Idempotency-Key");
-	json_t *k = json_object_get(in, "idempotency_key");
-	key[0] = '\0';
-	if (k && !json_is_null(k)) {
-		if (!json_is_string(k) || json_string_length(k) > 128)
-			return "idempotency_key must be a string of up to 128 characters";
-		snprintf(key, sizeof(key), "%s", json_string_value(k));
-	}
-	if (!idem && key[0])
-		idem = key;
-	if (idem && (strlen(idem) > 128 || !idem[0]))
-		return "Idempotency-Key must be 1 to 128 characters";
-	if (idem)
-		booking_ref_for_key(idem, b->ref, sizeof(b->ref));
-	else if (booking_ref_new(b->ref, sizeof(b->ref)) < 0)
-		return "no randomness for a booking reference";
-	return NULL;
-}
-
 static void on_client_gone(struct evhttp_connection *con, void *arg)
 {
 	struct api_pending *p = arg;
@@ -164,7 +128,9 @@ void api_create_booking(struct api *a, struct evhttp_request *req, int64_t t0)
 			api_error(a, req, 503, API_EP_CREATE_BOOKING, t0, "out of memory");
 		goto out;
 	}
-	if ((bad = parse(in, req, b, why, sizeof(why)))) {
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	if ((bad = booking_request(in, evhttp_find_header(h, "X-Source"),
+				   evhttp_find_header(h, "Idempotency-Key"), b, why, sizeof(why)))) {
 		api_error(a, req, 400, API_EP_CREATE_BOOKING, t0, "%s", bad);
 		goto out;
 	}

@@ -15,6 +15,7 @@
  * rather than delay the call.
  */
 #include "api.h"
+#include "api_req.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -186,34 +187,6 @@ static bool repeat_caller(struct api *a, const char *cli, const char *did)
 	return found;
 }
 
-/*
- * A phone number as people write it: digits, spaces, '+', '-', '(', ')',
- * '.'. Its digits go to out (the seed keeps digits only). -1 if the value
- * is not a string, 0 if it is not written like a phone number, else 1.
- */
-static int phone_digits(json_t *v, char *out, size_t len)
-{
-	size_t n = 0;
-
-	out[0] = '\0';
-	if (!v || json_is_null(v))
-		return 1;
-	if (!json_is_string(v))
-		return -1;
-	for (const char *s = json_string_value(v); *s; s++) {
-		if (*s >= '0' && *s <= '9') {
-			if (n + 1 >= len)
-				return 0;
-			out[n++] = *s;
-		} else if (!strchr(" +-().", *s)) {
-			out[0] = '\0';
-			return 0;
-		}
-	}
-	out[n] = '\0';
-	return 1;
-}
-
 static const char *trade_label(const char *trade)
 {
 	static const char *const map[][2] = {
@@ -240,30 +213,20 @@ static const char *time_of_day(void)
 
 void api_did_context(struct api *a, struct evhttp_request *req, int64_t t0)
 {
-	char did[32], cli[32], greeting[96];
+	struct didctx_req r;
+	char greeting[96];
+	const char *bad;
 	json_t *in = api_body(a, req, API_EP_DID_CONTEXT, t0);
 
 	if (!in)
 		return;
-	int d = phone_digits(json_object_get(in, "did_number"), did, sizeof(did));
-	/* A withheld caller ID ("anonymous", "unknown") is simply no caller ID. */
-	int c = phone_digits(json_object_get(in, "caller_id"), cli, sizeof(cli));
-	json_t *given = json_object_get(in, "did_number");
-	bool present = json_is_string(given) && json_string_length(given) > 0;
+	bad = didctx_parse(in, &r);
 	json_decref(in);
-	if (d < 0 || c < 0) {
-		api_error(a, req, 400, API_EP_DID_CONTEXT, t0,
-			  "did_number and caller_id must be strings");
+	if (bad) {
+		api_error(a, req, 400, API_EP_DID_CONTEXT, t0, "%s", bad);
 		return;
 	}
-	if (d == 0 || (present && strlen(did) < 3)) {
-		api_error(a, req, 400, API_EP_DID_CONTEXT, t0, "did_number must be a phone number");
-		return;
-	}
-	if (!did[0]) {
-		api_error(a, req, 400, API_EP_DID_CONTEXT, t0, "did_number is required");
-		return;
-	}
+	const char *did = r.did, *cli = r.cli;
 	const struct did_entry *e = map_find(a, did);
 	if (!e) {
 		api_reply(a, req, 200, json_pack("{s:s, s:s, s:s, s:i, s:n, s:b, s:s, s:s, s:s}",

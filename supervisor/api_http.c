@@ -7,6 +7,7 @@
  * The key is compared in constant time, and never logged.
  */
 #include "api.h"
+#include "api_req.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -93,17 +94,13 @@ json_t *api_body(struct api *a, struct evhttp_request *req, enum api_endpoint ep
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
-	json_error_t jerr;
 
 	if (len > (size_t)a->conf->api_max_body) {
 		api_error(a, req, 413, ep, t0, "request body over %d bytes", a->conf->api_max_body);
 		return NULL;
 	}
-	/* jansson refuses invalid UTF-8 and NUL bytes; duplicate keys are ambiguous. */
-	json_t *j = json_loadb((const char *)evbuffer_pullup(in, -1), len,
-			       JSON_REJECT_DUPLICATES, &jerr);
-	if (!j || !json_is_object(j)) {
-		json_decref(j);
+	json_t *j = api_json_object(evbuffer_pullup(in, -1), len);
+	if (!j) {
 		api_error(a, req, 400, ep, t0, "Invalid JSON body");
 		return NULL;
 	}

@@ -48,6 +48,30 @@ def test_withheld_caller_id_is_no_caller_id(api):
     assert st == 200 and j["caller_id"] == "" and j["is_repeat"] is False
 
 
+@pytest.mark.parametrize("cli", ["1" * 31 + "4", "1" * 31, "+44 " + "7" * 28 + " (0)"])
+def test_issue_caller_id_too_long_is_no_caller_id(api, cli):
+    """Regression: 31 or more digits overran the digit buffer, and stack bytes
+    followed the caller ID into the reply and the repeat-caller query."""
+    api.db.sql("INSERT INTO doppia_calls (phone_number, did, last_call_time, call_count) "
+               "VALUES (%s, '442039962952', UTC_TIMESTAMP(), 1)", ("1" * 30,))
+    st, j = call(api, "POST", "/api/voice-agent/did_context",
+                 {"did_number": "442039962952", "caller_id": cli})
+    assert st == 200, j
+    assert j["caller_id"] == "" and j["is_repeat"] is False
+    assert j["did_number"] == "442039962952" and j["company_name"] == "George The Plumber"
+    st, j = call(api, "POST", "/api/voice-agent/did_context",
+                 {"did_number": "44 20 0000 0000", "caller_id": cli})
+    assert st == 200 and j["caller_id"] == "" and j["did_number"] == "442000000000"
+
+
+def test_caller_id_of_thirty_digits_is_kept(api):
+    api.db.sql("INSERT INTO doppia_calls (phone_number, did, last_call_time, call_count) "
+               "VALUES (%s, '442039962952', UTC_TIMESTAMP(), 1)", ("1" * 30,))
+    st, j = call(api, "POST", "/api/voice-agent/did_context",
+                 {"did_number": "442039962952", "caller_id": "1" * 30})
+    assert st == 200 and j["caller_id"] == "1" * 30 and j["is_repeat"] is True
+
+
 def test_unknown_did_gets_the_fallback(api):
     st, j = call(api, "POST", "/api/voice-agent/did_context",
                  {"did_number": "44 (0)20 0000 0000", "caller_id": "+44 7963 155448"})
@@ -186,6 +210,9 @@ def test_wrong_key_is_401(api, path, key):
     ('{"did_number": "abc"}', "did_number must be a phone number"),
     ('{"did_number": "12"}', "did_number must be a phone number"),
     ('{"did_number": 442039962952}', "did_number and caller_id must be strings"),
+    ('{"did_number": "%s"}' % ("4" * 31), "did_number must be a phone number"),
+    ('{"did_number": "%s", "caller_id": "447700900123"}' % ("1" * 40),
+     "did_number must be a phone number"),
 ])
 def test_did_context_bad_bodies(api, body, error):
     st, j = call(api, "POST", "/api/voice-agent/did_context", raw=body)
