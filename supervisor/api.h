@@ -74,9 +74,14 @@ struct api {
 	int64_t stop_deadline_ns;
 };
 
-/* api_main.c */
-void api_main(const struct conf *c, int listen_fd, int shm_fd, void *segment, size_t size)
-	__attribute__((noreturn));
+/*
+ * api_main.c. region: which of the api's SHM_API_REGIONS record queues this
+ * process produces into; the supervisor gives a reload's new api the one
+ * the old api is not using, and reuses a queue only after reaping the api
+ * that had it, so that each queue has one producer at any time.
+ */
+void api_main(const struct conf *c, int listen_fd, int shm_fd, void *segment, size_t size,
+	      int region) __attribute__((noreturn));
 
 /* api_http.c: replies, errors, checks shared by the handlers. */
 void api_route(struct evhttp_request *req, void *arg);

@@ -72,13 +72,15 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void map_mine(struct api *a, int shm_fd, void *segment, size_t size)
+static void map_mine(struct api *a, int shm_fd, void *segment, size_t size, int region)
 {
 	a->seg.base = segment;
 	a->seg.size = size;
 	a->seg.fd = -1;
 	a->hdr = shm_hdr(&a->seg);
-	uint32_t mine = a->hdr->nslots;	/* the first region after the workers' */
+	uint32_t mine = a->hdr->nslots + (uint32_t)region;	/* after the workers' */
+	if (region < 0 || region >= SHM_API_REGIONS || mine >= a->hdr->nregions)
+		panic("api: no record queue %d", region);
 	if (shm_map_slot(&a->region, shm_fd, a->hdr, mine) < 0 ||
 	    shm_map_bell(&a->bell_map, shm_fd, a->hdr) < 0 ||
 	    shm_map_api_stats(&a->stats_map, shm_fd, a->hdr) < 0)
@@ -129,11 +131,12 @@ static void setup(struct api *a, int listen_fd)
 		fatal("api: cannot register its events");
 }
 
-void api_main(const struct conf *c, int listen_fd, int shm_fd, void *segment, size_t size)
+void api_main(const struct conf *c, int listen_fd, int shm_fd, void *segment, size_t size,
+	      int region)
 {
 	struct api a = { .conf = c };
 
-	map_mine(&a, shm_fd, segment, size);
+	map_mine(&a, shm_fd, segment, size, region);
 	setup(&a, listen_fd);
 	api_did_refresh(&a);
 	log_info("api", NULL, "api listening on %s: %zu DID(s) known", c->api_listen, a.ndids);
@@ -142,7 +145,8 @@ void api_main(const struct conf *c, int listen_fd, int shm_fd, void *segment, si
 		if (a.stopping && mono_ns() > a.stop_deadline_ns)
 			break;
 	}
-	atomic_store(&a.stats->pid, 0);
+	int32_t me = (int32_t)getpid();	/* a reload's new api may have written its own */
+	atomic_compare_exchange_strong(&a.stats->pid, &me, 0);
 	evhttp_free(a.http);
 	event_free(a.sig_ev);
 	event_free(a.refresh_ev);
