@@ -63,6 +63,7 @@ SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.
               supervisor/sup_notify.c supervisor/sup_child.c \
               supervisor/api_main.c supervisor/api_http.c supervisor/api_didctx.c \
               supervisor/api_booking.c supervisor/api_board.c supervisor/api_req.c \
+              supervisor/api_db.c supervisor/api_didmap.c \
               supervisor/bw_main.c supervisor/bw_collect.c supervisor/bw_journal.c \
               supervisor/bw_db.c
 CTL_SRC    := supervisor/vagentctl.c supervisor/ctl_db.c

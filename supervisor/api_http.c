@@ -19,11 +19,8 @@
 #include <string.h>
 
 #include "../common/conf.h"
-#include "../common/db.h"
 #include "../common/log.h"
 #include "../common/vg_time.h"
-
-#define DB_RETRY_NS (5 * NS_PER_S)
 
 const char *api_peer(struct evhttp_request *req, char *buf, size_t len)
 {
@@ -105,39 +102,6 @@ json_t *api_body(struct api *a, struct evhttp_request *req, enum api_endpoint ep
 		return NULL;
 	}
 	return j;
-}
-
-MYSQL *api_db(struct api *a)
-{
-	char err[512];
-
-	if (a->db)
-		return a->db;
-	if (mono_ns() < a->db_retry_ns)
-		return NULL;
-	if (db_connect(a->conf, &a->db, err, sizeof(err)) < 0) {
-		if (!a->db_logged_down)
-			log_error("api", NULL, "MariaDB unreachable: %s", err);
-		a->db_logged_down = true;
-		a->db_retry_ns = mono_ns() + DB_RETRY_NS;
-		return NULL;
-	}
-	if (a->db_logged_down)
-		log_info("api", NULL, "MariaDB reachable again");
-	a->db_logged_down = false;
-	return a->db;
-}
-
-void api_db_failed(struct api *a, const char *what)
-{
-	log_error("api", NULL, "MariaDB: %s: %s", what, a->db ? mysql_error(a->db) : "no connection");
-	if (a->st_repeat)
-		mysql_stmt_close(a->st_repeat);
-	a->st_repeat = NULL;
-	db_close(a->db);
-	a->db = NULL;
-	a->db_logged_down = true;
-	a->db_retry_ns = mono_ns() + DB_RETRY_NS / 5;
 }
 
 static void healthz(struct api *a, struct evhttp_request *req, int64_t t0)

@@ -272,6 +272,8 @@ def test_slow_half_sent_request_times_out(daemon_factory, db, tmp_path):
 
 
 def test_health_and_metrics(api):
+    wait_for(lambda: call(api, "GET", "/healthz")[1]["status"] == "ok", 30,
+             "the writer connected to MariaDB")
     st, h = call(api, "GET", "/healthz")
     assert st == 200 and h["status"] == "ok" and h["writer_running"] is True
     call(api, "POST", "/api/voice-agent/did_context", {"did_number": "442039962952"})
