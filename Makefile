@@ -66,7 +66,7 @@ SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.
               supervisor/api_db.c supervisor/api_didmap.c \
               supervisor/bw_main.c supervisor/bw_collect.c supervisor/bw_journal.c \
               supervisor/bw_db.c
-CTL_SRC    := supervisor/vagentctl.c supervisor/ctl_db.c
+CTL_SRC    := supervisor/vagentctl.c supervisor/ctl_db.c supervisor/ctl_split.c
 RECLOAD_SRC := tests/tools/vagent_recload.c
 EMU_SRC    := tests/emu/emu_main.c tests/emu/emu_script.c tests/emu/emu_util.c tests/emu/emu_ws.c \
               tests/emu/emu_deepgram.c tests/emu/emu_dg_query.c tests/emu/emu_dg_results.c \

@@ -40,20 +40,18 @@
 struct api_pending {
 	struct api_pending *next;
 	struct api *a;
-	struct evhttp_request *req;	/* NULL once the client has gone */
+	/*
+	 * Answered in every case. A client that has gone leaves libevent's
+	 * request detached from its connection, not freed: the answer frees
+	 * it (evhttp_send_reply on a request without a connection).
+	 */
+	struct evhttp_request *req;
 	uint64_t seq;
 	int64_t t0, journal_by, commit_by;
 	char ref[17];
 	char name[1024];
 	char postcode[16];
 };
-
-static void on_client_gone(struct evhttp_connection *con, void *arg)
-{
-	struct api_pending *p = arg;
-	(void)con;
-	p->req = NULL;	/* libevent frees the request; the booking goes on regardless */
-}
 
 /* Answers p if its record has got far enough (or too late); true when done. */
 static bool settle(struct api_pending *p, int64_t now)
@@ -69,9 +67,6 @@ static bool settle(struct api_pending *p, int64_t now)
 		return false;
 	if (st == RECQ_JOURNALED && now < p->commit_by)
 		return false;
-	if (!p->req)
-		return true;
-	evhttp_connection_set_closecb(evhttp_request_get_connection(p->req), NULL, NULL);
 	if (st == RECQ_PENDING) {
 		api_error(a, p->req, 503, API_EP_CREATE_BOOKING, p->t0,
 			  "booking %s not stored yet; retry with the same Idempotency-Key", p->ref);
@@ -146,7 +141,6 @@ void api_create_booking(struct api *a, struct evhttp_request *req, int64_t t0)
 	memcpy(p->ref, b->ref, sizeof(p->ref));
 	memcpy(p->name, b->name, sizeof(p->name));
 	memcpy(p->postcode, b->postcode, sizeof(p->postcode));
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_client_gone, p);
 	p->next = a->pending;
 	a->pending = p;
 	p = NULL;
