@@ -314,8 +314,11 @@ void api_db_stop(struct api *a)
 		busy = q->busy;
 		pthread_cond_signal(&q->cond);
 		pthread_mutex_unlock(&q->mu);
-		if (busy)
-			return;		/* stuck in a call: the process exits past it */
+		if (busy) {		/* stuck in a call: the process exits past it */
+			event_free(q->ev);	/* the loop's side only */
+			q->ev = NULL;
+			return;
+		}
 		pthread_join(q->thread, NULL);
 	}
 	/* Jobs still here were all answered (the loop waits for that). */

@@ -3,7 +3,8 @@
  * JSON replies, JSON errors, the API key, request bodies, statistics.
  *
  * Every answer is JSON (metrics excepted), every rejection a 4xx with
- * {"error": "..."} and one log line naming the client and the reason.
+ * {"error": "..."} and one log line naming the client and the reason;
+ * once the api is stopping, every answer says Connection: close.
  * The key is compared in constant time, and never logged.
  */
 #include "api.h"
@@ -34,6 +35,19 @@ const char *api_peer(struct evhttp_request *req, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Once this api is stopping (a reload's new one takes the new
+ * connections), every answer closes its connection: a keep-alive client
+ * then sends its next request to the new api, and this one is left with
+ * nothing in flight when it goes.
+ */
+static void api_send(struct api *a, struct evhttp_request *req, int code, struct evbuffer *out)
+{
+	if (a->stopping)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+	evhttp_send_reply(req, code, NULL, out);
+}
+
 static void count(struct api *a, enum api_endpoint ep, int code, int64_t t0)
 {
 	int cls = code >= 500 ? 2 : code >= 400 ? 1 : 0;
@@ -54,7 +68,7 @@ void api_reply(struct api *a, struct evhttp_request *req, int code, json_t *body
 	free(text);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "application/json");
-	evhttp_send_reply(req, code, NULL, out);
+	api_send(a, req, code, out);
 	if (out)
 		evbuffer_free(out);
 	count(a, ep, code, t0);
@@ -142,7 +156,7 @@ static void metrics(struct api *a, struct evhttp_request *req, int64_t t0)
 	fclose(fp);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4");
-	evhttp_send_reply(req, 200, NULL, out);
+	api_send(a, req, 200, out);
 	evbuffer_free(out);
 	count(a, API_EP_METRICS, 200, t0);
 }

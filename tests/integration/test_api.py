@@ -169,6 +169,23 @@ def test_booking_accepted_while_database_is_down(api, mariadb):
                                 (j["booking_ref"],))[0][0] == 1, 30, "the booking to land")
 
 
+def test_booking_while_database_refuses_writes(api, mariadb):
+    """read_only (a switchover, a replica promoted late): the booking is
+    journaled and answered as while MariaDB is down, then lands once."""
+    mariadb.sql("SET GLOBAL read_only = 1")
+    try:
+        st, j = call(api, "POST", "/api/voice-agent/create_booking", SEED_BOOKING)
+        assert st == 200 and j["success"] is True, j
+        assert j["booking_id"] is None and len(j["booking_ref"]) == 10
+        assert j["message"] == "Booking %s received for Ahmed Lekan at E5 9ES" % j["booking_ref"]
+        assert api.db.sql("SELECT COUNT(*) FROM ai_agent_bookings")[0][0] == 0
+    finally:
+        mariadb.sql("SET GLOBAL read_only = 0")
+    wait_for(lambda: api.db.sql("SELECT COUNT(*) FROM ai_agent_bookings WHERE booking_ref=%s",
+                                (j["booking_ref"],))[0][0] == 1, 30, "the booking to land")
+    assert api.status()["records_dead_total"] == 0
+
+
 def test_dispatch_workflow(api):
     ids = [call(api, "POST", "/api/voice-agent/create_booking",
                 dict(SEED_BOOKING, customer_name="Customer %d" % i))[1]["booking_id"]
