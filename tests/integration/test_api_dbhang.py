@@ -19,7 +19,7 @@ def api(daemon_factory, db, tmp_path):
     # A long connect timeout: a connect to the stopped server waits all of it.
     d = api_daemon(daemon_factory, db, tmp_path, api={"commit_wait_ms": "300",
                                                       "did_refresh": "5"},
-                   db={"connect_timeout": "20"})
+                   db_extra={"connect_timeout": "20"})
     d.db = db
     return d
 
