@@ -63,10 +63,11 @@ SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.
               supervisor/sup_signals.c supervisor/sup_status.c supervisor/sup_control.c \
               supervisor/sup_notify.c supervisor/sup_child.c \
               supervisor/api_main.c supervisor/api_http.c supervisor/api_didctx.c \
-              supervisor/api_booking.c supervisor/api_board.c \
+              supervisor/api_booking.c supervisor/api_board.c supervisor/api_req.c \
+              supervisor/api_db.c supervisor/api_didmap.c \
               supervisor/bw_main.c supervisor/bw_collect.c supervisor/bw_journal.c \
               supervisor/bw_db.c supervisor/bw_jscan.c supervisor/sup_condemn.c
-CTL_SRC    := supervisor/vagentctl.c supervisor/ctl_db.c
+CTL_SRC    := supervisor/vagentctl.c supervisor/ctl_db.c supervisor/ctl_split.c
 RECLOAD_SRC := tests/tools/vagent_recload.c
 EMU_SRC    := tests/emu/emu_main.c tests/emu/emu_script.c tests/emu/emu_util.c tests/emu/emu_ws.c \
               tests/emu/emu_deepgram.c tests/emu/emu_dg_query.c tests/emu/emu_dg_results.c \

@@ -68,7 +68,8 @@ static int text(json_t *o, const char *key, bool required, size_t max, char *out
 /*
  * UK postcode: outward code (A9, A99, AA9, AA99, A9A, AA9A) then inward
  * code (9AA); case and spaces as the caller likes, written back upper case
- * with one space. GIR 0AA is real too.
+ * with one space. GIR 0AA is real too. False, and out "", if out is too
+ * small for it.
  */
 bool postcode_norm(const char *in, char *out, size_t len)
 {
@@ -83,6 +84,10 @@ bool postcode_norm(const char *in, char *out, size_t len)
 		c[n++] = (char)toupper((unsigned char)*in);
 	}
 	c[n] = '\0';
+	if (len)
+		out[0] = '\0';
+	if (len < n + 2)	/* the space and the terminator */
+		return false;
 	if (!strcmp(c, "GIR0AA")) {
 		snprintf(out, len, "GIR 0AA");
 		return true;
@@ -102,19 +107,47 @@ bool postcode_norm(const char *in, char *out, size_t len)
 	return true;
 }
 
-/* Digits and a leading '+', as the seed keeps them; 7 to 15 digits (E.164). */
-static bool phone_norm(const char *in, char *out, size_t len)
+bool phone_norm(const char *in, char *out, size_t len)
 {
 	size_t n = 0, digits = 0;
 
-	for (const char *p = in; *p && n + 1 < len; p++) {
+	if (!len)
+		return false;
+	for (const char *p = in; *p; p++) {
 		if (*p >= '0' && *p <= '9')
-			out[n++] = *p, digits++;
+			digits++;
+		if (n + 1 >= len)
+			continue;	/* counted, not kept: too long to be a number */
+		if (*p >= '0' && *p <= '9')
+			out[n++] = *p;
 		else if (*p == '+' && n == 0)
 			out[n++] = '+';
 	}
 	out[n] = '\0';
-	return digits >= 7 && digits <= 15;
+	return digits >= 7 && digits <= 15 && digits + (out[0] == '+') == n;
+}
+
+int phone_digits(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (!len)
+		return 0;
+	out[0] = '\0';
+	for (; *s; s++) {
+		if (*s >= '0' && *s <= '9') {
+			if (n >= PHONE_DIGITS_MAX || n + 1 >= len) {
+				out[0] = '\0';
+				return 0;
+			}
+			out[n++] = *s;
+		} else if (!strchr(" +-().", *s)) {
+			out[0] = '\0';
+			return 0;
+		}
+	}
+	out[n] = '\0';
+	return 1;
 }
 
 static const char *numbers(json_t *in, struct booking_in *b)
@@ -189,6 +222,36 @@ const char *booking_from_json(json_t *in, struct booking_in *b, char *why, size_
 			return why;
 	if ((bad = numbers(in, b)) || (bad = normalise(b)))
 		return bad;
+	return NULL;
+}
+
+const char *booking_request(json_t *in, const char *source_hdr, const char *idem_hdr,
+			    struct booking_in *b, char *why, size_t whylen)
+{
+	const char *bad, *key = NULL;
+
+	if ((bad = booking_from_json(in, b, why, whylen)))
+		return bad;
+	if (!b->source[0] && source_hdr) {
+		if (!booking_source_ok(source_hdr))
+			return "X-Source must be api, cloud or local";
+		snprintf(b->source, sizeof(b->source), "%s", source_hdr);
+	}
+	json_t *k = json_object_get(in, "idempotency_key");
+	if (k && !json_is_null(k)) {
+		if (!json_is_string(k) || json_string_length(k) > 128)
+			return "idempotency_key must be a string of up to 128 characters";
+		if (json_string_length(k))
+			key = json_string_value(k);	/* "" is no key, as absent */
+	}
+	if (idem_hdr)
+		key = idem_hdr;	/* the header wins over the body */
+	if (key && (!key[0] || strlen(key) > 128))
+		return "Idempotency-Key must be 1 to 128 characters";
+	if (key)
+		booking_ref_for_key(key, b->ref, sizeof(b->ref));
+	else if (booking_ref_new(b->ref, sizeof(b->ref)) < 0)
+		return "no randomness for a booking reference";
 	return NULL;
 }
 

@@ -176,7 +176,7 @@ int shm_claim_producer(const struct shm_map *m, int pid)
 {
 	const struct shm_header *h = shm_hdr(m);
 
-	for (uint32_t i = h->nslots + 1; i < h->nregions; i++) {
+	for (uint32_t i = h->nslots + SHM_API_REGIONS; i < h->nregions; i++) {
 		struct recq *q = shm_recq(m, i);
 		int32_t owner = atomic_load(&q->owner_pid);
 		if (owner && (kill(owner, 0) == 0 || errno != ESRCH))

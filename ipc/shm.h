@@ -13,7 +13,9 @@
  * Layout: [header, one page] [doorbell, one page] [api statistics]
  *         [region 0] ... [region N-1]
  * Regions 0..nslots-1 belong to worker slots; the nextra regions after them
- * to other producers of records (the api process, local tools). A region is
+ * to other producers of records: first SHM_API_REGIONS for the api process
+ * (a reload runs a new api beside the old one, each with its own queue, so
+ * that every queue keeps a single producer), then local tools. A region is
  * page aligned: struct slot, the caller->agent ring, the agent->caller ring,
  * then the region's record queue. A worker maps only its own region.
  */
@@ -35,6 +37,7 @@
 #define SHM_MINOR 0
 #define SHM_RING_SAMPLES 65536u		/* per direction: 8 s at 8 kHz */
 #define SHM_RECQ_BYTES (256u * 1024)	/* per producer: records of up to 64 KiB */
+#define SHM_API_REGIONS 2		/* regions nslots, nslots+1: the api's */
 
 enum slot_state {
 	SLOT_EMPTY = 0,		/* no process */
@@ -168,8 +171,8 @@ int shm_open_ro(struct shm_map *m, const char *name, char *err, size_t errlen);
 int shm_open_rw(struct shm_map *m, const char *name, char *err, size_t errlen);
 
 /*
- * A tool claims one of the extra producer regions (never region nslots,
- * which is the api's) for itself: the first whose owner is unset or dead.
+ * A tool claims one of the extra producer regions (never the first
+ * SHM_API_REGIONS, which are the api's) for itself: the first whose owner is unset or dead.
  * Returns the region's index, or -EBUSY when all are taken.
  */
 int shm_claim_producer(const struct shm_map *m, int pid);

@@ -11,8 +11,10 @@
  * queue like a worker's, and the answer waits for the booking-writer's
  * acknowledgement (journaled: the booking is safe; committed: it has an
  * id). Reads (the DID map, repeat callers, the board) and the dispatch
- * update use one MariaDB connection with short timeouts; while MariaDB is
- * down the api answers from memory what it can and says 503 for the rest.
+ * update go to one MariaDB connection owned by a thread of their own
+ * (api_db.c), each with a bound on how long its client waits: while
+ * MariaDB is down or hangs, the api answers from memory what it can and
+ * says 503 for the rest, and nothing else waits.
  *
  * Never: crash or hang on a client's bytes; log or return an API key.
  */
@@ -42,7 +44,38 @@ struct did_entry {
 	bool has_area;
 };
 
+struct api;
 struct api_pending;
+struct api_dbq;
+struct api_job;
+
+/* The database thread's connection; never touched by the loop. */
+struct api_dbconn {
+	MYSQL *db;
+	MYSQL_STMT *st_repeat;		/* prepared on first use, per connection */
+};
+
+/* On the database thread: 0 or -errno (which closes the connection). */
+typedef int (*api_job_run_fn)(struct api_dbconn *c, struct api_job *j);
+/*
+ * In the loop, exactly once: rc is run's result, -ETIMEDOUT (the wait ran
+ * out; the thread may still be running it, so read no result) or -EAGAIN
+ * (no connection now).
+ */
+typedef void (*api_job_done_fn)(struct api *a, struct api_job *j, int rc);
+
+/* The head of a handler's job; its own fields follow (api_job_new(size)). */
+struct api_job {
+	struct api_job *next;
+	api_job_run_fn run;
+	api_job_done_fn done;
+	void (*release)(struct api_job *j);	/* frees what run made; may be NULL */
+	struct api *a;
+	struct event *timer;
+	int rc;
+	int state;
+	bool answered;
+};
 
 struct api {
 	const struct conf *conf;
@@ -59,14 +92,15 @@ struct api {
 	struct bell *bell;
 	struct api_stats *stats;
 
-	MYSQL *db;
-	MYSQL_STMT *st_repeat;		/* prepared on first use, per connection */
-	int64_t db_retry_ns;		/* no connection attempt before this */
-	bool db_logged_down;
+	struct api_dbq *dbq;		/* the database thread */
+	int db_jobs;			/* submitted, not answered yet */
 
 	struct did_entry *dids;		/* sorted by did */
 	size_t ndids;
 	struct event *refresh_ev;
+	bool map_loading;
+	int listen_fd;
+	struct event *listen_ev;	/* start-up: listen even if the map is late */
 
 	struct api_pending *pending;	/* create_booking answers waiting for acks */
 	struct event *ack_ev;
@@ -74,9 +108,14 @@ struct api {
 	int64_t stop_deadline_ns;
 };
 
-/* api_main.c */
-void api_main(const struct conf *c, int listen_fd, int shm_fd, void *segment, size_t size)
-	__attribute__((noreturn));
+/*
+ * api_main.c. region: which of the api's SHM_API_REGIONS record queues this
+ * process produces into; the supervisor gives a reload's new api the one
+ * the old api is not using, and reuses a queue only after reaping the api
+ * that had it, so that each queue has one producer at any time.
+ */
+void api_main(const struct conf *c, int listen_fd, int shm_fd, void *segment, size_t size,
+	      int region) __attribute__((noreturn));
 
 /* api_http.c: replies, errors, checks shared by the handlers. */
 void api_route(struct evhttp_request *req, void *arg);
@@ -88,13 +127,31 @@ void api_error(struct api *a, struct evhttp_request *req, int code, enum api_end
 json_t *api_body(struct api *a, struct evhttp_request *req, enum api_endpoint ep, int64_t t0);
 const char *api_peer(struct evhttp_request *req, char *buf, size_t len);
 
-/* MariaDB for reads and the dispatch update; NULL while it is down. */
-MYSQL *api_db(struct api *a);
-void api_db_failed(struct api *a, const char *what);
+/* api_main.c: take connections (once the DID map is there, at start-up). */
+void api_listen(struct api *a);
+
+/* api_db.c: the database thread. */
+int api_db_start(struct api *a);
+void api_db_stop(struct api *a);
+struct api_job *api_job_new(size_t size, api_job_run_fn run, api_job_done_fn done,
+			    void (*release)(struct api_job *));
+void api_job_free(struct api_job *j);	/* only a job never submitted */
+/*
+ * Queues j for the thread; done runs later (never from inside this call),
+ * at the latest wait_ms from now. 0, or -ENOBUFS / -EAGAIN / -ENOMEM and
+ * nothing queued: the caller answers now and frees j.
+ */
+int api_db_submit(struct api *a, struct api_job *j, int wait_ms);
+/* For run: logs what failed with MariaDB's reason; returns -EIO. */
+int api_db_fail(struct api_dbconn *c, MYSQL_STMT *st, const char *what);
+
+/* api_didmap.c: the DID map. start: the cached one, then MariaDB's; listens. */
+int api_did_start(struct api *a);
+void api_did_refresh(struct api *a);
+const struct did_entry *api_did_find(const struct api *a, const char *did);
 
 /* api_didctx.c */
 void api_did_context(struct api *a, struct evhttp_request *req, int64_t t0);
-void api_did_refresh(struct api *a);
 
 /* api_booking.c */
 void api_create_booking(struct api *a, struct evhttp_request *req, int64_t t0);

@@ -3,8 +3,11 @@
  * paged, filtered by dispatched) and POST /api/bookings/{id}/dispatch
  * (mark assigned, with notes), as the seed's workflow does by hand in SQL.
  *
- * Both need MariaDB now (the team acts on what it sees), so while it is
- * down they answer 503; bookings keep being taken meanwhile.
+ * Both need MariaDB now (the team acts on what it sees): they run on the
+ * database thread, and while MariaDB is down they answer 503 at once, and
+ * while it hangs 503 after BOARD_WAIT_MS; bookings keep being taken
+ * meanwhile. A dispatch answered 503 may still be applied when the server
+ * wakes: sending it again is harmless (same row, same notes).
  */
 #include "api.h"
 
@@ -21,6 +24,8 @@
 #include "../common/log.h"
 
 #define PAGE_MAX 200
+#define BOARD_WAIT_MS 3000
+#define DB_503 "database unavailable; try again"
 
 static const char SQL_LIST[] =
 	"SELECT id, booking_ref, DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%sZ') AS created_at, "
@@ -128,14 +133,72 @@ static bool query_int(struct evkeyvalq *q, const char *key, long long lo, long l
 	return true;
 }
 
+struct list_job {
+	struct api_job j;
+	struct evhttp_request *req;
+	int64_t t0;
+	long long disp, limit, offset;
+	json_t *rows;		/* run's result */
+};
+
+struct dispatch_job {
+	struct api_job j;
+	struct evhttp_request *req;
+	int64_t t0;
+	long long id;
+	char *notes;		/* NULL: no notes */
+	size_t notes_len;
+	my_ulonglong changed;	/* run's result */
+};
+
+/* On the database thread. */
+static int list_run(struct api_dbconn *c, struct api_job *job)
+{
+	struct list_job *l = (struct list_job *)job;
+	MYSQL_STMT *st = mysql_stmt_init(c->db);
+	MYSQL_BIND b[4];
+	long long *vals[] = { &l->disp, &l->disp, &l->limit, &l->offset };
+
+	memset(b, 0, sizeof(b));
+	for (int i = 0; i < 4; i++) {
+		b[i].buffer_type = MYSQL_TYPE_LONGLONG;
+		b[i].buffer = vals[i];
+	}
+	if (st && !mysql_stmt_prepare(st, SQL_LIST, sizeof(SQL_LIST) - 1) &&
+	    !mysql_stmt_bind_param(st, b) && !mysql_stmt_execute(st))
+		l->rows = rows_json(st);
+	int rc = l->rows ? 0 : api_db_fail(c, st, "listing bookings");
+	if (st)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+static void list_done(struct api *a, struct api_job *job, int rc)
+{
+	struct list_job *l = (struct list_job *)job;
+
+	if (rc < 0) {
+		api_error(a, l->req, 503, API_EP_BOOKINGS, l->t0, DB_503);
+		return;
+	}
+	size_t n = json_array_size(l->rows);
+	api_reply(a, l->req, 200, json_pack("{s:o, s:I, s:I, s:o}", "bookings", l->rows,
+		  "count", (json_int_t)n, "offset", (json_int_t)l->offset, "next_offset",
+		  n == (size_t)l->limit ? json_integer(l->offset + l->limit) : json_null()),
+		  API_EP_BOOKINGS, l->t0);
+	l->rows = NULL;		/* the reply took it */
+}
+
+static void list_release(struct api_job *job)
+{
+	json_decref(((struct list_job *)job)->rows);
+}
+
 void api_bookings(struct api *a, struct evhttp_request *req, int64_t t0)
 {
 	struct evkeyvalq q;
 	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
 	long long disp, limit, offset;
-	MYSQL *db;
-	MYSQL_STMT *st = NULL;
-	MYSQL_BIND b[4];
 
 	TAILQ_INIT(&q);
 	if (query && evhttp_parse_query_str(query, &q) < 0) {
@@ -151,44 +214,71 @@ void api_bookings(struct api *a, struct evhttp_request *req, int64_t t0)
 			  "dispatched is 0 or 1, limit 1 to %d, offset from 0", PAGE_MAX);
 		return;
 	}
-	if (!(db = api_db(a))) {
-		api_error(a, req, 503, API_EP_BOOKINGS, t0, "database unavailable; try again");
-		return;
+	struct list_job *l = (struct list_job *)api_job_new(sizeof(*l), list_run, list_done,
+							    list_release);
+	if (l) {
+		l->req = req;
+		l->t0 = t0;
+		l->disp = disp;
+		l->limit = limit;
+		l->offset = offset;
+		if (api_db_submit(a, &l->j, BOARD_WAIT_MS) == 0)
+			return;
+		api_job_free(&l->j);
 	}
+	api_error(a, req, 503, API_EP_BOOKINGS, t0, DB_503);
+}
+
+/* On the database thread. */
+static int dispatch_run(struct api_dbconn *c, struct api_job *job)
+{
+	struct dispatch_job *dj = (struct dispatch_job *)job;
+	MYSQL_STMT *st = mysql_stmt_init(c->db);
+	MYSQL_BIND b[2];
+	unsigned long nlen = (unsigned long)dj->notes_len;
+	my_bool nnull = dj->notes == NULL;
+
 	memset(b, 0, sizeof(b));
-	long long *vals[] = { &disp, &disp, &limit, &offset };
-	for (int i = 0; i < 4; i++) {
-		b[i].buffer_type = MYSQL_TYPE_LONGLONG;
-		b[i].buffer = vals[i];
+	b[0].buffer_type = MYSQL_TYPE_STRING;
+	b[0].buffer = dj->notes ? dj->notes : (char *)"";
+	b[0].length = &nlen;
+	b[0].is_null = &nnull;
+	b[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	b[1].buffer = &dj->id;
+	bool ok = st && !mysql_stmt_prepare(st, SQL_DISPATCH, sizeof(SQL_DISPATCH) - 1) &&
+		  !mysql_stmt_bind_param(st, b) && !mysql_stmt_execute(st);
+	int rc = ok ? 0 : api_db_fail(c, st, "dispatching a booking");
+	if (ok)
+		dj->changed = mysql_stmt_affected_rows(st);
+	if (st)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+static void dispatch_done(struct api *a, struct api_job *job, int rc)
+{
+	struct dispatch_job *dj = (struct dispatch_job *)job;
+
+	if (rc < 0) {
+		api_error(a, dj->req, 503, API_EP_DISPATCH, dj->t0, DB_503);
+	} else if (!dj->changed) {
+		api_error(a, dj->req, 404, API_EP_DISPATCH, dj->t0, "no booking %lld", dj->id);
+	} else {
+		log_info("api", NULL, "booking %lld dispatched", dj->id);
+		api_reply(a, dj->req, 200, json_pack("{s:b, s:I, s:b}", "success", 1, "booking_id",
+			  (json_int_t)dj->id, "dispatched", 1), API_EP_DISPATCH, dj->t0);
 	}
-	json_t *rows = NULL;
-	if ((st = mysql_stmt_init(db)) && !mysql_stmt_prepare(st, SQL_LIST, sizeof(SQL_LIST) - 1) &&
-	    !mysql_stmt_bind_param(st, b) && !mysql_stmt_execute(st))
-		rows = rows_json(st);
-	if (!rows) {
-		api_db_failed(a, "listing bookings");
-		if (st)
-			mysql_stmt_close(st);
-		api_error(a, req, 503, API_EP_BOOKINGS, t0, "database unavailable; try again");
-		return;
-	}
-	mysql_stmt_close(st);
-	size_t n = json_array_size(rows);
-	api_reply(a, req, 200, json_pack("{s:o, s:I, s:I, s:o}", "bookings", rows,
-		  "count", (json_int_t)n, "offset", (json_int_t)offset, "next_offset",
-		  n == (size_t)limit ? json_integer(offset + limit) : json_null()),
-		  API_EP_BOOKINGS, t0);
+}
+
+static void dispatch_release(struct api_job *job)
+{
+	free(((struct dispatch_job *)job)->notes);
 }
 
 void api_dispatch(struct api *a, struct evhttp_request *req, const char *id_s, int64_t t0)
 {
 	json_t *in = api_body(a, req, API_EP_DISPATCH, t0), *notes;
-	long long id = strtoll(id_s, NULL, 10);
-	MYSQL *db;
-	MYSQL_STMT *st;
-	MYSQL_BIND b[2];
-	unsigned long nlen = 0;
-	my_bool nnull = 1;
+	struct dispatch_job *dj;
 
 	if (!in)
 		return;
@@ -201,37 +291,25 @@ void api_dispatch(struct api *a, struct evhttp_request *req, const char *id_s, i
 			  "characters");
 		return;
 	}
-	if (!(db = api_db(a))) {
-		json_decref(in);
-		api_error(a, req, 503, API_EP_DISPATCH, t0, "database unavailable; try again");
-		return;
+	dj = (struct dispatch_job *)api_job_new(sizeof(*dj), dispatch_run, dispatch_done,
+						dispatch_release);
+	bool ok = dj != NULL;
+	if (dj) {
+		dj->req = req;
+		dj->t0 = t0;
+		dj->id = strtoll(id_s, NULL, 10);
+		if (json_is_string(notes)) {
+			dj->notes_len = json_string_length(notes);
+			dj->notes = malloc(dj->notes_len + 1);
+			ok = dj->notes != NULL;
+			if (ok)
+				memcpy(dj->notes, json_string_value(notes), dj->notes_len + 1);
+		}
 	}
-	memset(b, 0, sizeof(b));
-	if (json_is_string(notes)) {
-		nlen = json_string_length(notes);
-		nnull = 0;
-	}
-	b[0].buffer_type = MYSQL_TYPE_STRING;
-	b[0].buffer = (void *)(nnull ? "" : json_string_value(notes));
-	b[0].length = &nlen;
-	b[0].is_null = &nnull;
-	b[1].buffer_type = MYSQL_TYPE_LONGLONG;
-	b[1].buffer = &id;
-	st = mysql_stmt_init(db);
-	bool ok = st && !mysql_stmt_prepare(st, SQL_DISPATCH, sizeof(SQL_DISPATCH) - 1) &&
-		  !mysql_stmt_bind_param(st, b) && !mysql_stmt_execute(st);
-	my_ulonglong rows = ok ? mysql_stmt_affected_rows(st) : 0;
-	if (st)
-		mysql_stmt_close(st);
 	json_decref(in);
-	if (!ok) {
-		api_db_failed(a, "dispatching a booking");
-		api_error(a, req, 503, API_EP_DISPATCH, t0, "database unavailable; try again");
-	} else if (!rows) {
-		api_error(a, req, 404, API_EP_DISPATCH, t0, "no booking %lld", id);
-	} else {
-		log_info("api", NULL, "booking %lld dispatched", id);
-		api_reply(a, req, 200, json_pack("{s:b, s:I, s:b}", "success", 1, "booking_id",
-			  (json_int_t)id, "dispatched", 1), API_EP_DISPATCH, t0);
-	}
+	if (ok && api_db_submit(a, &dj->j, BOARD_WAIT_MS) == 0)
+		return;
+	if (dj)
+		api_job_free(&dj->j);
+	api_error(a, req, 503, API_EP_DISPATCH, t0, DB_503);
 }

@@ -40,56 +40,18 @@
 struct api_pending {
 	struct api_pending *next;
 	struct api *a;
-	struct evhttp_request *req;	/* NULL once the client has gone */
+	/*
+	 * Answered in every case. A client that has gone leaves libevent's
+	 * request detached from its connection, not freed: the answer frees
+	 * it (evhttp_send_reply on a request without a connection).
+	 */
+	struct evhttp_request *req;
 	uint64_t seq;
 	int64_t t0, journal_by, commit_by;
 	char ref[17];
 	char name[1024];
 	char postcode[16];
 };
-
-/* Reads every field of the request into b; NULL if fine, else why not. */
-static const char *parse(json_t *in, struct evhttp_request *req, struct booking_in *b,
-			 char *why, size_t whylen)
-{
-	char key[160];
-	const char *bad;
-
-	if ((bad = booking_from_json(in, b, why, whylen)))
-		return bad;
-	/* The caller may declare where it comes from in the body, a header or the URL. */
-	const char *src = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Source");
-	if (!b->source[0] && src) {
-		if (!booking_source_ok(src))
-			return "X-Source must be api, cloud or local";
-		snprintf(b->source, sizeof(b->source), "%s", src);
-	}
-	const char *idem = evhttp_find_header(evhttp_request_get_input_headers(req),
-					      "Idempotency-Key");
-	json_t *k = json_object_get(in, "idempotency_key");
-	key[0] = '\0';
-	if (k && !json_is_null(k)) {
-		if (!json_is_string(k) || json_string_length(k) > 128)
-			return "idempotency_key must be a string of up to 128 characters";
-		snprintf(key, sizeof(key), "%s", json_string_value(k));
-	}
-	if (!idem && key[0])
-		idem = key;
-	if (idem && (strlen(idem) > 128 || !idem[0]))
-		return "Idempotency-Key must be 1 to 128 characters";
-	if (idem)
-		booking_ref_for_key(idem, b->ref, sizeof(b->ref));
-	else if (booking_ref_new(b->ref, sizeof(b->ref)) < 0)
-		return "no randomness for a booking reference";
-	return NULL;
-}
-
-static void on_client_gone(struct evhttp_connection *con, void *arg)
-{
-	struct api_pending *p = arg;
-	(void)con;
-	p->req = NULL;	/* libevent frees the request; the booking goes on regardless */
-}
 
 /* Answers p if its record has got far enough (or too late); true when done. */
 static bool settle(struct api_pending *p, int64_t now)
@@ -105,9 +67,6 @@ static bool settle(struct api_pending *p, int64_t now)
 		return false;
 	if (st == RECQ_JOURNALED && now < p->commit_by)
 		return false;
-	if (!p->req)
-		return true;
-	evhttp_connection_set_closecb(evhttp_request_get_connection(p->req), NULL, NULL);
 	if (st == RECQ_PENDING) {
 		api_error(a, p->req, 503, API_EP_CREATE_BOOKING, p->t0,
 			  "booking %s not stored yet; retry with the same Idempotency-Key", p->ref);
@@ -164,7 +123,9 @@ void api_create_booking(struct api *a, struct evhttp_request *req, int64_t t0)
 			api_error(a, req, 503, API_EP_CREATE_BOOKING, t0, "out of memory");
 		goto out;
 	}
-	if ((bad = parse(in, req, b, why, sizeof(why)))) {
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	if ((bad = booking_request(in, evhttp_find_header(h, "X-Source"),
+				   evhttp_find_header(h, "Idempotency-Key"), b, why, sizeof(why)))) {
 		api_error(a, req, 400, API_EP_CREATE_BOOKING, t0, "%s", bad);
 		goto out;
 	}
@@ -180,7 +141,6 @@ void api_create_booking(struct api *a, struct evhttp_request *req, int64_t t0)
 	memcpy(p->ref, b->ref, sizeof(p->ref));
 	memcpy(p->name, b->name, sizeof(p->name));
 	memcpy(p->postcode, b->postcode, sizeof(p->postcode));
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_client_gone, p);
 	p->next = a->pending;
 	a->pending = p;
 	p = NULL;

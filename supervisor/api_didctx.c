@@ -2,22 +2,20 @@
  * api_didctx.c - POST /api/voice-agent/did_context: who was called, and
  * has this caller rung before.
  *
- * The DID map (did_company_map) is held in memory, sorted, so the answer
- * needs no database round trip; it is reloaded every did_refresh seconds
- * and by every new api process (one starts on each SIGHUP). The last map
- * loaded is also kept in <journal_dir>/did_map.json, so an api that starts
- * while MariaDB is down still knows every company.
- *
- * The answer is the seed's JSON, field for field: an unknown DID gets the
+ * Who was called comes from the DID map in memory (api_didmap.c). The
+ * answer is the seed's JSON, field for field: an unknown DID gets the
  * seed's fallback context (plus trade_label, did_number and caller_id, so
- * a cloud agent's assignments find every variable they name). The repeat
- * check is one indexed query; while MariaDB is down it says "not a repeat"
- * rather than delay the call.
+ * a cloud agent's assignments find every variable they name).
+ *
+ * The repeat check is one indexed query on the database thread, and the
+ * call waits for it at most REPEAT_WAIT_MS: a phone is ringing. While
+ * MariaDB is down, hangs or is slow, the answer says "not a repeat" rather
+ * than delay the call.
  */
 #include "api.h"
+#include "api_req.h"
 
 #include <errno.h>
-#include <event2/event.h>
 #include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,192 +25,21 @@
 #include "../common/conf.h"
 #include "../common/log.h"
 
-static const char SQL_MAP[] =
-	"SELECT did, clean_name, trade_type, callout_fee, area FROM did_company_map";
+#define REPEAT_WAIT_MS 500
+
 static const char SQL_REPEAT[] =
 	"SELECT 1 FROM doppia_calls WHERE phone_number = ? AND did = ? "
 	"AND last_call_time >= UTC_TIMESTAMP() - INTERVAL ? DAY LIMIT 1";
 
-static int cmp_did(const void *x, const void *y)
-{
-	return strcmp(((const struct did_entry *)x)->did, ((const struct did_entry *)y)->did);
-}
-
-static void map_set(struct api *a, struct did_entry *e, size_t n)
-{
-	qsort(e, n, sizeof(*e), cmp_did);
-	free(a->dids);
-	a->dids = e;
-	a->ndids = n;
-}
-
-static void cache_path(const struct api *a, char *out, size_t len)
-{
-	snprintf(out, len, "%s/did_map.json", a->conf->journal_dir);
-}
-
-static void cache_save(const struct api *a)
-{
-	char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
-	json_t *arr = json_array();
-
-	for (size_t i = 0; i < a->ndids; i++) {
-		const struct did_entry *e = &a->dids[i];
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:i, s:s?}", "did", e->did,
-						     "name", e->name, "trade", e->trade, "fee", e->fee,
-						     "area", e->has_area ? e->area : NULL));
-	}
-	cache_path(a, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (json_dump_file(arr, tmp, JSON_COMPACT) == 0 && rename(tmp, path) == 0)
-		log_debug("api", NULL, "DID map cached in %s", path);
-	json_decref(arr);
-}
-
-static void copy_str(char *dst, size_t len, const char *src)
-{
-	snprintf(dst, len, "%s", src ? src : "");
-}
-
-static int cache_load(struct api *a)
-{
-	char path[PATH_MAX + 32];
-	json_error_t jerr;
-	json_t *arr, *v;
-	size_t i;
-
-	cache_path(a, path, sizeof(path));
-	if (!(arr = json_load_file(path, 0, &jerr)) || !json_is_array(arr)) {
-		json_decref(arr);
-		return -ENOENT;
-	}
-	struct did_entry *e = calloc(json_array_size(arr) + 1, sizeof(*e));
-	if (!e) {
-		json_decref(arr);
-		return -ENOMEM;
-	}
-	json_array_foreach(arr, i, v) {
-		const char *area = json_string_value(json_object_get(v, "area"));
-		copy_str(e[i].did, sizeof(e[i].did), json_string_value(json_object_get(v, "did")));
-		copy_str(e[i].name, sizeof(e[i].name), json_string_value(json_object_get(v, "name")));
-		copy_str(e[i].trade, sizeof(e[i].trade),
-			 json_string_value(json_object_get(v, "trade")));
-		e[i].fee = (int)json_integer_value(json_object_get(v, "fee"));
-		e[i].has_area = area != NULL;
-		copy_str(e[i].area, sizeof(e[i].area), area);
-	}
-	map_set(a, e, json_array_size(arr));
-	json_decref(arr);
-	log_warn("api", NULL, "MariaDB down: DID map of %zu from %s", a->ndids, path);
-	return 0;
-}
-
-/* Loads did_company_map; 0 or -EAGAIN (MariaDB unavailable). */
-static int map_load(struct api *a)
-{
-	MYSQL *db = api_db(a);
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-
-	if (!db)
-		return -EAGAIN;
-	if (mysql_query(db, SQL_MAP) || !(res = mysql_store_result(db))) {
-		api_db_failed(a, "loading did_company_map");
-		return -EAGAIN;
-	}
-	size_t n = (size_t)mysql_num_rows(res), i = 0;
-	struct did_entry *e = calloc(n + 1, sizeof(*e));
-	while (e && (row = mysql_fetch_row(res))) {
-		copy_str(e[i].did, sizeof(e[i].did), row[0]);
-		copy_str(e[i].name, sizeof(e[i].name), row[1]);
-		copy_str(e[i].trade, sizeof(e[i].trade), row[2]);
-		e[i].fee = row[3] ? atoi(row[3]) : 49;
-		e[i].has_area = row[4] != NULL;
-		copy_str(e[i].area, sizeof(e[i].area), row[4]);
-		i++;
-	}
-	mysql_free_result(res);
-	if (!e)
-		return -ENOMEM;
-	map_set(a, e, i);
-	cache_save(a);
-	return 0;
-}
-
-void api_did_refresh(struct api *a)
-{
-	if (map_load(a) < 0 && !a->dids)
-		cache_load(a);
-}
-
-static const struct did_entry *map_find(const struct api *a, const char *did)
-{
-	struct did_entry key;
-
-	snprintf(key.did, sizeof(key.did), "%s", did);
-	return a->ndids ? bsearch(&key, a->dids, a->ndids, sizeof(key), cmp_did) : NULL;
-}
-
-static bool repeat_caller(struct api *a, const char *cli, const char *did)
-{
-	MYSQL *db = api_db(a);
-	MYSQL_BIND b[3];
-	unsigned long lc = strlen(cli), ld = strlen(did);
-	long long days = a->conf->api_repeat_days;
-	bool found;
-
-	if (!db)
-		return false;
-	if (!a->st_repeat && (!(a->st_repeat = mysql_stmt_init(db)) ||
-			      mysql_stmt_prepare(a->st_repeat, SQL_REPEAT, sizeof(SQL_REPEAT) - 1))) {
-		api_db_failed(a, "preparing the repeat-caller check");
-		return false;
-	}
-	memset(b, 0, sizeof(b));
-	b[0].buffer_type = b[1].buffer_type = MYSQL_TYPE_STRING;
-	b[0].buffer = (void *)cli;
-	b[0].length = &lc;
-	b[1].buffer = (void *)did;
-	b[1].length = &ld;
-	b[2].buffer_type = MYSQL_TYPE_LONGLONG;
-	b[2].buffer = &days;
-	if (mysql_stmt_bind_param(a->st_repeat, b) || mysql_stmt_execute(a->st_repeat) ||
-	    mysql_stmt_store_result(a->st_repeat)) {
-		api_db_failed(a, "repeat-caller check");
-		return false;
-	}
-	found = mysql_stmt_num_rows(a->st_repeat) > 0;
-	mysql_stmt_free_result(a->st_repeat);
-	return found;
-}
-
-/*
- * A phone number as people write it: digits, spaces, '+', '-', '(', ')',
- * '.'. Its digits go to out (the seed keeps digits only). -1 if the value
- * is not a string, 0 if it is not written like a phone number, else 1.
- */
-static int phone_digits(json_t *v, char *out, size_t len)
-{
-	size_t n = 0;
-
-	out[0] = '\0';
-	if (!v || json_is_null(v))
-		return 1;
-	if (!json_is_string(v))
-		return -1;
-	for (const char *s = json_string_value(v); *s; s++) {
-		if (*s >= '0' && *s <= '9') {
-			if (n + 1 >= len)
-				return 0;
-			out[n++] = *s;
-		} else if (!strchr(" +-().", *s)) {
-			out[0] = '\0';
-			return 0;
-		}
-	}
-	out[n] = '\0';
-	return 1;
-}
+struct repeat_job {
+	struct api_job j;
+	struct evhttp_request *req;
+	int64_t t0;
+	struct didctx_req r;
+	struct did_entry e;
+	long long days;
+	bool found;		/* run's result */
+};
 
 static const char *trade_label(const char *trade)
 {
@@ -238,46 +65,90 @@ static const char *time_of_day(void)
 				 "good evening";
 }
 
-void api_did_context(struct api *a, struct evhttp_request *req, int64_t t0)
+static void reply_known(struct api *a, struct evhttp_request *req, int64_t t0,
+			const struct did_entry *e, const struct didctx_req *r, bool repeat)
 {
-	char did[32], cli[32], greeting[96];
-	json_t *in = api_body(a, req, API_EP_DID_CONTEXT, t0);
+	char greeting[96];
 
-	if (!in)
-		return;
-	int d = phone_digits(json_object_get(in, "did_number"), did, sizeof(did));
-	/* A withheld caller ID ("anonymous", "unknown") is simply no caller ID. */
-	int c = phone_digits(json_object_get(in, "caller_id"), cli, sizeof(cli));
-	json_t *given = json_object_get(in, "did_number");
-	bool present = json_is_string(given) && json_string_length(given) > 0;
-	json_decref(in);
-	if (d < 0 || c < 0) {
-		api_error(a, req, 400, API_EP_DID_CONTEXT, t0,
-			  "did_number and caller_id must be strings");
-		return;
-	}
-	if (d == 0 || (present && strlen(did) < 3)) {
-		api_error(a, req, 400, API_EP_DID_CONTEXT, t0, "did_number must be a phone number");
-		return;
-	}
-	if (!did[0]) {
-		api_error(a, req, 400, API_EP_DID_CONTEXT, t0, "did_number is required");
-		return;
-	}
-	const struct did_entry *e = map_find(a, did);
-	if (!e) {
-		api_reply(a, req, 200, json_pack("{s:s, s:s, s:s, s:i, s:n, s:b, s:s, s:s, s:s}",
-			"company_name", "Home Services", "trade_type", "plumbing",
-			"trade_label", "plumber", "callout_fee", 49, "area", "is_repeat", 0,
-			"did_number", did, "caller_id", cli,
-			"greeting", "Hello, how can I help you?"), API_EP_DID_CONTEXT, t0);
-		return;
-	}
-	bool repeat = cli[0] && repeat_caller(a, cli, did);
 	snprintf(greeting, sizeof(greeting), "Hello, %s. How can I help you?", time_of_day());
 	api_reply(a, req, 200, json_pack("{s:s, s:s, s:s, s:i, s:s?, s:b, s:s, s:s, s:s}",
 		"company_name", e->name, "trade_type", e->trade, "trade_label",
 		trade_label(e->trade), "callout_fee", e->fee, "area", e->has_area ? e->area : NULL,
-		"is_repeat", repeat, "did_number", did, "caller_id", cli, "greeting", greeting),
+		"is_repeat", repeat, "did_number", r->did, "caller_id", r->cli, "greeting", greeting),
 		API_EP_DID_CONTEXT, t0);
+}
+
+/* On the database thread. */
+static int repeat_run(struct api_dbconn *c, struct api_job *job)
+{
+	struct repeat_job *rj = (struct repeat_job *)job;
+	MYSQL_BIND b[3];
+	unsigned long lc = strlen(rj->r.cli), ld = strlen(rj->r.did);
+
+	if (!c->st_repeat && (!(c->st_repeat = mysql_stmt_init(c->db)) ||
+			      mysql_stmt_prepare(c->st_repeat, SQL_REPEAT, sizeof(SQL_REPEAT) - 1)))
+		return api_db_fail(c, c->st_repeat, "preparing the repeat-caller check");
+	memset(b, 0, sizeof(b));
+	b[0].buffer_type = b[1].buffer_type = MYSQL_TYPE_STRING;
+	b[0].buffer = rj->r.cli;
+	b[0].length = &lc;
+	b[1].buffer = rj->r.did;
+	b[1].length = &ld;
+	b[2].buffer_type = MYSQL_TYPE_LONGLONG;
+	b[2].buffer = &rj->days;
+	if (mysql_stmt_bind_param(c->st_repeat, b) || mysql_stmt_execute(c->st_repeat) ||
+	    mysql_stmt_store_result(c->st_repeat))
+		return api_db_fail(c, c->st_repeat, "repeat-caller check");
+	rj->found = mysql_stmt_num_rows(c->st_repeat) > 0;
+	mysql_stmt_free_result(c->st_repeat);
+	return 0;
+}
+
+static void repeat_done(struct api *a, struct api_job *job, int rc)
+{
+	struct repeat_job *rj = (struct repeat_job *)job;
+
+	if (rc == -ETIMEDOUT)
+		log_warn("api", NULL, "repeat-caller check took over %d ms: answered as no repeat",
+			 REPEAT_WAIT_MS);
+	reply_known(a, rj->req, rj->t0, &rj->e, &rj->r, rc == 0 && rj->found);
+}
+
+void api_did_context(struct api *a, struct evhttp_request *req, int64_t t0)
+{
+	struct didctx_req r;
+	const char *bad;
+	json_t *in = api_body(a, req, API_EP_DID_CONTEXT, t0);
+
+	if (!in)
+		return;
+	bad = didctx_parse(in, &r);
+	json_decref(in);
+	if (bad) {
+		api_error(a, req, 400, API_EP_DID_CONTEXT, t0, "%s", bad);
+		return;
+	}
+	const struct did_entry *e = api_did_find(a, r.did);
+	if (!e) {
+		api_reply(a, req, 200, json_pack("{s:s, s:s, s:s, s:i, s:n, s:b, s:s, s:s, s:s}",
+			"company_name", "Home Services", "trade_type", "plumbing",
+			"trade_label", "plumber", "callout_fee", 49, "area", "is_repeat", 0,
+			"did_number", r.did, "caller_id", r.cli,
+			"greeting", "Hello, how can I help you?"), API_EP_DID_CONTEXT, t0);
+		return;
+	}
+	struct repeat_job *rj = NULL;
+	if (r.cli[0])
+		rj = (struct repeat_job *)api_job_new(sizeof(*rj), repeat_run, repeat_done, NULL);
+	if (rj) {
+		rj->req = req;
+		rj->t0 = t0;
+		rj->r = r;
+		rj->e = *e;	/* the map may be replaced while the check runs */
+		rj->days = a->conf->api_repeat_days;
+		if (api_db_submit(a, &rj->j, REPEAT_WAIT_MS) == 0)
+			return;
+		api_job_free(&rj->j);
+	}
+	reply_known(a, req, t0, e, &r, false);	/* no caller ID, or MariaDB down */
 }

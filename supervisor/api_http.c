@@ -3,10 +3,12 @@
  * JSON replies, JSON errors, the API key, request bodies, statistics.
  *
  * Every answer is JSON (metrics excepted), every rejection a 4xx with
- * {"error": "..."} and one log line naming the client and the reason.
+ * {"error": "..."} and one log line naming the client and the reason;
+ * once the api is stopping, every answer says Connection: close.
  * The key is compared in constant time, and never logged.
  */
 #include "api.h"
+#include "api_req.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -18,11 +20,8 @@
 #include <string.h>
 
 #include "../common/conf.h"
-#include "../common/db.h"
 #include "../common/log.h"
 #include "../common/vg_time.h"
-
-#define DB_RETRY_NS (5 * NS_PER_S)
 
 const char *api_peer(struct evhttp_request *req, char *buf, size_t len)
 {
@@ -34,6 +33,19 @@ const char *api_peer(struct evhttp_request *req, char *buf, size_t len)
 		evhttp_connection_get_peer(con, (char **)&host, &port);
 	snprintf(buf, len, "%s:%u", host, port);
 	return buf;
+}
+
+/*
+ * Once this api is stopping (a reload's new one takes the new
+ * connections), every answer closes its connection: a keep-alive client
+ * then sends its next request to the new api, and this one is left with
+ * nothing in flight when it goes.
+ */
+static void api_send(struct api *a, struct evhttp_request *req, int code, struct evbuffer *out)
+{
+	if (a->stopping)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+	evhttp_send_reply(req, code, NULL, out);
 }
 
 static void count(struct api *a, enum api_endpoint ep, int code, int64_t t0)
@@ -56,7 +68,7 @@ void api_reply(struct api *a, struct evhttp_request *req, int code, json_t *body
 	free(text);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "application/json");
-	evhttp_send_reply(req, code, NULL, out);
+	api_send(a, req, code, out);
 	if (out)
 		evbuffer_free(out);
 	count(a, ep, code, t0);
@@ -93,54 +105,17 @@ json_t *api_body(struct api *a, struct evhttp_request *req, enum api_endpoint ep
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
-	json_error_t jerr;
 
 	if (len > (size_t)a->conf->api_max_body) {
 		api_error(a, req, 413, ep, t0, "request body over %d bytes", a->conf->api_max_body);
 		return NULL;
 	}
-	/* jansson refuses invalid UTF-8 and NUL bytes; duplicate keys are ambiguous. */
-	json_t *j = json_loadb((const char *)evbuffer_pullup(in, -1), len,
-			       JSON_REJECT_DUPLICATES, &jerr);
-	if (!j || !json_is_object(j)) {
-		json_decref(j);
+	json_t *j = api_json_object(evbuffer_pullup(in, -1), len);
+	if (!j) {
 		api_error(a, req, 400, ep, t0, "Invalid JSON body");
 		return NULL;
 	}
 	return j;
-}
-
-MYSQL *api_db(struct api *a)
-{
-	char err[512];
-
-	if (a->db)
-		return a->db;
-	if (mono_ns() < a->db_retry_ns)
-		return NULL;
-	if (db_connect(a->conf, &a->db, err, sizeof(err)) < 0) {
-		if (!a->db_logged_down)
-			log_error("api", NULL, "MariaDB unreachable: %s", err);
-		a->db_logged_down = true;
-		a->db_retry_ns = mono_ns() + DB_RETRY_NS;
-		return NULL;
-	}
-	if (a->db_logged_down)
-		log_info("api", NULL, "MariaDB reachable again");
-	a->db_logged_down = false;
-	return a->db;
-}
-
-void api_db_failed(struct api *a, const char *what)
-{
-	log_error("api", NULL, "MariaDB: %s: %s", what, a->db ? mysql_error(a->db) : "no connection");
-	if (a->st_repeat)
-		mysql_stmt_close(a->st_repeat);
-	a->st_repeat = NULL;
-	db_close(a->db);
-	a->db = NULL;
-	a->db_logged_down = true;
-	a->db_retry_ns = mono_ns() + DB_RETRY_NS / 5;
 }
 
 static void healthz(struct api *a, struct evhttp_request *req, int64_t t0)
@@ -181,7 +156,7 @@ static void metrics(struct api *a, struct evhttp_request *req, int64_t t0)
 	fclose(fp);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4");
-	evhttp_send_reply(req, 200, NULL, out);
+	api_send(a, req, 200, out);
 	evbuffer_free(out);
 	count(a, API_EP_METRICS, 200, t0);
 }

@@ -5,7 +5,9 @@
  * queue, the writer's doorbell and its statistics read-write, and the rest
  * of the segment read-only. SIGTERM (a reload's replacement is running,
  * or vagentd is stopping): stop accepting, answer every request already
- * taken, exit. Signals come through a signalfd, as in the workers.
+ * taken (each has a bound: the journal's wait, a database job's wait),
+ * exit. Signals come through a signalfd, as in the workers; the database
+ * thread (api_db.c) takes none.
  */
 #include "api.h"
 
@@ -21,7 +23,6 @@
 #include <unistd.h>
 
 #include "../common/conf.h"
-#include "../common/db.h"
 #include "../common/log.h"
 #include "../common/vg_time.h"
 
@@ -40,8 +41,21 @@ static void on_ack(evutil_socket_t fd, short what, void *arg)
 	(void)fd; (void)what;
 
 	api_pending_tick(a);
-	if (a->stopping && !a->pending)
+	if (a->stopping && !a->pending && !a->db_jobs)
 		event_base_loopbreak(a->base);
+}
+
+void api_listen(struct api *a)
+{
+	if (a->bound || a->stopping)
+		return;
+	if (a->listen_ev)
+		event_del(a->listen_ev);
+	a->bound = evhttp_accept_socket_with_handle(a->http, a->listen_fd);
+	if (!a->bound)
+		fatal("api: cannot take connections on %s", a->conf->api_listen);
+	log_info("api", NULL, "api listening on %s: %zu DID(s) known", a->conf->api_listen,
+		 a->ndids);
 }
 
 static void begin_stop(struct api *a)
@@ -51,6 +65,8 @@ static void begin_stop(struct api *a)
 	if (a->stopping)
 		return;
 	a->stopping = true;
+	if (a->listen_ev)
+		event_del(a->listen_ev);
 	if (a->bound)
 		evhttp_del_accept_socket(a->http, a->bound);	/* vagentd keeps its copy */
 	a->bound = NULL;
@@ -72,13 +88,15 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void map_mine(struct api *a, int shm_fd, void *segment, size_t size)
+static void map_mine(struct api *a, int shm_fd, void *segment, size_t size, int region)
 {
 	a->seg.base = segment;
 	a->seg.size = size;
 	a->seg.fd = -1;
 	a->hdr = shm_hdr(&a->seg);
-	uint32_t mine = a->hdr->nslots;	/* the first region after the workers' */
+	uint32_t mine = a->hdr->nslots + (uint32_t)region;	/* after the workers' */
+	if (region < 0 || region >= SHM_API_REGIONS || mine >= a->hdr->nregions)
+		panic("api: no record queue %d", region);
 	if (shm_map_slot(&a->region, shm_fd, a->hdr, mine) < 0 ||
 	    shm_map_bell(&a->bell_map, shm_fd, a->hdr) < 0 ||
 	    shm_map_api_stats(&a->stats_map, shm_fd, a->hdr) < 0)
@@ -120,37 +138,40 @@ static void setup(struct api *a, int listen_fd)
 				   EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH |
 				   EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(a->http, api_route, a);
-	a->bound = evhttp_accept_socket_with_handle(a->http, listen_fd);
+	a->listen_fd = listen_fd;	/* taken once the DID map is there: api_did_start() */
 	a->sig_ev = event_new(a->base, a->sig_fd, EV_READ | EV_PERSIST, on_signal, a);
 	a->refresh_ev = event_new(a->base, -1, EV_PERSIST, on_refresh, a);
 	a->ack_ev = event_new(a->base, -1, 0, on_ack, a);
-	if (!a->bound || !a->sig_ev || !a->refresh_ev || !a->ack_ev ||
+	if (!a->sig_ev || !a->refresh_ev || !a->ack_ev ||
 	    event_add(a->sig_ev, NULL) < 0 || event_add(a->refresh_ev, &every) < 0)
 		fatal("api: cannot register its events");
 }
 
-void api_main(const struct conf *c, int listen_fd, int shm_fd, void *segment, size_t size)
+void api_main(const struct conf *c, int listen_fd, int shm_fd, void *segment, size_t size,
+	      int region)
 {
 	struct api a = { .conf = c };
+	int rc;
 
-	map_mine(&a, shm_fd, segment, size);
+	map_mine(&a, shm_fd, segment, size, region);
 	setup(&a, listen_fd);
-	api_did_refresh(&a);
-	log_info("api", NULL, "api listening on %s: %zu DID(s) known", c->api_listen, a.ndids);
-	while (!a.stopping || a.pending) {
+	if ((rc = api_db_start(&a)) < 0 || (rc = api_did_start(&a)) < 0)
+		fatal("api: cannot start: %s", strerror(-rc));
+	while (!a.stopping || a.pending || a.db_jobs) {
 		event_base_loop(a.base, EVLOOP_ONCE);
 		if (a.stopping && mono_ns() > a.stop_deadline_ns)
 			break;
 	}
-	atomic_store(&a.stats->pid, 0);
+	int32_t me = (int32_t)getpid();	/* a reload's new api may have written its own */
+	atomic_compare_exchange_strong(&a.stats->pid, &me, 0);
 	evhttp_free(a.http);
 	event_free(a.sig_ev);
 	event_free(a.refresh_ev);
 	event_free(a.ack_ev);
+	if (a.listen_ev)
+		event_free(a.listen_ev);
+	api_db_stop(&a);
 	event_base_free(a.base);
-	if (a.st_repeat)
-		mysql_stmt_close(a.st_repeat);
-	db_close(a.db);
 	free(a.dids);
 	log_info("api", NULL, "api stopped");
 	_exit(0);

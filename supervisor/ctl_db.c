@@ -21,6 +21,7 @@
  * the line and MariaDB's error, and exit status 1.
  */
 #include "ctl_db.h"
+#include "ctl_split.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -342,105 +343,6 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	return -1;
-}
-
-struct splitter {
-	char *s;
-	size_t len, pos;
-	unsigned int line;
-};
-
-/*
- * The next statement of sp: [*b, *e) from its first character that is not
- * blank or comment to before its ';' (or the end of the text), starting on
- * line *bline. Returns 1, 0 at the end, -1 for a quote or comment that is
- * never closed (*bline: where it opened).
- */
-static int split_next(struct splitter *sp, size_t *b, size_t *e, unsigned int *bline)
-{
-	const char *s = sp->s;
-	bool content = false;
-
-	while (sp->pos < sp->len) {
-		char ch = s[sp->pos];
-		char nx = sp->pos + 1 < sp->len ? s[sp->pos + 1] : '\0';
-
-		if (ch == '\n') {
-			sp->line++;
-			sp->pos++;
-			continue;
-		}
-		if (isspace((unsigned char)ch)) {
-			sp->pos++;
-			continue;
-		}
-		/* -- needs a blank after it (MariaDB's rule); # always starts one. */
-		if (ch == '#' || (ch == '-' && nx == '-' &&
-				  (sp->pos + 2 >= sp->len || isspace((unsigned char)s[sp->pos + 2])))) {
-			while (sp->pos < sp->len && s[sp->pos] != '\n')
-				sp->pos++;
-			continue;
-		}
-		if (ch == '/' && nx == '*') {
-			unsigned int at = sp->line;
-			/* An executable comment, slash-star-bang, is SQL to the server. */
-			bool exec = sp->pos + 2 < sp->len &&
-				    (s[sp->pos + 2] == '!' || s[sp->pos + 2] == 'M');
-			if (exec && !content) {
-				content = true;
-				*b = sp->pos;
-				*bline = sp->line;
-			}
-			sp->pos += 2;
-			while (sp->pos + 1 < sp->len && !(s[sp->pos] == '*' && s[sp->pos + 1] == '/'))
-				if (s[sp->pos++] == '\n')
-					sp->line++;
-			if (sp->pos + 1 >= sp->len) {
-				*bline = at;
-				return -1;
-			}
-			sp->pos += 2;
-			continue;
-		}
-		if (ch == ';') {
-			sp->pos++;
-			if (!content)		/* an empty statement: ";;" */
-				continue;
-			*e = sp->pos - 1;
-			return 1;
-		}
-		if (!content) {
-			content = true;
-			*b = sp->pos;
-			*bline = sp->line;
-		}
-		if (ch == '\'' || ch == '"' || ch == '`') {
-			unsigned int at = sp->line;
-			sp->pos++;
-			while (sp->pos < sp->len && s[sp->pos] != ch) {
-				if (s[sp->pos] == '\n')
-					sp->line++;
-				/* Backslash escapes in strings, not in `identifiers`. */
-				if (s[sp->pos] == '\\' && ch != '`' && sp->pos + 1 < sp->len &&
-				    s[++sp->pos] == '\n')
-					sp->line++;
-				sp->pos++;
-			}
-			if (sp->pos >= sp->len) {
-				*bline = at;
-				return -1;
-			}
-			/* A doubled quote closes and reopens: the same string. */
-			sp->pos++;
-			continue;
-		}
-		sp->pos++;
-	}
-	if (content) {
-		*e = sp->len;
-		return 1;
-	}
-	return 0;
 }
 
 /* Runs every statement of one migration; -1 after printing why. */

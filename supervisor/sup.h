@@ -39,6 +39,9 @@ struct sup_child {
 	void (*run)(struct sup *s);	/* in the child; never returns */
 	pid_t pid;
 	pid_t old_pid;			/* the one a reload replaced, finishing up */
+	int region;			/* pid's record queue of the child's two (api) */
+	bool replace_pending;		/* a reload came while old_pid was finishing */
+	int64_t old_since_ns;
 	int64_t started_ns;
 	int fails;
 	bool term_sent;

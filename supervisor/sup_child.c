@@ -9,6 +9,11 @@
  * is restarted with a growing delay; what it was doing waits safely
  * meanwhile (records stay in their queues, connections in the api's
  * listen backlog, which the supervisor holds).
+ *
+ * The api has two record queues and each copy produces into one: a
+ * reload's new api takes the queue the old one is not using, and a queue
+ * is handed on only after the api that had it has been reaped. A queue is
+ * single-producer; two apis in one queue lose and garble bookings.
  */
 #include "sup.h"
 
@@ -59,15 +64,45 @@ int child_start(struct sup *s, struct sup_child *c)
 	return 0;
 }
 
-/* Reload: a new one first, then the old one finishes what it has and goes. */
+/*
+ * Reload: a new one first, in the queue the old one is not using; then the
+ * old one finishes what it has taken and goes. While an older one is still
+ * finishing, the queue it holds is not free: the replacement waits for its
+ * reap (it has a deadline of its own; past STOP_NS it is killed), and the
+ * current one serves meanwhile, so no request is refused or dropped.
+ */
 void child_replace(struct sup *s, struct sup_child *c)
 {
-	if (c->old_pid)
-		kill(c->old_pid, SIGKILL);	/* two reloads in a row: no third copy */
+	if (s->stopping)
+		return;
+	if (c->old_pid) {
+		c->replace_pending = true;
+		if (mono_ns() - c->old_since_ns > STOP_NS) {
+			log_error("sup", NULL, "old %s (pid %d) still running; killing it", c->name,
+				  (int)c->old_pid);
+			kill(c->old_pid, SIGKILL);
+		}
+		log_info("sup", NULL, "%s replaced once the old one (pid %d) has finished",
+			 c->name, (int)c->old_pid);
+		return;
+	}
+	c->replace_pending = false;
+	if (!c->pid) {			/* died; restart it now, in its own queue */
+		event_del(c->restart_ev);
+		child_start(s, c);
+		return;
+	}
 	c->old_pid = c->pid;
+	c->old_since_ns = mono_ns();
 	c->pid = 0;
-	if (child_start(s, c) == 0 && c->old_pid)
-		kill(c->old_pid, SIGTERM);
+	c->region ^= 1;
+	if (child_start(s, c) < 0 || !c->pid) {
+		c->pid = c->old_pid;	/* the old one stays, in its own queue */
+		c->old_pid = 0;
+		c->region ^= 1;
+		return;
+	}
+	kill(c->old_pid, SIGTERM);
 }
 
 static void describe(int st, char *buf, size_t len)
@@ -83,7 +118,9 @@ bool child_reaped(struct sup *s, struct sup_child *c, pid_t pid, int st)
 	char how[64];
 
 	if (pid == c->old_pid) {
-		c->old_pid = 0;
+		c->old_pid = 0;		/* its queue is free: nothing writes it any more */
+		if (c->replace_pending)
+			child_replace(s, c);
 		return true;
 	}
 	if (pid != c->pid)

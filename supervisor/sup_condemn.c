@@ -95,10 +95,10 @@ static bool silence(struct sup *s, uint32_t i, const struct recq *q, char *who, 
 		snprintf(who, len, "worker %d", (int)pid);
 		return !pid || kill_wait(pid, true);
 	}
-	if (i == s->nslots) {
-		snprintf(who, len, "api %d", (int)s->api.pid);
-		bool ok = !s->api.pid || kill_wait(s->api.pid, true);
-		return (!s->api.old_pid || kill_wait(s->api.old_pid, true)) && ok;
+	if (i - s->nslots < SHM_API_REGIONS) {	/* the api's: the one it gave that queue */
+		pid_t pid = (int)(i - s->nslots) == s->api.region ? s->api.pid : s->api.old_pid;
+		snprintf(who, len, "api %d", (int)pid);
+		return !pid || kill_wait(pid, true);
 	}
 	pid_t pid = atomic_load(&((struct recq *)q)->owner_pid);
 	snprintf(who, len, "tool %d", (int)pid);

@@ -163,7 +163,7 @@ void sup_run_api(struct sup *s)
 	int keep[] = { s->shm.fd, s->api_fd, log_fd() };
 
 	child_reset(keep, 3);
-	api_main(s->conf, s->api_fd, s->shm.fd, s->shm.base, s->shm.size);
+	api_main(s->conf, s->api_fd, s->shm.fd, s->shm.base, s->shm.size, s->api.region);
 }
 
 /* Start-up failed after the segment exists: do not leave it behind. */
@@ -192,7 +192,7 @@ static void start(struct sup *s)
 	shm_name_for(realpath(s->conf->run_dir, real) ? real : s->conf->run_dir,
 		     name, sizeof(name));
 	if ((rc = shm_create(&s->shm, name, (uint32_t)s->conf->max_calls,
-			     (uint32_t)s->conf->extra_producers, (int)getpid())) < 0)
+			     (uint32_t)s->conf->extra_producers + SHM_API_REGIONS - 1, (int)getpid())) < 0)
 		fatal("shared memory %s: %s", name, strerror(-rc));
 	drop_privileges(s);
 	if (control_open(s, err, sizeof(err)) < 0)

@@ -17,7 +17,8 @@ def seed_dids(db):
             db.sql(stmt)
 
 
-def api_daemon(daemon_factory, db, tmp_path, sub="d", **sections):
+def api_daemon(daemon_factory, db, tmp_path, sub="d", db_extra=None, **sections):
+    """sections: more settings by section; db_extra: more [db] settings."""
     key = os.path.join(str(tmp_path), "api.key")
     if not os.path.exists(key):
         with open(key, "w") as f:
@@ -28,6 +29,8 @@ def api_daemon(daemon_factory, db, tmp_path, sub="d", **sections):
                         "api_key_file": key, "commit_wait_ms": "2000"}}
     if db:
         settings.update(db.settings())
+    if db_extra:
+        sections = dict(sections, db=db_extra)
     for k, v in sections.items():
         settings.setdefault(k, {}).update(v)
     d = daemon_factory(settings, sub=sub)

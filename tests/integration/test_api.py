@@ -48,6 +48,30 @@ def test_withheld_caller_id_is_no_caller_id(api):
     assert st == 200 and j["caller_id"] == "" and j["is_repeat"] is False
 
 
+@pytest.mark.parametrize("cli", ["1" * 31 + "4", "1" * 31, "+44 " + "7" * 28 + " (0)"])
+def test_issue_caller_id_too_long_is_no_caller_id(api, cli):
+    """Regression: 31 or more digits overran the digit buffer, and stack bytes
+    followed the caller ID into the reply and the repeat-caller query."""
+    api.db.sql("INSERT INTO doppia_calls (phone_number, did, last_call_time, call_count) "
+               "VALUES (%s, '442039962952', UTC_TIMESTAMP(), 1)", ("1" * 30,))
+    st, j = call(api, "POST", "/api/voice-agent/did_context",
+                 {"did_number": "442039962952", "caller_id": cli})
+    assert st == 200, j
+    assert j["caller_id"] == "" and j["is_repeat"] is False
+    assert j["did_number"] == "442039962952" and j["company_name"] == "George The Plumber"
+    st, j = call(api, "POST", "/api/voice-agent/did_context",
+                 {"did_number": "44 20 0000 0000", "caller_id": cli})
+    assert st == 200 and j["caller_id"] == "" and j["did_number"] == "442000000000"
+
+
+def test_caller_id_of_thirty_digits_is_kept(api):
+    api.db.sql("INSERT INTO doppia_calls (phone_number, did, last_call_time, call_count) "
+               "VALUES (%s, '442039962952', UTC_TIMESTAMP(), 1)", ("1" * 30,))
+    st, j = call(api, "POST", "/api/voice-agent/did_context",
+                 {"did_number": "442039962952", "caller_id": "1" * 30})
+    assert st == 200 and j["caller_id"] == "1" * 30 and j["is_repeat"] is True
+
+
 def test_unknown_did_gets_the_fallback(api):
     st, j = call(api, "POST", "/api/voice-agent/did_context",
                  {"did_number": "44 (0)20 0000 0000", "caller_id": "+44 7963 155448"})
@@ -145,6 +169,23 @@ def test_booking_accepted_while_database_is_down(api, mariadb):
                                 (j["booking_ref"],))[0][0] == 1, 30, "the booking to land")
 
 
+def test_booking_while_database_refuses_writes(api, mariadb):
+    """read_only (a switchover, a replica promoted late): the booking is
+    journaled and answered as while MariaDB is down, then lands once."""
+    mariadb.sql("SET GLOBAL read_only = 1")
+    try:
+        st, j = call(api, "POST", "/api/voice-agent/create_booking", SEED_BOOKING)
+        assert st == 200 and j["success"] is True, j
+        assert j["booking_id"] is None and len(j["booking_ref"]) == 10
+        assert j["message"] == "Booking %s received for Ahmed Lekan at E5 9ES" % j["booking_ref"]
+        assert api.db.sql("SELECT COUNT(*) FROM ai_agent_bookings")[0][0] == 0
+    finally:
+        mariadb.sql("SET GLOBAL read_only = 0")
+    wait_for(lambda: api.db.sql("SELECT COUNT(*) FROM ai_agent_bookings WHERE booking_ref=%s",
+                                (j["booking_ref"],))[0][0] == 1, 30, "the booking to land")
+    assert api.status()["records_dead_total"] == 0
+
+
 def test_dispatch_workflow(api):
     ids = [call(api, "POST", "/api/voice-agent/create_booking",
                 dict(SEED_BOOKING, customer_name="Customer %d" % i))[1]["booking_id"]
@@ -186,6 +227,9 @@ def test_wrong_key_is_401(api, path, key):
     ('{"did_number": "abc"}', "did_number must be a phone number"),
     ('{"did_number": "12"}', "did_number must be a phone number"),
     ('{"did_number": 442039962952}', "did_number and caller_id must be strings"),
+    ('{"did_number": "%s"}' % ("4" * 31), "did_number must be a phone number"),
+    ('{"did_number": "%s", "caller_id": "447700900123"}' % ("1" * 40),
+     "did_number must be a phone number"),
 ])
 def test_did_context_bad_bodies(api, body, error):
     st, j = call(api, "POST", "/api/voice-agent/did_context", raw=body)
@@ -245,6 +289,8 @@ def test_slow_half_sent_request_times_out(daemon_factory, db, tmp_path):
 
 
 def test_health_and_metrics(api):
+    wait_for(lambda: call(api, "GET", "/healthz")[1]["status"] == "ok", 30,
+             "the writer connected to MariaDB")
     st, h = call(api, "GET", "/healthz")
     assert st == 200 and h["status"] == "ok" and h["writer_running"] is True
     call(api, "POST", "/api/voice-agent/did_context", {"did_number": "442039962952"})

@@ -1,0 +1,1 @@
+UNIT_SRC_split := supervisor/ctl_split.c
