@@ -67,7 +67,8 @@ static bool settle(struct api_pending *p, int64_t now)
 		return false;
 	if (st == RECQ_JOURNALED && now < p->commit_by)
 		return false;
-	if (st == RECQ_PENDING) {
+	if (st == RECQ_PENDING || st == RECQ_LOST) {
+		/* LOST: dropped with a condemned queue, so never stored either. */
 		api_error(a, p->req, 503, API_EP_CREATE_BOOKING, p->t0,
 			  "booking %s not stored yet; retry with the same Idempotency-Key", p->ref);
 	} else if (id < 0) {
