@@ -85,13 +85,13 @@ static void round_trip(const struct booking_in *b)
 	struct rec_val v[REC_MAX_FIELDS];
 	msgpack_unpacked up;
 	char err[256];
-	uint64_t seq, pos;
+	uint64_t seq, pos, expect = 0;
 
 	recq_init(q, CAP, 0);
 	if (booking_enqueue(q, &bell, b, &seq, err, sizeof(err)) < 0)
 		abort();		/* accepted, yet the record refuses it */
 	pos = recq_tail(q);
-	if (recq_read(q, &pos, &rec, payload, sizeof(payload)) != 1 || rec.seq != seq)
+	if (recq_read(q, CAP, &pos, &expect, &rec, payload, sizeof(payload)) != 1 || rec.seq != seq)
 		abort();
 	msgpack_unpacked_init(&up);
 	if (record_decode(rec.type, rec.version, payload, rec.len, &up, v, err, sizeof(err)) < 0)
