@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../common/vg_time.h"
@@ -287,6 +288,15 @@ struct api_stats *shm_api_stats(const struct shm_map *m)
 int shm_map_api_stats(struct shm_map *am, int shm_fd, const struct shm_header *h)
 {
 	return map_range(am, shm_fd, h->api_off, page_round(sizeof(struct api_stats)));
+}
+
+#ifndef __NR_mseal
+#define __NR_mseal 462		/* the same on every architecture */
+#endif
+
+int shm_seal_map(const struct shm_map *m)
+{
+	return syscall(__NR_mseal, m->base, m->size, 0UL) < 0 ? -errno : 0;
 }
 
 void shm_unmap(struct shm_map *m)

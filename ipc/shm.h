@@ -37,8 +37,11 @@
  * dumpable), so it cannot read other calls' audio or details, write other
  * regions, the header or other producers' queues; resize the segment
  * (sealed); leave descriptors in the supervisor; hold a slot by stalling
- * (the watchdog). Keeping it from the control socket and from signals
- * would need a separate uid for workers.
+ * (the watchdog); grow its own mappings over other regions with mremap()
+ * (mseal, on kernels from 6.10 only: before that, a worker's region
+ * mapping can be grown over the regions after its own). Keeping it from
+ * the control socket and from signals would need a separate uid for
+ * workers.
  */
 #ifndef VG_SHM_H
 #define VG_SHM_H
@@ -225,6 +228,13 @@ struct api_stats *shm_api_stats(const struct shm_map *m);
 
 /* The api: maps its statistics pages read-write. */
 int shm_map_api_stats(struct shm_map *am, int shm_fd, const struct shm_header *h);
+
+/*
+ * A worker: seals a mapping (mseal, Linux 6.10+) so that it cannot be
+ * grown with mremap() over the regions after it. 0, or -ENOSYS on older
+ * kernels, where that remains possible (see the trust note above).
+ */
+int shm_seal_map(const struct shm_map *m);
 
 void shm_unmap(struct shm_map *m);
 

@@ -207,6 +207,8 @@ static void setup(struct worker *w, const struct worker_args *a)
 	/* From here on this process can reach its own slot and the bell only. */
 	munmap(a->segment, a->segment_size);
 	close(a->shm_fd);
+	if ((rc = shm_seal_map(&w->region)) < 0 || (rc = shm_seal_map(&w->bell_map)) < 0)
+		log_debug("worker", NULL, "mappings not sealed: %s", strerror(-rc));
 	w->bell = w->bell_map.base;
 	w->slot = w->region.base;
 	w->ring_in = slot_ring_in(w->region.base, &w->hdr);
