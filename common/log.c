@@ -52,8 +52,8 @@ static int open_file(const char *path)
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
 		      O_NOCTTY | O_CLOEXEC, 0640);
 
-	if (fd < 0)
-		return errno == ELOOP ? -EMLINK : -errno;
+	if (fd < 0)	/* ENXIO: a FIFO with no reader, or a socket */
+		return errno == ELOOP || errno == ENXIO ? -EMLINK : -errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
 		close(fd);
 		return -EMLINK;
