@@ -44,6 +44,7 @@ static const struct key keys[] = {
 	{ "vagentd", "max_spare", K_INT, F(max_spare), 1, 4096, false },
 	{ "vagentd", "worker_max_use", K_INT, F(worker_max_use), 0, 1000000, false },
 	{ "vagentd", "drain_timeout", K_INT, F(drain_timeout), 0, 86400, false },
+	{ "vagentd", "watchdog", K_INT, F(watchdog), 2, 3600, false },
 	{ "vagentd", "log_level", K_LEVEL, F(log_level), 0, 0, false },
 	{ "vagentd", "log_file", K_PATH, F(log_file), 0, 0, false },
 	{ "vagentd", "syslog", K_BOOL, F(syslog), 0, 0, false },
@@ -124,9 +125,11 @@ static void defaults(struct conf *c)
 	c->max_spare = 16;
 	c->worker_max_use = 1000;
 	c->drain_timeout = 300;
+	c->watchdog = 30;
 	c->log_level = LOG_LVL_INFO;
 	snprintf(c->engine, sizeof(c->engine), "echo");
-	snprintf(c->context_dir, sizeof(c->context_dir), "/tmp");
+	/* Private: in a world-writable directory anyone picks a caller's file. */
+	snprintf(c->context_dir, sizeof(c->context_dir), "/run/vagent/context");
 	c->idle_timeout = 10;
 	c->max_duration = 3600;
 	c->max_frame_ms = 200;

@@ -58,6 +58,7 @@ struct conf {
 	int max_spare;
 	int worker_max_use;
 	int drain_timeout;		/* seconds */
+	int watchdog;			/* seconds a busy worker's loop may stall */
 	int log_level;
 	char log_file[PATH_MAX];
 	bool syslog;

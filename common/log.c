@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <syslog.h>
 #include <time.h>
@@ -39,11 +40,26 @@ int log_level_parse(const char *name)
 	return -1;
 }
 
+/*
+ * The log's directory may belong to the service user while we still run
+ * as root: never follow a link there, never block on a FIFO planted there,
+ * and write only to a regular file that has no other name (a hard link to
+ * a file of root's would be one).
+ */
 static int open_file(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+		      O_NOCTTY | O_CLOEXEC, 0640);
 
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)	/* ENXIO: a FIFO with no reader, or a socket */
+		return errno == ELOOP || errno == ENXIO ? -EMLINK : -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		return -EMLINK;
+	}
+	fcntl(fd, F_SETFL, O_WRONLY | O_APPEND);	/* back to blocking writes */
+	return fd;
 }
 
 int log_open(const char *ident, const char *file, bool use_syslog, int level)

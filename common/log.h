@@ -31,6 +31,8 @@ int log_level_parse(const char *name);
  * ident: program name in each line. file: NULL or "" for stderr, else a
  * path opened O_APPEND. use_syslog: also send to syslog(3).
  * Returns 0 or -errno (the file could not be opened; stderr stays in use).
+ * -EMLINK: the path is a symbolic link, not a regular file, or a file
+ * with more than one name; it is never written.
  */
 int log_open(const char *ident, const char *file, bool use_syslog, int level);
 

@@ -1,5 +1,11 @@
 /*
  * chan.c - fixed-size messages and SCM_RIGHTS over SOCK_SEQPACKET.
+ *
+ * Every descriptor the kernel installs in us on receipt is either handed
+ * to the caller (one, with a well-formed CHAN_CALL, to a caller that takes
+ * descriptors) or closed here before returning, on every path: the peer
+ * is another process and may be hostile, and a descriptor left behind is
+ * one fewer for calls.
  */
 #include "chan.h"
 
@@ -73,7 +79,8 @@ int chan_recv(int sock, struct chan_msg *m, int *fd)
 	};
 	ssize_t n;
 
-	*fd = -1;
+	if (fd)
+		*fd = -1;
 	do
 		n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -82,9 +89,9 @@ int chan_recv(int sock, struct chan_msg *m, int *fd)
 	if (n == 0) {
 		/* SOCK_SEQPACKET: 0 is either the peer's close or an empty record. */
 		struct pollfd p = { .fd = sock, .events = POLLRDHUP };
+		close_passed(&mh);	/* an empty record may still carry fds */
 		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP)))
 			return -EPIPE;
-		close_passed(&mh);
 		return -EPROTO;
 	}
 	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n != (ssize_t)sizeof(*m) ||
@@ -95,7 +102,7 @@ int chan_recv(int sock, struct chan_msg *m, int *fd)
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	if (!c)
 		return m->type == CHAN_CALL ? -EPROTO : 0;
-	if (m->type != CHAN_CALL || c->cmsg_level != SOL_SOCKET ||
+	if (!fd || m->type != CHAN_CALL || c->cmsg_level != SOL_SOCKET ||
 	    c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)) ||
 	    CMSG_NXTHDR(&mh, c)) {
 		close_passed(&mh);

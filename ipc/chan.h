@@ -53,8 +53,11 @@ int chan_send(int sock, const struct chan_msg *m, int fd);
 
 /*
  * Receives one message. *fd is -1 or the descriptor that came with
- * CHAN_CALL. 0; -EAGAIN if nothing waits; -EPIPE when the peer closed;
- * -EPROTO for a malformed message (any fd that came with it is closed).
+ * CHAN_CALL. fd NULL: this side takes no descriptors at all (the
+ * supervisor reading a worker), so a message that carries one, CHAN_CALL
+ * included, is malformed. 0; -EAGAIN if nothing waits; -EPIPE when the
+ * peer closed; -EPROTO for a malformed message. Whatever the result, any
+ * descriptor not handed out in *fd has been closed.
  */
 int chan_recv(int sock, struct chan_msg *m, int *fd);
 

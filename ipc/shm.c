@@ -1,18 +1,23 @@
 /*
  * shm.c - the shared-memory segment.
  *
- * POSIX shared memory (tmpfs), never a file on disk: the rings are written
- * fifty times a second per call and must not cause writeback.
+ * A memfd (shmem, like POSIX shared memory), never a file on disk: the
+ * rings are written fifty times a second per call and must not cause
+ * writeback. It has no name in any namespace (see shm.h for why).
  */
 #include "shm.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../common/vg_time.h"
@@ -54,7 +59,7 @@ void shm_name_for(const char *run_dir, char *name, size_t len)
 
 	for (const char *p = run_dir; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
-	snprintf(name, len, "/vagent.%08x", h);
+	snprintf(name, len, "vagent.%08x", h);
 }
 
 static void layout(struct shm_header *h, uint32_t nslots, uint32_t nextra)
@@ -89,21 +94,20 @@ int shm_create(struct shm_map *m, const char *name, uint32_t nslots, uint32_t ne
 	layout(&tmp, nslots, nextra);
 	m->size = tmp.slots_off + (size_t)tmp.nregions * tmp.slot_region_size;
 
-	shm_unlink(name);	/* a stale segment from a crashed master */
-	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)m->size) < 0) {
+	/* Sealed size: no holder of the fd can shrink it under our mappings (SIGBUS). */
+	if (ftruncate(fd, (off_t)m->size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		int err = -errno;
 		close(fd);
-		shm_unlink(name);
 		return err;
 	}
 	m->base = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m->base == MAP_FAILED) {
 		int err = -errno;
 		close(fd);
-		shm_unlink(name);
 		m->base = NULL;
 		return err;
 	}
@@ -122,18 +126,86 @@ int shm_create(struct shm_map *m, const char *name, uint32_t nslots, uint32_t ne
 	return 0;
 }
 
-static int open_existing(struct shm_map *m, const char *name, bool rw, char *err,
+/* The pid in run_dir/vagentd.pid, or -errno. */
+static int read_pidfile(const char *run_dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 16], buf[32];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/vagentd.pid", run_dir);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		int rc = -errno;
+		snprintf(err, errlen, "%s: %s (is vagentd running?)", path, strerror(errno));
+		return rc;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	long pid = strtol(buf, NULL, 10);
+	if (pid <= 1 || pid > INT_MAX) {
+		snprintf(err, errlen, "%s: no pid in it (is vagentd running?)", path);
+		return -ESRCH;
+	}
+	return (int)pid;
+}
+
+/*
+ * Opens the descriptor of vagentd (pid) whose link reads
+ * "/memfd:<name> (deleted)": the segment, by the only route there is.
+ */
+static int open_by_proc(int pid, const char *name, bool rw, char *err, size_t errlen)
+{
+	char dir[64], link[PATH_MAX], want[128], path[128];
+	struct dirent *de;
+	int fd = -1, rc = -ENOENT;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	snprintf(want, sizeof(want), "/memfd:%s (deleted)", name);
+	DIR *d = opendir(dir);
+	if (!d) {
+		rc = -errno;
+		snprintf(err, errlen, "shared memory of vagentd (pid %d): %s: %s%s", pid, dir,
+			 strerror(errno), rc == -EACCES || rc == -EPERM ?
+			 " (vagentd is not dumpable: status needs root)" : "");
+		return rc;
+	}
+	while (fd < 0 && (de = readdir(d))) {
+		snprintf(path, sizeof(path), "%s/%.16s", dir, de->d_name);
+		ssize_t n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		if (strcmp(link, want) != 0)
+			continue;
+		fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		if (fd < 0)
+			rc = -errno;
+	}
+	closedir(d);
+	if (fd < 0)
+		snprintf(err, errlen, "shared memory %s of vagentd (pid %d): %s", name, pid,
+			 rc == -ENOENT ? "not found (is vagentd running?)" : strerror(-rc));
+	return fd < 0 ? rc : fd;
+}
+
+static int open_existing(struct shm_map *m, const char *run_dir, bool rw, char *err,
 			 size_t errlen)
 {
+	char real[PATH_MAX], name[64];
 	struct stat st;
 
 	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	shm_name_for(realpath(run_dir, real) ? real : run_dir, name, sizeof(name));
 	snprintf(m->name, sizeof(m->name), "%s", name);
-	m->fd = shm_open(name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
+	int pid = read_pidfile(run_dir, err, errlen);
+	if (pid < 0)
+		return pid;
+	m->fd = open_by_proc(pid, name, rw, err, errlen);
 	if (m->fd < 0) {
-		int rc = -errno;
-		snprintf(err, errlen, "shared memory %s: %s (is vagentd running?)",
-			 name, strerror(errno));
+		int rc = m->fd;
+		m->fd = -1;
 		return rc;
 	}
 	if (fstat(m->fd, &st) < 0 || (size_t)st.st_size < sizeof(struct shm_header)) {
@@ -159,17 +231,23 @@ static int open_existing(struct shm_map *m, const char *name, bool rw, char *err
 		shm_unmap(m);
 		return -EPROTO;
 	}
+	if (h->master_pid != pid) {
+		snprintf(err, errlen, "shared memory %s: belongs to pid %d, not %d", name,
+			 (int)h->master_pid, pid);
+		shm_unmap(m);
+		return -ESRCH;
+	}
 	return 0;
 }
 
-int shm_open_ro(struct shm_map *m, const char *name, char *err, size_t errlen)
+int shm_open_ro(struct shm_map *m, const char *run_dir, char *err, size_t errlen)
 {
-	return open_existing(m, name, false, err, errlen);
+	return open_existing(m, run_dir, false, err, errlen);
 }
 
-int shm_open_rw(struct shm_map *m, const char *name, char *err, size_t errlen)
+int shm_open_rw(struct shm_map *m, const char *run_dir, char *err, size_t errlen)
 {
-	return open_existing(m, name, true, err, errlen);
+	return open_existing(m, run_dir, true, err, errlen);
 }
 
 int shm_claim_producer(const struct shm_map *m, int pid)
@@ -210,6 +288,15 @@ struct api_stats *shm_api_stats(const struct shm_map *m)
 int shm_map_api_stats(struct shm_map *am, int shm_fd, const struct shm_header *h)
 {
 	return map_range(am, shm_fd, h->api_off, page_round(sizeof(struct api_stats)));
+}
+
+#ifndef __NR_mseal
+#define __NR_mseal 462		/* the same on every architecture */
+#endif
+
+int shm_seal_map(const struct shm_map *m)
+{
+	return syscall(__NR_mseal, m->base, m->size, 0UL) < 0 ? -errno : 0;
 }
 
 void shm_unmap(struct shm_map *m)

@@ -18,6 +18,32 @@
  * that every queue keeps a single producer), then local tools. A region is
  * page aligned: struct slot, the caller->agent ring, the agent->caller ring,
  * then the region's record queue. A worker maps only its own region.
+ *
+ * No name: the segment is a memfd, reached only through a descriptor. The
+ * supervisor creates it and its children inherit it across fork(); a worker
+ * maps its own region and the doorbell, then unmaps the rest and closes the
+ * descriptor. Its size is sealed. Tools (vagentctl, vagent-recload) find it
+ * in /proc/<vagentd pid>/fd, which only root may read because vagentd is
+ * not dumpable (prctl PR_SET_DUMPABLE 0, inherited by every child).
+ *
+ * Trust (workers run as the same uid as the supervisor, so uid alone
+ * separates nothing). A compromised worker CAN: write anything into its own
+ * region (its slot, its rings, its record queue: all input to the readers,
+ * which bound every index and size they take from there) and the doorbell;
+ * lie in its slot's info and heartbeat (in its own favour only); send any
+ * bytes on its channel (the supervisor kills it for a malformed message or
+ * a descriptor); connect to control.sock and signal processes of its uid
+ * (stop or disrupt the service: availability is not protected). It CANNOT:
+ * open the segment (no name; /proc/<pid>/fd and ptrace of the supervisor,
+ * the booking-writer, the api and other workers are refused, none being
+ * dumpable), so it cannot read other calls' audio or details, write other
+ * regions, the header or other producers' queues; resize the segment
+ * (sealed); leave descriptors in the supervisor; hold a slot by stalling
+ * (the watchdog); grow its own mappings over other regions with mremap()
+ * (mseal, on kernels from 6.10 only: before that, a worker's region
+ * mapping can be grown over the regions after its own). Keeping it from
+ * the control socket and from signals would need a separate uid for
+ * workers.
  */
 #ifndef VG_SHM_H
 #define VG_SHM_H
@@ -34,7 +60,7 @@
 
 #define SHM_MAGIC 0x56414731u		/* "VAG1" */
 #define SHM_MAJOR 1
-#define SHM_MINOR 0
+#define SHM_MINOR 1		/* 1: slot heartbeat_ns */
 #define SHM_RING_SAMPLES 65536u		/* per direction: 8 s at 8 kHz */
 #define SHM_RECQ_BYTES (256u * 1024)	/* per producer: records of up to 64 KiB */
 #define SHM_API_REGIONS 2		/* regions nslots, nslots+1: the api's */
@@ -147,6 +173,13 @@ struct slot {
 	_Atomic uint64_t call_frames_in;	/* this call; reset per call */
 	_Atomic uint64_t call_frames_out;
 	struct hist hist[STAGE_MAX];
+
+	/*
+	 * CLOCK_MONOTONIC of the worker loop's last turn, stamped every
+	 * second. The supervisor's watchdog reads it as a hint (a worker can
+	 * only lie in its own favour) and bounds it by what it knows itself.
+	 */
+	_Alignas(64) _Atomic int64_t heartbeat_ns;
 };
 
 /* A mapped segment (whole, or one slot region). */
@@ -157,18 +190,24 @@ struct shm_map {
 	char name[64];
 };
 
-/* Segment name derived from the run directory, so instances do not collide. */
+/*
+ * The memfd's name (as /proc shows it), derived from the run directory so
+ * that tools can tell instances apart. A label, not a way in.
+ */
 void shm_name_for(const char *run_dir, char *name, size_t len);
 
-/* Supervisor: creates (replacing a stale one), sizes and initialises. */
+/* Supervisor: creates an anonymous segment (memfd), sizes, seals, initialises. */
 int shm_create(struct shm_map *m, const char *name, uint32_t nslots, uint32_t nextra,
 	       int master_pid);
 
-/* vagentctl: maps an existing segment read-only and checks its header. */
-int shm_open_ro(struct shm_map *m, const char *name, char *err, size_t errlen);
+/*
+ * vagentctl: maps the segment of the vagentd whose pidfile is in run_dir,
+ * read-only, through /proc/<pid>/fd (root only), and checks its header.
+ */
+int shm_open_ro(struct shm_map *m, const char *run_dir, char *err, size_t errlen);
 
 /* Local tools that produce records: the same, read-write. */
-int shm_open_rw(struct shm_map *m, const char *name, char *err, size_t errlen);
+int shm_open_rw(struct shm_map *m, const char *run_dir, char *err, size_t errlen);
 
 /*
  * A tool claims one of the extra producer regions (never the first
@@ -192,6 +231,13 @@ struct api_stats *shm_api_stats(const struct shm_map *m);
 
 /* The api: maps its statistics pages read-write. */
 int shm_map_api_stats(struct shm_map *am, int shm_fd, const struct shm_header *h);
+
+/*
+ * A worker: seals a mapping (mseal, Linux 6.10+) so that it cannot be
+ * grown with mremap() over the regions after it. 0, or -ENOSYS on older
+ * kernels, where that remains possible (see the trust note above).
+ */
+int shm_seal_map(const struct shm_map *m);
 
 void shm_unmap(struct shm_map *m);
 

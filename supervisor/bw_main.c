@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "../common/conf.h"
@@ -127,6 +128,7 @@ void writer_main(const struct conf *c, int shm_fd, void *segment, size_t size)
 	struct bw w = { 0 };
 	pthread_t db, sig;
 
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);	/* holds the DB password: no ptrace (inherited; kept explicit) */
 	setup(&w, c, shm_fd, segment, size);
 	if (pthread_create(&sig, NULL, signal_thread, &w) != 0 ||
 	    pthread_create(&db, NULL, bw_db_thread, &w) != 0)

@@ -58,11 +58,16 @@ struct wslot {
 	uint64_t call_seq;		/* the call handed to it, if busy */
 	bool retire_sent;
 	bool ever_ready;
+	bool killed;			/* SIGKILLed as broken or stuck; reaping */
+	int64_t busy_since_ns;		/* hand-off of its call: the watchdog's floor */
 };
 
 struct sup {
 	struct conf *conf;
 	uint32_t generation;
+	bool become;			/* started as root: uid/gid are [vagentd] user's */
+	uid_t uid;
+	gid_t gid;
 	const char *conf_path;
 	bool foreground;
 
@@ -76,6 +81,7 @@ struct sup {
 
 	/* Counters, mirrored into the segment header and metrics.prom. */
 	uint64_t calls_total, rejected_total, failed_total, restarts_total;
+	uint64_t workers_killed_total;	/* broken protocol or watchdog */
 	uint64_t call_seq;
 	uint64_t rejected_logged;	/* rejections already reported in the log */
 
@@ -88,6 +94,7 @@ struct sup {
 	int bad_starts;
 	int64_t spawn_not_before_ns;
 	struct event *spawn_ev;
+	struct event *watchdog_ev;	/* 1 s: busy workers' heartbeats */
 
 	struct event *sig_ev[8];
 	struct event *tick_ev;		/* 1 s: status files, drain deadline */

@@ -6,6 +6,16 @@
  * segment), the listener (may need root), daemonising, the shared
  * segment, dropping privileges, then the loop. Every failure before the
  * loop is fatal with one line saying what and where.
+ *
+ * Started as root (sysvinit), we work in directories that belong to the
+ * service user, who may have planted links there: the pidfile and the log
+ * are opened without following a link or blocking, and accepted only as
+ * regular files with one name owned by us or by that user; directories
+ * are handed over with fchown() on a descriptor reached without following
+ * a link the service user could have made, never chown() on a path.
+ * vagentd makes itself not dumpable first thing, so no process of the
+ * service user (a worker included) can ptrace it or open its descriptors
+ * through /proc; its children inherit that (ipc/shm.h says what it buys).
  */
 #include "sup.h"
 
@@ -22,6 +32,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,13 +77,59 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/* Started as root with a user configured: whom we become, before any file is touched. */
+static void resolve_user(struct sup *s)
+{
+	const struct conf *c = s->conf;
+
+	if (geteuid() != 0 || !c->user[0])
+		return;
+	struct passwd *pw = getpwnam(c->user);
+	if (!pw)
+		fatal("[vagentd] user: no such user '%s'", c->user);
+	s->become = true;
+	s->uid = pw->pw_uid;
+	s->gid = pw->pw_gid;
+}
+
+/*
+ * A file we write while root, in a directory the service user may own: a
+ * regular file with no other name, owned by root or by that user (a file
+ * of theirs gains them nothing). 0 or -EMLINK / -EPERM / -errno.
+ */
+static int check_file(const struct sup *s, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+		return -EMLINK;
+	if (geteuid() == 0 && st.st_uid != 0 && !(s->become && st.st_uid == s->uid))
+		return -EPERM;
+	return 0;
+}
+
+static const char *refusal(int rc)
+{
+	if (rc == -EMLINK || rc == -ELOOP)
+		return "a symbolic link, not a regular file, or a file with other names; refusing it";
+	if (rc == -EPERM)
+		return "owned by another user; refusing it";
+	return strerror(-rc);
+}
+
 /* Takes the pidfile's lock for the life of the process. */
 static void lock_pidfile(struct sup *s)
 {
+	int rc;
+
 	snprintf(s->pid_path, sizeof(s->pid_path), "%s/vagentd.pid", s->conf->run_dir);
-	s->pid_fd = open(s->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (s->pid_fd < 0)
-		fatal("pidfile %s: %s", s->pid_path, strerror(errno));
+	s->pid_fd = open(s->pid_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+			 O_CLOEXEC, 0644);
+	rc = s->pid_fd < 0 ? -errno : check_file(s, s->pid_fd);
+	if (rc < 0)
+		fatal("pidfile %s: %s", s->pid_path, refusal(rc));
 	if (flock(s->pid_fd, LOCK_EX | LOCK_NB) < 0) {
 		char buf[32] = "";
 		if (read(s->pid_fd, buf, sizeof(buf) - 1) < 0)
@@ -118,31 +175,101 @@ static void daemonize(void)
 	}
 }
 
+/* A directory root trusts the contents of: root's, writable by no one else. */
+static bool trusted_dir(int dfd)
+{
+	struct stat st;
+
+	return fstat(dfd, &st) == 0 && st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
+/*
+ * Opens directory path for fchown(). A symbolic link is followed only
+ * where it lies in a directory of root's that no one else may write (as
+ * /var/run -> /run): one the service user could have planted never is.
+ * The descriptor or -errno (-ELOOP for a refused link).
+ */
+static int open_dir_safely(const char *path)
+{
+	char buf[PATH_MAX], *save = NULL;
+	struct stat st;
+
+	if (path[0] != '/' || strlen(path) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", path);
+	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (char *comp = strtok_r(buf, "/", &save); fd >= 0 && comp;
+	     comp = strtok_r(NULL, "/", &save)) {
+		int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+		if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+			if (!trusted_dir(fd)) {
+				close(fd);
+				return -ELOOP;
+			}
+			flags &= ~O_NOFOLLOW;
+		}
+		int next = openat(fd, comp, flags);
+		int err = errno;
+		close(fd);
+		fd = next < 0 ? -err : next;
+	}
+	return fd;
+}
+
+/* Gives directory path to the service user, through a descriptor. */
+static void hand_dir(const struct sup *s, const char *what, const char *path)
+{
+	int fd = open_dir_safely(path);
+
+	if (fd < 0 || fchown(fd, s->uid, s->gid) < 0)
+		fatal("%s %s: cannot hand it to %s: %s", what, path, s->conf->user,
+		      fd == -ELOOP ? "a symbolic link in a directory not only root's; refusing it" :
+		      strerror(fd < 0 ? -fd : errno));
+	close(fd);
+}
+
+/*
+ * The context directory is created private when it is missing; one that
+ * exists is the administrator's (it may be a shared one) and is left as is.
+ */
+static void make_context_dir(struct sup *s)
+{
+	const char *dir = s->conf->context_dir;
+	int rc = 0;
+
+	if (mkdir(dir, 0700) < 0)
+		rc = errno == ENOENT ? mkdir_p(dir, 0700) : -errno;
+	if (rc == -EEXIST)
+		return;
+	if (rc < 0)
+		log_warn("sup", NULL, "[call] context_dir %s: %s", dir, strerror(-rc));
+	else if (s->become)
+		hand_dir(s, "[call] context_dir", dir);
+}
+
 /* As root with a user configured: hand our files over, then become that user. */
 static void drop_privileges(struct sup *s)
 {
 	const struct conf *c = s->conf;
+	int rc;
 
 	if (geteuid() != 0)
 		return;
-	if (!c->user[0]) {
+	if (!s->become) {
 		log_warn("sup", NULL, "running as root: set [vagentd] user");
 		return;
 	}
-	struct passwd *pw = getpwnam(c->user);
-	if (!pw) {
-		shm_unlink(s->shm.name);
-		fatal("[vagentd] user: no such user '%s'", c->user);
+	hand_dir(s, "run_dir", c->run_dir);
+	hand_dir(s, "[writer] journal_dir", c->journal_dir);
+	/* The pidfile stays root's: we write it through the descriptor we hold. */
+	if (log_fd() > 2) {
+		rc = check_file(s, log_fd());
+		if (rc == 0 && fchown(log_fd(), s->uid, s->gid) < 0)
+			rc = -errno;
+		if (rc < 0)
+			fatal("log file %s: %s", c->log_file, refusal(rc));
 	}
-	if (chown(c->run_dir, pw->pw_uid, pw->pw_gid) < 0 ||
-	    chown(c->journal_dir, pw->pw_uid, pw->pw_gid) < 0 ||
-	    fchown(s->shm.fd, pw->pw_uid, pw->pw_gid) < 0 ||
-	    fchown(s->pid_fd, pw->pw_uid, pw->pw_gid) < 0)
-		fatal("handing files to %s: %s", c->user, strerror(errno));
-	if (c->log_file[0] && chown(c->log_file, pw->pw_uid, pw->pw_gid) < 0)
-		fatal("log file %s: chown: %s", c->log_file, strerror(errno));
-	if (initgroups(c->user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0)
+	if (initgroups(c->user, s->gid) < 0 || setgid(s->gid) < 0 || setuid(s->uid) < 0)
 		fatal("cannot become user %s: %s", c->user, strerror(errno));
 	if (setuid(0) == 0)
 		fatal("dropped privileges but could regain root");
@@ -166,14 +293,6 @@ void sup_run_api(struct sup *s)
 	api_main(s->conf, s->api_fd, s->shm.fd, s->shm.base, s->shm.size, s->api.region);
 }
 
-/* Start-up failed after the segment exists: do not leave it behind. */
-static void start_failed(struct sup *s, const char *what)
-{
-	if (s->shm.base)
-		shm_unlink(s->shm.name);
-	fatal("%s", what);
-}
-
 static void start(struct sup *s)
 {
 	char err[1024], name[64], real[PATH_MAX];
@@ -183,6 +302,7 @@ static void start(struct sup *s)
 		fatal("run_dir %s: %s", s->conf->run_dir, strerror(-rc));
 	if ((rc = mkdir_p(s->conf->journal_dir, 0700)) < 0)
 		fatal("[writer] journal_dir %s: %s", s->conf->journal_dir, strerror(-rc));
+	resolve_user(s);
 	lock_pidfile(s);
 	if (listen_open(s, err, sizeof(err)) < 0)
 		fatal("%s", err);
@@ -194,9 +314,10 @@ static void start(struct sup *s)
 	if ((rc = shm_create(&s->shm, name, (uint32_t)s->conf->max_calls,
 			     (uint32_t)s->conf->extra_producers + SHM_API_REGIONS - 1, (int)getpid())) < 0)
 		fatal("shared memory %s: %s", name, strerror(-rc));
+	make_context_dir(s);
 	drop_privileges(s);
 	if (control_open(s, err, sizeof(err)) < 0)
-		start_failed(s, err);
+		fatal("%s", err);
 	/*
 	 * Everything that can fail has been tried while whoever started us
 	 * still waits for the exit status; only now go to the background.
@@ -239,7 +360,6 @@ static void shutdown_all(struct sup *s)
 	free(s->hist_text);
 	if (s->api_fd >= 0)
 		close(s->api_fd);
-	shm_unlink(s->shm.name);
 	shm_unmap(&s->shm);
 	unlink(s->pid_path);
 	close(s->pid_fd);
@@ -270,6 +390,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* Before any secret is read or any child exists: no ptrace, no /proc/<pid>/fd. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fatal("prctl PR_SET_DUMPABLE: %s", strerror(errno));
 	if (conf_load(s.conf_path, engine_known, &s.conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vagentd: %s\n", err);
 		return 1;
@@ -283,8 +406,9 @@ int main(int argc, char **argv)
 	bool use_syslog = s.conf->syslog || (!s.foreground && !s.conf->log_file[0]);
 	/* Before any fork or thread: libcurl's (and OpenSSL's) global set-up. */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (log_open("vagentd", s.conf->log_file, use_syslog, s.conf->log_level) < 0)
-		fatal("log file %s: %s", s.conf->log_file, strerror(errno));
+	int rc = log_open("vagentd", s.conf->log_file, use_syslog, s.conf->log_level);
+	if (rc < 0)
+		fatal("log file %s: %s", s.conf->log_file, refusal(rc));
 	start(&s);
 	event_base_dispatch(s.base);
 	shutdown_all(&s);

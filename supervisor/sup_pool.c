@@ -13,6 +13,17 @@
  * other workers' channels, the event loop's own), and only then unblocks.
  * Workers that die before their first READY are respawned with a growing
  * delay (Postfix's "bad command startup -- throttling").
+ *
+ * A worker is a peer, not a part of us: it handles a caller's bytes and
+ * providers' replies and may be compromised or wedged. A worker that
+ * breaks the channel protocol (a descriptor, an unknown type, a DONE for
+ * no call, a malformed record) is killed at once, logged once and counted;
+ * nothing it sent is kept. A busy worker whose heartbeat (its slot's
+ * heartbeat_ns, stamped by its loop every second) is older than
+ * [vagentd] watchdog is killed the same way, so a worker stuck in a
+ * blocking call or stopped cannot hold a slot: its call fails and the
+ * slot returns. The heartbeat is a hint the worker writes; the bound is
+ * measured from the later of it and the hand-off, which we recorded.
  */
 #include "sup.h"
 
@@ -258,7 +269,40 @@ int pool_handoff(struct sup *s, struct wslot *w, int fd, int64_t t_accept_ns)
 	s->calls_total++;
 	w->state = SLOT_BUSY;
 	w->call_seq = m.seq;
+	w->busy_since_ns = mono_ns();
 	return 0;
+}
+
+/* The call a busy worker's slot names, for the log; only a hint. */
+static void slot_uuid(struct sup *s, const struct wslot *w, char *uuid, size_t len)
+{
+	struct slot_info info;
+
+	uuid[0] = '\0';
+	if (w->state != SLOT_BUSY ||
+	    slot_read(shm_slot(&s->shm, slot_index(s, w)), &info) < 0)
+		return;
+	info.uuid[sizeof(info.uuid) - 1] = '\0';
+	snprintf(uuid, len, "%s", info.uuid);
+}
+
+/*
+ * Ends a worker we no longer trust: SIGKILL (a stopped or hostile process
+ * honours nothing else), stop listening to it, one log line. The reaper
+ * frees the slot and fails its call.
+ */
+static void worker_kill(struct sup *s, struct wslot *w, const char *why)
+{
+	char uuid[40];
+
+	if (w->killed)
+		return;
+	w->killed = true;
+	s->workers_killed_total++;
+	slot_uuid(s, w, uuid, sizeof(uuid));
+	log_warn("sup", uuid[0] ? uuid : NULL, "worker %d %s; killed it", (int)w->pid, why);
+	event_del(w->chan_ev);
+	kill(w->pid, SIGKILL);
 }
 
 static void on_ready(struct sup *s, struct wslot *w)
@@ -274,7 +318,7 @@ static void on_ready(struct sup *s, struct wslot *w)
 static void on_done(struct sup *s, struct wslot *w, const struct chan_msg *m)
 {
 	if (w->state != SLOT_BUSY) {
-		log_error("sup", NULL, "worker %d reported a call it was not given", (int)w->pid);
+		worker_kill(s, w, "reported a call it was not given");
 		return;
 	}
 	if (m->result != CHAN_CALL_OK)
@@ -291,7 +335,8 @@ static void on_worker_msg(evutil_socket_t fd, short what, void *arg)
 	struct sup *s = arg;
 	struct wslot *w = NULL;
 	struct chan_msg m;
-	int passed, rc;
+	char why[64];
+	int rc;
 	(void)what;
 
 	for (uint32_t i = 0; i < s->nslots && !w; i++)
@@ -299,19 +344,46 @@ static void on_worker_msg(evutil_socket_t fd, short what, void *arg)
 			w = &s->slots[i];
 	if (!w)
 		panic("channel %d belongs to no worker", (int)fd);
-	while ((rc = chan_recv(fd, &m, &passed)) == 0) {
-		if (m.type == CHAN_READY)
+	/* NULL: a worker never sends us a descriptor; chan.c closes any it tries. */
+	while (!w->killed && (rc = chan_recv(fd, &m, NULL)) == 0) {
+		if (m.type == CHAN_READY) {
 			on_ready(s, w);
-		else if (m.type == CHAN_DONE)
+		} else if (m.type == CHAN_DONE) {
 			on_done(s, w, &m);
-		else
-			log_error("sup", NULL, "worker %d sent message type %u", (int)w->pid, m.type);
+		} else {
+			snprintf(why, sizeof(why), "sent message type %u", m.type);
+			worker_kill(s, w, why);
+		}
 	}
-	if (rc == -EPROTO)
-		log_error("sup", NULL, "malformed message from worker %d", (int)w->pid);
-	else if (rc != -EAGAIN)
+	if (!w->killed && rc == -EPROTO)
+		worker_kill(s, w, "sent a malformed message or a descriptor");
+	else if (!w->killed && rc != -EAGAIN)
 		event_del(w->chan_ev);	/* it is exiting; SIGCHLD does the rest */
 	status_changed(s);
+}
+
+/* Once a second: busy workers whose loop has not run for [vagentd] watchdog. */
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	struct sup *s = arg;
+	int64_t now = mono_ns(), bound = (int64_t)s->conf->watchdog * NS_PER_S;
+	char why[96];
+	(void)fd; (void)what;
+
+	for (uint32_t i = 0; i < s->nslots; i++) {
+		struct wslot *w = &s->slots[i];
+		if (!w->pid || w->killed || w->state != SLOT_BUSY)
+			continue;
+		const struct slot *sh = shm_slot(&s->shm, i);
+		int64_t seen = atomic_load_explicit(&sh->heartbeat_ns, memory_order_relaxed);
+		if (seen < w->busy_since_ns || seen > now)
+			seen = w->busy_since_ns;	/* stale, or not a time we can use */
+		if (now - seen <= bound)
+			continue;
+		snprintf(why, sizeof(why), "made no progress for %lld s (watchdog %d s)",
+			 (long long)((now - seen) / NS_PER_S), s->conf->watchdog);
+		worker_kill(s, w, why);
+	}
 }
 
 static void describe_exit(int st, char *buf, size_t len)
@@ -354,15 +426,14 @@ static void reaped(struct sup *s, struct wslot *w, int st)
 	describe_exit(st, how, sizeof(how));
 	if (w->state == SLOT_BUSY) {
 		/* The dead worker's slot still names its call; it is only a hint. */
-		struct slot_info info;
-		if (slot_read(shm_slot(&s->shm, slot_index(s, w)), &info) < 0)
-			info.uuid[0] = '\0';
-		info.uuid[sizeof(info.uuid) - 1] = '\0';
+		char uuid[40];
+		slot_uuid(s, w, uuid, sizeof(uuid));
 		s->failed_total++;
-		log_warn("sup", info.uuid[0] ? info.uuid : NULL,
-			 "worker %d died during call %llu (%s); the call failed",
-			 (int)w->pid, (unsigned long long)w->call_seq, how);
-	} else if (!expected) {
+		if (!w->killed)
+			log_warn("sup", uuid[0] ? uuid : NULL,
+				 "worker %d died during call %llu (%s); the call failed",
+				 (int)w->pid, (unsigned long long)w->call_seq, how);
+	} else if (!expected && !w->killed) {
 		log_warn("sup", NULL, "worker %d exited unexpectedly (%s)", (int)w->pid, how);
 	}
 	if (!expected || w->state == SLOT_BUSY)
@@ -409,8 +480,11 @@ int pool_init(struct sup *s)
 {
 	s->nslots = (uint32_t)s->conf->max_calls;
 	s->slots = calloc(s->nslots, sizeof(*s->slots));
+	struct timeval sec = { 1, 0 };
+
 	s->spawn_ev = event_new(s->base, -1, 0, on_spawn_timer, s);
-	if (!s->slots || !s->spawn_ev)
+	s->watchdog_ev = event_new(s->base, -1, EV_PERSIST, on_watchdog, s);
+	if (!s->slots || !s->spawn_ev || !s->watchdog_ev || event_add(s->watchdog_ev, &sec) < 0)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < s->nslots; i++)
 		s->slots[i].chan = -1;
@@ -427,6 +501,8 @@ void pool_free(struct sup *s)
 	}
 	if (s->spawn_ev)
 		event_free(s->spawn_ev);
+	if (s->watchdog_ev)
+		event_free(s->watchdog_ev);
 	free(s->slots);
 	s->slots = NULL;
 }

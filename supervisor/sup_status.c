@@ -219,6 +219,8 @@ static void render_metrics(struct buf *b, struct sup *s)
 	       "Calls ended by an error or a worker's death.", s->failed_total);
 	metric(b, "vagent_worker_restarts_total", "counter",
 	       "Workers replaced after an unexpected exit.", s->restarts_total);
+	metric(b, "vagent_workers_killed_total", "counter", "Workers killed as broken or stuck.",
+	       s->workers_killed_total);
 	metric(b, "vagent_draining", "gauge", "1 while new calls are turned away.", s->draining);
 	metric(b, "vagent_config_generation", "gauge", "Configuration generation.", s->generation);
 	metric(b, "vagent_audio_frames_in_total", "counter", "AudioSocket audio frames received.",

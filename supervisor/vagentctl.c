@@ -9,7 +9,7 @@
  * daemon agreed.
  *
  * The run directory comes from -r, or from the configuration (-c); the
- * segment's name is derived from it exactly as vagentd derives it.
+ * segment is found through the pidfile there (ipc/shm.h says how).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -76,10 +76,9 @@ static int run_dir_from_conf(struct ctl *c, const char *path)
 
 static int open_shm(struct ctl *c)
 {
-	char name[64], real[PATH_MAX], err[512];
+	char err[512];
 
-	shm_name_for(realpath(c->run_dir, real) ? real : c->run_dir, name, sizeof(name));
-	if (shm_open_ro(&c->shm, name, err, sizeof(err)) < 0) {
+	if (shm_open_ro(&c->shm, c->run_dir, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vagentctl: %s\n", err);
 		return -1;
 	}

@@ -3,8 +3,10 @@
  *
  * Owns: reading <context_dir>/va_<uuid>.json, which the dialplan writes
  * before AudioSocket() as {"did": "...", "cli": "..."} (seed section 13).
- * Missing, oversized or malformed files give an empty context (the
- * fallback); values are kept only if they look like phone numbers.
+ * Missing, oversized or malformed files, and anything at that path that is
+ * not a regular file (a FIFO, a symbolic link, a device), give an empty
+ * context (the fallback) without ever blocking; values are kept only if
+ * they look like phone numbers.
  * The file is removed once read: each UUID is used once, and the seed's
  * dialplan never cleans up after itself.
  */

@@ -40,6 +40,7 @@ struct worker {
 	struct event *chan_ev;
 	int sig_fd;			/* signalfd: SIGTERM, SIGUSR1 */
 	struct event *sig_ev;
+	struct event *hb_ev;		/* 1 s: the slot's heartbeat_ns */
 
 	struct call *call;		/* NULL while idle */
 	struct ws_loop *ws;		/* provider websockets, made on first use */

@@ -8,6 +8,12 @@
  * maps its own slot, says READY, then serves one call at a time. It exits
  * when told to retire, after worker_max_use calls, on SIGTERM (hanging up
  * its call first), or when the supervisor is gone and no call is left.
+ *
+ * Heartbeat: a one-second timer of this loop stamps the slot's
+ * heartbeat_ns, and so does every call hand-off. Anything that keeps the
+ * loop from turning (a blocking open, a runaway callback, SIGSTOP) stops
+ * the stamps, and the supervisor's watchdog kills this process: the call
+ * fails but the slot comes back.
  */
 #include "worker.h"
 
@@ -24,6 +30,7 @@
 
 #include "../common/conf.h"
 #include "../common/log.h"
+#include "../common/vg_time.h"
 #include "../ipc/chan.h"
 #include "http.h"
 #include "ws.h"
@@ -42,6 +49,17 @@ static void set_slot_state(struct worker *w, enum slot_state st)
 		w->slot->info.rate = 0;
 	}
 	slot_write_end(w->slot);
+}
+
+static void heartbeat(struct worker *w)
+{
+	atomic_store_explicit(&w->slot->heartbeat_ns, mono_ns(), memory_order_relaxed);
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	heartbeat(arg);
 }
 
 static int tell_sup(struct worker *w, enum chan_type type, int result, uint16_t flags)
@@ -99,6 +117,7 @@ static void on_call_msg(struct worker *w, const struct chan_msg *m, int fd)
 		tell_sup(w, CHAN_DONE, CHAN_CALL_FAILED, 0);
 		return;
 	}
+	heartbeat(w);	/* the watchdog's clock for this call starts now */
 	set_slot_state(w, SLOT_BUSY);
 	int rc = call_start(w, fd, m->seq, m->t_accept_ns);
 	if (rc < 0) {
@@ -188,6 +207,8 @@ static void setup(struct worker *w, const struct worker_args *a)
 	/* From here on this process can reach its own slot and the bell only. */
 	munmap(a->segment, a->segment_size);
 	close(a->shm_fd);
+	if ((rc = shm_seal_map(&w->region)) < 0 || (rc = shm_seal_map(&w->bell_map)) < 0)
+		log_debug("worker", NULL, "mappings not sealed: %s", strerror(-rc));
 	w->bell = w->bell_map.base;
 	w->slot = w->region.base;
 	w->ring_in = slot_ring_in(w->region.base, &w->hdr);
@@ -211,9 +232,12 @@ static void setup(struct worker *w, const struct worker_args *a)
 		fatal("worker: cannot create an event base");
 	w->chan_ev = event_new(w->base, w->chan, EV_READ | EV_PERSIST, on_chan, w);
 	w->sig_ev = event_new(w->base, w->sig_fd, EV_READ | EV_PERSIST, on_signal, w);
-	if (!w->chan_ev || !w->sig_ev || event_add(w->chan_ev, NULL) < 0 ||
-	    event_add(w->sig_ev, NULL) < 0)
+	w->hb_ev = event_new(w->base, -1, EV_PERSIST, on_heartbeat, w);
+	struct timeval sec = { 1, 0 };
+	if (!w->chan_ev || !w->sig_ev || !w->hb_ev || event_add(w->chan_ev, NULL) < 0 ||
+	    event_add(w->sig_ev, NULL) < 0 || event_add(w->hb_ev, &sec) < 0)
 		fatal("worker: cannot register events");
+	heartbeat(w);
 }
 
 void worker_main(const struct worker_args *a)
@@ -240,6 +264,7 @@ void worker_main(const struct worker_args *a)
 	http_free(w.http);
 	event_free(w.chan_ev);
 	event_free(w.sig_ev);
+	event_free(w.hb_ev);
 	close(w.sig_fd);
 	event_base_free(w.base);
 	shm_unmap(&w.region);

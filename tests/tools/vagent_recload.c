@@ -280,12 +280,11 @@ int main(int argc, char **argv)
 {
 	struct opts o;
 	struct shm_map shm;
-	char name[64], real[PATH_MAX], err[512];
+	char err[512];
 
 	if (parse(argc, argv, &o) < 0)
 		return 2;
-	shm_name_for(realpath(o.run_dir, real) ? real : o.run_dir, name, sizeof(name));
-	if (shm_open_rw(&shm, name, err, sizeof(err)) < 0) {
+	if (shm_open_rw(&shm, o.run_dir, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vagent-recload: %s\n", err);
 		return 1;
 	}

@@ -7,7 +7,12 @@
  * fd, an fd on any other type, extra fds, a wrong magic, a datagram of the
  * wrong size) is refused with -EPROTO and leaks no descriptor into the
  * receiver; a closed peer is -EPIPE, an empty or full channel -EAGAIN,
- * and sending to a closed peer never raises SIGPIPE.
+ * and sending to a closed peer never raises SIGPIPE. A receiver that
+ * takes no descriptors (the supervisor reading a worker) refuses every
+ * message that carries one, CHAN_CALL included, and closes it: a worker
+ * cannot fill the supervisor's descriptor table (issue: 600 CHAN_CALLs
+ * with fds from a worker). An empty record that carries descriptors is
+ * closed whether the peer is still there or not (the -EPIPE path).
  * Never: leaves a descriptor open; each test closes what it made.
  */
 #include <dirent.h>
@@ -381,6 +386,105 @@ static void test_pair_is_close_on_exec(void **state)
 	close(sv[1]);
 }
 
+/* Sends a zero-length record that carries fd, as a hostile peer could. */
+static void send_empty_with_fd(int sock, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	char none;
+	struct iovec iov = { .iov_base = &none, .iov_len = 0 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+
+	memset(&cm, 0, sizeof(cm));
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	assert_int_equal(sendmsg(sock, &mh, MSG_NOSIGNAL), 0);
+}
+
+static void test_receiver_taking_no_fds_refuses_and_closes_call_fds(void **state)
+{
+	(void)state;
+	int sv[2], p[2];
+	struct chan_msg m = msg(CHAN_CALL), got;
+
+	assert_int_equal(chan_pair(sv), 0);
+	assert_int_equal(pipe(p), 0);
+	int before = open_fds();
+	/* More than a small descriptor table holds: none of them may stay. */
+	for (int i = 0; i < 600; i++) {
+		assert_int_equal(chan_send(sv[0], &m, p[0]), 0);
+		assert_int_equal(chan_recv(sv[1], &got, NULL), -EPROTO);
+		assert_int_equal(open_fds(), before);
+	}
+	/* The same receiver still reads plain messages. */
+	m = msg(CHAN_DONE);
+	assert_int_equal(chan_send(sv[0], &m, -1), 0);
+	assert_int_equal(chan_recv(sv[1], &got, NULL), 0);
+	assert_int_equal(got.type, CHAN_DONE);
+	/* A CHAN_CALL without a descriptor is no message for it either. */
+	m = msg(CHAN_CALL);
+	assert_int_equal(chan_send(sv[0], &m, -1), 0);
+	assert_int_equal(chan_recv(sv[1], &got, NULL), -EPROTO);
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_queued_fds_then_close_leak_nothing(void **state)
+{
+	(void)state;
+	int sv[2], p[2], fd = 99, rc, n = 0;
+	struct chan_msg m = msg(CHAN_READY), got;
+
+	assert_int_equal(chan_pair(sv), 0);
+	assert_int_equal(pipe(p), 0);
+	int before = open_fds();
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(chan_send(sv[0], &m, p[0]), 0);
+	close(sv[0]);
+	while ((rc = chan_recv(sv[1], &got, &fd)) == -EPROTO)
+		n++;
+	assert_int_equal(n, 16);
+	assert_int_equal(rc, -EPIPE);
+	assert_int_equal(fd, -1);
+	assert_int_equal(open_fds(), before - 1);	/* sv[0] */
+	close(p[0]);
+	close(p[1]);
+	close(sv[1]);
+}
+
+static void test_empty_record_with_fd_is_closed_on_every_path(void **state)
+{
+	(void)state;
+	int sv[2], p[2], fd = 99;
+	struct chan_msg got;
+
+	assert_int_equal(chan_pair(sv), 0);
+	assert_int_equal(pipe(p), 0);
+	int before = open_fds();
+	/* Peer still there: -EPROTO, descriptor closed. */
+	send_empty_with_fd(sv[0], p[0]);
+	assert_int_equal(chan_recv(sv[1], &got, &fd), -EPROTO);
+	assert_int_equal(fd, -1);
+	assert_int_equal(open_fds(), before);
+	/* Peer gone right after: -EPIPE, and still nothing kept. */
+	send_empty_with_fd(sv[0], p[0]);
+	close(sv[0]);
+	assert_int_equal(chan_recv(sv[1], &got, &fd), -EPIPE);
+	assert_int_equal(fd, -1);
+	assert_int_equal(open_fds(), before - 1);	/* sv[0] */
+	close(p[0]);
+	close(p[1]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +502,9 @@ int main(void)
 		cmocka_unit_test(test_nothing_waiting_is_eagain),
 		cmocka_unit_test(test_full_channel_is_eagain),
 		cmocka_unit_test(test_pair_is_close_on_exec),
+		cmocka_unit_test(test_receiver_taking_no_fds_refuses_and_closes_call_fds),
+		cmocka_unit_test(test_queued_fds_then_close_leak_nothing),
+		cmocka_unit_test(test_empty_record_with_fd_is_closed_on_every_path),
 	};
 
 	return cmocka_run_group_tests_name("chan", tests, NULL, NULL);
