@@ -60,7 +60,7 @@
 
 #define SHM_MAGIC 0x56414731u		/* "VAG1" */
 #define SHM_MAJOR 1
-#define SHM_MINOR 1		/* 1: slot heartbeat_ns */
+#define SHM_MINOR 2		/* 1: slot heartbeat_ns; 2: queue lost range and condemn words, two api regions */
 #define SHM_RING_SAMPLES 65536u		/* per direction: 8 s at 8 kHz */
 #define SHM_RECQ_BYTES (256u * 1024)	/* per producer: records of up to 64 KiB */
 #define SHM_API_REGIONS 2		/* regions nslots, nslots+1: the api's */
