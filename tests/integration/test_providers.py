@@ -43,6 +43,18 @@ def no_worker_died(d):
     assert "died" not in d.log_text(), [l for l in d.log_text().splitlines() if "died" in l]
 
 
+def replies(emu):
+    """{text of each TTS context: whether it was finished (continue false)}."""
+    text, done = {}, {}
+    for m in emu.requests("cartesia"):
+        m = m.get("message", m)
+        ctx = m.get("context_id")
+        if ctx and "transcript" in m:
+            text[ctx] = text.get(ctx, "") + m["transcript"]
+            done[ctx] = done.get(ctx, False) or m.get("continue") is False
+    return {text[c]: done[c] for c in text}
+
+
 def long_keyterms(limit=188):
     """As many terms as a config line holds (inih reads 199 bytes a line),
     three characters each that all need URL-encoding: each term costs
@@ -77,6 +89,25 @@ def test_issue1_long_keyterms_list_call_works(stack, tmp_path):
     assert url_len(emu, opens[0]) > 1024, "the URL is longer than the old buffer"
     sent = [v for k, v in opens[0]["query"] if k == "keyterm"]
     assert sent == terms, "every key term, URL-encoded once"
-    spoken = "".join(m.get("message", m).get("transcript", "") for m in emu.requests("cartesia"))
-    assert "how can I help?" in spoken, "the call went on to an answer"
+    assert replies(emu).get("Hi, how can I help?") is True, "the call went on to an answer"
+    no_worker_died(d)
+
+
+@pytest.mark.parametrize("fault", ["openai:once:cut@999", "openai:once:stall@999"])
+def test_issue3_whole_stream_then_transport_error_is_done(stack, tmp_path, fault):
+    """Issue item 3: a stream that came whole ([DONE]) followed by a reset
+    (cut) or a timeout (stall: the response never ends) called neither
+    on_done nor on_error; the dialog kept the freed request and freed it
+    again at the next turn. Now the reply counts as done: it is finished,
+    and the next turn gets its answer."""
+    d, emu = stack({"stt": ["First thing.", "Second thing."],
+                    "llm": [{"content": "Got that."}, {"content": "And that too."}]},
+                   fault, llm={"timeout_ms": "1500"})
+    r = place_call(d, tmp_path, [4.0, "First thing.", 5.0, "Second thing.", 5.0])
+    assert r["outcome"] != "failed", r
+    said = replies(emu)
+    assert said.get("Got that.") is True, "the first reply was spoken and finished"
+    assert said.get("And that too.") is True, "the second turn was answered"
+    assert len(emu.llm_requests()) == 2, "no retry of a reply that came whole"
+    assert "attempt 1 failed" not in d.log_text()
     no_worker_died(d)
