@@ -88,21 +88,9 @@ size_t cart_msg_words(const struct cart_msg *m, const char **words, double *end,
 	return n;
 }
 
-long cart_audio_decode(const char *b64, size_t len, uint8_t *out, size_t cap, uint8_t *odd,
-		       bool *has_odd)
+long cart_audio_decode(const char *b64, size_t len, uint8_t *out, size_t cap)
 {
-	size_t lead = *has_odd ? 1 : 0;
-
-	if (cap < len / 4 * 3 + 3)
+	if (cap < CART_AUDIO_CAP(len))
 		return -1;
-	long n = base64_decode(b64, len, out + lead);
-	if (n < 0)
-		return -1;
-	if (lead)
-		out[0] = *odd;
-	size_t bytes = (size_t)n + lead;
-	*has_odd = bytes & 1;
-	if (*has_odd)
-		*odd = out[bytes - 1];
-	return (long)(bytes / 2);
+	return base64_decode(b64, len, out);
 }

@@ -1,7 +1,7 @@
 /*
  * tts_cart_wire.h - Cartesia streaming TTS's wire format, without I/O
- * (protocols.md section 3): what one message from Cartesia means, and its
- * audio as whole 16-bit samples.
+ * (protocols.md section 3): what one message from Cartesia means, and the
+ * bytes of its audio.
  *
  * Owns: one parsed message (struct cart_msg) until cart_msg_clear(). Pure
  * functions, so the unit tests and the fuzz target
@@ -49,14 +49,12 @@ uint32_t cart_ctx_of(const char *tag, const char *id);
 size_t cart_msg_words(const struct cart_msg *m, const char **words, double *end, size_t max);
 
 /*
- * Decodes base64 audio into whole little-endian samples at out (cap bytes,
- * at least len / 4 * 3 + 3). A byte left over from the previous chunk
- * (*odd, when *has_odd) goes first; a byte left over now is kept there for
- * the next one, so an odd-sized chunk never shifts the rest of the reply
- * by a byte. Returns the samples written, or -1 for bytes that are not
- * base64 (the carry is left alone).
+ * Decodes a chunk's base64 audio into out (cap bytes, at least
+ * CART_AUDIO_CAP(len)). Returns the bytes written (whole samples or not:
+ * tts_pcm.h keeps a split sample's byte), or -1 for bytes that are not
+ * base64 or a cap too small.
  */
-long cart_audio_decode(const char *b64, size_t len, uint8_t *out, size_t cap, uint8_t *odd,
-		       bool *has_odd);
+#define CART_AUDIO_CAP(len) ((len) / 4 * 3 + 3)
+long cart_audio_decode(const char *b64, size_t len, uint8_t *out, size_t cap);
 
 #endif

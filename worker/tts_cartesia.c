@@ -38,16 +38,14 @@
 #include "../ipc/ring.h"
 #include "http_status.h"
 #include "tts_cart_wire.h"
+#include "tts_pcm.h"
 #include "ws.h"
 
 /* Websocket thread: one context's audio not yet in the ring. */
 struct tts_buf {
-	int16_t *pcm;
-	size_t len, cap;
+	struct tts_pcm a;
 	uint32_t ctx;
 	bool done;			/* its "done" has come: no more audio */
-	bool has_odd;			/* a byte of a sample split across chunks */
-	uint8_t odd;
 };
 
 struct tts {
@@ -94,35 +92,15 @@ static bool live(struct tts *t, uint32_t ctx)
 
 static void buf_reset(struct tts_buf *b, uint32_t ctx)
 {
-	b->len = 0;
+	tts_pcm_reset(&b->a);
 	b->ctx = ctx;
 	b->done = false;
-	b->has_odd = false;
-}
-
-static int buf_add(struct tts_buf *b, const uint8_t *pcm, size_t samples)
-{
-	if (!samples)
-		return 0;	/* b->pcm may still be NULL: no arithmetic on it */
-	if (b->len + samples > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		while (cap < b->len + samples)
-			cap *= 2;
-		int16_t *p = realloc(b->pcm, cap * sizeof(int16_t));
-		if (!p)
-			return -1;
-		b->pcm = p;
-		b->cap = cap;
-	}
-	memcpy(b->pcm + b->len, pcm, samples * 2);	/* unaligned source */
-	b->len += samples;
-	return 0;
 }
 
 /* Thread: play has nothing more to give; the next context may start. */
 static bool play_over(struct tts *t)
 {
-	return !t->play.len && (t->play.done || !live(t, t->play.ctx) ||
+	return !t->play.a.len && (t->play.done || !live(t, t->play.ctx) ||
 				t->play.ctx <= atomic_load(&t->lost));
 }
 
@@ -130,7 +108,7 @@ static bool play_over(struct tts *t)
 static void push(struct tts *t)
 {
 	if (!live(t, t->play.ctx))
-		t->play.len = 0;	/* a cancelled reply's leftovers */
+		tts_pcm_reset(&t->play.a);	/* a cancelled reply's leftovers */
 	if (!live(t, t->next.ctx))
 		buf_reset(&t->next, 0);
 	if (play_over(t) && t->next.ctx) {
@@ -139,15 +117,14 @@ static void push(struct tts *t)
 		t->next = b;
 		buf_reset(&t->next, 0);
 	}
-	if (t->play.len) {
+	if (t->play.a.len) {
 		atomic_store(&t->writing, t->play.ctx);
-		size_t n = ring_write(t->ring, t->play.pcm, t->play.len);
+		size_t n = ring_write(t->ring, t->play.a.s, t->play.a.len);
 		if (t->play.ctx == atomic_load(&t->ctx))
 			atomic_fetch_add(&t->written, n);
-		memmove(t->play.pcm, t->play.pcm + n, (t->play.len - n) * sizeof(int16_t));
-		t->play.len -= n;
+		tts_pcm_consume(&t->play.a, n);
 	}
-	atomic_store(&t->backlog, t->play.len || t->next.len);
+	atomic_store(&t->backlog, t->play.a.len || t->next.a.len);
 }
 
 /* Thread: the buffer a live context's audio goes to, NULL if none can
@@ -169,7 +146,7 @@ static struct tts_buf *buf_for(struct tts *t, uint32_t ctx)
 
 static bool audio_chunk(struct tts *t, uint32_t ctx, const char *b64, size_t len)
 {
-	size_t need = len / 4 * 3 + 3;
+	size_t need = CART_AUDIO_CAP(len);
 	struct tts_buf *b = buf_for(t, ctx);
 
 	if (!b)
@@ -181,8 +158,8 @@ static bool audio_chunk(struct tts *t, uint32_t ctx, const char *b64, size_t len
 		t->pcm = p;
 		t->pcm_cap = need;
 	}
-	long n = cart_audio_decode(b64, len, t->pcm, t->pcm_cap, &b->odd, &b->has_odd);
-	if (n <= 0 || buf_add(b, t->pcm, (size_t)n) < 0)
+	long n = cart_audio_decode(b64, len, t->pcm, t->pcm_cap);
+	if (n <= 0 || tts_pcm_add(&b->a, t->pcm, (size_t)n) < 0)
 		return false;
 	push(t);
 	bool first = t->first_seen != ctx;
@@ -280,8 +257,8 @@ static void on_close(void *arg, int code, int http_status, const char *reason)
 static void tts_free(struct tts *t)
 {
 	json_decref(t->base);
-	free(t->play.pcm);
-	free(t->next.pcm);
+	tts_pcm_free(&t->play.a);
+	tts_pcm_free(&t->next.a);
 	free(t->pcm);
 	free(t);
 }
