@@ -111,3 +111,21 @@ def test_issue3_whole_stream_then_transport_error_is_done(stack, tmp_path, fault
     assert len(emu.llm_requests()) == 2, "no retry of a reply that came whole"
     assert "attempt 1 failed" not in d.log_text()
     no_worker_died(d)
+
+
+@pytest.mark.parametrize("svc,status", [("cartesia", 402), ("deepgram", 404)])
+def test_issue2_a_permanent_refusal_ends_the_provider_at_once(stack, tmp_path, svc, status):
+    """Issue item 2: one rule says which statuses are permanent. A 402 (no
+    credit) from Cartesia was retried at every reply, a 404 from Deepgram
+    five times; now either ends that provider at once, and the call ends
+    cleanly instead of going on in silence."""
+    d, emu = stack({"stt": ["Hello there."], "llm": [{"content": "Hi."}]},
+                   "%s:refuse@%d" % (svc, status))
+    r = place_call(d, tmp_path, [3.0, "Hello there.", 8.0])
+    assert r["outcome"] != "failed", r
+    name = {"cartesia": "Cartesia", "deepgram": "Deepgram"}[svc]
+    lines = [l for l in d.log_text().splitlines()
+             if name + " closed" in l and ("giving up" in l or "reconnecting" in l)]
+    assert len(lines) == 1 and "giving up" in lines[0], lines
+    d.wait_log("lost for good")
+    no_worker_died(d)
