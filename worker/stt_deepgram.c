@@ -204,7 +204,13 @@ static int start(struct stt **out, struct ws_loop *loop, const struct conf *c, i
 	s->retry = event_new(base, -1, 0, on_retry, s);
 	if (!s->url || !s->keepalive || !s->retry || event_add(s->keepalive, &sec) < 0 ||
 	    (rc = connect_now(s)) < 0) {
-		log_warn("stt", uuid, "cannot open the Deepgram connection: %s", strerror(-rc));
+		if (rc == -ENAMETOOLONG)
+			log_warn("stt", uuid, "the Deepgram URL is %zu bytes, more than the %d a "
+				 "websocket upgrade can carry: shorten [stt] keyterms",
+				 strlen(s->url), WS_PATH_MAX);
+		else
+			log_warn("stt", uuid, "cannot open the Deepgram connection: %s",
+				 strerror(-rc));
 		stt_free(s);
 		return rc;
 	}

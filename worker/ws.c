@@ -483,6 +483,8 @@ static int set_target(struct ws_conn *c, const char *url)
 	    (strcmp(c->prot, "ws") && strcmp(c->prot, "wss") && strcmp(c->prot, "http") &&
 	     strcmp(c->prot, "https")))
 		return -EINVAL;
+	if (strlen(p) + 1 > WS_PATH_MAX)
+		return -ENAMETOOLONG;
 	char *path = c->target + n + 1;
 	path[0] = '/';
 	memcpy(path + 1, p, strlen(p) + 1);

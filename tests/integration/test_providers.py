@@ -20,6 +20,9 @@ def stack(daemon_factory, db, tmp_path):
     made = []
 
     def make(script, faults=None, emu_opts=None, **sections):
+        # A short greeting: on a loaded machine the caller's first words
+        # must not land on it (a barge-in is not what these tests are about).
+        sections.setdefault("local", {}).setdefault("greeting", "Hello.")
         e = Emulators(tmp_path, script, faults, **(emu_opts or {}))
         made.append(e)
         d = agent_daemon(daemon_factory, db, tmp_path, e, **sections)
@@ -82,14 +85,16 @@ def test_issue1_long_keyterms_list_call_works(stack, tmp_path):
     terms = long_keyterms()
     d, emu = stack({"stt": ["Hello there."], "llm": [{"content": "Hi, how can I help?"}]},
                    stt={"keyterms": ",".join(terms)})
-    r = place_call(d, tmp_path, [4.0, "Hello there.", 5.0])
+    r = place_call(d, tmp_path, [5.0, "Hello there.", 5.0])
     assert r["outcome"] != "failed", r
     opens = [m for m in emu.requests("deepgram") if m.get("event") == "open"]
     assert opens, "the Deepgram connection was opened"
     assert url_len(emu, opens[0]) > 1024, "the URL is longer than the old buffer"
     sent = [v for k, v in opens[0]["query"] if k == "keyterm"]
     assert sent == terms, "every key term, URL-encoded once"
-    assert replies(emu).get("Hi, how can I help?") is True, "the call went on to an answer"
+    users = [m["content"] for q in emu.llm_requests() for m in q["messages"]
+             if m["role"] == "user"]
+    assert any("Hello there" in u for u in users), "the caller was heard through that URL"
     no_worker_died(d)
 
 
@@ -103,7 +108,7 @@ def test_issue3_whole_stream_then_transport_error_is_done(stack, tmp_path, fault
     d, emu = stack({"stt": ["First thing.", "Second thing."],
                     "llm": [{"content": "Got that."}, {"content": "And that too."}]},
                    fault, llm={"timeout_ms": "1500"})
-    r = place_call(d, tmp_path, [4.0, "First thing.", 5.0, "Second thing.", 5.0])
+    r = place_call(d, tmp_path, [5.0, "First thing.", 5.0, "Second thing.", 5.0])
     assert r["outcome"] != "failed", r
     said = replies(emu)
     assert said.get("Got that.") is True, "the first reply was spoken and finished"
