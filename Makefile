@@ -57,6 +57,8 @@ IPC_SRC    := ipc/ring.c ipc/hist.c ipc/shm.c ipc/chan.c ipc/recq.c ipc/bell.c
 WORKER_SRC := worker/wrk_main.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_context.c \
               worker/engine.c worker/eng_echo.c worker/eng_playback.c worker/ws.c worker/http.c \
               worker/llm_openai.c worker/stt_deepgram.c worker/tts_cartesia.c \
+              worker/http_status.c worker/sse.c worker/llm_oai_stream.c worker/stt_dg_wire.c \
+              worker/tts_cart_wire.c worker/tts_pcm.c \
               worker/eng_local.c worker/agent_dialog.c worker/agent_tools.c worker/agent_ctx.c \
               worker/agent_heard.c
 SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.c \

@@ -27,6 +27,7 @@
 #include "agent.h"
 #include "call.h"
 #include "http.h"
+#include "http_status.h"
 #include "worker.h"
 
 static void start_llm(struct agent *a);
@@ -303,8 +304,7 @@ static void on_error(void *arg, long status, int retry_after_ms, const char *why
 	log_warn("llm", a->uuid, "attempt %d failed (HTTP %ld): %s", a->attempts, status, why);
 	/* Never dead air: say something while we wait (and drop a half reply). */
 	agent_say(a, a->conf->local_apology, false);
-	if (a->attempts > a->conf->llm_retries || status == 400 || status == 401 ||
-	    status == 403 || status == 404) {
+	if (a->attempts > a->conf->llm_retries || http_status_permanent(status)) {
 		a->attempts = 0;
 		agent_say(a, "Sorry, could you say that again?", true);
 		a->state = AG_LISTENING;

@@ -215,11 +215,14 @@ static int local_start(struct call *c)
 	a->timer_ev = event_new(w->base, -1, EV_PERSIST, local_timer, a);
 	if (!worker_ws(w) || !worker_http(w) || !a->timer_ev || event_add(a->timer_ev, &tv) < 0)
 		return -ENOMEM;
-	if (a->stt_ops->start(&a->stt, w->ws, a->conf, a->rate, call_ring_in(c), a->uuid,
-			      &stt_ev, a) < 0 ||
-	    a->tts_ops->start(&a->tts, w->ws, a->conf, a->rate, call_ring_out(c), a->uuid,
-			      &tts_ev, a) < 0)
-		return -EIO;
+	/* Neither calls back from inside start(): a half-made agent hears nothing. */
+	int rc = a->stt_ops->start(&a->stt, w->ws, a->conf, a->rate, call_ring_in(c), a->uuid,
+				   &stt_ev, a);
+	if (rc == 0)
+		rc = a->tts_ops->start(&a->tts, w->ws, a->conf, a->rate, call_ring_out(c),
+				       a->uuid, &tts_ev, a);
+	if (rc < 0)
+		return rc;
 	agent_context_start(a);
 	return 0;
 }

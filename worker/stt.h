@@ -7,6 +7,11 @@
  * speech started, partial text, final text (with whether the caller has
  * finished the utterance), utterance end. A connection the provider closes
  * is reopened by the client itself; only a lasting failure is an error.
+ *
+ * The contract of llm.h holds here too: start() returns 0 or -errno, never
+ * calls back from inside itself, and leaves nothing allocated on failure;
+ * every callback runs on the main loop. on_error(fatal) is the terminal
+ * callback: nothing follows it, and stop() must still be called to free.
  */
 #ifndef VG_STT_H
 #define VG_STT_H

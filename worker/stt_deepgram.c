@@ -11,12 +11,18 @@
  * A close by Deepgram mid-call (a network blip, NET-0001) is answered by a
  * new connection after a short pause; audio that arrived meanwhile stays
  * in the ring, so nothing the caller says is lost. After five failures in
- * a row the client gives up and says so.
+ * a row, or a refusal that asking again cannot change (http_status.h), the
+ * client gives up and says so: on_error(fatal), its last callback.
+ *
+ * start() only returns a code: a callback from inside it would reach a
+ * caller that has not finished setting up (the agent once spoke through a
+ * TTS client not yet made, and the worker crashed). The URL and messages
+ * are stt_dg_wire.c's.
  */
 #include "stt.h"
 
+#include <errno.h>
 #include <event2/event.h>
-#include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +32,8 @@
 #include "../common/log.h"
 #include "../common/vg_time.h"
 #include "../ipc/ring.h"
+#include "http_status.h"
+#include "stt_dg_wire.h"
 #include "ws.h"
 
 #define KEEPALIVE_NS (3 * NS_PER_S)
@@ -40,17 +48,17 @@ struct stt {
 	const struct stt_events *ev;
 	void *arg;
 	char uuid[40];
-	int rate;
-	char url[2048];
+	char *url;			/* sized from the config */
 	char auth[300];
 	int failures;
 	int conns;			/* connections not yet gone */
 	bool open, stopping;
+	bool dead;			/* on_error(fatal) was called: nothing follows */
 	_Atomic int64_t last_sent_ns;	/* written by the websocket thread */
 	struct event *keepalive, *retry;
 };
 
-static void connect_now(struct stt *s);
+static void on_retry(evutil_socket_t fd, short what, void *arg);
 
 /* Websocket thread: the next piece of caller audio, if any. */
 static size_t fill(void *arg, uint8_t *buf, size_t cap)
@@ -67,39 +75,24 @@ static size_t fill(void *arg, uint8_t *buf, size_t cap)
 	return n * 2;
 }
 
-/* Concatenates the words of a Results message's first alternative. */
-static const char *transcript(json_t *j)
-{
-	json_t *alt = json_array_get(json_object_get(json_object_get(j, "channel"),
-						     "alternatives"), 0);
-	return json_string_value(json_object_get(alt, "transcript"));
-}
-
 static void on_message(void *arg, const char *data, size_t len, bool binary)
 {
 	struct stt *s = arg;
-	json_error_t jerr;
-	json_t *j;
+	char why[200];
 
-	if (binary || !(j = json_loadb(data, len, 0, &jerr)))
-		return;	/* a non-JSON frame is noise, not a reason to drop the call */
-	const char *type = json_string_value(json_object_get(j, "type"));
-	if (!type) {
-	} else if (!strcmp(type, "SpeechStarted")) {
-		s->ev->on_speech_started(s->arg);
-	} else if (!strcmp(type, "UtteranceEnd")) {
-		s->ev->on_utterance_end(s->arg);
-	} else if (!strcmp(type, "Results")) {
-		const char *t = transcript(j);
-		bool final = json_is_true(json_object_get(j, "is_final"));
-		if (t && final)
-			s->ev->on_final(s->arg, t, json_is_true(json_object_get(j, "speech_final")));
-		else if (t && *t)
-			s->ev->on_partial(s->arg, t);
-	} else if (!strcmp(type, "Error")) {
-		log_warn("stt", s->uuid, "Deepgram error: %.200s", data);
-	}
-	json_decref(j);
+	if (binary || s->dead)
+		return;
+	if (dg_message(data, len, s->ev, s->arg, why, sizeof(why)) == DG_ERROR)
+		log_warn("stt", s->uuid, "Deepgram error: %s", why);
+}
+
+/* The last callback: the client stays allocated until stop(). */
+static void give_up(struct stt *s, const char *why)
+{
+	s->dead = true;
+	event_del(s->keepalive);
+	event_del(s->retry);
+	s->ev->on_error(s->arg, why, true);
 }
 
 static void on_open(void *arg)
@@ -112,32 +105,37 @@ static void on_open(void *arg)
 	ws_loop_wake(s->loop);	/* audio that queued while connecting */
 }
 
-static void on_retry(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd; (void)what;
-	connect_now(arg);
-}
-
 static void on_close(void *arg, int code, int http_status, const char *reason)
 {
 	struct stt *s = arg;
 	struct timeval tv = { 0, RECONNECT_MS * 1000 * (s->failures + 1) };
+	bool permanent = http_status_permanent(http_status);
 
 	ws_close(s->conn);
 	s->conn = NULL;
 	s->open = false;
-	if (s->stopping)
+	if (s->stopping || s->dead)
 		return;
 	s->failures++;
 	log_warn("stt", s->uuid, "Deepgram closed (code %d, HTTP %d: %s); %s", code, http_status,
-		 reason, s->failures < MAX_FAILURES ? "reconnecting" : "giving up");
-	if (s->failures >= MAX_FAILURES || http_status == 400 || http_status == 401 ||
-	    http_status == 402 || http_status == 403) {
-		s->ev->on_error(s->arg, reason, true);
+		 reason, s->failures < MAX_FAILURES && !permanent ? "reconnecting" : "giving up");
+	if (s->failures >= MAX_FAILURES || permanent) {
+		give_up(s, reason);
 		return;
 	}
 	s->ev->on_error(s->arg, reason, false);
 	event_add(s->retry, &tv);
+}
+
+static void stt_free(struct stt *s)
+{
+	if (s->keepalive)
+		event_free(s->keepalive);
+	if (s->retry)
+		event_free(s->retry);
+	explicit_bzero(s->auth, sizeof(s->auth));
+	free(s->url);
+	free(s);
 }
 
 static void on_gone(void *arg)
@@ -145,7 +143,7 @@ static void on_gone(void *arg)
 	struct stt *s = arg;
 
 	if (--s->conns == 0 && s->stopping)
-		free(s);	/* no hook can run for us any more */
+		stt_free(s);	/* no hook can run for us any more */
 }
 
 static const struct ws_handlers handlers = {
@@ -153,14 +151,22 @@ static const struct ws_handlers handlers = {
 	.on_gone = on_gone,
 };
 
-static void connect_now(struct stt *s)
+static int connect_now(struct stt *s)
 {
 	const char *headers[] = { s->auth, NULL };
+	int rc = ws_open(&s->conn, s->loop, s->url, headers, &handlers, s);
 
-	if (ws_open(&s->conn, s->loop, s->url, headers, &handlers, s) < 0)
-		s->ev->on_error(s->arg, "cannot open the Deepgram connection", true);
-	else
-		s->conns++;
+	s->conns += rc == 0;
+	return rc;
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct stt *s = arg;
+	(void)fd; (void)what;
+
+	if (!s->dead && connect_now(s) < 0)
+		give_up(s, "cannot reopen the Deepgram connection");
 }
 
 static void on_keepalive(evutil_socket_t fd, short what, void *arg)
@@ -175,63 +181,39 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* The listen URL: the settings, and one keyterm (or keywords) per term. */
-static void build_url(struct stt *s)
-{
-	const struct conf *c = s->conf;
-	bool nova3 = !strncmp(c->stt_model, "nova-3", 6);
-	size_t n = (size_t)snprintf(s->url, sizeof(s->url),
-		"%s?model=%s&language=%s&encoding=linear16&sample_rate=%d&channels=1"
-		"&interim_results=true&vad_events=true&smart_format=true&punctuate=true"
-		"&endpointing=%d&utterance_end_ms=%d", c->stt_url, c->stt_model,
-		c->stt_language, s->rate, c->stt_endpointing_ms, c->stt_utterance_end_ms);
-	char terms[sizeof(c->stt_keyterms)];
-
-	snprintf(terms, sizeof(terms), "%s", c->stt_keyterms);
-	for (char *save, *t = strtok_r(terms, ",", &save); t && n < sizeof(s->url);
-	     t = strtok_r(NULL, ",", &save)) {
-		while (*t == ' ')
-			t++;
-		n += (size_t)snprintf(s->url + n, sizeof(s->url) - n, nova3 ? "&keyterm=" :
-				      "&keywords=");
-		for (; *t && n + 4 < sizeof(s->url); t++) {	/* URL-encode once */
-			if ((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') ||
-			    (*t >= '0' && *t <= '9') || strchr("-_.~", *t))
-				s->url[n++] = *t;
-			else
-				n += (size_t)snprintf(s->url + n, 4, "%%%02X", (unsigned char)*t);
-		}
-		s->url[n] = '\0';
-	}
-}
-
 static int start(struct stt **out, struct ws_loop *loop, const struct conf *c, int rate,
 		 struct ring *audio, const char *uuid, const struct stt_events *ev, void *arg)
 {
 	struct stt *s = calloc(1, sizeof(*s));
 	struct timeval sec = { 1, 0 };
-	struct event_base *base = NULL;
+	struct event_base *base = ws_loop_base(loop);
+	int rc = -ENOMEM;
 
 	*out = NULL;
 	if (!s)
-		return -1;
+		return -ENOMEM;
 	s->loop = loop;
 	s->conf = c;
 	s->audio = audio;
 	s->ev = ev;
 	s->arg = arg;
-	s->rate = rate;
 	snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);
 	snprintf(s->auth, sizeof(s->auth), "Authorization: Token %s", c->secrets->stt_key);
-	build_url(s);
-	base = ws_loop_base(loop);
+	s->url = dg_listen_url(c, rate);
 	s->keepalive = event_new(base, -1, EV_PERSIST, on_keepalive, s);
 	s->retry = event_new(base, -1, 0, on_retry, s);
-	if (!s->keepalive || !s->retry || event_add(s->keepalive, &sec) < 0) {
-		ev->on_error(arg, "out of memory", true);
-		return -1;
+	if (!s->url || !s->keepalive || !s->retry || event_add(s->keepalive, &sec) < 0 ||
+	    (rc = connect_now(s)) < 0) {
+		if (rc == -ENAMETOOLONG)
+			log_warn("stt", uuid, "the Deepgram URL is %zu bytes, more than the %d a "
+				 "websocket upgrade can carry: shorten [stt] keyterms",
+				 strlen(s->url), WS_PATH_MAX);
+		else
+			log_warn("stt", uuid, "cannot open the Deepgram connection: %s",
+				 strerror(-rc));
+		stt_free(s);
+		return rc;
 	}
-	connect_now(s);
 	*out = s;
 	return 0;
 }
@@ -253,11 +235,11 @@ static void stop(struct stt *s)
 		ws_send_text(s->conn, msg, sizeof(msg) - 1);
 	ws_close(s->conn);
 	s->conn = NULL;
-	event_free(s->keepalive);
-	event_free(s->retry);
+	event_del(s->keepalive);
+	event_del(s->retry);
 	explicit_bzero(s->auth, sizeof(s->auth));
 	if (s->conns == 0)
-		free(s);	/* else on_gone does, once the thread is done with us */
+		stt_free(s);	/* else on_gone does, once the thread is done with us */
 }
 
 const struct stt_ops stt_deepgram = { "deepgram", start, audio, stop };

@@ -7,6 +7,13 @@
  * the agent ring on the websocket thread, at the call's rate; audio of any
  * context but the current one is dropped there, so a cancelled reply can
  * never be heard, whatever the provider still sends.
+ *
+ * The contract of llm.h holds here too: start() returns 0 or -errno, never
+ * calls back from inside itself, and leaves nothing allocated on failure;
+ * every callback runs on the main loop. on_error(fatal) is the terminal
+ * callback: nothing follows it, text() and finish() then return -ENOTCONN,
+ * and stop() must still be called to free. A non-fatal on_error means the
+ * current reply will not finish; the next one opens a new connection.
  */
 #ifndef VG_TTS_H
 #define VG_TTS_H

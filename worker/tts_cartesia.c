@@ -18,25 +18,32 @@
  * ring may hold a stale context's audio that raced a cancel, and flush it.
  * Audio that does not fit the ring waits here (the ring holds seconds,
  * a reply can be longer) and is pushed in as the pacer frees space.
+ *
+ * start() only returns a code; every event comes from the main loop. A
+ * refusal that asking again cannot change (http_status.h) is on_error(fatal),
+ * the last callback: no connection is opened after it. What a message
+ * means is tts_cart_wire.c's.
  */
 #include "tts.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/base64.h"
 #include "../common/conf.h"
 #include "../common/log.h"
 #include "../ipc/ring.h"
+#include "http_status.h"
+#include "tts_cart_wire.h"
+#include "tts_pcm.h"
 #include "ws.h"
 
 /* Websocket thread: one context's audio not yet in the ring. */
 struct tts_buf {
-	int16_t *pcm;
-	size_t len, cap;
+	struct tts_pcm a;
 	uint32_t ctx;
 	bool done;			/* its "done" has come: no more audio */
 };
@@ -54,6 +61,7 @@ struct tts {
 	char auth[300], version[64];
 	json_t *base;			/* the fields every message of a context repeats */
 	bool stopping;
+	bool dead;			/* on_error(fatal) was called: nothing follows */
 	int conns;			/* connections not yet gone */
 
 	_Atomic uint32_t ctx;		/* main writes: the current reply (0: none) */
@@ -76,16 +84,6 @@ static void ctx_id(const struct tts *t, uint32_t n, char *out, size_t len)
 	snprintf(out, len, "%s-%u", t->tag, n);
 }
 
-/* Thread: context number from an id of ours, 0 if it is not one. */
-static uint32_t ctx_of(const struct tts *t, const char *id)
-{
-	size_t n = strlen(t->tag);
-
-	if (!id || strncmp(id, t->tag, n) || id[n] != '-')
-		return 0;
-	return (uint32_t)strtoul(id + n + 1, NULL, 10);
-}
-
 /* Thread: audio of this context may still play (not cancelled). */
 static bool live(struct tts *t, uint32_t ctx)
 {
@@ -94,32 +92,15 @@ static bool live(struct tts *t, uint32_t ctx)
 
 static void buf_reset(struct tts_buf *b, uint32_t ctx)
 {
-	b->len = 0;
+	tts_pcm_reset(&b->a);
 	b->ctx = ctx;
 	b->done = false;
-}
-
-static int buf_add(struct tts_buf *b, const uint8_t *pcm, size_t samples)
-{
-	if (b->len + samples > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		while (cap < b->len + samples)
-			cap *= 2;
-		int16_t *p = realloc(b->pcm, cap * sizeof(int16_t));
-		if (!p)
-			return -1;
-		b->pcm = p;
-		b->cap = cap;
-	}
-	memcpy(b->pcm + b->len, pcm, samples * 2);	/* unaligned source */
-	b->len += samples;
-	return 0;
 }
 
 /* Thread: play has nothing more to give; the next context may start. */
 static bool play_over(struct tts *t)
 {
-	return !t->play.len && (t->play.done || !live(t, t->play.ctx) ||
+	return !t->play.a.len && (t->play.done || !live(t, t->play.ctx) ||
 				t->play.ctx <= atomic_load(&t->lost));
 }
 
@@ -127,7 +108,7 @@ static bool play_over(struct tts *t)
 static void push(struct tts *t)
 {
 	if (!live(t, t->play.ctx))
-		t->play.len = 0;	/* a cancelled reply's leftovers */
+		tts_pcm_reset(&t->play.a);	/* a cancelled reply's leftovers */
 	if (!live(t, t->next.ctx))
 		buf_reset(&t->next, 0);
 	if (play_over(t) && t->next.ctx) {
@@ -136,15 +117,14 @@ static void push(struct tts *t)
 		t->next = b;
 		buf_reset(&t->next, 0);
 	}
-	if (t->play.len) {
+	if (t->play.a.len) {
 		atomic_store(&t->writing, t->play.ctx);
-		size_t n = ring_write(t->ring, t->play.pcm, t->play.len);
+		size_t n = ring_write(t->ring, t->play.a.s, t->play.a.len);
 		if (t->play.ctx == atomic_load(&t->ctx))
 			atomic_fetch_add(&t->written, n);
-		memmove(t->play.pcm, t->play.pcm + n, (t->play.len - n) * sizeof(int16_t));
-		t->play.len -= n;
+		tts_pcm_consume(&t->play.a, n);
 	}
-	atomic_store(&t->backlog, t->play.len || t->next.len);
+	atomic_store(&t->backlog, t->play.a.len || t->next.a.len);
 }
 
 /* Thread: the buffer a live context's audio goes to, NULL if none can
@@ -166,8 +146,11 @@ static struct tts_buf *buf_for(struct tts *t, uint32_t ctx)
 
 static bool audio_chunk(struct tts *t, uint32_t ctx, const char *b64, size_t len)
 {
-	size_t need = len / 4 * 3 + 3;
+	size_t need = CART_AUDIO_CAP(len);
+	struct tts_buf *b = buf_for(t, ctx);
 
+	if (!b)
+		return false;
 	if (need > t->pcm_cap) {
 		uint8_t *p = realloc(t->pcm, need);
 		if (!p)
@@ -175,9 +158,8 @@ static bool audio_chunk(struct tts *t, uint32_t ctx, const char *b64, size_t len
 		t->pcm = p;
 		t->pcm_cap = need;
 	}
-	long n = base64_decode(b64, len, t->pcm);
-	struct tts_buf *b = n > 0 ? buf_for(t, ctx) : NULL;
-	if (!b || buf_add(b, t->pcm, (size_t)n / 2) < 0)
+	long n = cart_audio_decode(b64, len, t->pcm, t->pcm_cap);
+	if (n <= 0 || tts_pcm_add(&b->a, t->pcm, (size_t)n) < 0)
 		return false;
 	push(t);
 	bool first = t->first_seen != ctx;
@@ -198,22 +180,18 @@ static void context_done(struct tts *t, uint32_t ctx)
 static bool on_message_thread(void *arg, const char *data, size_t len, bool binary)
 {
 	struct tts *t = arg;
-	json_error_t jerr;
-	json_t *j;
-
-	if (binary || !(j = json_loadb(data, len, 0, &jerr)))
-		return false;
-	const char *type = json_string_value(json_object_get(j, "type"));
-	uint32_t ctx = ctx_of(t, json_string_value(json_object_get(j, "context_id")));
+	struct cart_msg m;
 	bool forward = true;
-	if (type && !strcmp(type, "chunk")) {
-		json_t *d = json_object_get(j, "data");
-		forward = live(t, ctx) && json_is_string(d) &&
-			  audio_chunk(t, ctx, json_string_value(d), json_string_length(d));
-	} else if (type && (!strcmp(type, "done") || !strcmp(type, "error")) && live(t, ctx)) {
-		context_done(t, ctx);
-	}
-	json_decref(j);
+
+	if (binary || cart_msg_parse(&m, data, len, t->tag) < 0)
+		return false;
+	if (m.kind == CART_CHUNK)
+		forward = live(t, m.ctx) && audio_chunk(t, m.ctx, m.audio, m.audio_len);
+	else if ((m.kind == CART_DONE || m.kind == CART_ERROR) && live(t, m.ctx))
+		context_done(t, m.ctx);
+	else if (m.kind == CART_IGNORED)
+		forward = false;	/* nothing the main loop acts on */
+	cart_msg_clear(&m);
 	return forward;
 }
 
@@ -224,72 +202,63 @@ static void on_wake_thread(void *arg)
 
 /* ---- main loop ---- */
 
-static void on_words(struct tts *t, uint32_t ctx, json_t *wt)
+static void on_words(struct tts *t, const struct cart_msg *m)
 {
-	json_t *words = json_object_get(wt, "words"), *end = json_object_get(wt, "end");
-	size_t n = json_array_size(words);
+	const char *w[CART_WORDS_MAX];
+	double e[CART_WORDS_MAX];
+	size_t n = cart_msg_words(m, w, e, CART_WORDS_MAX);
 
-	if (!n || json_array_size(end) != n || n > 512)
-		return;
-	const char *w[512];
-	double e[512];
-	for (size_t i = 0; i < n; i++) {
-		w[i] = json_string_value(json_array_get(words, i));
-		e[i] = json_number_value(json_array_get(end, i));
-		if (!w[i])
-			return;
-	}
-	t->ev->on_words(t->arg, ctx, w, e, n);
+	if (n)
+		t->ev->on_words(t->arg, m->ctx, w, e, n);
 }
 
 static void on_message(void *arg, const char *data, size_t len, bool binary)
 {
 	struct tts *t = arg;
-	json_error_t jerr;
-	json_t *j = binary ? NULL : json_loadb(data, len, 0, &jerr);
-	const char *type = json_string_value(json_object_get(j, "type"));
-	uint32_t ctx = ctx_of(t, json_string_value(json_object_get(j, "context_id")));
+	struct cart_msg m;
 
-	if (!type) {
-	} else if (ctx && ctx != atomic_load(&t->ctx)) {
+	if (binary || t->dead || cart_msg_parse(&m, data, len, t->tag) < 0)
+		return;
+	if (m.ctx && m.ctx != atomic_load(&t->ctx)) {
 		/* A cancelled reply: its late done or words mean nothing now. */
-	} else if (!strcmp(type, "chunk")) {
-		t->ev->on_first_audio(t->arg, ctx);
-	} else if (!strcmp(type, "done")) {
-		t->ev->on_done(t->arg, ctx);
-	} else if (!strcmp(type, "timestamps")) {
-		on_words(t, ctx, json_object_get(j, "word_timestamps"));
-	} else if (!strcmp(type, "error")) {
-		const char *e = json_string_value(json_object_get(j, "error"));
-		log_warn("tts", t->uuid, "Cartesia error on context %u: %s", ctx, e ? e : "?");
-		t->ev->on_error(t->arg, e ? e : "error", false);
+	} else if (m.kind == CART_CHUNK) {
+		t->ev->on_first_audio(t->arg, m.ctx);
+	} else if (m.kind == CART_DONE) {
+		t->ev->on_done(t->arg, m.ctx);
+	} else if (m.kind == CART_TIMESTAMPS) {
+		on_words(t, &m);
+	} else if (m.kind == CART_ERROR) {
+		log_warn("tts", t->uuid, "Cartesia error on context %u: %.200s", m.ctx, m.error);
+		t->ev->on_error(t->arg, m.error, false);
 	}
-	json_decref(j);
+	cart_msg_clear(&m);
 }
 
 static void on_close(void *arg, int code, int http_status, const char *reason)
 {
 	struct tts *t = arg;
 	char why[200];
+	bool permanent = http_status_permanent(http_status);
 
 	ws_close(t->conn);
 	t->conn = NULL;
-	if (t->stopping)
+	if (t->stopping || t->dead)
 		return;
 	atomic_store(&t->lost, atomic_load(&t->ctx));	/* no more audio of those */
 	ws_loop_wake(t->loop);
 	snprintf(why, sizeof(why), "Cartesia closed (code %d, HTTP %d: %s)", code, http_status,
 		 reason);
-	log_warn("tts", t->uuid, "%s; reconnecting", why);
-	t->ev->on_error(t->arg, why, http_status == 401 || http_status == 403);
+	log_warn("tts", t->uuid, "%s; %s", why, permanent ? "giving up" : "reconnecting");
+	t->dead = permanent;
+	t->ev->on_error(t->arg, why, permanent);
 	/* The next reply opens a new connection (contexts die with the socket). */
 }
 
 static void tts_free(struct tts *t)
 {
 	json_decref(t->base);
-	free(t->play.pcm);
-	free(t->next.pcm);
+	tts_pcm_free(&t->play.a);
+	tts_pcm_free(&t->next.a);
 	free(t->pcm);
 	free(t);
 }
@@ -309,13 +278,13 @@ static const struct ws_handlers handlers = {
 
 static int ensure_open(struct tts *t)
 {
-	char url[600];
 	const char *headers[] = { t->auth, t->version, NULL };
 
 	if (t->conn)
 		return 0;
-	snprintf(url, sizeof(url), "%s", t->conf->tts_url);
-	int rc = ws_open(&t->conn, t->loop, url, headers, &handlers, t);
+	if (t->dead)
+		return -ENOTCONN;
+	int rc = ws_open(&t->conn, t->loop, t->conf->tts_url, headers, &handlers, t);
 	t->conns += rc == 0;
 	return rc;
 }
@@ -323,8 +292,10 @@ static int ensure_open(struct tts *t)
 static int send_json(struct tts *t, json_t *msg)
 {
 	char *text = json_dumps(msg, JSON_COMPACT);
-	int rc = text && ensure_open(t) == 0 ? ws_send_text(t->conn, text, strlen(text)) : -1;
+	int rc = !text ? -ENOMEM : ensure_open(t);
 
+	if (rc == 0)
+		rc = ws_send_text(t->conn, text, strlen(text));
 	free(text);
 	json_decref(msg);
 	return rc;
@@ -334,10 +305,11 @@ static int start(struct tts **out, struct ws_loop *loop, const struct conf *c, i
 		 struct ring *ring, const char *uuid, const struct tts_events *ev, void *arg)
 {
 	struct tts *t = calloc(1, sizeof(*t));
+	int rc = -ENOMEM;
 
 	*out = NULL;
 	if (!t)
-		return -1;
+		return -ENOMEM;
 	t->loop = loop;
 	t->conf = c;
 	t->ring = ring;
@@ -352,10 +324,11 @@ static int start(struct tts **out, struct ws_loop *loop, const struct conf *c, i
 			    "model_id", c->tts_model, "voice", "mode", "id", "id", c->tts_voice,
 			    "language", c->tts_language, "output_format", "container", "raw",
 			    "encoding", "pcm_s16le", "sample_rate", rate, "add_timestamps", 1);
-	if (!t->base || ensure_open(t) < 0) {	/* open now: the greeting needs it first */
-		json_decref(t->base);
-		free(t);
-		return -1;
+	if (!t->base || (rc = ensure_open(t)) < 0) {	/* open now: the greeting needs it */
+		log_warn("tts", uuid, "cannot open the Cartesia connection: %s", strerror(-rc));
+		explicit_bzero(t->auth, sizeof(t->auth));
+		tts_free(t);
+		return rc;
 	}
 	*out = t;
 	return 0;

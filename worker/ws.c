@@ -49,8 +49,11 @@ struct ws_conn {
 	struct ws_loop *loop;
 	const struct ws_handlers *h;
 	void *arg;
-	char url[1024];
-	char headers[MAX_HEADERS][512];
+	/* Set by ws_open, read-only after: where to connect (one allocation). */
+	char *target;			/* the URL, split in place by lws_parse_uri */
+	const char *prot, *addr, *path;
+	int port;
+	char *headers[MAX_HEADERS];	/* "Name: value", each allocated */
 	int nheaders;
 
 	/* Under mu. */
@@ -119,6 +122,23 @@ static void post_gone(struct ws_conn *c)
 	post(c, EV_GONE, 0, 0, NULL, 0, false);
 }
 
+/* What ws_open allocated; headers may hold a key, so they are wiped. */
+static void conn_release(struct ws_conn *c)
+{
+	while (c->outq) {
+		struct out_msg *m = c->outq;
+		c->outq = m->next;
+		free(m);
+	}
+	for (int i = 0; i < c->nheaders; i++) {
+		explicit_bzero(c->headers[i], strlen(c->headers[i]));
+		free(c->headers[i]);
+	}
+	free(c->target);
+	free(c->rx);
+	free(c);
+}
+
 static void conn_free(struct ws_conn *c)
 {
 	struct ws_loop *l = c->loop;
@@ -129,14 +149,8 @@ static void conn_free(struct ws_conn *c)
 			*pp = c->next;
 			break;
 		}
-	while (c->outq) {
-		struct out_msg *m = c->outq;
-		c->outq = m->next;
-		free(m);
-	}
 	pthread_mutex_unlock(&l->mu);
-	free(c->rx);
-	free(c);
+	conn_release(c);
 }
 
 static void dispatch(struct ws_ev *e)
@@ -190,26 +204,17 @@ static void on_events(evutil_socket_t fd, short what, void *arg)
 
 static void connect_conn(struct ws_conn *c)
 {
-	char url[sizeof(c->url)], path[sizeof(c->url) + 1];
-	const char *prot, *addr, *p;
-	int port;
 	struct lws_client_connect_info ci;
 
-	memcpy(url, c->url, sizeof(url));
-	if (lws_parse_uri(url, &prot, &addr, &port, &p)) {
-		post(c, EV_CLOSE, 0, 0, "malformed URL", 13, false);
-		post_gone(c);
-		return;
-	}
-	snprintf(path, sizeof(path), "/%s", p);
 	memset(&ci, 0, sizeof(ci));
 	ci.context = c->loop->ctx;
-	ci.address = addr;
-	ci.port = port;
-	ci.path = path;
-	ci.host = addr;
-	ci.origin = addr;
-	ci.ssl_connection = !strcmp(prot, "wss") || !strcmp(prot, "https") ? LCCSCF_USE_SSL : 0;
+	ci.address = c->addr;
+	ci.port = c->port;
+	ci.path = c->path;
+	ci.host = c->addr;
+	ci.origin = c->addr;
+	ci.ssl_connection = !strcmp(c->prot, "wss") || !strcmp(c->prot, "https") ?
+			    LCCSCF_USE_SSL : 0;
 	ci.local_protocol_name = "vagent";
 	ci.opaque_user_data = c;
 	ci.pwsi = &c->wsi;
@@ -445,13 +450,7 @@ void ws_loop_free(struct ws_loop *l)
 	while (l->conns) {
 		struct ws_conn *c = l->conns;
 		l->conns = c->next;
-		while (c->outq) {
-			struct out_msg *m = c->outq;
-			c->outq = m->next;
-			free(m);
-		}
-		free(c->rx);
-		free(c);
+		conn_release(c);
 	}
 	pthread_mutex_destroy(&l->mu);
 	free(l);
@@ -467,24 +466,57 @@ void ws_loop_wake(struct ws_loop *l)
 	lws_cancel_service(l->ctx);
 }
 
+/*
+ * Splits the URL into what lws wants, in one allocation the connection
+ * keeps: lws_parse_uri cuts the string in place and drops the path's
+ * leading '/', so the copy has room for it in front.
+ */
+static int set_target(struct ws_conn *c, const char *url)
+{
+	size_t n = strlen(url);
+	const char *p;
+
+	if (!(c->target = malloc(2 * n + 2)))
+		return -ENOMEM;
+	memcpy(c->target, url, n + 1);
+	if (lws_parse_uri(c->target, &c->prot, &c->addr, &c->port, &p) || !*c->addr ||
+	    (strcmp(c->prot, "ws") && strcmp(c->prot, "wss") && strcmp(c->prot, "http") &&
+	     strcmp(c->prot, "https")))
+		return -EINVAL;
+	if (strlen(p) + 1 > WS_PATH_MAX)
+		return -ENAMETOOLONG;
+	char *path = c->target + n + 1;
+	path[0] = '/';
+	memcpy(path + 1, p, strlen(p) + 1);
+	c->path = path;
+	return 0;
+}
+
 int ws_open(struct ws_conn **out, struct ws_loop *l, const char *url,
 	    const char *const *headers, const struct ws_handlers *h, void *arg)
 {
 	struct ws_conn *c = calloc(1, sizeof(*c));
+	int rc;
 
 	*out = NULL;
 	if (!c)
 		return -ENOMEM;
-	if (strlen(url) >= sizeof(c->url)) {
-		free(c);
-		return -ENAMETOOLONG;
-	}
 	c->loop = l;
 	c->h = h;
 	c->arg = arg;
-	snprintf(c->url, sizeof(c->url), "%s", url);
-	for (int i = 0; headers && headers[i] && i < MAX_HEADERS; i++)
-		snprintf(c->headers[c->nheaders++], sizeof(c->headers[0]), "%s", headers[i]);
+	rc = set_target(c, url);
+	for (int i = 0; rc == 0 && headers && headers[i]; i++) {
+		if (c->nheaders == MAX_HEADERS)
+			rc = -E2BIG;
+		else if (!(c->headers[c->nheaders++] = strdup(headers[i])))
+			rc = -ENOMEM;
+	}
+	if (rc < 0) {
+		if (c->nheaders && !c->headers[c->nheaders - 1])
+			c->nheaders--;
+		conn_release(c);
+		return rc;
+	}
 	pthread_mutex_lock(&l->mu);
 	c->want_connect = true;
 	c->next = l->conns;

@@ -24,6 +24,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The longest path and query an upgrade may carry. Measured: libwebsockets
+ * 4.1's client cuts the request line at 2,048 bytes and sends the rest as
+ * garbage, so a longer URL is refused here rather than mangled there.
+ */
+#define WS_PATH_MAX 2000
+
 struct event_base;
 struct ws_loop;
 struct ws_conn;
@@ -62,8 +69,12 @@ struct event_base *ws_loop_base(struct ws_loop *l);
 void ws_loop_wake(struct ws_loop *l);
 
 /*
- * Opens url (ws:// or wss://) with extra handshake headers ("Name: value",
- * NULL-terminated). Returns at once; on_open or on_close follows.
+ * Opens url (ws:// or wss://, any length) with extra handshake headers
+ * ("Name: value", NULL-terminated, at most 8; copied, and wiped when the
+ * connection is freed). Returns at once; on_open or on_close follows, from
+ * the main loop. Never calls a handler itself: -EINVAL (not a ws/wss URL),
+ * -ENAMETOOLONG (path and query over WS_PATH_MAX), -E2BIG (too many
+ * headers) or -ENOMEM, with nothing left allocated.
  */
 int ws_open(struct ws_conn **out, struct ws_loop *l, const char *url,
 	    const char *const *headers, const struct ws_handlers *h, void *arg);

@@ -225,7 +225,9 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 		arm(s, s->plan.ev[s->next_ev].gap_us);
 		return;
 	}
-	finish(s, s->plan.end == END_CUT);
+	if (s->fault.kind == FAULT_STALL)	/* n past the end: [DONE], then silence */
+		return;
+	finish(s, s->plan.end == END_CUT || s->fault.kind == FAULT_CLOSE);
 }
 
 /* stream:false: the whole completion, after the reply's time. */

@@ -1,0 +1,1 @@
+FUZZ_SRC_cartesia := worker/tts_cart_wire.c worker/tts_pcm.c common/base64.c

@@ -1,0 +1,1 @@
+FUZZ_SRC_deepgram := worker/stt_dg_wire.c

@@ -1,0 +1,188 @@
+/*
+ * test_cart_wire.c - unit tests for worker/tts_cart_wire.h (Cartesia's
+ * messages) and worker/tts_pcm.h (a reply's audio waiting for the ring).
+ *
+ * Protects: a message's kind and reply number; only our own context ids
+ * count, read strictly ("<tag>-4294967297" is not reply 1); an error
+ * always has a text; word timings only when words and times pair up.
+ * Audio: issue item 4, a 1-byte chunk into an empty buffer does no
+ * arithmetic on its NULL pointer (UBSan) and keeps the byte, so an
+ * odd-sized chunk never shifts the rest of the reply by a byte.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../worker/tts_cart_wire.h"
+#include "../../worker/tts_pcm.h"
+
+static int parse(struct cart_msg *m, const char *json)
+{
+	return cart_msg_parse(m, json, strlen(json), "5e1f0a2b");
+}
+
+static void context_ids_are_ours_or_nothing(void **state)
+{
+	(void)state;
+	assert_int_equal(cart_ctx_of("tag", "tag-1"), 1);
+	assert_int_equal(cart_ctx_of("tag", "tag-4294967295"), 4294967295u);
+	assert_int_equal(cart_ctx_of("tag", "tag-4294967296"), 0);
+	assert_int_equal(cart_ctx_of("tag", "tag-4294967297"), 0);
+	assert_int_equal(cart_ctx_of("tag", "tag-99999999999999999999999"), 0);
+	assert_int_equal(cart_ctx_of("tag", "tag-"), 0);
+	assert_int_equal(cart_ctx_of("tag", "tag-1x"), 0);
+	assert_int_equal(cart_ctx_of("tag", "tag-+1"), 0);
+	assert_int_equal(cart_ctx_of("tag", "tag- 1"), 0);
+	assert_int_equal(cart_ctx_of("tag", "tag1"), 0);
+	assert_int_equal(cart_ctx_of("tag", "other-1"), 0);
+	assert_int_equal(cart_ctx_of("tag", "tagx-1"), 0);
+	assert_int_equal(cart_ctx_of("tag", NULL), 0);
+}
+
+static void messages_have_a_kind_and_a_reply(void **state)
+{
+	struct cart_msg m;
+	(void)state;
+
+	assert_int_equal(parse(&m, "{\"type\":\"chunk\",\"context_id\":\"5e1f0a2b-3\","
+			       "\"data\":\"AAEC\"}"), 0);
+	assert_int_equal(m.kind, CART_CHUNK);
+	assert_int_equal(m.ctx, 3);
+	assert_int_equal(m.audio_len, 4);
+	assert_memory_equal(m.audio, "AAEC", 4);
+	cart_msg_clear(&m);
+	assert_int_equal(parse(&m, "{\"type\":\"done\",\"context_id\":\"5e1f0a2b-4\"}"), 0);
+	assert_int_equal(m.kind, CART_DONE);
+	assert_int_equal(m.ctx, 4);
+	cart_msg_clear(&m);
+	assert_int_equal(parse(&m, "{\"type\":\"error\",\"error\":\"bad voice\"}"), 0);
+	assert_int_equal(m.kind, CART_ERROR);
+	assert_int_equal(m.ctx, 0);
+	assert_string_equal(m.error, "bad voice");
+	cart_msg_clear(&m);
+	assert_int_equal(parse(&m, "{\"type\":\"error\",\"error\":{\"x\":1}}"), 0);
+	assert_string_equal(m.error, "error");
+	cart_msg_clear(&m);
+	/* A chunk without string data, or an unknown type: nothing to do. */
+	assert_int_equal(parse(&m, "{\"type\":\"chunk\",\"context_id\":\"5e1f0a2b-3\","
+			       "\"data\":null}"), 0);
+	assert_int_equal(m.kind, CART_IGNORED);
+	cart_msg_clear(&m);
+	assert_int_equal(parse(&m, "{\"type\":\"flush_done\"}"), 0);
+	assert_int_equal(m.kind, CART_IGNORED);
+	cart_msg_clear(&m);
+	for (const char *bad = "", *list[] = { "", "x", "[]", "\"chunk\"", "{", NULL }, **p = list;
+	     (bad = *p); p++) {
+		assert_int_equal(parse(&m, bad), -EBADMSG);
+		assert_int_equal(m.kind, CART_IGNORED);
+		assert_null(m.root);
+		cart_msg_clear(&m);
+	}
+}
+
+static void word_timings_only_when_they_pair_up(void **state)
+{
+	const char *w[4];
+	double e[4];
+	struct cart_msg m;
+	(void)state;
+
+	parse(&m, "{\"type\":\"timestamps\",\"context_id\":\"5e1f0a2b-1\",\"word_timestamps\":"
+		  "{\"words\":[\"Hello\",\"there\"],\"start\":[0,0.4],\"end\":[0.35,0.8]}}");
+	assert_int_equal(m.kind, CART_TIMESTAMPS);
+	assert_int_equal(cart_msg_words(&m, w, e, 4), 2);
+	assert_string_equal(w[1], "there");
+	assert_true(e[1] > 0.79 && e[1] < 0.81);
+	assert_int_equal(cart_msg_words(&m, w, e, 1), 0);	/* more than max */
+	cart_msg_clear(&m);
+	static const char *const bad[] = {
+		"{\"type\":\"timestamps\",\"word_timestamps\":{\"words\":[\"a\"],\"end\":[]}}",
+		"{\"type\":\"timestamps\",\"word_timestamps\":{\"words\":[1],\"end\":[1]}}",
+		"{\"type\":\"timestamps\",\"word_timestamps\":{\"words\":[\"a\"],\"end\":[\"1\"]}}",
+		"{\"type\":\"timestamps\",\"word_timestamps\":[]}",
+		"{\"type\":\"chunk\",\"data\":\"\",\"word_timestamps\":{\"words\":[\"a\"],"
+		"\"end\":[1]}}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parse(&m, bad[i]);
+		assert_int_equal(cart_msg_words(&m, w, e, 4), 0);
+		cart_msg_clear(&m);
+	}
+}
+
+static void audio_decodes_to_bytes(void **state)
+{
+	uint8_t out[16];
+	(void)state;
+
+	assert_int_equal(cart_audio_decode("AAEC", 4, out, sizeof(out)), 3);
+	assert_int_equal(cart_audio_decode("AA==", 4, out, sizeof(out)), 1);
+	assert_int_equal(cart_audio_decode("A!EC", 4, out, sizeof(out)), -1);
+	assert_int_equal(cart_audio_decode("AAECAAECAAECAAECAAEC", 20, out, 17), -1);
+}
+
+/* Issue item 4: a 1-byte chunk first, into a buffer with no memory yet. */
+static void a_one_byte_chunk_is_kept_for_the_next(void **state)
+{
+	struct tts_pcm b = { 0 };
+	const uint8_t one[] = { 0x34 }, three[] = { 0x12, 0x78, 0x56 }, none[1] = { 0 };
+	(void)state;
+
+	assert_int_equal(tts_pcm_add(&b, none, 0), 0);
+	assert_int_equal(tts_pcm_add(&b, one, 1), 0);
+	assert_int_equal(b.len, 0);
+	assert_null(b.s);
+	assert_int_equal(tts_pcm_add(&b, three, 3), 0);
+	assert_int_equal(b.len, 2);
+	assert_int_equal((uint16_t)b.s[0], 0x1234);
+	assert_int_equal((uint16_t)b.s[1], 0x5678);
+	assert_false(b.has_odd);
+	tts_pcm_free(&b);
+}
+
+static void audio_is_the_same_however_the_chunks_are_cut(void **state)
+{
+	uint8_t bytes[1001];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (uint8_t)(i * 7 + 3);
+	for (size_t step = 1; step < 40; step++) {
+		struct tts_pcm b = { 0 };
+		for (size_t i = 0; i < sizeof(bytes); i += step)
+			assert_int_equal(tts_pcm_add(&b, bytes + i, sizeof(bytes) - i < step ?
+						     sizeof(bytes) - i : step), 0);
+		assert_int_equal(b.len, sizeof(bytes) / 2);
+		assert_memory_equal(b.s, bytes, sizeof(bytes) - 1);
+		assert_true(b.has_odd);
+		tts_pcm_consume(&b, 100);
+		assert_int_equal(b.len, sizeof(bytes) / 2 - 100);
+		assert_memory_equal(b.s, bytes + 200, 2);
+		tts_pcm_consume(&b, 100000);
+		assert_int_equal(b.len, 0);
+		tts_pcm_reset(&b);
+		assert_false(b.has_odd);
+		tts_pcm_free(&b);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(context_ids_are_ours_or_nothing),
+		cmocka_unit_test(messages_have_a_kind_and_a_reply),
+		cmocka_unit_test(word_timings_only_when_they_pair_up),
+		cmocka_unit_test(audio_decodes_to_bytes),
+		cmocka_unit_test(a_one_byte_chunk_is_kept_for_the_next),
+		cmocka_unit_test(audio_is_the_same_however_the_chunks_are_cut),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1 @@
+UNIT_SRC_dg_wire := worker/stt_dg_wire.c

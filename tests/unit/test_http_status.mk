@@ -1,0 +1,1 @@
+UNIT_SRC_http_status := worker/http_status.c

@@ -1,0 +1,1 @@
+UNIT_SRC_sse := worker/sse.c

@@ -1,0 +1,1 @@
+UNIT_SRC_ws := worker/ws.c common/log.c

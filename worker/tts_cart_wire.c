@@ -1,0 +1,96 @@
+/*
+ * tts_cart_wire.c - Cartesia's messages and audio. See tts_cart_wire.h.
+ *
+ * Why strict about context ids: an id decides whose audio reaches the
+ * caller; "<tag>-4294967297" must not pass for reply 1 (strtoul would wrap
+ * it), so the number is read digit by digit with a bound. A message is a
+ * peer's bytes: any field may be missing or of another type.
+ */
+#include "tts_cart_wire.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "../common/base64.h"
+
+uint32_t cart_ctx_of(const char *tag, const char *id)
+{
+	size_t n = strlen(tag);
+	uint64_t v = 0;
+
+	if (!id || strncmp(id, tag, n) || id[n] != '-' || !id[n + 1])
+		return 0;
+	for (const char *p = id + n + 1; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > UINT32_MAX)
+			return 0;
+	}
+	return (uint32_t)v;
+}
+
+int cart_msg_parse(struct cart_msg *m, const char *data, size_t len, const char *tag)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(data, len, 0, &jerr);
+
+	memset(m, 0, sizeof(*m));
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return -EBADMSG;
+	}
+	m->root = j;
+	m->ctx = cart_ctx_of(tag, json_string_value(json_object_get(j, "context_id")));
+	const char *type = json_string_value(json_object_get(j, "type"));
+	if (!type)
+		return 0;
+	if (!strcmp(type, "chunk")) {
+		json_t *d = json_object_get(j, "data");
+		if (json_is_string(d)) {
+			m->kind = CART_CHUNK;
+			m->audio = json_string_value(d);
+			m->audio_len = json_string_length(d);
+		}
+	} else if (!strcmp(type, "done")) {
+		m->kind = CART_DONE;
+	} else if (!strcmp(type, "timestamps")) {
+		m->kind = CART_TIMESTAMPS;
+	} else if (!strcmp(type, "error")) {
+		const char *e = json_string_value(json_object_get(j, "error"));
+		m->kind = CART_ERROR;
+		m->error = e ? e : "error";
+	}
+	return 0;
+}
+
+void cart_msg_clear(struct cart_msg *m)
+{
+	json_decref(m->root);
+	memset(m, 0, sizeof(*m));
+}
+
+size_t cart_msg_words(const struct cart_msg *m, const char **words, double *end, size_t max)
+{
+	json_t *wt = json_object_get(m->root, "word_timestamps");
+	json_t *w = json_object_get(wt, "words"), *e = json_object_get(wt, "end");
+	size_t n = json_array_size(w);
+
+	if (m->kind != CART_TIMESTAMPS || !n || json_array_size(e) != n || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		json_t *ei = json_array_get(e, i);
+		words[i] = json_string_value(json_array_get(w, i));
+		if (!words[i] || !json_is_number(ei))
+			return 0;
+		end[i] = json_number_value(ei);
+	}
+	return n;
+}
+
+long cart_audio_decode(const char *b64, size_t len, uint8_t *out, size_t cap)
+{
+	if (cap < CART_AUDIO_CAP(len))
+		return -1;
+	return base64_decode(b64, len, out);
+}
