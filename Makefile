@@ -218,7 +218,9 @@ fuzz:
 fuzz-run: $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
 	@set -e; for f in $(FUZZ_NAMES); do mkdir -p $(FUZZ_BUILD)/corpus/$$f; \
 		echo "== fuzz $$f for $(FUZZ_SECONDS) s"; \
+		mkdir -p $(FUZZ_BUILD)/artifacts; \
 		$(FUZZ_BUILD)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$f- \
 			$(FUZZ_BUILD)/corpus/$$f tests/fuzz/corpus/$$f 2>$(FUZZ_BUILD)/fuzz_$$f.log \
 			|| { tail -n 60 $(FUZZ_BUILD)/fuzz_$$f.log; exit 1; }; \
 		grep -E '^stat::number_of_executed_units' $(FUZZ_BUILD)/fuzz_$$f.log; done
