@@ -50,26 +50,19 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-protot
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm -lrt
 
-AUDIO_SRC  := common/audiosocket.c common/wav.c common/audio.c
-COMMON_SRC := common/log.c common/conf.c $(AUDIO_SRC) \
-              common/record.c common/rec_put.c common/crc32.c common/db.c common/base64.c common/booking.c
-IPC_SRC    := ipc/ring.c ipc/hist.c ipc/shm.c ipc/chan.c ipc/recq.c ipc/bell.c
-WORKER_SRC := worker/wrk_main.c worker/wrk_call.c worker/wrk_pacer.c worker/wrk_context.c \
-              worker/engine.c worker/eng_echo.c worker/eng_playback.c worker/ws.c worker/http.c \
-              worker/llm_openai.c worker/stt_deepgram.c worker/tts_cartesia.c \
-              worker/http_status.c worker/sse.c worker/llm_oai_stream.c worker/stt_dg_wire.c \
-              worker/tts_cart_wire.c worker/tts_pcm.c \
-              worker/eng_local.c worker/agent_dialog.c worker/agent_tools.c worker/agent_ctx.c \
-              worker/agent_heard.c
-SUP_SRC    := supervisor/sup_main.c supervisor/sup_pool.c supervisor/sup_listen.c \
-              supervisor/sup_signals.c supervisor/sup_status.c supervisor/sup_control.c \
-              supervisor/sup_notify.c supervisor/sup_child.c \
-              supervisor/api_main.c supervisor/api_http.c supervisor/api_didctx.c \
-              supervisor/api_booking.c supervisor/api_board.c supervisor/api_req.c \
-              supervisor/api_db.c supervisor/api_didmap.c \
-              supervisor/bw_main.c supervisor/bw_collect.c supervisor/bw_journal.c \
-              supervisor/bw_db.c supervisor/bw_jscan.c supervisor/sup_condemn.c
-CTL_SRC    := supervisor/vagentctl.c supervisor/ctl_db.c supervisor/ctl_split.c
+# One directory a program (see README, Layout). vagentd is one binary: the
+# supervisor forks the api, the booking-writer and the workers from it.
+AUDIO_SRC   := common/audiosocket.c common/wav.c common/audio.c
+COMMON_SRC  := common/log.c common/conf.c common/crc32.c common/base64.c common/buf.c \
+               common/file_replace.c $(AUDIO_SRC)
+BOOKING_SRC := $(wildcard common/booking/*.c)
+IPC_SRC     := $(wildcard ipc/*.c)
+WORKER_SRC  := $(wildcard worker/*.c)
+SUP_SRC     := $(wildcard supervisor/*.c)
+API_SRC     := $(wildcard supervisor/api/*.c)
+WRITER_SRC  := $(wildcard supervisor/writer/*.c)
+CTL_SRC     := $(wildcard supervisor/ctl/*.c)
+LIB_SRC     := $(BOOKING_SRC) $(IPC_SRC) $(COMMON_SRC)
 RECLOAD_SRC := tests/tools/vagent_recload.c
 EMU_SRC    := tests/emu/emu_main.c tests/emu/emu_script.c tests/emu/emu_util.c tests/emu/emu_ws.c \
               tests/emu/emu_deepgram.c tests/emu/emu_dg_query.c tests/emu/emu_dg_results.c \
@@ -101,11 +94,11 @@ $(BUILD)/obj/%.o: %.c | pkgcheck
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/vagentd: $(call obj,$(SUP_SRC) $(WORKER_SRC) $(IPC_SRC) $(COMMON_SRC))
+$(BUILD)/vagentd: $(call obj,$(SUP_SRC) $(API_SRC) $(WRITER_SRC) $(WORKER_SRC) $(LIB_SRC))
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/vagentctl: $(call obj,$(CTL_SRC) $(IPC_SRC) $(COMMON_SRC))
+$(BUILD)/vagentctl: $(call obj,$(CTL_SRC) $(LIB_SRC))
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -113,7 +106,7 @@ $(BUILD)/vagent-call: $(call obj,$(CALLER_SRC) $(AUDIO_SRC))
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/vagent-recload: $(call obj,$(RECLOAD_SRC) $(IPC_SRC) $(COMMON_SRC))
+$(BUILD)/vagent-recload: $(call obj,$(RECLOAD_SRC) $(LIB_SRC))
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
@@ -124,11 +117,11 @@ $(BUILD)/vagent-emu: $(call obj,$(EMU_SRC) $(AUDIO_SRC) common/log.c)
 
 # Unit tests link the module under test with its dependencies (cmocka).
 # tests/unit/test_NAME.mk may set UNIT_SRC_NAME to the sources test_NAME
-# links; without it a test links ipc/ and common/.
+# links; without it a test links ipc/ and common/ (booking included).
 -include $(wildcard tests/unit/*.mk)
 define unit_rule
 $(BUILD)/tests/test_$(1): $(BUILD)/obj/tests/unit/test_$(1).o \
-		$(call obj,$(or $(UNIT_SRC_$(1)),$(IPC_SRC) $(COMMON_SRC)))
+		$(call obj,$(or $(UNIT_SRC_$(1)),$(LIB_SRC)))
 	@mkdir -p $$(dir $$@)
 	@$$(if $(Q),echo "  LD      $$@")
 	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcmocka

@@ -11,7 +11,12 @@
  * off, reject), sup_pool.c (fork, reap, respawn, retire), sup_signals.c
  * (reload, drain, log reopen), sup_status.c (available, metrics.prom),
  * sup_condemn.c (the reset of a record queue the writer condemned),
- * sup_control.c (vagentctl's socket), sup_notify.c (systemd).
+ * sup_control.c (vagentctl's socket), sup_notify.c (systemd),
+ * sup_child.c (start, restart, replace and stop the api and the writer).
+ * The programs it forks live beside it: api/ (the HTTP backend),
+ * writer/ (the booking-writer), ../worker/ (one call each); vagentctl is
+ * ctl/. Each has its own main and shares no state with this one but the
+ * segment and the descriptors handed over.
  */
 #ifndef VG_SUP_H
 #define VG_SUP_H

@@ -39,8 +39,8 @@
 #include "../common/conf.h"
 #include "../common/log.h"
 #include "../worker/engine.h"
-#include "api.h"
-#include "bw.h"
+#include "api/api.h"
+#include "writer/bw.h"
 
 #ifndef VAGENT_CONF
 #define VAGENT_CONF "/etc/vagent/vagent.conf"

@@ -23,10 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/booking.h"
+#include "../common/booking/booking.h"
 #include "../common/conf.h"
 #include "../common/log.h"
-#include "../common/rec_put.h"
+#include "../common/booking/rec_put.h"
 #include "../common/vg_time.h"
 #include "agent.h"
 #include "call.h"

@@ -31,7 +31,7 @@
 
 #include "../common/conf.h"
 #include "../common/log.h"
-#include "../common/rec_put.h"
+#include "../common/booking/rec_put.h"
 #include "../common/vg_time.h"
 #include "../ipc/ring.h"
 #include "context.h"

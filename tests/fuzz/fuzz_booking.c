@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/booking.h"
-#include "../../common/record.h"
+#include "../../common/booking/booking.h"
+#include "../../common/booking/record.h"
 #include "../../ipc/bell.h"
 #include "../../ipc/recq.h"
-#include "../../supervisor/api_req.h"
+#include "../../supervisor/api/api_req.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,2 +1,2 @@
-FUZZ_SRC_didctx := supervisor/api_req.c common/booking.c common/rec_put.c common/record.c \
+FUZZ_SRC_didctx := supervisor/api/api_req.c common/booking/booking.c common/booking/rec_put.c common/booking/record.c \
                    ipc/recq.c ipc/bell.c

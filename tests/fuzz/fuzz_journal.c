@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../supervisor/bw_journal.h"
+#include "../../supervisor/writer/bw_journal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

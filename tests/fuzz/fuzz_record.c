@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/record.h"
+#include "../../common/booking/record.h"
 #include "../../ipc/recq.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,1 +1,1 @@
-FUZZ_SRC_record := ipc/recq.c common/record.c
+FUZZ_SRC_record := ipc/recq.c common/booking/record.c

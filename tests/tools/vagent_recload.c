@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../common/rec_put.h"
+#include "../../common/booking/rec_put.h"
 #include "../../common/vg_time.h"
 #include "../../ipc/shm.h"
 

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "../../common/booking.h"
+#include "../../common/booking/booking.h"
 
 static void postcode_ok(const char *in, const char *want)
 {

@@ -29,7 +29,7 @@
 
 #include <cmocka.h>
 
-#include "../../supervisor/bw_journal.h"
+#include "../../supervisor/writer/bw_journal.h"
 
 struct seg {
 	uint8_t *buf;

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "../../common/record.h"
+#include "../../common/booking/record.h"
 
 static void booking(struct rec_val *v)
 {

@@ -1,1 +1,1 @@
-UNIT_SRC_record := common/record.c
+UNIT_SRC_record := common/booking/record.c

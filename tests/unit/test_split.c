@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "../../supervisor/ctl_split.h"
+#include "../../supervisor/ctl/ctl_split.h"
 
 #define MAXS 8
 

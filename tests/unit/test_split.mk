@@ -1,1 +1,1 @@
-UNIT_SRC_split := supervisor/ctl_split.c
+UNIT_SRC_split := supervisor/ctl/ctl_split.c

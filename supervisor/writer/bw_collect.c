@@ -27,9 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/conf.h"
-#include "../common/log.h"
-#include "../common/vg_time.h"
+#include "../../common/conf.h"
+#include "../../common/log.h"
+#include "../../common/vg_time.h"
 
 #define BATCH_BYTES (8u << 20)
 #define IDLE_WAIT_MS 500

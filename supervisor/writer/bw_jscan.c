@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/crc32.h"
+#include "../../common/crc32.h"
 
 #define CK 64			/* bytes between checkpoints */
 #define POLY 0xedb88320u

@@ -39,9 +39,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../common/db.h"
-#include "../common/log.h"
-#include "../common/vg_time.h"
+#include "../../common/booking/db.h"
+#include "../../common/log.h"
+#include "../../common/vg_time.h"
 
 #define API_DB_QUEUE 64
 #define API_DB_IO_S 5

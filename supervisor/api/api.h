@@ -17,6 +17,12 @@
  * says 503 for the rest, and nothing else waits.
  *
  * Never: crash or hang on a client's bytes; log or return an API key.
+ *
+ * Modules: api_main.c (start-up, loop, graceful stop), api_http.c (routing,
+ * auth, JSON answers, statistics), api_req.c (request bodies), api_didctx.c
+ * (did_context), api_didmap.c (the DID map and its cache), api_booking.c
+ * (create_booking), api_board.c (the dispatch board's endpoints), api_db.c
+ * (the MariaDB thread).
  */
 #ifndef VG_API_H
 #define VG_API_H
@@ -26,7 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../ipc/shm.h"
+#include "../../ipc/shm.h"
 
 struct conf;
 struct event;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "rec_put.h"
-#include "vg_time.h"
+#include "../vg_time.h"
 
 static const char *const trades[] = { "plumbing", "electrical", "drainage", "locksmith", NULL };
 static const char *const outcomes[] = { "booked", "declined", "callback", "cancelled", NULL };

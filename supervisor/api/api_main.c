@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/conf.h"
-#include "../common/log.h"
-#include "../common/vg_time.h"
+#include "../../common/conf.h"
+#include "../../common/log.h"
+#include "../../common/vg_time.h"
 
 #define HARD_BODY_MAX (1 << 20)	/* past this libevent answers 413 itself */
 #define STOP_GRACE_MS 1000

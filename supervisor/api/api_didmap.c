@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/conf.h"
-#include "../common/log.h"
+#include "../../common/conf.h"
+#include "../../common/log.h"
 
 #define MAP_WAIT_MS 30000	/* nobody waits on it: only a bound on the job */
 #define FIRST_MAP_WAIT_MS 2000	/* with no map at all, before taking connections */

@@ -22,8 +22,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../common/conf.h"
-#include "../common/log.h"
+#include "../../common/conf.h"
+#include "../../common/log.h"
 
 #define REPEAT_WAIT_MS 500
 

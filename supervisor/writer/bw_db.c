@@ -33,11 +33,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/conf.h"
-#include "../common/db.h"
-#include "../common/log.h"
-#include "../common/record.h"
-#include "../common/vg_time.h"
+#include "../../common/conf.h"
+#include "../../common/booking/db.h"
+#include "../../common/log.h"
+#include "../../common/booking/record.h"
+#include "../../common/vg_time.h"
 
 #define READ_CHUNK (JREC_HDR_LEN + JREC_MAX_PAYLOAD + (4u << 20))
 #define STOP_GRACE_NS (10 * NS_PER_S)

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../ipc/bell.h"
-#include "../ipc/recq.h"
+#include "../../ipc/bell.h"
+#include "../../ipc/recq.h"
 #include "record.h"
 
 /*

@@ -19,9 +19,9 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include "../common/conf.h"
-#include "../common/record.h"
-#include "../common/log.h"
+#include "../../common/conf.h"
+#include "../../common/booking/record.h"
+#include "../../common/log.h"
 
 #define PAGE_MAX 200
 #define BOARD_WAIT_MS 3000

@@ -36,8 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/conf.h"
-#include "../common/db.h"
+#include "../../common/conf.h"
+#include "../../common/booking/db.h"
 
 #ifndef VAGENT_SQLDIR
 #define VAGENT_SQLDIR "/usr/local/share/vagent/sql"

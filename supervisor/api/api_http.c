@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/conf.h"
-#include "../common/log.h"
-#include "../common/vg_time.h"
+#include "../../common/conf.h"
+#include "../../common/log.h"
+#include "../../common/vg_time.h"
 
 const char *api_peer(struct evhttp_request *req, char *buf, size_t len)
 {

@@ -24,11 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/booking.h"
-#include "../common/conf.h"
-#include "../common/log.h"
-#include "../common/rec_put.h"
-#include "../common/vg_time.h"
+#include "../../common/booking/booking.h"
+#include "../../common/conf.h"
+#include "../../common/log.h"
+#include "../../common/booking/rec_put.h"
+#include "../../common/vg_time.h"
 
 /*
  * Acknowledgements are watched in shared memory every half millisecond

@@ -21,9 +21,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../common/conf.h"
-#include "../common/vg_time.h"
-#include "../ipc/shm.h"
+#include "../../common/conf.h"
+#include "../../common/vg_time.h"
+#include "../../ipc/shm.h"
 #include "ctl_db.h"
 
 #ifndef VAGENT_CONF

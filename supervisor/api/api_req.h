@@ -16,7 +16,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "../common/booking.h"
+#include "../../common/booking/booking.h"
 
 /*
  * The body as a JSON object; NULL if it is not one. jansson refuses

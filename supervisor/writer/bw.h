@@ -15,6 +15,11 @@
  * segments; the signal thread (bw_main.c) turns SIGTERM into a stop
  * request and SIGUSR1 into a log reopen. They share only the fields under
  * mu and the atomics below.
+ *
+ * Modules: bw_main.c (start-up, signals, shutdown), bw_collect.c (the
+ * journal thread), bw_db.c (the database thread), bw_journal.c (journal
+ * segments, the applied marker, dead letters), bw_jscan.c (finding whole
+ * records in damaged journal bytes).
  */
 #ifndef VG_BW_H
 #define VG_BW_H
@@ -25,7 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../ipc/shm.h"
+#include "../../ipc/shm.h"
 #include "bw_journal.h"
 
 struct conf;

@@ -25,7 +25,7 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
-#include "conf.h"
+#include "../conf.h"
 
 #define DB_SESSION_INIT \
 	"SET time_zone = '+00:00', " \

@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/base64.h"
-#include "../common/crc32.h"
-#include "../common/log.h"
+#include "../../common/base64.h"
+#include "../../common/crc32.h"
+#include "../../common/log.h"
 
 #define SEG_PREFIX "journal."
 

@@ -17,8 +17,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "../common/conf.h"
-#include "../common/log.h"
+#include "../../common/conf.h"
+#include "../../common/log.h"
 
 #define ROTATE_BYTES (64ull << 20)
 

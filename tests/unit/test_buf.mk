@@ -1,0 +1,1 @@
+UNIT_SRC_buf := common/buf.c

@@ -1,0 +1,1 @@
+UNIT_SRC_file_replace := common/file_replace.c
