@@ -20,6 +20,9 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
                figures (STT final 120 ms, TTFT 50 ms, TTS first byte 40 ms)
   overhead     turn latency minus the emulated delays (endpointing included)
   capacity     the most calls held with overhead p99 < 20 ms, jitter p99 < 5 ms
+  cost         per call of vagentd's whole tree (tests/bench/cost.py): CPU ms per
+               connected call-minute, PSS, context switches per call-second;
+               and the emulators' and load generator's share of a core
 """
 import argparse
 import json
@@ -30,6 +33,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from harness import (Daemon, MariaDB, ScratchDB, BUILD, make_wav, run_caller,  # noqa: E402
                      start_caller, finish_caller, wait_for)
+from cost import Cost  # noqa: E402
 
 
 def emit(**kv):
@@ -254,6 +258,7 @@ def local_run(stack_tmp, n):
     """One run on a fresh daemon, so its histograms hold this run only."""
     d, emus, wav = local_stack(stack_tmp, n)
     try:
+        cost = Cost(d.proc.pid, {"emu": emus.proc.pid}).start()
         p = start_caller(d.port, "-n", str(n), "-s", "20", "-w", wav, "-V", str(VAD_RMS))
         if n == 1:	# a worker in an agent call: its thread, TLS-capable libraries
             call = wait_for(lambda: [c for c in d.calls() if c["frames_in"] >= 250],
@@ -261,11 +266,29 @@ def local_run(stack_tmp, n):
             emit(bench="memory", process="worker", state="busy", engine="local",
                  **mem(call["pid"]))
         res = finish_caller(p, timeout=600)
+        res["cost"] = cost.stop()
+        res["pss_kb"] = cost.pss_max
         lat = json.loads(d.ctl("latency", "-j").stdout)
     finally:
         d.stop()
         emus.stop()
     return res, lat
+
+
+def emit_cost(n, res):
+    """CPU and memory per call of vagentd's whole tree, and the share of a core
+    the emulators and the load generator used (near 1.0: they, not vagentd,
+    limited the run)."""
+    wall, cpu, others, caller, switches = res["cost"]
+    call_s = sum(r["duration_ms"] for r in res["results"]) / 1000.0 or 1.0
+    pss_kb = res.get("pss_kb", 0)
+    emit(bench="cost", stack="local", calls=n,
+         cpu_ms_per_call_min=round(cpu * 1000 / (call_s / 60), 1),
+         pss_mb_per_call=round(pss_kb / 1024 / n, 2),
+         ctxsw_per_call_s=round(switches / call_s, 1),
+         emu_cpu_share=round(others["emu"] / wall, 3),
+         caller_cpu_share=round(caller / wall, 3),
+         vagentd_cpu_s=round(cpu, 2), call_s=round(call_s, 1), wall_s=round(wall, 1))
 
 
 def bench_local(tmp, counts, search):
@@ -296,6 +319,7 @@ def bench_local(tmp, counts, search):
         emit(bench="stages", stack="local", calls=n,
              **{k: {"p50_us": v["p50_us"], "p99_us": v["p99_us"]} for k, v in lat.items()
                 if k != "handoff"})
+        emit_cost(n, res)
     best = 0
     for n in search:
         res, lat = run(n)
@@ -315,9 +339,9 @@ def bench_local(tmp, counts, search):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="comma-separated: handoff,jitter,memory,writer,api,local")
-    ap.add_argument("--local-calls", type=lambda v: [int(x) for x in v.split(",")],
+    ap.add_argument("--local-calls", type=lambda v: [int(x) for x in v.split(",") if x],
                     default=[1, 50, 100, 200], help="concurrent calls for turn latency")
-    ap.add_argument("--capacity", type=lambda v: [int(x) for x in v.split(",")],
+    ap.add_argument("--capacity", type=lambda v: [int(x) for x in v.split(",") if x],
                     default=[100, 150, 200, 250, 300], help="capacity search steps")
     ap.add_argument("--seconds", type=int, default=10, help="audio per jitter call")
     ap.add_argument("--rounds", type=int, default=10, help="handoff rounds of 100 calls")
