@@ -123,8 +123,14 @@ void ws_timer_at(struct lws *wsi, int64_t due_us)
 {
 	int64_t d;
 
+	/*
+	 * Nothing due: park the timer an hour out rather than cancel it.
+	 * Debian's libwebsockets 4.1.6 fires a timer set to
+	 * LWS_SET_TIMER_USEC_CANCEL at once, again and again, so the service
+	 * thread spun at a full core from the first finished reply on.
+	 */
 	if (due_us == INT64_MAX) {
-		lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+		lws_set_timer_usecs(wsi, (lws_usec_t)3600 * 1000000);
 		return;
 	}
 	d = due_us - emu_now_us();
