@@ -19,7 +19,10 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
                caller, local engine against the emulators at the seed's v2
                figures (STT final 120 ms, TTFT 50 ms, TTS first byte 40 ms)
   overhead     turn latency minus the emulated delays (endpointing included)
-  capacity     the most calls held with overhead p99 < 20 ms, jitter p99 < 5 ms
+  jitter_busy  jitter at 50 echo calls with a CPU-bound process per core (a busy PBX)
+  capacity     the most calls whose callers got every turn, no errors, turn p99 at
+               most 60 ms above the emulated delays and jitter p99 < 5 ms; says
+               when the emulators or the load generator limited the run
   cost         per call of vagentd's whole tree (tests/bench/cost.py): CPU ms per
                connected call-minute, PSS, context switches per call-second;
                and the emulators' and load generator's share of a core
@@ -222,6 +225,7 @@ def bench_api(tmp):
 
 STT_FINAL_MS, TTFT_MS, TTS_TTFB_MS, ENDPOINTING_MS, VAD_RMS = 120, 50, 40, 300, 500
 EMULATED_MS = ENDPOINTING_MS + STT_FINAL_MS + TTFT_MS + TTS_TTFB_MS
+CALLER_MARGIN_MS = 60	# what a caller may get above the emulated delays
 
 
 def local_stack(tmp, max_calls):
@@ -320,25 +324,55 @@ def bench_local(tmp, counts, search):
              **{k: {"p50_us": v["p50_us"], "p99_us": v["p99_us"]} for k, v in lat.items()
                 if k != "handoff"})
         emit_cost(n, res)
-    best = 0
+    best, limited = 0, None
     for n in search:
         res, lat = run(n)
-        o99 = lat["overhead"]["p99_us"] / 1000
-        ok = (o99 < 20 and res["jitter_p99_ms"] < 5 and res["errors"] == 0 and
-              res["turns"] >= 4 * n * 0.95)
-        emit(bench="capacity_probe", stack="local", calls=n, overhead_p99_ms=o99,
-             jitter_p99_ms=res["jitter_p99_ms"], turns=res["turns"], errors=res["errors"],
-             ok=ok)
+        wall, cpu, others, caller, switches = res["cost"]
+        emu_share, caller_share = others["emu"] / wall, caller / wall
+        ok = (res["errors"] == 0 and res["turns"] >= 4 * n and
+              res["turn_p99_ms"] <= EMULATED_MS + CALLER_MARGIN_MS and
+              res["jitter_p99_ms"] < 5)
+        emit(bench="capacity_probe", stack="local", calls=n, rule="caller",
+             turn_p99_ms=round(res["turn_p99_ms"], 1), jitter_p99_ms=res["jitter_p99_ms"],
+             turns=res["turns"], errors=res["errors"], emu_cpu_share=round(emu_share, 3),
+             caller_cpu_share=round(caller_share, 3), ok=ok)
         if not ok:
+            # A tool that used most of a core may be what failed the probe.
+            if emu_share > 0.8 or caller_share > 0.8:
+                limited = "emulators" if emu_share >= caller_share else "load generator"
             break
         best = n
-    emit(bench="capacity", stack="local", calls=best,
-         rule="overhead p99 < 20 ms, caller jitter p99 < 5 ms, every turn answered")
+    emit(bench="capacity", stack="local", calls=best, rule="caller",
+         what="every turn answered, no errors, turn p99 at the caller <= emulated + %d ms, "
+              "caller jitter p99 < 5 ms" % CALLER_MARGIN_MS,
+         limited_by=limited or "vagentd or the machine")
+
+
+def bench_jitter_busy(tmp, n, seconds):
+    """Jitter at the caller with one CPU-bound process at nice 0 per core, as
+    when Asterisk shares the box and is busy."""
+    import subprocess
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(os.cpu_count() or 1)]
+    d = daemon(tmp, "jitter-busy", n + 8, n + 4)
+    wav = os.path.join(tmp, "jitter-busy.wav")
+    make_wav(wav, seconds=seconds)
+    try:
+        res = run_caller(d.port, "-n", str(n), "-w", wav, timeout=seconds * 4 + 60)
+        emit(bench="jitter_busy", calls=n, hogs=len(hogs), completed=res["completed"],
+             frames=res["jitter_samples"], p50_ms=res["jitter_p50_ms"],
+             p99_ms=res["jitter_p99_ms"], max_ms=res["jitter_max_ms"])
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+        d.stop()
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", help="comma-separated: handoff,jitter,memory,writer,api,local")
+    ap.add_argument("--only", help="comma-separated: handoff,jitter,busy,memory,writer,api,"
+                                   "local")
     ap.add_argument("--local-calls", type=lambda v: [int(x) for x in v.split(",") if x],
                     default=[1, 50, 100, 200], help="concurrent calls for turn latency")
     ap.add_argument("--capacity", type=lambda v: [int(x) for x in v.split(",") if x],
@@ -346,7 +380,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=10, help="audio per jitter call")
     ap.add_argument("--rounds", type=int, default=10, help="handoff rounds of 100 calls")
     args = ap.parse_args()
-    only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "memory",
+    only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "busy", "memory",
                                                         "writer", "api", "local"}
     import atexit
     import shutil
@@ -356,6 +390,8 @@ def main():
             bench_handoff(tmp, args.rounds)
         if "jitter" in only:
             bench_jitter(tmp, [1, 50, 200], args.seconds)
+        if "busy" in only:
+            bench_jitter_busy(tmp, 50, args.seconds)
         if "memory" in only:
             bench_memory(tmp)
         if "writer" in only:
