@@ -121,16 +121,24 @@ def jrecord(payload, seq, producer=60):
     return HDR.pack(MAGIC, len(payload), crc, producer, 1, 1, seq, 1) + payload
 
 
-def test_damaged_journal_is_recovered(daemon_factory, db, tmp_path):
-    # 1. Journal 20 bookings with no database, then stop.
+def journal_twenty(daemon_factory):
+    """A daemon with no database journals 20 bookings and stops: the
+    recload result, the journal directory, its first segment and the
+    segment's records, ready to be damaged."""
     first = writer_daemon(daemon_factory, sub="a")
-    res = recload(first, "-p", "1", "-n", "20", "-w", "journaled", "-t", "5")
+    res = recload(first, "-p", "1", "-n", "20", "-w", "journaled", "-t", "10")
     assert res["journaled"] == 20
     journal = first.settings["writer"]["journal_dir"]
     assert first.stop() == 0
     seg = os.path.join(journal, "journal.0000000001")
     recs = jrecords(seg)
     assert len(recs) == 20
+    return res, journal, seg, recs
+
+
+def test_damaged_journal_is_recovered(daemon_factory, db, tmp_path):
+    # 1. Journal 20 bookings with no database, then stop.
+    res, journal, seg, recs = journal_twenty(daemon_factory)
 
     # 2. Damage it: flip a byte in record 10's payload (corruption), add
     #    records the writer must refuse, and end with half a record (torn).

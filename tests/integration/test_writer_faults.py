@@ -13,7 +13,7 @@ import signal
 import subprocess
 
 from harness import wait_for
-from test_writer import (HDR, jrecords, recload, rows, start_recload,  # noqa: F401
+from test_writer import (HDR, jrecords, journal_twenty, recload, rows, start_recload,  # noqa: F401
                          writer_daemon, RECLOAD)
 
 
@@ -149,14 +149,7 @@ def all_landed_but_evidence(db, d, res, n):
 
 
 def test_flipped_length_bit_mid_segment_keeps_later_records(daemon_factory, db):
-    first = writer_daemon(daemon_factory, sub="a")
-    res = recload(first, "-p", "1", "-n", "20", "-w", "journaled", "-t", "10")
-    assert res["journaled"] == 20
-    journal = first.settings["writer"]["journal_dir"]
-    assert first.stop() == 0
-    seg = os.path.join(journal, "journal.0000000001")
-    recs = jrecords(seg)
-    assert len(recs) == 20
+    res, journal, seg, recs = journal_twenty(daemon_factory)
     data = bytearray(open(seg, "rb").read())
     data[recs[10][0] + 4 + 2] ^= 0x01       # record 10's length grows by 64 KiB
     open(seg, "wb").write(bytes(data))
