@@ -18,6 +18,7 @@
  * killed. An older writer read past its mapping at that point.
  */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
@@ -58,12 +59,23 @@ struct producer {
 	int64_t last_commit_ns;
 };
 
+static bool daemon_alive(const struct shm_map *shm)
+{
+	return kill(shm_hdr(shm)->master_pid, 0) == 0 || errno != ESRCH;
+}
+
 static int64_t deadline_of(const struct opts *o) { return mono_ns() + o->timeout_s * NS_PER_S; }
 
-static void nap(void)
+/*
+ * Sleeps one poll interval; false once the vagentd whose segment this is
+ * has gone, so that a load left behind by a killed test stops waiting
+ * (and polling) instead of running out its whole timeout.
+ */
+static bool nap(const struct shm_map *shm)
 {
 	struct timespec ts = { 0, POLL_NS };
 	nanosleep(&ts, NULL);
+	return daemon_alive(shm);
 }
 
 /* Stamps every record whose acknowledgement has arrived since last time. */
@@ -105,7 +117,8 @@ static int put_one(struct producer *p, struct recq *q, struct bell *b, int i)
 	v[BK_COMPANY_NAME] = rec_str("George The Plumber");
 	while ((rc = rec_put(q, b, REC_BOOKING, v, &p->seq[i], err, sizeof(err))) == -ENOBUFS &&
 	       mono_ns() < deadline)
-		nap();		/* the writer is behind: wait as a producer would */
+		if (!nap(p->shm))	/* the writer is behind: wait as a producer would */
+			break;
 	if (rc < 0) {
 		fprintf(stderr, "vagent-recload: producer %d: %s\n", p->region, err);
 		return rc;
@@ -142,14 +155,19 @@ static void *produce(void *arg)
 				p->timeouts += !ok;
 				break;
 			}
-			nap();
+			if (!nap(p->shm)) {
+				p->timeouts++;
+				goto gone;
+			}
 		}
 	}
 	deadline = deadline_of(p->o);
 	while ((jn < n || cn < n) && mono_ns() < deadline) {
 		harvest(p, q, n, &jn, &cn);
-		nap();
+		if (!nap(p->shm))
+			break;
 	}
+gone:
 	p->done_journaled = jn;
 	p->done_committed = cn;
 	return NULL;
@@ -260,7 +278,8 @@ static int hostile(struct opts *o, struct shm_map *shm)
 	int64_t deadline = deadline_of(o);
 	while (jn < 3 && mono_ns() < deadline) {
 		harvest(&p, q, 3, &jn, &cn);
-		nap();
+		if (!nap(shm))
+			break;
 	}
 	uint64_t far = 1ull << 30;
 	uint8_t hdr[RECQ_HDR_LEN] = { 64, 0, 0, 0, 1, 1 };
@@ -271,7 +290,7 @@ static int hostile(struct opts *o, struct shm_map *shm)
 	bell_ring(shm_bell(shm));
 	printf("{\"hostile\":%d,\"journaled\":%d,\"tag\":\"%s\"}\n", p.region, jn, o->tag);
 	fflush(stdout);
-	while (mono_ns() < deadline)
+	while (mono_ns() < deadline && daemon_alive(shm))
 		sleep(1);
 	return 3;	/* nobody killed us */
 }
@@ -315,6 +334,9 @@ int main(int argc, char **argv)
 	for (int k = 0; k < o.producers; k++)
 		pthread_join(th[k], NULL);
 	report(&o, ps, t0);
+	if (!daemon_alive(&shm))
+		fprintf(stderr, "vagent-recload: vagentd (pid %d) is gone; stopped waiting\n",
+			(int)shm_hdr(&shm)->master_pid);
 	int rc = 0;
 	for (int k = 0; k < o.producers; k++) {
 		struct producer *p = &ps[k];
