@@ -12,7 +12,8 @@
  * Modules: eng_local.c (engine ops, caller audio, barge-in, pacing hooks),
  * agent_dialog.c (turns, replies, retries), agent_tools.c (tools),
  * agent_ctx.c (who was called: context, prompt, greeting), agent_heard.c
- * (how much of an interrupted reply was heard).
+ * (how much of an interrupted reply was heard), agent_state.c (the one
+ * place the state changes).
  * Everything runs on the worker's main loop, except the provider hooks
  * that move audio (stt.h, tts.h).
  */
@@ -34,14 +35,17 @@ struct http;
 struct http_req;
 struct worker;
 
+/* Changed only by agent_enter() (agent_state.c), which has the table of
+ * allowed changes. */
 enum agent_state {
-	AG_CONTEXT,		/* fetching who was called */
+	AG_CONTEXT = 0,		/* fetching who was called; where calloc puts a new agent */
 	AG_LISTENING,		/* the caller's turn */
 	AG_THINKING,		/* the model is working, nothing said yet */
 	AG_SPEAKING,		/* a reply is being said */
 	AG_TOOLS,		/* waiting for tools */
-	AG_ENDING,		/* saying goodbye, then hanging up */
+	AG_ENDING,		/* saying goodbye, then hanging up; final */
 };
+#define AG_NSTATES (AG_ENDING + 1)
 
 /* A growing string of the agent's: what was heard, what is being said. */
 struct agent_text {
@@ -111,9 +115,16 @@ struct agent {
 void agent_context_start(struct agent *a);
 char *agent_render(const char *tmpl, json_t *vars);	/* caller frees */
 
+/* agent_state.c: moves a to state `to`, for the log's `why`; 0, or -EPERM
+ * (logged) when the table does not allow it and a stays where it was. */
+int agent_enter(struct agent *a, enum agent_state to, const char *why);
+
 /* agent_dialog.c */
 void agent_user_turn(struct agent *a);		/* the caller finished speaking */
 void agent_say(struct agent *a, const char *text, bool in_history);
+/* Says text (NULL: lets the reply being said finish), hangs up once the
+ * reply has been played, and enters ENDING for `why`. */
+void agent_say_and_end(struct agent *a, const char *text, bool in_history, const char *why);
 void agent_barge_in(struct agent *a, const char *why);
 void agent_tts_done(struct agent *a, uint32_t ctx);
 void agent_reply_finished(struct agent *a);	/* last audio frame played */

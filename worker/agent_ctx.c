@@ -184,7 +184,7 @@ static void context_ready(struct agent *a, json_t *vars)
 		 str_or(json_object_get(vars, "company_name"), "?"),
 		 str_or(json_object_get(vars, "trade_type"), "?"),
 		 json_is_true(json_object_get(vars, "is_repeat")) ? "yes" : "no");
-	a->state = AG_LISTENING;
+	agent_enter(a, AG_LISTENING, "context known");
 	agent_say(a, greeting ? greeting : "Hello, how can I help?", true);
 	free(prompt);
 	free(greeting);

@@ -75,7 +75,7 @@ static void reply_begin(struct agent *a, bool filler)
 	a->reply_ctx = a->tts_ops->begin(a->tts);
 	a->reply_is_filler = filler;
 	if (a->state != AG_ENDING && a->state != AG_TOOLS)
-		a->state = AG_SPEAKING;
+		agent_enter(a, AG_SPEAKING, "a reply begins");
 }
 
 static void reply_add(struct agent *a, const char *text, size_t len)
@@ -106,6 +106,14 @@ void agent_say(struct agent *a, const char *text, bool in_history)
 	agent_transcript(a, "agent", text);
 }
 
+void agent_say_and_end(struct agent *a, const char *text, bool in_history, const char *why)
+{
+	if (text)
+		agent_say(a, text, in_history);
+	a->hangup_after_reply = true;
+	agent_enter(a, AG_ENDING, why);
+}
+
 /* Stops the reply at once: nothing more of it reaches the caller. */
 void agent_stop_reply(struct agent *a)
 {
@@ -130,7 +138,7 @@ void agent_reply_finished(struct agent *a)
 		return;
 	}
 	if (a->state == AG_SPEAKING)
-		a->state = AG_LISTENING;
+		agent_enter(a, AG_LISTENING, "the reply was played");
 	a->last_activity_ns = mono_ns();
 	if (a->state == AG_LISTENING && a->heard.len)
 		agent_user_turn(a);	/* the caller spoke while the agent was finishing */
@@ -222,7 +230,7 @@ void agent_barge_in(struct agent *a, const char *why)
 		 (double)a->reply_played / a->rate, heard ? heard : "");
 	free(heard);
 	if (a->state != AG_TOOLS)
-		a->state = AG_LISTENING;
+		agent_enter(a, AG_LISTENING, "barge-in");
 }
 
 /* ---- the model ---- */
@@ -279,12 +287,12 @@ static void on_done(void *arg, const char *finish, json_t *calls)
 	log_debug("agent", a->uuid, "reply done (%s): %zu chars, %zu tool call(s)", finish,
 		  a->reply.len, json_array_size(calls));
 	if (json_array_size(calls)) {
-		a->state = AG_TOOLS;
+		agent_enter(a, AG_TOOLS, "tool calls");
 		agent_run_tools(a, calls);
 		return;
 	}
 	if (a->state == AG_THINKING)
-		a->state = said ? AG_SPEAKING : AG_LISTENING;
+		agent_enter(a, said ? AG_SPEAKING : AG_LISTENING, "the model is done");
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
@@ -307,7 +315,7 @@ static void on_error(void *arg, long status, int retry_after_ms, const char *why
 	if (a->attempts > a->conf->llm_retries || http_status_permanent(status)) {
 		a->attempts = 0;
 		agent_say(a, "Sorry, could you say that again?", true);
-		a->state = AG_LISTENING;
+		agent_enter(a, AG_LISTENING, "the model failed for good");
 		return;
 	}
 	if (delay > 10000)
@@ -318,7 +326,7 @@ static void on_error(void *arg, long status, int retry_after_ms, const char *why
 		a->retry_ev = event_new(call_worker(a->call)->base, -1, 0, on_retry, a);
 	if (a->retry_ev)
 		event_add(a->retry_ev, &tv);
-	a->state = AG_THINKING;
+	agent_enter(a, AG_THINKING, "the model failed: retrying");
 }
 
 static const struct llm_events llm_ev = { on_token, on_done, on_error };
@@ -339,7 +347,7 @@ static void start_llm(struct agent *a)
 	take_heard(a);
 	a->t.llm_sent = mono_ns();
 	a->t.first_token = 0;
-	a->state = AG_THINKING;
+	agent_enter(a, AG_THINKING, "asking the model");
 	if (a->llm_ops->start(&a->llm, worker_http(a->w), a->conf, a->history, a->tools,
 			      &llm_ev, a) < 0) {
 		a->llm = NULL;

@@ -114,9 +114,7 @@ static void stt_error(void *arg, const char *why, bool fatal)
 	if (!fatal)
 		return;		/* the client reconnects by itself */
 	log_error("stt", a->uuid, "speech-to-text lost for good: %s", why);
-	agent_say(a, a->conf->local_apology, false);
-	a->hangup_after_reply = true;
-	a->state = AG_ENDING;
+	agent_say_and_end(a, a->conf->local_apology, false, "speech-to-text lost");
 }
 
 static const struct stt_events stt_ev = {
@@ -182,9 +180,7 @@ static void local_timer(evutil_socket_t fd, short what, void *arg)
 		agent_say(a, "Are you still there?", true);
 		return;
 	}
-	agent_say(a, a->conf->local_goodbye, true);
-	a->hangup_after_reply = true;
-	a->state = AG_ENDING;
+	agent_say_and_end(a, a->conf->local_goodbye, true, "the caller is silent");
 }
 
 /* ---- engine ops ---- */
@@ -211,7 +207,6 @@ static int local_start(struct call *c)
 	a->turn_latencies = json_array();
 	a->reply_words = json_array();
 	a->last_activity_ns = mono_ns();
-	a->state = AG_CONTEXT;
 	a->timer_ev = event_new(w->base, -1, EV_PERSIST, local_timer, a);
 	if (!worker_ws(w) || !worker_http(w) || !a->timer_ev || event_add(a->timer_ev, &tv) < 0)
 		return -ENOMEM;
