@@ -314,7 +314,7 @@ static void on_error(void *arg, long status, int retry_after_ms, const char *why
 	agent_say(a, a->conf->local_apology, false);
 	if (a->attempts > a->conf->llm_retries || http_status_permanent(status)) {
 		a->attempts = 0;
-		agent_say(a, "Sorry, could you say that again?", true);
+		agent_say(a, a->conf->local_say_again, true);
 		agent_enter(a, AG_LISTENING, "the model failed for good");
 		return;
 	}

@@ -177,7 +177,7 @@ static void local_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	a->last_activity_ns = mono_ns();
 	if (a->nudges++ == 0) {
-		agent_say(a, "Are you still there?", true);
+		agent_say(a, a->conf->local_nudge, true);
 		return;
 	}
 	agent_say_and_end(a, a->conf->local_goodbye, true, "the caller is silent");
