@@ -13,7 +13,8 @@
  * agent_dialog.c (turns, replies, retries), agent_tools.c (tools),
  * agent_ctx.c (who was called: context, prompt, greeting), agent_heard.c
  * (how much of an interrupted reply was heard), agent_state.c (the one
- * place the state changes).
+ * place the state changes), agent_transcript.c (the call record's
+ * transcript).
  * Everything runs on the worker's main loop, except the provider hooks
  * that move audio (stt.h, tts.h).
  */
@@ -143,11 +144,13 @@ json_t *agent_tool_defs(const struct conf *c);
 void agent_run_tools(struct agent *a, json_t *calls);
 void agent_tools_cancel(struct agent *a);
 
+/* agent_transcript.c: an entry of the call record's transcript; 0 or -EINVAL. */
+int agent_transcript(struct agent *a, const char *role, const char *text);
+int agent_transcript_cut(struct agent *a, const char *heard);	/* a reply talked over */
+
 /* eng_local.c */
-void agent_transcript(struct agent *a, const char *role, const char *text);
 /* Appends n bytes of s, after a space if sep and t is not empty. */
 int agent_text_add(struct agent_text *t, const char *s, size_t n, bool sep);
 void agent_text_clear(struct agent_text *t);
-int64_t agent_call_ms(const struct agent *a);
 
 #endif

@@ -204,9 +204,7 @@ static void keep_heard(struct agent *a, const char *heard)
 	else if (*heard)
 		json_array_append_new(a->history, json_pack("{s:s, s:s}", "role", "assistant",
 							    "content", heard));
-	json_array_append_new(a->transcript, json_pack("{s:s, s:s, s:b, s:I}", "role", "agent",
-						       "text", heard, "interrupted", 1, "t_ms",
-						       (json_int_t)agent_call_ms(a)));
+	agent_transcript_cut(a, heard);
 }
 
 void agent_barge_in(struct agent *a, const char *why)

@@ -30,18 +30,6 @@
 
 #define TIMER_MS 100
 
-int64_t agent_call_ms(const struct agent *a)
-{
-	return (real_ns() - call_start_real_ns(a->call)) / NS_PER_MS;
-}
-
-void agent_transcript(struct agent *a, const char *role, const char *text)
-{
-	json_array_append_new(a->transcript, json_pack("{s:s, s:s, s:I}", "role", role,
-						       "text", text, "t_ms",
-						       (json_int_t)agent_call_ms(a)));
-}
-
 static void record_stage(struct agent *a, enum stage st, int64_t from, int64_t to)
 {
 	if (from && to > from)
