@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../common/buf.h"
 #include "llm.h"
 #include "stt.h"
 #include "tts.h"
@@ -47,12 +48,6 @@ enum agent_state {
 	AG_ENDING,		/* saying goodbye, then hanging up; final */
 };
 #define AG_NSTATES (AG_ENDING + 1)
-
-/* A growing string of the agent's: what was heard, what is being said. */
-struct agent_text {
-	char *s;			/* NUL-terminated once anything was added */
-	size_t len, cap;
-};
 
 struct agent_turn_times {
 	int64_t speech_end;	/* caller stopped speaking (local VAD) */
@@ -85,12 +80,12 @@ struct agent {
 
 	enum agent_state state;
 	/* The caller's turn being heard. */
-	struct agent_text heard;	/* finals since the last turn */
+	struct buf heard;		/* finals since the last turn, a space apart */
 	int64_t last_voice_ns;		/* last caller frame above the speech level */
 	int64_t loud_since_ns;		/* barge-in: caller loud since (0: not) */
 	/* The reply being said. */
 	uint32_t reply_ctx;		/* TTS context, 0 when none */
-	struct agent_text reply;	/* text sent to TTS for this reply */
+	struct buf reply;		/* text sent to TTS for this reply */
 	bool reply_llm_done, reply_tts_done;
 	uint64_t reply_played;		/* samples of it sent to the caller */
 	bool reply_is_filler;		/* apology or filler: not in the history */
@@ -147,10 +142,5 @@ void agent_tools_cancel(struct agent *a);
 /* agent_transcript.c: an entry of the call record's transcript; 0 or -EINVAL. */
 int agent_transcript(struct agent *a, const char *role, const char *text);
 int agent_transcript_cut(struct agent *a, const char *heard);	/* a reply talked over */
-
-/* eng_local.c */
-/* Appends n bytes of s, after a space if sep and t is not empty. */
-int agent_text_add(struct agent_text *t, const char *s, size_t n, bool sep);
-void agent_text_clear(struct agent_text *t);
 
 #endif

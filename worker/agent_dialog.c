@@ -32,37 +32,11 @@
 
 static void start_llm(struct agent *a);
 
-int agent_text_add(struct agent_text *t, const char *s, size_t n, bool sep)
-{
-	sep = sep && t->len;
-	if (t->len + sep + n + 1 > t->cap) {
-		size_t cap = (t->len + sep + n + 1) * 2;
-		char *p = realloc(t->s, cap);
-		if (!p)
-			return -1;
-		t->s = p;
-		t->cap = cap;
-	}
-	if (sep)
-		t->s[t->len++] = ' ';
-	memcpy(t->s + t->len, s, n);
-	t->len += n;
-	t->s[t->len] = '\0';
-	return 0;
-}
-
-void agent_text_clear(struct agent_text *t)
-{
-	t->len = 0;
-	if (t->s)
-		t->s[0] = '\0';
-}
-
 /* ---- the reply being said ---- */
 
 static void reply_clear(struct agent *a)
 {
-	agent_text_clear(&a->reply);
+	buf_reset(&a->reply);
 	json_array_clear(a->reply_words);
 	a->reply_played = 0;
 	a->reply_llm_done = a->reply_tts_done = false;
@@ -80,7 +54,7 @@ static void reply_begin(struct agent *a, bool filler)
 
 static void reply_add(struct agent *a, const char *text, size_t len)
 {
-	if (agent_text_add(&a->reply, text, len, false) < 0)
+	if (buf_append(&a->reply, text, len) < 0)
 		return;
 	if (!a->t.tts_first_text)
 		a->t.tts_first_text = mono_ns();
@@ -155,7 +129,7 @@ static char *heard_part(struct agent *a)
 {
 	double played = (double)a->reply_played / a->rate;
 	size_t nwords = json_array_size(a->reply_words), n = 0;
-	const char *text = a->reply.s ? a->reply.s : "";
+	const char *text = buf_str(&a->reply);
 
 	if (nwords) {
 		const char **words = calloc(nwords, sizeof(*words));
@@ -256,7 +230,7 @@ static json_t *assistant_message(struct agent *a, json_t *calls)
 	json_t *c;
 
 	json_object_set_new(m, "content", a->reply.len && !a->reply_is_filler ?
-			    json_string(a->reply.s) : json_null());
+			    json_string(buf_str(&a->reply)) : json_null());
 	if (json_array_size(calls)) {
 		json_t *tc = json_array();
 		json_array_foreach(calls, i, c)
@@ -278,7 +252,7 @@ static void on_done(void *arg, const char *finish, json_t *calls)
 	a->attempts = 0;
 	if (said) {
 		reply_end_input(a);
-		agent_transcript(a, "agent", a->reply.s);
+		agent_transcript(a, "agent", buf_str(&a->reply));
 	}
 	if (said || json_array_size(calls))
 		json_array_append_new(a->history, assistant_message(a, calls));
@@ -335,9 +309,9 @@ static void take_heard(struct agent *a)
 	if (!a->heard.len)
 		return;
 	json_array_append_new(a->history, json_pack("{s:s, s:s}", "role", "user",
-						    "content", a->heard.s));
-	agent_transcript(a, "caller", a->heard.s);
-	agent_text_clear(&a->heard);
+						    "content", buf_str(&a->heard)));
+	agent_transcript(a, "caller", buf_str(&a->heard));
+	buf_reset(&a->heard);
 }
 
 static void start_llm(struct agent *a)
@@ -377,7 +351,7 @@ void agent_user_turn(struct agent *a)
 	case AG_TOOLS:
 		return;		/* kept; taken once the agent can listen */
 	case AG_ENDING:
-		agent_text_clear(&a->heard);
+		buf_reset(&a->heard);
 		return;
 	case AG_SPEAKING:
 		if (a->reply_ctx && !a->reply_is_filler)
@@ -396,11 +370,11 @@ void agent_user_turn(struct agent *a)
 		if (role && !strcmp(role, "user")) {
 			char *joined = NULL;
 			if (asprintf(&joined, "%s %s", json_string_value(json_object_get(last,
-				     "content")), a->heard.s) > 0)
+				     "content")), buf_str(&a->heard)) > 0)
 				json_object_set_new(last, "content", json_string(joined));
 			free(joined);
-			agent_transcript(a, "caller", a->heard.s);
-			agent_text_clear(&a->heard);
+			agent_transcript(a, "caller", buf_str(&a->heard));
+			buf_reset(&a->heard);
 		}
 		break;
 	case AG_LISTENING:

@@ -74,13 +74,26 @@ static void stt_partial(void *arg, const char *text)
 	a->last_activity_ns = mono_ns();
 }
 
+/* Adds a final to the caller's words, a space after the one before. */
+static int heard_add(struct buf *heard, const char *text, size_t n)
+{
+	/* Room for both first: a failed add leaves no stray space behind. */
+	int rc = buf_reserve(heard, n + 1, NULL);
+
+	if (rc < 0)
+		return rc;
+	if (heard->len)
+		buf_append_byte(heard, ' ');
+	return buf_append(heard, text, n);
+}
+
 static void stt_final(void *arg, const char *text, bool speech_final)
 {
 	struct agent *a = arg;
 	size_t n = strlen(text);
 
 	a->last_activity_ns = mono_ns();
-	if (n && agent_text_add(&a->heard, text, n, true) < 0)
+	if (n && heard_add(&a->heard, text, n) < 0)
 		return;
 	if (speech_final && a->heard.len)
 		agent_user_turn(a);
@@ -195,6 +208,8 @@ static int local_start(struct call *c)
 	a->turn_latencies = json_array();
 	a->reply_words = json_array();
 	a->last_activity_ns = mono_ns();
+	buf_init(&a->heard, 0);	/* no ceiling: a turn's finals were never capped */
+	buf_init(&a->reply, 0);
 	a->timer_ev = event_new(w->base, -1, EV_PERSIST, local_timer, a);
 	if (!worker_ws(w) || !worker_http(w) || !a->timer_ev || event_add(a->timer_ev, &tv) < 0)
 		return -ENOMEM;
@@ -308,8 +323,8 @@ static void local_stop(struct call *c)
 	json_decref(a->transcript);
 	json_decref(a->turn_latencies);
 	json_decref(a->reply_words);
-	free(a->heard.s);
-	free(a->reply.s);
+	buf_free(&a->heard);
+	buf_free(&a->reply);
 	free(a);
 	call_set_engine_state(c, NULL);
 }
