@@ -14,7 +14,7 @@
  * agent_ctx.c (who was called: context, prompt, greeting), agent_heard.c
  * (how much of an interrupted reply was heard), agent_state.c (the one
  * place the state changes), agent_transcript.c (the call record's
- * transcript).
+ * transcript), agent_render.c ({{name}} in the prompt and greeting).
  * Everything runs on the worker's main loop, except the provider hooks
  * that move audio (stt.h, tts.h).
  */
@@ -109,6 +109,8 @@ struct agent {
 
 /* agent_ctx.c */
 void agent_context_start(struct agent *a);
+
+/* agent_render.c */
 char *agent_render(const char *tmpl, json_t *vars);	/* caller frees */
 
 /* agent_state.c: moves a to state `to`, for the log's `why`; 0, or -EPERM
