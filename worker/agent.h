@@ -110,8 +110,9 @@ struct agent {
 /* agent_ctx.c */
 void agent_context_start(struct agent *a);
 
-/* agent_render.c */
-char *agent_render(const char *tmpl, json_t *vars);	/* caller frees */
+/* agent_render.c: tmpl with each {{name}} replaced by its value in vars,
+ * into *out (the caller frees it); 0, or a negative errno with *out NULL. */
+int agent_render(const char *tmpl, json_t *vars, char **out);
 
 /* agent_state.c: moves a to state `to`, for the log's `why`; 0, or -EPERM
  * (logged) when the table does not allow it and a stays where it was. */

@@ -124,8 +124,9 @@ static void context_ready(struct agent *a, json_t *vars)
 	json_decref(a->vars);
 	a->vars = vars;
 	json_object_set_new(vars, "time_greeting", json_string(time_greeting()));
-	char *prompt = agent_render(a->conf->prompt, vars);
-	char *greeting = agent_render(a->conf->local_greeting, vars);
+	char *prompt, *greeting;	/* NULL when out of memory */
+	agent_render(a->conf->prompt, vars, &prompt);
+	agent_render(a->conf->local_greeting, vars, &greeting);
 	json_array_append_new(a->history, json_pack("{s:s, s:s}", "role", "system",
 						    "content", prompt ? prompt : ""));
 	a->tools = agent_tool_defs(a->conf);

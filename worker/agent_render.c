@@ -10,61 +10,67 @@
  *
  * Owns: nothing; a pure function of its arguments (unit-tested on its own).
  * Never: logs.
- * Fails: NULL when out of memory.
+ * Fails: a negative errno (out of memory), with *out NULL.
  */
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "../common/buf.h"
 #include "agent.h"
 
-/* {{name}} -> the variable's value; unknown names become nothing. */
-char *agent_render(const char *tmpl, json_t *vars)
-{
-	size_t cap = strlen(tmpl) * 2 + 1024, n = 0;
-	char *out = malloc(cap);
+#define NAME_LEN 64	/* {{...}} with this much or more inside is text */
+#define VALUE_MAX 1023	/* bytes of one value: a peer's field cannot swell the prompt */
 
-	if (!out)
-		return NULL;
-	for (const char *p = tmpl; *p;) {
+/* The variable named between b and end, spaces around the name ignored. */
+static json_t *lookup(json_t *vars, const char *b, const char *end)
+{
+	char name[NAME_LEN];
+	size_t len = (size_t)(end - b);
+
+	while (len && *b == ' ')
+		b++, len--;
+	while (len && b[len - 1] == ' ')
+		len--;
+	snprintf(name, sizeof(name), "%.*s", (int)len, b);
+	return json_object_get(vars, name);
+}
+
+/* The value as a person would say it; anything else is nothing. */
+static int put_value(struct buf *out, json_t *v)
+{
+	if (json_is_string(v))
+		return buf_printf(out, "%.*s", VALUE_MAX, json_string_value(v));
+	if (json_is_integer(v))
+		return buf_printf(out, "%lld", (long long)json_integer_value(v));
+	if (json_is_real(v))
+		return buf_printf(out, "%g", json_real_value(v));
+	if (json_is_boolean(v))
+		return buf_append_str(out, json_is_true(v) ? "yes" : "no");
+	return 0;
+}
+
+int agent_render(const char *tmpl, json_t *vars, char **out)
+{
+	struct buf b;
+	int rc;
+
+	buf_init(&b, 0);
+	rc = buf_reserve(&b, 0, NULL);	/* an empty result is "", not NULL */
+	for (const char *p = tmpl; *p && rc == 0;) {
 		const char *end = p[0] == '{' && p[1] == '{' ? strstr(p + 2, "}}") : NULL;
-		char val[1024] = "";
-		size_t add;
-		if (end && end - p - 2 < 64) {
-			char name[64];
-			const char *b = p + 2;
-			size_t len = (size_t)(end - b);
-			while (len && *b == ' ')
-				b++, len--;
-			while (len && b[len - 1] == ' ')
-				len--;
-			snprintf(name, sizeof(name), "%.*s", (int)len, b);
-			json_t *v = json_object_get(vars, name);
-			if (json_is_string(v))
-				snprintf(val, sizeof(val), "%s", json_string_value(v));
-			else if (json_is_integer(v))
-				snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
-			else if (json_is_real(v))
-				snprintf(val, sizeof(val), "%g", json_real_value(v));
-			else if (json_is_boolean(v))
-				snprintf(val, sizeof(val), "%s", json_is_true(v) ? "yes" : "no");
+		if (end && end - p - 2 < NAME_LEN) {
+			rc = put_value(&b, lookup(vars, p + 2, end));
 			p = end + 2;
 		} else {
-			val[0] = *p++;
-			val[1] = '\0';
+			rc = buf_append_byte(&b, (uint8_t)*p++);
 		}
-		add = strlen(val);
-		if (n + add + 1 > cap) {
-			char *q = realloc(out, cap = (n + add + 1) * 2);
-			if (!q) {
-				free(out);
-				return NULL;
-			}
-			out = q;
-		}
-		memcpy(out + n, val, add);
-		n += add;
 	}
-	out[n] = '\0';
-	return out;
+	if (rc < 0) {
+		buf_free(&b);
+		*out = NULL;
+		return rc;
+	}
+	*out = buf_steal(&b, NULL);
+	return 0;
 }

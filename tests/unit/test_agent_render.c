@@ -43,7 +43,7 @@ static int teardown(void **state)
 static const char *render(const char *tmpl)
 {
 	free(out);
-	out = agent_render(tmpl, vars);
+	assert_int_equal(agent_render(tmpl, vars, &out), 0);
 	assert_non_null(out);
 	return out;
 }
@@ -70,7 +70,7 @@ static void test_unknown_null_and_structured_values_become_nothing(void **state)
 	(void)state;
 	assert_string_equal(render("a{{nosuch}}b{{area}}c{{list}}d"), "abcd");
 	free(out);
-	out = agent_render("x{{company_name}}y", NULL);
+	assert_int_equal(agent_render("x{{company_name}}y", NULL, &out), 0);
 	assert_string_equal(out, "xy");
 }
 
