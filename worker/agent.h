@@ -127,8 +127,6 @@ void agent_say_and_end(struct agent *a, const char *text, bool in_history, const
 void agent_barge_in(struct agent *a, const char *why);
 void agent_tts_done(struct agent *a, uint32_t ctx);
 void agent_reply_finished(struct agent *a);	/* last audio frame played */
-void agent_llm_request(struct agent *a);
-void agent_stop_reply(struct agent *a);
 
 void agent_tools_done(struct agent *a);
 

@@ -31,6 +31,7 @@
 #include "worker.h"
 
 static void start_llm(struct agent *a);
+static void agent_stop_reply(struct agent *a);
 
 /* ---- the reply being said ---- */
 
@@ -89,7 +90,7 @@ void agent_say_and_end(struct agent *a, const char *text, bool in_history, const
 }
 
 /* Stops the reply at once: nothing more of it reaches the caller. */
-void agent_stop_reply(struct agent *a)
+static void agent_stop_reply(struct agent *a)
 {
 	if (!a->reply_ctx)
 		return;
@@ -327,7 +328,7 @@ static void start_llm(struct agent *a)
 	}
 }
 
-void agent_llm_request(struct agent *a)
+static void agent_llm_request(struct agent *a)
 {
 	a->attempts = 0;
 	start_llm(a);
@@ -341,6 +342,32 @@ void agent_tools_done(struct agent *a)
 }
 
 /* ---- the caller's turn ---- */
+
+/*
+ * The caller spoke again while the model was still on their last words:
+ * the request is dropped and the new words join the last user message, so
+ * the next request is about all of them.
+ */
+static void rethink(struct agent *a)
+{
+	if (a->llm) {
+		a->llm_ops->cancel(a->llm);
+		a->llm = NULL;
+	}
+	if (a->retry_ev)
+		event_del(a->retry_ev);
+	json_t *last = json_array_get(a->history, json_array_size(a->history) - 1);
+	const char *role = json_string_value(json_object_get(last, "role"));
+	if (role && !strcmp(role, "user")) {
+		char *joined = NULL;
+		if (asprintf(&joined, "%s %s", json_string_value(json_object_get(last,
+			     "content")), buf_str(&a->heard)) > 0)
+			json_object_set_new(last, "content", json_string(joined));
+		free(joined);
+		agent_transcript(a, "caller", buf_str(&a->heard));
+		buf_reset(&a->heard);
+	}
+}
 
 void agent_user_turn(struct agent *a)
 {
@@ -358,24 +385,7 @@ void agent_user_turn(struct agent *a)
 			agent_barge_in(a, "the caller's turn came in over the reply");
 		break;
 	case AG_THINKING:
-		/* Still thinking about the previous words: think about all of them. */
-		if (a->llm) {
-			a->llm_ops->cancel(a->llm);
-			a->llm = NULL;
-		}
-		if (a->retry_ev)
-			event_del(a->retry_ev);
-		json_t *last = json_array_get(a->history, json_array_size(a->history) - 1);
-		const char *role = json_string_value(json_object_get(last, "role"));
-		if (role && !strcmp(role, "user")) {
-			char *joined = NULL;
-			if (asprintf(&joined, "%s %s", json_string_value(json_object_get(last,
-				     "content")), buf_str(&a->heard)) > 0)
-				json_object_set_new(last, "content", json_string(joined));
-			free(joined);
-			agent_transcript(a, "caller", buf_str(&a->heard));
-			buf_reset(&a->heard);
-		}
+		rethink(a);
 		break;
 	case AG_LISTENING:
 		break;
