@@ -98,6 +98,8 @@ static const struct key keys[] = {
 	{ "local", "apology", K_STR, F(local_apology), 0, 0, false },
 	{ "local", "filler", K_STR, F(local_filler), 0, 0, false },
 	{ "local", "goodbye", K_STR, F(local_goodbye), 0, 0, false },
+	{ "local", "nudge", K_STR, F(local_nudge), 0, 0, false },
+	{ "local", "say_again", K_STR, F(local_say_again), 0, 0, false },
 	{ "local", "bargein_rms", K_INT, F(local_bargein_rms), 50, 32767, false },
 	{ "local", "bargein_ms", K_INT, F(local_bargein_ms), 20, 3000, false },
 	{ "local", "silence_timeout", K_INT, F(local_silence_timeout), 3, 600, false },
@@ -174,6 +176,8 @@ static void defaults(struct conf *c)
 	snprintf(c->local_apology, sizeof(c->local_apology), "Sorry, bear with me one moment.");
 	snprintf(c->local_filler, sizeof(c->local_filler), "One moment.");
 	snprintf(c->local_goodbye, sizeof(c->local_goodbye), "Thanks for calling. Goodbye.");
+	snprintf(c->local_nudge, sizeof(c->local_nudge), "Are you still there?");
+	snprintf(c->local_say_again, sizeof(c->local_say_again), "Sorry, could you say that again?");
 	c->local_bargein_rms = 800;
 	c->local_bargein_ms = 300;
 	c->local_silence_timeout = 15;

@@ -138,6 +138,8 @@ struct conf {
 	char local_apology[256];
 	char local_filler[128];
 	char local_goodbye[256];
+	char local_nudge[256];		/* after silence_timeout of the caller's silence */
+	char local_say_again[256];	/* the model failed for good on a turn */
 	int local_bargein_rms;
 	int local_bargein_ms;
 	int local_silence_timeout;	/* seconds of caller silence before a nudge, then goodbye */

@@ -12,7 +12,9 @@
  * Modules: eng_local.c (engine ops, caller audio, barge-in, pacing hooks),
  * agent_dialog.c (turns, replies, retries), agent_tools.c (tools),
  * agent_ctx.c (who was called: context, prompt, greeting), agent_heard.c
- * (how much of an interrupted reply was heard).
+ * (how much of an interrupted reply was heard), agent_state.c (the one
+ * place the state changes), agent_transcript.c (the call record's
+ * transcript), agent_render.c ({{name}} in the prompt and greeting).
  * Everything runs on the worker's main loop, except the provider hooks
  * that move audio (stt.h, tts.h).
  */
@@ -23,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../common/buf.h"
 #include "llm.h"
 #include "stt.h"
 #include "tts.h"
@@ -34,20 +37,17 @@ struct http;
 struct http_req;
 struct worker;
 
+/* Changed only by agent_enter() (agent_state.c), which has the table of
+ * allowed changes. */
 enum agent_state {
-	AG_CONTEXT,		/* fetching who was called */
+	AG_CONTEXT = 0,		/* fetching who was called; where calloc puts a new agent */
 	AG_LISTENING,		/* the caller's turn */
 	AG_THINKING,		/* the model is working, nothing said yet */
 	AG_SPEAKING,		/* a reply is being said */
 	AG_TOOLS,		/* waiting for tools */
-	AG_ENDING,		/* saying goodbye, then hanging up */
+	AG_ENDING,		/* saying goodbye, then hanging up; final */
 };
-
-/* A growing string of the agent's: what was heard, what is being said. */
-struct agent_text {
-	char *s;			/* NUL-terminated once anything was added */
-	size_t len, cap;
-};
+#define AG_NSTATES (AG_ENDING + 1)
 
 struct agent_turn_times {
 	int64_t speech_end;	/* caller stopped speaking (local VAD) */
@@ -80,12 +80,12 @@ struct agent {
 
 	enum agent_state state;
 	/* The caller's turn being heard. */
-	struct agent_text heard;	/* finals since the last turn */
+	struct buf heard;		/* finals since the last turn, a space apart */
 	int64_t last_voice_ns;		/* last caller frame above the speech level */
 	int64_t loud_since_ns;		/* barge-in: caller loud since (0: not) */
 	/* The reply being said. */
 	uint32_t reply_ctx;		/* TTS context, 0 when none */
-	struct agent_text reply;	/* text sent to TTS for this reply */
+	struct buf reply;		/* text sent to TTS for this reply */
 	bool reply_llm_done, reply_tts_done;
 	uint64_t reply_played;		/* samples of it sent to the caller */
 	bool reply_is_filler;		/* apology or filler: not in the history */
@@ -109,16 +109,24 @@ struct agent {
 
 /* agent_ctx.c */
 void agent_context_start(struct agent *a);
-char *agent_render(const char *tmpl, json_t *vars);	/* caller frees */
+
+/* agent_render.c: tmpl with each {{name}} replaced by its value in vars,
+ * into *out (the caller frees it); 0, or a negative errno with *out NULL. */
+int agent_render(const char *tmpl, json_t *vars, char **out);
+
+/* agent_state.c: moves a to state `to`, for the log's `why`; 0, or -EPERM
+ * (logged) when the table does not allow it and a stays where it was. */
+int agent_enter(struct agent *a, enum agent_state to, const char *why);
 
 /* agent_dialog.c */
 void agent_user_turn(struct agent *a);		/* the caller finished speaking */
 void agent_say(struct agent *a, const char *text, bool in_history);
+/* Says text (NULL: lets the reply being said finish), hangs up once the
+ * reply has been played, and enters ENDING for `why`. */
+void agent_say_and_end(struct agent *a, const char *text, bool in_history, const char *why);
 void agent_barge_in(struct agent *a, const char *why);
 void agent_tts_done(struct agent *a, uint32_t ctx);
 void agent_reply_finished(struct agent *a);	/* last audio frame played */
-void agent_llm_request(struct agent *a);
-void agent_stop_reply(struct agent *a);
 
 void agent_tools_done(struct agent *a);
 
@@ -132,11 +140,8 @@ json_t *agent_tool_defs(const struct conf *c);
 void agent_run_tools(struct agent *a, json_t *calls);
 void agent_tools_cancel(struct agent *a);
 
-/* eng_local.c */
-void agent_transcript(struct agent *a, const char *role, const char *text);
-/* Appends n bytes of s, after a space if sep and t is not empty. */
-int agent_text_add(struct agent_text *t, const char *s, size_t n, bool sep);
-void agent_text_clear(struct agent_text *t);
-int64_t agent_call_ms(const struct agent *a);
+/* agent_transcript.c: an entry of the call record's transcript; 0 or -EINVAL. */
+int agent_transcript(struct agent *a, const char *role, const char *text);
+int agent_transcript_cut(struct agent *a, const char *heard);	/* a reply talked over */
 
 #endif

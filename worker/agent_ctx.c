@@ -9,7 +9,7 @@
  * fallback context is used: the caller hears a greeting either way.
  *
  * Templates use {{name}} like ElevenLabs' dynamic variables, so one prompt
- * file serves the local and the cloud agent.
+ * file serves the local and the cloud agent (agent_render.c fills them).
  *
  * The did_context answer is peer input (a PHP backend may answer
  * "caller_id": null or a fee as a string): a field of the wrong type is
@@ -54,57 +54,6 @@ static const char *time_greeting(void)
 	localtime_r(&now, &tm);	/* TZ is [api] time_zone, set when the worker starts */
 	return tm.tm_hour < 12 ? "good morning" : tm.tm_hour < 18 ? "good afternoon" :
 				 "good evening";
-}
-
-/* {{name}} -> the variable's value; unknown names become nothing. */
-char *agent_render(const char *tmpl, json_t *vars)
-{
-	size_t cap = strlen(tmpl) * 2 + 1024, n = 0;
-	char *out = malloc(cap);
-
-	if (!out)
-		return NULL;
-	for (const char *p = tmpl; *p;) {
-		const char *end = p[0] == '{' && p[1] == '{' ? strstr(p + 2, "}}") : NULL;
-		char val[1024] = "";
-		size_t add;
-		if (end && end - p - 2 < 64) {
-			char name[64];
-			const char *b = p + 2;
-			size_t len = (size_t)(end - b);
-			while (len && *b == ' ')
-				b++, len--;
-			while (len && b[len - 1] == ' ')
-				len--;
-			snprintf(name, sizeof(name), "%.*s", (int)len, b);
-			json_t *v = json_object_get(vars, name);
-			if (json_is_string(v))
-				snprintf(val, sizeof(val), "%s", json_string_value(v));
-			else if (json_is_integer(v))
-				snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
-			else if (json_is_real(v))
-				snprintf(val, sizeof(val), "%g", json_real_value(v));
-			else if (json_is_boolean(v))
-				snprintf(val, sizeof(val), "%s", json_is_true(v) ? "yes" : "no");
-			p = end + 2;
-		} else {
-			val[0] = *p++;
-			val[1] = '\0';
-		}
-		add = strlen(val);
-		if (n + add + 1 > cap) {
-			char *q = realloc(out, cap = (n + add + 1) * 2);
-			if (!q) {
-				free(out);
-				return NULL;
-			}
-			out = q;
-		}
-		memcpy(out + n, val, add);
-		n += add;
-	}
-	out[n] = '\0';
-	return out;
 }
 
 /* The fields the agent reads and the JSON types they must have. */
@@ -175,8 +124,9 @@ static void context_ready(struct agent *a, json_t *vars)
 	json_decref(a->vars);
 	a->vars = vars;
 	json_object_set_new(vars, "time_greeting", json_string(time_greeting()));
-	char *prompt = agent_render(a->conf->prompt, vars);
-	char *greeting = agent_render(a->conf->local_greeting, vars);
+	char *prompt, *greeting;	/* NULL when out of memory */
+	agent_render(a->conf->prompt, vars, &prompt);
+	agent_render(a->conf->local_greeting, vars, &greeting);
 	json_array_append_new(a->history, json_pack("{s:s, s:s}", "role", "system",
 						    "content", prompt ? prompt : ""));
 	a->tools = agent_tool_defs(a->conf);
@@ -184,7 +134,7 @@ static void context_ready(struct agent *a, json_t *vars)
 		 str_or(json_object_get(vars, "company_name"), "?"),
 		 str_or(json_object_get(vars, "trade_type"), "?"),
 		 json_is_true(json_object_get(vars, "is_repeat")) ? "yes" : "no");
-	a->state = AG_LISTENING;
+	agent_enter(a, AG_LISTENING, "context known");
 	agent_say(a, greeting ? greeting : "Hello, how can I help?", true);
 	free(prompt);
 	free(greeting);

@@ -31,38 +31,13 @@
 #include "worker.h"
 
 static void start_llm(struct agent *a);
-
-int agent_text_add(struct agent_text *t, const char *s, size_t n, bool sep)
-{
-	sep = sep && t->len;
-	if (t->len + sep + n + 1 > t->cap) {
-		size_t cap = (t->len + sep + n + 1) * 2;
-		char *p = realloc(t->s, cap);
-		if (!p)
-			return -1;
-		t->s = p;
-		t->cap = cap;
-	}
-	if (sep)
-		t->s[t->len++] = ' ';
-	memcpy(t->s + t->len, s, n);
-	t->len += n;
-	t->s[t->len] = '\0';
-	return 0;
-}
-
-void agent_text_clear(struct agent_text *t)
-{
-	t->len = 0;
-	if (t->s)
-		t->s[0] = '\0';
-}
+static void agent_stop_reply(struct agent *a);
 
 /* ---- the reply being said ---- */
 
 static void reply_clear(struct agent *a)
 {
-	agent_text_clear(&a->reply);
+	buf_reset(&a->reply);
 	json_array_clear(a->reply_words);
 	a->reply_played = 0;
 	a->reply_llm_done = a->reply_tts_done = false;
@@ -75,12 +50,12 @@ static void reply_begin(struct agent *a, bool filler)
 	a->reply_ctx = a->tts_ops->begin(a->tts);
 	a->reply_is_filler = filler;
 	if (a->state != AG_ENDING && a->state != AG_TOOLS)
-		a->state = AG_SPEAKING;
+		agent_enter(a, AG_SPEAKING, "a reply begins");
 }
 
 static void reply_add(struct agent *a, const char *text, size_t len)
 {
-	if (agent_text_add(&a->reply, text, len, false) < 0)
+	if (buf_append(&a->reply, text, len) < 0)
 		return;
 	if (!a->t.tts_first_text)
 		a->t.tts_first_text = mono_ns();
@@ -106,8 +81,16 @@ void agent_say(struct agent *a, const char *text, bool in_history)
 	agent_transcript(a, "agent", text);
 }
 
+void agent_say_and_end(struct agent *a, const char *text, bool in_history, const char *why)
+{
+	if (text)
+		agent_say(a, text, in_history);
+	a->hangup_after_reply = true;
+	agent_enter(a, AG_ENDING, why);
+}
+
 /* Stops the reply at once: nothing more of it reaches the caller. */
-void agent_stop_reply(struct agent *a)
+static void agent_stop_reply(struct agent *a)
 {
 	if (!a->reply_ctx)
 		return;
@@ -130,7 +113,7 @@ void agent_reply_finished(struct agent *a)
 		return;
 	}
 	if (a->state == AG_SPEAKING)
-		a->state = AG_LISTENING;
+		agent_enter(a, AG_LISTENING, "the reply was played");
 	a->last_activity_ns = mono_ns();
 	if (a->state == AG_LISTENING && a->heard.len)
 		agent_user_turn(a);	/* the caller spoke while the agent was finishing */
@@ -147,7 +130,7 @@ static char *heard_part(struct agent *a)
 {
 	double played = (double)a->reply_played / a->rate;
 	size_t nwords = json_array_size(a->reply_words), n = 0;
-	const char *text = a->reply.s ? a->reply.s : "";
+	const char *text = buf_str(&a->reply);
 
 	if (nwords) {
 		const char **words = calloc(nwords, sizeof(*words));
@@ -196,9 +179,7 @@ static void keep_heard(struct agent *a, const char *heard)
 	else if (*heard)
 		json_array_append_new(a->history, json_pack("{s:s, s:s}", "role", "assistant",
 							    "content", heard));
-	json_array_append_new(a->transcript, json_pack("{s:s, s:s, s:b, s:I}", "role", "agent",
-						       "text", heard, "interrupted", 1, "t_ms",
-						       (json_int_t)agent_call_ms(a)));
+	agent_transcript_cut(a, heard);
 }
 
 void agent_barge_in(struct agent *a, const char *why)
@@ -222,7 +203,7 @@ void agent_barge_in(struct agent *a, const char *why)
 		 (double)a->reply_played / a->rate, heard ? heard : "");
 	free(heard);
 	if (a->state != AG_TOOLS)
-		a->state = AG_LISTENING;
+		agent_enter(a, AG_LISTENING, "barge-in");
 }
 
 /* ---- the model ---- */
@@ -250,7 +231,7 @@ static json_t *assistant_message(struct agent *a, json_t *calls)
 	json_t *c;
 
 	json_object_set_new(m, "content", a->reply.len && !a->reply_is_filler ?
-			    json_string(a->reply.s) : json_null());
+			    json_string(buf_str(&a->reply)) : json_null());
 	if (json_array_size(calls)) {
 		json_t *tc = json_array();
 		json_array_foreach(calls, i, c)
@@ -272,19 +253,19 @@ static void on_done(void *arg, const char *finish, json_t *calls)
 	a->attempts = 0;
 	if (said) {
 		reply_end_input(a);
-		agent_transcript(a, "agent", a->reply.s);
+		agent_transcript(a, "agent", buf_str(&a->reply));
 	}
 	if (said || json_array_size(calls))
 		json_array_append_new(a->history, assistant_message(a, calls));
 	log_debug("agent", a->uuid, "reply done (%s): %zu chars, %zu tool call(s)", finish,
 		  a->reply.len, json_array_size(calls));
 	if (json_array_size(calls)) {
-		a->state = AG_TOOLS;
+		agent_enter(a, AG_TOOLS, "tool calls");
 		agent_run_tools(a, calls);
 		return;
 	}
 	if (a->state == AG_THINKING)
-		a->state = said ? AG_SPEAKING : AG_LISTENING;
+		agent_enter(a, said ? AG_SPEAKING : AG_LISTENING, "the model is done");
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
@@ -306,8 +287,8 @@ static void on_error(void *arg, long status, int retry_after_ms, const char *why
 	agent_say(a, a->conf->local_apology, false);
 	if (a->attempts > a->conf->llm_retries || http_status_permanent(status)) {
 		a->attempts = 0;
-		agent_say(a, "Sorry, could you say that again?", true);
-		a->state = AG_LISTENING;
+		agent_say(a, a->conf->local_say_again, true);
+		agent_enter(a, AG_LISTENING, "the model failed for good");
 		return;
 	}
 	if (delay > 10000)
@@ -318,7 +299,7 @@ static void on_error(void *arg, long status, int retry_after_ms, const char *why
 		a->retry_ev = event_new(call_worker(a->call)->base, -1, 0, on_retry, a);
 	if (a->retry_ev)
 		event_add(a->retry_ev, &tv);
-	a->state = AG_THINKING;
+	agent_enter(a, AG_THINKING, "the model failed: retrying");
 }
 
 static const struct llm_events llm_ev = { on_token, on_done, on_error };
@@ -329,9 +310,9 @@ static void take_heard(struct agent *a)
 	if (!a->heard.len)
 		return;
 	json_array_append_new(a->history, json_pack("{s:s, s:s}", "role", "user",
-						    "content", a->heard.s));
-	agent_transcript(a, "caller", a->heard.s);
-	agent_text_clear(&a->heard);
+						    "content", buf_str(&a->heard)));
+	agent_transcript(a, "caller", buf_str(&a->heard));
+	buf_reset(&a->heard);
 }
 
 static void start_llm(struct agent *a)
@@ -339,7 +320,7 @@ static void start_llm(struct agent *a)
 	take_heard(a);
 	a->t.llm_sent = mono_ns();
 	a->t.first_token = 0;
-	a->state = AG_THINKING;
+	agent_enter(a, AG_THINKING, "asking the model");
 	if (a->llm_ops->start(&a->llm, worker_http(a->w), a->conf, a->history, a->tools,
 			      &llm_ev, a) < 0) {
 		a->llm = NULL;
@@ -347,7 +328,7 @@ static void start_llm(struct agent *a)
 	}
 }
 
-void agent_llm_request(struct agent *a)
+static void agent_llm_request(struct agent *a)
 {
 	a->attempts = 0;
 	start_llm(a);
@@ -362,6 +343,32 @@ void agent_tools_done(struct agent *a)
 
 /* ---- the caller's turn ---- */
 
+/*
+ * The caller spoke again while the model was still on their last words:
+ * the request is dropped and the new words join the last user message, so
+ * the next request is about all of them.
+ */
+static void rethink(struct agent *a)
+{
+	if (a->llm) {
+		a->llm_ops->cancel(a->llm);
+		a->llm = NULL;
+	}
+	if (a->retry_ev)
+		event_del(a->retry_ev);
+	json_t *last = json_array_get(a->history, json_array_size(a->history) - 1);
+	const char *role = json_string_value(json_object_get(last, "role"));
+	if (role && !strcmp(role, "user")) {
+		char *joined = NULL;
+		if (asprintf(&joined, "%s %s", json_string_value(json_object_get(last,
+			     "content")), buf_str(&a->heard)) > 0)
+			json_object_set_new(last, "content", json_string(joined));
+		free(joined);
+		agent_transcript(a, "caller", buf_str(&a->heard));
+		buf_reset(&a->heard);
+	}
+}
+
 void agent_user_turn(struct agent *a)
 {
 	int64_t now = mono_ns();
@@ -371,31 +378,14 @@ void agent_user_turn(struct agent *a)
 	case AG_TOOLS:
 		return;		/* kept; taken once the agent can listen */
 	case AG_ENDING:
-		agent_text_clear(&a->heard);
+		buf_reset(&a->heard);
 		return;
 	case AG_SPEAKING:
 		if (a->reply_ctx && !a->reply_is_filler)
 			agent_barge_in(a, "the caller's turn came in over the reply");
 		break;
 	case AG_THINKING:
-		/* Still thinking about the previous words: think about all of them. */
-		if (a->llm) {
-			a->llm_ops->cancel(a->llm);
-			a->llm = NULL;
-		}
-		if (a->retry_ev)
-			event_del(a->retry_ev);
-		json_t *last = json_array_get(a->history, json_array_size(a->history) - 1);
-		const char *role = json_string_value(json_object_get(last, "role"));
-		if (role && !strcmp(role, "user")) {
-			char *joined = NULL;
-			if (asprintf(&joined, "%s %s", json_string_value(json_object_get(last,
-				     "content")), a->heard.s) > 0)
-				json_object_set_new(last, "content", json_string(joined));
-			free(joined);
-			agent_transcript(a, "caller", a->heard.s);
-			agent_text_clear(&a->heard);
-		}
+		rethink(a);
 		break;
 	case AG_LISTENING:
 		break;

@@ -256,10 +256,8 @@ static void end_call(struct agent_tool_call *t)
 {
 	struct agent *a = t->a;
 
-	a->hangup_after_reply = true;
-	a->state = AG_ENDING;
-	if (!a->reply_ctx)	/* the model said nothing first: say goodbye for it */
-		agent_say(a, a->conf->local_goodbye, true);
+	/* The model said nothing first: say goodbye for it. */
+	agent_say_and_end(a, a->reply_ctx ? NULL : a->conf->local_goodbye, true, "end_call");
 	finish_call(t, json_pack("{s:b}", "ok", 1));
 }
 

@@ -30,18 +30,6 @@
 
 #define TIMER_MS 100
 
-int64_t agent_call_ms(const struct agent *a)
-{
-	return (real_ns() - call_start_real_ns(a->call)) / NS_PER_MS;
-}
-
-void agent_transcript(struct agent *a, const char *role, const char *text)
-{
-	json_array_append_new(a->transcript, json_pack("{s:s, s:s, s:I}", "role", role,
-						       "text", text, "t_ms",
-						       (json_int_t)agent_call_ms(a)));
-}
-
 static void record_stage(struct agent *a, enum stage st, int64_t from, int64_t to)
 {
 	if (from && to > from)
@@ -86,13 +74,26 @@ static void stt_partial(void *arg, const char *text)
 	a->last_activity_ns = mono_ns();
 }
 
+/* Adds a final to the caller's words, a space after the one before. */
+static int heard_add(struct buf *heard, const char *text, size_t n)
+{
+	/* Room for both first: a failed add leaves no stray space behind. */
+	int rc = buf_reserve(heard, n + 1, NULL);
+
+	if (rc < 0)
+		return rc;
+	if (heard->len)
+		buf_append_byte(heard, ' ');
+	return buf_append(heard, text, n);
+}
+
 static void stt_final(void *arg, const char *text, bool speech_final)
 {
 	struct agent *a = arg;
 	size_t n = strlen(text);
 
 	a->last_activity_ns = mono_ns();
-	if (n && agent_text_add(&a->heard, text, n, true) < 0)
+	if (n && heard_add(&a->heard, text, n) < 0)
 		return;
 	if (speech_final && a->heard.len)
 		agent_user_turn(a);
@@ -114,9 +115,7 @@ static void stt_error(void *arg, const char *why, bool fatal)
 	if (!fatal)
 		return;		/* the client reconnects by itself */
 	log_error("stt", a->uuid, "speech-to-text lost for good: %s", why);
-	agent_say(a, a->conf->local_apology, false);
-	a->hangup_after_reply = true;
-	a->state = AG_ENDING;
+	agent_say_and_end(a, a->conf->local_apology, false, "speech-to-text lost");
 }
 
 static const struct stt_events stt_ev = {
@@ -179,12 +178,10 @@ static void local_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	a->last_activity_ns = mono_ns();
 	if (a->nudges++ == 0) {
-		agent_say(a, "Are you still there?", true);
+		agent_say(a, a->conf->local_nudge, true);
 		return;
 	}
-	agent_say(a, a->conf->local_goodbye, true);
-	a->hangup_after_reply = true;
-	a->state = AG_ENDING;
+	agent_say_and_end(a, a->conf->local_goodbye, true, "the caller is silent");
 }
 
 /* ---- engine ops ---- */
@@ -211,7 +208,8 @@ static int local_start(struct call *c)
 	a->turn_latencies = json_array();
 	a->reply_words = json_array();
 	a->last_activity_ns = mono_ns();
-	a->state = AG_CONTEXT;
+	buf_init(&a->heard, 0);	/* no ceiling: a turn's finals were never capped */
+	buf_init(&a->reply, 0);
 	a->timer_ev = event_new(w->base, -1, EV_PERSIST, local_timer, a);
 	if (!worker_ws(w) || !worker_http(w) || !a->timer_ev || event_add(a->timer_ev, &tv) < 0)
 		return -ENOMEM;
@@ -325,8 +323,8 @@ static void local_stop(struct call *c)
 	json_decref(a->transcript);
 	json_decref(a->turn_latencies);
 	json_decref(a->reply_words);
-	free(a->heard.s);
-	free(a->reply.s);
+	buf_free(&a->heard);
+	buf_free(&a->reply);
 	free(a);
 	call_set_engine_state(c, NULL);
 }

@@ -205,6 +205,37 @@ def test_model_failure_gets_an_apology_and_a_retry(stack, tmp_path, fault):
     d.wait_log("attempt 1 failed")
 
 
+def spoken_text(emu):
+    """Everything the agent sent the TTS to say, in order."""
+    return "".join(m.get("message", m).get("transcript", "") for m in emu.requests("cartesia"))
+
+
+def test_the_configured_say_again_line_is_said_when_the_model_fails_for_good(stack, tmp_path):
+    """[local] say_again replaced a hard-coded line (issue 9)."""
+    d, emu = stack({"stt": ["Hello, is anyone there?"], "llm": [{"content": "Yes."}]},
+                   "openai:refuse@400",
+                   sections={"local": {"say_again": "Pardon me, once more please?"}})
+    place_call(d, tmp_path, [5.0, "Hello, is anyone there?", 6.0])
+    text = spoken_text(emu)
+    assert "Pardon me, once more please?" in text, text
+    assert "could you say that again" not in text
+
+
+def test_the_configured_nudge_then_goodbye_end_a_silent_call(stack, tmp_path):
+    """[local] nudge replaced a hard-coded line (issue 9): a caller silent
+    for silence_timeout hears it, silent as long again hears the goodbye
+    and is hung up on."""
+    d, emu = stack({"stt": [], "llm": [{"content": "Unused."}]},
+                   sections={"local": {"nudge": "Hello, are you on the line?",
+                                       "silence_timeout": "3"}})
+    uid, r, _ = place_call(d, tmp_path, [25.0])
+    assert r["outcome"] == "server_hangup", "the agent hung up on the silent caller"
+    text = spoken_text(emu)
+    assert "Hello, are you on the line?" in text and "still there" not in text, text
+    assert text.index("Hello, are you on the line?") < text.index("Thanks for calling. Goodbye.")
+    assert emu.llm_requests() == [], "silence is not a turn for the model"
+
+
 def test_stt_closed_by_provider_is_reopened(stack, tmp_path):
     d, emu = stack({"stt": ["First thing.", "Second thing."],
                     "llm": [{"content": "Got that."}, {"content": "And that too."}]},

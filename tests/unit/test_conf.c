@@ -194,6 +194,25 @@ static void test_values_set_in_file_are_used(void **state)
 	conf_free(c);
 }
 
+/* The local agent's nudge and say-again lines were hard-coded: unset, they
+ * are the words callers heard before they became keys. */
+static void test_local_phrases_default_to_the_old_words_and_can_be_set(void **state)
+{
+	(void)state;
+	struct conf *c = load_ok("");
+
+	assert_string_equal(c->local_nudge, "Are you still there?");
+	assert_string_equal(c->local_say_again, "Sorry, could you say that again?");
+	conf_free(c);
+	c = load_ok("[local]\n"
+		    "nudge = Hello, are you on the line?\n"
+		    "say_again = Pardon me, once more please?\n");
+	assert_string_equal(c->local_nudge, "Hello, are you on the line?");
+	assert_string_equal(c->local_say_again, "Pardon me, once more please?");
+	assert_string_equal(c->local_goodbye, "Thanks for calling. Goodbye.");
+	conf_free(c);
+}
+
 static void test_unknown_key_names_key_and_line(void **state)
 {
 	(void)state;
@@ -447,6 +466,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_empty_file_gives_defaults, cleanup),
 		cmocka_unit_test_teardown(test_values_set_in_file_are_used, cleanup),
+		cmocka_unit_test_teardown(test_local_phrases_default_to_the_old_words_and_can_be_set,
+					  cleanup),
 		cmocka_unit_test_teardown(test_unknown_key_names_key_and_line, cleanup),
 		cmocka_unit_test_teardown(test_out_of_range_number_names_key_and_line, cleanup),
 		cmocka_unit_test_teardown(test_non_number_names_key_and_line, cleanup),
