@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../common/buf.h"
 #include "../ipc/shm.h"
 
 struct conf;
@@ -105,8 +106,7 @@ struct sup {
 	struct event *tick_ev;		/* 1 s: status files, drain deadline */
 	struct event *status_ev;	/* deferred status write after a change */
 	bool status_warned;
-	char *hist_text;		/* histograms' text, re-summed once a second */
-	size_t hist_len;
+	struct buf hist;		/* histograms' text, re-summed once a second */
 	int64_t hist_at_ns;
 
 	/* Long-lived children: the booking-writer and the api. */

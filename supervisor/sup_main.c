@@ -357,7 +357,7 @@ static void shutdown_all(struct sup *s)
 	pool_free(s);
 	child_free(&s->writer);
 	child_free(&s->api);
-	free(s->hist_text);
+	buf_free(&s->hist);
 	if (s->api_fd >= 0)
 		close(s->api_fd);
 	shm_unmap(&s->shm);
