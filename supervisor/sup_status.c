@@ -30,7 +30,7 @@ static const uint64_t le_us[] = {
 	100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
 };
 
-uint32_t status_available(const struct sup *s)
+static uint32_t status_available(const struct sup *s)
 {
 	if (s->draining)
 		return 0;

@@ -70,12 +70,12 @@ enum db_class db_classify(unsigned int e)
 	}
 }
 
-bool db_transient(unsigned int e)
+static bool db_transient(unsigned int e)
 {
 	return db_classify(e) == DB_TRANSIENT;
 }
 
-int db_rc(unsigned int e)
+static int db_rc(unsigned int e)
 {
 	if (db_transient(e))
 		return -EAGAIN;
