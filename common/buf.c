@@ -96,26 +96,34 @@ int buf_append_byte(struct buf *b, uint8_t c)
 
 int buf_printf(struct buf *b, const char *fmt, ...)
 {
-	char small[256];
 	va_list ap;
 
 	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	int rc = buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return -EINVAL;
-	if ((size_t)n < sizeof(small))
-		return buf_append(b, small, (size_t)n);
+	return rc;
+}
 
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	char small[256];
 	uint8_t *tail;
-	int rc = buf_reserve(b, (size_t)n, &tail);
-	if (rc < 0)
-		return rc;
-	va_start(ap, fmt);
-	vsnprintf((char *)tail, (size_t)n + 1, fmt, ap);	/* the NUL lands in the reserved byte */
-	va_end(ap);
-	buf_commit(b, (size_t)n);
-	return 0;
+	va_list again;
+	int rc;
+
+	va_copy(again, ap);	/* for a second pass when the text outgrows small */
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	if (n < 0) {
+		rc = -EINVAL;
+	} else if ((size_t)n < sizeof(small)) {
+		rc = buf_append(b, small, (size_t)n);
+	} else if ((rc = buf_reserve(b, (size_t)n, &tail)) == 0) {
+		/* The NUL lands in the reserved byte. */
+		vsnprintf((char *)tail, (size_t)n + 1, fmt, again);
+		buf_commit(b, (size_t)n);
+	}
+	va_end(again);
+	return rc;
 }
 
 void buf_consume(struct buf *b, size_t n)

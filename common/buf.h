@@ -19,6 +19,7 @@
 #ifndef VG_BUF_H
 #define VG_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,9 @@ int buf_append_byte(struct buf *b, uint8_t c);
 
 /* Appends formatted text (the NUL stays outside the contents). */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The same with a va_list, for a caller's own printf-like wrapper; ap is used up. */
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Drops n bytes from the front (all of them when n >= len). */
 void buf_consume(struct buf *b, size_t n);

@@ -192,12 +192,12 @@ static int split_listen(const char *v, char *host, size_t hostlen, int *port_out
 	if (v[0] == '[') {
 		const char *rb = strchr(v, ']');
 		if (!rb || rb[1] != ':' || (size_t)(rb - v - 1) >= hostlen)
-			return -1;
+			return -EINVAL;
 		snprintf(host, hostlen, "%.*s", (int)(rb - v - 1), v + 1);
 		colon = rb + 1;
 	} else if ((colon = strrchr(v, ':'))) {
 		if ((size_t)(colon - v) >= hostlen)
-			return -1;
+			return -EINVAL;
 		snprintf(host, hostlen, "%.*s", (int)(colon - v), v);
 	} else {
 		host[0] = '\0';
@@ -205,7 +205,7 @@ static int split_listen(const char *v, char *host, size_t hostlen, int *port_out
 	}
 	long port = strtol(colon + 1, &end, 10);
 	if (*end || end == colon + 1 || port < 1 || port > 65535)
-		return -1;
+		return -EINVAL;
 	*port_out = (int)port;
 	return 0;
 }
@@ -251,7 +251,7 @@ static int set_path(struct parse_state *ps, const struct key *k, char *field, co
 	}
 	if (n < 0 || (size_t)n >= k->size) {
 		snprintf(ps->err, sizeof(ps->err), "path too long");
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -266,7 +266,7 @@ static int set_key(struct parse_state *ps, const struct key *k, const char *v)
 		if (!*v || *end || n < k->min || n > k->max) {
 			snprintf(ps->err, sizeof(ps->err), "'%s' is not a whole number from %d to %d",
 				 v, k->min, k->max);
-			return -1;
+			return -EINVAL;
 		}
 		*(int *)field = (int)n;
 		return 0;
@@ -278,14 +278,14 @@ static int set_key(struct parse_state *ps, const struct key *k, const char *v)
 			*(bool *)field = false;
 		else {
 			snprintf(ps->err, sizeof(ps->err), "'%s' is not yes or no", v);
-			return -1;
+			return -EINVAL;
 		}
 		return 0;
 	case K_LEVEL: {
 		int lvl = log_level_parse(v);
 		if (lvl < 0) {
 			snprintf(ps->err, sizeof(ps->err), "'%s' is not error, warn, info or debug", v);
-			return -1;
+			return -EINVAL;
 		}
 		*(int *)field = lvl;
 		return 0;
@@ -293,13 +293,13 @@ static int set_key(struct parse_state *ps, const struct key *k, const char *v)
 	case K_ENGINE:
 		if (!ps->engine_known(v)) {
 			snprintf(ps->err, sizeof(ps->err), "'%s' is not a known engine", v);
-			return -1;
+			return -EINVAL;
 		}
 		break;
 	case K_LISTEN:
 		if (parse_listen(ps->c, v) < 0) {
 			snprintf(ps->err, sizeof(ps->err), "'%s' is not host:port", v);
-			return -1;
+			return -EINVAL;
 		}
 		break;
 	case K_DOUBLE: {
@@ -308,7 +308,7 @@ static int set_key(struct parse_state *ps, const struct key *k, const char *v)
 		if (!*v || *end || !isfinite(d) || d < k->min || d > k->max) {
 			snprintf(ps->err, sizeof(ps->err), "'%s' is not a number from %d to %d",
 				 v, k->min, k->max);
-			return -1;
+			return -EINVAL;
 		}
 		*(double *)field = d;
 		return 0;
@@ -320,7 +320,7 @@ static int set_key(struct parse_state *ps, const struct key *k, const char *v)
 	}
 	if (strlen(v) >= k->size) {
 		snprintf(ps->err, sizeof(ps->err), "value longer than %zu characters", k->size - 1);
-		return -1;
+		return -EINVAL;
 	}
 	/* Zero the whole buffer: reload compares fields byte for byte. */
 	memset(field, 0, k->size);
@@ -334,27 +334,27 @@ static int did_key(struct parse_state *ps, const char *did, const char *name, co
 
 	if (!valid_did(did)) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s]: a DID is digits and '+' only", did);
-		return 0;
+		return -EINVAL;
 	}
 	if (strcmp(name, "engine") != 0) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s] %s: unknown key", did, name);
-		return 0;
+		return -EINVAL;
 	}
 	if (!ps->engine_known(v) || strlen(v) >= CONF_ENGINE_LEN) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s] engine: '%s' is not a known engine",
 			 did, v);
-		return 0;
+		return -EINVAL;
 	}
 	struct conf_did *d = realloc(c->dids, (c->ndids + 1) * sizeof(*d));
 	if (!d) {
 		snprintf(ps->err, sizeof(ps->err), "out of memory");
-		return 0;
+		return -ENOMEM;
 	}
 	c->dids = d;
 	snprintf(d[c->ndids].did, CONF_DID_LEN, "%s", did);
 	snprintf(d[c->ndids].engine, CONF_ENGINE_LEN, "%s", v);
 	c->ndids++;
-	return 1;
+	return 0;
 }
 
 static int tool_key(struct parse_state *ps, const char *name, const char *key, const char *v)
@@ -374,12 +374,12 @@ static int tool_key(struct parse_state *ps, const char *name, const char *key, c
 		if (!ok || !strcmp(name, "create_booking") || !strcmp(name, "end_call")) {
 			snprintf(ps->err, sizeof(ps->err), "[tool:%s]: a tool name is 1-64 of "
 				 "[A-Za-z0-9_-], and not a built-in tool", name);
-			return 0;
+			return -EINVAL;
 		}
 		struct conf_tool *p = realloc(c->tools, (c->ntools + 1) * sizeof(*p));
 		if (!p) {
 			snprintf(ps->err, sizeof(ps->err), "out of memory");
-			return 0;
+			return -ENOMEM;
 		}
 		c->tools = p;
 		t = &c->tools[c->ntools++];
@@ -402,23 +402,23 @@ static int tool_key(struct parse_state *ps, const char *name, const char *key, c
 		if (strlen(v) >= f[i].len) {
 			snprintf(ps->err, sizeof(ps->err), "[tool:%s] %s: longer than %zu characters",
 				 name, key, f[i].len - 1);
-			return 0;
+			return -EINVAL;
 		}
 		snprintf(f[i].dst, f[i].len, "%s", v);
-		return 1;
+		return 0;
 	}
 	if (!strcmp(key, "timeout_ms")) {
 		char *end;
 		long n = strtol(v, &end, 10);
 		if (*end || n < 50 || n > 60000) {
 			snprintf(ps->err, sizeof(ps->err), "[tool:%s] timeout_ms: 50 to 60000", name);
-			return 0;
+			return -EINVAL;
 		}
 		t->timeout_ms = (int)n;
-		return 1;
+		return 0;
 	}
 	snprintf(ps->err, sizeof(ps->err), "[tool:%s] %s: unknown key", name, key);
-	return 0;
+	return -EINVAL;
 }
 
 /* inih handler: nonzero to go on. The first error is kept; inih gives its line. */
@@ -429,9 +429,9 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	if (ps->err[0])
 		return 0;
 	if (!strncmp(section, "did:", 4))
-		return did_key(ps, section + 4, name, value);
+		return did_key(ps, section + 4, name, value) == 0;
 	if (!strncmp(section, "tool:", 5))
-		return tool_key(ps, section + 5, name, value);
+		return tool_key(ps, section + 5, name, value) == 0;
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (strcmp(keys[i].section, section) || strcmp(keys[i].name, name))
 			continue;

@@ -43,11 +43,6 @@ uint32_t recq_cap_payload(uint32_t cap)
 	return cap / 4 > RECQ_HDR_LEN ? cap / 4 - RECQ_HDR_LEN : 0;
 }
 
-uint32_t recq_max_payload(const struct recq *q)
-{
-	return recq_cap_payload(q->cap);
-}
-
 /* Copies n <= cap bytes in or out of a ring of cap bytes at pos. */
 static void put_bytes(struct recq *q, uint32_t cap, uint64_t pos, const void *src, size_t n)
 {

@@ -107,9 +107,6 @@ bool recq_cap_ok(uint32_t cap);
 /* Largest payload one record may carry in a queue of cap bytes. */
 uint32_t recq_cap_payload(uint32_t cap);
 
-/* Largest payload one record may carry (the producer's view). */
-uint32_t recq_max_payload(const struct recq *q);
-
 /*
  * Producer: appends one record. *seq receives its sequence number.
  * 0; -EMSGSIZE if it can never fit; -ENOBUFS if the queue is full now

@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../common/buf.h"
 #include "../ipc/shm.h"
 
 struct conf;
@@ -105,8 +106,7 @@ struct sup {
 	struct event *tick_ev;		/* 1 s: status files, drain deadline */
 	struct event *status_ev;	/* deferred status write after a change */
 	bool status_warned;
-	char *hist_text;		/* histograms' text, re-summed once a second */
-	size_t hist_len;
+	struct buf hist;		/* histograms' text, re-summed once a second */
 	int64_t hist_at_ns;
 
 	/* Long-lived children: the booking-writer and the api. */
@@ -138,16 +138,11 @@ void child_reset(const int *keep, int nkeep);
 /* sup_child.c */
 int child_init(struct sup *s, struct sup_child *c, const char *name, bool enabled,
 	       void (*run)(struct sup *));
-int child_start(struct sup *s, struct sup_child *c);
 void child_replace(struct sup *s, struct sup_child *c);
 bool child_reaped(struct sup *s, struct sup_child *c, pid_t pid, int status);
 bool child_stop(struct sup_child *c);	/* true while it still runs */
 void child_signal(struct sup_child *c, int sig);
 void child_free(struct sup_child *c);
-
-/* sup_main.c: what the children run. */
-void sup_run_writer(struct sup *s) __attribute__((noreturn));
-void sup_run_api(struct sup *s) __attribute__((noreturn));
 
 /* sup_listen.c */
 int listen_open(struct sup *s, char *err, size_t errlen);
@@ -165,7 +160,6 @@ void sup_check_stop(struct sup *s);
 void status_changed(struct sup *s);
 void status_write(struct sup *s);
 int status_start(struct sup *s);
-uint32_t status_available(const struct sup *s);
 
 /* sup_condemn.c: kills the producer of a queue the writer condemned, resets it. */
 void condemn_check(struct sup *s);

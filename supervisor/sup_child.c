@@ -33,14 +33,7 @@
 #define STABLE_NS (30 * NS_PER_S)	/* ran this long: its next death starts afresh */
 #define STOP_NS (15 * NS_PER_S)
 
-static void on_restart(evutil_socket_t fd, short what, void *arg)
-{
-	struct sup_child *c = arg;
-	(void)fd; (void)what;
-	child_start(c->sup, c);
-}
-
-int child_start(struct sup *s, struct sup_child *c)
+static int child_start(struct sup *s, struct sup_child *c)
 {
 	sigset_t all, old;
 
@@ -62,6 +55,13 @@ int child_start(struct sup *s, struct sup_child *c)
 	c->term_sent = false;
 	log_debug("sup", NULL, "%s started (pid %d)", c->name, (int)pid);
 	return 0;
+}
+
+static void on_restart(evutil_socket_t fd, short what, void *arg)
+{
+	struct sup_child *c = arg;
+	(void)fd; (void)what;
+	child_start(c->sup, c);
 }
 
 /*

@@ -276,7 +276,7 @@ static void drop_privileges(struct sup *s)
 }
 
 /* In the forked booking-writer: only the segment and the log stay open. */
-void sup_run_writer(struct sup *s)
+static void sup_run_writer(struct sup *s)
 {
 	int keep[] = { s->shm.fd, log_fd() };
 
@@ -285,7 +285,7 @@ void sup_run_writer(struct sup *s)
 }
 
 /* In the forked api: the segment, its listener and the log. */
-void sup_run_api(struct sup *s)
+static void sup_run_api(struct sup *s)
 {
 	int keep[] = { s->shm.fd, s->api_fd, log_fd() };
 
@@ -357,7 +357,7 @@ static void shutdown_all(struct sup *s)
 	pool_free(s);
 	child_free(&s->writer);
 	child_free(&s->api);
-	free(s->hist_text);
+	buf_free(&s->hist);
 	if (s->api_fd >= 0)
 		close(s->api_fd);
 	shm_unmap(&s->shm);

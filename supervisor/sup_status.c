@@ -4,22 +4,21 @@
  * <run_dir>/available holds one integer, the calls we would take right now
  * (0 while draining), for a dialplan to read before AudioSocket().
  * <run_dir>/metrics.prom is Prometheus text format for node_exporter's
- * textfile collector. Both are written to a temporary name and renamed,
- * so a reader never sees half a file; once a second and after any change
+ * textfile collector. Both are replaced whole (common/file_replace.h), so
+ * a reader never sees half a file; once a second and after any change
  * (coalesced to one write per loop iteration, off the accept path).
  */
 #include "sup.h"
 
 #include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "../common/buf.h"
 #include "../common/conf.h"
+#include "../common/file_replace.h"
 #include "../common/log.h"
 #include "../common/vg_time.h"
 
@@ -31,31 +30,25 @@ static const uint64_t le_us[] = {
 	100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
 };
 
-uint32_t status_available(const struct sup *s)
+static uint32_t status_available(const struct sup *s)
 {
 	if (s->draining)
 		return 0;
 	return s->nslots - pool_count(s, SLOT_BUSY) - pool_count(s, SLOT_RETIRING);
 }
 
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
+/*
+ * The renderers' one way to add text. A line that would take the text past
+ * METRICS_MAX is dropped (the whole text is a few tens of KB).
+ */
 static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (b->len >= b->cap)
-		return;
 	va_start(ap, fmt);
-	int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	(void)buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	b->len += n > 0 ? (size_t)n : 0;
-	if (b->len > b->cap)
-		b->len = b->cap;
 }
 
 static void metric(struct buf *b, const char *name, const char *type, const char *help,
@@ -181,19 +174,14 @@ static void histogram_text(struct sup *s, struct buf *b)
 {
 	int64_t now = mono_ns();
 
-	if (!s->hist_text || now - s->hist_at_ns >= NS_PER_S) {
-		struct buf h = { .p = s->hist_text ? s->hist_text : malloc(METRICS_MAX),
-				 .cap = METRICS_MAX };
-		if (!h.p)
-			return;
-		histograms(&h, s);
-		writer_histograms(&h, s);
-		api_histograms(&h, s);
-		s->hist_text = h.p;
-		s->hist_len = h.len;
+	if (!s->hist.len || now - s->hist_at_ns >= NS_PER_S) {
+		buf_reset(&s->hist);
+		histograms(&s->hist, s);
+		writer_histograms(&s->hist, s);
+		api_histograms(&s->hist, s);
 		s->hist_at_ns = now;
 	}
-	put(b, "%.*s", (int)s->hist_len, s->hist_text);
+	(void)buf_append(b, s->hist.data, s->hist.len);
 }
 
 static void render_metrics(struct buf *b, struct sup *s)
@@ -232,43 +220,23 @@ static void render_metrics(struct buf *b, struct sup *s)
 	histogram_text(s, b);
 }
 
-/* Writes data to dir/name through a temporary file and rename(2). */
-static int write_atomic(const char *dir, const char *name, const char *data, size_t len)
-{
-	char tmp[4200], dst[4200];
-	int fd, rc = 0;
-
-	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, data, len) != (ssize_t)len)
-		rc = -EIO;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, dst) < 0)
-		rc = -errno;
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
-}
-
+/*
+ * Without fsync: both files are rewritten every second, and a stale or
+ * missing copy after a crash is replaced as soon as we run again.
+ */
 void status_write(struct sup *s)
 {
 	char avail[16];
-	struct buf b = { .cap = METRICS_MAX };
-	int rc;
+	struct buf b;
+	int rc, rc2;
 
 	snprintf(avail, sizeof(avail), "%u\n", status_available(s));
-	rc = write_atomic(s->conf->run_dir, "available", avail, strlen(avail));
-	b.p = malloc(b.cap);
-	if (b.p) {
-		render_metrics(&b, s);
-		int rc2 = write_atomic(s->conf->run_dir, "metrics.prom", b.p, b.len);
-		rc = rc ? rc : rc2;
-		free(b.p);
-	}
+	rc = file_replace(s->conf->run_dir, "available", avail, strlen(avail), 0644, false);
+	buf_init(&b, METRICS_MAX);
+	render_metrics(&b, s);
+	rc2 = file_replace(s->conf->run_dir, "metrics.prom", buf_str(&b), b.len, 0644, false);
+	rc = rc ? rc : rc2;
+	buf_free(&b);
 	if (rc < 0 && !s->status_warned)	/* once, not once a second */
 		log_error("sup", NULL, "cannot write status files in %s: %s",
 			  s->conf->run_dir, strerror(-rc));
@@ -328,6 +296,7 @@ int status_start(struct sup *s)
 {
 	struct timeval sec = { 1, 0 };
 
+	buf_init(&s->hist, METRICS_MAX);
 	s->status_ev = event_new(s->base, -1, 0, on_status, s);
 	s->tick_ev = event_new(s->base, -1, EV_PERSIST, on_tick, s);
 	if (!s->status_ev || !s->tick_ev || event_add(s->tick_ev, &sec) < 0)

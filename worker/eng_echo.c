@@ -6,6 +6,7 @@
  * ordinary network jitter on the way in does not become gaps on the way
  * out; after that every sample goes straight back, unchanged.
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "../common/conf.h"
@@ -23,7 +24,7 @@ static int echo_start(struct call *c)
 	struct echo *e = calloc(1, sizeof(*e));
 
 	if (!e)
-		return -1;
+		return -ENOMEM;
 	e->prebuffer = (size_t)call_rate(c) * (size_t)call_conf(c)->echo_prebuffer_ms / 1000;
 	call_set_engine_state(c, e);
 	return 0;

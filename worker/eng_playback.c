@@ -7,6 +7,7 @@
  * waits on the disk. A file at another rate than the call is converted
  * once at call start. Caller audio is discarded.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,7 @@ static int playback_start(struct call *c)
 	struct playback *p = calloc(1, sizeof(*p));
 
 	if (!p)
-		return -1;
+		return -ENOMEM;
 	if (src->rate == call_rate(c)) {
 		p->samples = src->samples;
 		p->n = src->nsamples;
@@ -38,7 +39,7 @@ static int playback_start(struct call *c)
 		p->owned = malloc(cap * sizeof(int16_t));
 		if (!p->owned) {
 			free(p);
-			return -1;
+			return -ENOMEM;
 		}
 		p->n = audio_resample(src->samples, src->nsamples, src->rate,
 				      p->owned, cap, call_rate(c));

@@ -65,7 +65,6 @@ struct call {
 	int frame_samples;
 	int16_t *frame;			/* one outbound frame of samples */
 	uint8_t *frame_wire;		/* the same, encoded */
-	int16_t *silence;
 
 	struct event *rd_ev, *wr_ev, *check_ev, *end_ev;
 	struct pacer *pacer;
@@ -293,9 +292,8 @@ static int first_audio(struct call *c, int rate)
 	c->rate = rate;
 	c->frame_samples = rate / (1000 / PACE_MS);
 	c->frame = calloc((size_t)c->frame_samples, sizeof(int16_t));
-	c->silence = calloc((size_t)c->frame_samples, sizeof(int16_t));
 	c->frame_wire = malloc(AS_HDR_LEN + (size_t)c->frame_samples * 2);
-	if (!c->frame || !c->silence || !c->frame_wire)
+	if (!c->frame || !c->frame_wire)
 		return -ENOMEM;
 	publish_rate(c);
 	if ((rc = pacer_start(&c->pacer, c->w->base, PACE_MS, on_pace, c)) < 0)
@@ -442,7 +440,6 @@ static void call_free(struct call *c)
 	free(c->outq);
 	free(c->frame);
 	free(c->frame_wire);
-	free(c->silence);
 	free(c);
 }
 
@@ -492,8 +489,7 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
 		uint8_t hangup[AS_HDR_LEN];
 		size_t n = as_encode(hangup, AS_HANGUP, NULL, 0);
 		/* Best effort: the socket is closed right after either way. */
-		if (send(c->fd, hangup, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-		}
+		(void)send(c->fd, hangup, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
 	/* A peer's bad input is a warning (STYLE.md); a normal end is news. */
 	char id[AS_UUID_STR_LEN + 1];

@@ -20,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../common/buf.h"
 #include "../common/log.h"
 
 #define MAX_HEADERS 8
@@ -63,8 +64,7 @@ struct ws_conn {
 	/* lws thread only. */
 	struct lws *wsi;
 	bool gone_posted;
-	char *rx;
-	size_t rxlen, rxcap;
+	struct buf rx;			/* the message being reassembled, up to RX_MAX */
 	int close_code;
 	char close_reason[124];
 
@@ -135,7 +135,7 @@ static void conn_release(struct ws_conn *c)
 		free(c->headers[i]);
 	}
 	free(c->target);
-	free(c->rx);
+	buf_free(&c->rx);
 	free(c);
 }
 
@@ -275,29 +275,19 @@ static int append_headers(struct ws_conn *c, void *in, size_t len)
 static int on_receive(struct ws_conn *c, const void *in, size_t len)
 {
 	struct lws *wsi = c->wsi;
+	int rc = buf_append(&c->rx, in, len);
 
-	if (c->rxlen + len > RX_MAX) {
+	if (rc == -EMSGSIZE)
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+	if (rc < 0)
 		return -1;
-	}
-	if (c->rxlen + len > c->rxcap) {
-		size_t cap = c->rxcap ? c->rxcap : 4096;
-		while (cap < c->rxlen + len)
-			cap *= 2;
-		char *p = realloc(c->rx, cap);
-		if (!p)
-			return -1;
-		c->rx = p;
-		c->rxcap = cap;
-	}
-	memcpy(c->rx + c->rxlen, in, len);
-	c->rxlen += len;
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 		return 0;
 	bool binary = lws_frame_is_binary(wsi);
-	if (!c->h->on_message_thread || c->h->on_message_thread(c->arg, c->rx, c->rxlen, binary))
-		post(c, EV_MESSAGE, 0, 0, c->rx, c->rxlen, binary);
-	c->rxlen = 0;
+	const char *msg = buf_str(&c->rx);
+	if (!c->h->on_message_thread || c->h->on_message_thread(c->arg, msg, c->rx.len, binary))
+		post(c, EV_MESSAGE, 0, 0, msg, c->rx.len, binary);
+	buf_reset(&c->rx);
 	return 0;
 }
 
@@ -504,6 +494,7 @@ int ws_open(struct ws_conn **out, struct ws_loop *l, const char *url,
 	c->loop = l;
 	c->h = h;
 	c->arg = arg;
+	buf_init(&c->rx, RX_MAX);
 	rc = set_target(c, url);
 	for (int i = 0; rc == 0 && headers && headers[i]; i++) {
 		if (c->nheaders == MAX_HEADERS)

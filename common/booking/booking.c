@@ -4,6 +4,7 @@
 #include "booking.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,11 +33,11 @@ static int text(json_t *o, const char *key, bool required, size_t max, char *out
 	if (!v || json_is_null(v)) {
 		if (required)
 			snprintf(why, whylen, "Missing required field: %s", key);
-		return required ? -1 : 0;
+		return required ? -EINVAL : 0;
 	}
 	if (!json_is_string(v)) {
 		snprintf(why, whylen, "%s must be a string", key);
-		return -1;
+		return -EINVAL;
 	}
 	const char *s = json_string_value(v);
 	size_t len = json_string_length(v);
@@ -50,15 +51,15 @@ static int text(json_t *o, const char *key, bool required, size_t max, char *out
 			chars = -1;
 	if (chars < 0) {
 		snprintf(why, whylen, "%s holds control characters", key);
-		return -1;
+		return -EINVAL;
 	}
 	if ((size_t)chars > max || len >= outlen) {
 		snprintf(why, whylen, "%s is longer than %zu characters", key, max);
-		return -1;
+		return -EINVAL;
 	}
 	if (required && !len) {
 		snprintf(why, whylen, "Missing required field: %s", key);
-		return -1;
+		return -EINVAL;
 	}
 	memcpy(out, s, len);
 	out[len] = '\0';
@@ -132,22 +133,22 @@ int phone_digits(const char *s, char *out, size_t len)
 	size_t n = 0;
 
 	if (!len)
-		return 0;
+		return -EINVAL;
 	out[0] = '\0';
 	for (; *s; s++) {
 		if (*s >= '0' && *s <= '9') {
 			if (n >= PHONE_DIGITS_MAX || n + 1 >= len) {
 				out[0] = '\0';
-				return 0;
+				return -EINVAL;
 			}
 			out[n++] = *s;
 		} else if (!strchr(" +-().", *s)) {
 			out[0] = '\0';
-			return 0;
+			return -EINVAL;
 		}
 	}
 	out[n] = '\0';
-	return 1;
+	return 0;
 }
 
 static const char *numbers(json_t *in, struct booking_in *b)

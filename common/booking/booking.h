@@ -62,9 +62,9 @@ bool phone_norm(const char *in, char *out, size_t len);
 /*
  * A number as people write it (did_context's DID and caller ID): digits,
  * spaces, '+', '-', '(', ')' and '.'. Its digits go to out (len > 0), the
- * seed keeps digits only. 1 if s is written like that with at most
+ * seed keeps digits only. 0 if s is written like that with at most
  * PHONE_DIGITS_MAX digits and they fit in out (none at all is fine: out
- * is ""); else 0 and out is "". Whatever the answer, out is a string.
+ * is ""); else -EINVAL and out is "". Whatever the answer, out is a string.
  */
 int phone_digits(const char *s, char *out, size_t len);
 

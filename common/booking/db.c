@@ -70,12 +70,12 @@ enum db_class db_classify(unsigned int e)
 	}
 }
 
-bool db_transient(unsigned int e)
+static bool db_transient(unsigned int e)
 {
 	return db_classify(e) == DB_TRANSIENT;
 }
 
-int db_rc(unsigned int e)
+static int db_rc(unsigned int e)
 {
 	if (db_transient(e))
 		return -EAGAIN;
@@ -217,11 +217,11 @@ static int set_options(MYSQL *m, const struct conf *c, int io_timeout_s)
 	    mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &proto) ||
 	    mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4") ||
 	    mysql_optionsv(m, MYSQL_INIT_COMMAND, DB_SESSION_INIT))
-		return -1;
+		return -EINVAL;
 	if (io_timeout_s > 0 &&
 	    (mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &io_s) ||
 	     mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &io_s)))
-		return -1;
+		return -EINVAL;
 	return 0;
 }
 

@@ -97,10 +97,4 @@ int db_error(MYSQL *m, MYSQL_STMT *st, char *err, size_t errlen);
 enum db_class { DB_OK, DB_TRANSIENT, DB_ROW, DB_SERVER };
 enum db_class db_classify(unsigned int mysql_errno);
 
-/* Whether a MariaDB/client error number is worth retrying (see -EAGAIN). */
-bool db_transient(unsigned int mysql_errno);
-
-/* The return code for a MariaDB/client error number. */
-int db_rc(unsigned int mysql_errno);
-
 #endif

@@ -66,10 +66,10 @@ long utf8_chars(const char *s, size_t len)
 		int extra = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 :
 			    (c & 0xf8) == 0xf0 ? 3 : -1;
 		if (c == 0 || extra < 0 || (c & 0xfe) == 0xc0 || end - p <= extra)
-			return -1;	/* NUL, stray byte, overlong lead, or cut short */
+			return -EILSEQ;	/* NUL, stray byte, overlong lead, or cut short */
 		for (int k = 1; k <= extra; k++)
 			if ((p[k] & 0xc0) != 0x80)
-				return -1;
+				return -EILSEQ;
 		p += extra + 1;
 		n++;
 	}
@@ -132,7 +132,7 @@ static int take(const struct rec_fdef *f, const msgpack_object *o, struct rec_va
 	case RF_STR:
 	case RF_JSON:
 		if (o->type != MSGPACK_OBJECT_STR)
-			return -1;
+			return -EPROTO;
 		v->s = o->via.str.ptr;
 		v->len = o->via.str.size;
 		break;
@@ -142,11 +142,11 @@ static int take(const struct rec_fdef *f, const msgpack_object *o, struct rec_va
 		else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
 			v->i = o->via.i64;
 		else
-			return -1;
+			return -EPROTO;
 		break;
 	case RF_BOOL:
 		if (o->type != MSGPACK_OBJECT_BOOLEAN)
-			return -1;
+			return -EPROTO;
 		v->i = o->via.boolean;
 		break;
 	}

@@ -98,7 +98,7 @@ static inline struct rec_val rec_int(int64_t i)
 	return v;
 }
 
-/* Characters in valid UTF-8, or -1 if s is not valid UTF-8 (or holds NUL). */
+/* Characters in valid UTF-8, or -EILSEQ if s is not valid UTF-8 (or holds NUL). */
 long utf8_chars(const char *s, size_t len);
 
 #endif

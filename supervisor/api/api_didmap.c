@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "../../common/conf.h"
+#include "../../common/file_replace.h"
 #include "../../common/log.h"
 
 #define MAP_WAIT_MS 30000	/* nobody waits on it: only a bound on the job */
@@ -56,14 +57,15 @@ const struct did_entry *api_did_find(const struct api *a, const char *did)
 	return a->ndids ? bsearch(&key, a->dids, a->ndids, sizeof(key), cmp_did) : NULL;
 }
 
-static void cache_path(const struct api *a, char *out, size_t len)
-{
-	snprintf(out, len, "%s/did_map.json", a->conf->journal_dir);
-}
+#define CACHE_NAME "did_map.json"
 
+/*
+ * Without fsync: a cache lost in a crash only means the next api waits for
+ * MariaDB's map, as on a first start. 0640: company names are not the
+ * world's business.
+ */
 static void cache_save(const struct api *a)
 {
-	char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
 	json_t *arr = json_array();
 
 	for (size_t i = 0; i < a->ndids; i++) {
@@ -72,10 +74,11 @@ static void cache_save(const struct api *a)
 						     "name", e->name, "trade", e->trade, "fee", e->fee,
 						     "area", e->has_area ? e->area : NULL));
 	}
-	cache_path(a, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (json_dump_file(arr, tmp, JSON_COMPACT) == 0 && rename(tmp, path) == 0)
-		log_debug("api", NULL, "DID map cached in %s", path);
+	char *text = json_dumps(arr, JSON_COMPACT);
+	if (text && file_replace(a->conf->journal_dir, CACHE_NAME, text, strlen(text), 0640,
+				 false) == 0)
+		log_debug("api", NULL, "DID map cached in %s/" CACHE_NAME, a->conf->journal_dir);
+	free(text);
 	json_decref(arr);
 }
 
@@ -91,7 +94,7 @@ static int cache_load(struct api *a)
 	json_t *arr, *v;
 	size_t i;
 
-	cache_path(a, path, sizeof(path));
+	snprintf(path, sizeof(path), "%s/" CACHE_NAME, a->conf->journal_dir);
 	if (!(arr = json_load_file(path, 0, &jerr)) || !json_is_array(arr)) {
 		json_decref(arr);
 		return -ENOENT;

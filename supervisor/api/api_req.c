@@ -17,30 +17,32 @@ json_t *api_json_object(const void *buf, size_t len)
 	return j;
 }
 
-/* -1 if v is there and not a string; else phone_digits() of it ("" if absent). */
-static int number_field(json_t *v, char *out, size_t len)
+static bool string_or_absent(const json_t *v)
+{
+	return !v || json_is_null(v) || json_is_string(v);
+}
+
+/* phone_digits() of v, a string or absent ("" and 0 when absent). */
+static int number_field(const json_t *v, char *out, size_t len)
 {
 	out[0] = '\0';
-	if (!v || json_is_null(v))
-		return 1;
-	if (!json_is_string(v))
-		return -1;
-	return phone_digits(json_string_value(v), out, len);
+	return json_is_string(v) ? phone_digits(json_string_value(v), out, len) : 0;
 }
 
 const char *didctx_parse(json_t *in, struct didctx_req *r)
 {
-	json_t *given = json_object_get(in, "did_number");
-	int d = number_field(given, r->did, sizeof(r->did));
-	int c = number_field(json_object_get(in, "caller_id"), r->cli, sizeof(r->cli));
+	json_t *given = json_object_get(in, "did_number"), *cli = json_object_get(in, "caller_id");
 
-	if (d < 0 || c < 0)
+	r->did[0] = r->cli[0] = '\0';
+	if (!string_or_absent(given) || !string_or_absent(cli))
 		return "did_number and caller_id must be strings";
+	/* A caller ID that is not a number is no caller ID: r->cli stays "". */
+	(void)number_field(cli, r->cli, sizeof(r->cli));
 	/* Written, but with no digits or too few or too many to be a number. */
-	if (d == 0 || (json_is_string(given) && json_string_length(given) > 0 &&
-		       strlen(r->did) < 3))
+	if (number_field(given, r->did, sizeof(r->did)) < 0 ||
+	    (json_is_string(given) && json_string_length(given) > 0 && strlen(r->did) < 3))
 		return "did_number must be a phone number";
 	if (!r->did[0])
 		return "did_number is required";
-	return NULL;	/* c == 0: not a number, so no caller ID (r->cli is "") */
+	return NULL;
 }

@@ -105,11 +105,11 @@ static int pick_sql_dir(const char *opt, char *dir, size_t len)
 	int n = snprintf(m, sizeof(m), "%s/migrations", dir);
 	if (n < 0 || (size_t)n >= sizeof(m) || (size_t)n >= len) {
 		fprintf(stderr, "vagentctl: %s: path too long\n", dir);
-		return -1;
+		return -ENAMETOOLONG;
 	}
 	if (!is_dir(m)) {
 		fprintf(stderr, "vagentctl: %s: no such directory (use -s SQL_DIR)\n", m);
-		return -1;
+		return -ENOENT;
 	}
 	return 0;
 }
@@ -123,8 +123,8 @@ static int by_version(const void *a, const void *b)
 
 /*
  * "NNN_name.sql": digits, '_', then letters, digits, '_', '-', '.'.
- * Returns the version, 0 if name is no .sql file (ignored), -1 if it is a
- * .sql file of another shape (refused: a misnamed migration must not be
+ * Returns the version, 0 if name is no .sql file (ignored), -EINVAL if it
+ * is a .sql file of another shape (refused: a misnamed migration must not be
  * skipped in silence).
  */
 static long parse_name(const char *name)
@@ -137,13 +137,13 @@ static long parse_name(const char *name)
 	for (; isdigit((unsigned char)name[i]); i++) {
 		v = v * 10 + (unsigned long)(name[i] - '0');
 		if (v > 999999999)
-			return -1;
+			return -EINVAL;
 	}
 	if (i == 0 || v == 0 || name[i] != '_' || i + 1 >= len - 4 || len >= 256)
-		return -1;
+		return -EINVAL;
 	for (i++; i < len - 4; i++)
 		if (!isalnum((unsigned char)name[i]) && !strchr("_-.", name[i]))
-			return -1;
+			return -EINVAL;
 	return (long)v;
 }
 
@@ -155,10 +155,11 @@ static int scan(const char *sql_dir, struct mig_set *set)
 
 	/* pick_sql_dir() checked that this fits. */
 	if (snprintf(set->dir, sizeof(set->dir), "%s/migrations", sql_dir) >= (int)sizeof(set->dir))
-		return -1;
+		return -ENAMETOOLONG;
 	if (!(d = opendir(set->dir))) {
-		fprintf(stderr, "vagentctl: %s: %s\n", set->dir, strerror(errno));
-		return -1;
+		rc = -errno;
+		fprintf(stderr, "vagentctl: %s: %s\n", set->dir, strerror(-rc));
+		return rc;
 	}
 	while ((de = readdir(d)) != NULL) {
 		long v = parse_name(de->d_name);
@@ -167,13 +168,13 @@ static int scan(const char *sql_dir, struct mig_set *set)
 		if (v < 0) {
 			fprintf(stderr, "vagentctl: %s/%s: not named NNN_name.sql (NNN > 0)\n",
 				set->dir, de->d_name);
-			rc = -1;
+			rc = -EINVAL;
 			break;
 		}
 		struct migration *nv = realloc(set->v, (set->n + 1) * sizeof(*nv));
 		if (!nv) {
 			fprintf(stderr, "vagentctl: out of memory\n");
-			rc = -1;
+			rc = -ENOMEM;
 			break;
 		}
 		set->v = nv;
@@ -190,7 +191,7 @@ static int scan(const char *sql_dir, struct mig_set *set)
 		if (set->v[i].version == set->v[i - 1].version) {
 			fprintf(stderr, "vagentctl: %s: %s and %s have the same number\n",
 				set->dir, set->v[i - 1].file, set->v[i].file);
-			return -1;
+			return -EEXIST;
 		}
 	return 0;
 }
@@ -337,15 +338,16 @@ static int slurp(const char *path, char **out, size_t *len)
 	*out = buf;
 	*len = got;
 	return 0;
-fail:
-	fprintf(stderr, "vagentctl: %s: %s\n", path, strerror(errno));
+fail:;
+	int rc = errno ? -errno : -EIO;
+	fprintf(stderr, "vagentctl: %s: %s\n", path, strerror(-rc));
 	free(buf);
 	if (fd >= 0)
 		close(fd);
-	return -1;
+	return rc;
 }
 
-/* Runs every statement of one migration; -1 after printing why. */
+/* Runs every statement of one migration; 0, or -errno after printing why. */
 static int apply(MYSQL *m, const struct mig_set *set, const struct migration *mg,
 		 unsigned int from, int *nstmts)
 {
@@ -356,8 +358,8 @@ static int apply(MYSQL *m, const struct mig_set *set, const struct migration *mg
 	int r;
 
 	snprintf(path, sizeof(path), "%s/%s", set->dir, mg->file);
-	if (slurp(path, &sp.s, &sp.len) < 0)
-		return -1;
+	if ((r = slurp(path, &sp.s, &sp.len)) < 0)
+		return r;
 	*nstmts = 0;
 	while ((r = split_next(&sp, &b, &e, &line)) == 1) {
 		char saved = sp.s[e];
@@ -368,7 +370,7 @@ static int apply(MYSQL *m, const struct mig_set *set, const struct migration *mg
 			fprintf(stderr, "vagentctl: %s:%u: %s; migration %u not applied, "
 				"schema left at version %u\n", path, line, err, mg->version, from);
 			free(sp.s);
-			return -1;
+			return rc;
 		}
 		(*nstmts)++;
 	}
@@ -376,7 +378,7 @@ static int apply(MYSQL *m, const struct mig_set *set, const struct migration *mg
 	if (r < 0) {
 		fprintf(stderr, "vagentctl: %s:%u: quote or comment never closed; migration %u "
 			"not applied, schema left at version %u\n", path, line, mg->version, from);
-		return -1;
+		return r;
 	}
 	return 0;
 }
@@ -411,12 +413,13 @@ static int take_lock(MYSQL *m, const char *dbname)
 	char err[1024];
 	long long got = 0, wait = 0;
 	bool null = false;
+	int rc;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (query_ll(m, "SELECT GET_LOCK(" LOCK_NAME ", ?)", &wait, &got, &null,
-			     err, sizeof(err)) < 0) {
+		if ((rc = query_ll(m, "SELECT GET_LOCK(" LOCK_NAME ", ?)", &wait, &got, &null,
+				   err, sizeof(err))) < 0) {
 			fprintf(stderr, "vagentctl: migration lock of %s: %s\n", dbname, err);
-			return -1;
+			return rc;
 		}
 		if (!null && got == 1)
 			return 0;
@@ -427,7 +430,7 @@ static int take_lock(MYSQL *m, const char *dbname)
 	}
 	fprintf(stderr, "vagentctl: another migration of %s still running after %d s\n",
 		dbname, LOCK_WAIT_S);
-	return -1;
+	return -EBUSY;
 }
 
 static double since(const struct timespec *t0)
@@ -438,19 +441,20 @@ static double since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* 0, or -errno after printing why. */
 static int migrate(MYSQL *m, const struct conf *c, const struct mig_set *set)
 {
 	struct applied a = { 0 };
 	char err[1024];
-	int rc = 1;
+	int rc;
 
-	if (take_lock(m, c->db_name) < 0)
-		return 1;
-	if (db_exec(m, create_schema_migrations, err, sizeof(err)) < 0) {
+	if ((rc = take_lock(m, c->db_name)) < 0)
+		return rc;
+	if ((rc = db_exec(m, create_schema_migrations, err, sizeof(err))) < 0) {
 		fprintf(stderr, "vagentctl: creating schema_migrations: %s\n", err);
 		goto out;
 	}
-	if (read_applied(m, &a, err, sizeof(err)) < 0) {
+	if ((rc = read_applied(m, &a, err, sizeof(err))) < 0) {
 		fprintf(stderr, "vagentctl: reading schema_migrations: %s\n", err);
 		goto out;
 	}
@@ -463,9 +467,9 @@ static int migrate(MYSQL *m, const struct conf *c, const struct mig_set *set)
 		if (is_applied(&a, mg->version))
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if (apply(m, set, mg, version_of(&a), &nstmts) < 0)
+		if ((rc = apply(m, set, mg, version_of(&a), &nstmts)) < 0)
 			goto out;
-		if (record(m, mg, err, sizeof(err)) < 0) {
+		if ((rc = record(m, mg, err, sizeof(err))) < 0) {
 			fprintf(stderr, "vagentctl: %s/%s: applied, but recording it in "
 				"schema_migrations failed: %s\n", set->dir, mg->file, err);
 			goto out;
@@ -475,7 +479,7 @@ static int migrate(MYSQL *m, const struct conf *c, const struct mig_set *set)
 		fflush(stdout);
 		free(a.v);
 		a = (struct applied){ 0 };
-		if (read_applied(m, &a, err, sizeof(err)) < 0) {
+		if ((rc = read_applied(m, &a, err, sizeof(err))) < 0) {
 			fprintf(stderr, "vagentctl: reading schema_migrations: %s\n", err);
 			goto out;
 		}
@@ -488,15 +492,17 @@ out:
 	return rc;
 }
 
+/* 0, or -errno after printing why. */
 static int status(MYSQL *m, const struct mig_set *set)
 {
 	struct applied a = { 0 };
 	char err[1024];
 	size_t pending = 0;
+	int rc;
 
-	if (read_applied(m, &a, err, sizeof(err)) < 0) {
+	if ((rc = read_applied(m, &a, err, sizeof(err))) < 0) {
 		fprintf(stderr, "vagentctl: reading schema_migrations: %s\n", err);
-		return 1;
+		return rc;
 	}
 	note_unknown(set, &a);
 	printf("schema at version %u\n", version_of(&a));
@@ -565,5 +571,5 @@ int ctl_db(const struct conf *c, int argc, char **argv)
 	db_close(m);
 	mysql_library_end();
 	free(set.v);
-	return rc;
+	return rc < 0 ? 1 : 0;
 }

@@ -4,6 +4,7 @@
 #include "ctl_split.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdbool.h>
 
 int split_next(struct splitter *sp, size_t *b, size_t *e, unsigned int *bline)
@@ -52,7 +53,7 @@ int split_next(struct splitter *sp, size_t *b, size_t *e, unsigned int *bline)
 					sp->line++;
 			if (sp->pos + 1 >= sp->len) {
 				*bline = at;
-				return -1;
+				return -EBADMSG;
 			}
 			sp->pos += 2;
 			continue;
@@ -83,7 +84,7 @@ int split_next(struct splitter *sp, size_t *b, size_t *e, unsigned int *bline)
 			}
 			if (sp->pos >= sp->len) {
 				*bline = at;
-				return -1;
+				return -EBADMSG;
 			}
 			/* A doubled quote closes and reopens: the same string. */
 			sp->pos++;

@@ -23,8 +23,8 @@ struct splitter {
 /*
  * The next statement of sp: [*b, *e) from its first character that is not
  * blank or comment to before its ';' (or the end of the text), starting on
- * line *bline. Returns 1, 0 at the end, -1 for a quote or comment that is
- * never closed (*bline: where it opened).
+ * line *bline. Returns 1, 0 at the end, -EBADMSG for a quote or comment
+ * that is never closed (*bline: where it opened).
  */
 int split_next(struct splitter *sp, size_t *b, size_t *e, unsigned int *bline);
 

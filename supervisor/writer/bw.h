@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../../common/buf.h"
 #include "../../ipc/shm.h"
 #include "bw_journal.h"
 
@@ -68,8 +69,8 @@ struct bw {
 
 	/* Journal thread. */
 	struct journal j;
-	uint8_t *batch;
-	size_t batch_len, batch_cap, batch_records;
+	struct buf batch;		/* this pass's journal records (bw_collect.c's) */
+	size_t batch_records;
 	uint8_t *payload;
 	uint8_t *raw;			/* recq_cap bytes: a corrupt queue's evidence */
 	struct bw_queue *queues;	/* per region */

@@ -32,24 +32,11 @@
 #include "../../common/vg_time.h"
 
 #define BATCH_BYTES (8u << 20)
+/* A pass stops taking records at BATCH_BYTES, so one that starts below it fits. */
+#define BATCH_CEILING (BATCH_BYTES + JREC_HDR_LEN + JREC_MAX_PAYLOAD)
 #define IDLE_WAIT_MS 500
 /* A condemned queue whose reset came (or was faked) is read again after this. */
 #define CONDEMN_RETRY_NS NS_PER_S
-
-static int batch_reserve(struct bw *w, size_t more)
-{
-	if (w->batch_len + more <= w->batch_cap)
-		return 0;
-	size_t cap = w->batch_cap ? w->batch_cap : 1 << 16;
-	while (cap < w->batch_len + more)
-		cap *= 2;
-	uint8_t *p = realloc(w->batch, cap);
-	if (!p)
-		return -ENOMEM;
-	w->batch = p;
-	w->batch_cap = cap;
-	return 0;
-}
 
 /* A condemned queue: true once the supervisor has reset it and we may read it. */
 static bool reset_yet(struct bw *w, uint32_t i)
@@ -84,14 +71,16 @@ static void collect_queue(struct bw *w, uint32_t i, size_t quota)
 		return;
 	}
 	while (taken < quota && w->batch_records < (size_t)w->conf->writer_batch_max &&
-	       w->batch_len < BATCH_BYTES &&
+	       w->batch.len < BATCH_BYTES &&
 	       (rc = recq_read(t->q, w->recq_cap, &t->pos, &t->expect, &rec, w->payload,
 			       JREC_MAX_PAYLOAD)) > 0) {
 		struct jrec jr = { .len = rec.len, .producer = (uint16_t)i, .type = rec.type,
 				   .version = rec.version, .seq = rec.seq, .epoch = w->epoch };
-		if (batch_reserve(w, JREC_HDR_LEN + rec.len) < 0)
-			panic("writer: out of memory for a %u-byte record", rec.len);
-		w->batch_len += jrec_encode(w->batch + w->batch_len, &jr, w->payload);
+		uint8_t *tail;
+		int err = buf_reserve(&w->batch, JREC_HDR_LEN + rec.len, &tail);
+		if (err < 0)
+			panic("writer: no room for a %u-byte record: %s", rec.len, strerror(-err));
+		buf_commit(&w->batch, jrec_encode(tail, &jr, w->payload));
 		w->batch_records++;
 		taken++;
 		t->last_seq = rec.seq;
@@ -121,7 +110,7 @@ static void condemn_queue(struct bw *w, uint32_t i)
 static void commit_batch(struct bw *w)
 {
 	int64_t t0 = mono_ns();
-	int rc = journal_append(&w->j, w->batch, w->batch_len);
+	int rc = journal_append(&w->j, w->batch.data, w->batch.len);
 
 	if (rc == 0)
 		rc = journal_sync(&w->j);
@@ -153,7 +142,8 @@ static size_t pass(struct bw *w)
 	size_t quota = (size_t)w->conf->writer_batch_max / 4;
 	bool corrupt = false;
 
-	w->batch_len = w->batch_records = 0;
+	buf_reset(&w->batch);
+	w->batch_records = 0;
 	for (uint32_t k = 0; k < w->nregions; k++) {
 		uint32_t i = (w->first + k) % w->nregions;
 		collect_queue(w, i, quota ? quota : 1);
@@ -167,15 +157,17 @@ static size_t pass(struct bw *w)
 
 void bw_collect_loop(struct bw *w)
 {
+	buf_init(&w->batch, BATCH_CEILING);
 	for (;;) {
 		bool last = atomic_load(&w->stopping);
 		uint32_t seen = bell_seen(w->bell);
 		if (pass(w))
 			continue;	/* more may have come during the fsync */
 		if (last)
-			return;		/* stop was asked before this empty pass */
+			break;		/* stop was asked before this empty pass */
 		bell_arm(w->bell);
 		bell_wait(w->bell, seen, IDLE_WAIT_MS);
 		bell_disarm(w->bell);
 	}
+	buf_free(&w->batch);
 }

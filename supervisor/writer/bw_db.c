@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../common/buf.h"
 #include "../../common/conf.h"
 #include "../../common/booking/db.h"
 #include "../../common/log.h"
@@ -74,8 +75,8 @@ struct item {
 
 struct batch {
 	uint8_t *buf;		/* journal bytes read */
-	struct item *items;
-	size_t n, cap;
+	struct buf items;	/* struct item[n]; jscan_walk bounds n at writer_batch_max */
+	size_t n;
 	struct jpos end;	/* where the next batch starts */
 	bool seg_done;		/* the segment has nothing more */
 	bool loaded;		/* read and not yet applied: a retry keeps it, so what
@@ -243,24 +244,28 @@ static void item_dead(struct bw *w, struct item *it, const char *why)
 	atomic_fetch_add(&w->hdr->writer.dead_total, 1);
 }
 
+static struct item *item_at(struct batch *b, size_t i)
+{
+	return (struct item *)(void *)b->items.data + i;
+}
+
 static void batch_clear(struct batch *b)
 {
 	for (size_t i = 0; i < b->n; i++)
-		msgpack_unpacked_destroy(&b->items[i].up);
+		msgpack_unpacked_destroy(&item_at(b, i)->up);
+	buf_reset(&b->items);
 	b->n = 0;
 }
 
 static struct item *batch_add(struct batch *b)
 {
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		struct item *p = realloc(b->items, cap * sizeof(*p));
-		if (!p)
-			return NULL;
-		b->items = p;
-		b->cap = cap;
-	}
-	struct item *it = &b->items[b->n++];
+	uint8_t *tail;
+
+	if (buf_reserve(&b->items, sizeof(struct item), &tail) < 0)
+		return NULL;
+	buf_commit(&b->items, sizeof(struct item));
+	b->n++;
+	struct item *it = (struct item *)(void *)tail;
 	memset(it, 0, sizeof(*it));
 	msgpack_unpacked_init(&it->up);
 	return it;
@@ -371,11 +376,11 @@ static int apply(struct bw *w, struct batch *b)
 	size_t live = 0;
 
 	for (size_t i = 0; i < b->n; i++)
-		live += !b->items[i].dead;
+		live += !item_at(b, i)->dead;
 	if (!live)
 		return 0;	/* nothing to write says nothing about MariaDB */
 	for (size_t i = 0; i < b->n && !e; i++) {
-		struct item *it = &b->items[i];
+		struct item *it = item_at(b, i);
 		if (it->dead)
 			continue;
 		e = it->jr.type == REC_BOOKING ? apply_booking(w, it, why, sizeof(why)) :
@@ -404,7 +409,7 @@ static int apply(struct bw *w, struct batch *b)
 static void acknowledge(struct bw *w, struct batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
-		struct item *it = &b->items[i];
+		struct item *it = item_at(b, i);
 		if (it->jr.epoch == w->epoch && it->jr.producer < w->nregions)
 			recq_commit(bw_recq(w, it->jr.producer), it->jr.seq, it->id);
 		if (!it->dead)
@@ -527,6 +532,7 @@ void *bw_db_thread(void *arg)
 
 	if (!b.buf)
 		panic("writer: no memory for the journal reader");
+	buf_init(&b.items, 0);
 	marker_load(w->conf->journal_dir, &applied);
 	int fd = open_segment(w, applied.seg);
 	if (fd < 0) {	/* marker older than the oldest segment: start there */
@@ -559,7 +565,7 @@ void *bw_db_thread(void *arg)
 			fd = next_segment(w, fd, &applied);
 	}
 	batch_clear(&b);
-	free(b.items);
+	buf_free(&b.items);
 	free(b.buf);
 	if (fd >= 0)
 		close(fd);

@@ -17,6 +17,7 @@
 
 #include "../../common/base64.h"
 #include "../../common/crc32.h"
+#include "../../common/file_replace.h"
 #include "../../common/log.h"
 
 #define SEG_PREFIX "journal."
@@ -301,23 +302,17 @@ int marker_load(const char *dir, struct jpos *p)
 	return 0;
 }
 
-/*
- * Written without fsync: a marker that lags after a crash only makes the
- * writer apply some records again, and every insert is idempotent.
- */
 int marker_store(const char *dir, struct jpos p)
 {
-	char path[PATH_MAX + 16], tmp[PATH_MAX + 16];
+	char text[48];
+	int n = snprintf(text, sizeof(text), "%llu %llu\n", (unsigned long long)p.seg,
+			 (unsigned long long)p.off);
 
-	snprintf(path, sizeof(path), "%s/applied", dir);
-	snprintf(tmp, sizeof(tmp), "%s/.applied.tmp", dir);
-	FILE *fp = fopen(tmp, "w");
-	if (!fp)
-		return -errno;
-	fprintf(fp, "%llu %llu\n", (unsigned long long)p.seg, (unsigned long long)p.off);
-	if (fclose(fp) != 0 || rename(tmp, path) < 0)
-		return -errno;
-	return 0;
+	/*
+	 * Not durable (no fsync): a marker that lags after a crash only makes
+	 * the writer apply some records again, and every insert is idempotent.
+	 */
+	return file_replace(dir, "applied", text, (size_t)n, 0600, false);
 }
 
 int dead_letter(const char *dir, const char *reason, int producer, uint64_t seq,

@@ -39,13 +39,13 @@ static void check_phone_digits(const uint8_t *data, size_t size)
 		int rc = phone_digits(s, out, len);
 		if (!memchr(out, '\0', len))
 			abort();
-		if (rc == 0 && out[0])
+		if (rc < 0 && out[0])
 			abort();
-		if (rc == 1)
+		if (rc == 0)
 			digits_only(out, PHONE_DIGITS_MAX);
 	}
 	memset(out, 'x', sizeof(out));
-	if (phone_digits(s, out, sizeof(out)) == 1) {	/* every digit kept, in order */
+	if (phone_digits(s, out, sizeof(out)) == 0) {	/* every digit kept, in order */
 		for (const char *p = s; *p; p++)
 			if (*p >= '0' && *p <= '9' && out[want++] != *p)
 				abort();

@@ -1,1 +1,1 @@
-FUZZ_SRC_journal := supervisor/writer/bw_jscan.c supervisor/writer/bw_journal.c common/crc32.c common/base64.c common/log.c
+FUZZ_SRC_journal := supervisor/writer/bw_jscan.c supervisor/writer/bw_journal.c common/crc32.c common/base64.c common/file_replace.c common/log.c

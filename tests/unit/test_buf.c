@@ -115,6 +115,41 @@ static void test_printf_small_and_large(void **state)
 	buf_free(&b);
 }
 
+/* A caller's own printf-like wrapper, as sup_status.c's put(). */
+static int wrapped(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int wrapped(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int rc = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static void test_vprintf_through_a_wrapper(void **state)
+{
+	(void)state;
+	struct buf b;
+	char big[600];
+	memset(big, 'w', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_init(&b, 0);
+	assert_int_equal(wrapped(&b, "%s %d|", "le", 42), 0);
+	/* Longer than the first pass's 256 bytes: formatted again from a copy of ap. */
+	assert_int_equal(wrapped(&b, "%d:%s:%s", 7, big, "end"), 0);
+	assert_int_equal(b.len, 6 + 2 + 599 + 4);
+	assert_memory_equal(b.data, "le 42|7:w", 9);
+	assert_string_equal(buf_str(&b) + b.len - 5, "w:end");
+	buf_free(&b);
+
+	buf_init(&b, 8);
+	assert_int_equal(wrapped(&b, "%s", "fits"), 0);
+	assert_int_equal(wrapped(&b, "%s", big), -EMSGSIZE);
+	assert_string_equal(buf_str(&b), "fits");
+	buf_free(&b);
+}
+
 static void test_steal_hands_over_the_string(void **state)
 {
 	(void)state;
@@ -143,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_reserve_then_commit),
 		cmocka_unit_test(test_consume_truncate_reset),
 		cmocka_unit_test(test_printf_small_and_large),
+		cmocka_unit_test(test_vprintf_through_a_wrapper),
 		cmocka_unit_test(test_steal_hands_over_the_string),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

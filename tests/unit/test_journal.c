@@ -10,7 +10,8 @@
  * segment that is not the last is never truncated; recovery over a large
  * damaged span (full of magic values, as a hostile payload could be) takes
  * linear time (issue item 3); journal_open on disk keeps fsync'd records
- * after damage and clamps an applied marker past a truncation.
+ * after damage and clamps an applied marker past a truncation; the applied
+ * marker reads back as written and is the writer's alone (mode 0600).
  * Never: touches anything outside its own temporary directory.
  */
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -219,6 +221,32 @@ static void test_journal_open_keeps_fsynced_records_after_damage(void **state)
 	free(s.buf);
 }
 
+/* The applied marker: read back as written, private to the writer, no temporary left. */
+static void test_marker_round_trip_is_private(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/vg-test-journal-XXXXXX", path[PATH_MAX + 32];
+	struct jpos m;
+	struct stat st;
+
+	assert_non_null(mkdtemp(dir));
+	mode_t old = umask(022);
+	assert_int_equal(marker_store(dir, (struct jpos){ 12345678901ull, 42 }), 0);
+	assert_int_equal(marker_store(dir, (struct jpos){ 7, 4096 }), 0);
+	umask(old);
+	assert_int_equal(marker_load(dir, &m), 0);
+	assert_int_equal(m.seg, 7);
+	assert_int_equal(m.off, 4096);
+	snprintf(path, sizeof(path), "%s/applied", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/.applied.tmp", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_jscan_next_stops_where_a_cut_record_may_start),
 		cmocka_unit_test(test_recovery_over_a_megabyte_of_damage_is_linear),
 		cmocka_unit_test(test_journal_open_keeps_fsynced_records_after_damage),
+		cmocka_unit_test(test_marker_round_trip_is_private),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
  * unclosed quote or comment refused with the line it opened on. The text
  * is given without a terminator, so ASan catches a read past its end.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +28,7 @@ struct split {
 	int n;
 	char *stmt[MAXS];
 	unsigned int line[MAXS];
-	unsigned int bad_line;	/* rc -1: where the unclosed thing opened */
+	unsigned int bad_line;	/* rc -EBADMSG: where the unclosed thing opened */
 };
 
 /* Splits text (copied without its NUL) and keeps every statement. */
@@ -142,7 +143,7 @@ static void unclosed(const char *text, unsigned int line)
 	struct split s;
 
 	split_all(text, &s);
-	if (s.rc != -1)
+	if (s.rc != -EBADMSG)
 		fail_msg("\"%s\" split without complaint", text);
 	assert_int_equal(s.bad_line, line);
 	split_free(&s);
