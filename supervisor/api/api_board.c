@@ -283,9 +283,10 @@ void api_dispatch(struct api *a, struct evhttp_request *req, const char *id_s, i
 	if (!in)
 		return;
 	notes = json_object_get(in, "notes");
-	if (notes && !json_is_null(notes) &&
-	    (!json_is_string(notes) || utf8_chars(json_string_value(notes),
-						  json_string_length(notes)) > 4000)) {
+	/* utf8_chars() < 0: not text (jansson already refuses such strings). */
+	long chars = json_is_string(notes) ? utf8_chars(json_string_value(notes),
+							json_string_length(notes)) : 0;
+	if (notes && !json_is_null(notes) && (!json_is_string(notes) || chars < 0 || chars > 4000)) {
 		json_decref(in);
 		api_error(a, req, 400, API_EP_DISPATCH, t0, "notes must be text of up to 4000 "
 			  "characters");
