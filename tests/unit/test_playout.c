@@ -379,6 +379,24 @@ static void first_audio_is_reported_once_per_reply(void **state)
 	assert_int_equal(f->first[1], c);
 }
 
+/* Issue item 4: a 1-byte chunk first, into a reply with no memory yet
+ * (no arithmetic on a NULL pointer, UBSan), is kept for the next. */
+static void a_one_byte_chunk_is_kept_for_the_next(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t one[] = { 0x34 }, three[] = { 0x12, 0x78, 0x56 };
+	uint32_t a = playout_begin(f->p);
+	int16_t out[FRAME];
+
+	assert_int_equal(playout_audio(f->p, a, one, 0), 0);
+	assert_int_equal(playout_audio(f->p, a, one, 1), 0);
+	assert_int_equal(ring_avail(&f->ring->r), 0);
+	assert_int_equal(playout_audio(f->p, a, three, 3), 0);
+	assert_int_equal(playout_read(f->p, out, FRAME), 2);
+	assert_int_equal((uint16_t)out[0], 0x1234);
+	assert_int_equal((uint16_t)out[1], 0x5678);
+}
+
 /* Issue item 4: however a provider cuts its bytes (1-byte and odd-sized
  * chunks too), the samples are the bytes, never shifted by one. */
 static void audio_is_the_same_however_the_chunks_are_cut(void **state)
@@ -460,6 +478,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(played_samples_are_exact_across_a_barge_in,
 						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(first_audio_is_reported_once_per_reply,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(a_one_byte_chunk_is_kept_for_the_next,
 						fx_setup, fx_teardown),
 		cmocka_unit_test(audio_is_the_same_however_the_chunks_are_cut),
 		cmocka_unit_test(a_long_reply_waits_for_ring_space),
