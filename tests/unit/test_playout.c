@@ -177,14 +177,27 @@ static size_t take(struct fx *f, size_t n, int16_t v, size_t *got)
 	return k;
 }
 
-/* The ring's contents, in order, without taking them. */
-static void ring_is(struct fx *f, const int16_t *want, size_t n)
+/* The ring holds, in order and without taking them, na samples of reply
+ * A (1) then nb of reply B (2). */
+static void ring_holds(struct fx *f, size_t na, size_t nb)
 {
 	struct fake_ring *r = f->ring;
 
-	assert_int_equal(r->head - r->tail, n);
-	for (size_t i = 0; i < n; i++)
-		assert_int_equal(r->s[(r->tail + i) % r->cap], want[i]);
+	assert_int_equal(r->head - r->tail, na + nb);
+	for (size_t i = 0; i < na + nb; i++)
+		assert_int_equal(r->s[(r->tail + i) % r->cap], i < na ? 1 : 2);
+}
+
+/* Reply A says 100 samples, then reply B 100 more, held behind A's. */
+static uint32_t a_then_b(struct fx *f, uint32_t *b)
+{
+	uint32_t a = playout_begin(f->p);
+
+	assert_int_equal(say(f, a, 1, 100), 0);
+	*b = playout_begin(f->p);
+	assert_int_equal(say(f, *b, 2, 100), 0);
+	ring_holds(f, 100, 0);
+	return a;
 }
 
 /* ---- tests ---- */
@@ -193,21 +206,13 @@ static void ring_is(struct fx *f, const int16_t *want, size_t n)
 static void a_follow_up_waits_for_the_earlier_done(void **state)
 {
 	struct fx *f = *state;
-	uint32_t a = playout_begin(f->p);
+	uint32_t b, a = a_then_b(f, &b);
 
-	assert_int_equal(say(f, a, 1, 100), 0);
-	uint32_t b = playout_begin(f->p);
-	assert_int_equal(say(f, b, 2, 100), 0);
-	assert_int_equal(ring_avail(&f->ring->r), 100);	/* b held back */
 	assert_true(playout_backlog(f->p));
 	assert_int_equal(say(f, a, 1, 50), 0);		/* a's late words still go first */
-	assert_int_equal(ring_avail(&f->ring->r), 150);
+	ring_holds(f, 150, 0);
 	playout_done(f->p, a);
-
-	int16_t want[250];
-	for (size_t i = 0; i < 250; i++)
-		want[i] = i < 150 ? 1 : 2;
-	ring_is(f, want, 250);
+	ring_holds(f, 150, 100);
 	assert_false(playout_backlog(f->p));
 }
 
@@ -215,21 +220,14 @@ static void a_follow_up_waits_for_the_earlier_done(void **state)
 static void a_follow_up_goes_when_the_earlier_context_is_lost(void **state)
 {
 	struct fx *f = *state;
-	uint32_t a = playout_begin(f->p);
-
-	assert_int_equal(say(f, a, 1, 100), 0);
-	uint32_t b = playout_begin(f->p);
-	assert_int_equal(say(f, b, 2, 100), 0);
-	assert_int_equal(ring_avail(&f->ring->r), 100);
+	uint32_t b;
 	int wakes = f->wakes;
+
+	a_then_b(f, &b);
 	playout_lost(f->p);
 	assert_int_equal(f->wakes, wakes + 1);		/* the producer is told to push */
 	playout_push(f->p);				/* which its thread then does */
-
-	int16_t want[200];
-	for (size_t i = 0; i < 200; i++)
-		want[i] = i < 100 ? 1 : 2;
-	ring_is(f, want, 200);
+	ring_holds(f, 100, 100);
 }
 
 static void late_chunks_of_a_cancelled_context_are_dropped(void **state)
@@ -249,10 +247,7 @@ static void late_chunks_of_a_cancelled_context_are_dropped(void **state)
 	uint32_t b = playout_begin(f->p);
 	assert_int_equal(say(f, b, 2, 100), 0);
 	assert_int_equal(say(f, a, 1, 100), -ESTALE);
-	int16_t want[100];
-	for (size_t i = 0; i < 100; i++)
-		want[i] = 2;
-	ring_is(f, want, 100);
+	ring_holds(f, 0, 100);
 }
 
 /* A reply held behind another and cancelled never enters, nor does the
@@ -260,11 +255,8 @@ static void late_chunks_of_a_cancelled_context_are_dropped(void **state)
 static void a_cancelled_follow_up_never_enters(void **state)
 {
 	struct fx *f = *state;
-	uint32_t a = playout_begin(f->p);
+	uint32_t b, a = a_then_b(f, &b);
 
-	assert_int_equal(say(f, a, 1, 100), 0);
-	uint32_t b = playout_begin(f->p);
-	assert_int_equal(say(f, b, 2, 100), 0);		/* held behind a */
 	assert_int_equal(playout_cancel(f->p), b);
 	assert_int_equal(ring_avail(&f->ring->r), 0);
 	assert_int_equal(say(f, a, 1, 100), -ESTALE);
