@@ -9,9 +9,11 @@
  *
  * Threads: contexts are begun, cancelled and read on the main loop; audio
  * and "done" come on the provider's thread (playout_audio, playout_done,
- * playout_push). Nothing else may write the ring, nor read or flush it
- * while a call runs, but through this module: it mirrors the ring's
- * positions to tell whose samples the pacer took.
+ * playout_push). While a call runs, the ring is read and flushed only
+ * through this module, and a reply's audio enters it only through this
+ * module: it mirrors the ring's positions to tell whose samples the pacer
+ * took. (Engines without replies, echo and playback, write the ring
+ * themselves: no context, nothing to count.)
  *
  * Rules: a reply that follows one not cancelled is held until the earlier
  * one's done has come (or its connection is lost) and its audio is in the
