@@ -87,7 +87,6 @@ struct agent {
 	uint32_t reply_ctx;		/* TTS context, 0 when none */
 	struct buf reply;		/* text sent to TTS for this reply */
 	bool reply_llm_done, reply_tts_done;
-	uint64_t reply_played;		/* samples of it sent to the caller */
 	bool reply_is_filler;		/* apology or filler: not in the history */
 	json_t *reply_words;		/* [[word, end_s], ...] when the TTS times them */
 	/* Model requests of this turn. */

@@ -28,6 +28,7 @@
 #include "call.h"
 #include "http.h"
 #include "http_status.h"
+#include "playout.h"
 #include "worker.h"
 
 static void start_llm(struct agent *a);
@@ -39,7 +40,6 @@ static void reply_clear(struct agent *a)
 {
 	buf_reset(&a->reply);
 	json_array_clear(a->reply_words);
-	a->reply_played = 0;
 	a->reply_llm_done = a->reply_tts_done = false;
 	a->t.tts_first_text = a->t.tts_first_audio = a->t.first_frame = 0;
 }
@@ -94,8 +94,7 @@ static void agent_stop_reply(struct agent *a)
 {
 	if (!a->reply_ctx)
 		return;
-	a->tts_ops->cancel(a->tts);	/* first: no new audio of it enters the ring */
-	ring_flush(call_ring_out(a->call));
+	a->tts_ops->cancel(a->tts);	/* the playout flushes the ring, then no more enters */
 	a->reply_ctx = 0;
 }
 
@@ -128,7 +127,9 @@ void agent_reply_finished(struct agent *a)
  */
 static char *heard_part(struct agent *a)
 {
-	double played = (double)a->reply_played / a->rate;
+	struct playout *po = call_playout(a->call);
+	uint64_t played_n = playout_played(po, a->reply_ctx);
+	double played = (double)played_n / a->rate;
 	size_t nwords = json_array_size(a->reply_words), n = 0;
 	const char *text = buf_str(&a->reply);
 
@@ -148,8 +149,8 @@ static char *heard_part(struct agent *a)
 		return strndup(text, n);
 	}
 	/* No word timings: the played share of the audio written so far. */
-	uint64_t total = a->tts_ops->samples(a->tts);
-	double frac = total ? (double)a->reply_played / (double)total : 0;
+	uint64_t total = playout_written(po, a->reply_ctx);
+	double frac = total ? (double)played_n / (double)total : 0;
 	n = (size_t)(frac > 1 ? a->reply.len : frac * (double)a->reply.len);
 	while (n && n < a->reply.len && text[n] != ' ')
 		n--;
@@ -188,6 +189,7 @@ void agent_barge_in(struct agent *a, const char *why)
 		return;
 	char *heard = a->reply_is_filler ? NULL : heard_part(a);
 	bool was_filler = a->reply_is_filler;
+	uint64_t played = playout_played(call_playout(a->call), a->reply_ctx);
 
 	agent_stop_reply(a);
 	if (a->llm) {
@@ -200,7 +202,7 @@ void agent_barge_in(struct agent *a, const char *why)
 		keep_heard(a, heard ? heard : "");
 	log_info("agent", a->uuid, "barge-in (%s) at outbound frame %llu, %.2f s into the "
 		 "reply; kept \"%.60s\"", why, (unsigned long long)call_frames_out(a->call),
-		 (double)a->reply_played / a->rate, heard ? heard : "");
+		 (double)played / a->rate, heard ? heard : "");
 	free(heard);
 	if (a->state != AG_TOOLS)
 		agent_enter(a, AG_LISTENING, "barge-in");

@@ -18,6 +18,7 @@
 
 struct call;
 struct conf;
+struct playout;
 struct ring;
 struct worker;
 
@@ -50,6 +51,9 @@ int call_rate(const struct call *c);
 int call_frame_samples(const struct call *c);	/* 20 ms at the call's rate */
 struct ring *call_ring_in(struct call *c);	/* caller -> agent */
 struct ring *call_ring_out(struct call *c);	/* agent -> caller */
+/* The outbound ring's replies (playout.h): TTS and cloud bridges write
+ * through it, and only it reads the ring. NULL before the engine starts. */
+struct playout *call_playout(struct call *c);
 void *call_engine_state(const struct call *c);
 void call_set_engine_state(struct call *c, void *state);
 

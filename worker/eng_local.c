@@ -26,6 +26,7 @@
 #include "call.h"
 #include "engine.h"
 #include "http.h"
+#include "playout.h"
 #include "worker.h"
 
 #define TIMER_MS 100
@@ -162,7 +163,7 @@ static void tts_error(void *arg, const char *why, bool fatal)
 	}
 }
 
-static const struct tts_events tts_ev = { tts_first_audio, tts_done, tts_words, tts_error };
+static const struct tts_events tts_ev = { tts_done, tts_words, tts_error };
 
 /* ---- housekeeping: the caller's silence ---- */
 
@@ -213,11 +214,12 @@ static int local_start(struct call *c)
 	a->timer_ev = event_new(w->base, -1, EV_PERSIST, local_timer, a);
 	if (!worker_ws(w) || !worker_http(w) || !a->timer_ev || event_add(a->timer_ev, &tv) < 0)
 		return -ENOMEM;
+	playout_on_first_audio(call_playout(c), tts_first_audio, a);
 	/* Neither calls back from inside start(): a half-made agent hears nothing. */
 	int rc = a->stt_ops->start(&a->stt, w->ws, a->conf, a->rate, call_ring_in(c), a->uuid,
 				   &stt_ev, a);
 	if (rc == 0)
-		rc = a->tts_ops->start(&a->tts, w->ws, a->conf, a->rate, call_ring_out(c),
+		rc = a->tts_ops->start(&a->tts, w->ws, a->conf, a->rate, call_playout(c),
 				       a->uuid, &tts_ev, a);
 	if (rc < 0)
 		return rc;
@@ -251,15 +253,11 @@ static void local_on_tick(struct call *c)
 {
 	struct agent *a = call_engine_state(c);
 	struct ring *out = call_ring_out(c);
-	bool stale = false, backlog = false;
+	bool backlog = playout_backlog(call_playout(c));
 
-	a->tts_ops->tick(a->tts, &stale, &backlog);
-	if (stale)
-		ring_flush(out);	/* a cancelled reply's audio raced the cancel */
 	if (!a->reply_ctx)
 		return;
 	if (ring_avail(out) >= (size_t)call_frame_samples(c)) {
-		a->reply_played += (uint64_t)call_frame_samples(c);
 		if (!a->t.first_frame) {
 			a->t.first_frame = mono_ns();
 			record_stage(a, STAGE_TURN, a->t.speech_end, a->t.first_frame);

@@ -3,10 +3,10 @@
  *
  * Owns: the provider connection that gives the agent its voice. One
  * connection per call; one context per agent reply: begin, text as it comes
- * (token by token), finish; or cancel on barge-in. Audio goes straight into
- * the agent ring on the websocket thread, at the call's rate; audio of any
- * context but the current one is dropped there, so a cancelled reply can
- * never be heard, whatever the provider still sends.
+ * (token by token), finish; or cancel on barge-in. The provider's decoded
+ * audio goes to the call's playout (playout.h) on the websocket thread;
+ * contexts, their order, the flush of a cancelled reply, played samples and
+ * the first-audio event are the playout's, not the provider's.
  *
  * The contract of llm.h holds here too: start() returns 0 or -errno, never
  * calls back from inside itself, and leaves nothing allocated on failure;
@@ -23,12 +23,11 @@
 #include <stdint.h>
 
 struct conf;
-struct ring;
+struct playout;
 struct tts;
 struct ws_loop;
 
 struct tts_events {
-	void (*on_first_audio)(void *arg, uint32_t ctx);	/* time to first byte */
 	void (*on_done)(void *arg, uint32_t ctx);		/* all audio of ctx is in */
 	/* Word timings of ctx, seconds from its first sample. */
 	void (*on_words)(void *arg, uint32_t ctx, const char *const *words, const double *end,
@@ -39,22 +38,14 @@ struct tts_events {
 struct tts_ops {
 	const char *name;
 	int (*start)(struct tts **out, struct ws_loop *loop, const struct conf *c, int rate,
-		     struct ring *out_ring, const char *uuid, const struct tts_events *ev,
+		     struct playout *po, const char *uuid, const struct tts_events *ev,
 		     void *arg);
-	/* A new reply; returns its context number. */
+	/* A new reply; returns its context number (playout_begin's). */
 	uint32_t (*begin)(struct tts *t);
 	int (*text)(struct tts *t, const char *text, size_t len);
 	int (*finish)(struct tts *t);
+	/* The current reply: none of it plays from now on (playout_cancel). */
 	void (*cancel)(struct tts *t);
-	/* Samples of the current context written to the ring so far. */
-	uint64_t (*samples)(struct tts *t);
-	/*
-	 * Main loop, every pacer tick: true when audio of the current context
-	 * is waiting for ring space (the client then nudges its thread), and
-	 * whether anything in the ring may belong to an older context
-	 * (stale: the pacer must flush before playing).
-	 */
-	void (*tick)(struct tts *t, bool *stale, bool *backlog);
 	void (*stop)(struct tts *t);
 };
 

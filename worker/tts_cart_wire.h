@@ -51,7 +51,7 @@ size_t cart_msg_words(const struct cart_msg *m, const char **words, double *end,
 /*
  * Decodes a chunk's base64 audio into out (cap bytes, at least
  * CART_AUDIO_CAP(len)). Returns the bytes written (whole samples or not:
- * tts_pcm.h keeps a split sample's byte), or -1 for bytes that are not
+ * playout.h keeps a split sample's byte), or -1 for bytes that are not
  * base64 or a cap too small.
  */
 #define CART_AUDIO_CAP(len) ((len) / 4 * 3 + 3)

@@ -37,6 +37,7 @@
 #include "context.h"
 #include "engine.h"
 #include "pacer.h"
+#include "playout.h"
 #include "worker.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -68,6 +69,7 @@ struct call {
 
 	struct event *rd_ev, *wr_ev, *check_ev, *end_ev;
 	struct pacer *pacer;
+	struct playout *playout;	/* the outbound ring's reader: whose samples */
 
 	uint8_t *in;
 	size_t inlen;
@@ -102,6 +104,7 @@ int call_rate(const struct call *c) { return c->rate; }
 int call_frame_samples(const struct call *c) { return c->frame_samples; }
 struct ring *call_ring_in(struct call *c) { return c->w->ring_in; }
 struct ring *call_ring_out(struct call *c) { return c->w->ring_out; }
+struct playout *call_playout(struct call *c) { return c->playout; }
 void *call_engine_state(const struct call *c) { return c->eng_state; }
 void call_set_engine_state(struct call *c, void *state) { c->eng_state = state; }
 
@@ -235,20 +238,21 @@ static int pace_one(struct call *c)
 	struct ring *out = c->w->ring_out;
 	size_t avail;
 
+	playout_tick(c->playout);	/* a cancelled reply's raced audio goes first */
 	if (c->eng->on_tick)
 		c->eng->on_tick(c);
 	if (c->ended)
 		return 0;
 	avail = ring_avail(out);
 	if (avail >= (size_t)c->frame_samples) {
-		ring_read(out, c->frame, (size_t)c->frame_samples);
+		playout_read(c->playout, c->frame, (size_t)c->frame_samples);
 		c->tx_idle = false;
 		return send_audio(c, c->frame, c->frame_samples);
 	}
 	if (c->hangup_after_playout) {
 		/* The tail of the last utterance, then the hangup frame. */
 		if (avail) {
-			ring_read(out, c->frame, avail);
+			playout_read(c->playout, c->frame, avail);
 			send_audio(c, c->frame, (int)avail);
 		}
 		char why[sizeof(c->reason)];	/* call_end() rewrites c->reason */
@@ -260,7 +264,7 @@ static int pace_one(struct call *c)
 		/* The end of an utterance rarely fills a frame: pad it with silence. */
 		memset(c->frame, 0, (size_t)c->frame_samples * sizeof(int16_t));
 		if (avail)
-			ring_read(out, c->frame, avail);
+			playout_read(c->playout, c->frame, avail);
 		c->tx_idle = !avail;
 		return send_audio(c, c->frame, c->frame_samples);
 	}
@@ -296,6 +300,8 @@ static int first_audio(struct call *c, int rate)
 	if (!c->frame || !c->frame_wire)
 		return -ENOMEM;
 	publish_rate(c);
+	if ((rc = playout_new(&c->playout, c->w->base, c->w->ring_out)) < 0)
+		return rc;
 	if ((rc = pacer_start(&c->pacer, c->w->base, PACE_MS, on_pace, c)) < 0)
 		return rc;
 	c->phase = PH_RUNNING;
@@ -429,6 +435,7 @@ static void call_free(struct call *c)
 {
 	if (c->eng && c->eng->stop && c->phase == PH_RUNNING)
 		c->eng->stop(c);
+	playout_close(c->playout);	/* after the engine: its producers are stopped */
 	pacer_stop(c->pacer);
 	if (c->rd_ev) event_free(c->rd_ev);
 	if (c->wr_ev) event_free(c->wr_ev);

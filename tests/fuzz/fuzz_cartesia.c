@@ -1,45 +1,71 @@
 /*
  * fuzz_cartesia.c - what the Cartesia client does with one message from
  * the peer, on the websocket thread and the main loop: worker/
- * tts_cart_wire.c and worker/tts_pcm.c, the real code.
+ * tts_cart_wire.c and worker/playout.c, the real code.
  *
  * The first input byte cuts the decoded audio into two pieces (an odd
- * split included); the rest is the message. A chunk's audio goes into a
- * reply buffer as tts_cartesia.c does; the samples must equal the bytes
- * whatever the cut. Word timings come in pairs within the bound; an error
- * always has a text; context numbers only from "<tag>-<digits>".
+ * split included); the rest is the message. A chunk's audio is decoded
+ * into a struct buf's reserved tail as tts_cartesia.c does, never past
+ * CART_AUDIO_CAP, and handed to a playout in two pieces; the samples the
+ * pacer reads must equal the bytes whatever the cut. Word timings come in
+ * pairs within the bound; an error always has a text; context numbers
+ * only from "<tag>-<digits>".
  */
+#include <event2/event.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/buf.h"
+#include "../../ipc/ring.h"
+#include "../../worker/playout.h"
 #include "../../worker/tts_cart_wire.h"
-#include "../../worker/tts_pcm.h"
+
+#define RING_CAP (1u << 20)	/* samples: more than any message holds */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The pieces through a playout, as the websocket thread hands them over;
+ * the samples the pacer reads must be the bytes. */
+static void play(const uint8_t *pcm, size_t n, size_t cut)
+{
+	struct event_base *base = event_base_new();
+	struct ring *ring = aligned_alloc(64, ring_bytes(RING_CAP));
+	int16_t *out = malloc(n / 2 * sizeof(int16_t) + 1);
+	struct playout *p;
+
+	if (!base || !ring || !out)
+		abort();
+	ring_init(ring, RING_CAP);
+	if (playout_new(&p, base, ring) < 0)
+		abort();
+	uint32_t ctx = playout_begin(p);
+	size_t first = cut < n ? cut : n;
+	if (playout_audio(p, ctx, pcm, first) || playout_audio(p, ctx, pcm + first, n - first))
+		abort();
+	if (playout_read(p, out, n / 2) != n / 2 || memcmp(out, pcm, n / 2 * 2))
+		abort();
+	playout_close(p);
+	event_base_free(base);
+	free(ring);
+	free(out);
+}
 
 static void audio(const struct cart_msg *m, size_t cut)
 {
 	size_t cap = CART_AUDIO_CAP(m->audio_len);
-	uint8_t *pcm = malloc(cap);
-	struct tts_pcm b = { 0 };
+	struct buf dec;
+	uint8_t *pcm;
 
-	if (!pcm)
+	buf_init(&dec, 0);
+	if (buf_reserve(&dec, cap, &pcm) < 0)
 		abort();
 	long n = cart_audio_decode(m->audio, m->audio_len, pcm, cap);
 	if (n > (long)cap)
 		abort();
-	if (n > 0) {
-		size_t first = cut < (size_t)n ? cut : (size_t)n;
-		if (tts_pcm_add(&b, pcm, first) || tts_pcm_add(&b, pcm + first, (size_t)n - first))
-			abort();
-		if (b.len != (size_t)n / 2 || b.has_odd != (n & 1) ||
-		    (b.len && memcmp(b.s, pcm, b.len * 2)))
-			abort();
-		tts_pcm_consume(&b, cut);
-	}
-	tts_pcm_free(&b);
-	free(pcm);
+	if (n > 0 && (size_t)n / 2 <= RING_CAP)
+		play(pcm, (size_t)n, cut);
+	buf_free(&dec);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,13 +1,12 @@
 /*
  * test_cart_wire.c - unit tests for worker/tts_cart_wire.h (Cartesia's
- * messages) and worker/tts_pcm.h (a reply's audio waiting for the ring).
+ * messages and the bytes of their audio).
  *
  * Protects: a message's kind and reply number; only our own context ids
  * count, read strictly ("<tag>-4294967297" is not reply 1); an error
- * always has a text; word timings only when words and times pair up.
- * Audio: issue item 4, a 1-byte chunk into an empty buffer does no
- * arithmetic on its NULL pointer (UBSan) and keeps the byte, so an
- * odd-sized chunk never shifts the rest of the reply by a byte.
+ * always has a text; word timings only when words and times pair up;
+ * audio decodes to its bytes, odd counts included (the split sample's
+ * byte is kept by the playout: tests/unit/test_playout.c, issue item 4).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -21,7 +20,6 @@
 #include <cmocka.h>
 
 #include "../../worker/tts_cart_wire.h"
-#include "../../worker/tts_pcm.h"
 
 static int parse(struct cart_msg *m, const char *json)
 {
@@ -128,51 +126,6 @@ static void audio_decodes_to_bytes(void **state)
 	assert_int_equal(cart_audio_decode("AAECAAECAAECAAECAAEC", 20, out, 17), -1);
 }
 
-/* Issue item 4: a 1-byte chunk first, into a buffer with no memory yet. */
-static void a_one_byte_chunk_is_kept_for_the_next(void **state)
-{
-	struct tts_pcm b = { 0 };
-	const uint8_t one[] = { 0x34 }, three[] = { 0x12, 0x78, 0x56 }, none[1] = { 0 };
-	(void)state;
-
-	assert_int_equal(tts_pcm_add(&b, none, 0), 0);
-	assert_int_equal(tts_pcm_add(&b, one, 1), 0);
-	assert_int_equal(b.len, 0);
-	assert_null(b.s);
-	assert_int_equal(tts_pcm_add(&b, three, 3), 0);
-	assert_int_equal(b.len, 2);
-	assert_int_equal((uint16_t)b.s[0], 0x1234);
-	assert_int_equal((uint16_t)b.s[1], 0x5678);
-	assert_false(b.has_odd);
-	tts_pcm_free(&b);
-}
-
-static void audio_is_the_same_however_the_chunks_are_cut(void **state)
-{
-	uint8_t bytes[1001];
-	(void)state;
-
-	for (size_t i = 0; i < sizeof(bytes); i++)
-		bytes[i] = (uint8_t)(i * 7 + 3);
-	for (size_t step = 1; step < 40; step++) {
-		struct tts_pcm b = { 0 };
-		for (size_t i = 0; i < sizeof(bytes); i += step)
-			assert_int_equal(tts_pcm_add(&b, bytes + i, sizeof(bytes) - i < step ?
-						     sizeof(bytes) - i : step), 0);
-		assert_int_equal(b.len, sizeof(bytes) / 2);
-		assert_memory_equal(b.s, bytes, sizeof(bytes) - 1);
-		assert_true(b.has_odd);
-		tts_pcm_consume(&b, 100);
-		assert_int_equal(b.len, sizeof(bytes) / 2 - 100);
-		assert_memory_equal(b.s, bytes + 200, 2);
-		tts_pcm_consume(&b, 100000);
-		assert_int_equal(b.len, 0);
-		tts_pcm_reset(&b);
-		assert_false(b.has_odd);
-		tts_pcm_free(&b);
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,8 +133,6 @@ int main(void)
 		cmocka_unit_test(messages_have_a_kind_and_a_reply),
 		cmocka_unit_test(word_timings_only_when_they_pair_up),
 		cmocka_unit_test(audio_decodes_to_bytes),
-		cmocka_unit_test(a_one_byte_chunk_is_kept_for_the_next),
-		cmocka_unit_test(audio_is_the_same_however_the_chunks_are_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

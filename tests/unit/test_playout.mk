@@ -1,0 +1,1 @@
+UNIT_SRC_playout := worker/playout.c common/buf.c
