@@ -11,13 +11,25 @@
  * metrics) never block a writer.
  *
  * Layout: [header, one page] [doorbell, one page] [api statistics]
+ *         [SEGMENT sections, each on pages of its own]
  *         [region 0] ... [region N-1]
  * Regions 0..nslots-1 belong to worker slots; the nextra regions after them
  * to other producers of records: first SHM_API_REGIONS for the api process
  * (a reload runs a new api beside the old one, each with its own queue, so
  * that every queue keeps a single producer), then local tools. A region is
- * page aligned: struct slot, the caller->agent ring, the agent->caller ring,
- * then the region's record queue. A worker maps only its own region.
+ * page aligned: struct slot, the REGION sections, the caller->agent ring,
+ * the agent->caller ring, then the region's record queue. A worker maps
+ * only its own region.
+ *
+ * Sections: this layer knows regions, rings and queues, never what a
+ * process counts. Each owner describes its statistics (name, version,
+ * scope, size) in its own header; the supervisor lays the list out at
+ * shm_create() into a directory in the header, and every reader looks its
+ * section up by name and refuses one whose version or size is not what it
+ * was built with. So a new stage or endpoint touches its owner's header
+ * only (Varnish's VSM gives each subsystem a named section the same way).
+ * The directory is written before the first fork and never again; readers
+ * still bound every entry by the layout around it.
  *
  * No name: the segment is a memfd, reached only through a descriptor. The
  * supervisor creates it and its children inherit it across fork(); a worker
@@ -59,11 +71,44 @@
 #include "ring.h"
 
 #define SHM_MAGIC 0x56414731u		/* "VAG1" */
-#define SHM_MAJOR 1
-#define SHM_MINOR 2		/* 1: slot heartbeat_ns; 2: queue lost range and condemn words, two api regions */
+/*
+ * 1.1: slot heartbeat_ns; 1.2: queue lost range and condemn words, two api
+ * regions; 2.0: a directory of named sections in the header.
+ */
+#define SHM_MAJOR 2
+#define SHM_MINOR 0
 #define SHM_RING_SAMPLES 65536u		/* per direction: 8 s at 8 kHz */
 #define SHM_RECQ_BYTES (256u * 1024)	/* per producer: records of up to 64 KiB */
 #define SHM_API_REGIONS 2		/* regions nslots, nslots+1: the api's */
+#define SHM_SECTIONS_MAX 8
+#define SHM_SECTION_NAME 16		/* with its NUL */
+
+/* Where a section lives. */
+enum shm_scope {
+	SHM_SCOPE_SEGMENT = 1,	/* once, on pages of its own after the doorbell */
+	SHM_SCOPE_REGION,	/* in every region, after struct slot */
+};
+
+/*
+ * An owner's description of its section, in the owner's header; the
+ * supervisor hands the list to shm_create() and every reader looks its
+ * section up with the same description.
+ */
+struct shm_section_spec {
+	const char *name;
+	uint32_t version;	/* the owner's: bump when the layout changes, not only the size */
+	uint32_t scope;		/* enum shm_scope */
+	uint64_t size;
+};
+
+/* One entry of the header's directory. */
+struct shm_section {
+	char name[SHM_SECTION_NAME];
+	uint32_t version;
+	uint32_t scope;
+	uint64_t off;		/* SEGMENT: from the segment, page aligned; REGION: from each region, 64-byte aligned */
+	uint64_t size;
+};
 
 enum slot_state {
 	SLOT_EMPTY = 0,		/* no process */
@@ -146,6 +191,10 @@ struct shm_header {
 		struct hist commit;		/* one MariaDB transaction */
 		struct hist fsync;		/* one journal group commit */
 	} writer;
+
+	/* The owners' sections: written by shm_create() only. */
+	uint32_t nsections;
+	struct shm_section sections[SHM_SECTIONS_MAX];
 };
 
 /* The part of a slot guarded by the sequence counter. */
@@ -196,9 +245,33 @@ struct shm_map {
  */
 void shm_name_for(const char *run_dir, char *name, size_t len);
 
-/* Supervisor: creates an anonymous segment (memfd), sizes, seals, initialises. */
+/*
+ * Supervisor: creates an anonymous segment (memfd) with the sections in
+ * secs laid out in its directory, sizes, seals, initialises. -EINVAL for
+ * more than SHM_SECTIONS_MAX sections, a name that is empty, too long or
+ * given twice, an unknown scope or a size of 0.
+ */
 int shm_create(struct shm_map *m, const char *name, uint32_t nslots, uint32_t nextra,
-	       int master_pid);
+	       int master_pid, const struct shm_section_spec *secs, size_t nsecs);
+
+/*
+ * Finds want in the directory of h: 0 and *out; -ENOENT when no section
+ * has its name; -EPROTO when the version, scope or size differ (the
+ * segment comes from another build); -ERANGE when the entry lies outside
+ * its area. err (may be NULL) says which, naming the section.
+ */
+int shm_section_find(const struct shm_header *h, const struct shm_section_spec *want,
+		     const struct shm_section **out, char *err, size_t errlen);
+
+/* A SEGMENT section in a whole-segment mapping: shm_section_find(), then its address. */
+int shm_section_get(const struct shm_map *m, const struct shm_section_spec *want, void **out,
+		    char *err, size_t errlen);
+
+/* A REGION section (found by shm_section_find()) in a region, given its base. */
+void *shm_region_section(void *region, const struct shm_section *s);
+
+/* The owner of a SEGMENT section: maps its pages read-write. */
+int shm_map_section(struct shm_map *sm, int shm_fd, const struct shm_section *s);
 
 /*
  * vagentctl: maps the segment of the vagentd whose pidfile is in run_dir,

@@ -312,7 +312,8 @@ static void start(struct sup *s)
 	shm_name_for(realpath(s->conf->run_dir, real) ? real : s->conf->run_dir,
 		     name, sizeof(name));
 	if ((rc = shm_create(&s->shm, name, (uint32_t)s->conf->max_calls,
-			     (uint32_t)s->conf->extra_producers + SHM_API_REGIONS - 1, (int)getpid())) < 0)
+			     (uint32_t)s->conf->extra_producers + SHM_API_REGIONS - 1, (int)getpid(),
+			     NULL, 0)) < 0)
 		fatal("shared memory %s: %s", name, strerror(-rc));
 	make_context_dir(s);
 	drop_privileges(s);
