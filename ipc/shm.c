@@ -26,10 +26,6 @@ const char *const stage_names[STAGE_MAX] = {
 	"handoff", "stt_final", "llm_ttft", "tts_ttfb", "turn", "overhead",
 };
 
-const char *const api_endpoint_names[API_EP_MAX] = {
-	"did_context", "create_booking", "bookings", "dispatch", "healthz", "metrics", "other",
-};
-
 static size_t page_round(size_t n)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
@@ -123,8 +119,7 @@ static void layout(struct shm_header *h, uint32_t nslots, uint32_t nextra,
 	h->ring_samples = SHM_RING_SAMPLES;
 	h->recq_cap = SHM_RECQ_BYTES;
 	h->bell_off = page_round(sizeof(*h));
-	h->api_off = h->bell_off + page_round(sizeof(struct bell));
-	uint64_t seg_off = h->api_off + page_round(sizeof(struct api_stats));
+	uint64_t seg_off = h->bell_off + page_round(sizeof(struct bell));
 	h->ring_in_off = page_round(place_sections(h, secs, nsecs, &seg_off));
 	h->ring_out_off = h->ring_in_off + align64(ring);
 	h->recq_off = page_round(h->ring_out_off + ring);
@@ -330,16 +325,6 @@ int shm_map_bell(struct shm_map *bm, int shm_fd, const struct shm_header *h)
 struct bell *shm_bell(const struct shm_map *m)
 {
 	return (struct bell *)((char *)m->base + shm_hdr(m)->bell_off);
-}
-
-struct api_stats *shm_api_stats(const struct shm_map *m)
-{
-	return (struct api_stats *)((char *)m->base + shm_hdr(m)->api_off);
-}
-
-int shm_map_api_stats(struct shm_map *am, int shm_fd, const struct shm_header *h)
-{
-	return map_range(am, shm_fd, h->api_off, page_round(sizeof(struct api_stats)));
 }
 
 /* The bytes an entry may occupy: between the doorbell and region 0, or after struct slot. */

@@ -10,7 +10,7 @@
  * (before the fork, after the reap). Readers (vagentctl, the supervisor's
  * metrics) never block a writer.
  *
- * Layout: [header, one page] [doorbell, one page] [api statistics]
+ * Layout: [header, one page] [doorbell, one page]
  *         [SEGMENT sections, each on pages of its own]
  *         [region 0] ... [region N-1]
  * Regions 0..nslots-1 belong to worker slots; the nextra regions after them
@@ -130,26 +130,6 @@ enum stage {
 
 extern const char *const stage_names[STAGE_MAX];
 
-enum api_endpoint {
-	API_EP_DID_CONTEXT = 0,
-	API_EP_CREATE_BOOKING,
-	API_EP_BOOKINGS,
-	API_EP_DISPATCH,
-	API_EP_HEALTH,
-	API_EP_METRICS,
-	API_EP_OTHER,
-	API_EP_MAX
-};
-
-extern const char *const api_endpoint_names[API_EP_MAX];
-
-/* Written by the api process only; the supervisor renders it. */
-struct api_stats {
-	_Atomic int32_t pid;
-	_Atomic uint64_t requests[API_EP_MAX][3];	/* 2xx (and 1xx/3xx), 4xx, 5xx */
-	struct hist latency[API_EP_MAX];
-};
-
 struct shm_header {
 	uint32_t magic;
 	uint16_t major, minor;
@@ -158,7 +138,6 @@ struct shm_header {
 	uint32_t nregions;		/* nslots + extra producer regions */
 	uint64_t slot_region_size;	/* stride between regions */
 	uint64_t bell_off;		/* the writer's doorbell page */
-	uint64_t api_off;		/* struct api_stats, page aligned */
 	uint64_t slots_off;		/* offset of region 0 from the segment */
 	uint64_t ring_in_off;		/* caller->agent ring, within a region */
 	uint64_t ring_out_off;		/* agent->caller ring, within a region */
@@ -178,19 +157,6 @@ struct shm_header {
 	_Atomic uint64_t rejected_total;
 	_Atomic uint64_t failed_total;
 	_Atomic uint64_t restarts_total;
-
-	/* Written by the booking-writer only. */
-	struct {
-		_Atomic int32_t pid;
-		_Atomic uint32_t db_up;
-		_Atomic uint64_t journaled_total;
-		_Atomic uint64_t committed_total;
-		_Atomic uint64_t dead_total;
-		_Atomic uint64_t backlog;	/* journaled, not yet committed */
-		_Atomic uint64_t journal_bytes;
-		struct hist commit;		/* one MariaDB transaction */
-		struct hist fsync;		/* one journal group commit */
-	} writer;
 
 	/* The owners' sections: written by shm_create() only. */
 	uint32_t nsections;
@@ -298,12 +264,6 @@ int shm_map_bell(struct shm_map *bell_map, int shm_fd, const struct shm_header *
 
 /* The doorbell in a whole-segment mapping. */
 struct bell *shm_bell(const struct shm_map *m);
-
-/* The api's statistics in a whole-segment mapping. */
-struct api_stats *shm_api_stats(const struct shm_map *m);
-
-/* The api: maps its statistics pages read-write. */
-int shm_map_api_stats(struct shm_map *am, int shm_fd, const struct shm_header *h);
 
 /*
  * A worker: seals a mapping (mseal, Linux 6.10+) so that it cannot be

@@ -295,6 +295,11 @@ void sup_run_api(struct sup *s)
 
 static void start(struct sup *s)
 {
+	/* Each statistics section is described by the program that writes it. */
+	const struct shm_section_spec sections[] = {
+		api_stats_section,
+		bw_stats_section,
+	};
 	char err[1024], name[64], real[PATH_MAX];
 	int rc;
 
@@ -313,7 +318,7 @@ static void start(struct sup *s)
 		     name, sizeof(name));
 	if ((rc = shm_create(&s->shm, name, (uint32_t)s->conf->max_calls,
 			     (uint32_t)s->conf->extra_producers + SHM_API_REGIONS - 1, (int)getpid(),
-			     NULL, 0)) < 0)
+			     sections, sizeof(sections) / sizeof(sections[0]))) < 0)
 		fatal("shared memory %s: %s", name, strerror(-rc));
 	make_context_dir(s);
 	drop_privileges(s);

@@ -24,6 +24,8 @@
 #include "../../common/conf.h"
 #include "../../common/vg_time.h"
 #include "../../ipc/shm.h"
+#include "../api/api_stats.h"
+#include "../writer/bw_stats.h"
 #include "ctl_db.h"
 
 #ifndef VAGENT_CONF
@@ -85,6 +87,22 @@ static int open_shm(struct ctl *c)
 	return 0;
 }
 
+/*
+ * A section of the segment, as this vagentctl was built to read it; NULL,
+ * said once, when the daemon is another build.
+ */
+static const void *section(const struct ctl *c, const struct shm_section_spec *want)
+{
+	char err[256];
+	void *p;
+
+	if (shm_section_get(&c->shm, want, &p, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vagentctl: shared memory %s: %s\n", c->shm.name, err);
+		return NULL;
+	}
+	return p;
+}
+
 static uint32_t count_state(const struct ctl *c, enum slot_state st)
 {
 	const struct shm_header *h = shm_hdr(&c->shm);
@@ -103,6 +121,11 @@ static int cmd_status(struct ctl *c)
 	unsigned active = atomic_load(&h->active), draining = atomic_load(&h->draining);
 	unsigned retiring = count_state(c, SLOT_RETIRING);
 	unsigned avail = draining ? 0 : h->nslots - active - retiring;
+	const struct api_stats *api = section(c, &api_stats_section);
+	const struct bw_stats *w = section(c, &bw_stats_section);
+
+	if (!api || !w)
+		return 1;
 
 	if (c->json) {
 		printf("{\"master_pid\":%d,\"capacity\":%u,\"active\":%u,\"idle\":%u,"
@@ -117,12 +140,12 @@ static int cmd_status(struct ctl *c)
 		       (unsigned long long)atomic_load(&h->rejected_total),
 		       (unsigned long long)atomic_load(&h->failed_total),
 		       (unsigned long long)atomic_load(&h->restarts_total),
-		       atomic_load(&h->writer.pid), atomic_load(&h->writer.db_up) ? "true" : "false",
-		       (unsigned long long)atomic_load(&h->writer.journaled_total),
-		       (unsigned long long)atomic_load(&h->writer.committed_total),
-		       (unsigned long long)atomic_load(&h->writer.dead_total),
-		       (unsigned long long)atomic_load(&h->writer.backlog),
-		       atomic_load(&shm_api_stats(&c->shm)->pid));
+		       atomic_load(&w->pid), atomic_load(&w->db_up) ? "true" : "false",
+		       (unsigned long long)atomic_load(&w->journaled_total),
+		       (unsigned long long)atomic_load(&w->committed_total),
+		       (unsigned long long)atomic_load(&w->dead_total),
+		       (unsigned long long)atomic_load(&w->backlog),
+		       atomic_load(&api->pid));
 		return 0;
 	}
 	printf("vagentd pid %d, generation %u%s\n", h->master_pid, atomic_load(&h->generation),
@@ -135,13 +158,13 @@ static int cmd_status(struct ctl *c)
 	       (unsigned long long)atomic_load(&h->failed_total),
 	       (unsigned long long)atomic_load(&h->restarts_total));
 	printf("writer:   %s, MariaDB %s; records %llu journaled, %llu committed, %llu dead, "
-	       "%llu waiting\n", atomic_load(&h->writer.pid) ? "running" : "NOT RUNNING",
-	       atomic_load(&h->writer.db_up) ? "up" : "DOWN",
-	       (unsigned long long)atomic_load(&h->writer.journaled_total),
-	       (unsigned long long)atomic_load(&h->writer.committed_total),
-	       (unsigned long long)atomic_load(&h->writer.dead_total),
-	       (unsigned long long)atomic_load(&h->writer.backlog));
-	printf("api:      %s\n", atomic_load(&shm_api_stats(&c->shm)->pid) ? "running" :
+	       "%llu waiting\n", atomic_load(&w->pid) ? "running" : "NOT RUNNING",
+	       atomic_load(&w->db_up) ? "up" : "DOWN",
+	       (unsigned long long)atomic_load(&w->journaled_total),
+	       (unsigned long long)atomic_load(&w->committed_total),
+	       (unsigned long long)atomic_load(&w->dead_total),
+	       (unsigned long long)atomic_load(&w->backlog));
+	printf("api:      %s\n", atomic_load(&api->pid) ? "running" :
 	       "not running");
 	return 0;
 }
