@@ -22,10 +22,6 @@
 
 #include "../common/vg_time.h"
 
-const char *const stage_names[STAGE_MAX] = {
-	"handoff", "stt_final", "llm_ttft", "tts_ttfb", "turn", "overhead",
-};
-
 static size_t page_round(size_t n)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);

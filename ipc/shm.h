@@ -7,8 +7,9 @@
  *
  * Writers: the supervisor writes the header; each worker writes its own
  * slot, and the supervisor writes a slot only while no worker owns it
- * (before the fork, after the reap). Readers (vagentctl, the supervisor's
- * metrics) never block a writer.
+ * (before the fork, after the reap); each section has the one writer its
+ * owner's header names. Readers (vagentctl, the supervisor's metrics)
+ * never block a writer.
  *
  * Layout: [header, one page] [doorbell, one page]
  *         [SEGMENT sections, each on pages of its own]
@@ -28,6 +29,9 @@
  * section up by name and refuses one whose version or size is not what it
  * was built with. So a new stage or endpoint touches its owner's header
  * only (Varnish's VSM gives each subsystem a named section the same way).
+ * A REGION section has a copy in every region, so that a worker, which
+ * maps its own region alone, writes its own statistics; what it writes
+ * there is input to the readers like the rest of its region.
  * The directory is written before the first fork and never again; readers
  * still bound every entry by the layout around it.
  *
@@ -66,7 +70,6 @@
 #include <stdint.h>
 
 #include "bell.h"
-#include "hist.h"
 #include "recq.h"
 #include "ring.h"
 
@@ -106,8 +109,8 @@ struct shm_section {
 	char name[SHM_SECTION_NAME];
 	uint32_t version;
 	uint32_t scope;
-	uint64_t off;		/* SEGMENT: from the segment, page aligned; REGION: from each region, 64-byte aligned */
-	uint64_t size;
+	uint64_t off;		/* SEGMENT: from the segment, page aligned; */
+	uint64_t size;		/* REGION: from each region, 64-byte aligned */
 };
 
 enum slot_state {
@@ -117,18 +120,6 @@ enum slot_state {
 	SLOT_BUSY,		/* in a call */
 	SLOT_RETIRING,		/* finishing, will not take another call */
 };
-
-enum stage {
-	STAGE_HANDOFF = 0,	/* accept() in the supervisor to fd in the worker */
-	STAGE_STT_FINAL,	/* caller's end of speech to final transcript */
-	STAGE_LLM_TTFT,		/* LLM request to first token */
-	STAGE_TTS_TTFB,		/* TTS request to first audio byte */
-	STAGE_TURN,		/* caller's end of speech to first agent frame */
-	STAGE_OVERHEAD,		/* vagent's own share of a turn: the hops between stages */
-	STAGE_MAX
-};
-
-extern const char *const stage_names[STAGE_MAX];
 
 struct shm_header {
 	uint32_t magic;
@@ -180,14 +171,6 @@ struct slot_info {
 struct slot {
 	_Alignas(64) _Atomic uint32_t seq;	/* odd while info is being written */
 	struct slot_info info;
-
-	/* Monotonic counters: single writer, relaxed, never reset. */
-	_Alignas(64) _Atomic uint64_t frames_in;
-	_Atomic uint64_t frames_out;
-	_Atomic uint64_t calls;
-	_Atomic uint64_t call_frames_in;	/* this call; reset per call */
-	_Atomic uint64_t call_frames_out;
-	struct hist hist[STAGE_MAX];
 
 	/*
 	 * CLOCK_MONOTONIC of the worker loop's last turn, stamped every

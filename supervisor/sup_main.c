@@ -39,8 +39,11 @@
 #include "../common/conf.h"
 #include "../common/log.h"
 #include "../worker/engine.h"
+#include "../worker/wrk_stats.h"
 #include "api/api.h"
+#include "api/api_stats.h"
 #include "writer/bw.h"
+#include "writer/bw_stats.h"
 
 #ifndef VAGENT_CONF
 #define VAGENT_CONF "/etc/vagent/vagent.conf"
@@ -299,6 +302,7 @@ static void start(struct sup *s)
 	const struct shm_section_spec sections[] = {
 		api_stats_section,
 		bw_stats_section,
+		wrk_stats_section,
 	};
 	char err[1024], name[64], real[PATH_MAX];
 	int rc;

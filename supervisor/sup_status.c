@@ -24,6 +24,7 @@
 #include "../common/vg_time.h"
 #include "api/api_stats.h"
 #include "writer/bw_stats.h"
+#include "../worker/wrk_stats.h"
 
 #define METRICS_MAX (128 * 1024)
 
@@ -90,6 +91,24 @@ static const void *section(const struct sup *s, const struct shm_section_spec *w
 	if (shm_section_get(&s->shm, want, &p, err, sizeof(err)) < 0)
 		panic("sup: %s", err);
 	return p;
+}
+
+/* The workers' section, one copy per region; as section(), always there. */
+static const struct shm_section *worker_section(const struct sup *s)
+{
+	const struct shm_section *sec;
+	char err[256];
+
+	if (shm_section_find(shm_hdr(&s->shm), &wrk_stats_section, &sec, err, sizeof(err)) < 0)
+		panic("sup: %s", err);
+	return sec;
+}
+
+/* Slot i's copy: counters its worker writes, only ever summed here. */
+static const struct wrk_stats *worker_stats(const struct sup *s, const struct shm_section *sec,
+					    uint32_t i)
+{
+	return shm_region_section(shm_slot(&s->shm, i), sec);
 }
 
 static void writer_metrics(struct buf *b, const struct sup *s)
@@ -172,15 +191,17 @@ static void api_histograms(struct buf *b, const struct sup *s)
 
 static void histograms(struct buf *b, const struct sup *s)
 {
+	const struct shm_section *sec = worker_section(s);
+
 	put(b, "# HELP vagent_stage_latency_seconds Latency of each stage of a call.\n"
 	       "# TYPE vagent_stage_latency_seconds histogram\n");
 	for (int st = 0; st < STAGE_MAX; st++) {
 		struct hist_snap snap;
 		memset(&snap, 0, sizeof(snap));
 		for (uint32_t i = 0; i < s->nslots; i++)
-			hist_sum(&snap, &shm_slot(&s->shm, i)->hist[st]);
+			hist_sum(&snap, &worker_stats(s, sec, i)->hist[st]);
 		char label[48];
-		snprintf(label, sizeof(label), "stage=\"%s\"", stage_names[st]);
+		snprintf(label, sizeof(label), "stage=\"%s\"", stage_name(st));
 		histogram(b, "vagent_stage_latency_seconds", label, &snap);
 	}
 }
@@ -211,12 +232,13 @@ static void histogram_text(struct sup *s, struct buf *b)
 
 static void render_metrics(struct buf *b, struct sup *s)
 {
+	const struct shm_section *sec = worker_section(s);
 	uint64_t fin = 0, fout = 0;
 
 	for (uint32_t i = 0; i < s->nslots; i++) {
-		const struct slot *sl = shm_slot(&s->shm, i);
-		fin += atomic_load_explicit(&sl->frames_in, memory_order_relaxed);
-		fout += atomic_load_explicit(&sl->frames_out, memory_order_relaxed);
+		const struct wrk_stats *ws = worker_stats(s, sec, i);
+		fin += atomic_load_explicit(&ws->frames_in, memory_order_relaxed);
+		fout += atomic_load_explicit(&ws->frames_out, memory_order_relaxed);
 	}
 	metric(b, "vagent_calls_active", "gauge", "Calls in progress.", pool_count(s, SLOT_BUSY));
 	metric(b, "vagent_calls_capacity", "gauge", "Most calls at once (max_calls).", s->nslots);

@@ -26,6 +26,7 @@
 #include "../../ipc/shm.h"
 #include "../api/api_stats.h"
 #include "../writer/bw_stats.h"
+#include "../../worker/wrk_stats.h"
 #include "ctl_db.h"
 
 #ifndef VAGENT_CONF
@@ -103,6 +104,26 @@ static const void *section(const struct ctl *c, const struct shm_section_spec *w
 	return p;
 }
 
+/* The workers' section, one copy per region; NULL as above. */
+static const struct shm_section *worker_section(const struct ctl *c)
+{
+	const struct shm_section *sec;
+	char err[256];
+
+	if (shm_section_find(shm_hdr(&c->shm), &wrk_stats_section, &sec, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vagentctl: shared memory %s: %s\n", c->shm.name, err);
+		return NULL;
+	}
+	return sec;
+}
+
+/* Slot i's copy of it: what its worker wrote, only summed and printed. */
+static const struct wrk_stats *worker_stats(const struct ctl *c, const struct shm_section *sec,
+					    uint32_t i)
+{
+	return shm_region_section(shm_slot(&c->shm, i), sec);
+}
+
 static uint32_t count_state(const struct ctl *c, enum slot_state st)
 {
 	const struct shm_header *h = shm_hdr(&c->shm);
@@ -169,9 +190,10 @@ static int cmd_status(struct ctl *c)
 	return 0;
 }
 
-static void print_call(const struct ctl *c, uint32_t i, const struct slot_info *in, bool first)
+static void print_call(const struct ctl *c, const struct shm_section *sec, uint32_t i,
+		       const struct slot_info *in, bool first)
 {
-	const struct slot *s = shm_slot(&c->shm, i);
+	const struct wrk_stats *s = worker_stats(c, sec, i);
 	double dur = (double)(mono_ns() - in->start_mono_ns) / NS_PER_S;
 	unsigned long long fin = atomic_load(&s->call_frames_in);
 	unsigned long long fout = atomic_load(&s->call_frames_out);
@@ -191,9 +213,12 @@ static void print_call(const struct ctl *c, uint32_t i, const struct slot_info *
 static int cmd_calls(struct ctl *c)
 {
 	const struct shm_header *h = shm_hdr(&c->shm);
+	const struct shm_section *sec = worker_section(c);
 	struct slot_info info;
 	bool first = true;
 
+	if (!sec)
+		return 1;
 	if (c->json)
 		printf("[");
 	else
@@ -205,7 +230,7 @@ static int cmd_calls(struct ctl *c)
 			continue;
 		info.uuid[sizeof(info.uuid) - 1] = info.did[sizeof(info.did) - 1] = '\0';
 		info.cli[sizeof(info.cli) - 1] = info.engine[sizeof(info.engine) - 1] = '\0';
-		print_call(c, i, &info, first);
+		print_call(c, sec, i, &info, first);
 		first = false;
 	}
 	if (c->json)
@@ -216,23 +241,26 @@ static int cmd_calls(struct ctl *c)
 static int cmd_latency(struct ctl *c)
 {
 	const struct shm_header *h = shm_hdr(&c->shm);
+	const struct shm_section *sec = worker_section(c);
 	struct hist_snap snap;
 
+	if (!sec)
+		return 1;
 	if (c->json)
 		printf("{");
 	for (int st = 0; st < STAGE_MAX; st++) {
 		memset(&snap, 0, sizeof(snap));
 		for (uint32_t i = 0; i < h->nslots; i++)
-			hist_sum(&snap, &shm_slot(&c->shm, i)->hist[st]);
+			hist_sum(&snap, &worker_stats(c, sec, i)->hist[st]);
 		unsigned long long p50 = hist_quantile(&snap, 0.50), p90 = hist_quantile(&snap, 0.90);
 		unsigned long long p99 = hist_quantile(&snap, 0.99);
 		if (c->json)
 			printf("%s\"%s\":{\"count\":%llu,\"p50_us\":%llu,\"p90_us\":%llu,"
-			       "\"p99_us\":%llu}", st ? "," : "", stage_names[st],
+			       "\"p99_us\":%llu}", st ? "," : "", stage_name(st),
 			       (unsigned long long)snap.count, p50, p90, p99);
 		else
 			printf("%-10s count %8llu  p50 %8llu us  p90 %8llu us  p99 %8llu us\n",
-			       stage_names[st], (unsigned long long)snap.count, p50, p90, p99);
+			       stage_name(st), (unsigned long long)snap.count, p50, p90, p99);
 	}
 	if (c->json)
 		printf("}\n");
