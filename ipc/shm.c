@@ -169,8 +169,8 @@ int shm_create(struct shm_map *m, const char *name, uint32_t nslots, uint32_t ne
 	return 0;
 }
 
-/* The pid in run_dir/vagentd.pid, or -errno. */
-static int read_pidfile(const char *run_dir, char *err, size_t errlen)
+/* The pid in run_dir/vagentd.pid: 0 and *pid, or -errno. */
+static int read_pidfile(const char *run_dir, int *pid, char *err, size_t errlen)
 {
 	char path[PATH_MAX + 16], buf[32];
 	ssize_t n;
@@ -185,19 +185,22 @@ static int read_pidfile(const char *run_dir, char *err, size_t errlen)
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
-	long pid = strtol(buf, NULL, 10);
-	if (pid <= 1 || pid > INT_MAX) {
+	long v = strtol(buf, NULL, 10);
+	if (v <= 1 || v > INT_MAX) {
 		snprintf(err, errlen, "%s: no pid in it (is vagentd running?)", path);
 		return -ESRCH;
 	}
-	return (int)pid;
+	*pid = (int)v;
+	return 0;
 }
 
 /*
  * Opens the descriptor of vagentd (pid) whose link reads
  * "/memfd:<name> (deleted)": the segment, by the only route there is.
+ * 0 and *out, or -errno.
  */
-static int open_by_proc(int pid, const char *name, bool rw, char *err, size_t errlen)
+static int open_by_proc(int pid, const char *name, bool rw, int *out, char *err,
+			size_t errlen)
 {
 	char dir[64], link[PATH_MAX], want[128], path[128];
 	struct dirent *de;
@@ -226,10 +229,33 @@ static int open_by_proc(int pid, const char *name, bool rw, char *err, size_t er
 			rc = -errno;
 	}
 	closedir(d);
-	if (fd < 0)
+	if (fd < 0) {
 		snprintf(err, errlen, "shared memory %s of vagentd (pid %d): %s", name, pid,
 			 rc == -ENOENT ? "not found (is vagentd running?)" : strerror(-rc));
-	return fd < 0 ? rc : fd;
+		return rc;
+	}
+	*out = fd;
+	return 0;
+}
+
+/* A header this build can read, of the vagentd whose pidfile we read. */
+static int header_ok(const struct shm_map *m, int pid, char *err, size_t errlen)
+{
+	const struct shm_header *h = shm_hdr(m);
+
+	if (h->magic != SHM_MAGIC || h->major != SHM_MAJOR ||
+	    h->nregions < h->nslots ||
+	    h->slots_off + (uint64_t)h->nregions * h->slot_region_size > m->size) {
+		snprintf(err, errlen, "shared memory %s: unknown layout (magic %08x, version %u)",
+			 m->name, h->magic, h->major);
+		return -EPROTO;
+	}
+	if (h->master_pid != pid) {
+		snprintf(err, errlen, "shared memory %s: belongs to pid %d, not %d", m->name,
+			 (int)h->master_pid, pid);
+		return -ESRCH;
+	}
+	return 0;
 }
 
 static int open_existing(struct shm_map *m, const char *run_dir, bool rw, char *err,
@@ -237,20 +263,15 @@ static int open_existing(struct shm_map *m, const char *run_dir, bool rw, char *
 {
 	char real[PATH_MAX], name[64];
 	struct stat st;
+	int pid = 0, rc;
 
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
 	shm_name_for(realpath(run_dir, real) ? real : run_dir, name, sizeof(name));
 	snprintf(m->name, sizeof(m->name), "%s", name);
-	int pid = read_pidfile(run_dir, err, errlen);
-	if (pid < 0)
-		return pid;
-	m->fd = open_by_proc(pid, name, rw, err, errlen);
-	if (m->fd < 0) {
-		int rc = m->fd;
-		m->fd = -1;
+	if ((rc = read_pidfile(run_dir, &pid, err, errlen)) < 0 ||
+	    (rc = open_by_proc(pid, name, rw, &m->fd, err, errlen)) < 0)
 		return rc;
-	}
 	if (fstat(m->fd, &st) < 0 || (size_t)st.st_size < sizeof(struct shm_header)) {
 		snprintf(err, errlen, "shared memory %s: too small", name);
 		shm_unmap(m);
@@ -265,22 +286,9 @@ static int open_existing(struct shm_map *m, const char *run_dir, bool rw, char *
 		shm_unmap(m);
 		return -EIO;
 	}
-	const struct shm_header *h = shm_hdr(m);
-	if (h->magic != SHM_MAGIC || h->major != SHM_MAJOR ||
-	    h->nregions < h->nslots ||
-	    h->slots_off + (uint64_t)h->nregions * h->slot_region_size > m->size) {
-		snprintf(err, errlen, "shared memory %s: unknown layout (magic %08x, version %u)",
-			 name, h->magic, h->major);
+	if ((rc = header_ok(m, pid, err, errlen)) < 0)
 		shm_unmap(m);
-		return -EPROTO;
-	}
-	if (h->master_pid != pid) {
-		snprintf(err, errlen, "shared memory %s: belongs to pid %d, not %d", name,
-			 (int)h->master_pid, pid);
-		shm_unmap(m);
-		return -ESRCH;
-	}
-	return 0;
+	return rc;
 }
 
 int shm_open_ro(struct shm_map *m, const char *run_dir, char *err, size_t errlen)
@@ -293,7 +301,7 @@ int shm_open_rw(struct shm_map *m, const char *run_dir, char *err, size_t errlen
 	return open_existing(m, run_dir, true, err, errlen);
 }
 
-int shm_claim_producer(const struct shm_map *m, int pid)
+int shm_claim_producer(const struct shm_map *m, int pid, uint32_t *region)
 {
 	const struct shm_header *h = shm_hdr(m);
 
@@ -302,8 +310,10 @@ int shm_claim_producer(const struct shm_map *m, int pid)
 		int32_t owner = atomic_load(&q->owner_pid);
 		if (owner && (kill(owner, 0) == 0 || errno != ESRCH))
 			continue;
-		if (atomic_compare_exchange_strong(&q->owner_pid, &owner, pid))
-			return (int)i;
+		if (atomic_compare_exchange_strong(&q->owner_pid, &owner, pid)) {
+			*region = i;
+			return 0;
+		}
 	}
 	return -EBUSY;
 }

@@ -233,10 +233,11 @@ int shm_open_rw(struct shm_map *m, const char *run_dir, char *err, size_t errlen
 
 /*
  * A tool claims one of the extra producer regions (never the first
- * SHM_API_REGIONS, which are the api's) for itself: the first whose owner is unset or dead.
- * Returns the region's index, or -EBUSY when all are taken.
+ * SHM_API_REGIONS, which are the api's) for itself: the first whose owner
+ * is unset or dead. 0 and its index in *region, or -EBUSY when all are
+ * taken.
  */
-int shm_claim_producer(const struct shm_map *m, int pid);
+int shm_claim_producer(const struct shm_map *m, int pid, uint32_t *region);
 
 /* A producer: maps region i read-write from the segment's fd. */
 int shm_map_slot(struct shm_map *slot_map, int shm_fd, const struct shm_header *h,

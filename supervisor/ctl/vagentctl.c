@@ -9,7 +9,12 @@
  * daemon agreed.
  *
  * The run directory comes from -r, or from the configuration (-c); the
- * segment is found through the pidfile there (ipc/shm.h says how).
+ * segment is found through the pidfile there (ipc/shm.h says how), and
+ * each statistics section by its name, refused (with that name) when the
+ * daemon is another build than this vagentctl.
+ *
+ * Helpers return 0 or -errno; the cmd_*() functions and control() return
+ * the exit status (0, 1 failed, 2 usage), which is what main() passes on.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -67,10 +72,11 @@ static int run_dir_from_conf(struct ctl *c, const char *path)
 {
 	struct conf *conf;
 	char err[1024];
+	int rc;
 
-	if (conf_load_settings(path, any_engine, &conf, err, sizeof(err)) < 0) {
+	if ((rc = conf_load_settings(path, any_engine, &conf, err, sizeof(err))) < 0) {
 		fprintf(stderr, "vagentctl: %s\n", err);
-		return -1;
+		return rc;
 	}
 	snprintf(c->run_dir, sizeof(c->run_dir), "%s", conf->run_dir);
 	conf_free(conf);
@@ -80,12 +86,11 @@ static int run_dir_from_conf(struct ctl *c, const char *path)
 static int open_shm(struct ctl *c)
 {
 	char err[512];
+	int rc;
 
-	if (shm_open_ro(&c->shm, c->run_dir, err, sizeof(err)) < 0) {
+	if ((rc = shm_open_ro(&c->shm, c->run_dir, err, sizeof(err))) < 0)
 		fprintf(stderr, "vagentctl: %s\n", err);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 /*
