@@ -22,14 +22,6 @@
 
 #include "../common/vg_time.h"
 
-const char *const stage_names[STAGE_MAX] = {
-	"handoff", "stt_final", "llm_ttft", "tts_ttfb", "turn", "overhead",
-};
-
-const char *const api_endpoint_names[API_EP_MAX] = {
-	"did_context", "create_booking", "bookings", "dispatch", "healthz", "metrics", "other",
-};
-
 static size_t page_round(size_t n)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
@@ -62,7 +54,55 @@ void shm_name_for(const char *run_dir, char *name, size_t len)
 	snprintf(name, len, "vagent.%08x", h);
 }
 
-static void layout(struct shm_header *h, uint32_t nslots, uint32_t nextra)
+/* Refuses a list shm_create() cannot lay out. */
+static int sections_ok(const struct shm_section_spec *secs, size_t nsecs)
+{
+	if (nsecs > SHM_SECTIONS_MAX || (nsecs && !secs))
+		return -EINVAL;
+	for (size_t i = 0; i < nsecs; i++) {
+		const struct shm_section_spec *a = &secs[i];
+		size_t len = a->name ? strlen(a->name) : 0;
+		if (!len || len >= SHM_SECTION_NAME || !a->size || a->size > (1ull << 32) ||
+		    (a->scope != SHM_SCOPE_SEGMENT && a->scope != SHM_SCOPE_REGION))
+			return -EINVAL;
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(secs[k].name, a->name))
+				return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Copies secs into the directory. REGION sections follow struct slot in
+ * every region; SEGMENT sections start at *seg_off, each on pages of its
+ * own so that its owner can map it writable without its neighbours.
+ * Returns where the REGION sections end; *seg_off moves past the others.
+ */
+static size_t place_sections(struct shm_header *h, const struct shm_section_spec *secs,
+			     size_t nsecs, uint64_t *seg_off)
+{
+	size_t region_end = align64(sizeof(struct slot));
+
+	h->nsections = (uint32_t)nsecs;
+	for (size_t i = 0; i < nsecs; i++) {
+		struct shm_section *d = &h->sections[i];
+		snprintf(d->name, sizeof(d->name), "%s", secs[i].name);
+		d->version = secs[i].version;
+		d->scope = secs[i].scope;
+		d->size = secs[i].size;
+		if (d->scope == SHM_SCOPE_REGION) {
+			d->off = region_end;
+			region_end = align64(region_end + d->size);
+		} else {
+			d->off = *seg_off;
+			*seg_off += page_round(d->size);
+		}
+	}
+	return region_end;
+}
+
+static void layout(struct shm_header *h, uint32_t nslots, uint32_t nextra,
+		   const struct shm_section_spec *secs, size_t nsecs)
 {
 	size_t ring = ring_bytes(SHM_RING_SAMPLES);
 
@@ -74,24 +114,27 @@ static void layout(struct shm_header *h, uint32_t nslots, uint32_t nextra)
 	h->nregions = nslots + nextra;
 	h->ring_samples = SHM_RING_SAMPLES;
 	h->recq_cap = SHM_RECQ_BYTES;
-	h->ring_in_off = page_round(sizeof(struct slot));
+	h->bell_off = page_round(sizeof(*h));
+	uint64_t seg_off = h->bell_off + page_round(sizeof(struct bell));
+	h->ring_in_off = page_round(place_sections(h, secs, nsecs, &seg_off));
 	h->ring_out_off = h->ring_in_off + align64(ring);
 	h->recq_off = page_round(h->ring_out_off + ring);
 	h->slot_region_size = page_round(h->recq_off + recq_bytes(SHM_RECQ_BYTES));
-	h->bell_off = page_round(sizeof(*h));
-	h->api_off = h->bell_off + page_round(sizeof(struct bell));
-	h->slots_off = h->api_off + page_round(sizeof(struct api_stats));
+	h->slots_off = seg_off;
 }
 
 int shm_create(struct shm_map *m, const char *name, uint32_t nslots, uint32_t nextra,
-	       int master_pid)
+	       int master_pid, const struct shm_section_spec *secs, size_t nsecs)
 {
 	struct shm_header tmp = { 0 };
+	int rc;
 
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
+	if ((rc = sections_ok(secs, nsecs)) < 0)
+		return rc;
 	snprintf(m->name, sizeof(m->name), "%s", name);
-	layout(&tmp, nslots, nextra);
+	layout(&tmp, nslots, nextra, secs, nsecs);
 	m->size = tmp.slots_off + (size_t)tmp.nregions * tmp.slot_region_size;
 
 	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -126,8 +169,8 @@ int shm_create(struct shm_map *m, const char *name, uint32_t nslots, uint32_t ne
 	return 0;
 }
 
-/* The pid in run_dir/vagentd.pid, or -errno. */
-static int read_pidfile(const char *run_dir, char *err, size_t errlen)
+/* The pid in run_dir/vagentd.pid: 0 and *pid, or -errno. */
+static int read_pidfile(const char *run_dir, int *pid, char *err, size_t errlen)
 {
 	char path[PATH_MAX + 16], buf[32];
 	ssize_t n;
@@ -142,19 +185,22 @@ static int read_pidfile(const char *run_dir, char *err, size_t errlen)
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
-	long pid = strtol(buf, NULL, 10);
-	if (pid <= 1 || pid > INT_MAX) {
+	long v = strtol(buf, NULL, 10);
+	if (v <= 1 || v > INT_MAX) {
 		snprintf(err, errlen, "%s: no pid in it (is vagentd running?)", path);
 		return -ESRCH;
 	}
-	return (int)pid;
+	*pid = (int)v;
+	return 0;
 }
 
 /*
  * Opens the descriptor of vagentd (pid) whose link reads
  * "/memfd:<name> (deleted)": the segment, by the only route there is.
+ * 0 and *out, or -errno.
  */
-static int open_by_proc(int pid, const char *name, bool rw, char *err, size_t errlen)
+static int open_by_proc(int pid, const char *name, bool rw, int *out, char *err,
+			size_t errlen)
 {
 	char dir[64], link[PATH_MAX], want[128], path[128];
 	struct dirent *de;
@@ -183,10 +229,33 @@ static int open_by_proc(int pid, const char *name, bool rw, char *err, size_t er
 			rc = -errno;
 	}
 	closedir(d);
-	if (fd < 0)
+	if (fd < 0) {
 		snprintf(err, errlen, "shared memory %s of vagentd (pid %d): %s", name, pid,
 			 rc == -ENOENT ? "not found (is vagentd running?)" : strerror(-rc));
-	return fd < 0 ? rc : fd;
+		return rc;
+	}
+	*out = fd;
+	return 0;
+}
+
+/* A header this build can read, of the vagentd whose pidfile we read. */
+static int header_ok(const struct shm_map *m, int pid, char *err, size_t errlen)
+{
+	const struct shm_header *h = shm_hdr(m);
+
+	if (h->magic != SHM_MAGIC || h->major != SHM_MAJOR ||
+	    h->nregions < h->nslots ||
+	    h->slots_off + (uint64_t)h->nregions * h->slot_region_size > m->size) {
+		snprintf(err, errlen, "shared memory %s: unknown layout (magic %08x, version %u)",
+			 m->name, h->magic, h->major);
+		return -EPROTO;
+	}
+	if (h->master_pid != pid) {
+		snprintf(err, errlen, "shared memory %s: belongs to pid %d, not %d", m->name,
+			 (int)h->master_pid, pid);
+		return -ESRCH;
+	}
+	return 0;
 }
 
 static int open_existing(struct shm_map *m, const char *run_dir, bool rw, char *err,
@@ -194,20 +263,15 @@ static int open_existing(struct shm_map *m, const char *run_dir, bool rw, char *
 {
 	char real[PATH_MAX], name[64];
 	struct stat st;
+	int pid = 0, rc;
 
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
 	shm_name_for(realpath(run_dir, real) ? real : run_dir, name, sizeof(name));
 	snprintf(m->name, sizeof(m->name), "%s", name);
-	int pid = read_pidfile(run_dir, err, errlen);
-	if (pid < 0)
-		return pid;
-	m->fd = open_by_proc(pid, name, rw, err, errlen);
-	if (m->fd < 0) {
-		int rc = m->fd;
-		m->fd = -1;
+	if ((rc = read_pidfile(run_dir, &pid, err, errlen)) < 0 ||
+	    (rc = open_by_proc(pid, name, rw, &m->fd, err, errlen)) < 0)
 		return rc;
-	}
 	if (fstat(m->fd, &st) < 0 || (size_t)st.st_size < sizeof(struct shm_header)) {
 		snprintf(err, errlen, "shared memory %s: too small", name);
 		shm_unmap(m);
@@ -222,22 +286,9 @@ static int open_existing(struct shm_map *m, const char *run_dir, bool rw, char *
 		shm_unmap(m);
 		return -EIO;
 	}
-	const struct shm_header *h = shm_hdr(m);
-	if (h->magic != SHM_MAGIC || h->major != SHM_MAJOR ||
-	    h->nregions < h->nslots ||
-	    h->slots_off + (uint64_t)h->nregions * h->slot_region_size > m->size) {
-		snprintf(err, errlen, "shared memory %s: unknown layout (magic %08x, version %u)",
-			 name, h->magic, h->major);
+	if ((rc = header_ok(m, pid, err, errlen)) < 0)
 		shm_unmap(m);
-		return -EPROTO;
-	}
-	if (h->master_pid != pid) {
-		snprintf(err, errlen, "shared memory %s: belongs to pid %d, not %d", name,
-			 (int)h->master_pid, pid);
-		shm_unmap(m);
-		return -ESRCH;
-	}
-	return 0;
+	return rc;
 }
 
 int shm_open_ro(struct shm_map *m, const char *run_dir, char *err, size_t errlen)
@@ -250,7 +301,7 @@ int shm_open_rw(struct shm_map *m, const char *run_dir, char *err, size_t errlen
 	return open_existing(m, run_dir, true, err, errlen);
 }
 
-int shm_claim_producer(const struct shm_map *m, int pid)
+int shm_claim_producer(const struct shm_map *m, int pid, uint32_t *region)
 {
 	const struct shm_header *h = shm_hdr(m);
 
@@ -259,8 +310,10 @@ int shm_claim_producer(const struct shm_map *m, int pid)
 		int32_t owner = atomic_load(&q->owner_pid);
 		if (owner && (kill(owner, 0) == 0 || errno != ESRCH))
 			continue;
-		if (atomic_compare_exchange_strong(&q->owner_pid, &owner, pid))
-			return (int)i;
+		if (atomic_compare_exchange_strong(&q->owner_pid, &owner, pid)) {
+			*region = i;
+			return 0;
+		}
 	}
 	return -EBUSY;
 }
@@ -280,14 +333,85 @@ struct bell *shm_bell(const struct shm_map *m)
 	return (struct bell *)((char *)m->base + shm_hdr(m)->bell_off);
 }
 
-struct api_stats *shm_api_stats(const struct shm_map *m)
+/* The bytes an entry may occupy: between the doorbell and region 0, or after struct slot. */
+static int section_in_area(const struct shm_header *h, const struct shm_section *s)
 {
-	return (struct api_stats *)((char *)m->base + shm_hdr(m)->api_off);
+	uint64_t lo, hi;
+
+	if (s->scope == SHM_SCOPE_SEGMENT) {
+		lo = h->bell_off + page_round(sizeof(struct bell));
+		hi = h->slots_off;
+	} else {
+		lo = sizeof(struct slot);
+		hi = h->ring_in_off <= h->slot_region_size ? h->ring_in_off : 0;
+	}
+	return s->off >= lo && s->off <= hi && s->size <= hi - s->off ? 0 : -ERANGE;
 }
 
-int shm_map_api_stats(struct shm_map *am, int shm_fd, const struct shm_header *h)
+static const char *scope_name(uint32_t scope)
 {
-	return map_range(am, shm_fd, h->api_off, page_round(sizeof(struct api_stats)));
+	return scope == SHM_SCOPE_SEGMENT ? "segment" : scope == SHM_SCOPE_REGION ? "region" :
+	       "unknown scope";
+}
+
+int shm_section_find(const struct shm_header *h, const struct shm_section_spec *want,
+		     const struct shm_section **out, char *err, size_t errlen)
+{
+	uint32_t n = h->nsections < SHM_SECTIONS_MAX ? h->nsections : SHM_SECTIONS_MAX;
+	const struct shm_section *s = NULL;
+
+	*out = NULL;
+	for (uint32_t i = 0; i < n && !s; i++)
+		if (!strncmp(h->sections[i].name, want->name, SHM_SECTION_NAME))
+			s = &h->sections[i];
+	if (!s) {
+		if (err)
+			snprintf(err, errlen, "no section \"%s\" in shared memory", want->name);
+		return -ENOENT;
+	}
+	if (s->version != want->version || s->scope != want->scope || s->size != want->size) {
+		if (err)
+			snprintf(err, errlen, "section \"%s\" (%s, version %u, %llu bytes) is not "
+				 "the one this program reads (%s, version %u, %llu bytes): another "
+				 "build?", want->name, scope_name(s->scope), s->version,
+				 (unsigned long long)s->size, scope_name(want->scope), want->version,
+				 (unsigned long long)want->size);
+		return -EPROTO;
+	}
+	if (section_in_area(h, s) < 0) {
+		if (err)
+			snprintf(err, errlen, "section \"%s\" lies outside its area", want->name);
+		return -ERANGE;
+	}
+	*out = s;
+	return 0;
+}
+
+int shm_section_get(const struct shm_map *m, const struct shm_section_spec *want, void **out,
+		    char *err, size_t errlen)
+{
+	const struct shm_section *s;
+	int rc;
+
+	*out = NULL;
+	if (want->scope != SHM_SCOPE_SEGMENT)
+		return -EINVAL;
+	if ((rc = shm_section_find(shm_hdr(m), want, &s, err, errlen)) < 0)
+		return rc;
+	*out = (char *)m->base + s->off;
+	return 0;
+}
+
+void *shm_region_section(void *region, const struct shm_section *s)
+{
+	return (char *)region + s->off;
+}
+
+int shm_map_section(struct shm_map *sm, int shm_fd, const struct shm_section *s)
+{
+	if (s->scope != SHM_SCOPE_SEGMENT)
+		return -EINVAL;
+	return map_range(sm, shm_fd, s->off, page_round(s->size));
 }
 
 #ifndef __NR_mseal

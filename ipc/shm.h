@@ -7,17 +7,33 @@
  *
  * Writers: the supervisor writes the header; each worker writes its own
  * slot, and the supervisor writes a slot only while no worker owns it
- * (before the fork, after the reap). Readers (vagentctl, the supervisor's
- * metrics) never block a writer.
+ * (before the fork, after the reap); each section has the one writer its
+ * owner's header names. Readers (vagentctl, the supervisor's metrics)
+ * never block a writer.
  *
- * Layout: [header, one page] [doorbell, one page] [api statistics]
+ * Layout: [header, one page] [doorbell, one page]
+ *         [SEGMENT sections, each on pages of its own]
  *         [region 0] ... [region N-1]
  * Regions 0..nslots-1 belong to worker slots; the nextra regions after them
  * to other producers of records: first SHM_API_REGIONS for the api process
  * (a reload runs a new api beside the old one, each with its own queue, so
  * that every queue keeps a single producer), then local tools. A region is
- * page aligned: struct slot, the caller->agent ring, the agent->caller ring,
- * then the region's record queue. A worker maps only its own region.
+ * page aligned: struct slot, the REGION sections, the caller->agent ring,
+ * the agent->caller ring, then the region's record queue. A worker maps
+ * only its own region.
+ *
+ * Sections: this layer knows regions, rings and queues, never what a
+ * process counts. Each owner describes its statistics (name, version,
+ * scope, size) in its own header; the supervisor lays the list out at
+ * shm_create() into a directory in the header, and every reader looks its
+ * section up by name and refuses one whose version or size is not what it
+ * was built with. So a new stage or endpoint touches its owner's header
+ * only (Varnish's VSM gives each subsystem a named section the same way).
+ * A REGION section has a copy in every region, so that a worker, which
+ * maps its own region alone, writes its own statistics; what it writes
+ * there is input to the readers like the rest of its region.
+ * The directory is written before the first fork and never again; readers
+ * still bound every entry by the layout around it.
  *
  * No name: the segment is a memfd, reached only through a descriptor. The
  * supervisor creates it and its children inherit it across fork(); a worker
@@ -54,16 +70,48 @@
 #include <stdint.h>
 
 #include "bell.h"
-#include "hist.h"
 #include "recq.h"
 #include "ring.h"
 
 #define SHM_MAGIC 0x56414731u		/* "VAG1" */
-#define SHM_MAJOR 1
-#define SHM_MINOR 2		/* 1: slot heartbeat_ns; 2: queue lost range and condemn words, two api regions */
+/*
+ * 1.1: slot heartbeat_ns; 1.2: queue lost range and condemn words, two api
+ * regions; 2.0: a directory of named sections in the header.
+ */
+#define SHM_MAJOR 2
+#define SHM_MINOR 0
 #define SHM_RING_SAMPLES 65536u		/* per direction: 8 s at 8 kHz */
 #define SHM_RECQ_BYTES (256u * 1024)	/* per producer: records of up to 64 KiB */
 #define SHM_API_REGIONS 2		/* regions nslots, nslots+1: the api's */
+#define SHM_SECTIONS_MAX 8
+#define SHM_SECTION_NAME 16		/* with its NUL */
+
+/* Where a section lives. */
+enum shm_scope {
+	SHM_SCOPE_SEGMENT = 1,	/* once, on pages of its own after the doorbell */
+	SHM_SCOPE_REGION,	/* in every region, after struct slot */
+};
+
+/*
+ * An owner's description of its section, in the owner's header; the
+ * supervisor hands the list to shm_create() and every reader looks its
+ * section up with the same description.
+ */
+struct shm_section_spec {
+	const char *name;
+	uint32_t version;	/* the owner's: bump when the layout changes, not only the size */
+	uint32_t scope;		/* enum shm_scope */
+	uint64_t size;
+};
+
+/* One entry of the header's directory. */
+struct shm_section {
+	char name[SHM_SECTION_NAME];
+	uint32_t version;
+	uint32_t scope;
+	uint64_t off;		/* SEGMENT: from the segment, page aligned; */
+	uint64_t size;		/* REGION: from each region, 64-byte aligned */
+};
 
 enum slot_state {
 	SLOT_EMPTY = 0,		/* no process */
@@ -71,38 +119,6 @@ enum slot_state {
 	SLOT_IDLE,		/* waiting for a call */
 	SLOT_BUSY,		/* in a call */
 	SLOT_RETIRING,		/* finishing, will not take another call */
-};
-
-enum stage {
-	STAGE_HANDOFF = 0,	/* accept() in the supervisor to fd in the worker */
-	STAGE_STT_FINAL,	/* caller's end of speech to final transcript */
-	STAGE_LLM_TTFT,		/* LLM request to first token */
-	STAGE_TTS_TTFB,		/* TTS request to first audio byte */
-	STAGE_TURN,		/* caller's end of speech to first agent frame */
-	STAGE_OVERHEAD,		/* vagent's own share of a turn: the hops between stages */
-	STAGE_MAX
-};
-
-extern const char *const stage_names[STAGE_MAX];
-
-enum api_endpoint {
-	API_EP_DID_CONTEXT = 0,
-	API_EP_CREATE_BOOKING,
-	API_EP_BOOKINGS,
-	API_EP_DISPATCH,
-	API_EP_HEALTH,
-	API_EP_METRICS,
-	API_EP_OTHER,
-	API_EP_MAX
-};
-
-extern const char *const api_endpoint_names[API_EP_MAX];
-
-/* Written by the api process only; the supervisor renders it. */
-struct api_stats {
-	_Atomic int32_t pid;
-	_Atomic uint64_t requests[API_EP_MAX][3];	/* 2xx (and 1xx/3xx), 4xx, 5xx */
-	struct hist latency[API_EP_MAX];
 };
 
 struct shm_header {
@@ -113,7 +129,6 @@ struct shm_header {
 	uint32_t nregions;		/* nslots + extra producer regions */
 	uint64_t slot_region_size;	/* stride between regions */
 	uint64_t bell_off;		/* the writer's doorbell page */
-	uint64_t api_off;		/* struct api_stats, page aligned */
 	uint64_t slots_off;		/* offset of region 0 from the segment */
 	uint64_t ring_in_off;		/* caller->agent ring, within a region */
 	uint64_t ring_out_off;		/* agent->caller ring, within a region */
@@ -134,18 +149,9 @@ struct shm_header {
 	_Atomic uint64_t failed_total;
 	_Atomic uint64_t restarts_total;
 
-	/* Written by the booking-writer only. */
-	struct {
-		_Atomic int32_t pid;
-		_Atomic uint32_t db_up;
-		_Atomic uint64_t journaled_total;
-		_Atomic uint64_t committed_total;
-		_Atomic uint64_t dead_total;
-		_Atomic uint64_t backlog;	/* journaled, not yet committed */
-		_Atomic uint64_t journal_bytes;
-		struct hist commit;		/* one MariaDB transaction */
-		struct hist fsync;		/* one journal group commit */
-	} writer;
+	/* The owners' sections: written by shm_create() only. */
+	uint32_t nsections;
+	struct shm_section sections[SHM_SECTIONS_MAX];
 };
 
 /* The part of a slot guarded by the sequence counter. */
@@ -165,14 +171,6 @@ struct slot_info {
 struct slot {
 	_Alignas(64) _Atomic uint32_t seq;	/* odd while info is being written */
 	struct slot_info info;
-
-	/* Monotonic counters: single writer, relaxed, never reset. */
-	_Alignas(64) _Atomic uint64_t frames_in;
-	_Atomic uint64_t frames_out;
-	_Atomic uint64_t calls;
-	_Atomic uint64_t call_frames_in;	/* this call; reset per call */
-	_Atomic uint64_t call_frames_out;
-	struct hist hist[STAGE_MAX];
 
 	/*
 	 * CLOCK_MONOTONIC of the worker loop's last turn, stamped every
@@ -196,9 +194,33 @@ struct shm_map {
  */
 void shm_name_for(const char *run_dir, char *name, size_t len);
 
-/* Supervisor: creates an anonymous segment (memfd), sizes, seals, initialises. */
+/*
+ * Supervisor: creates an anonymous segment (memfd) with the sections in
+ * secs laid out in its directory, sizes, seals, initialises. -EINVAL for
+ * more than SHM_SECTIONS_MAX sections, a name that is empty, too long or
+ * given twice, an unknown scope or a size of 0.
+ */
 int shm_create(struct shm_map *m, const char *name, uint32_t nslots, uint32_t nextra,
-	       int master_pid);
+	       int master_pid, const struct shm_section_spec *secs, size_t nsecs);
+
+/*
+ * Finds want in the directory of h: 0 and *out; -ENOENT when no section
+ * has its name; -EPROTO when the version, scope or size differ (the
+ * segment comes from another build); -ERANGE when the entry lies outside
+ * its area. err (may be NULL) says which, naming the section.
+ */
+int shm_section_find(const struct shm_header *h, const struct shm_section_spec *want,
+		     const struct shm_section **out, char *err, size_t errlen);
+
+/* A SEGMENT section in a whole-segment mapping: shm_section_find(), then its address. */
+int shm_section_get(const struct shm_map *m, const struct shm_section_spec *want, void **out,
+		    char *err, size_t errlen);
+
+/* A REGION section (found by shm_section_find()) in a region, given its base. */
+void *shm_region_section(void *region, const struct shm_section *s);
+
+/* The owner of a SEGMENT section: maps its pages read-write. */
+int shm_map_section(struct shm_map *sm, int shm_fd, const struct shm_section *s);
 
 /*
  * vagentctl: maps the segment of the vagentd whose pidfile is in run_dir,
@@ -211,10 +233,11 @@ int shm_open_rw(struct shm_map *m, const char *run_dir, char *err, size_t errlen
 
 /*
  * A tool claims one of the extra producer regions (never the first
- * SHM_API_REGIONS, which are the api's) for itself: the first whose owner is unset or dead.
- * Returns the region's index, or -EBUSY when all are taken.
+ * SHM_API_REGIONS, which are the api's) for itself: the first whose owner
+ * is unset or dead. 0 and its index in *region, or -EBUSY when all are
+ * taken.
  */
-int shm_claim_producer(const struct shm_map *m, int pid);
+int shm_claim_producer(const struct shm_map *m, int pid, uint32_t *region);
 
 /* A producer: maps region i read-write from the segment's fd. */
 int shm_map_slot(struct shm_map *slot_map, int shm_fd, const struct shm_header *h,
@@ -225,12 +248,6 @@ int shm_map_bell(struct shm_map *bell_map, int shm_fd, const struct shm_header *
 
 /* The doorbell in a whole-segment mapping. */
 struct bell *shm_bell(const struct shm_map *m);
-
-/* The api's statistics in a whole-segment mapping. */
-struct api_stats *shm_api_stats(const struct shm_map *m);
-
-/* The api: maps its statistics pages read-write. */
-int shm_map_api_stats(struct shm_map *am, int shm_fd, const struct shm_header *h);
 
 /*
  * A worker: seals a mapping (mseal, Linux 6.10+) so that it cannot be

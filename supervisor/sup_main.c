@@ -39,8 +39,11 @@
 #include "../common/conf.h"
 #include "../common/log.h"
 #include "../worker/engine.h"
+#include "../worker/wrk_stats.h"
 #include "api/api.h"
+#include "api/api_stats.h"
 #include "writer/bw.h"
+#include "writer/bw_stats.h"
 
 #ifndef VAGENT_CONF
 #define VAGENT_CONF "/etc/vagent/vagent.conf"
@@ -295,6 +298,12 @@ static void sup_run_api(struct sup *s)
 
 static void start(struct sup *s)
 {
+	/* Each statistics section is described by the program that writes it. */
+	const struct shm_section_spec sections[] = {
+		api_stats_section,
+		bw_stats_section,
+		wrk_stats_section,
+	};
 	char err[1024], name[64], real[PATH_MAX];
 	int rc;
 
@@ -312,7 +321,8 @@ static void start(struct sup *s)
 	shm_name_for(realpath(s->conf->run_dir, real) ? real : s->conf->run_dir,
 		     name, sizeof(name));
 	if ((rc = shm_create(&s->shm, name, (uint32_t)s->conf->max_calls,
-			     (uint32_t)s->conf->extra_producers + SHM_API_REGIONS - 1, (int)getpid())) < 0)
+			     (uint32_t)s->conf->extra_producers + SHM_API_REGIONS - 1, (int)getpid(),
+			     sections, sizeof(sections) / sizeof(sections[0]))) < 0)
 		fatal("shared memory %s: %s", name, strerror(-rc));
 	make_context_dir(s);
 	drop_privileges(s);

@@ -21,6 +21,9 @@
 #include "../common/file_replace.h"
 #include "../common/log.h"
 #include "../common/vg_time.h"
+#include "api/api_stats.h"
+#include "writer/bw_stats.h"
+#include "../worker/wrk_stats.h"
 
 #define METRICS_MAX (128 * 1024)
 
@@ -72,9 +75,39 @@ static void histogram(struct buf *b, const char *name, const char *label,
 	    name, *label ? "{" : "", label, *label ? "}" : "", (unsigned long long)snap->count);
 }
 
+/* A section this supervisor laid out itself, from the same headers: always there. */
+static const void *section(const struct sup *s, const struct shm_section_spec *want)
+{
+	char err[256];
+	void *p;
+
+	if (shm_section_get(&s->shm, want, &p, err, sizeof(err)) < 0)
+		panic("sup: %s", err);
+	return p;
+}
+
+/* The workers' section, one copy per region; as section(), always there. */
+static const struct shm_section *worker_section(const struct sup *s)
+{
+	const struct shm_section *sec;
+	char err[256];
+
+	if (shm_section_find(shm_hdr(&s->shm), &wrk_stats_section, &sec, err, sizeof(err)) < 0)
+		panic("sup: %s", err);
+	return sec;
+}
+
+/* Slot i's copy: counters its worker writes, only ever summed here. */
+static const struct wrk_stats *worker_stats(const struct sup *s, const struct shm_section *sec,
+					    uint32_t i)
+{
+	return shm_region_section(shm_slot(&s->shm, i), sec);
+}
+
 static void writer_metrics(struct buf *b, const struct sup *s)
 {
 	const struct shm_header *h = shm_hdr(&s->shm);
+	const struct bw_stats *w = section(s, &bw_stats_section);
 	uint64_t queued = 0;
 
 	for (uint32_t i = 0; i < h->nregions; i++) {
@@ -87,56 +120,55 @@ static void writer_metrics(struct buf *b, const struct sup *s)
 	metric(b, "vagent_records_queued", "gauge", "Records in producer queues, not journaled.",
 	       queued);
 	metric(b, "vagent_records_journaled_total", "counter", "Records made durable.",
-	       atomic_load(&h->writer.journaled_total));
+	       atomic_load(&w->journaled_total));
 	metric(b, "vagent_records_committed_total", "counter", "Records inserted into MariaDB.",
-	       atomic_load(&h->writer.committed_total));
+	       atomic_load(&w->committed_total));
 	metric(b, "vagent_records_dead_total", "counter",
 	       "Records (or damaged spans) moved to the dead-letter file.",
-	       atomic_load(&h->writer.dead_total));
+	       atomic_load(&w->dead_total));
 	metric(b, "vagent_db_up", "gauge", "1 while the booking-writer is connected to MariaDB.",
-	       atomic_load(&h->writer.db_up));
+	       atomic_load(&w->db_up));
 	metric(b, "vagent_journal_backlog", "gauge", "Records journaled, not yet in MariaDB.",
-	       atomic_load(&h->writer.backlog));
+	       atomic_load(&w->backlog));
 	metric(b, "vagent_writer_up", "gauge", "1 while the booking-writer runs.",
 	       s->writer.pid != 0);
 }
 
 static void writer_histograms(struct buf *b, const struct sup *s)
 {
-	const struct shm_header *h = shm_hdr(&s->shm);
+	const struct bw_stats *w = section(s, &bw_stats_section);
 	struct hist_snap snap;
 
 	put(b, "# HELP vagent_db_commit_seconds One MariaDB transaction of the booking-writer.\n"
 	       "# TYPE vagent_db_commit_seconds histogram\n");
 	memset(&snap, 0, sizeof(snap));
-	hist_sum(&snap, &h->writer.commit);
+	hist_sum(&snap, &w->commit);
 	histogram(b, "vagent_db_commit_seconds", "", &snap);
 	put(b, "# HELP vagent_journal_fsync_seconds One journal group commit (write + fdatasync).\n"
 	       "# TYPE vagent_journal_fsync_seconds histogram\n");
 	memset(&snap, 0, sizeof(snap));
-	hist_sum(&snap, &h->writer.fsync);
+	hist_sum(&snap, &w->fsync);
 	histogram(b, "vagent_journal_fsync_seconds", "", &snap);
 }
 
 static void api_metrics(struct buf *b, const struct sup *s)
 {
-	const struct api_stats *a = shm_api_stats(&s->shm);
-	static const char *const cls[3] = { "2xx", "4xx", "5xx" };
+	const struct api_stats *a = section(s, &api_stats_section);
 
 	metric(b, "vagent_api_up", "gauge", "1 while the api process runs.",
 	       atomic_load(&a->pid) != 0);
 	put(b, "# HELP vagent_api_requests_total HTTP requests answered, by endpoint and class.\n"
 	       "# TYPE vagent_api_requests_total counter\n");
 	for (int e = 0; e < API_EP_MAX; e++)
-		for (int c = 0; c < 3; c++)
+		for (int c = 0; c < API_CLASS_MAX; c++)
 			put(b, "vagent_api_requests_total{endpoint=\"%s\",code=\"%s\"} %llu\n",
-			    api_endpoint_names[e], cls[c],
+			    api_endpoint_name(e), api_class_name(c),
 			    (unsigned long long)atomic_load(&a->requests[e][c]));
 }
 
 static void api_histograms(struct buf *b, const struct sup *s)
 {
-	const struct api_stats *a = shm_api_stats(&s->shm);
+	const struct api_stats *a = section(s, &api_stats_section);
 	struct hist_snap snap;
 	char label[64];
 
@@ -145,22 +177,24 @@ static void api_histograms(struct buf *b, const struct sup *s)
 	for (int e = 0; e < API_EP_MAX; e++) {
 		memset(&snap, 0, sizeof(snap));
 		hist_sum(&snap, &a->latency[e]);
-		snprintf(label, sizeof(label), "endpoint=\"%s\"", api_endpoint_names[e]);
+		snprintf(label, sizeof(label), "endpoint=\"%s\"", api_endpoint_name(e));
 		histogram(b, "vagent_api_request_seconds", label, &snap);
 	}
 }
 
 static void histograms(struct buf *b, const struct sup *s)
 {
+	const struct shm_section *sec = worker_section(s);
+
 	put(b, "# HELP vagent_stage_latency_seconds Latency of each stage of a call.\n"
 	       "# TYPE vagent_stage_latency_seconds histogram\n");
 	for (int st = 0; st < STAGE_MAX; st++) {
 		struct hist_snap snap;
 		memset(&snap, 0, sizeof(snap));
 		for (uint32_t i = 0; i < s->nslots; i++)
-			hist_sum(&snap, &shm_slot(&s->shm, i)->hist[st]);
+			hist_sum(&snap, &worker_stats(s, sec, i)->hist[st]);
 		char label[48];
-		snprintf(label, sizeof(label), "stage=\"%s\"", stage_names[st]);
+		snprintf(label, sizeof(label), "stage=\"%s\"", stage_name(st));
 		histogram(b, "vagent_stage_latency_seconds", label, &snap);
 	}
 }
@@ -186,12 +220,13 @@ static void histogram_text(struct sup *s, struct buf *b)
 
 static void render_metrics(struct buf *b, struct sup *s)
 {
+	const struct shm_section *sec = worker_section(s);
 	uint64_t fin = 0, fout = 0;
 
 	for (uint32_t i = 0; i < s->nslots; i++) {
-		const struct slot *sl = shm_slot(&s->shm, i);
-		fin += atomic_load_explicit(&sl->frames_in, memory_order_relaxed);
-		fout += atomic_load_explicit(&sl->frames_out, memory_order_relaxed);
+		const struct wrk_stats *ws = worker_stats(s, sec, i);
+		fin += atomic_load_explicit(&ws->frames_in, memory_order_relaxed);
+		fout += atomic_load_explicit(&ws->frames_out, memory_order_relaxed);
 	}
 	metric(b, "vagent_calls_active", "gauge", "Calls in progress.", pool_count(s, SLOT_BUSY));
 	metric(b, "vagent_calls_capacity", "gauge", "Most calls at once (max_calls).", s->nslots);

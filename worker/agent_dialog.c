@@ -217,7 +217,7 @@ static void on_token(void *arg, const char *text, size_t len)
 	if (!a->t.first_token) {
 		a->t.first_token = mono_ns();
 		if (a->t.llm_sent)
-			hist_add(&call_worker(a->call)->slot->hist[STAGE_LLM_TTFT],
+			hist_add(&call_worker(a->call)->stats->hist[STAGE_LLM_TTFT],
 				 (uint64_t)(a->t.first_token - a->t.llm_sent) / 1000);
 	}
 	if (!a->reply_ctx || a->reply_is_filler || a->reply_llm_done)
@@ -396,7 +396,7 @@ void agent_user_turn(struct agent *a)
 	a->t.speech_end = a->last_voice_ns ? a->last_voice_ns : now;
 	a->t.final = now;
 	if (a->t.final > a->t.speech_end)
-		hist_add(&call_worker(a->call)->slot->hist[STAGE_STT_FINAL],
+		hist_add(&call_worker(a->call)->stats->hist[STAGE_STT_FINAL],
 			 (uint64_t)(a->t.final - a->t.speech_end) / 1000);
 	a->nudges = 0;
 	a->turns++;		/* a caller's turn the agent answers */

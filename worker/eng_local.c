@@ -34,7 +34,7 @@
 static void record_stage(struct agent *a, enum stage st, int64_t from, int64_t to)
 {
 	if (from && to > from)
-		hist_add(&call_worker(a->call)->slot->hist[st], (uint64_t)(to - from) / 1000);
+		hist_add(&call_worker(a->call)->stats->hist[st], (uint64_t)(to - from) / 1000);
 }
 
 /*
@@ -52,7 +52,7 @@ static void record_overhead(struct agent *a)
 	int64_t own = (t->llm_sent - t->final) + (t->tts_first_text - t->first_token) +
 		      (t->first_frame - t->tts_first_audio);
 	if (own >= 0)
-		hist_add(&call_worker(a->call)->slot->hist[STAGE_OVERHEAD], (uint64_t)own / 1000);
+		hist_add(&call_worker(a->call)->stats->hist[STAGE_OVERHEAD], (uint64_t)own / 1000);
 }
 
 /* ---- provider events ---- */

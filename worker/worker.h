@@ -15,6 +15,7 @@
 
 #include "../ipc/shm.h"
 #include "call.h"
+#include "wrk_stats.h"
 
 struct call;
 struct conf;
@@ -34,6 +35,7 @@ struct worker {
 	struct shm_map bell_map;	/* the booking-writer's doorbell */
 	struct bell *bell;
 	struct slot *slot;
+	struct wrk_stats *stats;	/* in this worker's region */
 	struct ring *ring_in, *ring_out;
 
 	struct event_base *base;

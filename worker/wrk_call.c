@@ -135,8 +135,8 @@ static void publish_start(struct call *c)
 {
 	struct slot *s = c->w->slot;
 
-	atomic_store_explicit(&s->call_frames_in, 0, memory_order_relaxed);
-	atomic_store_explicit(&s->call_frames_out, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->w->stats->call_frames_in, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->w->stats->call_frames_out, 0, memory_order_relaxed);
 	slot_write_begin(s);
 	s->info.state = SLOT_BUSY;
 	s->info.start_real_ns = real_ns();
@@ -158,7 +158,7 @@ static void publish_rate(struct call *c)
 
 static void count_frame(struct call *c, bool out)
 {
-	struct slot *s = c->w->slot;
+	struct wrk_stats *s = c->w->stats;
 
 	if (out) {
 		c->frames_out++;
@@ -555,7 +555,7 @@ int call_start(struct worker *w, int fd, uint64_t seq, int64_t t_accept_ns)
 	c->seq = seq;
 	c->start_mono = c->last_rx_mono = mono_ns();
 	c->start_real = real_ns();
-	hist_add(&w->slot->hist[STAGE_HANDOFF], (uint64_t)(c->start_mono - t_accept_ns) / 1000);
+	hist_add(&w->stats->hist[STAGE_HANDOFF], (uint64_t)(c->start_mono - t_accept_ns) / 1000);
 	snprintf(c->reason, sizeof(c->reason), "unknown");
 	/* Small frames, sent as they are made. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -90,7 +90,7 @@ void worker_call_done(struct worker *w, enum call_outcome outcome)
 	bool exiting;
 
 	w->calls_served++;
-	atomic_fetch_add_explicit(&w->slot->calls, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->stats->calls, 1, memory_order_relaxed);
 	exiting = w->retiring || w->stopping ||
 		  (w->conf->worker_max_use && w->calls_served >= (uint64_t)w->conf->worker_max_use);
 	set_slot_state(w, exiting ? SLOT_RETIRING : SLOT_IDLE);
@@ -192,6 +192,8 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
 
 static void setup(struct worker *w, const struct worker_args *a)
 {
+	const struct shm_section *stats;
+	char err[256];
 	int rc;
 
 	w->conf = a->conf;
@@ -211,6 +213,9 @@ static void setup(struct worker *w, const struct worker_args *a)
 		log_debug("worker", NULL, "mappings not sealed: %s", strerror(-rc));
 	w->bell = w->bell_map.base;
 	w->slot = w->region.base;
+	if (shm_section_find(&w->hdr, &wrk_stats_section, &stats, err, sizeof(err)) < 0)
+		panic("worker: %s", err);	/* laid out by our own supervisor */
+	w->stats = shm_region_section(w->region.base, stats);
 	w->ring_in = slot_ring_in(w->region.base, &w->hdr);
 	w->ring_out = slot_ring_out(w->region.base, &w->hdr);
 

@@ -33,6 +33,8 @@
 #include <stdint.h>
 
 #include "../../ipc/shm.h"
+#include "../writer/bw_stats.h"
+#include "api_stats.h"
 
 struct conf;
 struct event;
@@ -97,6 +99,7 @@ struct api {
 	struct recq *q;			/* this process's record queue */
 	struct bell *bell;
 	struct api_stats *stats;
+	const struct bw_stats *writer;	/* for /healthz, read-only */
 
 	struct api_dbq *dbq;		/* the database thread */
 	int db_jobs;			/* submitted, not answered yet */

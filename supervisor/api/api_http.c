@@ -50,9 +50,8 @@ static void api_send(struct api *a, struct evhttp_request *req, int code, struct
 
 static void count(struct api *a, enum api_endpoint ep, int code, int64_t t0)
 {
-	int cls = code >= 500 ? 2 : code >= 400 ? 1 : 0;
-
-	atomic_fetch_add_explicit(&a->stats->requests[ep][cls], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&a->stats->requests[ep][api_class_of(code)], 1,
+				  memory_order_relaxed);
 	hist_add(&a->stats->latency[ep], (uint64_t)(mono_ns() - t0) / 1000);
 }
 
@@ -85,7 +84,7 @@ void api_error(struct api *a, struct evhttp_request *req, int code, enum api_end
 	va_end(ap);
 	log_msg(code >= 500 ? LOG_LVL_ERROR : LOG_LVL_WARN, "api", NULL, "%s %s from %s: %d %s",
 		evhttp_request_get_command(req) == EVHTTP_REQ_GET ? "GET" : "POST",
-		api_endpoint_names[ep], api_peer(req, peer, sizeof(peer)), code, msg);
+		api_endpoint_name(ep), api_peer(req, peer, sizeof(peer)), code, msg);
 	api_reply(a, req, code, json_pack("{s:s}", "error", msg), ep, t0);
 }
 
@@ -121,11 +120,12 @@ json_t *api_body(struct api *a, struct evhttp_request *req, enum api_endpoint ep
 static void healthz(struct api *a, struct evhttp_request *req, int64_t t0)
 {
 	const struct shm_header *h = a->hdr;
-	bool writer = atomic_load(&h->writer.pid) != 0, db = atomic_load(&h->writer.db_up);
+	const struct bw_stats *w = a->writer;
+	bool writer = atomic_load(&w->pid) != 0, db = atomic_load(&w->db_up);
 	json_t *j = json_pack("{s:s, s:b, s:b, s:I, s:b, s:I, s:I}",
 			      "status", !writer ? "down" : db ? "ok" : "degraded",
 			      "writer_running", writer, "db_up", db,
-			      "journal_backlog", (json_int_t)atomic_load(&h->writer.backlog),
+			      "journal_backlog", (json_int_t)atomic_load(&w->backlog),
 			      "draining", atomic_load(&h->draining) != 0,
 			      "calls_active", (json_int_t)atomic_load(&h->active),
 			      "generation", (json_int_t)atomic_load(&h->generation));

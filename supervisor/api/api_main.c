@@ -90,6 +90,10 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
 
 static void map_mine(struct api *a, int shm_fd, void *segment, size_t size, int region)
 {
+	const struct shm_section *own;
+	void *writer;
+	char err[256];
+
 	a->seg.base = segment;
 	a->seg.size = size;
 	a->seg.fd = -1;
@@ -97,9 +101,12 @@ static void map_mine(struct api *a, int shm_fd, void *segment, size_t size, int 
 	uint32_t mine = a->hdr->nslots + (uint32_t)region;	/* after the workers' */
 	if (region < 0 || region >= SHM_API_REGIONS || mine >= a->hdr->nregions)
 		panic("api: no record queue %d", region);
+	if (shm_section_find(a->hdr, &api_stats_section, &own, err, sizeof(err)) < 0 ||
+	    shm_section_get(&a->seg, &bw_stats_section, &writer, err, sizeof(err)) < 0)
+		panic("api: %s", err);	/* laid out by our own supervisor */
 	if (shm_map_slot(&a->region, shm_fd, a->hdr, mine) < 0 ||
 	    shm_map_bell(&a->bell_map, shm_fd, a->hdr) < 0 ||
-	    shm_map_api_stats(&a->stats_map, shm_fd, a->hdr) < 0)
+	    shm_map_section(&a->stats_map, shm_fd, own) < 0)
 		fatal("api: cannot map its shared memory: %s", strerror(errno));
 	/* The rest stays readable (health, writer state), never writable. */
 	mprotect(segment, size, PROT_READ);
@@ -107,6 +114,7 @@ static void map_mine(struct api *a, int shm_fd, void *segment, size_t size, int 
 	a->q = region_recq(a->region.base, a->hdr);
 	a->bell = a->bell_map.base;
 	a->stats = a->stats_map.base;
+	a->writer = writer;
 	atomic_store(&a->q->owner_pid, (int32_t)getpid());
 	atomic_store(&a->stats->pid, (int32_t)getpid());
 }

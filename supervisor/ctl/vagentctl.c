@@ -9,7 +9,12 @@
  * daemon agreed.
  *
  * The run directory comes from -r, or from the configuration (-c); the
- * segment is found through the pidfile there (ipc/shm.h says how).
+ * segment is found through the pidfile there (ipc/shm.h says how), and
+ * each statistics section by its name, refused (with that name) when the
+ * daemon is another build than this vagentctl.
+ *
+ * Helpers return 0 or -errno; the cmd_*() functions and control() return
+ * the exit status (0, 1 failed, 2 usage), which is what main() passes on.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +29,9 @@
 #include "../../common/conf.h"
 #include "../../common/vg_time.h"
 #include "../../ipc/shm.h"
+#include "../api/api_stats.h"
+#include "../writer/bw_stats.h"
+#include "../../worker/wrk_stats.h"
 #include "ctl_db.h"
 
 #ifndef VAGENT_CONF
@@ -64,10 +72,11 @@ static int run_dir_from_conf(struct ctl *c, const char *path)
 {
 	struct conf *conf;
 	char err[1024];
+	int rc;
 
-	if (conf_load_settings(path, any_engine, &conf, err, sizeof(err)) < 0) {
+	if ((rc = conf_load_settings(path, any_engine, &conf, err, sizeof(err))) < 0) {
 		fprintf(stderr, "vagentctl: %s\n", err);
-		return -1;
+		return rc;
 	}
 	snprintf(c->run_dir, sizeof(c->run_dir), "%s", conf->run_dir);
 	conf_free(conf);
@@ -77,12 +86,47 @@ static int run_dir_from_conf(struct ctl *c, const char *path)
 static int open_shm(struct ctl *c)
 {
 	char err[512];
+	int rc;
 
-	if (shm_open_ro(&c->shm, c->run_dir, err, sizeof(err)) < 0) {
+	if ((rc = shm_open_ro(&c->shm, c->run_dir, err, sizeof(err))) < 0)
 		fprintf(stderr, "vagentctl: %s\n", err);
-		return -1;
+	return rc;
+}
+
+/*
+ * A section of the segment, as this vagentctl was built to read it; NULL,
+ * said once, when the daemon is another build.
+ */
+static const void *section(const struct ctl *c, const struct shm_section_spec *want)
+{
+	char err[256];
+	void *p;
+
+	if (shm_section_get(&c->shm, want, &p, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vagentctl: shared memory %s: %s\n", c->shm.name, err);
+		return NULL;
 	}
-	return 0;
+	return p;
+}
+
+/* The workers' section, one copy per region; NULL as above. */
+static const struct shm_section *worker_section(const struct ctl *c)
+{
+	const struct shm_section *sec;
+	char err[256];
+
+	if (shm_section_find(shm_hdr(&c->shm), &wrk_stats_section, &sec, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vagentctl: shared memory %s: %s\n", c->shm.name, err);
+		return NULL;
+	}
+	return sec;
+}
+
+/* Slot i's copy of it: what its worker wrote, only summed and printed. */
+static const struct wrk_stats *worker_stats(const struct ctl *c, const struct shm_section *sec,
+					    uint32_t i)
+{
+	return shm_region_section(shm_slot(&c->shm, i), sec);
 }
 
 static uint32_t count_state(const struct ctl *c, enum slot_state st)
@@ -103,6 +147,11 @@ static int cmd_status(struct ctl *c)
 	unsigned active = atomic_load(&h->active), draining = atomic_load(&h->draining);
 	unsigned retiring = count_state(c, SLOT_RETIRING);
 	unsigned avail = draining ? 0 : h->nslots - active - retiring;
+	const struct api_stats *api = section(c, &api_stats_section);
+	const struct bw_stats *w = section(c, &bw_stats_section);
+
+	if (!api || !w)
+		return 1;
 
 	if (c->json) {
 		printf("{\"master_pid\":%d,\"capacity\":%u,\"active\":%u,\"idle\":%u,"
@@ -117,12 +166,12 @@ static int cmd_status(struct ctl *c)
 		       (unsigned long long)atomic_load(&h->rejected_total),
 		       (unsigned long long)atomic_load(&h->failed_total),
 		       (unsigned long long)atomic_load(&h->restarts_total),
-		       atomic_load(&h->writer.pid), atomic_load(&h->writer.db_up) ? "true" : "false",
-		       (unsigned long long)atomic_load(&h->writer.journaled_total),
-		       (unsigned long long)atomic_load(&h->writer.committed_total),
-		       (unsigned long long)atomic_load(&h->writer.dead_total),
-		       (unsigned long long)atomic_load(&h->writer.backlog),
-		       atomic_load(&shm_api_stats(&c->shm)->pid));
+		       atomic_load(&w->pid), atomic_load(&w->db_up) ? "true" : "false",
+		       (unsigned long long)atomic_load(&w->journaled_total),
+		       (unsigned long long)atomic_load(&w->committed_total),
+		       (unsigned long long)atomic_load(&w->dead_total),
+		       (unsigned long long)atomic_load(&w->backlog),
+		       atomic_load(&api->pid));
 		return 0;
 	}
 	printf("vagentd pid %d, generation %u%s\n", h->master_pid, atomic_load(&h->generation),
@@ -135,20 +184,21 @@ static int cmd_status(struct ctl *c)
 	       (unsigned long long)atomic_load(&h->failed_total),
 	       (unsigned long long)atomic_load(&h->restarts_total));
 	printf("writer:   %s, MariaDB %s; records %llu journaled, %llu committed, %llu dead, "
-	       "%llu waiting\n", atomic_load(&h->writer.pid) ? "running" : "NOT RUNNING",
-	       atomic_load(&h->writer.db_up) ? "up" : "DOWN",
-	       (unsigned long long)atomic_load(&h->writer.journaled_total),
-	       (unsigned long long)atomic_load(&h->writer.committed_total),
-	       (unsigned long long)atomic_load(&h->writer.dead_total),
-	       (unsigned long long)atomic_load(&h->writer.backlog));
-	printf("api:      %s\n", atomic_load(&shm_api_stats(&c->shm)->pid) ? "running" :
+	       "%llu waiting\n", atomic_load(&w->pid) ? "running" : "NOT RUNNING",
+	       atomic_load(&w->db_up) ? "up" : "DOWN",
+	       (unsigned long long)atomic_load(&w->journaled_total),
+	       (unsigned long long)atomic_load(&w->committed_total),
+	       (unsigned long long)atomic_load(&w->dead_total),
+	       (unsigned long long)atomic_load(&w->backlog));
+	printf("api:      %s\n", atomic_load(&api->pid) ? "running" :
 	       "not running");
 	return 0;
 }
 
-static void print_call(const struct ctl *c, uint32_t i, const struct slot_info *in, bool first)
+static void print_call(const struct ctl *c, const struct shm_section *sec, uint32_t i,
+		       const struct slot_info *in, bool first)
 {
-	const struct slot *s = shm_slot(&c->shm, i);
+	const struct wrk_stats *s = worker_stats(c, sec, i);
 	double dur = (double)(mono_ns() - in->start_mono_ns) / NS_PER_S;
 	unsigned long long fin = atomic_load(&s->call_frames_in);
 	unsigned long long fout = atomic_load(&s->call_frames_out);
@@ -168,9 +218,12 @@ static void print_call(const struct ctl *c, uint32_t i, const struct slot_info *
 static int cmd_calls(struct ctl *c)
 {
 	const struct shm_header *h = shm_hdr(&c->shm);
+	const struct shm_section *sec = worker_section(c);
 	struct slot_info info;
 	bool first = true;
 
+	if (!sec)
+		return 1;
 	if (c->json)
 		printf("[");
 	else
@@ -182,7 +235,7 @@ static int cmd_calls(struct ctl *c)
 			continue;
 		info.uuid[sizeof(info.uuid) - 1] = info.did[sizeof(info.did) - 1] = '\0';
 		info.cli[sizeof(info.cli) - 1] = info.engine[sizeof(info.engine) - 1] = '\0';
-		print_call(c, i, &info, first);
+		print_call(c, sec, i, &info, first);
 		first = false;
 	}
 	if (c->json)
@@ -193,23 +246,26 @@ static int cmd_calls(struct ctl *c)
 static int cmd_latency(struct ctl *c)
 {
 	const struct shm_header *h = shm_hdr(&c->shm);
+	const struct shm_section *sec = worker_section(c);
 	struct hist_snap snap;
 
+	if (!sec)
+		return 1;
 	if (c->json)
 		printf("{");
 	for (int st = 0; st < STAGE_MAX; st++) {
 		memset(&snap, 0, sizeof(snap));
 		for (uint32_t i = 0; i < h->nslots; i++)
-			hist_sum(&snap, &shm_slot(&c->shm, i)->hist[st]);
+			hist_sum(&snap, &worker_stats(c, sec, i)->hist[st]);
 		unsigned long long p50 = hist_quantile(&snap, 0.50), p90 = hist_quantile(&snap, 0.90);
 		unsigned long long p99 = hist_quantile(&snap, 0.99);
 		if (c->json)
 			printf("%s\"%s\":{\"count\":%llu,\"p50_us\":%llu,\"p90_us\":%llu,"
-			       "\"p99_us\":%llu}", st ? "," : "", stage_names[st],
+			       "\"p99_us\":%llu}", st ? "," : "", stage_name(st),
 			       (unsigned long long)snap.count, p50, p90, p99);
 		else
 			printf("%-10s count %8llu  p50 %8llu us  p90 %8llu us  p99 %8llu us\n",
-			       stage_names[st], (unsigned long long)snap.count, p50, p90, p99);
+			       stage_name(st), (unsigned long long)snap.count, p50, p90, p99);
 	}
 	if (c->json)
 		printf("}\n");

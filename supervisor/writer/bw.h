@@ -33,6 +33,7 @@
 #include "../../common/buf.h"
 #include "../../ipc/shm.h"
 #include "bw_journal.h"
+#include "bw_stats.h"
 
 struct conf;
 
@@ -57,6 +58,7 @@ struct bw {
 	struct shm_map shm;		/* the whole segment, read-write */
 	struct shm_header *hdr;
 	struct bell *bell;
+	struct bw_stats *stats;		/* this process's section: only it writes there */
 	/* The layout, copied from the header once and checked against the mapping. */
 	struct shm_header layout;
 	uint32_t nregions, recq_cap;

@@ -100,7 +100,7 @@ static void condemn_queue(struct bw *w, uint32_t i)
 		  "dead-letter file; not read again until the supervisor has killed its "
 		  "producer and reset it", i, (unsigned long long)t->pos, t->corrupt, n);
 	dead_letter(w->conf->journal_dir, "corrupt record queue", (int)i, 0, w->raw, n);
-	atomic_fetch_add(&w->hdr->writer.dead_total, 1);
+	atomic_fetch_add(&w->stats->dead_total, 1);
 	t->condemned = true;
 	t->condemned_ns = mono_ns();
 	t->req = recq_condemn(t->q);
@@ -117,7 +117,7 @@ static void commit_batch(struct bw *w)
 	if (rc < 0)
 		fatal("writer: journal %s: %s; restarting to re-read what is on disk",
 		      w->j.dir, strerror(-rc));
-	hist_add(&w->hdr->writer.fsync, (uint64_t)(mono_ns() - t0) / 1000);
+	hist_add(&w->stats->fsync, (uint64_t)(mono_ns() - t0) / 1000);
 	for (uint32_t i = 0; i < w->nregions; i++) {
 		struct bw_queue *t = &w->queues[i];
 		if (t->any)
@@ -125,11 +125,11 @@ static void commit_batch(struct bw *w)
 		if (t->corrupt)
 			condemn_queue(w, i);
 	}
-	atomic_fetch_add(&w->hdr->writer.journaled_total, w->batch_records);
-	atomic_fetch_add(&w->hdr->writer.backlog, w->batch_records);
+	atomic_fetch_add(&w->stats->journaled_total, w->batch_records);
+	atomic_fetch_add(&w->stats->backlog, w->batch_records);
 	if ((rc = journal_rotate(&w->j)) < 0)
 		fatal("writer: new journal segment in %s: %s", w->j.dir, strerror(-rc));
-	atomic_store(&w->hdr->writer.journal_bytes, w->j.size);
+	atomic_store(&w->stats->journal_bytes, w->j.size);
 	pthread_mutex_lock(&w->mu);
 	w->durable = journal_end(&w->j);
 	pthread_cond_signal(&w->cond);

@@ -93,7 +93,7 @@ static void db_drop(struct bw *w)
 	w->st_booking = w->st_call = w->st_doppia = NULL;
 	db_close(w->db);
 	w->db = NULL;
-	atomic_store(&w->hdr->writer.db_up, 0);
+	atomic_store(&w->stats->db_up, 0);
 }
 
 static MYSQL_STMT *prepare(MYSQL *db, const char *sql, char *err, size_t errlen)
@@ -123,8 +123,8 @@ static int db_up(struct bw *w)
 		if (w->refusing)
 			return 0;	/* connected, but db_up waits for a batch to land */
 		log_info("writer", NULL, "MariaDB is up: catching up %llu record(s)",
-			 (unsigned long long)atomic_load(&w->hdr->writer.backlog));
-		atomic_store(&w->hdr->writer.db_up, 1);
+			 (unsigned long long)atomic_load(&w->stats->backlog));
+		atomic_store(&w->stats->db_up, 1);
 		w->db_logged_down = false;
 		w->backoff_ms = 0;
 		return 0;
@@ -132,7 +132,7 @@ static int db_up(struct bw *w)
 	if (!w->db_logged_down)	/* once per outage, not once per retry */
 		log_error("writer", NULL, "MariaDB unreachable (%s); journaling goes on, "
 			  "%llu record(s) wait and are retried", err,
-			  (unsigned long long)atomic_load(&w->hdr->writer.backlog));
+			  (unsigned long long)atomic_load(&w->stats->backlog));
 	w->db_logged_down = true;
 	db_drop(w);
 	return -EAGAIN;
@@ -241,7 +241,7 @@ static void item_dead(struct bw *w, struct item *it, const char *why)
 		    it->jr.len);
 	it->dead = true;
 	it->id = -1;
-	atomic_fetch_add(&w->hdr->writer.dead_total, 1);
+	atomic_fetch_add(&w->stats->dead_total, 1);
 }
 
 static struct item *item_at(struct batch *b, size_t i)
@@ -303,7 +303,7 @@ static void load_corrupt(void *arg, size_t off, size_t len)
 		  "dead-letter file", (unsigned long long)l->from.seg, len,
 		  (unsigned long long)(l->from.off + off));
 	dead_letter(l->w->conf->journal_dir, "corrupt journal bytes", -1, 0, l->b->buf + off, len);
-	atomic_fetch_add(&l->w->hdr->writer.dead_total, 1);
+	atomic_fetch_add(&l->w->stats->dead_total, 1);
 }
 
 /*
@@ -349,7 +349,7 @@ static void refused(struct bw *w, unsigned e, const char *why)
 		log_error("writer", NULL, "MariaDB %s the batch (%s); not the records' fault: "
 			  "%llu record(s) stay journaled and are retried until it takes them",
 			  db_classify(e) == DB_TRANSIENT ? "failed" : "refuses", why,
-			  (unsigned long long)atomic_load(&w->hdr->writer.backlog));
+			  (unsigned long long)atomic_load(&w->stats->backlog));
 	w->refusal_logged = true;
 	w->refusing = true;
 	db_drop(w);
@@ -360,11 +360,11 @@ static void accepted(struct bw *w)
 {
 	if (w->refusing)
 		log_info("writer", NULL, "MariaDB is up: catching up %llu record(s); it takes "
-			 "writes again", (unsigned long long)atomic_load(&w->hdr->writer.backlog));
+			 "writes again", (unsigned long long)atomic_load(&w->stats->backlog));
 	w->refusing = w->refusal_logged = false;
 	w->db_logged_down = false;
 	w->backoff_ms = 0;
-	atomic_store(&w->hdr->writer.db_up, 1);
+	atomic_store(&w->stats->db_up, 1);
 }
 
 /* One transaction. 0; -EAGAIN to retry later; -ERESTART after dead-lettering one. */
@@ -413,10 +413,10 @@ static void acknowledge(struct bw *w, struct batch *b)
 		if (it->jr.epoch == w->epoch && it->jr.producer < w->nregions)
 			recq_commit(bw_recq(w, it->jr.producer), it->jr.seq, it->id);
 		if (!it->dead)
-			atomic_fetch_add(&w->hdr->writer.committed_total, 1);
+			atomic_fetch_add(&w->stats->committed_total, 1);
 	}
-	atomic_fetch_sub(&w->hdr->writer.backlog, b->n <= atomic_load(&w->hdr->writer.backlog) ?
-			 b->n : atomic_load(&w->hdr->writer.backlog));
+	atomic_fetch_sub(&w->stats->backlog, b->n <= atomic_load(&w->stats->backlog) ?
+			 b->n : atomic_load(&w->stats->backlog));
 }
 
 static int open_segment(struct bw *w, uint64_t seg)
@@ -516,7 +516,7 @@ static int step(struct bw *w, struct batch *b, int fd, struct jpos applied,
 			;
 		if (rc < 0)
 			return rc;
-		hist_add(&w->hdr->writer.commit, (uint64_t)(mono_ns() - t0) / 1000);
+		hist_add(&w->stats->commit, (uint64_t)(mono_ns() - t0) / 1000);
 		acknowledge(w, b);
 	}
 	b->loaded = false;

@@ -60,11 +60,14 @@ struct recq *bw_recq(const struct bw *w, uint32_t i)
 /*
  * Copies the layout the supervisor wrote before the fork, and checks it
  * against the mapping once: every queue address and size the writer uses
- * comes from this copy, never again from shared memory.
+ * comes from this copy, never again from shared memory; so does the place
+ * of its statistics section.
  */
 static void layout(struct bw *w)
 {
 	struct shm_header *h = &w->layout;
+	const struct shm_section *sec;
+	char err[256];
 
 	memcpy(h, w->shm.base, sizeof(*h));
 	if (h->magic != SHM_MAGIC || h->nregions == 0 || h->nregions > UINT16_MAX ||
@@ -75,6 +78,9 @@ static void layout(struct bw *w)
 		panic("writer: the segment's layout does not fit its mapping");
 	w->nregions = h->nregions;
 	w->recq_cap = h->recq_cap;
+	if (shm_section_find(h, &bw_stats_section, &sec, err, sizeof(err)) < 0)
+		panic("writer: %s", err);	/* laid out by our own supervisor */
+	w->stats = (struct bw_stats *)((char *)w->shm.base + sec->off);
 }
 
 /* The journal thread's view of each queue: where reading resumes. */
@@ -116,8 +122,8 @@ static void setup(struct bw *w, const struct conf *c, int shm_fd, void *segment,
 	if (journal_open(&w->j, c->journal_dir, ROTATE_BYTES, &pending, err, sizeof(err)) < 0)
 		fatal("writer: %s", err);
 	w->durable = journal_end(&w->j);
-	atomic_store(&w->hdr->writer.backlog, pending);
-	atomic_store(&w->hdr->writer.pid, (int32_t)getpid());
+	atomic_store(&w->stats->backlog, pending);
+	atomic_store(&w->stats->pid, (int32_t)getpid());
 	if (pending)
 		log_info("writer", NULL, "journal holds %llu record(s) not yet in MariaDB",
 			 (unsigned long long)pending);
@@ -141,9 +147,9 @@ void writer_main(const struct conf *c, int shm_fd, void *segment, size_t size)
 		pthread_cancel(sig);
 	pthread_join(sig, NULL);
 	log_info("writer", NULL, "booking-writer stopped: %llu record(s) still to commit",
-		 (unsigned long long)atomic_load(&w.hdr->writer.backlog));
-	atomic_store(&w.hdr->writer.pid, 0);
-	atomic_store(&w.hdr->writer.db_up, 0);
+		 (unsigned long long)atomic_load(&w.stats->backlog));
+	atomic_store(&w.stats->pid, 0);
+	atomic_store(&w.stats->db_up, 0);
 	journal_close(&w.j);
 	free(w.payload);
 	free(w.raw);

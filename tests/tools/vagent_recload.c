@@ -263,11 +263,12 @@ static int hostile(struct opts *o, struct shm_map *shm)
 	int64_t t[3], ids[3];
 	int jn = 0, cn = 0;
 
-	p.region = shm_claim_producer(shm, getpid());
-	if (p.region < 0) {
+	uint32_t region;
+	if (shm_claim_producer(shm, getpid(), &region) < 0) {
 		fprintf(stderr, "vagent-recload: no producer queue free\n");
 		return 1;
 	}
+	p.region = (int)region;
 	struct recq *q = shm_recq(shm, (uint32_t)p.region);
 	p.seq = seq;
 	p.t_put = p.t_journaled = p.t_committed = t;
@@ -315,12 +316,13 @@ int main(int argc, char **argv)
 		struct producer *p = &ps[k];
 		p->o = &o;
 		p->shm = &shm;
-		p->region = shm_claim_producer(&shm, getpid());
-		if (p->region < 0) {
+		uint32_t region;
+		if (shm_claim_producer(&shm, getpid(), &region) < 0) {
 			fprintf(stderr, "vagent-recload: only %d producer queue(s) free; raise "
 				"[vagentd] extra_producers\n", k);
 			return 1;
 		}
+		p->region = (int)region;
 		size_t n = (size_t)o.records;
 		p->seq = calloc(n, sizeof(uint64_t));
 		p->t_put = calloc(n, sizeof(int64_t));
