@@ -27,7 +27,7 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-static int sync_dir(const char *dir)
+int file_sync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc = 0;
@@ -63,5 +63,5 @@ int file_replace(const char *dir, const char *name, const void *data, size_t len
 		unlink(tmp);
 		return rc;
 	}
-	return durable ? sync_dir(dir) : 0;
+	return durable ? file_sync_dir(dir) : 0;
 }

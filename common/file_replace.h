@@ -29,4 +29,10 @@
 int file_replace(const char *dir, const char *name, const void *data, size_t len, mode_t mode,
 		 bool durable);
 
+/*
+ * fsyncs a directory, so that a file created, renamed or removed in it
+ * survives a power cut. 0 or -errno.
+ */
+int file_sync_dir(const char *dir);
+
 #endif

@@ -109,19 +109,6 @@ uint64_t journal_oldest(const char *dir)
 	return o;
 }
 
-static int sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /*
  * Walks the newest segment; truncates a torn tail. Reads the whole segment:
  * segments are bounded by rotate_bytes. Damage with whole records after it
@@ -180,7 +167,7 @@ static int open_seg(struct journal *j, uint64_t seg, bool create)
 	j->fd = fd;
 	j->seg = seg;
 	j->size = 0;
-	return create ? sync_dir(j->dir) : 0;
+	return create ? file_sync_dir(j->dir) : 0;
 }
 
 int journal_open(struct journal *j, const char *dir, uint64_t rotate_bytes,

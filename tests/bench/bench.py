@@ -369,6 +369,72 @@ def bench_jitter_busy(tmp, n, seconds):
         d.stop()
 
 
+def thread_schedstat(pid):
+    """tid -> (comm, run ns, wait ns, timeslices) of every thread of pid."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                run, wait, slices = (int(x) for x in f.read().split())
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        out[tid] = (comm, run, wait, slices)
+    return out
+
+
+def bench_profile(tmp, n, seconds):
+    """Where one worker's time goes in a local-engine call, with n calls up:
+    per thread CPU and wake-ups from /proc/<pid>/task/*/schedstat, then the
+    hottest symbols from perf (Debian's linux-perf) or, without perf, the
+    system calls from strace -c."""
+    import shutil
+    import subprocess
+    import time
+    d, emus, wav = local_stack(tmp, n)
+    try:
+        p = start_caller(d.port, "-n", str(n), "-s", "20", "-w", wav, "-V", str(VAD_RMS))
+        call = wait_for(lambda: [c for c in d.calls() if c["frames_in"] >= 150],
+                        60, "a call three seconds in")[0]
+        pid = call["pid"]
+        a = thread_schedstat(pid)
+        time.sleep(seconds)
+        b = thread_schedstat(pid)
+        for tid, (comm, run, wait, slices) in sorted(b.items()):
+            r0, w0, s0 = a.get(tid, (comm, 0, 0, 0))[1:]
+            emit(bench="profile", what="thread", comm=comm, tid=int(tid),
+                 cpu_ms_per_s=round((run - r0) / 1e6 / seconds, 2),
+                 wait_ms_per_s=round((wait - w0) / 1e6 / seconds, 2),
+                 wakeups_per_s=round((slices - s0) / seconds, 1))
+        if shutil.which("perf"):
+            data = os.path.join(tmp, "worker.perf")
+            r = subprocess.run(["perf", "record", "-q", "-F", "2000", "-g", "-p", str(pid),
+                                "-o", data, "--", "sleep", str(seconds)],
+                               capture_output=True, text=True)
+            if r.returncode == 0:
+                rep = subprocess.run(["perf", "report", "-i", data, "--no-children",
+                                      "--sort", "dso,sym", "--percent-limit", "1",
+                                      "--stdio", "-g", "none"],
+                                     capture_output=True, text=True).stdout
+                for line in rep.splitlines():
+                    f = line.split()
+                    if len(f) >= 4 and f[0].endswith("%"):
+                        emit(bench="profile", what="symbol", percent=float(f[0][:-1]),
+                             dso=f[1], symbol=" ".join(f[3:]))
+                finish_caller(p, timeout=600)
+                return
+        r = subprocess.run(["timeout", "-s", "INT", str(seconds), "strace", "-c", "-f", "-p",
+                            str(pid)], capture_output=True, text=True,
+                           timeout=seconds + 30) if shutil.which("strace") else None
+        if r is not None:
+            print(r.stderr, file=sys.stderr)
+        finish_caller(p, timeout=600)
+    finally:
+        d.stop()
+        emus.stop()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="comma-separated: handoff,jitter,busy,memory,writer,api,"
@@ -379,6 +445,8 @@ def main():
                     default=[100, 150, 200, 250, 300], help="capacity search steps")
     ap.add_argument("--seconds", type=int, default=10, help="audio per jitter call")
     ap.add_argument("--rounds", type=int, default=10, help="handoff rounds of 100 calls")
+    ap.add_argument("--profile", type=int, metavar="CALLS",
+                    help="only profile one worker of a local-engine call with CALLS calls up")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "busy", "memory",
                                                         "writer", "api", "local"}
@@ -386,6 +454,9 @@ def main():
     import shutil
     atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in RUN_DIRS])
     with tempfile.TemporaryDirectory(prefix="vagent-bench-") as tmp:
+        if args.profile:
+            bench_profile(tmp, args.profile, 8)
+            return
         if "handoff" in only:
             bench_handoff(tmp, args.rounds)
         if "jitter" in only:
