@@ -34,6 +34,7 @@
 #include "../../ipc/shm.h"
 
 #define POLL_NS (100 * NS_PER_US)
+#define CHECK_NS (200 * NS_PER_MS)	/* how often a nap asks whether vagentd lives */
 
 enum wait_for { WAIT_NONE, WAIT_JOURNALED, WAIT_COMMITTED };
 
@@ -57,6 +58,7 @@ struct producer {
 	int64_t *ids;
 	int done_journaled, done_committed, dead, timeouts, errors;
 	int64_t last_commit_ns;
+	int64_t next_check_ns;		/* nap(): when to ask whether vagentd lives */
 };
 
 static bool daemon_alive(const struct shm_map *shm)
@@ -69,12 +71,18 @@ static int64_t deadline_of(const struct opts *o) { return mono_ns() + o->timeout
 /*
  * Sleeps one poll interval; false once the vagentd whose segment this is
  * has gone, so that a load left behind by a killed test stops waiting
- * (and polling) instead of running out its whole timeout.
+ * (and polling) instead of running out its whole timeout. It asks the
+ * kernel at most every CHECK_NS: a syscall every 100 us in fifty threads
+ * would be load of its own and slow the writer it measures.
  */
-static bool nap(const struct shm_map *shm)
+static bool nap(const struct shm_map *shm, int64_t *next_check_ns)
 {
 	struct timespec ts = { 0, POLL_NS };
 	nanosleep(&ts, NULL);
+	int64_t now = mono_ns();
+	if (now < *next_check_ns)
+		return true;
+	*next_check_ns = now + CHECK_NS;
 	return daemon_alive(shm);
 }
 
@@ -117,7 +125,7 @@ static int put_one(struct producer *p, struct recq *q, struct bell *b, int i)
 	v[BK_COMPANY_NAME] = rec_str("George The Plumber");
 	while ((rc = rec_put(q, b, REC_BOOKING, v, &p->seq[i], err, sizeof(err))) == -ENOBUFS &&
 	       mono_ns() < deadline)
-		if (!nap(p->shm))	/* the writer is behind: wait as a producer would */
+		if (!nap(p->shm, &p->next_check_ns))	/* the writer is behind: wait as a producer would */
 			break;
 	if (rc < 0) {
 		fprintf(stderr, "vagent-recload: producer %d: %s\n", p->region, err);
@@ -155,7 +163,7 @@ static void *produce(void *arg)
 				p->timeouts += !ok;
 				break;
 			}
-			if (!nap(p->shm)) {
+			if (!nap(p->shm, &p->next_check_ns)) {
 				p->timeouts++;
 				goto gone;
 			}
@@ -164,7 +172,7 @@ static void *produce(void *arg)
 	deadline = deadline_of(p->o);
 	while ((jn < n || cn < n) && mono_ns() < deadline) {
 		harvest(p, q, n, &jn, &cn);
-		if (!nap(p->shm))
+		if (!nap(p->shm, &p->next_check_ns))
 			break;
 	}
 gone:
@@ -279,7 +287,7 @@ static int hostile(struct opts *o, struct shm_map *shm)
 	int64_t deadline = deadline_of(o);
 	while (jn < 3 && mono_ns() < deadline) {
 		harvest(&p, q, 3, &jn, &cn);
-		if (!nap(shm))
+		if (!nap(shm, &p.next_check_ns))
 			break;
 	}
 	uint64_t far = 1ull << 30;
