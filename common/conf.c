@@ -77,6 +77,7 @@ static const struct key keys[] = {
 	{ "stt", "language", K_STR, F(stt_language), 0, 0, false },
 	{ "stt", "endpointing_ms", K_INT, F(stt_endpointing_ms), 10, 5000, false },
 	{ "stt", "utterance_end_ms", K_INT, F(stt_utterance_end_ms), 1000, 5000, false },
+	{ "stt", "batch_ms", K_INT, F(stt_batch_ms), 20, 500, false },
 	{ "stt", "keyterms", K_STR, F(stt_keyterms), 0, 0, false },
 	{ "stt", "api_key_file", K_PATH, F(stt_key_file), 0, 0, false },
 	{ "llm", "url", K_STR, F(llm_url), 0, 0, false },
@@ -158,6 +159,7 @@ static void defaults(struct conf *c)
 	snprintf(c->stt_language, sizeof(c->stt_language), "en-GB");
 	c->stt_endpointing_ms = 300;
 	c->stt_utterance_end_ms = 1000;
+	c->stt_batch_ms = 100;
 	snprintf(c->stt_keyterms, sizeof(c->stt_keyterms), "postcode,plumber,electrician,callout");
 	snprintf(c->llm_url, sizeof(c->llm_url), "https://api.groq.com/openai/v1");
 	snprintf(c->llm_model, sizeof(c->llm_model), "llama-3.3-70b-versatile");

@@ -111,6 +111,7 @@ struct conf {
 	char stt_language[16];
 	int stt_endpointing_ms;
 	int stt_utterance_end_ms;
+	int stt_batch_ms;		/* caller audio per message while nothing is urgent */
 	char stt_keyterms[512];		/* comma-separated */
 	char stt_key_file[PATH_MAX];	/* else $VAGENT_STT_API_KEY */
 

@@ -59,7 +59,10 @@ static void record_overhead(struct agent *a)
 
 static void stt_speech_started(void *arg)
 {
-	(void)arg;	/* noise starts speech too: only words or level count */
+	struct agent *a = arg;
+
+	/* Noise starts speech too: only words or level count for the dialog. */
+	a->stt_open_ns = mono_ns();
 }
 
 static void stt_partial(void *arg, const char *text)
@@ -72,7 +75,7 @@ static void stt_partial(void *arg, const char *text)
 	/* Words heard over the agent's voice confirm a barge-in. */
 	if (a->reply_ctx && !a->reply_is_filler && words >= 2)
 		agent_barge_in(a, "the caller's words over the agent");
-	a->last_activity_ns = mono_ns();
+	a->last_activity_ns = a->stt_open_ns = mono_ns();
 }
 
 /* Adds a final to the caller's words, a space after the one before. */
@@ -94,6 +97,7 @@ static void stt_final(void *arg, const char *text, bool speech_final)
 	size_t n = strlen(text);
 
 	a->last_activity_ns = mono_ns();
+	a->stt_open_ns = speech_final ? 0 : a->last_activity_ns;
 	if (n && heard_add(&a->heard, text, n) < 0)
 		return;
 	if (speech_final && a->heard.len)
@@ -105,6 +109,7 @@ static void stt_utterance_end(void *arg)
 	struct agent *a = arg;
 
 	/* speech_final can fail to come in noise: this ends the turn instead. */
+	a->stt_open_ns = 0;
 	if (a->heard.len)
 		agent_user_turn(a);
 }
@@ -227,17 +232,37 @@ static int local_start(struct call *c)
 	return 0;
 }
 
+/*
+ * Whether the caller audio waiting in the ring should go to the STT now.
+ * Batching it saves wake-ups on both sides, but two moments cannot wait:
+ * quiet inside an utterance the STT has begun (the silence its endpointing
+ * needs to end the caller's turn) and speech while the agent talks (the
+ * words that confirm a barge-in). Noise that opened an utterance with no
+ * words closes it after utterance_end_ms plus a second.
+ */
+static bool stt_due(const struct agent *a, struct call *c, bool speech, bool playing,
+		    int64_t now)
+{
+	int64_t open_ns = (int64_t)(a->conf->stt_utterance_end_ms + 1000) * NS_PER_MS;
+	bool open = a->stt_open_ns && now - a->stt_open_ns < open_ns;
+	size_t batch = (size_t)call_rate(c) * (size_t)a->conf->stt_batch_ms / 1000;
+
+	return (open && !speech) || (playing && speech) || ring_avail(call_ring_in(c)) >= batch;
+}
+
 static void local_on_audio(struct call *c, const uint8_t *pcm, size_t n)
 {
 	struct agent *a = call_engine_state(c);
 	double ms = audio_mean_square_le(pcm, n), loud = (double)a->conf->local_bargein_rms;
 	int64_t now = mono_ns();
+	bool speech = ms >= loud * loud / 4;	/* half the barge-in level */
 
-	a->stt_ops->audio(a->stt);
-	if (ms >= loud * loud / 4)	/* half the barge-in level: speech */
+	if (speech)
 		a->last_voice_ns = now;
 	bool playing = a->reply_ctx && !a->reply_is_filler &&
 		       (ring_avail(call_ring_out(c)) || !a->reply_tts_done);
+	if (stt_due(a, c, speech, playing, now))
+		a->stt_ops->audio(a->stt);
 	if (!playing || ms < loud * loud) {
 		a->loud_since_ns = 0;
 		return;

@@ -37,7 +37,7 @@ struct stt_ops {
 	const char *name;
 	int (*start)(struct stt **out, struct ws_loop *loop, const struct conf *c, int rate,
 		     struct ring *audio, const char *uuid, const struct stt_events *ev, void *arg);
-	/* New caller audio is in the ring. */
+	/* Send the caller audio in the ring now (the engine decides when). */
 	void (*audio)(struct stt *s);
 	/* End of call: flush, close, free. NULL is fine. */
 	void (*stop)(struct stt *s);

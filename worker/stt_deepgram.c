@@ -4,8 +4,11 @@
  * One websocket per call: linear16 at the call's rate, interim results,
  * VAD events, endpointing and utterance_end_ms from [stt], key terms as
  * repeated keyterm parameters (nova-3) or keywords (older models). Audio
- * goes out from the inbound ring on the websocket thread in 20-100 ms
- * binary messages, never an empty one (that would end the stream).
+ * goes out from the inbound ring on the websocket thread, never as an empty
+ * message (that would end the stream), and only when the engine has said
+ * it is due (audio()): the engine batches it ([stt] batch_ms) except where
+ * a turn's end or a barge-in may hang on it, and the thread's other
+ * wake-ups (a TTS token, a reconnection) must not break its batches up.
  * KeepAlive goes out as text whenever no audio has been sent for 3 s.
  *
  * A close by Deepgram mid-call (a network blip, NET-0001) is answered by a
@@ -55,6 +58,7 @@ struct stt {
 	bool open, stopping;
 	bool dead;			/* on_error(fatal) was called: nothing follows */
 	_Atomic int64_t last_sent_ns;	/* written by the websocket thread */
+	_Atomic bool due;		/* main loop sets, websocket thread takes */
 	struct event *keepalive, *retry;
 };
 
@@ -64,12 +68,16 @@ static void on_retry(evutil_socket_t fd, short what, void *arg);
 static size_t fill(void *arg, uint8_t *buf, size_t cap)
 {
 	struct stt *s = arg;
-	size_t n = ring_avail(s->audio);
 
+	if (!atomic_exchange(&s->due, false))
+		return 0;
+	size_t n = ring_avail(s->audio);
 	if (n == 0)
 		return 0;
-	if (n > cap / 2)
+	if (n > cap / 2) {
 		n = cap / 2;
+		atomic_store(&s->due, true);	/* the rest in the next message */
+	}
 	ring_read(s->audio, buf, n);
 	atomic_store(&s->last_sent_ns, mono_ns());
 	return n * 2;
@@ -102,7 +110,8 @@ static void on_open(void *arg)
 	s->open = true;
 	s->failures = 0;
 	atomic_store(&s->last_sent_ns, mono_ns());
-	ws_loop_wake(s->loop);	/* audio that queued while connecting */
+	atomic_store(&s->due, true);	/* audio that queued while connecting */
+	ws_loop_wake(s->loop);
 }
 
 static void on_close(void *arg, int code, int http_status, const char *reason)
@@ -220,7 +229,10 @@ static int start(struct stt **out, struct ws_loop *loop, const struct conf *c, i
 
 static void audio(struct stt *s)
 {
-	if (s && s->open)
+	if (!s)
+		return;
+	atomic_store(&s->due, true);	/* kept for on_open while connecting */
+	if (s->open)
 		ws_loop_wake(s->loop);
 }
 
