@@ -45,6 +45,7 @@ static const struct key keys[] = {
 	{ "vagentd", "worker_max_use", K_INT, F(worker_max_use), 0, 1000000, false },
 	{ "vagentd", "drain_timeout", K_INT, F(drain_timeout), 0, 86400, false },
 	{ "vagentd", "watchdog", K_INT, F(watchdog), 2, 3600, false },
+	{ "vagentd", "realtime", K_BOOL, F(realtime), 0, 0, true },
 	{ "vagentd", "log_level", K_LEVEL, F(log_level), 0, 0, false },
 	{ "vagentd", "log_file", K_PATH, F(log_file), 0, 0, false },
 	{ "vagentd", "syslog", K_BOOL, F(syslog), 0, 0, false },
@@ -129,6 +130,7 @@ static void defaults(struct conf *c)
 	c->worker_max_use = 1000;
 	c->drain_timeout = 300;
 	c->watchdog = 30;
+	c->realtime = true;
 	c->log_level = LOG_LVL_INFO;
 	snprintf(c->engine, sizeof(c->engine), "echo");
 	/* Private: in a world-writable directory anyone picks a caller's file. */

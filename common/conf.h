@@ -59,6 +59,7 @@ struct conf {
 	int worker_max_use;
 	int drain_timeout;		/* seconds */
 	int watchdog;			/* seconds a busy worker's loop may stall */
+	bool realtime;			/* workers ask for SCHED_RR (wrk_sched.h) */
 	int log_level;
 	char log_file[PATH_MAX];
 	bool syslog;

@@ -33,6 +33,7 @@
 #include "../common/vg_time.h"
 #include "../ipc/chan.h"
 #include "http.h"
+#include "wrk_sched.h"
 #include "ws.h"
 
 static void set_slot_state(struct worker *w, enum slot_state st)
@@ -218,6 +219,10 @@ static void setup(struct worker *w, const struct worker_args *a)
 	w->stats = shm_region_section(w->region.base, stats);
 	w->ring_in = slot_ring_in(w->region.base, &w->hdr);
 	w->ring_out = slot_ring_out(w->region.base, &w->hdr);
+
+	char how[96];
+	wrk_sched_raise(w->conf->realtime, how, sizeof(how));
+	log_debug("worker", NULL, "CPU class: %s", how);
 
 	/* The businesses' clock, for "good morning" (one process, one zone). */
 	setenv("TZ", w->conf->api_time_zone, 1);

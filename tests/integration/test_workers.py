@@ -67,3 +67,35 @@ def test_next_call_in_a_killed_workers_slot_hears_only_itself(daemon_factory, tm
     res = run_caller(d.port, "-w", str(tmp_path / "b.wav"), "-r", str(tmp_path / "b-out.wav"))
     assert res["results"][0]["outcome"] == "completed"
     assert read_wav(str(tmp_path / "b-out.wav"))[1] == sent
+
+
+def rttime_limits(pid):
+    """(soft, hard) of RLIMIT_RTTIME in us, from /proc/pid/limits."""
+    for line in open("/proc/%d/limits" % pid):
+        if line.startswith("Max realtime timeout"):
+            f = line.split()
+            return f[3], f[4]
+    return None
+
+
+def test_workers_run_realtime_with_a_cap_and_the_supervisor_does_not(daemon_factory):
+    """A worker's 20 ms pacer must wake on time beside a busy Asterisk: workers
+    ask for SCHED_RR (allowed here: the suite runs as root, as CI does), cap
+    it with RLIMIT_RTTIME so a looping one is killed, not left to starve the
+    box; the supervisor stays in the normal class."""
+    if os.geteuid() != 0:
+        import pytest
+        pytest.skip("SCHED_RR needs root or LimitRTPRIO")
+    d = daemon_factory({})
+    pid = d.worker_pids()[0]
+    assert os.sched_getscheduler(pid) == os.SCHED_RR | os.SCHED_RESET_ON_FORK
+    assert os.sched_getparam(pid).sched_priority == 1
+    assert rttime_limits(pid) == ("500000", "1000000")
+    assert os.sched_getscheduler(d.proc.pid) == os.SCHED_OTHER
+
+
+def test_realtime_no_leaves_workers_in_the_normal_class(daemon_factory):
+    d = daemon_factory({"vagentd": {"realtime": "no"}})
+    pid = d.worker_pids()[0]
+    assert os.sched_getscheduler(pid) == os.SCHED_OTHER
+    assert os.getpriority(os.PRIO_PROCESS, pid) == 0
