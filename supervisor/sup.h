@@ -113,6 +113,7 @@ struct sup {
 	struct sup_child writer;
 	struct sup_child api;
 	int api_fd;			/* the api's listener, held across api restarts */
+	struct ssl_ctx_st *tls;		/* workers' shared TLS client context, or NULL */
 
 	int ctl_fd;
 	struct event *ctl_ev;

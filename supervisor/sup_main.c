@@ -39,6 +39,7 @@
 #include "../common/conf.h"
 #include "../common/log.h"
 #include "../worker/engine.h"
+#include "../worker/tls_client.h"
 #include "../worker/wrk_stats.h"
 #include "api/api.h"
 #include "api/api_stats.h"
@@ -325,6 +326,8 @@ static void start(struct sup *s)
 			     sections, sizeof(sections) / sizeof(sections[0]))) < 0)
 		fatal("shared memory %s: %s", name, strerror(-rc));
 	make_context_dir(s);
+	if (tls_client_new(&s->tls, err, sizeof(err)) < 0)	/* each worker then builds its own */
+		log_warn("sup", NULL, "%s; workers will load the CA store each", err);
 	drop_privileges(s);
 	if (control_open(s, err, sizeof(err)) < 0)
 		fatal("%s", err);
@@ -368,6 +371,7 @@ static void shutdown_all(struct sup *s)
 	child_free(&s->writer);
 	child_free(&s->api);
 	buf_free(&s->hist);
+	tls_client_free(s->tls);
 	if (s->api_fd >= 0)
 		close(s->api_fd);
 	shm_unmap(&s->shm);

@@ -106,7 +106,7 @@ static void worker_child(struct sup *s, uint32_t i, int chan)
 	struct worker_args a = {
 		.conf = s->conf, .slot_idx = i, .generation = s->generation, .chan = chan,
 		.shm_fd = s->shm.fd, .hdr = shm_hdr(&s->shm),
-		.segment = s->shm.base, .segment_size = s->shm.size,
+		.segment = s->shm.base, .segment_size = s->shm.size, .tls = s->tls,
 	};
 	int keep[] = { chan, s->shm.fd, log_fd() };
 

@@ -46,6 +46,7 @@ struct worker {
 
 	struct call *call;		/* NULL while idle */
 	struct ws_loop *ws;		/* provider websockets, made on first use */
+	struct ssl_ctx_st *tls;		/* the supervisor's, shared copy-on-write; or NULL */
 	struct http *http;		/* provider HTTP, made on first use */
 	uint64_t calls_served;
 	bool retiring;			/* exit after the current call */
@@ -61,6 +62,7 @@ struct worker_args {
 	const struct shm_header *hdr;
 	void *segment;			/* the whole segment inherited from the */
 	size_t segment_size;		/* supervisor, unmapped at once */
+	struct ssl_ctx_st *tls;		/* shared TLS client context (tls_client.h), or NULL */
 };
 
 /* Runs in the child right after fork(); never returns. */

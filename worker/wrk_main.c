@@ -74,7 +74,7 @@ static int tell_sup(struct worker *w, enum chan_type type, int result, uint16_t 
 
 struct ws_loop *worker_ws(struct worker *w)
 {
-	if (!w->ws && ws_loop_new(&w->ws, w->base) < 0)
+	if (!w->ws && ws_loop_new(&w->ws, w->base, w->tls) < 0)
 		log_error("worker", NULL, "cannot start the websocket thread");
 	return w->ws;
 }
@@ -201,6 +201,7 @@ static void setup(struct worker *w, const struct worker_args *a)
 	w->slot_idx = a->slot_idx;
 	w->generation = a->generation;
 	w->chan = a->chan;
+	w->tls = a->tls;
 	w->hdr = *a->hdr;
 	rc = shm_map_slot(&w->region, a->shm_fd, &w->hdr, a->slot_idx);
 	if (rc < 0)

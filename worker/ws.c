@@ -388,7 +388,7 @@ static void *service(void *arg)
 
 /* ---- the main thread's side ---- */
 
-int ws_loop_new(struct ws_loop **out, struct event_base *base)
+int ws_loop_new(struct ws_loop **out, struct event_base *base, struct ssl_ctx_st *tls)
 {
 	struct lws_context_creation_info info;
 	struct ws_loop *l = calloc(1, sizeof(*l));
@@ -401,6 +401,7 @@ int ws_loop_new(struct ws_loop **out, struct event_base *base)
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.provided_client_ssl_ctx = tls;	/* NULL: lws builds its own */
 	info.user = l;
 	l->base = base;
 	pthread_mutex_init(&l->mu, NULL);

@@ -32,6 +32,7 @@
 #define WS_PATH_MAX 2000
 
 struct event_base;
+struct ssl_ctx_st;
 struct ws_loop;
 struct ws_conn;
 
@@ -58,7 +59,7 @@ struct ws_handlers {
 	void (*on_gone)(void *arg);
 };
 
-int ws_loop_new(struct ws_loop **out, struct event_base *base);
+int ws_loop_new(struct ws_loop **out, struct event_base *base, struct ssl_ctx_st *tls);
 /* Closes whatever is still open and stops the thread; NULL is fine. */
 void ws_loop_free(struct ws_loop *l);
 

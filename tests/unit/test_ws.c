@@ -55,7 +55,7 @@ static void urls_are_taken_at_their_length_or_refused(void **state)
 			      "I: 9", NULL };
 	(void)state;
 
-	assert_int_equal(ws_loop_new(&l, base), 0);
+	assert_int_equal(ws_loop_new(&l, base, NULL), 0);
 	char *ok = url_of(WS_PATH_MAX), *big = url_of(WS_PATH_MAX + 1);
 	assert_true(strlen(ok) > 1024);
 	assert_int_equal(ws_open(&c, l, big, NULL, &h, NULL), -ENAMETOOLONG);

@@ -1,0 +1,1 @@
+UNIT_SRC_tls_client := worker/tls_client.c
