@@ -130,7 +130,7 @@ static void defaults(struct conf *c)
 	c->worker_max_use = 1000;
 	c->drain_timeout = 300;
 	c->watchdog = 30;
-	c->realtime = true;
+	c->realtime = false;
 	c->log_level = LOG_LVL_INFO;
 	snprintf(c->engine, sizeof(c->engine), "echo");
 	/* Private: in a world-writable directory anyone picks a caller's file. */

@@ -352,30 +352,40 @@ def bench_local(tmp, counts, search):
 
 def bench_jitter_busy(tmp, n, seconds):
     """Jitter at the caller with one CPU-bound process at nice 0 per core, as
-    when Asterisk shares the box and is busy."""
+    when Asterisk shares the box and is busy; workers in the normal class
+    (the default) and with [vagentd] realtime = yes."""
     import subprocess
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
             for _ in range(os.cpu_count() or 1)]
-    d = daemon(tmp, "jitter-busy", n + 8, n + 4)
     wav = os.path.join(tmp, "jitter-busy.wav")
     make_wav(wav, seconds=seconds)
     try:
-        p = start_caller(d.port, "-n", str(n), "-w", wav)
-        try:	# the PBX's own side at RR, as Asterisk runs with -p: what is left is ours
-            os.sched_setscheduler(p.pid, os.SCHED_RR, os.sched_param(2))
-            caller = "SCHED_RR"
-        except OSError:
-            caller = "normal"
-        res = finish_caller(p, timeout=seconds * 4 + 60)
-        emit(bench="jitter_busy", calls=n, hogs=len(hogs), caller=caller,
-             completed=res["completed"],
-             frames=res["jitter_samples"], p50_ms=res["jitter_p50_ms"],
-             p99_ms=res["jitter_p99_ms"], max_ms=res["jitter_max_ms"])
+        for rt in ("no", "yes"):
+            name = "jitter-busy-" + rt
+            os.makedirs(os.path.join(tmp, name), exist_ok=True)
+            d = Daemon(os.path.join(tmp, name),
+                       {"vagentd": {"max_calls": str(n + 8), "min_spare": str(n + 4),
+                                    "max_spare": str(n + 8), "log_level": "warn",
+                                    "worker_max_use": "0", "realtime": rt}},
+                       run_dir=run_dir(name)).start()
+            try:
+                p = start_caller(d.port, "-n", str(n), "-w", wav)
+                try:	# the PBX's side at RR, as Asterisk runs with -p: what is left is ours
+                    os.sched_setscheduler(p.pid, os.SCHED_RR, os.sched_param(2))
+                    caller = "SCHED_RR"
+                except OSError:
+                    caller = "normal"
+                res = finish_caller(p, timeout=seconds * 4 + 60)
+                emit(bench="jitter_busy", calls=n, hogs=len(hogs), realtime=rt, caller=caller,
+                     completed=res["completed"], frames=res["jitter_samples"],
+                     p50_ms=res["jitter_p50_ms"], p99_ms=res["jitter_p99_ms"],
+                     max_ms=res["jitter_max_ms"])
+            finally:
+                d.stop()
     finally:
         for h in hogs:
             h.kill()
             h.wait()
-        d.stop()
 
 
 def thread_schedstat(pid):
