@@ -56,12 +56,13 @@ def run_dir(name):
     return d
 
 
-def daemon(tmp, name, max_calls, spare):
+def daemon(tmp, name, max_calls, spare, **vagentd):
+    """An echo daemon; vagentd: more [vagentd] settings."""
     os.makedirs(os.path.join(tmp, name), exist_ok=True)
-    d = Daemon(os.path.join(tmp, name),
-               {"vagentd": {"max_calls": str(max_calls), "min_spare": str(spare),
-                            "max_spare": str(max_calls), "log_level": "warn",
-                            "worker_max_use": "0"}}, run_dir=run_dir(name))
+    section = {"max_calls": str(max_calls), "min_spare": str(spare),
+               "max_spare": str(max_calls), "log_level": "warn", "worker_max_use": "0"}
+    section.update(vagentd)
+    d = Daemon(os.path.join(tmp, name), {"vagentd": section}, run_dir=run_dir(name))
     return d.start()
 
 
@@ -361,13 +362,7 @@ def bench_jitter_busy(tmp, n, seconds):
     make_wav(wav, seconds=seconds)
     try:
         for rt in ("no", "yes"):
-            name = "jitter-busy-" + rt
-            os.makedirs(os.path.join(tmp, name), exist_ok=True)
-            d = Daemon(os.path.join(tmp, name),
-                       {"vagentd": {"max_calls": str(n + 8), "min_spare": str(n + 4),
-                                    "max_spare": str(n + 8), "log_level": "warn",
-                                    "worker_max_use": "0", "realtime": rt}},
-                       run_dir=run_dir(name)).start()
+            d = daemon(tmp, "jitter-busy-" + rt, n + 8, n + 4, realtime=rt)
             try:
                 p = start_caller(d.port, "-n", str(n), "-w", wav)
                 try:	# the PBX's side at RR, as Asterisk runs with -p: what is left is ours
