@@ -30,6 +30,7 @@
 #define XI_MAX_BODY (4u << 20)		/* a list of tools or agents, with slack */
 #define XI_CONNECT_S 10L
 #define XI_TIMEOUT_S 30L
+#define JSON_SEND (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
 #define JSON_OUT (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
 
 struct xi_conn {
@@ -71,7 +72,7 @@ static int xi_call(struct xi_conn *x, const char *method, const char *path, json
 {
 	char url[1024], err[CURL_ERROR_SIZE] = "", why[512];
 	struct curl_slist *h = NULL;
-	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
+	char *text = body ? json_dumps(body, JSON_SEND) : NULL;
 	long status = 0;
 	CURLcode rc;
 
