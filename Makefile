@@ -231,6 +231,12 @@ install: all
 	install -d $(DESTDIR)$(SYSCONFDIR)/vagent/prompts
 	test -e $(DESTDIR)$(SYSCONFDIR)/vagent/prompts/local.md || \
 		install -m 0644 conf/prompts/local.md $(DESTDIR)$(SYSCONFDIR)/vagent/prompts/local.md
+	test -e $(DESTDIR)$(SYSCONFDIR)/vagent/prompts/cloud.md || \
+		install -m 0644 conf/prompts/cloud.md $(DESTDIR)$(SYSCONFDIR)/vagent/prompts/cloud.md
+# Call context files ([call] context_dir): Asterisk writes, vagentd reads.
+	install -d -m 0770 $(DESTDIR)/var/spool/vagent
+	if id vagent >/dev/null 2>&1 && getent group asterisk >/dev/null; then \
+		chown vagent:asterisk $(DESTDIR)/var/spool/vagent; fi
 	test -e $(DESTDIR)$(SYSCONFDIR)/vagent/api.key || \
 		(umask 027; head -c 24 /dev/urandom | base64 > $(DESTDIR)$(SYSCONFDIR)/vagent/api.key)
 	install -m 0644 conf/extensions_vagent.conf $(DESTDIR)$(DATADIR)/vagent/
