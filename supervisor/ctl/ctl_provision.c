@@ -401,13 +401,20 @@ int ctl_provision(const struct conf *c, int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (check_settings(c) < 0)
+	/* A dry run shows the bodies even before the URL is known. */
+	const char *url = c->xi_public_url;
+	if (dry && !url[0]) {
+		fprintf(stderr, "vagentctl: note: [elevenlabs] public_url is not set; a real run "
+			"refuses to start without it\n");
+		url = "https://<[elevenlabs] public_url>";
+	} else if (check_settings(c) < 0) {
 		return 1;
+	}
 	char *prompt = read_prompt(c->xi_prompt_file);
 	if (!prompt)
 		return 1;
 	struct xi_spec s = {
-		.public_url = c->xi_public_url, .agent_name = c->xi_agent_name,
+		.public_url = url, .agent_name = c->xi_agent_name,
 		.voice = c->xi_voice, .model = c->xi_model, .llm = c->xi_llm, .prompt = prompt,
 	};
 	int rc = dry ? dry_run(c, &s) : provision(c, &s);

@@ -203,8 +203,28 @@ def test_error_body_message_is_printed(tmp_path, xi):
     assert not os.path.exists(ids)
 
 
-def test_missing_public_url_is_refused_before_any_request(tmp_path):
-    conf, ids = make_conf(tmp_path, "http://127.0.0.1:%d" % free_port(), public_url="")
-    r = provision(conf, "--dry-run")
+def test_missing_public_url_is_refused_before_any_request(tmp_path, xi):
+    conf, ids = make_conf(tmp_path, "http://127.0.0.1:%d" % xi.port, public_url="")
+    r = provision(conf)
     assert r.returncode == 1
     assert "[elevenlabs] public_url" in r.stderr
+    assert xi.get("/emu/requests") == []
+    # A dry run still shows the bodies, with the URL as a placeholder.
+    r = provision(conf, "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "https://<[elevenlabs] public_url>/api/voice-agent/did_context" in r.stdout
+    assert "public_url is not set" in r.stderr
+
+
+def test_example_config_dry_run(tmp_path):
+    # The shipped vagent.conf and cloud prompt, as installed, minus the api key file.
+    from harness import ROOT
+    text = open(os.path.join(ROOT, "conf", "vagent.conf")).read()
+    assert "prompt_file = /etc/vagent/prompts/cloud.md" in text
+    text = text.replace("/etc/vagent/prompts/", os.path.join(ROOT, "conf", "prompts") + "/")
+    conf = tmp_path / "vagent.conf"
+    conf.write_text(text)
+    r = provision(str(conf), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert '"name": "getCallContext"' in r.stdout and "getCallContext tool" in r.stdout
+    assert "/var/lib/vagent/elevenlabs.ids" in r.stdout
