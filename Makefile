@@ -68,6 +68,7 @@ EMU_SRC    := tests/emu/emu_main.c tests/emu/emu_script.c tests/emu/emu_util.c t
               tests/emu/emu_deepgram.c tests/emu/emu_dg_query.c tests/emu/emu_dg_results.c \
               tests/emu/emu_cartesia.c tests/emu/emu_cart_ctx.c tests/emu/emu_tts.c \
               tests/emu/emu_openai.c tests/emu/emu_oai_check.c tests/emu/emu_oai_plan.c
+EMU_SRC    += tests/emu/emu_xi_api.c
 EMU_LIBS   := $(shell pkg-config --libs libwebsockets libevent_pthreads espeak-ng 2>/dev/null) -lpthread
 CALLER_SRC := tests/caller/vagent_call.c tests/caller/vc_opts.c tests/caller/vc_call.c \
               tests/caller/vc_report.c
@@ -230,6 +231,12 @@ install: all
 	install -d $(DESTDIR)$(SYSCONFDIR)/vagent/prompts
 	test -e $(DESTDIR)$(SYSCONFDIR)/vagent/prompts/local.md || \
 		install -m 0644 conf/prompts/local.md $(DESTDIR)$(SYSCONFDIR)/vagent/prompts/local.md
+	test -e $(DESTDIR)$(SYSCONFDIR)/vagent/prompts/cloud.md || \
+		install -m 0644 conf/prompts/cloud.md $(DESTDIR)$(SYSCONFDIR)/vagent/prompts/cloud.md
+# Call context files ([call] context_dir): Asterisk writes, vagentd reads.
+	install -d -m 0770 $(DESTDIR)/var/spool/vagent
+	if id vagent >/dev/null 2>&1 && getent group asterisk >/dev/null; then \
+		chown vagent:asterisk $(DESTDIR)/var/spool/vagent; fi
 	test -e $(DESTDIR)$(SYSCONFDIR)/vagent/api.key || \
 		(umask 027; head -c 24 /dev/urandom | base64 > $(DESTDIR)$(SYSCONFDIR)/vagent/api.key)
 	install -m 0644 conf/extensions_vagent.conf $(DESTDIR)$(DATADIR)/vagent/

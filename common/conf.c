@@ -105,6 +105,15 @@ static const struct key keys[] = {
 	{ "local", "bargein_rms", K_INT, F(local_bargein_rms), 50, 32767, false },
 	{ "local", "bargein_ms", K_INT, F(local_bargein_ms), 20, 3000, false },
 	{ "local", "silence_timeout", K_INT, F(local_silence_timeout), 3, 600, false },
+	{ "elevenlabs", "url", K_STR, F(xi_url), 0, 0, false },
+	{ "elevenlabs", "api_key_file", K_PATH, F(xi_key_file), 0, 0, false },
+	{ "elevenlabs", "agent_name", K_STR, F(xi_agent_name), 0, 0, false },
+	{ "elevenlabs", "voice", K_STR, F(xi_voice), 0, 0, false },
+	{ "elevenlabs", "model", K_STR, F(xi_model), 0, 0, false },
+	{ "elevenlabs", "llm", K_STR, F(xi_llm), 0, 0, false },
+	{ "elevenlabs", "prompt_file", K_PATH, F(xi_prompt_file), 0, 0, false },
+	{ "elevenlabs", "public_url", K_STR, F(xi_public_url), 0, 0, false },
+	{ "elevenlabs", "ids_file", K_PATH, F(xi_ids_file), 0, 0, false },
 	{ "writer", "journal_dir", K_PATH, F(journal_dir), 0, 0, true },
 	{ "writer", "batch_max", K_INT, F(writer_batch_max), 1, 100000, false },
 	{ "writer", "retry_max_ms", K_INT, F(writer_retry_max_ms), 100, 600000, false },
@@ -133,8 +142,12 @@ static void defaults(struct conf *c)
 	c->realtime = false;
 	c->log_level = LOG_LVL_INFO;
 	snprintf(c->engine, sizeof(c->engine), "echo");
-	/* Private: in a world-writable directory anyone picks a caller's file. */
-	snprintf(c->context_dir, sizeof(c->context_dir), "/run/vagent/context");
+	/*
+	 * Shared with Asterisk only (vagent:asterisk 0770, made by make
+	 * install): a world-writable /tmp lets anyone pick a caller's file,
+	 * and Asterisk's own unit has a private /tmp anyway.
+	 */
+	snprintf(c->context_dir, sizeof(c->context_dir), "/var/spool/vagent");
 	c->idle_timeout = 10;
 	c->max_duration = 3600;
 	c->max_frame_ms = 200;
@@ -185,6 +198,13 @@ static void defaults(struct conf *c)
 	c->local_bargein_rms = 800;
 	c->local_bargein_ms = 300;
 	c->local_silence_timeout = 15;
+	snprintf(c->xi_url, sizeof(c->xi_url), "https://api.elevenlabs.io");
+	snprintf(c->xi_agent_name, sizeof(c->xi_agent_name), "vagent");
+	snprintf(c->xi_voice, sizeof(c->xi_voice), "JBFqnCBsd6RMkjVDRZzb");
+	snprintf(c->xi_model, sizeof(c->xi_model), "eleven_flash_v2_5");
+	snprintf(c->xi_llm, sizeof(c->xi_llm), "gpt-4o");
+	snprintf(c->xi_prompt_file, sizeof(c->xi_prompt_file), "/etc/vagent/prompts/cloud.md");
+	snprintf(c->xi_ids_file, sizeof(c->xi_ids_file), "/var/lib/vagent/elevenlabs.ids");
 }
 
 /* Splits "host:port", "[v6]:port" or ":port"/"port" (all addresses). */
@@ -535,6 +555,12 @@ static int load_secret(const char *file, const char *env, char *out, size_t len,
 	fclose(fp);
 	out[strcspn(out, "\r\n")] = '\0';
 	return 0;
+}
+
+int conf_read_secret(const char *file, const char *env, char *out, size_t len,
+		     const char *what, char *err, size_t errlen)
+{
+	return load_secret(file, env, out, len, what, err, errlen);
 }
 
 static int validate_api(struct conf *c, char *err, size_t errlen)

@@ -29,6 +29,7 @@ struct conf_secrets {
 	char stt_key[256];
 	char llm_key[256];
 	char tts_key[256];
+	char xi_key[256];		/* [elevenlabs], loaded by vagentctl provision only */
 };
 
 /* A webhook tool the model may call ([tool:NAME] sections). */
@@ -147,6 +148,17 @@ struct conf {
 	int local_silence_timeout;	/* seconds of caller silence before a nudge, then goodbye */
 	char *prompt;			/* the template's text, loaded with the config */
 
+	/* [elevenlabs] the cloud agent vagentctl provisions (server tools, agent) */
+	char xi_url[256];		/* REST base, e.g. https://api.elevenlabs.io */
+	char xi_key_file[PATH_MAX];	/* else $VAGENT_XI_API_KEY */
+	char xi_agent_name[128];	/* found by this name: create or update */
+	char xi_voice[64];
+	char xi_model[48];		/* TTS model_id */
+	char xi_llm[48];		/* the agent's LLM */
+	char xi_prompt_file[PATH_MAX];
+	char xi_public_url[256];	/* our [api] as the internet reaches it */
+	char xi_ids_file[PATH_MAX];	/* IDs written here, mode 0600 */
+
 	/* [tool:NAME] sections */
 	struct conf_tool *tools;
 	size_t ntools;
@@ -175,6 +187,14 @@ int conf_load_settings(const char *path, conf_engine_known_fn engine_known,
 		       struct conf **out, char *err, size_t errlen);
 
 void conf_free(struct conf *c);
+
+/*
+ * Reads a secret as the loader does: the first line of file (refused when
+ * others may read it), or $env when file is "". 0 (out "" if none) or
+ * -EACCES with err naming what.
+ */
+int conf_read_secret(const char *file, const char *env, char *out, size_t len,
+		     const char *what, char *err, size_t errlen);
 
 /* The engine for a DID: its [did:..] section, else the [call] default. */
 const char *conf_engine_for(const struct conf *c, const char *did);

@@ -33,6 +33,7 @@
 #include "../writer/bw_stats.h"
 #include "../../worker/wrk_stats.h"
 #include "ctl_db.h"
+#include "ctl_provision.h"
 
 #ifndef VAGENT_CONF
 #define VAGENT_CONF "/etc/vagent/vagent.conf"
@@ -58,6 +59,7 @@ static void usage(FILE *fp)
 		"  stop      drain, then exit (as SIGTERM)\n"
 		"  db migrate [-s SQL_DIR]  apply pending schema migrations ([db] of -c FILE)\n"
 		"  db status [-s SQL_DIR]   schema version and pending migrations\n"
+		"  provision elevenlabs [--dry-run]  create or update the cloud agent and its tools\n"
 		"  -j        JSON output (status, calls, latency)\n");
 }
 
@@ -344,10 +346,28 @@ static int run(struct ctl *c, const char *cmd)
 	return fn(c);
 }
 
+/* Commands with words and options of their own, run from the configuration. */
+static const struct {
+	const char *word;
+	int (*fn)(const struct conf *c, int argc, char **argv);
+} subcommands[] = {
+	{ "db", ctl_db },
+	{ "provision", ctl_provision },
+};
+
+static bool is_subcommand(const char *a)
+{
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (!strcmp(a, subcommands[i].word))
+			return true;
+	return false;
+}
+
 /*
- * "db" has words and options of its own (db migrate -s DIR): find it before
- * getopt, which would permute them, so that only what comes before it is
- * parsed as vagentctl's options. Returns its index, or 0.
+ * "db" has words and options of its own (db migrate -s DIR), as have the
+ * other subcommands: find it before getopt, which would permute them, so
+ * that only what comes before it is parsed as vagentctl's options. Returns
+ * its index, or 0.
  */
 static int db_word(int argc, char **argv)
 {
@@ -355,9 +375,9 @@ static int db_word(int argc, char **argv)
 		const char *a = argv[i];
 
 		if (!strcmp(a, "--"))
-			return i + 1 < argc && !strcmp(argv[i + 1], "db") ? i + 1 : 0;
+			return i + 1 < argc && is_subcommand(argv[i + 1]) ? i + 1 : 0;
 		if (a[0] != '-' || !a[1])
-			return strcmp(a, "db") ? 0 : i;
+			return is_subcommand(a) ? i : 0;
 		for (const char *p = a + 1; *p; p++)
 			if (strchr("crw", *p)) {	/* takes a value: -cFILE or -c FILE */
 				if (!p[1])
@@ -368,7 +388,7 @@ static int db_word(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_db(const char *conf_path, int argc, char **argv)
+static int cmd_db(const char *conf_path, const char *word, int argc, char **argv)
 {
 	struct conf *conf;
 	char err[1024];
@@ -378,7 +398,10 @@ static int cmd_db(const char *conf_path, int argc, char **argv)
 		fprintf(stderr, "vagentctl: %s\n", err);
 		return 1;
 	}
-	rc = ctl_db(conf, argc, argv);
+	rc = 2;
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (!strcmp(word, subcommands[i].word))
+			rc = subcommands[i].fn(conf, argc, argv);
 	conf_free(conf);
 	return rc;
 }
@@ -403,7 +426,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (db_at)
-		return cmd_db(conf_path, argc - db_at - 1, argv + db_at + 1);
+		return cmd_db(conf_path, argv[db_at], argc - db_at - 1, argv + db_at + 1);
 	if (optind != argc - 1) {
 		usage(stderr);
 		return 2;

@@ -88,6 +88,8 @@ struct emu_opts {
 	const char *voice;		/* espeak-ng voice name */
 	const char *log_path;
 	const char *faults_spec;
+	int xi_api_port;		/* ElevenLabs provisioning REST, 0: off */
+	const char *xi_api_key;		/* NULL: any non-empty xi-api-key */
 };
 
 /* The one context struct: read-only once the servers run. */
@@ -209,5 +211,12 @@ struct emu_oai;
 int emu_oai_start(struct emu *e, struct event_base *base, struct emu_oai **out,
 		  char *err, size_t errlen);
 void emu_oai_stop(struct emu_oai *o);	/* NULL is fine */
+
+/* ---- emu_xi_api.c: ElevenLabs provisioning REST (tools, agents) ---- */
+
+struct emu_xi_api;
+int emu_xi_api_start(struct emu *e, struct event_base *base, struct emu_xi_api **out,
+		     char *err, size_t errlen);
+void emu_xi_api_stop(struct emu_xi_api *x);	/* NULL is fine */
 
 #endif

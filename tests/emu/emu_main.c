@@ -32,7 +32,7 @@ static void usage(FILE *f)
 "                  [--stt-final-ms 120] [--stt-idle-ms 10000] [--vad-rms 500]\n"
 "                  [--ttft-ms 50] [--tokens-per-s 200] [--tts-ttfb-ms 40] [--tts-rtf 0.25]\n"
 "                  [--voice en-gb] [--key-deepgram K] [--key-openai K] [--key-cartesia K]\n"
-"                  [--log FILE] [--faults SPEC]\n"
+"                  [--log FILE] [--faults SPEC] [--xi-api PORT] [--key-xi-api K]\n"
 "\n"
 "vagent-emu is a TEST DOUBLE: it imitates Deepgram live STT (ws://.../v1/listen),\n"
 "OpenAI/Groq chat completions (http://.../v1/chat/completions and\n"
@@ -43,6 +43,7 @@ static void usage(FILE *f)
 "  --deepgram PORT     serve the Deepgram emulator on 127.0.0.1:PORT\n"
 "  --openai PORT       serve the OpenAI/Groq emulator\n"
 "  --cartesia PORT     serve the Cartesia emulator (speech by espeak-ng)\n"
+"  --xi-api PORT       serve ElevenLabs' agent provisioning REST (tools, agents)\n"
 "  --stt-final-ms MS   delay of a final transcript after the endpoint (120)\n"
 "  --stt-idle-ms MS    close 1011 NET-0001 after this long without data (10000)\n"
 "  --vad-rms N         RMS of a 20 ms window that counts as speech (500)\n"
@@ -63,7 +64,7 @@ static void usage(FILE *f)
 
 enum { OPT_DG = 256, OPT_OAI, OPT_CART, OPT_STT_FINAL, OPT_STT_IDLE, OPT_VAD, OPT_TTFT,
        OPT_TPS, OPT_TTS_TTFB, OPT_TTS_RTF, OPT_VOICE, OPT_KEY_DG, OPT_KEY_OAI, OPT_KEY_CART,
-       OPT_LOG, OPT_FAULTS, OPT_SCRIPT, OPT_HELP };
+       OPT_LOG, OPT_FAULTS, OPT_SCRIPT, OPT_HELP, OPT_XI_API, OPT_KEY_XI_API };
 
 static const struct option longopts[] = {
 	{ "script", required_argument, NULL, OPT_SCRIPT },
@@ -84,6 +85,8 @@ static const struct option longopts[] = {
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "faults", required_argument, NULL, OPT_FAULTS },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "xi-api", required_argument, NULL, OPT_XI_API },
+	{ "key-xi-api", required_argument, NULL, OPT_KEY_XI_API },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -131,6 +134,8 @@ static void take_opt(struct emu_opts *o, int c, const char *arg)
 	case OPT_KEY_CART: o->key[EMU_CART] = arg; break;
 	case OPT_LOG: o->log_path = arg; break;
 	case OPT_FAULTS: o->faults_spec = arg; break;
+	case OPT_XI_API: o->xi_api_port = num("xi-api", arg, 1, 65535); break;
+	case OPT_KEY_XI_API: o->xi_api_key = arg; break;
 	case OPT_HELP: usage(stdout); exit(0);
 	default: usage(stderr); exit(1);
 	}
@@ -151,8 +156,8 @@ static void parse_args(int argc, char **argv, struct emu_opts *o)
 	}
 	if (!o->script_path)
 		fatal("vagent-emu: --script FILE is required (see --help)");
-	if (!o->port[EMU_DG] && !o->port[EMU_OAI] && !o->port[EMU_CART])
-		fatal("vagent-emu: give at least one of --deepgram, --openai, --cartesia");
+	if (!o->port[EMU_DG] && !o->port[EMU_OAI] && !o->port[EMU_CART] && !o->xi_api_port)
+		fatal("vagent-emu: give at least one of --deepgram, --openai, --cartesia, --xi-api");
 }
 
 static void setup(struct emu *e)
@@ -178,6 +183,7 @@ int main(int argc, char **argv)
 	struct emu e;
 	struct emu_ws *ws = NULL;
 	struct emu_oai *oai = NULL;
+	struct emu_xi_api *xi_api = NULL;
 	struct event_base *base;
 	struct event *sigterm, *sigint;
 	char err[256];
@@ -197,6 +203,8 @@ int main(int argc, char **argv)
 		fatal("vagent-emu: cannot watch signals");
 	if (e.opt.port[EMU_OAI] && emu_oai_start(&e, base, &oai, err, sizeof(err)))
 		fatal("vagent-emu: %s", err);
+	if (e.opt.xi_api_port && emu_xi_api_start(&e, base, &xi_api, err, sizeof(err)))
+		fatal("vagent-emu: %s", err);
 	if ((e.opt.port[EMU_DG] || e.opt.port[EMU_CART]) && emu_ws_start(&e, &ws, err, sizeof(err)))
 		fatal("vagent-emu: %s", err);
 	printf("vagent-emu: ready\n");
@@ -206,6 +214,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(base);
 	emu_ws_stop(ws);
 	emu_oai_stop(oai);
+	emu_xi_api_stop(xi_api);
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(base);
