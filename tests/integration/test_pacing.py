@@ -5,6 +5,8 @@ import struct
 import threading
 import time
 
+from agent_harness import Emulators, agent_daemon, context_file
+from api_harness import seed_dids
 from harness import RawCall, make_wav, wait_for
 
 FRAME_8K = b"\0\0" * 160
@@ -72,6 +74,29 @@ def test_agent_audio_keeps_its_pace_while_the_caller_is_quiet(daemon_factory, tm
     got = len(rx.audio(quiet_from + 0.1, quiet_to))
     assert 60 <= got <= 85, "%d frames of agent audio in 1.5 s without caller frames" % got
     c.close()
+
+
+def test_the_agent_talks_and_keeps_silence_flowing_while_the_caller_is_quiet(
+        daemon_factory, db, tmp_path):
+    seed_dids(db)
+    emus = Emulators(tmp_path, {"stt": [], "llm": [{"content": "Unused."}]})
+    try:
+        d = agent_daemon(daemon_factory, db, tmp_path, emus)
+        c = RawCall(d.port)
+        context_file(d, str(c.uuid))
+        c.send_uuid()
+        rx = Listener(c)
+        send_steady(c, 1.0)         # the greeting starts meanwhile
+        quiet_from = time.monotonic()
+        time.sleep(2.0)             # nothing from the caller: the greeting, then silence
+        quiet_to = time.monotonic()
+        send_steady(c, 0.3)
+        got = len(rx.audio(quiet_from + 0.1, quiet_to))
+        assert 75 <= got <= 105, "%d frames in 1.9 s without caller frames" % got
+        assert any(n for _, k, n in rx.frames if k == 0x10), "audio frames, not a hangup"
+        c.close()
+    finally:
+        emus.stop()
 
 
 def test_a_burst_of_caller_frames_sends_no_burst_of_audio(daemon_factory, tmp_path):
