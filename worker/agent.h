@@ -99,7 +99,6 @@ struct agent {
 	/* Timing. */
 	struct agent_turn_times t;
 	int64_t last_activity_ns;	/* for the silence timeout */
-	struct event *timer_ev;		/* 100 ms housekeeping */
 	struct event *filler_ev;	/* a filler line if tools are slow */
 	int nudges;
 	/* Counters for the call record. */

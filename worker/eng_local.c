@@ -9,6 +9,8 @@
  *
  * The outbound stream never stops: between replies the pacer sends silence,
  * because Asterisk ends an AudioSocket() call after 2 s with no frame.
+ * Housekeeping (the caller's silence) rides on the pacer's ticks, which
+ * come on the caller's frames anyway: the engine has no timer of its own.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -28,8 +30,6 @@
 #include "http.h"
 #include "playout.h"
 #include "worker.h"
-
-#define TIMER_MS 100
 
 static void record_stage(struct agent *a, enum stage st, int64_t from, int64_t to)
 {
@@ -170,19 +170,17 @@ static void tts_error(void *arg, const char *why, bool fatal)
 
 static const struct tts_events tts_ev = { tts_done, tts_words, tts_error };
 
-/* ---- housekeeping: the caller's silence ---- */
+/* ---- the caller's silence: checked on the pacer's ticks, no timer ---- */
 
-static void local_timer(evutil_socket_t fd, short what, void *arg)
+static void check_silence(struct agent *a, int64_t now)
 {
-	struct agent *a = arg;
-	int64_t quiet = mono_ns() - (a->last_activity_ns > a->last_voice_ns ?
-				     a->last_activity_ns : a->last_voice_ns);
-	(void)fd; (void)what;
+	int64_t quiet = now - (a->last_activity_ns > a->last_voice_ns ?
+			       a->last_activity_ns : a->last_voice_ns);
 
 	if (a->state != AG_LISTENING || a->heard.len ||
 	    quiet < (int64_t)a->conf->local_silence_timeout * NS_PER_S)
 		return;
-	a->last_activity_ns = mono_ns();
+	a->last_activity_ns = now;
 	if (a->nudges++ == 0) {
 		agent_say(a, a->conf->local_nudge, true);
 		return;
@@ -196,7 +194,6 @@ static int local_start(struct call *c)
 {
 	struct agent *a = calloc(1, sizeof(*a));
 	struct worker *w = call_worker(c);
-	struct timeval tv = { 0, TIMER_MS * 1000 };
 
 	if (!a)
 		return -ENOMEM;
@@ -216,8 +213,7 @@ static int local_start(struct call *c)
 	a->last_activity_ns = mono_ns();
 	buf_init(&a->heard, 0);	/* no ceiling: a turn's finals were never capped */
 	buf_init(&a->reply, 0);
-	a->timer_ev = event_new(w->base, -1, EV_PERSIST, local_timer, a);
-	if (!worker_ws(w) || !worker_http(w) || !a->timer_ev || event_add(a->timer_ev, &tv) < 0)
+	if (!worker_ws(w) || !worker_http(w))
 		return -ENOMEM;
 	playout_on_first_audio(call_playout(c), tts_first_audio, a);
 	/* Neither calls back from inside start(): a half-made agent hears nothing. */
@@ -280,6 +276,7 @@ static void local_on_tick(struct call *c)
 	struct ring *out = call_ring_out(c);
 	bool backlog = playout_backlog(call_playout(c));
 
+	check_silence(a, mono_ns());
 	if (!a->reply_ctx)
 		return;
 	if (ring_avail(out) >= (size_t)call_frame_samples(c)) {
@@ -336,8 +333,6 @@ static void local_stop(struct call *c)
 	free(a->ctx_fetch);
 	a->stt_ops->stop(a->stt);
 	a->tts_ops->stop(a->tts);
-	if (a->timer_ev)
-		event_free(a->timer_ev);
 	if (a->retry_ev)
 		event_free(a->retry_ev);
 	json_decref(a->vars);

@@ -1,10 +1,22 @@
 /*
  * pacer.h - the 20 ms playout clock of one call.
  *
- * Owns: a timerfd on CLOCK_MONOTONIC with an absolute first expiry and a
- * fixed period, so ticks never drift across a long call however late a
- * callback runs. The kernel counts expirations; the callback learns how
- * many periods passed and may catch up a bounded number of frames.
+ * Owns: a virtual clock (ticks at t0 + k * period, CLOCK_MONOTONIC) and a
+ * timerfd that only stands in for the caller. Asterisk sends one frame per
+ * period on a live call, so the call's read of that frame is the wake-up
+ * that serves the outbound frames due too (pacer_inbound): one wake-up per
+ * frame instead of two, which is what a call costs on a hypervisor.
+ *
+ * Rules: a wake-up at time t serves every tick not yet served that is
+ * <= t + period/2 (an inbound one) or <= t (the timer), so a steady caller
+ * gets exactly one frame per frame at a constant phase. An inbound wake-up
+ * less than half a period after the last one that served ticks serves none:
+ * a burst of caller frames after a network hiccup never bursts audio out.
+ * The timerfd fires only when the caller has gone quiet (silence
+ * suppression, hold: protocols.md 7.4 item 6): it is moved, without a
+ * wake-up, to the next tick + half a period after each inbound service,
+ * and runs periodically on the ticks while no caller frame comes. Ticks are
+ * absolute, so the clock never drifts however late a wake-up is.
  */
 #ifndef VG_PACER_H
 #define VG_PACER_H
@@ -14,17 +26,21 @@
 struct event_base;
 struct pacer;
 
-/* ticks: periods elapsed since the last callback (>= 1). */
+/* ticks: ticks served by this wake-up (>= 1); the late ones included. */
 typedef void (*pacer_fn)(void *arg, uint64_t ticks);
 
-/* 0 or -errno. */
+/* The first tick one period from now. 0 or -errno. */
 int pacer_start(struct pacer **out, struct event_base *base, int period_ms,
 		pacer_fn fn, void *arg);
 
+/* A caller frame was read at now_ns: serves the ticks due, if any. */
+void pacer_inbound(struct pacer *p, int64_t now_ns);
+
 /*
  * Moves the clock: the next tick at at_ns (CLOCK_MONOTONIC), then every
- * period from there. Used once per agent reply, so its first audio does
- * not wait up to a period for the old phase. 0 or -errno.
+ * period from there; the timer serves that tick. Used once per agent
+ * reply, so its first audio does not wait up to a period for the old
+ * phase. 0 or -errno.
  */
 int pacer_rephase(struct pacer *p, int64_t at_ns);
 

@@ -12,6 +12,12 @@
  * reading), the rest waits in an output queue that is bounded; past the
  * bound the call ends rather than buffer without limit.
  *
+ * Pacing: the caller's frames are the clock's wake-ups (pacer.h). After
+ * a read, whatever outbound frame is due goes out on the same wake-up, so
+ * a steady call costs one wake-up per frame; the pacer's timer only runs
+ * while the caller is quiet, and the call's limits are checked on those
+ * same wake-ups rather than on a timer of their own.
+ *
  * Ending: call_end() may be reached from inside any callback, including
  * the engine's; it only marks the call and arms a zero-delay event, and
  * that event tears the call down once the stack has unwound.
@@ -232,6 +238,28 @@ static int send_audio(struct call *c, const int16_t *s, int n)
 
 /* ---- pacing ---- */
 
+/*
+ * The caller's silence and the call's length. Once a second on check_ev
+ * until the pacer runs, then on the pacer's wake-ups, which come whether
+ * the caller sends or not: a running call has no timer of its own.
+ */
+static void check_limits(struct call *c, int64_t now)
+{
+	if (now - c->last_rx_mono > c->conf->idle_timeout * NS_PER_S)
+		call_end(c, CALL_OUTCOME_FAILED, c->phase != PH_UUID,
+			 "no frame from the caller for %d s", c->conf->idle_timeout);
+	else if (now - c->start_mono > c->conf->max_duration * NS_PER_S)
+		call_end(c, CALL_OUTCOME_OK, true, "call reached max_duration (%d s)",
+			 c->conf->max_duration);
+}
+
+static void on_check(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	check_limits(arg, mono_ns());
+}
+
+
 /* One 20 ms slot: a frame of agent audio, silence, or nothing. */
 static int pace_one(struct call *c)
 {
@@ -275,6 +303,7 @@ static void on_pace(void *arg, uint64_t ticks)
 {
 	struct call *c = arg;
 
+	check_limits(c, mono_ns());
 	if (ticks > PACER_MAX_CATCHUP)
 		ticks = PACER_MAX_CATCHUP;	/* never burst: late audio is dropped time */
 	for (uint64_t i = 0; i < ticks && !c->ended; i++) {
@@ -304,6 +333,7 @@ static int first_audio(struct call *c, int rate)
 		return rc;
 	if ((rc = pacer_start(&c->pacer, c->w->base, PACE_MS, on_pace, c)) < 0)
 		return rc;
+	event_del(c->check_ev);		/* the pacer's wake-ups check from now on */
 	c->phase = PH_RUNNING;
 	return c->eng->start ? c->eng->start(c) : 0;
 }
@@ -412,21 +442,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	}
 	memmove(c->in, c->in + off, c->inlen - off);
 	c->inlen -= off;
-}
-
-/* Once a second: the caller's silence and the call's length. */
-static void on_check(evutil_socket_t fd, short what, void *arg)
-{
-	struct call *c = arg;
-	int64_t now = mono_ns();
-	(void)fd; (void)what;
-
-	if (now - c->last_rx_mono > c->conf->idle_timeout * NS_PER_S)
-		call_end(c, CALL_OUTCOME_FAILED, c->phase != PH_UUID,
-			 "no frame from the caller for %d s", c->conf->idle_timeout);
-	else if (now - c->start_mono > c->conf->max_duration * NS_PER_S)
-		call_end(c, CALL_OUTCOME_OK, true, "call reached max_duration (%d s)",
-			 c->conf->max_duration);
+	/* The caller's frame is our clock's wake-up too: what is due goes now. */
+	if (c->pacer && !c->ended)
+		pacer_inbound(c->pacer, c->last_rx_mono);
 }
 
 /* ---- lifecycle ---- */

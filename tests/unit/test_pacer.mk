@@ -1,0 +1,1 @@
+UNIT_SRC_pacer := worker/wrk_pacer.c common/log.c
