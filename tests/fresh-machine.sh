@@ -95,6 +95,10 @@ if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
 	cp /etc/apt/sources.list.d/*.sources "$DIR/etc/apt/sources.list.d/"
 fi
 cp -L /etc/resolv.conf "$DIR/etc/resolv.conf" 2>/dev/null || true
+# debootstrap writes no /etc/hosts (the installer does); every real Debian
+# has one, and without it "localhost" goes to the resolver.
+[ -e "$DIR/etc/hosts" ] ||
+	printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$DIR/etc/hosts"
 
 mount -t proc proc "$DIR/proc"
 mount -t sysfs sys "$DIR/sys"

@@ -288,9 +288,13 @@ def test_service_user_cannot_reach_the_supervisor_or_the_segment(public_dir):
 
         # root still reads the segment; the service user is told why it cannot.
         assert d.status()["capacity"] == 8
-        r = subprocess.run([os.path.join(os.path.dirname(VAGENTD), "vagentctl"), "-r",
-                            d.run_dir, "status"], user=SERVICE_USER, capture_output=True,
-                           text=True, timeout=30)
+        # A copy the service user can execute: the checkout may sit under a
+        # directory it cannot enter (a clone in /root, as on a fresh machine).
+        ctl = os.path.join(public_dir, "vagentctl")
+        shutil.copy(os.path.join(os.path.dirname(VAGENTD), "vagentctl"), ctl)
+        os.chmod(ctl, 0o755)
+        r = subprocess.run([ctl, "-r", d.run_dir, "status"], user=SERVICE_USER,
+                           capture_output=True, text=True, timeout=30)
         assert r.returncode != 0 and "needs root" in r.stderr, r.stderr
         assert d.ctl("drain").stdout.strip() == "ok draining"
     finally:
