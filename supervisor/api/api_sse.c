@@ -13,8 +13,11 @@
  * listens. A keep-alive comment every PING_TICKS quiet ticks lets a proxy
  * keep the stream open and finds boards that have gone.
  *
- * The board subscribes first, then loads its list, and merges by id: a
- * booking that lands in between comes twice and is shown once.
+ * A stream's first event, "hello" {"after": id}, says from which booking
+ * on it will bring every new one (the first stream waits for one query to
+ * learn the highest id). The board subscribes first, then loads its list,
+ * and merges by id: a booking that lands in between comes twice and is
+ * shown once.
  *
  * Never: block (a slow board's bytes wait in its own buffer; a board gone
  * for STREAM_TIMEOUT_S is dropped by libevent); touch a request after its
@@ -43,6 +46,7 @@ struct sse_client {
 	struct api_sse *s;
 	struct evhttp_request *req;
 	struct evhttp_connection *con;
+	bool greeted;
 };
 
 struct api_sse {
@@ -89,7 +93,21 @@ void api_sse_send(struct api *a, const char *event, json_t *data)
 	free(text);
 }
 
-static void on_newer(struct api *a, json_t *rows);
+static void greet(struct api_sse *s)
+{
+	char msg[64];
+	int n = snprintf(msg, sizeof(msg), "event: hello\ndata: {\"after\":%lld}\n\n", s->cursor);
+
+	for (struct sse_client *c = s->clients; c; c = c->next) {
+		struct evbuffer *b = c->greeted ? NULL : evbuffer_new();
+		if (!b)
+			continue;
+		evbuffer_add(b, msg, (size_t)n);
+		evhttp_send_reply_chunk(c->req, b);
+		evbuffer_free(b);
+		c->greeted = true;
+	}
+}
 
 static void on_max(struct api *a, json_t *rows)
 {
@@ -97,10 +115,12 @@ static void on_max(struct api *a, json_t *rows)
 
 	if (s) {
 		s->busy = false;
-		if (rows)
+		if (rows) {
 			s->cursor = json_integer_value(json_object_get(json_array_get(rows, 0), "id"));
-		else
+			greet(s);
+		} else {
 			s->again = true;
+		}
 	}
 	json_decref(rows);
 }
@@ -130,15 +150,12 @@ static void on_newer(struct api *a, json_t *rows)
 	json_decref(rows);
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+/* Asks MariaDB when the writer has committed something since the last time. */
+static void poll_writer(struct api_sse *s)
 {
-	struct api_sse *s = arg;
 	uint64_t committed = atomic_load_explicit(&s->a->writer->committed_total,
 						  memory_order_relaxed);
-	(void)fd; (void)what;
 
-	if (++s->quiet >= PING_TICKS)
-		to_all(s, ": ping\n\n", 8);
 	if (s->busy || (s->cursor >= 0 && !s->again && committed == s->seen))
 		return;
 	bool prime = s->cursor < 0;
@@ -148,6 +165,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		s->seen = committed;
 		s->again = false;
 	}
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_sse *s = arg;
+	(void)fd; (void)what;
+
+	if (++s->quiet >= PING_TICKS)
+		to_all(s, ": ping\n\n", 8);
+	poll_writer(s);
 }
 
 static void on_close(struct evhttp_connection *con, void *arg)
@@ -221,6 +248,10 @@ void api_events(struct api *a, struct evhttp_request *req, int64_t t0)
 		evhttp_send_reply_chunk(req, b);
 		evbuffer_free(b);
 	}
+	if (s->cursor >= 0)
+		greet(s);
+	else
+		poll_writer(s);		/* the first board: learn the highest id now */
 }
 
 void api_sse_stop(struct api *a)
