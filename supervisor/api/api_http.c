@@ -63,7 +63,8 @@ void api_security_headers(struct evhttp_request *req)
 	evhttp_add_header(h, "Content-Security-Policy", CSP);
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_add_header(h, "X-Frame-Options", "DENY");
-	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+	/* no-referrer would make the browser send "Origin: null" on our own forms */
+	evhttp_add_header(h, "Referrer-Policy", "same-origin");
 	evhttp_add_header(h, "Cache-Control", "no-store");
 }
 
