@@ -152,6 +152,9 @@ const char *api_peer(struct evhttp_request *req, char *buf, size_t len);
 /* Status, the security headers every answer carries, Connection: close when stopping. */
 void api_send(struct api *a, struct evhttp_request *req, int code, struct evbuffer *out);
 void api_count(struct api *a, enum api_endpoint ep, int code, int64_t t0);
+/* A whole answer of type; counted. */
+void api_send_bytes(struct api *a, struct evhttp_request *req, int code, const char *type,
+		    const void *data, size_t len, enum api_endpoint ep, int64_t t0);
 void api_security_headers(struct evhttp_request *req);
 bool api_key_ok(const struct api *a, const char *given);
 /*

@@ -83,22 +83,28 @@ void api_count(struct api *a, enum api_endpoint ep, int code, int64_t t0)
 	hist_add(&a->stats->latency[ep], (uint64_t)(mono_ns() - t0) / 1000);
 }
 
-void api_reply(struct api *a, struct evhttp_request *req, int code, json_t *body,
-	       enum api_endpoint ep, int64_t t0)
+void api_send_bytes(struct api *a, struct evhttp_request *req, int code, const char *type,
+		    const void *data, size_t len, enum api_endpoint ep, int64_t t0)
 {
 	struct evbuffer *out = evbuffer_new();
-	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
-	json_decref(body);
-	if (out && text)
-		evbuffer_add(out, text, strlen(text));
-	free(text);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
+	if (out && data)
+		evbuffer_add(out, data, len);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
 	api_send(a, req, code, out);
 	if (out)
 		evbuffer_free(out);
 	api_count(a, ep, code, t0);
+}
+
+void api_reply(struct api *a, struct evhttp_request *req, int code, json_t *body,
+	       enum api_endpoint ep, int64_t t0)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(body);
+	api_send_bytes(a, req, code, "application/json", text, text ? strlen(text) : 0, ep, t0);
+	free(text);
 }
 
 void api_error(struct api *a, struct evhttp_request *req, int code, enum api_endpoint ep,

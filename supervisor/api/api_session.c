@@ -141,18 +141,11 @@ static void refuse(struct api *a, struct evhttp_request *req, int code, const ch
 		   int64_t t0)
 {
 	char peer[64];
-	struct evbuffer *out = evbuffer_new();
 
 	log_warn("api", NULL, "POST /board/login from %s: %d %s",
 		 api_peer(req, peer, sizeof(peer)), code, why);
-	if (out)
-		evbuffer_add(out, LOGIN_FAILED, sizeof(LOGIN_FAILED) - 1);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "text/html; charset=utf-8");
-	api_send(a, req, code, out);
-	if (out)
-		evbuffer_free(out);
-	api_count(a, API_EP_BOARD, code, t0);
+	api_send_bytes(a, req, code, "text/html; charset=utf-8", LOGIN_FAILED,
+		       sizeof(LOGIN_FAILED) - 1, API_EP_BOARD, t0);
 }
 
 /* The form's "key" field, decoded, into out; false if there is none. */

@@ -13,7 +13,6 @@
  */
 #include "api.h"
 
-#include <event2/buffer.h>
 #include <event2/http.h>
 #include <string.h>
 
@@ -83,13 +82,7 @@ bool api_static(struct api *a, struct evhttp_request *req, const char *path, int
 		see_other(a, req, "/board", t0);
 		return true;
 	}
-	struct evbuffer *out = evbuffer_new();
-	if (out)
-		evbuffer_add_reference(out, f->start, (size_t)(f->end - f->start), NULL, NULL);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", f->type);
-	api_send(a, req, 200, out);
-	if (out)
-		evbuffer_free(out);
-	api_count(a, API_EP_BOARD, 200, t0);
+	api_send_bytes(a, req, 200, f->type, f->start, (size_t)(f->end - f->start), API_EP_BOARD,
+		       t0);
 	return true;
 }

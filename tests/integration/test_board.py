@@ -5,17 +5,10 @@ import json
 
 import pytest
 
-from api_harness import KEY, SEED_BOOKING, api_daemon, call, seed_dids
+from api_harness import KEY, SEED_BOOKING, call
 from board_harness import HOSTILE, EventStream, login, origin, request
 from harness import wait_for
-
-
-@pytest.fixture
-def api(daemon_factory, db, tmp_path):
-    seed_dids(db)
-    d = api_daemon(daemon_factory, db, tmp_path)
-    d.db = db
-    return d
+from test_api import api  # noqa: F401  (the fixture: an api on the example DIDs)
 
 
 def book(d, fields=SEED_BOOKING):
