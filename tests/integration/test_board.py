@@ -168,3 +168,15 @@ def test_the_stream_brings_each_new_booking_to_every_board_once(api):
         assert not [e for e in s.events() if e[0] == "booking" and e[1]["id"] == bid]
     finally:
         s.close()
+
+
+def test_only_the_exact_session_cookie_opens_the_board(api):
+    _, _, cookie = login(api)
+    token = cookie.split("=", 1)[1]
+    ok = lambda c: request(api, "GET", "/api/bookings", headers={"Cookie": c})[0] == 200
+    assert ok("theme=dark; " + cookie + "; lang=en"), "among other cookies"
+    for bad in (cookie + "0", cookie[:-1], "vagent_session=" + token.upper(),
+                "x" + cookie, "vagent_session= " + token, "vagent_session=" + "0" * 64):
+        assert not ok(bad), bad
+    _, _, other = login(api)
+    assert other != cookie and ok(other) and ok(cookie), "two logins, two sessions"
