@@ -60,6 +60,7 @@ IPC_SRC     := $(wildcard ipc/*.c)
 WORKER_SRC  := $(wildcard worker/*.c)
 SUP_SRC     := $(wildcard supervisor/*.c)
 API_SRC     := $(wildcard supervisor/api/*.c)
+API_WWW     := $(wildcard supervisor/api/www/*)
 WRITER_SRC  := $(wildcard supervisor/writer/*.c)
 CTL_SRC     := $(wildcard supervisor/ctl/*.c)
 LIB_SRC     := $(BOOKING_SRC) $(IPC_SRC) $(COMMON_SRC)
@@ -95,7 +96,15 @@ $(BUILD)/obj/%.o: %.c | pkgcheck
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/vagentd: $(call obj,$(SUP_SRC) $(API_SRC) $(WRITER_SRC) $(WORKER_SRC) $(LIB_SRC))
+# The board's files (supervisor/api/www/) are built into vagentd by .incbin.
+$(BUILD)/obj/%.o: %.S | pkgcheck
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/obj/supervisor/api/api_www.o: $(API_WWW)
+
+$(BUILD)/vagentd: $(call obj,$(SUP_SRC) $(API_SRC) $(WRITER_SRC) $(WORKER_SRC) $(LIB_SRC)) \
+		$(BUILD)/obj/supervisor/api/api_www.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

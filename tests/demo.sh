@@ -14,6 +14,9 @@
 #           and name, books the job and hangs up. Printed: the transcript
 #           with each turn's latency, the booking row from MariaDB, and the
 #           recording of what the caller heard.
+#   board:  a second booking (through create_booking, a cloud agent's path)
+#           and a screenshot of the dispatch board with both, taken by
+#           headless Chromium after logging in: var/demo/board.png.
 #
 # With real keys (VAGENT_STT_API_KEY, VAGENT_LLM_API_KEY, VAGENT_TTS_API_KEY)
 # and the real URLs in [stt], [llm] and [tts], the same engine talks to the
@@ -271,4 +274,7 @@ sql -e "SELECT id, booking_ref, source, customer_name, customer_phone, postcode,
 echo "Recordings of what the callers heard:"
 echo "  $DEMO/echo-recording.wav ($(soxi -D "$DEMO/echo-recording.wav") s)"
 echo "  $DEMO/booking-recording.wav ($(soxi -D "$DEMO/booking-recording.wav") s)"
+echo
+"$PYTHON" tests/demo_board.py "$API_PORT" "$DEMO/api.key" "$DEMO/board.png" ||
+	{ show_log; die "the board's screenshot failed"; }
 echo "Logs: $LOG and $DEMO/emulators.log"

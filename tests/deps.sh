@@ -16,7 +16,8 @@ libmariadb-dev libjansson-dev libinih-dev libcmocka-dev libespeak-ng-dev
 espeak-ng sox
 python3 python3-pytest python3-pymysql python3-websockets
 mariadb-server mariadb-client
-uuid-runtime procps hey openssl libssl-dev ca-certificates"
+uuid-runtime procps hey openssl libssl-dev ca-certificates
+chromium chromium-driver python3-selenium"
 [ "${1:-}" = fuzz ] && PACKAGES="$PACKAGES clang"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -22,7 +22,9 @@
  * auth, JSON answers, statistics), api_req.c (request bodies), api_didctx.c
  * (did_context), api_didmap.c (the DID map and its cache), api_booking.c
  * (create_booking), api_board.c (the dispatch board's endpoints), api_db.c
- * (the MariaDB thread).
+ * (the MariaDB thread), api_session.c (the board's login sessions),
+ * api_static.c (the board's page, script and style, built into the binary
+ * from www/ by api_www.S), api_sse.c (the board's live updates).
  */
 #ifndef VG_API_H
 #define VG_API_H
@@ -42,6 +44,7 @@ struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
 struct evhttp_request;
+struct evbuffer;
 
 struct did_entry {
 	char did[51];
@@ -52,7 +55,16 @@ struct did_entry {
 	bool has_area;
 };
 
+/* A board login: a random token the browser holds in an HttpOnly cookie. */
+#define API_SESSIONS 64
+#define API_TOKEN_HEX 64
+struct api_session {
+	char token[API_TOKEN_HEX + 1];	/* "" for a free slot */
+	int64_t expires_ns;
+};
+
 struct api;
+struct api_sse;
 struct api_pending;
 struct api_dbq;
 struct api_job;
@@ -113,6 +125,8 @@ struct api {
 
 	struct api_pending *pending;	/* create_booking answers waiting for acks */
 	struct event *ack_ev;
+	struct api_session sessions[API_SESSIONS];
+	struct api_sse *sse;		/* board streams; NULL until the first */
 	bool stopping;
 	int64_t stop_deadline_ns;
 };
@@ -135,6 +149,19 @@ void api_error(struct api *a, struct evhttp_request *req, int code, enum api_end
 /* The request's JSON object body, or an error already sent (NULL). */
 json_t *api_body(struct api *a, struct evhttp_request *req, enum api_endpoint ep, int64_t t0);
 const char *api_peer(struct evhttp_request *req, char *buf, size_t len);
+/* Status, the security headers every answer carries, Connection: close when stopping. */
+void api_send(struct api *a, struct evhttp_request *req, int code, struct evbuffer *out);
+void api_count(struct api *a, enum api_endpoint ep, int code, int64_t t0);
+/* A whole answer of type; counted. */
+void api_send_bytes(struct api *a, struct evhttp_request *req, int code, const char *type,
+		    const void *data, size_t len, enum api_endpoint ep, int64_t t0);
+void api_security_headers(struct evhttp_request *req);
+bool api_key_ok(const struct api *a, const char *given);
+/*
+ * The request's Origin names this host (scheme://Host): it came from our
+ * own page. Without an Origin: required decides.
+ */
+bool api_same_origin(struct evhttp_request *req, bool required);
 
 /* api_main.c: take connections (once the DID map is there, at start-up). */
 void api_listen(struct api *a);
@@ -168,6 +195,27 @@ void api_pending_tick(struct api *a);
 
 /* api_board.c */
 void api_bookings(struct api *a, struct evhttp_request *req, int64_t t0);
+void api_booking_one(struct api *a, struct evhttp_request *req, const char *id, int64_t t0);
 void api_dispatch(struct api *a, struct evhttp_request *req, const char *id, int64_t t0);
+/*
+ * For the live updates: the bookings with an id over after_id, oldest
+ * first, at most limit; after_id < 0: one row, {"id": the highest id}.
+ * done gets the rows (NULL on failure) and owns them.
+ */
+typedef void (*api_newer_fn)(struct api *a, json_t *rows);
+int api_bookings_newer(struct api *a, long long after_id, int limit, api_newer_fn done);
+
+/* api_session.c: the board's logins. */
+bool api_session_ok(struct api *a, struct evhttp_request *req);
+void api_login(struct api *a, struct evhttp_request *req, int64_t t0);
+void api_logout(struct api *a, struct evhttp_request *req, int64_t t0);
+
+/* api_static.c: the board's files. false: path is none of them. */
+bool api_static(struct api *a, struct evhttp_request *req, const char *path, int64_t t0);
+
+/* api_sse.c: live updates to the boards that listen. */
+void api_events(struct api *a, struct evhttp_request *req, int64_t t0);
+void api_sse_send(struct api *a, const char *event, json_t *data);	/* steals data */
+void api_sse_stop(struct api *a);	/* ends every stream; frees what it holds */
 
 #endif

@@ -2,10 +2,20 @@
  * api_http.c - the api's routing and the plumbing every handler shares:
  * JSON replies, JSON errors, the API key, request bodies, statistics.
  *
- * Every answer is JSON (metrics excepted), every rejection a 4xx with
- * {"error": "..."} and one log line naming the client and the reason;
- * once the api is stopping, every answer says Connection: close.
- * The key is compared in constant time, and never logged.
+ * Every answer is JSON (metrics and the board's files excepted), every
+ * rejection a 4xx with {"error": "..."} and one log line naming the client
+ * and the reason; once the api is stopping, every answer says Connection:
+ * close. The key is compared in constant time, and never logged.
+ *
+ * Nothing answers without the key (X-API-Key) or, for what the board uses,
+ * a board session (api_session.c) — but the login form itself. A session
+ * is a cookie the browser sends with any request to us, so a POST it
+ * authorises must also come from our own page: SameSite=Strict keeps the
+ * cookie off other sites' requests, and the Origin and a JSON content type
+ * (which no cross-site form can send) are checked as well. Every answer
+ * carries a Content-Security-Policy that allows only our own script and
+ * style files (no inline script, so markup smuggled into a booking cannot
+ * run) and may not be framed.
  */
 #include "api.h"
 #include "api_req.h"
@@ -15,6 +25,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <stdarg.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,36 +52,59 @@ const char *api_peer(struct evhttp_request *req, char *buf, size_t len)
  * then sends its next request to the new api, and this one is left with
  * nothing in flight when it goes.
  */
-static void api_send(struct api *a, struct evhttp_request *req, int code, struct evbuffer *out)
+static const char CSP[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
+	"connect-src 'self'; img-src 'self'; media-src 'self'; form-action 'self'; "
+	"frame-ancestors 'none'; base-uri 'none'";
+
+void api_security_headers(struct evhttp_request *req)
 {
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "Content-Security-Policy", CSP);
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "X-Frame-Options", "DENY");
+	/* no-referrer would make the browser send "Origin: null" on our own forms */
+	evhttp_add_header(h, "Referrer-Policy", "same-origin");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+}
+
+void api_send(struct api *a, struct evhttp_request *req, int code, struct evbuffer *out)
+{
+	api_security_headers(req);
 	if (a->stopping)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 	evhttp_send_reply(req, code, NULL, out);
 }
 
-static void count(struct api *a, enum api_endpoint ep, int code, int64_t t0)
+void api_count(struct api *a, enum api_endpoint ep, int code, int64_t t0)
 {
 	atomic_fetch_add_explicit(&a->stats->requests[ep][api_class_of(code)], 1,
 				  memory_order_relaxed);
 	hist_add(&a->stats->latency[ep], (uint64_t)(mono_ns() - t0) / 1000);
 }
 
-void api_reply(struct api *a, struct evhttp_request *req, int code, json_t *body,
-	       enum api_endpoint ep, int64_t t0)
+void api_send_bytes(struct api *a, struct evhttp_request *req, int code, const char *type,
+		    const void *data, size_t len, enum api_endpoint ep, int64_t t0)
 {
 	struct evbuffer *out = evbuffer_new();
-	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
-	json_decref(body);
-	if (out && text)
-		evbuffer_add(out, text, strlen(text));
-	free(text);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
+	if (out && data)
+		evbuffer_add(out, data, len);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
 	api_send(a, req, code, out);
 	if (out)
 		evbuffer_free(out);
-	count(a, ep, code, t0);
+	api_count(a, ep, code, t0);
+}
+
+void api_reply(struct api *a, struct evhttp_request *req, int code, json_t *body,
+	       enum api_endpoint ep, int64_t t0)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(body);
+	api_send_bytes(a, req, code, "application/json", text, text ? strlen(text) : 0, ep, t0);
+	free(text);
 }
 
 void api_error(struct api *a, struct evhttp_request *req, int code, enum api_endpoint ep,
@@ -89,7 +123,7 @@ void api_error(struct api *a, struct evhttp_request *req, int code, enum api_end
 }
 
 /* Constant time in the length of what the client sent. */
-static bool key_ok(const struct api *a, const char *given)
+bool api_key_ok(const struct api *a, const char *given)
 {
 	const char *want = a->conf->secrets->api_key;
 	size_t gl = given ? strlen(given) : 0, wl = strlen(want);
@@ -98,6 +132,26 @@ static bool key_ok(const struct api *a, const char *given)
 	for (size_t i = 0; i < gl; i++)
 		diff |= (unsigned char)given[i] ^ (unsigned char)want[wl ? i % wl : 0];
 	return wl && !diff;
+}
+
+bool api_same_origin(struct evhttp_request *req, bool required)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *origin = evhttp_find_header(in, "Origin");
+	const char *host = evhttp_find_header(in, "Host");
+	const char *rest;
+
+	if (!origin)
+		return !required;
+	if (!host || !*host)
+		return false;
+	if (!strncmp(origin, "http://", 7))
+		rest = origin + 7;
+	else if (!strncmp(origin, "https://", 8))
+		rest = origin + 8;
+	else
+		return false;	/* "null" (a sandboxed frame, a file) among others */
+	return !strcasecmp(rest, host);
 }
 
 json_t *api_body(struct api *a, struct evhttp_request *req, enum api_endpoint ep, int64_t t0)
@@ -158,7 +212,7 @@ static void metrics(struct api *a, struct evhttp_request *req, int64_t t0)
 			  "text/plain; version=0.0.4");
 	api_send(a, req, 200, out);
 	evbuffer_free(out);
-	count(a, API_EP_METRICS, 200, t0);
+	api_count(a, API_EP_METRICS, 200, t0);
 }
 
 /* Paths of the seed's webhooks, with and without ".php". */
@@ -180,17 +234,33 @@ static bool method_is(struct api *a, struct evhttp_request *req, enum evhttp_cmd
 	return false;
 }
 
+enum who { KEY_ONLY, KEY_OR_SESSION };
+
 static bool authorised(struct api *a, struct evhttp_request *req, enum api_endpoint ep,
-		       int64_t t0)
+		       int64_t t0, enum who who)
 {
-	if (key_ok(a, evhttp_find_header(evhttp_request_get_input_headers(req), "X-API-Key")))
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+
+	if (api_key_ok(a, evhttp_find_header(in, "X-API-Key")))
 		return true;
-	api_error(a, req, 401, ep, t0, "Unauthorized");
+	if (who != KEY_OR_SESSION || !api_session_ok(a, req)) {
+		api_error(a, req, 401, ep, t0, "Unauthorized");
+		return false;
+	}
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_GET)
+		return true;
+	const char *ct = evhttp_find_header(in, "Content-Type");
+	if (api_same_origin(req, true) && ct && !strncasecmp(ct, "application/json", 16))
+		return true;
+	api_error(a, req, 403, ep, t0, "a board session's POST must come from the board");
 	return false;
 }
 
-/* "/api/bookings/123/dispatch" -> "123"; NULL if the path is not that. */
-static const char *dispatch_id(const char *path, char *id, size_t len)
+/*
+ * "/api/bookings/123" + suffix ("" or "/dispatch") -> "123"; NULL if the
+ * path is not that.
+ */
+static const char *booking_id(const char *path, const char *suffix, char *id, size_t len)
 {
 	const char *pre = "/api/bookings/", *p = path + strlen(pre);
 	size_t n = 0;
@@ -199,7 +269,7 @@ static const char *dispatch_id(const char *path, char *id, size_t len)
 		return NULL;
 	while (p[n] >= '0' && p[n] <= '9')
 		n++;
-	if (!n || n >= len || strcmp(p + n, "/dispatch"))
+	if (!n || n >= len || strcmp(p + n, suffix))
 		return NULL;
 	memcpy(id, p, n);
 	id[n] = '\0';
@@ -218,26 +288,44 @@ void api_route(struct evhttp_request *req, void *arg)
 		path = "";
 	if (is_path(path, "/api/voice-agent/did_context")) {
 		if (method_is(a, req, EVHTTP_REQ_POST, API_EP_DID_CONTEXT, t0) &&
-		    authorised(a, req, API_EP_DID_CONTEXT, t0))
+		    authorised(a, req, API_EP_DID_CONTEXT, t0, KEY_ONLY))
 			api_did_context(a, req, t0);
 	} else if (is_path(path, "/api/voice-agent/create_booking")) {
 		if (method_is(a, req, EVHTTP_REQ_POST, API_EP_CREATE_BOOKING, t0) &&
-		    authorised(a, req, API_EP_CREATE_BOOKING, t0))
+		    authorised(a, req, API_EP_CREATE_BOOKING, t0, KEY_ONLY))
 			api_create_booking(a, req, t0);
 	} else if (!strcmp(path, "/api/bookings")) {
 		if (method_is(a, req, EVHTTP_REQ_GET, API_EP_BOOKINGS, t0) &&
-		    authorised(a, req, API_EP_BOOKINGS, t0))
+		    authorised(a, req, API_EP_BOOKINGS, t0, KEY_OR_SESSION))
 			api_bookings(a, req, t0);
-	} else if (dispatch_id(path, id, sizeof(id))) {
+	} else if (!strcmp(path, "/api/bookings/events")) {
+		if (method_is(a, req, EVHTTP_REQ_GET, API_EP_EVENTS, t0) &&
+		    authorised(a, req, API_EP_EVENTS, t0, KEY_OR_SESSION))
+			api_events(a, req, t0);
+	} else if (booking_id(path, "", id, sizeof(id))) {
+		if (method_is(a, req, EVHTTP_REQ_GET, API_EP_BOOKING, t0) &&
+		    authorised(a, req, API_EP_BOOKING, t0, KEY_OR_SESSION))
+			api_booking_one(a, req, id, t0);
+	} else if (booking_id(path, "/dispatch", id, sizeof(id))) {
 		if (method_is(a, req, EVHTTP_REQ_POST, API_EP_DISPATCH, t0) &&
-		    authorised(a, req, API_EP_DISPATCH, t0))
+		    authorised(a, req, API_EP_DISPATCH, t0, KEY_OR_SESSION))
 			api_dispatch(a, req, id, t0);
 	} else if (!strcmp(path, "/healthz")) {
-		if (method_is(a, req, EVHTTP_REQ_GET, API_EP_HEALTH, t0))
+		if (method_is(a, req, EVHTTP_REQ_GET, API_EP_HEALTH, t0) &&
+		    authorised(a, req, API_EP_HEALTH, t0, KEY_OR_SESSION))
 			healthz(a, req, t0);
 	} else if (!strcmp(path, "/metrics")) {
-		if (method_is(a, req, EVHTTP_REQ_GET, API_EP_METRICS, t0))
+		if (method_is(a, req, EVHTTP_REQ_GET, API_EP_METRICS, t0) &&
+		    authorised(a, req, API_EP_METRICS, t0, KEY_OR_SESSION))
 			metrics(a, req, t0);
+	} else if (!strcmp(path, "/board/login") &&
+		   evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
+		api_login(a, req, t0);
+	} else if (!strcmp(path, "/board/logout")) {
+		if (method_is(a, req, EVHTTP_REQ_POST, API_EP_BOARD, t0))
+			api_logout(a, req, t0);
+	} else if (api_static(a, req, path, t0)) {
+		;	/* a file of the board, or a way to its login */
 	} else {
 		api_error(a, req, 404, API_EP_OTHER, t0, "not found");
 	}

@@ -65,6 +65,7 @@ static void begin_stop(struct api *a)
 	if (a->stopping)
 		return;
 	a->stopping = true;
+	api_sse_stop(a);	/* the boards reconnect, to the api that replaces this one */
 	if (a->listen_ev)
 		event_del(a->listen_ev);
 	if (a->bound)
@@ -172,6 +173,7 @@ void api_main(const struct conf *c, int listen_fd, int shm_fd, void *segment, si
 	}
 	int32_t me = (int32_t)getpid();	/* a reload's new api may have written its own */
 	atomic_compare_exchange_strong(&a.stats->pid, &me, 0);
+	api_sse_stop(&a);
 	evhttp_free(a.http);
 	event_free(a.sig_ev);
 	event_free(a.refresh_ev);

@@ -27,6 +27,9 @@
 	X(CREATE_BOOKING, "create_booking")	\
 	X(BOOKINGS, "bookings")			\
 	X(DISPATCH, "dispatch")			\
+	X(BOOKING, "booking")			\
+	X(EVENTS, "events")			\
+	X(BOARD, "board")			\
 	X(HEALTH, "healthz")			\
 	X(METRICS, "metrics")			\
 	X(OTHER, "other")
@@ -66,7 +69,7 @@ struct api_stats {
 	struct hist latency[API_EP_MAX];
 };
 
-#define API_STATS_VERSION 1
+#define API_STATS_VERSION 2
 
 static const struct shm_section_spec api_stats_section = {
 	"api", API_STATS_VERSION, SHM_SCOPE_SEGMENT, sizeof(struct api_stats)
