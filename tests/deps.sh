@@ -11,7 +11,7 @@ set -eu
 
 # Build, unit and integration tests, benchmarks, demo: one list.
 PACKAGES="build-essential pkg-config
-libevent-dev libcurl4-openssl-dev libwebsockets-dev libmsgpack-dev
+libevent-dev libcurl4-openssl-dev libwebsockets-dev libuv1-dev libmsgpack-dev
 libmariadb-dev libjansson-dev libinih-dev libcmocka-dev libespeak-ng-dev
 espeak-ng sox
 python3 python3-pytest python3-pymysql python3-websockets

@@ -1,7 +1,7 @@
 /*
  * playout.c - the agent's outbound audio of one call. See playout.h.
  *
- * Two replies at most are kept on the producer's thread: play, the one
+ * Two replies at most are kept on the producer's side: play, the one
  * going into the ring, and next, the one after it, held until play has
  * nothing more to give. A third reply while two are unfinished keeps the
  * newest. Audio waits as bytes in a struct buf, so a split sample's first
@@ -23,9 +23,17 @@
  *     with release (the ring's pair A); the pacer loads it (relaxed) only
  *     after ring_avail() or ring_read() acquired the head, so it sees the
  *     mark of every sample it can see.
- *  F: first: the thread stores with release, then writes the eventfd; the
- *     main loop reads the eventfd, then exchanges with acquire.
+ *  F: first: the thread stores with release, then activates the event; the
+ *     main loop's callback exchanges with acquire.
  *  written and backlog are counters the main loop only reports (relaxed).
+ *
+ * The producer (the websocket hooks, ws.h) now runs on the main loop, and
+ * must: event_active() is the loop thread's own call. The pairs above are
+ * from when it had a thread of its own; on one thread the atomics cost
+ * next to nothing (plain loads and stores on x86) and are left as they
+ * are. The first-audio event is still delivered from its own callback,
+ * never from inside playout_audio(): the engine must not run in the middle
+ * of a provider's message.
  */
 #include "playout.h"
 
@@ -33,8 +41,6 @@
 #include <event2/event.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "../common/buf.h"
 #include "../ipc/ring.h"
@@ -48,10 +54,8 @@ struct pctx {
 
 struct playout {
 	struct ring *ring;
-	int efd;			/* the thread's wake-up of the main loop (F) */
-
 	/* Main loop only. */
-	struct event *ev;
+	struct event *ev;		/* first-audio: fd-less, activated by the producer (F) */
 	int refs;			/* the owner, and an attached producer */
 	void (*first_fn)(void *arg, uint32_t ctx);
 	void *first_arg;
@@ -85,11 +89,8 @@ static void pctx_reset(struct pctx *b, uint32_t ctx)
 static void on_first(evutil_socket_t fd, short what, void *arg)
 {
 	struct playout *p = arg;
-	uint64_t n;
-	(void)what;
+	(void)fd; (void)what;
 
-	if (read(fd, &n, sizeof(n)) != sizeof(n))
-		return;		/* spurious: EAGAIN */
 	uint32_t ctx = atomic_exchange_explicit(&p->first, 0, memory_order_acquire);	/* F */
 	if (ctx && ctx == atomic_load(&p->cur) && p->first_fn)
 		p->first_fn(p->first_arg, ctx);
@@ -106,14 +107,8 @@ int playout_new(struct playout **out, struct event_base *base, struct ring *ring
 	p->refs = 1;
 	buf_init(&p->play.a, PLAYOUT_WAIT_MAX);
 	buf_init(&p->next.a, PLAYOUT_WAIT_MAX);
-	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (p->efd < 0) {
-		int err = -errno;
-		free(p);
-		return err;
-	}
-	p->ev = event_new(base, p->efd, EV_READ | EV_PERSIST, on_first, p);
-	if (!p->ev || event_add(p->ev, NULL) < 0) {
+	p->ev = event_new(base, -1, 0, on_first, p);
+	if (!p->ev) {
 		playout_close(p);
 		return -ENOMEM;
 	}
@@ -126,7 +121,6 @@ static void unref(struct playout *p)
 {
 	if (--p->refs > 0)
 		return;
-	close(p->efd);
 	buf_free(&p->play.a);
 	buf_free(&p->next.a);
 	free(p);
@@ -226,7 +220,7 @@ bool playout_backlog(const struct playout *p)
 	return atomic_load_explicit(&p->backlog, memory_order_relaxed);
 }
 
-/* ---- the producer's thread ---- */
+/* ---- the producer (its socket hooks) ---- */
 
 /* Audio of this context may still play (not cancelled, not closed). */
 static bool live(const struct playout *p, uint32_t ctx)
@@ -292,15 +286,12 @@ static struct pctx *pctx_for(struct playout *p, uint32_t ctx)
 
 static void first_audio(struct playout *p, uint32_t ctx)
 {
-	uint64_t one = 1;
-
 	if (p->first_seen == ctx)
 		return;
 	p->first_seen = ctx;
 	atomic_store_explicit(&p->first, ctx, memory_order_release);	/* F */
-	if (write(p->efd, &one, sizeof(one)) < 0) {
-		/* EAGAIN: the counter is full, so a wake-up is pending anyway */
-	}
+	if (p->ev)
+		event_active(p->ev, 0, 0);	/* same thread: no syscall, no wake-up */
 }
 
 int playout_audio(struct playout *p, uint32_t ctx, const uint8_t *bytes, size_t n)

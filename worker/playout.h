@@ -7,9 +7,10 @@
  * the moment each reply's first audio arrived. Every TTS client and cloud
  * bridge feeds one; none of this is any provider's.
  *
- * Threads: contexts are begun, cancelled and read on the main loop; audio
- * and "done" come on the provider's thread (playout_audio, playout_done,
- * playout_push). While a call runs, the ring is read and flushed only
+ * Threads: one, the worker's main loop. Contexts are begun, cancelled and
+ * read by the call and the pacer; audio and "done" come from the provider's
+ * socket hooks (playout_audio, playout_done, playout_push), which run on
+ * the same loop (ws.h). While a call runs, the ring is read and flushed only
  * through this module, and a reply's audio enters it only through this
  * module: it mirrors the ring's positions to tell whose samples the pacer
  * took. (Engines without replies, echo and playback, write the ring
@@ -21,7 +22,7 @@
  * after it. Audio of a cancelled reply never enters the ring after the
  * cancel; what raced the cancel in is flushed before the pacer plays.
  *
- * Lifetime: the call owns it; a producer whose thread may outlive the call
+ * Lifetime: the call owns it; a producer whose hooks may outlive the call
  * (a websocket is released later than it is closed) attaches, and the
  * memory goes when the last of them is gone. Fails: only playout_new()
  * (-errno); audio that cannot be kept is dropped with an error code.
@@ -57,7 +58,7 @@ void playout_on_first_audio(struct playout *p, void (*fn)(void *arg, uint32_t ct
 
 /*
  * Keeps p alive until playout_detach(); wake(arg) is called on the main
- * loop when the producer's thread should call playout_push() (ring space
+ * loop when the producer should call playout_push() (ring space
  * freed, a connection lost). One producer at a time.
  */
 void playout_attach(struct playout *p, void (*wake)(void *arg), void *arg);
@@ -88,7 +89,7 @@ uint64_t playout_played(const struct playout *p, uint32_t ctx);
 /* Audio of a live reply waits for ring space. */
 bool playout_backlog(const struct playout *p);
 
-/* ---- the producer's thread ---- */
+/* ---- the producer (its socket hooks, on the main loop) ---- */
 
 /*
  * n bytes of little-endian 16-bit PCM of ctx, any n (a split sample's

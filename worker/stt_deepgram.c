@@ -4,11 +4,12 @@
  * One websocket per call: linear16 at the call's rate, interim results,
  * VAD events, endpointing and utterance_end_ms from [stt], key terms as
  * repeated keyterm parameters (nova-3) or keywords (older models). Audio
- * goes out from the inbound ring on the websocket thread, never as an empty
- * message (that would end the stream), and only when the engine has said
- * it is due (audio()): the engine batches it ([stt] batch_ms) except where
- * a turn's end or a barge-in may hang on it, and the thread's other
- * wake-ups (a TTS token, a reconnection) must not break its batches up.
+ * goes out from the inbound ring when the socket is writable (fill()),
+ * never as an empty message (that would end the stream), and only when the
+ * engine has said it is due (audio()): the engine batches it ([stt]
+ * batch_ms) except where a turn's end or a barge-in may hang on it, and
+ * the loop's other wake-ups (a TTS token, a reconnection) must not break
+ * its batches up. Everything here runs on the worker's main loop.
  * KeepAlive goes out as text whenever no audio has been sent for 3 s.
  *
  * A close by Deepgram mid-call (a network blip, NET-0001) is answered by a
@@ -26,7 +27,6 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,29 +57,30 @@ struct stt {
 	int conns;			/* connections not yet gone */
 	bool open, stopping;
 	bool dead;			/* on_error(fatal) was called: nothing follows */
-	_Atomic int64_t last_sent_ns;	/* written by the websocket thread */
-	_Atomic bool due;		/* main loop sets, websocket thread takes */
+	int64_t last_sent_ns;		/* audio or KeepAlive */
+	bool due;			/* audio() said so; fill() takes it */
 	struct event *keepalive, *retry;
 };
 
 static void on_retry(evutil_socket_t fd, short what, void *arg);
 
-/* Websocket thread: the next piece of caller audio, if any. */
+/* The socket is writable: the next piece of caller audio, if due. */
 static size_t fill(void *arg, uint8_t *buf, size_t cap)
 {
 	struct stt *s = arg;
 
-	if (!atomic_exchange(&s->due, false))
+	if (!s->due)
 		return 0;
+	s->due = false;
 	size_t n = ring_avail(s->audio);
 	if (n == 0)
 		return 0;
 	if (n > cap / 2) {
 		n = cap / 2;
-		atomic_store(&s->due, true);	/* the rest in the next message */
+		s->due = true;		/* the rest in the next message */
 	}
 	ring_read(s->audio, buf, n);
-	atomic_store(&s->last_sent_ns, mono_ns());
+	s->last_sent_ns = mono_ns();
 	return n * 2;
 }
 
@@ -109,8 +110,8 @@ static void on_open(void *arg)
 
 	s->open = true;
 	s->failures = 0;
-	atomic_store(&s->last_sent_ns, mono_ns());
-	atomic_store(&s->due, true);	/* audio that queued while connecting */
+	s->last_sent_ns = mono_ns();
+	s->due = true;		/* audio that queued while connecting */
 	ws_loop_wake(s->loop);
 }
 
@@ -184,9 +185,9 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg)
 	static const char msg[] = "{\"type\":\"KeepAlive\"}";
 	(void)fd; (void)what;
 
-	if (s->open && mono_ns() - atomic_load(&s->last_sent_ns) > KEEPALIVE_NS) {
+	if (s->open && mono_ns() - s->last_sent_ns > KEEPALIVE_NS) {
 		ws_send_text(s->conn, msg, sizeof(msg) - 1);
-		atomic_store(&s->last_sent_ns, mono_ns());
+		s->last_sent_ns = mono_ns();
 	}
 }
 
@@ -231,7 +232,7 @@ static void audio(struct stt *s)
 {
 	if (!s)
 		return;
-	atomic_store(&s->due, true);	/* kept for on_open while connecting */
+	s->due = true;		/* kept for on_open while connecting */
 	if (s->open)
 		ws_loop_wake(s->loop);
 }
@@ -251,7 +252,7 @@ static void stop(struct stt *s)
 	event_del(s->retry);
 	explicit_bzero(s->auth, sizeof(s->auth));
 	if (s->conns == 0)
-		stt_free(s);	/* else on_gone does, once the thread is done with us */
+		stt_free(s);	/* else on_gone does, once the socket is released */
 }
 
 const struct stt_ops stt_deepgram = { "deepgram", start, audio, stop };

@@ -4,13 +4,15 @@
  * Every LLM token goes into the reply's context with continue:true; the
  * reply ends with an empty transcript and continue:false; barge-in sends
  * cancel. Output is raw pcm_s16le at the call's rate, so the audio needs
- * no conversion: base64-decoded on the websocket thread and handed to the
- * call's playout, which owns everything after that (playout.h): contexts,
- * the order of replies, the flush after a cancel, the first-audio event.
+ * no conversion: base64-decoded where the message arrives
+ * (on_message_thread) and handed to the call's playout, which owns
+ * everything after that (playout.h): contexts, the order of replies, the
+ * flush after a cancel, the first-audio event.
  *
  * Context ids are "<call>-<n>", n the playout's context number. Only what
- * the main loop acts on (done, word timings, errors) crosses to it; audio
- * chunks never do, so none is parsed twice.
+ * the engine acts on (done, word timings, errors) goes on to on_message;
+ * audio chunks never do, so none is parsed twice. Everything here runs on
+ * the worker's main loop.
  *
  * start() only returns a code; every event comes from the main loop. A
  * refusal that asking again cannot change (http_status.h) is on_error(fatal),
@@ -48,7 +50,7 @@ struct tts {
 	bool stopping;
 	bool dead;			/* on_error(fatal) was called: nothing follows */
 	int conns;			/* connections not yet gone */
-	struct buf pcm;			/* websocket thread: a chunk's decoded audio */
+	struct buf pcm;			/* a chunk's decoded audio, reused */
 };
 
 static void ctx_id(const struct tts *t, uint32_t n, char *out, size_t len)
@@ -68,8 +70,8 @@ static void audio_chunk(struct tts *t, uint32_t ctx, const char *b64, size_t len
 		playout_audio(t->po, ctx, out, (size_t)n);	/* not live: dropped there */
 }
 
-/* Websocket thread: every message. Audio goes to the playout; what the
- * main loop acts on goes on. */
+/* Every message, as it arrives. Audio goes to the playout; what the
+ * engine acts on goes on to on_message. */
 static bool on_message_thread(void *arg, const char *data, size_t len, bool binary)
 {
 	struct tts *t = arg;
@@ -93,7 +95,7 @@ static void on_wake_thread(void *arg)
 	playout_push(t->po);
 }
 
-/* ---- main loop ---- */
+/* ---- what the engine acts on ---- */
 
 static void on_words(struct tts *t, const struct cart_msg *m)
 {
@@ -190,7 +192,7 @@ static int send_json(struct tts *t, json_t *msg)
 	return rc;
 }
 
-/* Main loop: the playout has room again, or a reply may go: push on the thread. */
+/* The playout has room again, or a reply may go: on_wake_thread pushes. */
 static void wake(void *arg)
 {
 	struct tts *t = arg;
@@ -210,7 +212,7 @@ static int start(struct tts **out, struct ws_loop *loop, const struct conf *c, i
 	t->loop = loop;
 	t->conf = c;
 	t->po = po;
-	playout_attach(po, wake, t);	/* until tts_free(): the thread's hooks use it */
+	playout_attach(po, wake, t);	/* until tts_free(): the socket's hooks use it */
 	buf_init(&t->pcm, PLAYOUT_WAIT_MAX);
 	t->ev = ev;
 	t->arg = arg;
@@ -282,7 +284,7 @@ static void stop(struct tts *t)
 	ws_close(t->conn);
 	t->conn = NULL;
 	if (t->conns == 0)
-		tts_free(t);	/* else on_gone does, once the thread is done with us */
+		tts_free(t);	/* else on_gone does, once the socket is released */
 }
 
 const struct tts_ops tts_cartesia = {

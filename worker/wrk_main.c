@@ -75,7 +75,7 @@ static int tell_sup(struct worker *w, enum chan_type type, int result, uint16_t 
 struct ws_loop *worker_ws(struct worker *w)
 {
 	if (!w->ws && ws_loop_new(&w->ws, w->base, w->tls) < 0)
-		log_error("worker", NULL, "cannot start the websocket thread");
+		log_error("worker", NULL, "cannot start the websocket clients");
 	return w->ws;
 }
 

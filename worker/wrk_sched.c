@@ -1,8 +1,8 @@
 /*
  * wrk_sched.c - a worker's CPU class (see wrk_sched.h).
  *
- * Threads the worker starts later (the websocket thread) inherit the class,
- * which is what we want: both carry the caller's audio.
+ * The worker is one thread (the websockets run on its loop, ws.h), so the
+ * class set here covers all of its audio.
  */
 #include "wrk_sched.h"
 

@@ -1,24 +1,37 @@
 /*
- * ws.c - the worker's libwebsockets thread and its crossings. See ws.h.
+ * ws.c - the worker's websocket clients, on the worker's own loop. See ws.h.
  *
- * State shared between the threads is under l->mu: the list of
- * connections, each one's outgoing messages and pending requests, and the
- * queue of events for the main loop. lws objects (wsi) are touched by the
- * lws thread only; provider arguments by the main thread only (except in
- * the two thread hooks, which the provider makes thread-safe).
+ * Debian's libwebsockets 4.1 has neither a libevent loop nor external poll
+ * (the ADD/DEL_POLL_FD callbacks are compiled out), so it runs on a libuv
+ * loop of ours that is embedded in the worker's libevent loop the way
+ * libuv documents for embedding: libevent watches the loop's epoll fd
+ * (uv_backend_fd) and a timer at uv_backend_timeout(), and either runs
+ * uv_run(UV_RUN_NOWAIT). One thread, no locks, no wake-ups of our own.
+ *
+ * What libuv cannot see, service() makes up for (each learnt the hard way):
+ *  - a watcher changed outside uv_run() (lws_callback_on_writable, a new
+ *    connection) reaches the epoll set only in the next uv_run(), so any
+ *    such change asks for a pass at once (kick(): a zero timer, no syscall);
+ *  - lws 4.1 arms its timer only from its idle handle, which runs after
+ *    socket events; a connection attempt that never hears back (no SYN-ACK)
+ *    would leave its connect timeout unarmed, so each attempt also pokes
+ *    lws's event pipe once to get the idle pass.
+ *
+ * Hooks run on the main loop: on_message_thread, fill and the message
+ * hooks from inside the libwebsockets callback (so they must not call
+ * ws_loop_free), on_wake_thread from the pass after ws_loop_wake(). A
+ * connection is freed only between passes (sweep), never under a callback
+ * of libwebsockets that may still hold it.
  */
 #include "ws.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <libwebsockets.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
+#include <uv.h>
 
 #include "../common/buf.h"
 #include "../common/log.h"
@@ -26,18 +39,7 @@
 #define MAX_HEADERS 8
 #define FILL_MAX 8192		/* one binary message: 0.5 s of 8 kHz audio */
 #define RX_MAX (4u << 20)	/* a message larger than this is a broken peer */
-
-enum ev_type { EV_OPEN, EV_MESSAGE, EV_CLOSE, EV_GONE };
-
-struct ws_ev {
-	struct ws_ev *next;
-	struct ws_conn *c;
-	enum ev_type type;
-	int code, http_status;
-	bool binary;
-	size_t len;
-	char data[];
-};
+#define TEARDOWN_PASSES 1000	/* libuv closes asynchronously: passes to let it */
 
 struct out_msg {
 	struct out_msg *next;
@@ -46,7 +48,7 @@ struct out_msg {
 };
 
 struct ws_conn {
-	struct ws_conn *next;		/* l->conns, under mu */
+	struct ws_conn *next;		/* l->conns */
 	struct ws_loop *loop;
 	const struct ws_handlers *h;
 	void *arg;
@@ -57,69 +59,49 @@ struct ws_conn {
 	char *headers[MAX_HEADERS];	/* "Name: value", each allocated */
 	int nheaders;
 
-	/* Under mu. */
 	struct out_msg *outq, *outq_tail;
-	bool want_connect, want_close;
-
-	/* lws thread only. */
-	struct lws *wsi;
-	bool gone_posted;
+	struct lws *wsi;		/* NULL before connecting and once gone */
 	struct buf rx;			/* the message being reassembled, up to RX_MAX */
 	int close_code;
 	char close_reason[124];
-
-	/* Main thread only. */
-	bool owner_closed, gone, opened;
+	bool want_connect;		/* the next pass connects */
+	bool want_close;		/* the owner closed: a close frame goes next */
+	bool owner_closed;		/* no hook but on_gone runs */
+	bool gone;			/* the socket is over; freed once owner_closed too */
 };
 
 struct ws_loop {
 	struct event_base *base;
-	struct lws_context *ctx;
-	pthread_t thread;
-	pthread_mutex_t mu;
+	struct lws_context *ctx;	/* NULLed by lws once wholly destroyed */
+	uv_loop_t uv;
+	struct event *io;		/* the libuv loop's epoll fd is readable */
+	struct event *tick;		/* libuv's next timeout, or 0: a pass is due */
 	struct ws_conn *conns;
-	struct ws_ev *evq, *evq_tail;
-	_Atomic bool stop;
-	int efd;
-	struct event *ev;
+	int depth;			/* > 0 inside a pass: libwebsockets may hold conns */
+	bool dirty;			/* a watcher changed since the last uv_run() */
+	bool woken;			/* ws_loop_wake() since the last pass */
+	bool freeing;			/* ws_loop_free(): no hook runs any more */
 };
 
-/* ---- events for the main loop ---- */
+/* ---- passes ---- */
 
-static void post(struct ws_conn *c, enum ev_type type, int code, int http_status,
-		 const void *data, size_t len, bool binary)
+static void rearm(struct ws_loop *l)
 {
-	struct ws_loop *l = c->loop;
-	struct ws_ev *e = malloc(sizeof(*e) + len + 1);
-	uint64_t one = 1;
+	int ms = l->dirty ? 0 : uv_backend_timeout(&l->uv);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
-	if (!e)
-		panic("ws: out of memory for an event");
-	*e = (struct ws_ev){ .c = c, .type = type, .code = code, .http_status = http_status,
-			     .binary = binary, .len = len };
-	if (len)
-		memcpy(e->data, data, len);
-	e->data[len] = '\0';
-	pthread_mutex_lock(&l->mu);
-	if (l->evq_tail)
-		l->evq_tail->next = e;
+	if (ms < 0)
+		event_del(l->tick);
 	else
-		l->evq = e;
-	l->evq_tail = e;
-	pthread_mutex_unlock(&l->mu);
-	if (write(l->efd, &one, sizeof(one)) < 0) {
-		/* The counter only saturates; the main loop is already awake. */
-	}
+		event_add(l->tick, &tv);
 }
 
-/* lws thread: the socket is over; after this the lws thread never looks at c. */
-static void post_gone(struct ws_conn *c)
+/* Something libuv learns of only in its next uv_run(): have one soon. */
+static void kick(struct ws_loop *l)
 {
-	c->wsi = NULL;
-	if (c->gone_posted)
-		return;
-	c->gone_posted = true;
-	post(c, EV_GONE, 0, 0, NULL, 0, false);
+	l->dirty = true;
+	if (!l->depth)
+		rearm(l);
 }
 
 /* What ws_open allocated; headers may hold a key, so they are wiped. */
@@ -139,68 +121,37 @@ static void conn_release(struct ws_conn *c)
 	free(c);
 }
 
-static void conn_free(struct ws_conn *c)
+/* Frees the connections both sides are done with; only between passes. */
+static void sweep(struct ws_loop *l)
 {
-	struct ws_loop *l = c->loop;
-
-	pthread_mutex_lock(&l->mu);
-	for (struct ws_conn **pp = &l->conns; *pp; pp = &(*pp)->next)
-		if (*pp == c) {
+	for (struct ws_conn **pp = &l->conns; *pp;) {
+		struct ws_conn *c = *pp;
+		if (c->gone && c->owner_closed) {
 			*pp = c->next;
-			break;
+			conn_release(c);
+		} else {
+			pp = &c->next;
 		}
-	pthread_mutex_unlock(&l->mu);
-	conn_release(c);
+	}
 }
 
-static void dispatch(struct ws_ev *e)
+/* The socket is over: on_close (unless the owner closed), then on_gone. */
+static void conn_gone(struct ws_conn *c, struct lws *wsi, int code, int http_status,
+		      const char *why)
 {
-	struct ws_conn *c = e->c;
-	const struct ws_handlers *h = c->h;
+	bool quiet = c->loop->freeing;
 
-	if (e->type == EV_GONE) {
-		c->gone = true;
-		if (h->on_gone)
-			h->on_gone(c->arg);
-		if (c->owner_closed)
-			conn_free(c);
+	if (wsi)
+		lws_set_opaque_user_data(wsi, NULL);	/* later callbacks: not ours */
+	c->wsi = NULL;
+	if (c->gone)
 		return;
-	}
-	if (c->owner_closed)
-		return;		/* the owner has stopped listening */
-	if (e->type == EV_OPEN) {
-		c->opened = true;
-		if (h->on_open)
-			h->on_open(c->arg);
-	} else if (e->type == EV_MESSAGE && h->on_message) {
-		h->on_message(c->arg, e->data, e->len, e->binary);
-	} else if (e->type == EV_CLOSE && h->on_close) {
-		h->on_close(c->arg, e->code, e->http_status, e->data);
-	}
+	c->gone = true;
+	if (!c->owner_closed && !quiet && c->h->on_close)
+		c->h->on_close(c->arg, code, http_status, why);
+	if (!quiet && c->h->on_gone)
+		c->h->on_gone(c->arg);
 }
-
-static void on_events(evutil_socket_t fd, short what, void *arg)
-{
-	struct ws_loop *l = arg;
-	uint64_t n;
-	(void)what;
-
-	if (read(fd, &n, sizeof(n)) < 0) {
-		/* EAGAIN: another wake-up already drained it. */
-	}
-	pthread_mutex_lock(&l->mu);
-	struct ws_ev *e = l->evq;
-	l->evq = l->evq_tail = NULL;
-	pthread_mutex_unlock(&l->mu);
-	while (e) {
-		struct ws_ev *next = e->next;
-		dispatch(e);
-		free(e);
-		e = next;
-	}
-}
-
-/* ---- the lws thread ---- */
 
 static void connect_conn(struct ws_conn *c)
 {
@@ -217,42 +168,55 @@ static void connect_conn(struct ws_conn *c)
 			    LCCSCF_USE_SSL : 0;
 	ci.local_protocol_name = "vagent";
 	ci.opaque_user_data = c;
-	ci.pwsi = &c->wsi;
-	if (!lws_client_connect_via_info(&ci)) {
-		/* lws has already reported the failure through the callback. */
-		c->wsi = NULL;
-	}
+	/* A refusal may come from inside (CONNECTION_ERROR, then NULL here). */
+	struct lws *wsi = lws_client_connect_via_info(&ci);
+	if (wsi && !c->gone)
+		c->wsi = wsi;
+	else if (!c->gone)	/* refused before it had a socket to report on */
+		conn_gone(c, NULL, 0, 0, "cannot connect");
+	lws_cancel_service(c->loop->ctx);	/* arms lws's connect timeout (header) */
 }
 
-/* Runs each request the main thread queued, on the lws thread. */
+/* The requests ws_open, ws_close and ws_loop_wake left for this pass. */
 static void run_requests(struct ws_loop *l)
 {
-	struct ws_conn *todo[64], *gone[64], *woken[64];
-	int n = 0, ng = 0, nw = 0;
+	bool woken = l->woken;
 
-	pthread_mutex_lock(&l->mu);
-	for (struct ws_conn *c = l->conns; c && n < 64 && ng < 64; c = c->next) {
+	l->woken = false;
+	for (struct ws_conn *c = l->conns; c; c = c->next) {
 		if (c->want_connect) {
 			c->want_connect = false;
-			todo[n++] = c;
-		} else if (c->want_close && !c->wsi && !c->gone_posted) {
-			gone[ng++] = c;		/* closed before it ever connected */
-		} else if (c->wsi && (c->outq || c->want_close || (c->h->fill && !c->want_close))) {
+			connect_conn(c);
+		} else if (c->owner_closed && !c->wsi && !c->gone) {
+			conn_gone(c, NULL, 0, 0, "closed");	/* before it connected */
+		} else if (c->wsi && (c->outq || c->want_close || (woken && c->h->fill))) {
 			lws_callback_on_writable(c->wsi);
 		}
-		if (c->wsi && !c->want_close && c->h->on_wake_thread && nw < 64)
-			woken[nw++] = c;
+		if (woken && c->wsi && !c->want_close && c->h->on_wake_thread)
+			c->h->on_wake_thread(c->arg);
 	}
-	pthread_mutex_unlock(&l->mu);
-	for (int i = 0; i < n; i++)
-		connect_conn(todo[i]);
-	for (int i = 0; i < ng; i++)
-		post_gone(gone[i]);
-	for (int i = 0; i < nw; i++)	/* alive: only this thread can end them */
-		woken[i]->h->on_wake_thread(woken[i]->arg);
 }
 
-static int append_headers(struct ws_conn *c, void *in, size_t len)
+static void service(struct ws_loop *l)
+{
+	l->depth++;
+	run_requests(l);
+	l->dirty = false;	/* uv_run() applies what run_requests changed */
+	uv_run(&l->uv, UV_RUN_NOWAIT);
+	l->depth--;
+	sweep(l);
+	rearm(l);
+}
+
+static void on_ready(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	service(arg);
+}
+
+/* ---- libwebsockets callbacks (inside uv_run) ---- */
+
+static int append_headers(struct ws_conn *c, struct lws *wsi, void *in, size_t len)
 {
 	unsigned char **p = in, *end = *p + len;
 
@@ -265,16 +229,15 @@ static int append_headers(struct ws_conn *c, void *in, size_t len)
 		const char *v = colon + 1;
 		while (*v == ' ')
 			v++;
-		if (lws_add_http_header_by_name(c->wsi, (const unsigned char *)name,
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
 						(const unsigned char *)v, (int)strlen(v), p, end))
 			return -1;
 	}
 	return 0;
 }
 
-static int on_receive(struct ws_conn *c, const void *in, size_t len)
+static int on_receive(struct ws_conn *c, struct lws *wsi, const void *in, size_t len)
 {
-	struct lws *wsi = c->wsi;
 	int rc = buf_append(&c->rx, in, len);
 
 	if (rc == -EMSGSIZE)
@@ -285,40 +248,41 @@ static int on_receive(struct ws_conn *c, const void *in, size_t len)
 		return 0;
 	bool binary = lws_frame_is_binary(wsi);
 	const char *msg = buf_str(&c->rx);
-	if (!c->h->on_message_thread || c->h->on_message_thread(c->arg, msg, c->rx.len, binary))
-		post(c, EV_MESSAGE, 0, 0, msg, c->rx.len, binary);
+	const struct ws_handlers *h = c->h;
+	/* The hooks may close c (never free it: that waits for the sweep). */
+	if (!c->owner_closed && !c->loop->freeing &&
+	    (!h->on_message_thread || h->on_message_thread(c->arg, msg, c->rx.len, binary)) &&
+	    !c->owner_closed && h->on_message)
+		h->on_message(c->arg, msg, c->rx.len, binary);
 	buf_reset(&c->rx);
 	return 0;
 }
 
-static int on_writeable(struct ws_conn *c)
+static int on_writeable(struct ws_conn *c, struct lws *wsi)
 {
-	struct ws_loop *l = c->loop;
 	unsigned char fill[LWS_PRE + FILL_MAX];
-
-	pthread_mutex_lock(&l->mu);
 	struct out_msg *m = c->outq;
-	bool closing = c->want_close;
+	bool more;
+
 	if (m && !(c->outq = m->next))
 		c->outq_tail = NULL;
-	bool more = c->outq != NULL;
-	pthread_mutex_unlock(&l->mu);
+	more = c->outq != NULL;
 	if (m) {
-		int rc = lws_write(c->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+		int rc = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
 		free(m);
 		if (rc < 0)
 			return -1;
-	} else if (closing) {
-		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+	} else if (c->want_close) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
 		return -1;
 	} else if (c->h->fill) {
 		size_t n = c->h->fill(c->arg, fill + LWS_PRE, FILL_MAX);
-		if (n && lws_write(c->wsi, fill + LWS_PRE, n, LWS_WRITE_BINARY) < 0)
+		if (n && lws_write(wsi, fill + LWS_PRE, n, LWS_WRITE_BINARY) < 0)
 			return -1;
 		more = n > 0;
 	}
-	if (more || closing)
-		lws_callback_on_writable(c->wsi);
+	if (more || c->want_close)
+		lws_callback_on_writable(wsi);
 	return 0;
 }
 
@@ -328,44 +292,35 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	struct ws_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
 	(void)user;
 
+	if (!c)
+		return 0;	/* the context's own, or a socket already gone */
 	switch (reason) {
-	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		if (wsi)
-			run_requests(lws_context_user(lws_get_context(wsi)));
-		return 0;
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-		return c ? append_headers(c, in, len) : 0;
+		return append_headers(c, wsi, in, len);
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		post(c, EV_OPEN, 0, 0, NULL, 0, false);
+		c->wsi = wsi;
+		if (!c->owner_closed && !c->loop->freeing && c->h->on_open)
+			c->h->on_open(c->arg);
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		return on_receive(c, in, len);
+		return on_receive(c, wsi, in, len);
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return on_writeable(c);
+		return on_writeable(c, wsi);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (c && len >= 2) {
+		if (len >= 2) {
 			const unsigned char *p = in;
 			c->close_code = p[0] << 8 | p[1];
 			snprintf(c->close_reason, sizeof(c->close_reason), "%.*s",
 				 (int)(len - 2 < 120 ? len - 2 : 120), (const char *)p + 2);
 		}
 		return 0;
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
-		const char *why = in ? (const char *)in : "connection failed";
-		int status = (int)lws_http_client_http_response(wsi);
-		if (c) {
-			post(c, EV_CLOSE, 0, status, why, strlen(why), false);
-			post_gone(c);
-		}
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		conn_gone(c, wsi, 0, (int)lws_http_client_http_response(wsi),
+			  in ? (const char *)in : "connection failed");
 		return 0;
-	}
 	case LWS_CALLBACK_CLIENT_CLOSED:
-		if (c) {
-			const char *why = c->close_reason[0] ? c->close_reason : "closed";
-			post(c, EV_CLOSE, c->close_code, 0, why, strlen(why), false);
-			post_gone(c);
-		}
+		conn_gone(c, wsi, c->close_code, 0, c->close_reason[0] ? c->close_reason : "closed");
 		return 0;
 	default:
 		return 0;
@@ -377,48 +332,41 @@ static const struct lws_protocols protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
-static void *service(void *arg)
-{
-	struct ws_loop *l = arg;
-
-	while (!atomic_load(&l->stop))
-		lws_service(l->ctx, 0);
-	return NULL;
-}
-
-/* ---- the main thread's side ---- */
+/* ---- the API ---- */
 
 int ws_loop_new(struct ws_loop **out, struct event_base *base, struct ssl_ctx_st *tls)
 {
 	struct lws_context_creation_info info;
 	struct ws_loop *l = calloc(1, sizeof(*l));
+	void *loops[1];
 
 	*out = NULL;
 	if (!l)
 		return -ENOMEM;
+	l->base = base;
+	if (uv_loop_init(&l->uv) < 0) {
+		free(l);
+		return -ENOMEM;
+	}
+	loops[0] = &l->uv;
 	lws_set_log_level(LLL_ERR, NULL);
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBUV;
+	info.foreign_loops = loops;
+	info.pcontext = &l->ctx;
 	info.provided_client_ssl_ctx = tls;	/* NULL: lws builds its own */
 	info.user = l;
-	l->base = base;
-	pthread_mutex_init(&l->mu, NULL);
-	l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	l->ctx = lws_create_context(&info);
-	l->ev = l->efd >= 0 ? event_new(base, l->efd, EV_READ | EV_PERSIST, on_events, l) : NULL;
-	if (!l->ctx || !l->ev || event_add(l->ev, NULL) < 0 ||
-	    pthread_create(&l->thread, NULL, service, l) != 0) {
-		if (l->ev)
-			event_free(l->ev);
-		if (l->ctx)
-			lws_context_destroy(l->ctx);
-		if (l->efd >= 0)
-			close(l->efd);
-		free(l);
+	l->io = event_new(base, uv_backend_fd(&l->uv), EV_READ | EV_PERSIST, on_ready, l);
+	l->tick = evtimer_new(base, on_ready, l);
+	if (!l->ctx || !l->io || !l->tick || event_add(l->io, NULL) < 0) {
+		l->freeing = true;
+		ws_loop_free(l);
 		return -ENOMEM;
 	}
+	kick(l);	/* lws has start-up work of its own queued */
 	*out = l;
 	return 0;
 }
@@ -427,23 +375,32 @@ void ws_loop_free(struct ws_loop *l)
 {
 	if (!l)
 		return;
-	atomic_store(&l->stop, true);
-	lws_cancel_service(l->ctx);
-	pthread_join(l->thread, NULL);
-	lws_context_destroy(l->ctx);	/* closes what is left; no thread runs callbacks now */
-	event_free(l->ev);
-	close(l->efd);
-	while (l->evq) {
-		struct ws_ev *e = l->evq;
-		l->evq = e->next;
-		free(e);
-	}
+	l->freeing = true;
+	l->depth++;
+	/*
+	 * lws 4.1 on a foreign libuv loop: the first destroy closes every
+	 * socket and its own handles, which libuv finishes on the loop; the
+	 * second, once they are closed, frees the context (and NULLs l->ctx).
+	 */
+	if (l->ctx)
+		lws_context_destroy(l->ctx);
+	for (int i = 0; i < TEARDOWN_PASSES && uv_run(&l->uv, UV_RUN_NOWAIT); i++)
+		;
+	if (l->ctx)
+		lws_context_destroy(l->ctx);
+	if (l->ctx)
+		log_error("ws", NULL, "libwebsockets did not let go of its loop");
+	else if (uv_loop_close(&l->uv) < 0)
+		log_error("ws", NULL, "libuv handles left open at exit");
+	if (l->io)
+		event_free(l->io);
+	if (l->tick)
+		event_free(l->tick);
 	while (l->conns) {
 		struct ws_conn *c = l->conns;
 		l->conns = c->next;
 		conn_release(c);
 	}
-	pthread_mutex_destroy(&l->mu);
 	free(l);
 }
 
@@ -454,7 +411,10 @@ struct event_base *ws_loop_base(struct ws_loop *l)
 
 void ws_loop_wake(struct ws_loop *l)
 {
-	lws_cancel_service(l->ctx);
+	if (l->woken)
+		return;
+	l->woken = true;
+	kick(l);
 }
 
 /*
@@ -509,12 +469,10 @@ int ws_open(struct ws_conn **out, struct ws_loop *l, const char *url,
 		conn_release(c);
 		return rc;
 	}
-	pthread_mutex_lock(&l->mu);
-	c->want_connect = true;
+	c->want_connect = true;	/* in the next pass: no callback from in here */
 	c->next = l->conns;
 	l->conns = c;
-	pthread_mutex_unlock(&l->mu);
-	lws_cancel_service(l->ctx);
+	kick(l);
 	*out = c;
 	return 0;
 }
@@ -530,14 +488,14 @@ int ws_send_text(struct ws_conn *c, const char *text, size_t len)
 	m->next = NULL;
 	m->len = len;
 	memcpy(m->buf + LWS_PRE, text, len);
-	pthread_mutex_lock(&c->loop->mu);
 	if (c->outq_tail)
 		c->outq_tail->next = m;
 	else
 		c->outq = m;
 	c->outq_tail = m;
-	pthread_mutex_unlock(&c->loop->mu);
-	lws_cancel_service(c->loop->ctx);
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
+	kick(c->loop);
 	return 0;
 }
 
@@ -546,13 +504,14 @@ void ws_close(struct ws_conn *c)
 	if (!c)
 		return;
 	c->owner_closed = true;
+	c->want_connect = false;
 	if (c->gone) {
-		conn_free(c);
+		if (!c->loop->depth)
+			sweep(c->loop);
 		return;
 	}
-	pthread_mutex_lock(&c->loop->mu);
 	c->want_close = true;
-	c->want_connect = false;
-	pthread_mutex_unlock(&c->loop->mu);
-	lws_cancel_service(c->loop->ctx);
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
+	kick(c->loop);	/* not connected yet: the next pass says it is gone */
 }

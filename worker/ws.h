@@ -1,21 +1,22 @@
 /*
  * ws.h - websocket clients for the providers (STT, TTS, cloud agents).
  *
- * Owns: one libwebsockets context per worker, served by its own thread
- * (Debian's libwebsockets has no libevent loop), and the crossing between
- * that thread and the worker's libevent loop. Provider files keep only
+ * Owns: one libwebsockets context per worker, serviced on the worker's
+ * own libevent loop (through an embedded libuv loop: Debian's
+ * libwebsockets has no libevent loop; see ws.c). Provider files keep only
  * their protocol: what to send, what a message means.
  *
- * Threads: everything a provider asks for (open, send, close) is queued and
- * the lws thread is woken with lws_cancel_service(); everything that comes
- * back (open, message, close) is queued and the main loop is woken with an
- * eventfd. Two hooks run on the lws thread itself, for the audio paths
- * that must not wait for the main loop: on_message_thread (TTS audio into
- * the agent ring) and fill (caller audio from the ring to STT).
+ * Threads: none of its own. Every hook runs on the worker's main loop;
+ * the "_thread" names are from when a thread of its own served the
+ * sockets and are kept so providers need no change. on_message_thread,
+ * fill and the message hooks run right where the socket is serviced, so
+ * they may call ws_open/ws_send_text/ws_close (which only queue) but never
+ * ws_loop_free. on_wake_thread runs in the loop's next pass after
+ * ws_loop_wake(). ws_open, ws_send_text and ws_close never call a hook.
  *
- * Lifetime: a connection is freed by the main thread once both sides are
- * done with it: the owner called ws_close() and the lws thread has said
- * the socket is gone. After ws_close() only on_gone is called.
+ * Lifetime: a connection is freed once both sides are done with it: the
+ * owner called ws_close() and the socket is gone (on_gone was called).
+ * After ws_close() only on_gone is called.
  */
 #ifndef VG_WS_H
 #define VG_WS_H
@@ -37,13 +38,13 @@ struct ws_loop;
 struct ws_conn;
 
 struct ws_handlers {
-	/* lws thread: a whole message. true: also deliver it to on_message. */
+	/* A whole message, as it arrives. true: also deliver it to on_message. */
 	bool (*on_message_thread)(void *arg, const char *data, size_t len, bool binary);
-	/* lws thread: may send; write one binary message of up to cap bytes. */
+	/* The socket may send: write one binary message of up to cap bytes. */
 	size_t (*fill)(void *arg, uint8_t *buf, size_t cap);
-	/* lws thread: ws_loop_wake() was called and the connection is up. */
+	/* ws_loop_wake() was called and the connection is up. */
 	void (*on_wake_thread)(void *arg);
-	/* Main thread. */
+	/* The rest, like all the above, on the main loop. */
 	void (*on_open)(void *arg);
 	void (*on_message)(void *arg, const char *data, size_t len, bool binary);
 	/*
@@ -60,13 +61,17 @@ struct ws_handlers {
 };
 
 int ws_loop_new(struct ws_loop **out, struct event_base *base, struct ssl_ctx_st *tls);
-/* Closes whatever is still open and stops the thread; NULL is fine. */
+/* Closes whatever is still open, calling no hook; NULL is fine. */
 void ws_loop_free(struct ws_loop *l);
 
 /* The libevent base the loop delivers its events on. */
 struct event_base *ws_loop_base(struct ws_loop *l);
 
-/* Tells the lws thread that a fill() source may have data. Cheap. */
+/*
+ * A fill() source may have data, or on_wake_thread is wanted: the loop's
+ * next pass asks for writability and calls on_wake_thread. Cheap: no
+ * syscall, no wake-up of its own.
+ */
 void ws_loop_wake(struct ws_loop *l);
 
 /*

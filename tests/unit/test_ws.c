@@ -5,7 +5,13 @@
  * fixed buffer; one that libwebsockets could not send whole, a malformed
  * one or too many headers is refused with a code, never a callback from
  * inside ws_open, and nothing stays allocated (LeakSanitizer under SAN=1).
+ *
+ * Protects (issue 10, item 2): the sockets are serviced on the caller's
+ * libevent loop, in the caller's thread, with no thread of their own; a
+ * refused connection reaches on_close then on_gone from that loop; a
+ * connection closed before it connected gets on_gone only.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <setjmp.h>
@@ -74,10 +80,110 @@ static void urls_are_taken_at_their_length_or_refused(void **state)
 	event_base_free(base);
 }
 
+static int threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	int n = 0;
+
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+struct seen {
+	int closes, gones, http_status;
+	bool in_open;			/* a hook ran inside ws_open or ws_close */
+	bool inside;
+	struct event_base *base;
+};
+
+static void seen_close(void *arg, int code, int http_status, const char *reason)
+{
+	struct seen *s = arg;
+	(void)code; (void)reason;
+
+	s->in_open |= s->inside;
+	assert_int_equal(s->gones, 0);		/* on_close comes first */
+	s->closes++;
+	s->http_status = http_status;
+}
+
+static void seen_gone(void *arg)
+{
+	struct seen *s = arg;
+
+	s->in_open |= s->inside;
+	s->gones++;
+	event_base_loopbreak(s->base);
+}
+
+static const struct ws_handlers seen_h = {
+	.on_open = never, .on_message = never_msg, .on_close = seen_close, .on_gone = seen_gone,
+};
+
+/* Runs base until a hook breaks it, or 5 s pass. */
+static void run(struct event_base *base)
+{
+	struct timeval five = { 5, 0 };
+
+	event_base_loopexit(base, &five);
+	event_base_dispatch(base);
+}
+
+static void sockets_are_serviced_on_the_callers_loop_and_thread(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct seen s = { .base = base };
+	struct ws_loop *l;
+	struct ws_conn *c;
+	int before = threads();
+	(void)state;
+
+	assert_int_equal(ws_loop_new(&l, base, NULL), 0);
+	assert_ptr_equal(ws_loop_base(l), base);
+	s.inside = true;
+	/* Port 9 (discard) on loopback: nothing listens, the connect is refused. */
+	assert_int_equal(ws_open(&c, l, "ws://127.0.0.1:9/x", NULL, &seen_h, &s), 0);
+	s.inside = false;
+	run(base);
+	assert_false(s.in_open);
+	assert_int_equal(s.closes, 1);
+	assert_int_equal(s.gones, 1);
+	assert_int_equal(threads(), before);	/* no service thread */
+	ws_close(c);				/* gone already: freed now */
+	ws_loop_free(l);
+	event_base_free(base);
+}
+
+static void a_connection_closed_before_connecting_only_goes(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct seen s = { .base = base };
+	struct ws_loop *l;
+	struct ws_conn *c;
+	(void)state;
+
+	assert_int_equal(ws_loop_new(&l, base, NULL), 0);
+	assert_int_equal(ws_open(&c, l, "ws://127.0.0.1:9/x", NULL, &seen_h, &s), 0);
+	s.inside = true;
+	ws_close(c);
+	s.inside = false;
+	run(base);
+	assert_false(s.in_open);
+	assert_int_equal(s.closes, 0);
+	assert_int_equal(s.gones, 1);
+	ws_loop_free(l);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(urls_are_taken_at_their_length_or_refused),
+		cmocka_unit_test(sockets_are_serviced_on_the_callers_loop_and_thread),
+		cmocka_unit_test(a_connection_closed_before_connecting_only_goes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
