@@ -39,6 +39,7 @@
 #define MAX_HEADERS 8
 #define FILL_MAX 8192		/* one binary message: 0.5 s of 8 kHz audio */
 #define RX_MAX (4u << 20)	/* a message larger than this is a broken peer */
+#define WS_FD_LIMIT 64		/* lws's own pipe and a few provider sockets, with room */
 #define TEARDOWN_PASSES 1000	/* libuv closes asynchronously: passes to let it */
 
 struct out_msg {
@@ -358,6 +359,12 @@ int ws_loop_new(struct ws_loop **out, struct event_base *base, struct ssl_ctx_st
 	info.pcontext = &l->ctx;
 	info.provided_client_ssl_ctx = tls;	/* NULL: lws builds its own */
 	info.user = l;
+	/*
+	 * A worker holds a handful of connections. By default lws sizes its
+	 * fd tables by the process limit (20,000 fds: 320 kB, all written at
+	 * creation, private to each busy worker).
+	 */
+	info.fd_limit_per_thread = WS_FD_LIMIT;
 	l->ctx = lws_create_context(&info);
 	l->io = event_new(base, uv_backend_fd(&l->uv), EV_READ | EV_PERSIST, on_ready, l);
 	l->tick = evtimer_new(base, on_ready, l);
