@@ -18,10 +18,12 @@
 
 #define CONF_ENGINE_LEN 16
 #define CONF_DID_LEN 32
+#define CONF_TTS_LEN 16
 
 struct conf_did {
 	char did[CONF_DID_LEN];
-	char engine[CONF_ENGINE_LEN];
+	char engine[CONF_ENGINE_LEN];	/* "": the [call] default */
+	char tts[CONF_TTS_LEN];		/* "": the [tts] provider */
 };
 
 struct conf_secrets {
@@ -29,6 +31,7 @@ struct conf_secrets {
 	char stt_key[256];
 	char llm_key[256];
 	char tts_key[256];
+	char xi_key[256];		/* ElevenLabs */
 };
 
 /* A webhook tool the model may call ([tool:NAME] sections). */
@@ -125,13 +128,22 @@ struct conf {
 	int llm_retries;
 	char llm_key_file[PATH_MAX];	/* else $VAGENT_LLM_API_KEY */
 
-	/* [tts] Cartesia websocket */
+	/* [tts] the local engine's voice: Cartesia, or ElevenLabs (elevenlabs_*) */
+	char tts_provider[CONF_TTS_LEN];	/* cartesia or elevenlabs; per DID too */
 	char tts_url[256];
 	char tts_version[16];
 	char tts_model[32];
 	char tts_voice[64];
 	char tts_language[8];
 	char tts_key_file[PATH_MAX];	/* else $VAGENT_TTS_API_KEY */
+	char xi_url[256];		/* wss://api.elevenlabs.io */
+	char xi_model[32];
+	char xi_voice[64];
+	char xi_format[16];		/* output_format; the call's rate decides in the end */
+	double xi_stability, xi_similarity, xi_speed;
+	char xi_schedule_text[32];	/* chunk_length_schedule as written */
+	int xi_schedule[4];		/* parsed; [0] 0: ElevenLabs' default */
+	char xi_key_file[PATH_MAX];	/* else $VAGENT_ELEVENLABS_API_KEY */
 
 	/* [local] the local agent engine */
 	char local_prompt_file[PATH_MAX];
@@ -178,6 +190,9 @@ void conf_free(struct conf *c);
 
 /* The engine for a DID: its [did:..] section, else the [call] default. */
 const char *conf_engine_for(const struct conf *c, const char *did);
+
+/* The TTS provider for a DID: its [did:..] tts, else [tts] provider. */
+const char *conf_tts_for(const struct conf *c, const char *did);
 
 /* Rules between keys (min_spare <= max_calls, ...). 0 or -EINVAL with err. */
 int conf_check(const struct conf *c, char *err, size_t errlen);

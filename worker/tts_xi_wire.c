@@ -169,9 +169,24 @@ int xi_msg_parse(struct xi_msg *m, const char *data, size_t len, const char *tag
 		   json_is_true(json_object_get(j, "is_final"));
 	const char *e = json_string_value(json_object_get(j, "message"));
 	const char *code = json_string_value(json_object_get(j, "error"));
-	if (!m->audio && !m->final && (e || code))
+	if (!m->audio && !m->final && (e || code)) {
 		m->error = e ? e : code;
+		m->code = code ? code : "";
+	}
 	return 0;
+}
+
+bool xi_error_permanent(const char *code)
+{
+	static const char *const permanent[] = {
+		"invalid_api_key", "unauthorized", "quota_exceeded", "payment_required",
+		"detected_unusual_activity", "voice_not_found", "model_not_found",
+	};
+
+	for (size_t i = 0; code && i < sizeof(permanent) / sizeof(permanent[0]); i++)
+		if (!strcmp(code, permanent[i]))
+			return true;
+	return false;
 }
 
 void xi_msg_clear(struct xi_msg *m)

@@ -64,6 +64,7 @@ struct xi_msg {
 	size_t audio_len;
 	bool final;		/* isFinal (or is_final) true */
 	const char *error;	/* an error message's text, else NULL */
+	const char *code;	/* its "error" code (input_timeout_exceeded, ...), or "" */
 };
 
 /*
@@ -73,6 +74,9 @@ struct xi_msg {
  */
 int xi_msg_parse(struct xi_msg *m, const char *data, size_t len, const char *tag);
 void xi_msg_clear(struct xi_msg *m);	/* a cleared or zeroed m is fine */
+
+/* An error code that asking again cannot cure (a bad key, no quota). */
+bool xi_error_permanent(const char *code);
 
 /*
  * Decodes base64 audio into out as 16-bit little-endian PCM: mu-law bytes

@@ -125,7 +125,10 @@ static void messages_are_audio_final_or_error(void **state)
 	xi_msg_clear(&m);
 	assert_int_equal(parse(&m, "{\"error\":\"quota_exceeded\",\"code\":1008}"), 0);
 	assert_string_equal(m.error, "quota_exceeded");
+	assert_true(xi_error_permanent(m.code));
 	xi_msg_clear(&m);
+	assert_false(xi_error_permanent("input_timeout_exceeded"));
+	assert_false(xi_error_permanent(NULL));
 	assert_int_equal(parse(&m, "{\"audio\":\"\",\"contextId\":\"5e1f0a2b-1\"}"), 0);
 	assert_null(m.audio);
 	assert_null(m.error);
