@@ -230,11 +230,10 @@ size_t xi_chunker_add(struct xi_chunker *c, const char *text, size_t len)
 	return n;
 }
 
-/* Where the chunk due now ends (0: none), and whether it holds a sentence's end. */
-static size_t cut_at(const struct xi_chunker *c, bool *sentence)
+/* Where the chunk due now ends (0: none); *clause: it ends at a clause. */
+static size_t cut_at(const struct xi_chunker *c, bool *clause_end)
 {
 	size_t clause = 0, space = 0, words = 0;
-	bool stop = false;
 
 	for (size_t i = 0; i < c->len; i++) {
 		char ch = c->text[i], prev = i ? c->text[i - 1] : ' ';
@@ -242,14 +241,10 @@ static size_t cut_at(const struct xi_chunker *c, bool *sentence)
 			continue;
 		space = i + 1;
 		words += !isspace((unsigned char)prev);
-		if (ch == '\n' || strchr(".!?", prev)) {
+		if (ch == '\n' || strchr(".!?,;:", prev))
 			clause = i + 1;
-			stop = true;
-		} else if (strchr(",;:", prev)) {
-			clause = i + 1;
-		}
 	}
-	*sentence = stop;
+	*clause_end = clause || !c->started;
 	if (clause)
 		return clause;
 	if (!c->started && words >= XI_FIRST_WORDS)
@@ -261,8 +256,8 @@ static size_t cut_at(const struct xi_chunker *c, bool *sentence)
 
 size_t xi_chunker_take(struct xi_chunker *c, bool end, char *out, bool *flush)
 {
-	bool sentence = false;
-	size_t cut = end ? c->len : cut_at(c, &sentence);
+	bool clause = false;
+	size_t cut = end ? c->len : cut_at(c, &clause);
 	size_t a = 0, b = cut;
 
 	*flush = false;
@@ -280,7 +275,7 @@ size_t xi_chunker_take(struct xi_chunker *c, bool end, char *out, bool *flush)
 		return 0;	/* only blanks: nothing to say */
 	out[b - a] = ' ';
 	out[b - a + 1] = '\0';
-	*flush = !c->started || sentence || end;
+	*flush = clause || end;
 	c->started = true;
 	return b - a + 1;
 }

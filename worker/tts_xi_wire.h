@@ -93,12 +93,13 @@ int16_t xi_ulaw_linear(uint8_t u);
 /* ---- the chunks of one reply ---- */
 
 /*
- * ElevenLabs waits for whole words and (by its chunk schedule) for 120
- * characters before it speaks; the seed waited for a full stop. The reply
- * goes out instead as soon as it has a clause or XI_FIRST_WORDS words,
- * flushed so ElevenLabs speaks it at once; after that at every clause
- * (flushed at a sentence's end), so the voice keeps ahead of the caller's
- * ear without a generation per word.
+ * ElevenLabs waits (by its chunk schedule) for 120 characters before it
+ * speaks; the seed waited for a full stop. The reply goes out instead as
+ * soon as it has a clause or XI_FIRST_WORDS words, then clause by clause,
+ * each flushed so ElevenLabs speaks it at once: a slow model never leaves
+ * a clause unsaid while the next one is written, and a fast one costs no
+ * generation per word. Only a long run without a clause is cut at a space
+ * unflushed, left to the schedule.
  */
 #define XI_FIRST_WORDS 4
 #define XI_CHUNK_MAX 1024	/* text held; a longer run without a clause is cut at a space */

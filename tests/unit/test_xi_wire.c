@@ -207,14 +207,14 @@ static void chunks_start_early_and_end_in_one_space(void **state)
 	char got[2048];
 	(void)state;
 
-	/* A clause first: it goes at once, flushed. Then per clause; a
-	 * sentence's end flushes; the reply's end flushes the rest. */
+	/* A clause first: it goes at once, flushed. Then per clause, each
+	 * flushed; the reply's end flushes the rest. */
 	const char *a[] = { "Sure", ",", " I", " can", " help", " with", " that", ".", " What",
 			    " is", " your", " postcode", ",", " please", "?", "  ", NULL };
 	xi_chunker_reset(&c);
 	feed(&c, a, got, sizeof(got));
 	assert_string_equal(got, "[Sure, ]F|[I can help with that. ]F|"
-			    "[What is your postcode, ]|[please? ]F");
+			    "[What is your postcode, ]F|[please? ]F");
 	/* No clause: the first four words go, the rest waits for a clause. */
 	const char *b[] = { "I", " can", " get", " a", " plumber", " out", " to", " you",
 			    " within", " the", " hour", ".", NULL };
