@@ -69,14 +69,14 @@ def v1_settings(xi):
 
 @pytest.fixture
 def v1(daemon_factory, db, tmp_path):
-    """make(script, sections=None, **emu_opts) -> (daemon, emulators, xi)."""
+    """make(script, sections=None, xi_faults=None, **emu_opts) -> (daemon, emulators, xi)."""
     seed_dids(db)
     made = []
 
-    def make(script, sections=None, **opts):
+    def make(script, sections=None, xi_faults=None, **opts):
         e = Emulators(tmp_path, script, None, **opts)
         made.append(e)
-        xi = XiEmulator(tmp_path, **opts)
+        xi = XiEmulator(tmp_path, **dict(opts, **({"faults": xi_faults} if xi_faults else {})))
         made.append(xi)
         settings = v1_settings(xi)
         for k, v in (sections or {}).items():
@@ -217,3 +217,47 @@ def test_the_tts_provider_is_chosen_per_did(v1, tmp_path):
     assert b[:8] in cart_ids and a[:8] not in cart_ids, cart_ids
     spoken = "".join(m.get("transcript", "") for m in cart if isinstance(m, dict))
     assert "Spark Electrical" in spoken
+
+
+def test_a_16khz_call_gets_pcm_16000_at_its_own_rate(v1, tmp_path):
+    """ulaw_8000 is configured; a 16 kHz call asks for pcm_16000, so its
+    audio is never resampled, and the caller hears the greeting."""
+    d, emu, xi = v1({"stt": [], "llm": []})
+    uid = "be1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+    context_file(d, uid)
+    heard = tmp_path / "heard16.wav"
+    run_caller(d.port, "-u", uid, "-R", "16000", "-d", "6", "-r", str(heard), timeout=60)
+    rate, data = read_wav(str(heard))
+    assert rate == 16000
+    fb = rate // 50 * 2
+    assert sum(1 for i in range(0, len(data) - fb + 1, fb) if any(data[i:i + fb])) / 50 > 1.0
+    assert [dict(o["query"])["output_format"] for o in xi.opens()] == ["pcm_16000"]
+
+
+def test_elevenlabs_dropping_the_socket_mid_reply_is_survived(v1, tmp_path):
+    """The first connection is cut after 4 messages (mid-greeting): the reply
+    is given up, the next one opens a new connection and is heard."""
+    d, emu, xi = v1({"stt": ["Do you do boilers?"],
+                     "llm": [{"content": "Yes, we service and repair boilers."}]},
+                    xi_faults="elevenlabs:once:close@4")
+    uid = "cf1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+    r, heard = place_call(d, tmp_path, [5.0, "Do you do boilers?", 6.0], uid)
+    assert len(xi.opens()) == 2, "a new connection for the next reply"
+    said = [m["text"] for m in xi.messages() if m["conn"] == 1
+            for m in [dict(m["message"], conn=m["conn"])] if m.get("text", " ") != " "]
+    assert any("boilers" in t for t in said), said
+    frames = frames_of(heard)
+    assert voiced_s(frames[:250]) < 1.0, "the greeting was cut with its connection"
+    assert voiced_s(frames[250:]) > 1.0, "the answer after the reconnect was heard"
+    assert "ElevenLabs closed (code 1011" in d.log_text()
+    assert "lost for good" not in d.log_text()
+
+
+def test_a_refused_key_ends_the_call_instead_of_dead_air(v1, tmp_path):
+    d, emu, xi = v1({"stt": [], "llm": []}, xi_faults="elevenlabs:refuse@401")
+    uid = "d01f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+    r, _ = place_call(d, tmp_path, [8.0], uid)
+    assert r["outcome"] == "server_hangup", r
+    log = d.log_text()
+    assert "text-to-speech lost for good" in log and "HTTP 401" in log
+    assert log.count("giving up") == 1 and "reconnecting" not in log, "one refusal, no retry"
