@@ -143,7 +143,9 @@ static void on_close(void *arg, int code, int http_status, const char *reason)
 	struct tts *t = arg;
 	char why[300];
 	bool permanent = http_status_permanent(http_status) || t->error_permanent;
-	bool busy = t->open_ctxs > 0 || (t->ctx && !t->ctx_closed);
+	/* A reply begun but not yet sent lost nothing: its text opens the next
+	 * connection. */
+	bool busy = t->open_ctxs > 0 || (t->ctx && t->ctx_open && !t->ctx_closed);
 
 	ws_close(t->conn);
 	t->conn = NULL;
