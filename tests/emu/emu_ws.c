@@ -322,10 +322,11 @@ static int create_servers(struct emu_ws *w, char *err, size_t errlen)
 	}
 	if (e->opt.port[EMU_XI]) {
 		/* espeak-ng is one per process: ElevenLabs runs without Cartesia. */
-		rc = w->tts ? -EINVAL : emu_tts_start(e->opt.voice, wake_lws, w->ctx, &w->tts,
-						      err, errlen);
-		if (rc == -EINVAL)
+		if (w->tts) {
 			snprintf(err, errlen, "--elevenlabs and --cartesia need two vagent-emu");
+			return -EINVAL;
+		}
+		rc = emu_tts_start(e->opt.voice, wake_lws, w->ctx, &w->tts, err, errlen);
 		if (!rc)
 			rc = xi_server_new(e, w->tts, &w->xi);
 		if (!rc)
