@@ -230,10 +230,14 @@ size_t xi_chunker_add(struct xi_chunker *c, const char *text, size_t len)
 	return n;
 }
 
-/* Where the chunk due now ends (0: none); *clause: it ends at a clause. */
+/*
+ * Where the chunk due now ends (0: none); *clause: it ends at a clause.
+ * The first chunk ends as early as it may (its first clause, or the
+ * fourth word), later ones take every whole clause there is.
+ */
 static size_t cut_at(const struct xi_chunker *c, bool *clause_end)
 {
-	size_t clause = 0, space = 0, words = 0;
+	size_t clause = 0, first = 0, space = 0, words = 0, nth_word = 0;
 
 	for (size_t i = 0; i < c->len; i++) {
 		char ch = c->text[i], prev = i ? c->text[i - 1] : ' ';
@@ -241,14 +245,19 @@ static size_t cut_at(const struct xi_chunker *c, bool *clause_end)
 			continue;
 		space = i + 1;
 		words += !isspace((unsigned char)prev);
-		if (ch == '\n' || strchr(".!?,;:", prev))
+		if (words == XI_FIRST_WORDS && !nth_word)
+			nth_word = i + 1;
+		if (ch == '\n' || strchr(".!?,;:", prev)) {
 			clause = i + 1;
+			first = first ? first : i + 1;
+		}
 	}
-	*clause_end = clause || !c->started;
+	*clause_end = true;
+	if (!c->started && (first || nth_word))
+		return first && (!nth_word || first <= nth_word) ? first : nth_word;
 	if (clause)
 		return clause;
-	if (!c->started && words >= XI_FIRST_WORDS)
-		return space;
+	*clause_end = false;
 	if (c->len == XI_CHUNK_MAX)	/* a run without a clause: not held for ever */
 		return space ? space : c->len;
 	return 0;

@@ -226,6 +226,17 @@ static void chunks_start_early_and_end_in_one_space(void **state)
 	xi_chunker_reset(&c);
 	feed(&c, d, got, sizeof(got));
 	assert_string_equal(got, "[It's 48.50 pounds ]F|[Bye ]F");
+	/* A whole text at once (a greeting): the first clause alone, then the
+	 * rest by clauses. */
+	const char *g[] = { "Hello, George The Plumber, good afternoon. How can I help?", NULL };
+	xi_chunker_reset(&c);
+	feed(&c, g, got, sizeof(got));
+	assert_string_equal(got, "[Hello, ]F|[George The Plumber, good afternoon. ]F|"
+			    "[How can I help? ]F");
+	const char *h[] = { "I can get a plumber out to you within the hour.", NULL };
+	xi_chunker_reset(&c);
+	feed(&c, h, got, sizeof(got));
+	assert_string_equal(got, "[I can get a ]F|[plumber out to you within the hour. ]F");
 	/* Only blanks: nothing to say. */
 	const char *e[] = { " ", "\n", NULL };
 	xi_chunker_reset(&c);
