@@ -94,6 +94,15 @@ static const struct key keys[] = {
 	{ "tts", "voice", K_STR, F(tts_voice), 0, 0, false },
 	{ "tts", "language", K_STR, F(tts_language), 0, 0, false },
 	{ "tts", "api_key_file", K_PATH, F(tts_key_file), 0, 0, false },
+	{ "tts", "provider", K_STR, F(tts_provider), 0, 0, false },
+	{ "tts", "elevenlabs_url", K_STR, F(tts_xi_url), 0, 0, false },
+	{ "tts", "elevenlabs_model", K_STR, F(tts_xi_model), 0, 0, false },
+	{ "tts", "elevenlabs_voice", K_STR, F(tts_xi_voice), 0, 0, false },
+	{ "tts", "elevenlabs_output_format", K_STR, F(tts_xi_format), 0, 0, false },
+	{ "tts", "elevenlabs_stability", K_DOUBLE, F(tts_xi_stability), 0, 1, false },
+	{ "tts", "elevenlabs_similarity_boost", K_DOUBLE, F(tts_xi_similarity), 0, 1, false },
+	{ "tts", "elevenlabs_speed", K_DOUBLE, F(tts_xi_speed), 0, 2, false },
+	{ "tts", "elevenlabs_chunk_length_schedule", K_STR, F(tts_xi_schedule_text), 0, 0, false },
 	{ "local", "prompt_file", K_PATH, F(local_prompt_file), 0, 0, false },
 	{ "local", "greeting", K_STR, F(local_greeting), 0, 0, false },
 	{ "local", "api_url", K_STR, F(local_api_url), 0, 0, false },
@@ -186,6 +195,13 @@ static void defaults(struct conf *c)
 	snprintf(c->tts_version, sizeof(c->tts_version), "2025-04-16");
 	snprintf(c->tts_model, sizeof(c->tts_model), "sonic-3");
 	snprintf(c->tts_language, sizeof(c->tts_language), "en");
+	snprintf(c->tts_provider, sizeof(c->tts_provider), "cartesia");
+	snprintf(c->tts_xi_url, sizeof(c->tts_xi_url), "wss://api.elevenlabs.io");
+	snprintf(c->tts_xi_model, sizeof(c->tts_xi_model), "eleven_flash_v2");
+	snprintf(c->tts_xi_format, sizeof(c->tts_xi_format), "ulaw_8000");
+	c->tts_xi_stability = 0.4;
+	c->tts_xi_similarity = 0.85;
+	c->tts_xi_speed = 1.0;
 	snprintf(c->local_prompt_file, sizeof(c->local_prompt_file), "/etc/vagent/prompts/local.md");
 	snprintf(c->local_greeting, sizeof(c->local_greeting),
 		 "Hello, {{company_name}}, {{time_greeting}}. How can I help?");
@@ -352,32 +368,58 @@ static int set_key(struct parse_state *ps, const struct key *k, const char *v)
 	return 0;
 }
 
+static bool tts_known(const char *name)
+{
+	return !strcmp(name, "cartesia") || !strcmp(name, "elevenlabs");
+}
+
+/* The [did:NUMBER] entry, made on its first key. NULL without memory. */
+static struct conf_did *did_entry(struct conf *c, const char *did)
+{
+	for (size_t i = 0; i < c->ndids; i++)
+		if (!strcmp(c->dids[i].did, did))
+			return &c->dids[i];
+	struct conf_did *d = realloc(c->dids, (c->ndids + 1) * sizeof(*d));
+	if (!d)
+		return NULL;
+	c->dids = d;
+	d += c->ndids++;
+	memset(d, 0, sizeof(*d));
+	snprintf(d->did, CONF_DID_LEN, "%s", did);
+	return d;
+}
+
 static int did_key(struct parse_state *ps, const char *did, const char *name, const char *v)
 {
-	struct conf *c = ps->c;
+	struct conf_did *d;
+	bool engine = !strcmp(name, "engine");
 
 	if (!valid_did(did)) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s]: a DID is digits and '+' only", did);
 		return -EINVAL;
 	}
-	if (strcmp(name, "engine") != 0) {
+	if (!engine && strcmp(name, "tts") != 0) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s] %s: unknown key", did, name);
 		return -EINVAL;
 	}
-	if (!ps->engine_known(v) || strlen(v) >= CONF_ENGINE_LEN) {
+	if (engine && (!ps->engine_known(v) || strlen(v) >= CONF_ENGINE_LEN)) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s] engine: '%s' is not a known engine",
 			 did, v);
 		return -EINVAL;
 	}
-	struct conf_did *d = realloc(c->dids, (c->ndids + 1) * sizeof(*d));
-	if (!d) {
+	if (!engine && !tts_known(v)) {
+		snprintf(ps->err, sizeof(ps->err), "[did:%s] tts: '%s' is not cartesia or "
+			 "elevenlabs", did, v);
+		return -EINVAL;
+	}
+	if (!(d = did_entry(ps->c, did))) {
 		snprintf(ps->err, sizeof(ps->err), "out of memory");
 		return -ENOMEM;
 	}
-	c->dids = d;
-	snprintf(d[c->ndids].did, CONF_DID_LEN, "%s", did);
-	snprintf(d[c->ndids].engine, CONF_ENGINE_LEN, "%s", v);
-	c->ndids++;
+	if (engine)
+		snprintf(d->engine, CONF_ENGINE_LEN, "%s", v);
+	else
+		snprintf(d->tts, CONF_TTS_LEN, "%s", v);
 	return 0;
 }
 
@@ -592,6 +634,50 @@ static int validate_api(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+static bool tts_used(const struct conf *c, const char *provider)
+{
+	if (!strcmp(c->tts_provider, provider))
+		return true;
+	for (size_t i = 0; i < c->ndids; i++)
+		if (!strcmp(c->dids[i].tts, provider))
+			return true;
+	return false;
+}
+
+/* [tts] provider and ElevenLabs' settings that one key's range cannot say. */
+static int validate_tts(struct conf *c, char *err, size_t errlen)
+{
+	static const char *const formats[] = { "ulaw_8000", "pcm_8000", "pcm_16000",
+					       "pcm_22050", "pcm_24000", "pcm_44100" };
+	int *s = c->tts_xi_schedule;
+	bool format_ok = false;
+	char tail;
+
+	if (!tts_known(c->tts_provider)) {
+		snprintf(err, errlen, "%s: [tts] provider: '%s' is not cartesia or elevenlabs",
+			 c->path, c->tts_provider);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		format_ok |= !strcmp(c->tts_xi_format, formats[i]);
+	if (!format_ok || c->tts_xi_speed < 0.7 || c->tts_xi_speed > 1.2) {
+		snprintf(err, errlen, "%s: [tts] %s", c->path, !format_ok ?
+			 "elevenlabs_output_format: ulaw_8000 or pcm_RATE (8000, 16000, 22050, "
+			 "24000, 44100)" : "elevenlabs_speed: from 0.7 to 1.2");
+		return -EINVAL;
+	}
+	memset(c->tts_xi_schedule, 0, sizeof(c->tts_xi_schedule));
+	if (c->tts_xi_schedule_text[0] &&
+	    (sscanf(c->tts_xi_schedule_text, "%d , %d , %d , %d %c", &s[0], &s[1], &s[2], &s[3],
+		    &tail) != 4 || s[0] < 50 || s[0] > 500 || s[1] < 50 || s[1] > 500 ||
+	     s[2] < 50 || s[2] > 500 || s[3] < 50 || s[3] > 500)) {
+		snprintf(err, errlen, "%s: [tts] elevenlabs_chunk_length_schedule: four numbers "
+			 "from 50 to 500, e.g. 120,160,250,290", c->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The local engine's files and keys, when some call may use it. */
 static int validate_local(struct conf *c, char *err, size_t errlen)
 {
@@ -600,6 +686,8 @@ static int validate_local(struct conf *c, char *err, size_t errlen)
 		{ c->stt_key_file, "VAGENT_STT_API_KEY", c->secrets->stt_key, "[stt] api_key_file" },
 		{ c->llm_key_file, "VAGENT_LLM_API_KEY", c->secrets->llm_key, "[llm] api_key_file" },
 		{ c->tts_key_file, "VAGENT_TTS_API_KEY", c->secrets->tts_key, "[tts] api_key_file" },
+		{ c->xi_key_file, "VAGENT_ELEVENLABS_API_KEY", c->secrets->xi_key,
+		  "[elevenlabs] api_key_file" },
 	};
 
 	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
@@ -610,8 +698,13 @@ static int validate_local(struct conf *c, char *err, size_t errlen)
 		}
 	if (!engine_used(c, "local"))
 		return 0;
-	if (!c->tts_voice[0]) {
+	if (tts_used(c, "cartesia") && !c->tts_voice[0]) {
 		snprintf(err, errlen, "%s: [tts] voice: required by the local engine", c->path);
+		return -EINVAL;
+	}
+	if (tts_used(c, "elevenlabs") && !c->tts_xi_voice[0]) {
+		snprintf(err, errlen, "%s: [tts] elevenlabs_voice: required when a call may use "
+			 "ElevenLabs", c->path);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < c->ntools; i++) {
@@ -649,7 +742,8 @@ static int validate(struct conf *c, char *err, size_t errlen)
 
 	if (rc < 0)
 		return rc;
-	if ((rc = validate_api(c, err, errlen)) < 0 || (rc = validate_local(c, err, errlen)) < 0)
+	if ((rc = validate_api(c, err, errlen)) < 0 || (rc = validate_tts(c, err, errlen)) < 0 ||
+	    (rc = validate_local(c, err, errlen)) < 0)
 		return rc;
 	if (engine_used(c, "playback")) {
 		char why[512];
@@ -733,13 +827,27 @@ void conf_free(struct conf *c)
 	free(c);
 }
 
-const char *conf_engine_for(const struct conf *c, const char *did)
+static const struct conf_did *did_find(const struct conf *c, const char *did)
 {
 	if (did && *did)
 		for (size_t i = 0; i < c->ndids; i++)
 			if (!strcmp(c->dids[i].did, did))
-				return c->dids[i].engine;
-	return c->engine;
+				return &c->dids[i];
+	return NULL;
+}
+
+const char *conf_engine_for(const struct conf *c, const char *did)
+{
+	const struct conf_did *d = did_find(c, did);
+
+	return d && d->engine[0] ? d->engine : c->engine;
+}
+
+const char *conf_tts_for(const struct conf *c, const char *did)
+{
+	const struct conf_did *d = did_find(c, did);
+
+	return d && d->tts[0] ? d->tts : c->tts_provider;
 }
 
 int conf_keep_restart_only(struct conf *next, const struct conf *old,

@@ -18,10 +18,12 @@
 
 #define CONF_ENGINE_LEN 16
 #define CONF_DID_LEN 32
+#define CONF_TTS_LEN 16
 
 struct conf_did {
 	char did[CONF_DID_LEN];
-	char engine[CONF_ENGINE_LEN];
+	char engine[CONF_ENGINE_LEN];	/* "": the [call] default */
+	char tts[CONF_TTS_LEN];		/* "": the [tts] provider */
 };
 
 struct conf_secrets {
@@ -29,7 +31,7 @@ struct conf_secrets {
 	char stt_key[256];
 	char llm_key[256];
 	char tts_key[256];
-	char xi_key[256];		/* [elevenlabs], loaded by vagentctl provision only */
+	char xi_key[256];		/* [elevenlabs] api_key_file: TTS, provisioning, the bridge */
 };
 
 /* A webhook tool the model may call ([tool:NAME] sections). */
@@ -126,13 +128,21 @@ struct conf {
 	int llm_retries;
 	char llm_key_file[PATH_MAX];	/* else $VAGENT_LLM_API_KEY */
 
-	/* [tts] Cartesia websocket */
+	/* [tts] the local engine's voice: Cartesia, or ElevenLabs (elevenlabs_*) */
+	char tts_provider[CONF_TTS_LEN];	/* cartesia or elevenlabs; per DID too */
 	char tts_url[256];
 	char tts_version[16];
 	char tts_model[32];
 	char tts_voice[64];
 	char tts_language[8];
 	char tts_key_file[PATH_MAX];	/* else $VAGENT_TTS_API_KEY */
+	char tts_xi_url[256];		/* wss://api.elevenlabs.io */
+	char tts_xi_model[32];
+	char tts_xi_voice[64];
+	char tts_xi_format[16];		/* output_format; the call's rate decides in the end */
+	double tts_xi_stability, tts_xi_similarity, tts_xi_speed;
+	char tts_xi_schedule_text[32];	/* chunk_length_schedule as written */
+	int tts_xi_schedule[4];		/* parsed; [0] 0: ElevenLabs' default */
 
 	/* [local] the local agent engine */
 	char local_prompt_file[PATH_MAX];
@@ -150,7 +160,7 @@ struct conf {
 
 	/* [elevenlabs] the cloud agent vagentctl provisions (server tools, agent) */
 	char xi_url[256];		/* REST base, e.g. https://api.elevenlabs.io */
-	char xi_key_file[PATH_MAX];	/* else $VAGENT_XI_API_KEY */
+	char xi_key_file[PATH_MAX];	/* else $VAGENT_ELEVENLABS_API_KEY */
 	char xi_agent_name[128];	/* found by this name: create or update */
 	char xi_voice[64];
 	char xi_model[48];		/* TTS model_id */
@@ -198,6 +208,9 @@ int conf_read_secret(const char *file, const char *env, char *out, size_t len,
 
 /* The engine for a DID: its [did:..] section, else the [call] default. */
 const char *conf_engine_for(const struct conf *c, const char *did);
+
+/* The TTS provider for a DID: its [did:..] tts, else [tts] provider. */
+const char *conf_tts_for(const struct conf *c, const char *did);
 
 /* Rules between keys (min_spare <= max_calls, ...). 0 or -EINVAL with err. */
 int conf_check(const struct conf *c, char *err, size_t errlen);

@@ -204,7 +204,8 @@ static int local_start(struct call *c)
 	a->rate = call_rate(c);
 	snprintf(a->uuid, sizeof(a->uuid), "%s", call_uuid(c));
 	a->stt_ops = &stt_deepgram;
-	a->tts_ops = &tts_cartesia;
+	a->tts_ops = strcmp(conf_tts_for(a->conf, call_did(c)), "elevenlabs") ? &tts_cartesia :
+								       &tts_elevenlabs;
 	a->llm_ops = &llm_openai;
 	a->history = json_array();
 	a->transcript = json_array();

@@ -315,7 +315,7 @@ static int load_keys(const struct conf *c, struct conf_secrets *k)
 {
 	char err[PATH_MAX + 256];
 
-	if (conf_read_secret(c->xi_key_file, "VAGENT_XI_API_KEY", k->xi_key, sizeof(k->xi_key),
+	if (conf_read_secret(c->xi_key_file, "VAGENT_ELEVENLABS_API_KEY", k->xi_key, sizeof(k->xi_key),
 			     "[elevenlabs] api_key_file", err, sizeof(err)) < 0 ||
 	    conf_read_secret(c->api_key_file, "VAGENT_API_KEY", k->api_key, sizeof(k->api_key),
 			     "[api] api_key_file", err, sizeof(err)) < 0) {
@@ -324,7 +324,7 @@ static int load_keys(const struct conf *c, struct conf_secrets *k)
 	}
 	if (!k->xi_key[0]) {
 		fprintf(stderr, "vagentctl: no ElevenLabs API key: set [elevenlabs] api_key_file "
-			"or VAGENT_XI_API_KEY\n");
+			"or VAGENT_ELEVENLABS_API_KEY\n");
 		return -1;
 	}
 	if (strlen(k->api_key) < 16) {

@@ -28,7 +28,7 @@
 /* How every JSON message is written: compact, keys in build order. */
 #define EMU_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
 
-enum emu_svc { EMU_DG = 0, EMU_OAI, EMU_CART, EMU_NSVC };
+enum emu_svc { EMU_DG = 0, EMU_OAI, EMU_CART, EMU_XI /* ElevenLabs TTS */, EMU_NSVC };
 
 enum fault_kind {
 	FAULT_NONE = 0,

@@ -29,6 +29,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: vagent-emu --script FILE [--deepgram PORT] [--openai PORT] [--cartesia PORT]\n"
+"                  [--elevenlabs PORT] [--key-elevenlabs K]\n"
 "                  [--stt-final-ms 120] [--stt-idle-ms 10000] [--vad-rms 500]\n"
 "                  [--ttft-ms 50] [--tokens-per-s 200] [--tts-ttfb-ms 40] [--tts-rtf 0.25]\n"
 "                  [--voice en-gb] [--key-deepgram K] [--key-openai K] [--key-cartesia K]\n"
@@ -44,6 +45,8 @@ static void usage(FILE *f)
 "  --openai PORT       serve the OpenAI/Groq emulator\n"
 "  --cartesia PORT     serve the Cartesia emulator (speech by espeak-ng)\n"
 "  --xi-api PORT       serve ElevenLabs' agent provisioning REST (tools, agents)\n"
+"  --elevenlabs PORT   serve the ElevenLabs TTS emulator (stream-input and\n"
+"                      multi-stream-input; not with --cartesia: one espeak-ng)\n"
 "  --stt-final-ms MS   delay of a final transcript after the endpoint (120)\n"
 "  --stt-idle-ms MS    close 1011 NET-0001 after this long without data (10000)\n"
 "  --vad-rms N         RMS of a 20 ms window that counts as speech (500)\n"
@@ -64,13 +67,16 @@ static void usage(FILE *f)
 
 enum { OPT_DG = 256, OPT_OAI, OPT_CART, OPT_STT_FINAL, OPT_STT_IDLE, OPT_VAD, OPT_TTFT,
        OPT_TPS, OPT_TTS_TTFB, OPT_TTS_RTF, OPT_VOICE, OPT_KEY_DG, OPT_KEY_OAI, OPT_KEY_CART,
-       OPT_LOG, OPT_FAULTS, OPT_SCRIPT, OPT_HELP, OPT_XI_API, OPT_KEY_XI_API };
+       OPT_LOG, OPT_FAULTS, OPT_SCRIPT, OPT_HELP, OPT_XI_API, OPT_KEY_XI_API, OPT_XI,
+       OPT_KEY_XI };
 
 static const struct option longopts[] = {
 	{ "script", required_argument, NULL, OPT_SCRIPT },
 	{ "deepgram", required_argument, NULL, OPT_DG },
 	{ "openai", required_argument, NULL, OPT_OAI },
 	{ "cartesia", required_argument, NULL, OPT_CART },
+	{ "elevenlabs", required_argument, NULL, OPT_XI },
+	{ "key-elevenlabs", required_argument, NULL, OPT_KEY_XI },
 	{ "stt-final-ms", required_argument, NULL, OPT_STT_FINAL },
 	{ "stt-idle-ms", required_argument, NULL, OPT_STT_IDLE },
 	{ "vad-rms", required_argument, NULL, OPT_VAD },
@@ -121,6 +127,8 @@ static void take_opt(struct emu_opts *o, int c, const char *arg)
 	case OPT_DG: o->port[EMU_DG] = num("deepgram", arg, 1, 65535); break;
 	case OPT_OAI: o->port[EMU_OAI] = num("openai", arg, 1, 65535); break;
 	case OPT_CART: o->port[EMU_CART] = num("cartesia", arg, 1, 65535); break;
+	case OPT_XI: o->port[EMU_XI] = num("elevenlabs", arg, 1, 65535); break;
+	case OPT_KEY_XI: o->key[EMU_XI] = arg; break;
 	case OPT_STT_FINAL: o->stt_final_ms = num("stt-final-ms", arg, 0, 60000); break;
 	case OPT_STT_IDLE: o->stt_idle_ms = num("stt-idle-ms", arg, 100, 3600000); break;
 	case OPT_VAD: o->vad_rms = num("vad-rms", arg, 1, 32767); break;
@@ -156,8 +164,10 @@ static void parse_args(int argc, char **argv, struct emu_opts *o)
 	}
 	if (!o->script_path)
 		fatal("vagent-emu: --script FILE is required (see --help)");
-	if (!o->port[EMU_DG] && !o->port[EMU_OAI] && !o->port[EMU_CART] && !o->xi_api_port)
-		fatal("vagent-emu: give at least one of --deepgram, --openai, --cartesia, --xi-api");
+	if (!o->port[EMU_DG] && !o->port[EMU_OAI] && !o->port[EMU_CART] && !o->port[EMU_XI] &&
+	    !o->xi_api_port)
+		fatal("vagent-emu: give at least one of --deepgram, --openai, --cartesia, "
+		      "--elevenlabs, --xi-api");
 }
 
 static void setup(struct emu *e)
@@ -205,7 +215,8 @@ int main(int argc, char **argv)
 		fatal("vagent-emu: %s", err);
 	if (e.opt.xi_api_port && emu_xi_api_start(&e, base, &xi_api, err, sizeof(err)))
 		fatal("vagent-emu: %s", err);
-	if ((e.opt.port[EMU_DG] || e.opt.port[EMU_CART]) && emu_ws_start(&e, &ws, err, sizeof(err)))
+	if ((e.opt.port[EMU_DG] || e.opt.port[EMU_CART] || e.opt.port[EMU_XI]) &&
+	    emu_ws_start(&e, &ws, err, sizeof(err)))
 		fatal("vagent-emu: %s", err);
 	printf("vagent-emu: ready\n");
 	fflush(stdout);

@@ -269,7 +269,7 @@ static int svc_by_name(const char *n, size_t len)
 	static const struct { const char *name; int svc; } names[] = {
 		{ "deepgram", EMU_DG }, { "stt", EMU_DG },
 		{ "openai", EMU_OAI }, { "groq", EMU_OAI }, { "llm", EMU_OAI },
-		{ "cartesia", EMU_CART }, { "tts", EMU_CART },
+		{ "cartesia", EMU_CART }, { "tts", EMU_CART }, { "elevenlabs", EMU_XI },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

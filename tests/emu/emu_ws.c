@@ -30,7 +30,8 @@ struct emu_ws {
 	struct emu_tts *tts;
 	struct dg_server *dg;
 	struct cart_server *cart;
-	struct lws_protocols proto[2][2];	/* per vhost, NULL-terminated */
+	struct xi_server *xi;
+	struct lws_protocols proto[3][2];	/* per vhost, NULL-terminated */
 	pthread_t thread;
 	bool running;
 	atomic_bool stop;
@@ -319,6 +320,21 @@ static int create_servers(struct emu_ws *w, char *err, size_t errlen)
 		if (rc)
 			return rc;
 	}
+	if (e->opt.port[EMU_XI]) {
+		/* espeak-ng is one per process: ElevenLabs runs without Cartesia. */
+		if (w->tts) {
+			snprintf(err, errlen, "--elevenlabs and --cartesia need two vagent-emu");
+			return -EINVAL;
+		}
+		rc = emu_tts_start(e->opt.voice, wake_lws, w->ctx, &w->tts, err, errlen);
+		if (!rc)
+			rc = xi_server_new(e, w->tts, &w->xi);
+		if (!rc)
+			rc = add_vhost(w, 2, "elevenlabs", e->opt.port[EMU_XI], w->xi, xi_callback,
+				       xi_pss_size(), err, errlen);
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 
@@ -369,6 +385,7 @@ void emu_ws_stop(struct emu_ws *w)
 	emu_tts_stop(w->tts);		/* first: its wake-ups use the context */
 	lws_context_destroy(w->ctx);	/* closes every connection (CLOSED callbacks) */
 	cart_server_free(w->cart);
+	xi_server_free(w->xi);
 	dg_server_free(w->dg);
 	free(w);
 }

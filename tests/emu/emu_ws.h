@@ -88,4 +88,12 @@ size_t cart_pss_size(void);
 int cart_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		  void *in, size_t len);
 
+/* ElevenLabs TTS stream-input / multi-stream-input (emu_xi_tts.c). */
+struct xi_server;
+int xi_server_new(struct emu *e, struct emu_tts *tts, struct xi_server **out);
+void xi_server_free(struct xi_server *s);
+size_t xi_pss_size(void);
+int xi_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		void *in, size_t len);
+
 #endif

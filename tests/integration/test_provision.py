@@ -96,7 +96,7 @@ def make_conf(tmp_path, url, xi_key=XI_KEY, **extra):
 def provision(conf, *args):
     env = dict(os.environ)
     for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-              "all_proxy", "VAGENT_XI_API_KEY", "VAGENT_API_KEY"):
+              "all_proxy", "VAGENT_ELEVENLABS_API_KEY", "VAGENT_API_KEY"):
         env.pop(k, None)
     r = subprocess.run([VAGENTCTL, "-c", conf, "provision", "elevenlabs"] + list(args),
                        capture_output=True, text=True, timeout=60, env=env)

@@ -327,6 +327,39 @@ static void test_did_engine_overrides_default(void **state)
 	conf_free(c);
 }
 
+static void test_did_tts_overrides_the_provider(void **state)
+{
+	(void)state;
+	struct conf *c = load_ok("[call]\nengine = echo\n[tts]\nprovider = elevenlabs\n"
+				 "elevenlabs_chunk_length_schedule = 50, 120,160,250\n"
+				 "[did:442071234567]\ntts = cartesia\nengine = echo\n"
+				 "[did:443001234567]\nengine = echo\n"
+				 "[did:441211234567]\ntts = cartesia\n");
+
+	assert_int_equal(c->ndids, 3);	/* one entry per number, whatever its keys */
+	assert_string_equal(conf_tts_for(c, "442071234567"), "cartesia");
+	assert_string_equal(conf_tts_for(c, "443001234567"), "elevenlabs");
+	assert_string_equal(conf_tts_for(c, NULL), "elevenlabs");
+	assert_string_equal(conf_engine_for(c, "441211234567"), "echo");	/* [call]'s */
+	assert_int_equal(c->tts_xi_schedule[0], 50);
+	assert_int_equal(c->tts_xi_schedule[3], 250);
+	conf_free(c);
+	c = load_ok("");
+	assert_string_equal(conf_tts_for(c, "442071234567"), "cartesia");
+	assert_string_equal(c->tts_xi_format, "ulaw_8000");
+	assert_int_equal(c->tts_xi_schedule[0], 0);		/* ElevenLabs' own default */
+	conf_free(c);
+	load_bad("[tts]\nprovider = polly\n", "[tts] provider", "polly", NULL);
+	load_bad("[did:123]\ntts = polly\n", "[did:123] tts", ":2:", NULL);
+	load_bad("[tts]\nelevenlabs_chunk_length_schedule = 10,20,30,40\n",
+		 "elevenlabs_chunk_length_schedule", NULL);
+	load_bad("[tts]\nelevenlabs_chunk_length_schedule = 120,160\n",
+		 "elevenlabs_chunk_length_schedule", NULL);
+	load_bad("[tts]\nelevenlabs_speed = 1.5\n", "elevenlabs_speed", NULL);
+	load_bad("[tts]\nelevenlabs_output_format = mp3_44100_128\n",
+		 "elevenlabs_output_format", NULL);
+}
+
 static void test_did_playback_without_file_is_refused(void **state)
 {
 	(void)state;
@@ -478,6 +511,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_ipv6_listen_parses_host_and_port, cleanup),
 		cmocka_unit_test_teardown(test_min_spare_above_max_calls_is_refused, cleanup),
 		cmocka_unit_test_teardown(test_did_engine_overrides_default, cleanup),
+		cmocka_unit_test_teardown(test_did_tts_overrides_the_provider, cleanup),
 		cmocka_unit_test_teardown(test_did_playback_without_file_is_refused, cleanup),
 		cmocka_unit_test_teardown(test_playback_wav_stereo_or_missing_is_refused, cleanup),
 		cmocka_unit_test_teardown(test_relative_playback_file_is_taken_from_conf_directory,
