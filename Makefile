@@ -24,7 +24,7 @@ DESTDIR    ?=
 VERSION    := 0.1.0
 
 CC      ?= cc
-PKGS    := libevent jansson inih msgpack libmariadb libcurl libwebsockets openssl
+PKGS    := libevent jansson inih msgpack libmariadb libcurl libwebsockets openssl speexdsp
 PYTHON  ?= /usr/bin/python3
 
 ifeq ($(SAN),1)

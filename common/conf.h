@@ -29,7 +29,7 @@ struct conf_secrets {
 	char stt_key[256];
 	char llm_key[256];
 	char tts_key[256];
-	char xi_key[256];		/* [elevenlabs], loaded by vagentctl provision only */
+	char xi_key[256];		/* [elevenlabs]: by provision, and when a DID uses elevenlabs */
 };
 
 /* A webhook tool the model may call ([tool:NAME] sections). */
@@ -158,6 +158,7 @@ struct conf {
 	char xi_prompt_file[PATH_MAX];
 	char xi_public_url[256];	/* our [api] as the internet reaches it */
 	char xi_ids_file[PATH_MAX];	/* IDs written here, mode 0600 */
+	char xi_agent_id[64];		/* the elevenlabs engine's agent; else the ids file's */
 
 	/* [tool:NAME] sections */
 	struct conf_tool *tools;
