@@ -88,4 +88,11 @@ size_t cart_pss_size(void);
 int cart_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		  void *in, size_t len);
 
+struct xa_server;
+int xa_server_new(struct emu *e, struct xa_server **out, char *err, size_t errlen);
+void xa_server_free(struct xa_server *s);
+size_t xa_pss_size(void);
+int xa_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		void *in, size_t len);
+
 #endif
