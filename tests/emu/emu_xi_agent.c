@@ -523,15 +523,14 @@ int xa_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		size_t len)
 {
 	struct xa_conn *c = user;
-	struct xa_server *s = lws_vhost_user(lws_get_vhost(wsi));
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return on_upgrade(s, wsi);
+		return on_upgrade(lws_vhost_user(lws_get_vhost(wsi)), wsi);
 	case LWS_CALLBACK_HTTP:
-		return on_http(s, wsi, in ? (const char *)in : "");
+		return on_http(lws_vhost_user(lws_get_vhost(wsi)), wsi, in ? (const char *)in : "");
 	case LWS_CALLBACK_ESTABLISHED:
-		on_open(s, wsi, c);
+		on_open(lws_vhost_user(lws_get_vhost(wsi)), wsi, c);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		if (c && c->srv && !c->close_sent) {
