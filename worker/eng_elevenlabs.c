@@ -73,6 +73,7 @@ struct xi {
 
 	struct xi_conv *up, *down;	/* caller -> agent, agent -> caller */
 	struct buf up_buf, down_buf;	/* converted audio on its way */
+	struct buf down_raw;		/* an audio event's decoded bytes */
 	size_t up_bytes;		/* SEND_MS of the agent's input format */
 	uint32_t ctx;			/* the playout reply of the audio since the last
 					   interruption; 0: none */
@@ -151,18 +152,14 @@ static void agent_audio(struct xi *x, const struct xi_msg *m)
 		x->ctx_first_id = m->event_id;
 	}
 	x->last_id = m->event_id;
+	buf_reset(&x->down_raw);
 	buf_reset(&x->down_buf);
-	if (buf_reserve(&x->down_buf, m->audio_len / 4 * 3 + 3, &raw) < 0)
+	if (buf_reserve(&x->down_raw, m->audio_len / 4 * 3 + 3, &raw) < 0)
 		return;
 	long n = base64_decode(m->audio, m->audio_len, raw);
-	if (n <= 0)
+	if (n <= 0 || xi_conv_run(x->down, raw, (size_t)n, &x->down_buf) < 0)
 		return;
-	/* Converted after the raw bytes, in the same buffer. */
-	buf_commit(&x->down_buf, (size_t)n);
-	size_t at = x->down_buf.len;
-	if (xi_conv_run(x->down, raw, (size_t)n, &x->down_buf) < 0)
-		return;
-	playout_audio(x->po, x->ctx, x->down_buf.data + at, x->down_buf.len - at);
+	playout_audio(x->po, x->ctx, x->down_buf.data, x->down_buf.len);
 }
 
 static void interruption(struct xi *x, int64_t id)
@@ -337,6 +334,7 @@ static void xi_free(struct xi *x)
 	buf_free(&x->url_body);
 	buf_free(&x->up_buf);
 	buf_free(&x->down_buf);
+	buf_free(&x->down_raw);
 	xi_conv_free(x->up);
 	xi_conv_free(x->down);
 	free(x->ws_url);
@@ -456,6 +454,7 @@ static int xi_start(struct call *c)
 	buf_init(&x->url_body, 16384);
 	buf_init(&x->up_buf, 1u << 20);
 	buf_init(&x->down_buf, PLAYOUT_WAIT_MAX);
+	buf_init(&x->down_raw, PLAYOUT_WAIT_MAX);
 	playout_attach(x->po, wake, x);	/* until xi_free() */
 	playout_on_first_audio(x->po, first_audio, x);
 	call_set_engine_state(c, x);
