@@ -20,9 +20,8 @@ struct xi_conv {
 	SpeexResamplerState *rs;	/* NULL: same rate */
 	uint8_t odd;			/* a PCM sample's first byte, waiting */
 	bool has_odd;
+	int16_t ulaw[256];		/* from.ulaw: each byte's sample */
 };
-
-static int16_t ulaw_table[256];
 
 int16_t xi_ulaw_decode(uint8_t u)
 {
@@ -57,9 +56,8 @@ int xi_conv_new(struct xi_conv **out, struct xi_fmt from, struct xi_fmt to)
 	*out = NULL;
 	if (!c)
 		return -ENOMEM;
-	if (!ulaw_table[0])	/* idempotent: every thread writes the same values */
-		for (int i = 0; i < 256; i++)
-			ulaw_table[i] = xi_ulaw_decode((uint8_t)i);
+	for (int i = 0; from.ulaw && i < 256; i++)
+		c->ulaw[i] = xi_ulaw_decode((uint8_t)i);
 	c->from = from;
 	c->to = to;
 	if (from.rate != to.rate) {
@@ -134,7 +132,7 @@ int xi_conv_run(struct xi_conv *c, const uint8_t *in, size_t n, struct buf *out)
 
 	while (n && rc == 0) {
 		if (c->from.ulaw) {
-			s[k++] = ulaw_table[*in++];
+			s[k++] = c->ulaw[*in++];
 			n--;
 		} else if (c->has_odd) {
 			s[k++] = (int16_t)(c->odd | in[0] << 8);

@@ -11,7 +11,7 @@ import pytest
 
 from agent_harness import EMU, caller_wav, context_file
 from api_harness import api_daemon, seed_dids
-from harness import free_port, read_wav, run_caller, wait_for
+from harness import VAGENTD, free_port, read_wav, run_caller, wait_for
 import urllib.request
 
 DID, CLI = "442039962952", "447963155448"
@@ -193,3 +193,23 @@ def test_an_interruption_drops_exactly_the_audio_at_or_below_its_id(stack, tmp_p
                                       "WHERE uuid = %s", (uid,)), 20, "the call row")
     assert calls == [("elevenlabs", "completed", 1)]
     d.wait_log("interruption at event %d" % n)
+
+
+def test_the_agent_id_comes_from_the_ids_file_else_vagentd_refuses(tmp_path):
+    """A DID on the elevenlabs engine needs an agent: [elevenlabs] agent_id,
+    else XI_AGENT_ID in the ids file `vagentctl provision` wrote."""
+    ids = tmp_path / "elevenlabs.ids"
+    text = ("[elevenlabs]\nids_file = %s\n[did:%s]\nengine = elevenlabs\n" % (ids, DID))
+    env = dict(os.environ, VAGENT_API_KEY="config-test-key-0123456789")
+    conf = tmp_path / "v.conf"
+    conf.write_text(text)
+
+    def check():
+        return subprocess.run([VAGENTD, "-t", "-c", str(conf)], capture_output=True,
+                              text=True, env=env)
+    r = check()
+    assert r.returncode != 0 and "[elevenlabs] agent_id" in r.stderr, r.stderr
+    ids.write_text("# vagentctl provision elevenlabs\nXI_AGENT_ID=agent_abc\n"
+                   "XI_TOOL_GET_CALL_CONTEXT=tool_1\nXI_TOOL_CREATE_BOOKING=tool_2\n")
+    r = check()
+    assert r.returncode == 0, r.stderr
