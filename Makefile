@@ -24,7 +24,8 @@ DESTDIR    ?=
 VERSION    := 0.1.0
 
 CC      ?= cc
-PKGS    := libevent jansson inih msgpack libmariadb libcurl libwebsockets openssl speexdsp
+PKGS    := libevent jansson inih msgpack libmariadb libcurl libwebsockets openssl
+PKGS    += speexdsp
 PYTHON  ?= /usr/bin/python3
 
 ifeq ($(SAN),1)
