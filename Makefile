@@ -25,7 +25,6 @@ VERSION    := 0.1.0
 
 CC      ?= cc
 PKGS    := libevent jansson inih msgpack libmariadb libcurl libwebsockets openssl
-PKGS    += speexdsp
 PYTHON  ?= /usr/bin/python3
 
 ifeq ($(SAN),1)
@@ -38,6 +37,7 @@ SANFLAGS :=
 OPT     := -O2
 endif
 
+PKGS    += speexdsp
 PKG_OK     := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
