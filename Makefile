@@ -37,6 +37,7 @@ SANFLAGS :=
 OPT     := -O2
 endif
 
+PKGS    += speexdsp
 PKG_OK     := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -71,6 +72,7 @@ EMU_SRC    := tests/emu/emu_main.c tests/emu/emu_script.c tests/emu/emu_util.c t
               tests/emu/emu_openai.c tests/emu/emu_oai_check.c tests/emu/emu_oai_plan.c \
               tests/emu/emu_xi_tts.c
 EMU_SRC    += tests/emu/emu_xi_api.c
+EMU_SRC    += tests/emu/emu_xi_agent.c
 EMU_LIBS   := $(shell pkg-config --libs libwebsockets libevent_pthreads espeak-ng 2>/dev/null) -lpthread
 CALLER_SRC := tests/caller/vagent_call.c tests/caller/vc_opts.c tests/caller/vc_call.c \
               tests/caller/vc_report.c

@@ -123,6 +123,7 @@ static const struct key keys[] = {
 	{ "elevenlabs", "prompt_file", K_PATH, F(xi_prompt_file), 0, 0, false },
 	{ "elevenlabs", "public_url", K_STR, F(xi_public_url), 0, 0, false },
 	{ "elevenlabs", "ids_file", K_PATH, F(xi_ids_file), 0, 0, false },
+	{ "elevenlabs", "agent_id", K_STR, F(xi_agent_id), 0, 0, false },
 	{ "writer", "journal_dir", K_PATH, F(journal_dir), 0, 0, true },
 	{ "writer", "batch_max", K_INT, F(writer_batch_max), 1, 100000, false },
 	{ "writer", "retry_max_ms", K_INT, F(writer_retry_max_ms), 100, 600000, false },
@@ -735,6 +736,46 @@ static int validate_local(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* XI_AGENT_ID=... of the ids file provision wrote, into the conf. */
+static int read_agent_id(struct conf *c)
+{
+	char line[256];
+	FILE *fp = fopen(c->xi_ids_file, "r");
+
+	if (!fp)
+		return -errno;
+	while (fgets(line, sizeof(line), fp))
+		if (!strncmp(line, "XI_AGENT_ID=", 12)) {
+			line[strcspn(line, "\r\n")] = '\0';
+			snprintf(c->xi_agent_id, sizeof(c->xi_agent_id), "%.63s", line + 12);
+		}
+	fclose(fp);
+	return c->xi_agent_id[0] ? 0 : -ENOENT;
+}
+
+/* The elevenlabs engine's agent and key, when some call may use it. */
+static int validate_elevenlabs(struct conf *c, char *err, size_t errlen)
+{
+	char why[PATH_MAX + 128];
+	int rc;
+
+	if (!engine_used(c, "elevenlabs"))
+		return 0;
+	if (load_secret(c->xi_key_file, "VAGENT_ELEVENLABS_API_KEY", c->secrets->xi_key,
+			sizeof(c->secrets->xi_key), "[elevenlabs] api_key_file", why,
+			sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s", c->path, why);
+		return -EACCES;
+	}
+	if (!c->xi_agent_id[0] && (rc = read_agent_id(c)) < 0) {
+		snprintf(err, errlen, "%s: [elevenlabs] agent_id: required by the elevenlabs "
+			 "engine (or ids_file %s from `vagentctl provision elevenlabs`: %s)",
+			 c->path, c->xi_ids_file, strerror(-rc));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Checks that need the whole file: cross-key rules and files to load. */
 static int validate(struct conf *c, char *err, size_t errlen)
 {
@@ -743,7 +784,8 @@ static int validate(struct conf *c, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 	if ((rc = validate_api(c, err, errlen)) < 0 || (rc = validate_tts(c, err, errlen)) < 0 ||
-	    (rc = validate_local(c, err, errlen)) < 0)
+	    (rc = validate_local(c, err, errlen)) < 0 ||
+	    (rc = validate_elevenlabs(c, err, errlen)) < 0)
 		return rc;
 	if (engine_used(c, "playback")) {
 		char why[512];

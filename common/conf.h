@@ -168,6 +168,7 @@ struct conf {
 	char xi_prompt_file[PATH_MAX];
 	char xi_public_url[256];	/* our [api] as the internet reaches it */
 	char xi_ids_file[PATH_MAX];	/* IDs written here, mode 0600 */
+	char xi_agent_id[64];		/* the elevenlabs engine's agent; else the ids file's */
 
 	/* [tool:NAME] sections */
 	struct conf_tool *tools;

@@ -13,6 +13,7 @@ set -eu
 PACKAGES="build-essential pkg-config
 libevent-dev libcurl4-openssl-dev libwebsockets-dev libuv1-dev libmsgpack-dev
 libmariadb-dev libjansson-dev libinih-dev libcmocka-dev libespeak-ng-dev
+libspeexdsp-dev
 espeak-ng sox
 python3 python3-pytest python3-pymysql python3-websockets
 mariadb-server mariadb-client

@@ -108,6 +108,16 @@ struct agent {
 
 /* agent_ctx.c */
 void agent_context_start(struct agent *a);
+/*
+ * Asks the api's did_context who call c rang; ready(arg, vars) gets the
+ * fields (every one of the right type, the fallback's where the api did
+ * not say; owned by ready), from the main loop, or at once when there is
+ * nothing to ask. Until then *req and *fetch are set: to give up,
+ * http_abort(*req) and free(*fetch).
+ */
+struct ctx_fetch;
+void agent_ctx_fetch(struct worker *w, struct call *c, struct http_req **req,
+		     struct ctx_fetch **fetch, void (*ready)(void *arg, json_t *vars), void *arg);
 
 /* agent_render.c: tmpl with each {{name}} replaced by its value in vars,
  * into *out (the caller frees it); 0, or a negative errno with *out NULL. */
@@ -138,6 +148,18 @@ size_t agent_heard_len(const char *reply, size_t len, const char *const *words, 
 json_t *agent_tool_defs(const struct conf *c);
 void agent_run_tools(struct agent *a, json_t *calls);
 void agent_tools_cancel(struct agent *a);
+
+/* agent_booking.c: books args (the model's) with what the call knows
+ * (vars: its context) as source ("local", "cloud"). done(arg, result,
+ * booked) comes once, result owned by it, from the main loop or before
+ * this returns; *out is then still the owner's to free with
+ * agent_booking_cancel(), which also stops one not yet answered.
+ * 0 or -ENOMEM (then no done). */
+struct agent_booking;
+int agent_booking_start(struct agent_booking **out, struct call *c, json_t *vars, json_t *args,
+			const char *source,
+			void (*done)(void *arg, json_t *result, bool booked), void *arg);
+void agent_booking_cancel(struct agent_booking *b);	/* NULL is fine */
 
 /* agent_transcript.c: an entry of the call record's transcript; 0 or -EINVAL. */
 int agent_transcript(struct agent *a, const char *role, const char *text);

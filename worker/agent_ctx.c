@@ -15,6 +15,9 @@
  * "caller_id": null or a fee as a string): a field of the wrong type is
  * replaced by the fallback's value, logged once, so the prompt, the
  * greeting and a booking always find the types they need.
+ *
+ * agent_ctx_fetch() is the lookup alone, for the ElevenLabs bridge too,
+ * which hands the same fields to its agent as dynamic variables.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,17 +36,22 @@
 #define CONTEXT_TIMEOUT_MS 1500
 
 struct ctx_fetch {
-	struct agent *a;
+	struct call *call;
+	const char *uuid;
+	struct http_req **req;		/* the owner's: cleared when done */
+	struct ctx_fetch **self;
+	void (*ready)(void *arg, json_t *vars);
+	void *arg;
 	char body[8192];
 	size_t len;
 };
 
-static json_t *fallback(const struct agent *a)
+static json_t *fallback(struct call *c)
 {
 	return json_pack("{s:s, s:s, s:s, s:i, s:n, s:b, s:s, s:s}",
 			 "company_name", "Home Services", "trade_type", "plumbing",
 			 "trade_label", "plumber", "callout_fee", 49, "area", "is_repeat", 0,
-			 "did_number", call_did(a->call), "caller_id", call_cli(a->call));
+			 "did_number", call_did(c), "caller_id", call_cli(c));
 }
 
 static const char *time_greeting(void)
@@ -106,24 +114,32 @@ static const char *str_or(json_t *v, const char *dflt)
 	return json_is_string(v) ? json_string_value(v) : dflt;
 }
 
-/* The context is known: prompt, tools, greeting; the caller's turn next. */
-static void context_ready(struct agent *a, json_t *vars)
+/* The api's answer (or NULL) made whole: every field of the right type. */
+static json_t *vars_clean(struct call *c, const char *uuid, json_t *vars)
 {
-	json_t *defaults = fallback(a);
+	json_t *defaults = fallback(c);
 	char bad[256];
 
 	if (!vars || !defaults) {
-		log_error("agent", a->uuid, "context: out of memory");
+		log_error("agent", uuid, "context: out of memory");
 		json_decref(vars);
 		vars = defaults ? defaults : json_object();
 		defaults = NULL;
 	} else if (ctx_clean(vars, defaults, bad, sizeof(bad))) {
-		log_warn("agent", a->uuid, "did_context: wrong type for %s: default used", bad);
+		log_warn("agent", uuid, "did_context: wrong type for %s: default used", bad);
 	}
 	json_decref(defaults);
+	json_object_set_new(vars, "time_greeting", json_string(time_greeting()));
+	return vars;
+}
+
+/* The context is known: prompt, tools, greeting; the caller's turn next. */
+static void context_ready(void *arg, json_t *vars)
+{
+	struct agent *a = arg;
+
 	json_decref(a->vars);
 	a->vars = vars;
-	json_object_set_new(vars, "time_greeting", json_string(time_greeting()));
 	char *prompt, *greeting;	/* NULL when out of memory */
 	agent_render(a->conf->prompt, vars, &prompt);
 	agent_render(a->conf->local_greeting, vars, &greeting);
@@ -154,54 +170,65 @@ static bool ctx_data(void *arg, const char *data, size_t len)
 static void ctx_done(void *arg, int curl_code, long status, const char *error)
 {
 	struct ctx_fetch *f = arg;
-	struct agent *a = f->a;
 	json_error_t jerr;
 	json_t *j = NULL;
 
-	a->ctx_req = NULL;
-	a->ctx_fetch = NULL;
+	*f->req = NULL;
+	*f->self = NULL;
 	if (!curl_code && status == 200)
 		j = json_loadb(f->body, f->len, 0, &jerr);
 	if (!json_is_object(j) || !json_is_string(json_object_get(j, "company_name"))) {
-		log_warn("agent", a->uuid, "did_context failed (%s, HTTP %ld): fallback context",
+		log_warn("agent", f->uuid, "did_context failed (%s, HTTP %ld): fallback context",
 			 error ? error : "bad answer", status);
 		json_decref(j);
-		j = fallback(a);
+		j = fallback(f->call);
 	}
+	void (*ready)(void *, json_t *) = f->ready;
+	void *rarg = f->arg;
+	struct call *c = f->call;
+	const char *uuid = f->uuid;
 	free(f);
-	context_ready(a, j);
+	ready(rarg, vars_clean(c, uuid, j));
 }
 
 static const struct http_handlers ctx_handlers = { NULL, ctx_data, ctx_done };
 
-void agent_context_start(struct agent *a)
+void agent_ctx_fetch(struct worker *w, struct call *c, struct http_req **req,
+		     struct ctx_fetch **fetch, void (*ready)(void *arg, json_t *vars), void *arg)
 {
+	const struct conf *conf = call_conf(c);
 	char url[320], key[300], *body;
 	const char *headers[] = { "Content-Type: application/json", key, NULL };
 	struct ctx_fetch *f;
 
-	if (!a->conf->local_api_url[0] || !call_did(a->call)[0] ||
-	    !(f = calloc(1, sizeof(*f)))) {
-		context_ready(a, fallback(a));
+	*req = NULL;
+	*fetch = NULL;
+	if (!conf->local_api_url[0] || !call_did(c)[0] || !(f = calloc(1, sizeof(*f)))) {
+		ready(arg, vars_clean(c, call_uuid(c), fallback(c)));
 		return;
 	}
-	f->a = a;
-	a->ctx_fetch = f;
-	snprintf(url, sizeof(url), "%s/api/voice-agent/did_context", a->conf->local_api_url);
-	snprintf(key, sizeof(key), "X-API-Key: %s", a->conf->secrets->api_key);
-	json_t *req = json_pack("{s:s, s:s}", "did_number", call_did(a->call), "caller_id",
-				call_cli(a->call));
-	body = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
+	*f = (struct ctx_fetch){ .call = c, .uuid = call_uuid(c), .req = req, .self = fetch,
+				 .ready = ready, .arg = arg };
+	*fetch = f;
+	snprintf(url, sizeof(url), "%s/api/voice-agent/did_context", conf->local_api_url);
+	snprintf(key, sizeof(key), "X-API-Key: %s", conf->secrets->api_key);
+	json_t *q = json_pack("{s:s, s:s}", "did_number", call_did(c), "caller_id", call_cli(c));
+	body = json_dumps(q, JSON_COMPACT);
+	json_decref(q);
 	struct http_opts o = { .method = "POST", .url = url, .headers = headers, .body = body,
 			       .body_len = body ? strlen(body) : 0,
 			       .timeout_ms = CONTEXT_TIMEOUT_MS, .connect_timeout_ms = 500 };
-	int rc = body ? http_start(worker_http(a->w), &a->ctx_req, &o, &ctx_handlers, f) : -ENOMEM;
+	int rc = body ? http_start(worker_http(w), req, &o, &ctx_handlers, f) : -ENOMEM;
 	explicit_bzero(key, sizeof(key));
 	free(body);
 	if (rc < 0) {
 		free(f);
-		a->ctx_fetch = NULL;
-		context_ready(a, fallback(a));
+		*fetch = NULL;
+		ready(arg, vars_clean(c, call_uuid(c), fallback(c)));
 	}
+}
+
+void agent_context_start(struct agent *a)
+{
+	agent_ctx_fetch(a->w, a->call, &a->ctx_req, &a->ctx_fetch, context_ready, a);
 }

@@ -3,12 +3,8 @@
  *
  *   create_booking  the caller's name, postcode, address and problem; the
  *                   phone, DID, company, fee and repeat flag come from the
- *                   call's context and are never asked. Checked by the
- *                   same rules as the api's create_booking, put in this
- *                   worker's record queue, and answered once the
- *                   booking-writer has it on disk. The reference comes
- *                   from the call and the booking, so a model that calls
- *                   twice books once.
+ *                   call's context and are never asked (agent_booking.c:
+ *                   answered once the booking-writer has it on disk).
  *   end_call        finish what is being said, then hang up.
  *   [tool:NAME]     webhooks from the configuration, like a cloud agent's
  *                   server tools: the model's arguments as the JSON body.
@@ -23,18 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/booking/booking.h"
 #include "../common/conf.h"
 #include "../common/log.h"
-#include "../common/booking/rec_put.h"
 #include "../common/vg_time.h"
 #include "agent.h"
 #include "call.h"
 #include "http.h"
 #include "worker.h"
 
-#define POLL_US 2000
-#define JOURNAL_WAIT_NS (2 * NS_PER_S)
 #define FILLER_AFTER_US 400000
 #define RESULT_MAX 4096
 
@@ -44,10 +36,7 @@ struct agent_tool_call {
 	char id[128];
 	char name[72];
 	char *result;			/* JSON text for the tool message; NULL: pending */
-	uint64_t seq;			/* create_booking */
-	int64_t deadline;
-	char ref[17], who[300];
-	struct event *ev;		/* polling the booking's acknowledgement */
+	struct agent_booking *bk;	/* create_booking */
 	struct http_req *req;		/* a webhook */
 	char body[RESULT_MAX + 1];
 	size_t body_len;
@@ -105,94 +94,29 @@ static void maybe_done(struct agent *a)
 		a->calls = t->next;
 		json_array_append_new(a->history, json_pack("{s:s, s:s, s:s}", "role", "tool",
 			"tool_call_id", t->id, "content", t->result ? t->result : "{}"));
-		if (t->ev)
-			event_free(t->ev);
+		agent_booking_cancel(t->bk);
 		free(t->result);
 		free(t);
 	}
 	agent_tools_done(a);
 }
 
-/* ---- create_booking ---- */
+/* ---- create_booking (agent_booking.c) ---- */
 
-static void booking_poll(evutil_socket_t fd, short what, void *arg)
+static void booking_done(void *arg, json_t *result, bool booked)
 {
 	struct agent_tool_call *t = arg;
-	struct agent *a = t->a;
-	struct recq *q = region_recq(a->w->region.base, &a->w->hdr);
-	struct timeval tv = { 0, POLL_US };
-	char msg[400];
-	(void)fd; (void)what;
 
-	if (recq_state(q, t->seq) >= RECQ_JOURNALED) {
-		a->booked = true;
-		snprintf(msg, sizeof(msg), "Booking %s made for %s", t->ref, t->who);
-		log_info("agent", a->uuid, "booking %s journaled", t->ref);
-		finish_call(t, json_pack("{s:b, s:s, s:s}", "success", 1, "booking_ref", t->ref,
-					 "message", msg));
-		maybe_done(a);
-	} else if (mono_ns() > t->deadline) {
-		log_error("agent", a->uuid, "booking %s not journaled in time", t->ref);
-		finish_call(t, json_pack("{s:b, s:s}", "success", 0, "error",
-					 "the booking system did not confirm; try once more"));
-		maybe_done(a);
-	} else {
-		event_add(t->ev, &tv);
-	}
-}
-
-/* The model's arguments plus what the call already knows. */
-static json_t *booking_fields(struct agent *a, json_t *args)
-{
-	json_t *b = json_deep_copy(json_is_object(args) ? args : NULL);
-	json_t *v = a->vars;
-
-	if (!b)
-		b = json_object();
-	json_object_set_new(b, "customer_phone", json_string(call_cli(a->call)[0] ?
-			    call_cli(a->call) : "unknown"));
-	json_object_set(b, "trade_type", json_object_get(v, "trade_type"));
-	json_object_set(b, "callout_fee", json_object_get(v, "callout_fee"));
-	json_object_set(b, "company_name", json_object_get(v, "company_name"));
-	json_object_set(b, "is_repeat", json_object_get(v, "is_repeat"));
-	json_object_set_new(b, "did_number", json_string(call_did(a->call)));
-	json_object_set_new(b, "source", json_string("local"));
-	json_object_set_new(b, "call_uuid", json_string(a->uuid));
-	json_object_set_new(b, "outcome", json_string("booked"));
-	return b;
+	t->a->booked |= booked;
+	finish_call(t, result);
+	maybe_done(t->a);
 }
 
 static void create_booking(struct agent_tool_call *t, json_t *args)
 {
-	struct agent *a = t->a;
-	struct booking_in *b = calloc(1, sizeof(*b));
-	json_t *in = booking_fields(a, args);
-	char why[256], err[256], key[1200];
-	const char *bad;
-	struct timeval tv = { 0, POLL_US };
-
-	if (!b) {
+	if (agent_booking_start(&t->bk, t->a->call, t->a->vars, args, "local", booking_done,
+				t) < 0)
 		finish_call(t, json_pack("{s:b, s:s}", "success", 0, "error", "out of memory"));
-	} else if ((bad = booking_from_json(in, b, why, sizeof(why)))) {
-		/* Told to the model, which can ask the caller again. */
-		finish_call(t, json_pack("{s:b, s:s}", "success", 0, "error", bad));
-	} else {
-		snprintf(key, sizeof(key), "%s|%s|%s", a->uuid, b->postcode, b->name);
-		booking_ref_for_key(key, b->ref, sizeof(b->ref));
-		snprintf(t->ref, sizeof(t->ref), "%s", b->ref);
-		snprintf(t->who, sizeof(t->who), "%.200s at %s", b->name, b->postcode);
-		if (booking_enqueue(region_recq(a->w->region.base, &a->w->hdr), a->w->bell, b,
-				    &t->seq, err, sizeof(err)) < 0) {
-			finish_call(t, json_pack("{s:b, s:s}", "success", 0, "error", err));
-		} else {
-			t->deadline = mono_ns() + JOURNAL_WAIT_NS;
-			t->ev = event_new(a->w->base, -1, 0, booking_poll, t);
-			if (t->ev)
-				event_add(t->ev, &tv);
-		}
-	}
-	json_decref(in);
-	free(b);
 }
 
 /* ---- webhooks ---- */
@@ -336,8 +260,7 @@ void agent_tools_cancel(struct agent *a)
 	while (a->calls) {
 		struct agent_tool_call *t = a->calls;
 		a->calls = t->next;
-		if (t->ev)
-			event_free(t->ev);
+		agent_booking_cancel(t->bk);
 		http_abort(t->req);
 		free(t->result);
 		free(t);

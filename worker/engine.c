@@ -9,6 +9,7 @@ static const struct engine_ops *const engines[] = {
 	&engine_echo,
 	&engine_playback,
 	&engine_local,
+	&engine_elevenlabs,
 };
 
 const struct engine_ops *engine_find(const char *name)

@@ -55,5 +55,6 @@ bool engine_known(const char *name);
 extern const struct engine_ops engine_echo;
 extern const struct engine_ops engine_playback;
 extern const struct engine_ops engine_local;
+extern const struct engine_ops engine_elevenlabs;
 
 #endif

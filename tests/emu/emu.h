@@ -90,6 +90,9 @@ struct emu_opts {
 	const char *faults_spec;
 	int xi_api_port;		/* ElevenLabs provisioning REST, 0: off */
 	const char *xi_api_key;		/* NULL: any non-empty xi-api-key */
+	int xi_agent_port;		/* ElevenLabs ConvAI websocket + signed URL, 0: off */
+	const char *xi_agent_key;	/* NULL: public agent, no signature needed */
+	const char *xi_agent_script;	/* the conversation (emu_xi_agent.c) */
 };
 
 /* The one context struct: read-only once the servers run. */

@@ -34,6 +34,7 @@ static void usage(FILE *f)
 "                  [--ttft-ms 50] [--tokens-per-s 200] [--tts-ttfb-ms 40] [--tts-rtf 0.25]\n"
 "                  [--voice en-gb] [--key-deepgram K] [--key-openai K] [--key-cartesia K]\n"
 "                  [--log FILE] [--faults SPEC] [--xi-api PORT] [--key-xi-api K]\n"
+"                  [--xi-agent PORT] [--key-xi-agent K] [--xi-agent-script FILE]\n"
 "\n"
 "vagent-emu is a TEST DOUBLE: it imitates Deepgram live STT (ws://.../v1/listen),\n"
 "OpenAI/Groq chat completions (http://.../v1/chat/completions and\n"
@@ -47,6 +48,9 @@ static void usage(FILE *f)
 "  --xi-api PORT       serve ElevenLabs' agent provisioning REST (tools, agents)\n"
 "  --elevenlabs PORT   serve the ElevenLabs TTS emulator (stream-input and\n"
 "                      multi-stream-input; not with --cartesia: one espeak-ng)\n"
+"  --xi-agent PORT     serve an ElevenLabs agent's conversation websocket and its\n"
+"                      signed-URL GET (--key-xi-agent: private agent, signed only)\n"
+"  --xi-agent-script F the agent's turns (see emu_xi_agent.c)\n"
 "  --stt-final-ms MS   delay of a final transcript after the endpoint (120)\n"
 "  --stt-idle-ms MS    close 1011 NET-0001 after this long without data (10000)\n"
 "  --vad-rms N         RMS of a 20 ms window that counts as speech (500)\n"
@@ -68,7 +72,7 @@ static void usage(FILE *f)
 enum { OPT_DG = 256, OPT_OAI, OPT_CART, OPT_STT_FINAL, OPT_STT_IDLE, OPT_VAD, OPT_TTFT,
        OPT_TPS, OPT_TTS_TTFB, OPT_TTS_RTF, OPT_VOICE, OPT_KEY_DG, OPT_KEY_OAI, OPT_KEY_CART,
        OPT_LOG, OPT_FAULTS, OPT_SCRIPT, OPT_HELP, OPT_XI_API, OPT_KEY_XI_API, OPT_XI,
-       OPT_KEY_XI };
+       OPT_KEY_XI, OPT_XI_AGENT, OPT_KEY_XI_AGENT, OPT_XI_AGENT_SCRIPT };
 
 static const struct option longopts[] = {
 	{ "script", required_argument, NULL, OPT_SCRIPT },
@@ -93,6 +97,9 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "xi-api", required_argument, NULL, OPT_XI_API },
 	{ "key-xi-api", required_argument, NULL, OPT_KEY_XI_API },
+	{ "xi-agent", required_argument, NULL, OPT_XI_AGENT },
+	{ "key-xi-agent", required_argument, NULL, OPT_KEY_XI_AGENT },
+	{ "xi-agent-script", required_argument, NULL, OPT_XI_AGENT_SCRIPT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -144,6 +151,9 @@ static void take_opt(struct emu_opts *o, int c, const char *arg)
 	case OPT_FAULTS: o->faults_spec = arg; break;
 	case OPT_XI_API: o->xi_api_port = num("xi-api", arg, 1, 65535); break;
 	case OPT_KEY_XI_API: o->xi_api_key = arg; break;
+	case OPT_XI_AGENT: o->xi_agent_port = num("xi-agent", arg, 1, 65535); break;
+	case OPT_KEY_XI_AGENT: o->xi_agent_key = arg; break;
+	case OPT_XI_AGENT_SCRIPT: o->xi_agent_script = arg; break;
 	case OPT_HELP: usage(stdout); exit(0);
 	default: usage(stderr); exit(1);
 	}
@@ -165,9 +175,9 @@ static void parse_args(int argc, char **argv, struct emu_opts *o)
 	if (!o->script_path)
 		fatal("vagent-emu: --script FILE is required (see --help)");
 	if (!o->port[EMU_DG] && !o->port[EMU_OAI] && !o->port[EMU_CART] && !o->port[EMU_XI] &&
-	    !o->xi_api_port)
+	    !o->xi_api_port && !o->xi_agent_port)
 		fatal("vagent-emu: give at least one of --deepgram, --openai, --cartesia, "
-		      "--elevenlabs, --xi-api");
+		      "--elevenlabs, --xi-api, --xi-agent");
 }
 
 static void setup(struct emu *e)
@@ -215,7 +225,8 @@ int main(int argc, char **argv)
 		fatal("vagent-emu: %s", err);
 	if (e.opt.xi_api_port && emu_xi_api_start(&e, base, &xi_api, err, sizeof(err)))
 		fatal("vagent-emu: %s", err);
-	if ((e.opt.port[EMU_DG] || e.opt.port[EMU_CART] || e.opt.port[EMU_XI]) &&
+	if ((e.opt.port[EMU_DG] || e.opt.port[EMU_CART] || e.opt.port[EMU_XI] ||
+	     e.opt.xi_agent_port) &&
 	    emu_ws_start(&e, &ws, err, sizeof(err)))
 		fatal("vagent-emu: %s", err);
 	printf("vagent-emu: ready\n");

@@ -31,7 +31,8 @@ struct emu_ws {
 	struct dg_server *dg;
 	struct cart_server *cart;
 	struct xi_server *xi;
-	struct lws_protocols proto[3][2];	/* per vhost, NULL-terminated */
+	struct xa_server *xa;
+	struct lws_protocols proto[4][2];	/* per vhost, NULL-terminated */
 	pthread_t thread;
 	bool running;
 	atomic_bool stop;
@@ -335,6 +336,14 @@ static int create_servers(struct emu_ws *w, char *err, size_t errlen)
 		if (rc)
 			return rc;
 	}
+	if (e->opt.xi_agent_port) {
+		rc = xa_server_new(e, &w->xa, err, errlen);
+		if (!rc)
+			rc = add_vhost(w, 3, "xi-agent", e->opt.xi_agent_port, w->xa, xa_callback,
+				       xa_pss_size(), err, errlen);
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 
@@ -387,5 +396,6 @@ void emu_ws_stop(struct emu_ws *w)
 	cart_server_free(w->cart);
 	xi_server_free(w->xi);
 	dg_server_free(w->dg);
+	xa_server_free(w->xa);
 	free(w);
 }

@@ -96,4 +96,12 @@ size_t xi_pss_size(void);
 int xi_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		void *in, size_t len);
 
+/* An ElevenLabs agent's conversation websocket (emu_xi_agent.c). */
+struct xa_server;
+int xa_server_new(struct emu *e, struct xa_server **out, char *err, size_t errlen);
+void xa_server_free(struct xa_server *s);
+size_t xa_pss_size(void);
+int xa_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		void *in, size_t len);
+
 #endif
