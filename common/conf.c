@@ -54,6 +54,9 @@ static const struct key keys[] = {
 	{ "call", "idle_timeout", K_INT, F(idle_timeout), 1, 3600, false },
 	{ "call", "max_duration", K_INT, F(max_duration), 1, 86400, false },
 	{ "call", "max_frame_ms", K_INT, F(max_frame_ms), 20, 1000, false },
+	{ "call", "record", K_BOOL, F(record), 0, 0, false },
+	{ "call", "recording_dir", K_PATH, F(recording_dir), 0, 0, false },
+	{ "call", "recording_days", K_INT, F(recording_days), 1, 3650, false },
 	{ "echo", "prebuffer_ms", K_INT, F(echo_prebuffer_ms), 0, 1000, false },
 	{ "playback", "file", K_PATH, F(playback_file), 0, 0, false },
 	{ "db", "host", K_STR, F(db_host), 0, 0, false },
@@ -152,6 +155,9 @@ static void defaults(struct conf *c)
 	c->max_duration = 3600;
 	c->max_frame_ms = 200;
 	c->echo_prebuffer_ms = 40;
+	c->record = false;
+	snprintf(c->recording_dir, sizeof(c->recording_dir), "/var/lib/vagent/recordings");
+	c->recording_days = 30;
 	snprintf(c->db_host, sizeof(c->db_host), "127.0.0.1");
 	c->db_port = 3306;
 	snprintf(c->db_user, sizeof(c->db_user), "vagent");
@@ -352,32 +358,55 @@ static int set_key(struct parse_state *ps, const struct key *k, const char *v)
 	return 0;
 }
 
+/* The entry of a [did:..] section, made on its first key. NULL: out of memory. */
+static struct conf_did *did_entry(struct conf *c, const char *did)
+{
+	for (size_t i = 0; i < c->ndids; i++)
+		if (!strcmp(c->dids[i].did, did))
+			return &c->dids[i];
+	struct conf_did *d = realloc(c->dids, (c->ndids + 1) * sizeof(*d));
+	if (!d)
+		return NULL;
+	c->dids = d;
+	d += c->ndids++;
+	memset(d, 0, sizeof(*d));
+	snprintf(d->did, CONF_DID_LEN, "%s", did);
+	d->record = -1;
+	return d;
+}
+
 static int did_key(struct parse_state *ps, const char *did, const char *name, const char *v)
 {
 	struct conf *c = ps->c;
+	struct conf_did *d;
 
 	if (!valid_did(did)) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s]: a DID is digits and '+' only", did);
 		return -EINVAL;
 	}
-	if (strcmp(name, "engine") != 0) {
+	if (strcmp(name, "engine") != 0 && strcmp(name, "record") != 0) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s] %s: unknown key", did, name);
 		return -EINVAL;
 	}
-	if (!ps->engine_known(v) || strlen(v) >= CONF_ENGINE_LEN) {
+	if (!strcmp(name, "engine") && (!ps->engine_known(v) || strlen(v) >= CONF_ENGINE_LEN)) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s] engine: '%s' is not a known engine",
 			 did, v);
 		return -EINVAL;
 	}
-	struct conf_did *d = realloc(c->dids, (c->ndids + 1) * sizeof(*d));
-	if (!d) {
+	bool yes = !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on");
+	bool no = !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off");
+	if (!strcmp(name, "record") && !yes && !no) {
+		snprintf(ps->err, sizeof(ps->err), "[did:%s] record: '%s' is not yes or no", did, v);
+		return -EINVAL;
+	}
+	if (!(d = did_entry(c, did))) {
 		snprintf(ps->err, sizeof(ps->err), "out of memory");
 		return -ENOMEM;
 	}
-	c->dids = d;
-	snprintf(d[c->ndids].did, CONF_DID_LEN, "%s", did);
-	snprintf(d[c->ndids].engine, CONF_ENGINE_LEN, "%s", v);
-	c->ndids++;
+	if (!strcmp(name, "engine"))
+		snprintf(d->engine, CONF_ENGINE_LEN, "%s", v);
+	else
+		d->record = yes;
 	return 0;
 }
 
@@ -737,9 +766,18 @@ const char *conf_engine_for(const struct conf *c, const char *did)
 {
 	if (did && *did)
 		for (size_t i = 0; i < c->ndids; i++)
-			if (!strcmp(c->dids[i].did, did))
+			if (!strcmp(c->dids[i].did, did) && c->dids[i].engine[0])
 				return c->dids[i].engine;
 	return c->engine;
+}
+
+bool conf_record_for(const struct conf *c, const char *did)
+{
+	if (did && *did)
+		for (size_t i = 0; i < c->ndids; i++)
+			if (!strcmp(c->dids[i].did, did) && c->dids[i].record >= 0)
+				return c->dids[i].record;
+	return c->record;
 }
 
 int conf_keep_restart_only(struct conf *next, const struct conf *old,

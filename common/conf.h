@@ -21,7 +21,8 @@
 
 struct conf_did {
 	char did[CONF_DID_LEN];
-	char engine[CONF_ENGINE_LEN];
+	char engine[CONF_ENGINE_LEN];	/* "": the [call] default */
+	int record;			/* -1: the [call] default, else 0 or 1 */
 };
 
 struct conf_secrets {
@@ -71,6 +72,9 @@ struct conf {
 	int idle_timeout;		/* seconds without a frame from the caller */
 	int max_duration;		/* seconds */
 	int max_frame_ms;		/* longest audio frame accepted */
+	bool record;			/* a WAV of every call (wrk_record.h) */
+	char recording_dir[PATH_MAX];
+	int recording_days;		/* older recordings are removed */
 
 	/* [echo] */
 	int echo_prebuffer_ms;
@@ -198,6 +202,9 @@ int conf_read_secret(const char *file, const char *env, char *out, size_t len,
 
 /* The engine for a DID: its [did:..] section, else the [call] default. */
 const char *conf_engine_for(const struct conf *c, const char *did);
+
+/* Whether a call to did is recorded: its [did:..] record, else [call] record. */
+bool conf_record_for(const struct conf *c, const char *did);
 
 /* Rules between keys (min_spare <= max_calls, ...). 0 or -EINVAL with err. */
 int conf_check(const struct conf *c, char *err, size_t errlen);
