@@ -139,3 +139,43 @@ def test_recordings_older_than_recording_days_are_removed(daemon_factory, db, tm
     d.ctl("reload")
     wait_for(lambda: not os.path.exists(new), 10, "the day-old recording to go")
     d.wait_log("removed 1 recording")
+
+
+def get_raw(d, path, key):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", d.api_port, timeout=10)
+    try:
+        c.request("GET", path, headers={"X-API-Key": key} if key else {})
+        r = c.getresponse()
+        return r.status, r.getheader("Content-Type", ""), r.read()
+    finally:
+        c.close()
+
+
+def test_the_api_serves_a_bookings_recording_with_the_key_only(daemon_factory, db, tmp_path):
+    from api_harness import KEY, SEED_BOOKING, api_daemon, call, seed_dids
+    seed_dids(db)
+    rec = str(tmp_path / "rec")
+    d = api_daemon(daemon_factory, db, tmp_path, call={"record": "yes", "recording_dir": rec})
+    make_wav(str(tmp_path / "in.wav"), seconds=1.0, seed=6)
+    uid = finish_caller(start_caller(d.port, "-w", str(tmp_path / "in.wav")))["results"][0]["uuid"]
+    path = wait_for(lambda: db.sql("SELECT recording_path FROM calls WHERE uuid = %s", (uid,)),
+                    15, "the calls row")[0][0]
+    st, j = call(d, "POST", "/api/voice-agent/create_booking", SEED_BOOKING)
+    assert st == 200, j
+    bid = wait_for(lambda: db.sql("SELECT id FROM ai_agent_bookings WHERE booking_ref=%s",
+                                  (j["booking_ref"],)), 20, "the booking")[0][0]
+    db.sql("UPDATE ai_agent_bookings SET call_uuid = %s WHERE id = %s", (uid, bid))
+    st, j = call(d, "GET", "/api/bookings/%d" % bid)
+    url = j["booking"]["recording_url"]
+    assert url == "/api/bookings/%d/recording" % bid and "recording_path" not in j["booking"]
+    st, ctype, body = get_raw(d, url, KEY)
+    assert (st, ctype) == (200, "audio/wav") and body == open(path, "rb").read()
+    assert get_raw(d, url, None)[0] == 401
+    assert get_raw(d, url, "wrong-key")[0] == 401
+    # Only a file directly in recording_dir is ever served, whatever the row says.
+    db.sql("UPDATE calls SET recording_path = %s WHERE uuid = %s", (rec + "/../in.wav", uid))
+    assert get_raw(d, url, KEY)[0] == 404
+    db.sql("UPDATE calls SET recording_path = NULL WHERE uuid = %s", (uid,))
+    assert get_raw(d, url, KEY)[0] == 404
+    assert "recording_url" not in call(d, "GET", "/api/bookings/%d" % bid)[1]["booking"]
