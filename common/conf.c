@@ -54,6 +54,9 @@ static const struct key keys[] = {
 	{ "call", "idle_timeout", K_INT, F(idle_timeout), 1, 3600, false },
 	{ "call", "max_duration", K_INT, F(max_duration), 1, 86400, false },
 	{ "call", "max_frame_ms", K_INT, F(max_frame_ms), 20, 1000, false },
+	{ "call", "record", K_BOOL, F(record), 0, 0, false },
+	{ "call", "recording_dir", K_PATH, F(recording_dir), 0, 0, false },
+	{ "call", "recording_days", K_INT, F(recording_days), 1, 3650, false },
 	{ "echo", "prebuffer_ms", K_INT, F(echo_prebuffer_ms), 0, 1000, false },
 	{ "playback", "file", K_PATH, F(playback_file), 0, 0, false },
 	{ "db", "host", K_STR, F(db_host), 0, 0, false },
@@ -162,6 +165,9 @@ static void defaults(struct conf *c)
 	c->max_duration = 3600;
 	c->max_frame_ms = 200;
 	c->echo_prebuffer_ms = 40;
+	c->record = false;
+	snprintf(c->recording_dir, sizeof(c->recording_dir), "/var/lib/vagent/recordings");
+	c->recording_days = 30;
 	snprintf(c->db_host, sizeof(c->db_host), "127.0.0.1");
 	c->db_port = 3306;
 	snprintf(c->db_user, sizeof(c->db_user), "vagent");
@@ -387,40 +393,49 @@ static struct conf_did *did_entry(struct conf *c, const char *did)
 	d += c->ndids++;
 	memset(d, 0, sizeof(*d));
 	snprintf(d->did, CONF_DID_LEN, "%s", did);
+	d->record = -1;
 	return d;
 }
 
 static int did_key(struct parse_state *ps, const char *did, const char *name, const char *v)
 {
 	struct conf_did *d;
-	bool engine = !strcmp(name, "engine");
 
 	if (!valid_did(did)) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s]: a DID is digits and '+' only", did);
 		return -EINVAL;
 	}
-	if (!engine && strcmp(name, "tts") != 0) {
+	if (strcmp(name, "engine") != 0 && strcmp(name, "tts") != 0 &&
+	    strcmp(name, "record") != 0) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s] %s: unknown key", did, name);
 		return -EINVAL;
 	}
-	if (engine && (!ps->engine_known(v) || strlen(v) >= CONF_ENGINE_LEN)) {
+	if (!strcmp(name, "engine") && (!ps->engine_known(v) || strlen(v) >= CONF_ENGINE_LEN)) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s] engine: '%s' is not a known engine",
 			 did, v);
 		return -EINVAL;
 	}
-	if (!engine && !tts_known(v)) {
+	if (!strcmp(name, "tts") && !tts_known(v)) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s] tts: '%s' is not cartesia or "
 			 "elevenlabs", did, v);
+		return -EINVAL;
+	}
+	bool yes = !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on");
+	bool no = !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off");
+	if (!strcmp(name, "record") && !yes && !no) {
+		snprintf(ps->err, sizeof(ps->err), "[did:%s] record: '%s' is not yes or no", did, v);
 		return -EINVAL;
 	}
 	if (!(d = did_entry(ps->c, did))) {
 		snprintf(ps->err, sizeof(ps->err), "out of memory");
 		return -ENOMEM;
 	}
-	if (engine)
+	if (!strcmp(name, "engine"))
 		snprintf(d->engine, CONF_ENGINE_LEN, "%s", v);
-	else
+	else if (!strcmp(name, "tts"))
 		snprintf(d->tts, CONF_TTS_LEN, "%s", v);
+	else
+		d->record = yes;
 	return 0;
 }
 
@@ -890,6 +905,13 @@ const char *conf_tts_for(const struct conf *c, const char *did)
 	const struct conf_did *d = did_find(c, did);
 
 	return d && d->tts[0] ? d->tts : c->tts_provider;
+}
+
+bool conf_record_for(const struct conf *c, const char *did)
+{
+	const struct conf_did *d = did_find(c, did);
+
+	return d && d->record >= 0 ? d->record : c->record;
 }
 
 int conf_keep_restart_only(struct conf *next, const struct conf *old,

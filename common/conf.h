@@ -24,6 +24,7 @@ struct conf_did {
 	char did[CONF_DID_LEN];
 	char engine[CONF_ENGINE_LEN];	/* "": the [call] default */
 	char tts[CONF_TTS_LEN];		/* "": the [tts] provider */
+	int record;			/* -1: the [call] default, else 0 or 1 */
 };
 
 struct conf_secrets {
@@ -73,6 +74,9 @@ struct conf {
 	int idle_timeout;		/* seconds without a frame from the caller */
 	int max_duration;		/* seconds */
 	int max_frame_ms;		/* longest audio frame accepted */
+	bool record;			/* a WAV of every call (wrk_record.h) */
+	char recording_dir[PATH_MAX];
+	int recording_days;		/* older recordings are removed */
 
 	/* [echo] */
 	int echo_prebuffer_ms;
@@ -212,6 +216,8 @@ const char *conf_engine_for(const struct conf *c, const char *did);
 
 /* The TTS provider for a DID: its [did:..] tts, else [tts] provider. */
 const char *conf_tts_for(const struct conf *c, const char *did);
+/* Whether a call to did is recorded: its [did:..] record, else [call] record. */
+bool conf_record_for(const struct conf *c, const char *did);
 
 /* Rules between keys (min_spare <= max_calls, ...). 0 or -EINVAL with err. */
 int conf_check(const struct conf *c, char *err, size_t errlen);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "WAV samples are little-endian; add byte swapping for this target"
@@ -132,42 +133,79 @@ static void put32(uint8_t *p, uint32_t v)
 	p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
 }
 
-static int write_header(FILE *fp, int rate, size_t nsamples)
+void wav_header(uint8_t h[WAV_HDR_LEN], int rate, int channels, size_t nsamples)
 {
-	uint8_t h[44];
 	uint32_t bytes = (uint32_t)(nsamples * 2);
+	uint32_t align = (uint32_t)channels * 2;
 
 	memcpy(h, "RIFF", 4);
 	put32(h + 4, 36 + bytes);
 	memcpy(h + 8, "WAVEfmt ", 8);
 	put32(h + 16, 16);
-	h[20] = 1; h[21] = 0;		/* PCM */
-	h[22] = 1; h[23] = 0;		/* mono */
+	h[20] = 1; h[21] = 0;			/* PCM */
+	h[22] = (uint8_t)channels; h[23] = 0;
 	put32(h + 24, (uint32_t)rate);
-	put32(h + 28, (uint32_t)rate * 2);
-	h[32] = 2; h[33] = 0;		/* block align */
-	h[34] = 16; h[35] = 0;		/* bits */
+	put32(h + 28, (uint32_t)rate * align);	/* bytes per second */
+	h[32] = (uint8_t)align; h[33] = 0;	/* block align */
+	h[34] = 16; h[35] = 0;			/* bits */
 	memcpy(h + 36, "data", 4);
 	put32(h + 40, bytes);
-	if (fseek(fp, 0, SEEK_SET) != 0 || fwrite(h, 1, 44, fp) != 44)
+}
+
+void wav_interleave(int16_t *dst, const int16_t *l, const int16_t *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		dst[2 * i] = l ? l[i] : 0;
+		dst[2 * i + 1] = r ? r[i] : 0;
+	}
+}
+
+static int write_header(FILE *fp, int rate, int channels, size_t nsamples)
+{
+	uint8_t h[WAV_HDR_LEN];
+
+	wav_header(h, rate, channels, nsamples);
+	if (fseek(fp, 0, SEEK_SET) != 0 || fwrite(h, 1, sizeof(h), fp) != sizeof(h))
 		return -EIO;
 	return 0;
 }
 
-int wav_writer_open(struct wav_writer *ww, const char *path, int rate)
+static int writer_start(struct wav_writer *ww, int rate, int channels)
 {
 	int rc;
 
-	ww->fp = fopen(path, "w+b");
 	ww->rate = rate;
+	ww->channels = channels;
 	ww->nsamples = 0;
-	if (!ww->fp)
-		return -errno;
-	if ((rc = write_header(ww->fp, rate, 0)) < 0) {
+	if ((rc = write_header(ww->fp, rate, channels, 0)) < 0) {
 		fclose(ww->fp);	/* on failure nothing is left open */
 		ww->fp = NULL;
 	}
 	return rc;
+}
+
+int wav_writer_open(struct wav_writer *ww, const char *path, int rate)
+{
+	ww->fp = fopen(path, "w+b");
+	if (!ww->fp)
+		return -errno;
+	return writer_start(ww, rate, 1);
+}
+
+int wav_writer_fdopen(struct wav_writer *ww, int fd, int rate, int channels)
+{
+	ww->fp = NULL;
+	if (channels < 1 || channels > 2) {
+		close(fd);
+		return -EINVAL;
+	}
+	ww->fp = fdopen(fd, "w+b");
+	if (!ww->fp) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return writer_start(ww, rate, channels);
 }
 
 int wav_writer_append(struct wav_writer *ww, const int16_t *s, size_t n)
@@ -184,7 +222,9 @@ int wav_writer_close(struct wav_writer *ww)
 
 	if (!ww->fp)
 		return 0;
-	rc = write_header(ww->fp, ww->rate, ww->nsamples);
+	rc = fflush(ww->fp) != 0 ? -errno : 0;
+	if (write_header(ww->fp, ww->rate, ww->channels, ww->nsamples) < 0 && rc == 0)
+		rc = -EIO;
 	if (fclose(ww->fp) != 0 && rc == 0)
 		rc = -errno;
 	ww->fp = NULL;

@@ -11,6 +11,7 @@
  * off, reject), sup_pool.c (fork, reap, respawn, retire), sup_signals.c
  * (reload, drain, log reopen), sup_status.c (available, metrics.prom),
  * sup_condemn.c (the reset of a record queue the writer condemned),
+ * sup_retention.c (old call recordings),
  * sup_control.c (vagentctl's socket), sup_notify.c (systemd),
  * sup_child.c (start, restart, replace and stop the api and the writer).
  * The programs it forks live beside it: api/ (the HTTP backend),
@@ -119,6 +120,10 @@ struct sup {
 	struct event *ctl_ev;
 	int pid_fd;
 	char pid_path[4200], ctl_path[4200];
+
+	/* Recordings' retention (sup_retention.c): the next sweep, and its config's. */
+	int64_t retention_next_ns;
+	uint32_t retention_gen;
 };
 
 /* sup_pool.c */
@@ -161,6 +166,9 @@ void sup_check_stop(struct sup *s);
 void status_changed(struct sup *s);
 void status_write(struct sup *s);
 int status_start(struct sup *s);
+
+/* sup_retention.c: removes recordings older than recording_days, hourly. */
+void retention_check(struct sup *s);
 
 /* sup_condemn.c: kills the producer of a queue the writer condemned, resets it. */
 void condemn_check(struct sup *s);

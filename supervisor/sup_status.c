@@ -316,6 +316,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	mirror(s);
 	log_rejections(s);
 	condemn_check(s);
+	retention_check(s);
 	status_write(s);
 	sup_check_stop(s);
 }

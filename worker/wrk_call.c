@@ -45,6 +45,7 @@
 #include "pacer.h"
 #include "playout.h"
 #include "worker.h"
+#include "wrk_record.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "AudioSocket samples are little-endian; add byte swapping for this target"
@@ -76,6 +77,7 @@ struct call {
 	struct event *rd_ev, *wr_ev, *check_ev, *end_ev;
 	struct pacer *pacer;
 	struct playout *playout;	/* the outbound ring's reader: whose samples */
+	struct wrk_record *rec;		/* NULL: not recorded */
 
 	uint8_t *in;
 	size_t inlen;
@@ -231,6 +233,7 @@ static int send_audio(struct call *c, const int16_t *s, int n)
 
 	if (rc == 0) {
 		count_frame(c, true);
+		wrk_record_out(c->rec, s, (size_t)n);
 		c->last_tx_mono = mono_ns();
 	}
 	return rc;
@@ -329,6 +332,8 @@ static int first_audio(struct call *c, int rate)
 	if (!c->frame || !c->frame_wire)
 		return -ENOMEM;
 	publish_rate(c);
+	if (conf_record_for(c->conf, c->ctx.did))	/* a failure is logged; the call goes on */
+		(void)wrk_record_open(&c->rec, c->conf->recording_dir, c->uuid, rate);
 	if ((rc = playout_new(&c->playout, c->w->base, c->w->ring_out)) < 0)
 		return rc;
 	if ((rc = pacer_start(&c->pacer, c->w->base, PACE_MS, on_pace, c)) < 0)
@@ -370,6 +375,7 @@ static void on_audio(struct call *c, const struct as_frame *f)
 		return;
 	}
 	count_frame(c, false);
+	wrk_record_in(c->rec, f->payload, f->len / 2);
 	/* A full ring means the engine is not consuming: newest audio is dropped. */
 	ring_write(c->w->ring_in, f->payload, f->len / 2);
 	c->eng->on_audio(c, f->payload, f->len / 2);
@@ -455,6 +461,7 @@ static void call_free(struct call *c)
 		c->eng->stop(c);
 	playout_close(c->playout);	/* after the engine: its producers are stopped */
 	pacer_stop(c->pacer);
+	wrk_record_close(c->rec);
 	if (c->rd_ev) event_free(c->rd_ev);
 	if (c->wr_ev) event_free(c->wr_ev);
 	if (c->check_ev) event_free(c->check_ev);
@@ -473,7 +480,7 @@ static void call_free(struct call *c)
  * table, through the booking-writer like a booking: who, how long, how it
  * ended, and whatever the engine adds (transcript, turns, latencies).
  */
-static void record_call(struct call *c)
+static void record_call(struct call *c, const char *recording)
 {
 	struct call_summary sum = { 0 };
 	struct rec_val v[REC_MAX_FIELDS] = { 0 };
@@ -496,6 +503,7 @@ static void record_call(struct call *c)
 	v[CE_BARGE_INS] = rec_int(sum.barge_ins);
 	v[CE_LATENCY] = rec_str(sum.latency_json);
 	v[CE_TRANSCRIPT] = rec_str(sum.transcript_json);
+	v[CE_RECORDING] = rec_str(recording[0] ? recording : NULL);
 	if (rec_put(region_recq(c->w->region.base, &c->w->hdr), c->w->bell, REC_CALL_END, v, &seq,
 		    err, sizeof(err)) < 0)
 		log_warn("call", c->uuid, "call record not kept: %s", err);
@@ -526,7 +534,16 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
 		"ended: %s; %.1f s, frames in %llu out %llu, rate %d",
 		 c->reason, (double)(mono_ns() - c->start_mono) / NS_PER_S,
 		 (unsigned long long)c->frames_in, (unsigned long long)c->frames_out, c->rate);
-	record_call(c);
+	/* The WAV is whole before its path travels to the calls row. */
+	char recording[REC_RECORDING_MAX + 1] = "";
+	if (c->rec && (size_t)snprintf(recording, sizeof(recording), "%s",
+				       wrk_record_path(c->rec)) >= sizeof(recording)) {
+		log_warn("rec", c->uuid, "recording path longer than the calls row keeps");
+		recording[0] = '\0';
+	}
+	wrk_record_close(c->rec);
+	c->rec = NULL;
+	record_call(c, recording);
 	/* Nothing the next call reads may be left from this one. */
 	ring_flush(w->ring_out);
 	ring_flush(w->ring_in);

@@ -39,6 +39,8 @@ static const struct rec_fdef call_end_fields[CE_NFIELDS] = {
 	[CE_BARGE_INS]  = { "barge_ins", RF_INT, 0, false },
 	[CE_LATENCY]    = { "latency", RF_JSON, 4096, false },
 	[CE_TRANSCRIPT] = { "transcript", RF_JSON, 60000, false },
+	/* Optional, so records of either version decode alike: no version bump. */
+	[CE_RECORDING]  = { "recording_path", RF_STR, REC_RECORDING_MAX, false },
 };
 
 const struct rec_fdef *record_fields(uint8_t type, size_t *n)

@@ -56,11 +56,14 @@ enum booking_field {
 
 enum call_end_field {
 	CE_UUID, CE_DID, CE_CLI, CE_ENGINE, CE_START_MS, CE_END_MS, CE_OUTCOME,
-	CE_TURNS, CE_BARGE_INS, CE_LATENCY, CE_TRANSCRIPT,
+	CE_TURNS, CE_BARGE_INS, CE_LATENCY, CE_TRANSCRIPT, CE_RECORDING,
 	CE_NFIELDS
 };
 
 #define REC_MAX_FIELDS 16
+
+/* The calls row's recording_path column (sql/migrations/004_recording.sql). */
+#define REC_RECORDING_MAX 1024
 
 /* The field table of a record type, or NULL. */
 const struct rec_fdef *record_fields(uint8_t type, size_t *nfields);

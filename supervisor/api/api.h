@@ -197,6 +197,9 @@ void api_pending_tick(struct api *a);
 void api_bookings(struct api *a, struct evhttp_request *req, int64_t t0);
 void api_booking_one(struct api *a, struct evhttp_request *req, const char *id, int64_t t0);
 void api_dispatch(struct api *a, struct evhttp_request *req, const char *id, int64_t t0);
+
+/* api_recording.c: the WAV of a booking's call. */
+void api_recording(struct api *a, struct evhttp_request *req, const char *id, int64_t t0);
 /*
  * For the live updates: the bookings with an id over after_id, oldest
  * first, at most limit; after_id < 0: one row, {"id": the highest id}.

@@ -46,7 +46,8 @@ static const char SQL_LIST[] =
 	"ORDER BY b.created_at DESC, b.id DESC LIMIT ? OFFSET ?";
 
 static const char SQL_ONE[] =
-	"SELECT " COLS ", c.transcript FROM ai_agent_bookings b "
+	"SELECT " COLS ", c.transcript, c.recording_path IS NOT NULL AS recorded "
+	"FROM ai_agent_bookings b "
 	"LEFT JOIN calls c ON c.uuid = b.call_uuid WHERE b.id = ?";
 
 /* For the live updates: what is new since the last id sent, oldest first. */
@@ -230,10 +231,21 @@ static int list_run(struct api_dbconn *c, struct api_job *job)
 	return rc;
 }
 
-/* The transcript column holds JSON text: give it to the client as JSON. */
+/*
+ * The transcript column holds JSON text: give it to the client as JSON.
+ * A recorded call's WAV is linked by the booking (api_recording.c), never
+ * by its path on the server.
+ */
 static json_t *with_transcript(json_t *b)
 {
 	json_t *t = json_object_get(b, "transcript");
+	json_t *rec = json_object_get(b, "recorded");
+
+	if (json_is_integer(rec) && json_integer_value(rec) &&
+	    json_is_integer(json_object_get(b, "id")))
+		json_object_set_new(b, "recording_url", json_sprintf("/api/bookings/%lld/recording",
+				    (long long)json_integer_value(json_object_get(b, "id"))));
+	json_object_del(b, "recorded");
 
 	if (json_is_string(t)) {
 		json_t *v = json_loadb(json_string_value(t), json_string_length(t), 0, NULL);

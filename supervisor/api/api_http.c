@@ -310,6 +310,10 @@ void api_route(struct evhttp_request *req, void *arg)
 		if (method_is(a, req, EVHTTP_REQ_POST, API_EP_DISPATCH, t0) &&
 		    authorised(a, req, API_EP_DISPATCH, t0, KEY_OR_SESSION))
 			api_dispatch(a, req, id, t0);
+	} else if (booking_id(path, "/recording", id, sizeof(id))) {
+		if (method_is(a, req, EVHTTP_REQ_GET, API_EP_BOOKING, t0) &&
+		    authorised(a, req, API_EP_BOOKING, t0, KEY_OR_SESSION))
+			api_recording(a, req, id, t0);
 	} else if (!strcmp(path, "/healthz")) {
 		if (method_is(a, req, EVHTTP_REQ_GET, API_EP_HEALTH, t0) &&
 		    authorised(a, req, API_EP_HEALTH, t0, KEY_OR_SESSION))

@@ -33,6 +33,7 @@
 #include "../writer/bw_stats.h"
 #include "../../worker/wrk_stats.h"
 #include "ctl_db.h"
+#include "ctl_live.h"
 #include "ctl_provision.h"
 
 #ifndef VAGENT_CONF
@@ -60,6 +61,9 @@ static void usage(FILE *fp)
 		"  db migrate [-s SQL_DIR]  apply pending schema migrations ([db] of -c FILE)\n"
 		"  db status [-s SQL_DIR]   schema version and pending migrations\n"
 		"  provision elevenlabs [--dry-run]  create or update the cloud agent and its tools\n"
+		"  listen UUID [-o FILE.wav] [--in|--out|--both] [--raw]\n"
+		"            a live call's audio (stdout: vagentctl listen UUID | aplay)\n"
+		"  top [-d SECONDS] [-n ITERATIONS]  calls, stages and latencies, refreshed\n"
 		"  -j        JSON output (status, calls, latency)\n");
 }
 
@@ -355,12 +359,29 @@ static const struct {
 	{ "provision", ctl_provision },
 };
 
+/* Commands with words and options of their own, on the mapped segment. */
+static const struct {
+	const char *word;
+	int (*fn)(const struct shm_map *m, int argc, char **argv);
+} live_commands[] = {
+	{ "listen", ctl_listen },
+	{ "top", ctl_top },
+};
+
+static int live_command(const char *a)
+{
+	for (size_t i = 0; i < sizeof(live_commands) / sizeof(live_commands[0]); i++)
+		if (!strcmp(a, live_commands[i].word))
+			return (int)i;
+	return -1;
+}
+
 static bool is_subcommand(const char *a)
 {
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		if (!strcmp(a, subcommands[i].word))
 			return true;
-	return false;
+	return live_command(a) >= 0;
 }
 
 /*
@@ -424,6 +445,15 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (db_at && live_command(argv[db_at]) >= 0) {
+		if (!have_run_dir && run_dir_from_conf(&c, conf_path) < 0)
+			return 1;
+		if (open_shm(&c) < 0)
+			return 1;
+		rc = live_commands[live_command(argv[db_at])].fn(&c.shm, argc - db_at, argv + db_at);
+		shm_unmap(&c.shm);
+		return rc;
 	}
 	if (db_at)
 		return cmd_db(conf_path, argv[db_at], argc - db_at - 1, argv + db_at + 1);

@@ -53,8 +53,9 @@ static const char SQL_BOOKING[] =
 
 static const char SQL_CALL[] =
 	"INSERT INTO calls (uuid, did, cli, engine, started_at, ended_at, outcome, turn_count, "
-	"barge_ins, latency, transcript) VALUES (?, ?, ?, ?, FROM_UNIXTIME(? / 1000), "
-	"FROM_UNIXTIME(? / 1000), ?, COALESCE(?, 0), COALESCE(?, 0), ?, ?) "
+	"barge_ins, latency, transcript, recording_path) VALUES (?, ?, ?, ?, "
+	"FROM_UNIXTIME(? / 1000), FROM_UNIXTIME(? / 1000), ?, COALESCE(?, 0), COALESCE(?, 0), "
+	"?, ?, ?) "
 	"ON DUPLICATE KEY UPDATE uuid = uuid";
 
 static const char SQL_DOPPIA[] =
@@ -217,7 +218,7 @@ static unsigned apply_call_end(struct bw *w, struct item *it, char *why, size_t 
 {
 	static const int idx[] = {
 		CE_UUID, CE_DID, CE_CLI, CE_ENGINE, CE_START_MS, CE_END_MS, CE_OUTCOME,
-		CE_TURNS, CE_BARGE_INS, CE_LATENCY, CE_TRANSCRIPT,
+		CE_TURNS, CE_BARGE_INS, CE_LATENCY, CE_TRANSCRIPT, CE_RECORDING,
 	};
 	static const int didx[] = { CE_CLI, CE_DID, CE_END_MS };
 	const struct rec_val *v = it->vals;

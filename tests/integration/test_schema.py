@@ -73,6 +73,7 @@ SPEC_COLUMNS = {
         ("barge_ins", "int(11)", "NO", "0", ""),
         ("latency", "longtext", "YES", "NULL", ""),      # JSON
         ("transcript", "longtext", "YES", "NULL", ""),   # JSON
+        ("recording_path", "varchar(1024)", "YES", "NULL", ""),
         ("created_at", "datetime", "NO", "current_timestamp()", ""),
     ],
     "schema_migrations": [
