@@ -148,6 +148,11 @@ struct conf {
 	int local_silence_timeout;	/* seconds of caller silence before a nudge, then goodbye */
 	char *prompt;			/* the template's text, loaded with the config */
 
+	/* [handoff] the local agent passing the caller to a person */
+	char handoff_dir[PATH_MAX];	/* "": [call] context_dir (conf_handoff_dir) */
+	int handoff_lifetime;		/* seconds before vagentd removes a reason file */
+	char handoff_goodbye[256];	/* said before the connection is closed */
+
 	/* [elevenlabs] the cloud agent vagentctl provisions (server tools, agent) */
 	char xi_url[256];		/* REST base, e.g. https://api.elevenlabs.io */
 	char xi_key_file[PATH_MAX];	/* else $VAGENT_XI_API_KEY */
@@ -198,6 +203,9 @@ int conf_read_secret(const char *file, const char *env, char *out, size_t len,
 
 /* The engine for a DID: its [did:..] section, else the [call] default. */
 const char *conf_engine_for(const struct conf *c, const char *did);
+
+/* Where the hand-off reason files go: [handoff] dir, else [call] context_dir. */
+const char *conf_handoff_dir(const struct conf *c);
 
 /* Rules between keys (min_spare <= max_calls, ...). 0 or -EINVAL with err. */
 int conf_check(const struct conf *c, char *err, size_t errlen);
