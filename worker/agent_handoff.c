@@ -199,7 +199,8 @@ static void hand_off(struct agent *a, const char *reason, bool let_reply_finish)
 	memcpy(a->handoff, code, sizeof(code));
 	stop_work(a);
 	write_reason(a);
-	log_info("agent", a->uuid, "handing the caller to a person (%s)", a->handoff);
+	log_info("agent", a->uuid, "handing the caller to a person (%s) at outbound frame %llu",
+		 a->handoff, (unsigned long long)call_frames_out(a->call));
 	bool keep = let_reply_finish && a->reply_ctx && !a->reply_is_filler;
 	agent_say_and_end(a, keep ? NULL : a->conf->handoff_goodbye, true, "hand-off");
 	buf_reset(&a->heard);
