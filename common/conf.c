@@ -117,6 +117,9 @@ static const struct key keys[] = {
 	{ "local", "bargein_rms", K_INT, F(local_bargein_rms), 50, 32767, false },
 	{ "local", "bargein_ms", K_INT, F(local_bargein_ms), 20, 3000, false },
 	{ "local", "silence_timeout", K_INT, F(local_silence_timeout), 3, 600, false },
+	{ "handoff", "dir", K_PATH, F(handoff_dir), 0, 0, false },
+	{ "handoff", "lifetime", K_INT, F(handoff_lifetime), 1, 3600, false },
+	{ "handoff", "goodbye", K_STR, F(handoff_goodbye), 0, 0, false },
 	{ "elevenlabs", "url", K_STR, F(xi_url), 0, 0, false },
 	{ "elevenlabs", "api_key_file", K_PATH, F(xi_key_file), 0, 0, false },
 	{ "elevenlabs", "agent_name", K_STR, F(xi_agent_name), 0, 0, false },
@@ -221,6 +224,9 @@ static void defaults(struct conf *c)
 	c->local_bargein_rms = 800;
 	c->local_bargein_ms = 300;
 	c->local_silence_timeout = 15;
+	c->handoff_lifetime = 60;
+	snprintf(c->handoff_goodbye, sizeof(c->handoff_goodbye),
+		 "Putting you through to someone now.");
 	snprintf(c->xi_url, sizeof(c->xi_url), "https://api.elevenlabs.io");
 	snprintf(c->xi_agent_name, sizeof(c->xi_agent_name), "vagent");
 	snprintf(c->xi_voice, sizeof(c->xi_voice), "JBFqnCBsd6RMkjVDRZzb");
@@ -537,6 +543,11 @@ static bool engine_used(const struct conf *c, const char *engine)
 		if (!strcmp(c->dids[i].engine, engine))
 			return true;
 	return false;
+}
+
+const char *conf_handoff_dir(const struct conf *c)
+{
+	return c->handoff_dir[0] ? c->handoff_dir : c->context_dir;
 }
 
 int conf_check(const struct conf *c, char *err, size_t errlen)

@@ -162,6 +162,11 @@ struct conf {
 	int local_silence_timeout;	/* seconds of caller silence before a nudge, then goodbye */
 	char *prompt;			/* the template's text, loaded with the config */
 
+	/* [handoff] the local agent passing the caller to a person */
+	char handoff_dir[PATH_MAX];	/* "": [call] context_dir (conf_handoff_dir) */
+	int handoff_lifetime;		/* seconds before vagentd removes a reason file */
+	char handoff_goodbye[256];	/* said before the connection is closed */
+
 	/* [elevenlabs] the cloud agent vagentctl provisions (server tools, agent) */
 	char xi_url[256];		/* REST base, e.g. https://api.elevenlabs.io */
 	char xi_key_file[PATH_MAX];	/* else $VAGENT_ELEVENLABS_API_KEY */
@@ -218,6 +223,8 @@ const char *conf_engine_for(const struct conf *c, const char *did);
 const char *conf_tts_for(const struct conf *c, const char *did);
 /* Whether a call to did is recorded: its [did:..] record, else [call] record. */
 bool conf_record_for(const struct conf *c, const char *did);
+/* Where the hand-off reason files go: [handoff] dir, else [call] context_dir. */
+const char *conf_handoff_dir(const struct conf *c);
 
 /* Rules between keys (min_spare <= max_calls, ...). 0 or -EINVAL with err. */
 int conf_check(const struct conf *c, char *err, size_t errlen);

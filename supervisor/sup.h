@@ -13,7 +13,8 @@
  * sup_condemn.c (the reset of a record queue the writer condemned),
  * sup_retention.c (old call recordings),
  * sup_control.c (vagentctl's socket), sup_notify.c (systemd),
- * sup_child.c (start, restart, replace and stop the api and the writer).
+ * sup_child.c (start, restart, replace and stop the api and the writer),
+ * sup_handoff.c (removing the hand-off reason files once read).
  * The programs it forks live beside it: api/ (the HTTP backend),
  * writer/ (the booking-writer), ../worker/ (one call each); vagentctl is
  * ctl/. Each has its own main and shares no state with this one but the
@@ -107,6 +108,8 @@ struct sup {
 	struct event *tick_ev;		/* 1 s: status files, drain deadline */
 	struct event *status_ev;	/* deferred status write after a change */
 	bool status_warned;
+	struct event *handoff_ev;	/* sweeps old hand-off reason files */
+	bool handoff_warned;
 	struct buf hist;		/* histograms' text, re-summed once a second */
 	int64_t hist_at_ns;
 
@@ -169,6 +172,9 @@ int status_start(struct sup *s);
 
 /* sup_retention.c: removes recordings older than recording_days, hourly. */
 void retention_check(struct sup *s);
+/* sup_handoff.c: removes hand-off reason files older than their lifetime,
+ * now and then every few seconds. */
+int handoff_sweep_start(struct sup *s);
 
 /* sup_condemn.c: kills the producer of a queue the writer condemned, resets it. */
 void condemn_check(struct sup *s);

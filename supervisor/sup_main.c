@@ -344,7 +344,7 @@ static void start(struct sup *s)
 	if (!s->base || event_base_priority_init(s->base, SUP_PRIOS) < 0)
 		fatal("cannot create the event loop");
 	if (control_start(s) < 0 || signals_start(s) < 0 || status_start(s) < 0 ||
-	    pool_init(s) < 0 || listen_start(s) < 0 ||
+	    handoff_sweep_start(s) < 0 || pool_init(s) < 0 || listen_start(s) < 0 ||
 	    child_init(s, &s->writer, "booking-writer", true, sup_run_writer) < 0 ||
 	    child_init(s, &s->api, "api", s->conf->api_enabled, sup_run_api) < 0)
 		fatal("cannot register events");
@@ -367,6 +367,8 @@ static void shutdown_all(struct sup *s)
 	control_close(s);
 	event_free(s->tick_ev);
 	event_free(s->status_ev);
+	if (s->handoff_ev)
+		event_free(s->handoff_ev);
 	pool_free(s);
 	child_free(&s->writer);
 	child_free(&s->api);

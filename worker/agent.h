@@ -14,7 +14,9 @@
  * agent_ctx.c (who was called: context, prompt, greeting), agent_heard.c
  * (how much of an interrupted reply was heard), agent_state.c (the one
  * place the state changes), agent_transcript.c (the call record's
- * transcript), agent_render.c ({{name}} in the prompt and greeting).
+ * transcript), agent_render.c ({{name}} in the prompt and greeting),
+ * agent_handoff.c (passing the caller to a person), agent_keypad.c (the
+ * caller's keys).
  * Everything runs on the worker's main loop, except the provider hooks
  * that move audio (stt.h, tts.h).
  */
@@ -101,6 +103,13 @@ struct agent {
 	int64_t last_activity_ns;	/* for the silence timeout */
 	struct event *filler_ev;	/* a filler line if tools are slow */
 	int nudges;
+	/* Passing the caller to a person (agent_handoff.c). */
+	char handoff[22];		/* the reason, as a code; "" while not handing off;
+				 * short: "handoff:" and it fit calls.outcome */
+	/* Keys typed on the keypad, not yet a turn (agent_keypad.c). */
+	char keys[24];
+	size_t nkeys;
+	int64_t key_ns;			/* the last key */
 	/* Counters for the call record. */
 	int turns, barge_ins;
 	json_t *turn_latencies;		/* ms, one per answered turn */
@@ -160,6 +169,23 @@ int agent_booking_start(struct agent_booking **out, struct call *c, json_t *vars
 			const char *source,
 			void (*done)(void *arg, json_t *result, bool booked), void *arg);
 void agent_booking_cancel(struct agent_booking *b);	/* NULL is fine */
+
+/* agent_handoff.c: passes the caller to a person for `reason` (a short
+ * code such as "dtmf-0"; other text is made one): writes the reason file
+ * the dialplan reads with what the caller said so far, says the [handoff]
+ * goodbye, then closes the connection once it has played, so the dialplan
+ * goes on to the ring group. Stops whatever was being said or asked. Once
+ * per call; nothing when the agent is already ending the call. */
+void agent_handoff(struct agent *a, const char *reason);
+/* The same from the model's transfer_to_human tool (args: its arguments):
+ * what the model is saying is let finish as the goodbye. */
+void agent_handoff_tool(struct agent *a, json_t *args);
+json_t *agent_handoff_tool_def(void);
+
+/* agent_keypad.c: a key the caller pressed (DTMF), and the pacer's tick
+ * that ends typing after a pause. */
+void agent_keypad(struct agent *a, char key, int64_t now);
+void agent_keypad_tick(struct agent *a, int64_t now);
 
 /* agent_transcript.c: an entry of the call record's transcript; 0 or -EINVAL. */
 int agent_transcript(struct agent *a, const char *role, const char *text);

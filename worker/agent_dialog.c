@@ -70,6 +70,8 @@ static void reply_end_input(struct agent *a)
 
 void agent_say(struct agent *a, const char *text, bool in_history)
 {
+	if (a->state == AG_ENDING)
+		return;		/* the goodbye is being said: nothing may cut it */
 	if (a->reply_ctx)
 		agent_stop_reply(a);
 	reply_begin(a, !in_history);

@@ -6,6 +6,7 @@
  *                   call's context and are never asked (agent_booking.c:
  *                   answered once the booking-writer has it on disk).
  *   end_call        finish what is being said, then hang up.
+ *   transfer_to_human  pass the caller to a person (agent_handoff.c).
  *   [tool:NAME]     webhooks from the configuration, like a cloud agent's
  *                   server tools: the model's arguments as the JSON body.
  *
@@ -61,6 +62,7 @@ json_t *agent_tool_defs(const struct conf *c)
 		"Hang up after your last words have been said. Say goodbye first.",
 		"parameters", "type", "object", "properties");
 
+	json_array_append_new(tools, agent_handoff_tool_def());
 	for (size_t i = 0; i < c->ntools; i++) {
 		json_error_t je;
 		json_t *params = json_loads(c->tools[i].parameters, 0, &je);
@@ -185,6 +187,12 @@ static void end_call(struct agent_tool_call *t)
 	finish_call(t, json_pack("{s:b}", "ok", 1));
 }
 
+static void transfer_to_human(struct agent_tool_call *t, json_t *args)
+{
+	agent_handoff_tool(t->a, args);
+	finish_call(t, json_pack("{s:b}", "ok", 1));
+}
+
 static void filler(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent *a = arg;
@@ -209,6 +217,8 @@ static void run_one(struct agent_tool_call *t, json_t *call)
 		create_booking(t, j);
 	} else if (!strcmp(t->name, "end_call")) {
 		end_call(t);
+	} else if (!strcmp(t->name, "transfer_to_human")) {
+		transfer_to_human(t, j);
 	} else {
 		const struct conf_tool *ct = NULL;
 		for (size_t i = 0; i < t->a->conf->ntools; i++)

@@ -278,6 +278,7 @@ static void local_on_tick(struct call *c)
 	bool backlog = playout_backlog(call_playout(c));
 
 	check_silence(a, mono_ns());
+	agent_keypad_tick(a, mono_ns());
 	if (!a->reply_ctx)
 		return;
 	if (ring_avail(out) >= (size_t)call_frame_samples(c)) {
@@ -299,12 +300,7 @@ static void local_on_tick(struct call *c)
 
 static void local_on_dtmf(struct call *c, char digit)
 {
-	struct agent *a = call_engine_state(c);
-	char text[32];
-
-	/* A key press is the caller's turn too ("press 1 to confirm"). */
-	snprintf(text, sizeof(text), "[pressed %c]", digit);
-	stt_final(a, text, true);
+	agent_keypad(call_engine_state(c), digit, mono_ns());	/* 0: a person */
 }
 
 static void local_summary(struct call *c, struct call_summary *s)
@@ -312,8 +308,11 @@ static void local_summary(struct call *c, struct call_summary *s)
 	struct agent *a = call_engine_state(c);
 	json_t *lat = json_pack("{s:O}", "turns_ms", a->turn_latencies);
 
-	snprintf(s->outcome, sizeof(s->outcome), "%s", a->booked ? "booked" :
-		 a->state == AG_ENDING ? "completed" : "caller_hangup");
+	if (a->handoff[0])
+		snprintf(s->outcome, sizeof(s->outcome), "handoff:%s", a->handoff);
+	else
+		snprintf(s->outcome, sizeof(s->outcome), "%s", a->booked ? "booked" :
+			 a->state == AG_ENDING ? "completed" : "caller_hangup");
 	s->turns = a->turns;
 	s->barge_ins = a->barge_ins;
 	s->latency_json = json_dumps(lat, JSON_COMPACT);

@@ -88,7 +88,7 @@ def test_a_whole_booking_call(stack, tmp_path):
     system = first["messages"][0]["content"]
     assert "George The Plumber" in system and "48 pounds" in system and "{{" not in system
     names = [t["function"]["name"] for t in first["tools"]]
-    assert names == ["create_booking", "end_call"]
+    assert names == ["create_booking", "end_call", "transfer_to_human"]
     params = first["tools"][0]["function"]["parameters"]["properties"]
     assert "customer_phone" not in params, "the phone number is never asked"
     tool_msgs = [m for m in reqs[1]["messages"] if m["role"] == "tool"]
