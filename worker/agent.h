@@ -160,8 +160,8 @@ void agent_tools_cancel(struct agent *a);
 
 /* agent_booking.c: books args (the model's) with what the call knows
  * (vars: its context) as source ("local", "cloud"). done(arg, result,
- * booked) comes once, result owned by it, from the main loop or before
- * this returns; *out is then still the owner's to free with
+ * booked) comes once, result owned by it, always from the main loop
+ * (never before this returns); *out stays the owner's to free with
  * agent_booking_cancel(), which also stops one not yet answered.
  * 0 or -ENOMEM (then no done). */
 struct agent_booking;

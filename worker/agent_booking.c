@@ -33,7 +33,8 @@ struct agent_booking {
 	uint64_t seq;
 	int64_t deadline;
 	char ref[17], who[300];
-	struct event *ev;		/* polling the booking's acknowledgement */
+	struct event *ev;		/* polling the acknowledgement, or the refusal */
+	json_t *refused;		/* the answer a refusal waits to give */
 	void (*done)(void *arg, json_t *result, bool booked);
 	void *arg;
 };
@@ -41,6 +42,32 @@ struct agent_booking {
 static void finish(struct agent_booking *b, json_t *result, bool booked)
 {
 	b->done(b->arg, result, booked);	/* may cancel b: nothing after this */
+}
+
+static void answer_refusal(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent_booking *b = arg;
+	json_t *result = b->refused;
+	(void)fd; (void)what;
+
+	b->refused = NULL;
+	finish(b, result, false);
+}
+
+/*
+ * A booking refused at once is still answered from the main loop: the
+ * caller may be walking its own list of tool calls, which the answer can
+ * end and free.
+ */
+static void refuse(struct agent_booking *b, json_t *result)
+{
+	b->refused = result;
+	if (!b->ev)
+		b->ev = event_new(b->w->base, -1, 0, answer_refusal, b);
+	if (b->ev)
+		event_active(b->ev, 0, 0);
+	else
+		answer_refusal(-1, 0, b);	/* no memory for an event: answer now */
 }
 
 static void booking_poll(evutil_socket_t fd, short what, void *arg)
@@ -94,10 +121,10 @@ static void enqueue(struct agent_booking *b, struct call *c, json_t *in)
 	struct timeval tv = { 0, POLL_US };
 
 	if (!bk) {
-		finish(b, json_pack("{s:b, s:s}", "success", 0, "error", "out of memory"), false);
+		refuse(b, json_pack("{s:b, s:s}", "success", 0, "error", "out of memory"));
 	} else if ((bad = booking_from_json(in, bk, why, sizeof(why)))) {
 		/* Told to the model, which can ask the caller again. */
-		finish(b, json_pack("{s:b, s:s}", "success", 0, "error", bad), false);
+		refuse(b, json_pack("{s:b, s:s}", "success", 0, "error", bad));
 	} else {
 		snprintf(key, sizeof(key), "%s|%s|%s", call_uuid(c), bk->postcode, bk->name);
 		booking_ref_for_key(key, bk->ref, sizeof(bk->ref));
@@ -105,15 +132,15 @@ static void enqueue(struct agent_booking *b, struct call *c, json_t *in)
 		snprintf(b->who, sizeof(b->who), "%.200s at %s", bk->name, bk->postcode);
 		if (booking_enqueue(region_recq(b->w->region.base, &b->w->hdr), b->w->bell, bk,
 				    &b->seq, err, sizeof(err)) < 0) {
-			finish(b, json_pack("{s:b, s:s}", "success", 0, "error", err), false);
+			refuse(b, json_pack("{s:b, s:s}", "success", 0, "error", err));
 		} else {
 			b->deadline = mono_ns() + JOURNAL_WAIT_NS;
 			b->ev = event_new(b->w->base, -1, 0, booking_poll, b);
 			if (b->ev)
 				event_add(b->ev, &tv);
 			else
-				finish(b, json_pack("{s:b, s:s}", "success", 0, "error",
-						    "out of memory"), false);
+				refuse(b, json_pack("{s:b, s:s}", "success", 0, "error",
+						    "out of memory"));
 		}
 	}
 	free(bk);
@@ -144,5 +171,6 @@ void agent_booking_cancel(struct agent_booking *b)
 		return;
 	if (b->ev)
 		event_free(b->ev);
+	json_decref(b->refused);
 	free(b);
 }
