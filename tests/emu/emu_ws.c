@@ -460,6 +460,7 @@ void emu_ws_stop(struct emu_ws *w)
 	if (w->running) {
 		ev_async_send(w->loop, &w->stop_w);
 		pthread_join(w->thread, NULL);
+		log_info("emu", NULL, "websocket loop: %u wake-ups", ev_iteration(w->loop));
 	}
 	emu_tts_stop(w->tts);		/* first: its wake-ups use the context */
 	lws_context_destroy(w->ctx);	/* closes every connection (CLOSED callbacks) */
