@@ -13,7 +13,7 @@ set -eu
 PACKAGES="build-essential pkg-config
 libevent-dev libcurl4-openssl-dev libwebsockets-dev libmsgpack-dev
 libmariadb-dev libjansson-dev libinih-dev libcmocka-dev libespeak-ng-dev
-espeak-ng sox
+espeak-ng sox libev-dev libwebsockets-evlib-ev
 python3 python3-pytest python3-pymysql python3-websockets
 mariadb-server mariadb-client
 uuid-runtime procps hey openssl libssl-dev ca-certificates"

@@ -39,6 +39,7 @@ struct emu_ws {
 	lws_callback_function *cb[2];		/* per vhost: the provider's */
 	struct ev_loop *loop;		/* run by the service thread */
 	ev_async stop_w;		/* the main thread's request to stop */
+	ev_timer poke_w;		/* lets lws look at its own timers */
 	void *loops[1];			/* lws's foreign_loops */
 	pthread_t thread;
 	bool running;
@@ -353,6 +354,23 @@ static void *service_main(void *arg)
 	return NULL;
 }
 
+/*
+ * lws services its own timers (close handshakes, HTTP timeouts) after
+ * each event on its sockets, but its libev plugin never moves the loop
+ * timer earlier; an event on lws's wake-up pipe now and then bounds how
+ * late they can be.
+ */
+#define POKE_S 0.25
+
+static void on_poke(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct emu_ws *w = t->data;
+
+	(void)loop;
+	(void)revents;
+	lws_cancel_service(w->ctx);
+}
+
 static void on_stop(struct ev_loop *loop, ev_async *a, int revents)
 {
 	(void)a;
@@ -439,6 +457,9 @@ int emu_ws_start(struct emu *e, struct emu_ws **out, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	rc = create_servers(w, err, errlen);
+	ev_timer_init(&w->poke_w, on_poke, POKE_S, POKE_S);
+	w->poke_w.data = w;
+	ev_timer_start(w->loop, &w->poke_w);
 	if (!rc) {
 		rc = -pthread_create(&w->thread, NULL, service_main, w);
 		if (rc)
@@ -465,6 +486,7 @@ void emu_ws_stop(struct emu_ws *w)
 	emu_tts_stop(w->tts);		/* first: its wake-ups use the context */
 	lws_context_destroy(w->ctx);	/* closes every connection (CLOSED callbacks) */
 	ev_async_stop(w->loop, &w->stop_w);
+	ev_timer_stop(w->loop, &w->poke_w);
 	ev_loop_destroy(w->loop);
 	cart_server_free(w->cart);
 	dg_server_free(w->dg);
