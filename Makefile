@@ -68,12 +68,13 @@ LIB_SRC     := $(BOOKING_SRC) $(IPC_SRC) $(COMMON_SRC)
 RECLOAD_SRC := tests/tools/vagent_recload.c
 EMU_SRC    := tests/emu/emu_main.c tests/emu/emu_script.c tests/emu/emu_util.c tests/emu/emu_ws.c \
               tests/emu/emu_deepgram.c tests/emu/emu_dg_query.c tests/emu/emu_dg_results.c \
+              tests/emu/emu_dg_vad.c \
               tests/emu/emu_cartesia.c tests/emu/emu_cart_ctx.c tests/emu/emu_tts.c \
               tests/emu/emu_openai.c tests/emu/emu_oai_check.c tests/emu/emu_oai_plan.c \
               tests/emu/emu_xi_tts.c
 EMU_SRC    += tests/emu/emu_xi_api.c
 EMU_SRC    += tests/emu/emu_xi_agent.c
-EMU_LIBS   := $(shell pkg-config --libs libwebsockets libevent_pthreads espeak-ng 2>/dev/null) -lpthread
+EMU_LIBS   := $(shell pkg-config --libs libwebsockets libevent_pthreads espeak-ng 2>/dev/null) -lev -lpthread
 CALLER_SRC := tests/caller/vagent_call.c tests/caller/vc_opts.c tests/caller/vc_call.c \
               tests/caller/vc_report.c
 

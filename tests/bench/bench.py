@@ -27,7 +27,9 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
                when the emulators or the load generator limited the run
   cost         per call of vagentd's whole tree (tests/bench/cost.py): CPU ms per
                connected call-minute, PSS, context switches per call-second;
-               and the emulators' and load generator's share of a core
+               and the emulators' and load generator's share of a core and CPU
+               ms per call-minute (above ~60, one core could not carry 1,000
+               calls of that tool), with the emulator's own counts
 """
 import argparse
 import json
@@ -275,27 +277,60 @@ def local_run(stack_tmp, n):
         res = finish_caller(p, timeout=600)
         res["cost"] = cost.stop()
         res["pss_kb"] = cost.pss_max
+        res["emu_thread_share"] = cost.busiest["emu"]
         lat = json.loads(d.ctl("latency", "-j").stdout)
     finally:
         d.stop()
         emus.stop()
+    res["emu_counts"] = emu_counts(emus)
     return res, lat
 
 
+def tool_ms_per_call_min(res):
+    """CPU ms per connected call-minute of the emulators and of the load
+    generator: what they would need at 1,000 calls is 1,000 times this per
+    minute, so above ~60 one core cannot carry 1,000 calls."""
+    wall, cpu, others, caller, switches = res["cost"]
+    call_min = (sum(r["duration_ms"] for r in res["results"]) / 1000.0 or 1.0) / 60
+    return round(others["emu"] * 1000 / call_min, 1), round(caller * 1000 / call_min, 1)
+
+
+def emu_counts(emus):
+    """The emulator's own counts from its exit log lines (after emus.stop())."""
+    import re
+    out = {}
+    try:
+        log = open(os.path.join(emus.dir, "emu.log")).read()
+    except OSError:
+        return out
+    for key, pat in (("emu_ws_wakeups", r"websocket loop: (\d+) wake-ups"),
+                     ("emu_tts_pieces", r"synthesis: (\d+) pieces"),
+                     ("emu_tts_espeak", r"(\d+) spoken by espeak-ng"),
+                     ("emu_dg_audio_msgs", r"(\d+) audio messages")):
+        m = re.search(pat, log)
+        if m:
+            out[key] = int(m.group(1))
+    return out
+
+
 def emit_cost(n, res):
-    """CPU and memory per call of vagentd's whole tree, and the share of a core
-    the emulators and the load generator used (near 1.0: they, not vagentd,
-    limited the run)."""
+    """CPU and memory per call of vagentd's whole tree, and what the
+    emulators and the load generator used: a share of a core (near 1.0:
+    they, not vagentd, limited the run) and CPU ms per call-minute."""
     wall, cpu, others, caller, switches = res["cost"]
     call_s = sum(r["duration_ms"] for r in res["results"]) / 1000.0 or 1.0
     pss_kb = res.get("pss_kb", 0)
+    emu_ms, caller_ms = tool_ms_per_call_min(res)
     emit(bench="cost", stack="local", calls=n,
          cpu_ms_per_call_min=round(cpu * 1000 / (call_s / 60), 1),
          pss_mb_per_call=round(pss_kb / 1024 / n, 2),
          ctxsw_per_call_s=round(switches / call_s, 1),
          emu_cpu_share=round(others["emu"] / wall, 3),
          caller_cpu_share=round(caller / wall, 3),
-         vagentd_cpu_s=round(cpu, 2), call_s=round(call_s, 1), wall_s=round(wall, 1))
+         emu_cpu_ms_per_call_min=emu_ms, caller_cpu_ms_per_call_min=caller_ms,
+         emu_busiest_thread_share=round(res.get("emu_thread_share", 0), 3),
+         vagentd_cpu_s=round(cpu, 2), call_s=round(call_s, 1), wall_s=round(wall, 1),
+         **res.get("emu_counts", {}))
 
 
 def bench_local(tmp, counts, search):
@@ -331,14 +366,20 @@ def bench_local(tmp, counts, search):
     for n in search:
         res, lat = run(n)
         wall, cpu, others, caller, switches = res["cost"]
-        emu_share, caller_share = others["emu"] / wall, caller / wall
+        # The caller has one thread; the emulator's busiest thread counts too.
+        emu_share = max(others["emu"] / wall, res.get("emu_thread_share", 0))
+        caller_share = caller / wall
+        emu_ms, caller_ms = tool_ms_per_call_min(res)
         ok = (res["errors"] == 0 and res["turns"] >= 4 * n and
               res["turn_p99_ms"] <= EMULATED_MS + CALLER_MARGIN_MS and
               res["jitter_p99_ms"] < 5)
         emit(bench="capacity_probe", stack="local", calls=n, rule="caller",
              turn_p99_ms=round(res["turn_p99_ms"], 1), jitter_p99_ms=res["jitter_p99_ms"],
-             turns=res["turns"], errors=res["errors"], emu_cpu_share=round(emu_share, 3),
-             caller_cpu_share=round(caller_share, 3), ok=ok)
+             turns=res["turns"], errors=res["errors"],
+             emu_cpu_share=round(others["emu"] / wall, 3),
+             emu_busiest_thread_share=round(res.get("emu_thread_share", 0), 3),
+             caller_cpu_share=round(caller_share, 3), emu_cpu_ms_per_call_min=emu_ms,
+             caller_cpu_ms_per_call_min=caller_ms, ok=ok)
         if not ok:
             # A tool that used most of a core may be what failed the probe.
             if emu_share > 0.8 or caller_share > 0.8:

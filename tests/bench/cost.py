@@ -64,6 +64,24 @@ def cpu_ticks(root):
     return total
 
 
+def thread_ticks(pid):
+    """tid -> CPU ticks (utime+stime) of each live thread of pid."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                st = f.read()
+            f = st[st.rindex(")") + 2:].split()
+            out[tid] = int(f[11]) + int(f[12])
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
 def pss_kb(root):
     total = 0
     for pid in tree(root):
@@ -99,7 +117,8 @@ def _thread_switches(root, seen):
 class Cost:
     """Measures one run: start() before the load, stop() after it and before
     the daemon stops. others: name -> pid of processes measured beside the
-    tree (the emulators)."""
+    tree (the emulators); after stop(), busiest[name] is the share of a core
+    its busiest thread used."""
 
     def __init__(self, root, others=None, interval=1.0, pss_every=4):
         self.root, self.others, self.interval = root, dict(others or {}), interval
@@ -122,6 +141,7 @@ class Cost:
         self.t0 = time.monotonic()
         self.cpu0 = cpu_ticks(self.root)
         self.others0 = {k: cpu_ticks(p) for k, p in self.others.items()}
+        self.threads0 = {k: thread_ticks(p) for k, p in self.others.items()}
         self.kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         self._thread.start()
         return self
@@ -135,6 +155,13 @@ class Cost:
         wall = time.monotonic() - self.t0
         cpu = (cpu_ticks(self.root) - self.cpu0) / TICK
         others = {k: (cpu_ticks(p) - self.others0[k]) / TICK for k, p in self.others.items()}
+        # A tool can be saturated on one thread (the emulators' websocket
+        # loop) well below a whole core for the process.
+        self.busiest = {}
+        for k, p in self.others.items():
+            t1 = thread_ticks(p)
+            self.busiest[k] = max([(t1[t] - self.threads0[k].get(t, 0)) / TICK / wall
+                                   for t in t1] or [0.0])
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         reaped = (kids.ru_utime + kids.ru_stime) - (self.kids0.ru_utime + self.kids0.ru_stime)
         switches = sum(n - self.base.get(tid, 0) for tid, n in self.seen.items())

@@ -85,6 +85,7 @@ struct vc_audio {
 	uint8_t kind;
 	int frame_samples;	/* rate / 50 */
 	uint64_t nframes;	/* file frames plus silence frames */
+	bool *voiced;		/* per file frame: louder than -V (worked out once) */
 };
 
 /* One received frame, kept for -T only. */

@@ -347,7 +347,7 @@ static int send_tick(struct call *c, uint64_t k)
 			c->t_first_tx_audio = now;
 		if (send_frame(c, a->kind, p, (uint16_t)(n * 2)) < 0)
 			return -1;
-		if (voiced(c, (const uint8_t *)p, n)) {
+		if (p != c->vc->silence && a->voiced[k]) {
 			c->t_last_voiced_tx = now;
 			c->awaiting_reply = true;
 		}

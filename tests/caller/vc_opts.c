@@ -9,6 +9,7 @@
  * Fails: prints one "vagent-call: ..." line naming the option and returns
  * VC_EXIT_USAGE.
  */
+#include "../../common/audio.h"
 #include "vc.h"
 
 #include <ctype.h>
@@ -274,6 +275,31 @@ static int check_dtmf(const struct vc_opts *o, const struct vc_audio *a)
 }
 
 /* path NULL: silence only. */
+/*
+ * Which frames of the file are speech, for turn latency: decided once per
+ * file here, not for every call on every tick (silence is never voiced).
+ */
+static int mark_voiced(const struct vc_opts *o, struct vc_audio *a)
+{
+	size_t fs = (size_t)a->frame_samples, n = (a->wav.nsamples + fs - 1) / fs;
+	double rms = o->voice_rms;
+
+	if (!n)
+		return 0;
+	a->voiced = calloc(n, sizeof(*a->voiced));
+	if (!a->voiced) {
+		fprintf(stderr, "vagent-call: out of memory\n");
+		return VC_EXIT_FAIL;
+	}
+	for (size_t k = 0; k < n; k++) {
+		size_t len = a->wav.nsamples - k * fs < fs ? a->wav.nsamples - k * fs : fs;
+
+		a->voiced[k] = audio_mean_square_le((const uint8_t *)(a->wav.samples + k * fs),
+						    len) > rms * rms;
+	}
+	return 0;
+}
+
 static int load_audio(const struct vc_opts *o, const char *path, struct vc_audio *a)
 {
 	double extra = o->extra_s;
@@ -293,6 +319,8 @@ static int load_audio(const struct vc_opts *o, const char *path, struct vc_audio
 	a->frame_samples = a->rate / VC_TICKS_PER_S;	/* every AudioSocket rate divides */
 	a->nframes = (a->wav.nsamples + (size_t)a->frame_samples - 1) / (size_t)a->frame_samples +
 		     (uint64_t)llround(extra * VC_TICKS_PER_S);
+	if ((rc = mark_voiced(o, a)) != 0)
+		return rc;
 	return check_dtmf(o, a);
 }
 
@@ -322,7 +350,9 @@ void opts_free_audios(struct vc_audio *a, int n)
 {
 	if (!a)
 		return;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		wav_free(&a[i].wav);
+		free(a[i].voiced);
+	}
 	free(a);
 }

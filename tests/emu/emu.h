@@ -144,6 +144,9 @@ void emu_rand_id(struct emu_rng *r, const char *prefix, size_t n, char *out, siz
 
 /* Base64 (RFC 4648, padded). Returns a malloc'd string or NULL. */
 char *emu_base64(const uint8_t *p, size_t n);
+/* The same into out (EMU_BASE64_LEN(n) bytes, no NUL); returns the length. */
+#define EMU_BASE64_LEN(n) (((n) + 2) / 3 * 4)
+size_t emu_base64_into(const uint8_t *p, size_t n, char *out);
 
 /* G.711 */
 int16_t emu_ulaw_decode(uint8_t u);

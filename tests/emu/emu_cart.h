@@ -38,6 +38,7 @@ struct cart_seg {
 struct cart_ctx {
 	struct cart_ctx *next;
 	char *id;
+	char *id_json;		/* id as a JSON string, for the hand-built chunks */
 	uint64_t serial;
 	char *fixed;		/* model_id, voice, output_format, language as JSON */
 	int rate;

@@ -45,6 +45,7 @@ struct cart_server {
 	bool next_structured;
 	struct cart_conn *live;
 	struct emu_rec rec;
+	uint64_t n_received, n_sent;	/* counts for the exit log */
 };
 
 struct cart_conn {
@@ -82,6 +83,9 @@ void cart_server_free(struct cart_server *s)
 {
 	if (!s)
 		return;
+	log_info("tts", NULL, "cartesia emulator: %llu connections, %llu messages received, "
+		 "%llu sent", (unsigned long long)s->serial, (unsigned long long)s->n_received,
+		 (unsigned long long)s->n_sent);
 	emu_rec_clear(&s->rec);
 	free(s);
 }
@@ -491,6 +495,7 @@ static int on_writeable(struct cart_conn *c)
 	if (ws_send(c->wsi, m))
 		return -1;
 	c->sent++;
+	c->srv->n_sent++;
 	if (c->q.head)
 		lws_callback_on_writable(c->wsi);
 	return 0;
@@ -595,6 +600,7 @@ static void on_receive(struct cart_conn *c, const void *in, size_t len)
 	if (!lws_is_final_fragment(c->wsi))
 		return;
 	c->text[c->text_len] = '\0';
+	c->srv->n_received++;
 	on_message(c, c->text, c->text_len);
 	c->text_len = 0;
 	kick(c);

@@ -30,7 +30,6 @@
 #include "emu_dg.h"
 #include "emu_ws.h"
 
-#include "../../common/audio.h"
 #include "../../common/log.h"
 
 #include <errno.h>
@@ -40,7 +39,6 @@
 #include <strings.h>
 #include <time.h>
 
-#define WIN_MS		20
 #define INTERIM_S	0.2
 #define EMPTY_FINAL_S	5.0	/* silence-only audio still gets a final this often */
 #define NO_EP_FINAL_S	1.0	/* endpointing=false: segment ends after this silence */
@@ -54,6 +52,7 @@ struct dg_server {
 	struct emu_fault next_fault;
 	char next_request_id[37];
 	struct emu_rec rec;
+	uint64_t n_audio, n_windows, n_sent;	/* counts for the exit log */
 };
 
 struct dg_conn {
@@ -66,11 +65,9 @@ struct dg_conn {
 	/* receiving */
 	char *text;			/* a text message arriving in fragments */
 	size_t text_len;
-	uint8_t carry[16];		/* the bytes of an incomplete sample frame */
-	size_t ncarry;
 	bool header_done;		/* containerised audio: WAV header skipped */
-	int16_t *win;			/* the 20 ms window being filled */
-	size_t win_n, win_len;
+	struct dg_vad vad;		/* the 20 ms window being filled */
+	struct lws *wsi;		/* for the window callback */
 	uint64_t frames;		/* sample frames analysed */
 	uint64_t bytes;
 	int64_t last_rx_us;
@@ -112,6 +109,10 @@ void dg_server_free(struct dg_server *s)
 {
 	if (!s)
 		return;
+	log_info("stt", NULL, "deepgram emulator: %u connections, %llu audio messages, %llu "
+		 "20 ms windows heard, %llu messages sent", s->serial,
+		 (unsigned long long)s->n_audio, (unsigned long long)s->n_windows,
+		 (unsigned long long)s->n_sent);
 	emu_rec_clear(&s->rec);
 	free(s);
 }
@@ -346,50 +347,19 @@ static void silent_window(struct lws *wsi, struct dg_conn *c, double t1)
 	}
 }
 
-static void analyse_window(struct lws *wsi, struct dg_conn *c)
+/* dg_vad_feed's verdict on one more window of audio. */
+static void on_window(void *arg, size_t frames, bool voiced)
 {
+	struct dg_conn *c = arg;
 	double t0 = audio_pos(c), t1;
 
-	c->frames += c->win_n;
+	c->frames += frames;
+	c->srv->n_windows++;
 	t1 = audio_pos(c);
-	if (audio_rms(c->win, c->win_n) >= (double)c->srv->e->opt.vad_rms)
-		voiced_window(wsi, c, t0, t1);
+	if (voiced)
+		voiced_window(c->wsi, c, t0, t1);
 	else
-		silent_window(wsi, c, t1);
-	c->win_n = 0;
-}
-
-/* One sample frame (all channels) of the declared encoding, mixed to mono. */
-static int16_t decode_frame(const struct dg_conn *c, const uint8_t *p)
-{
-	int32_t acc = 0;
-
-	for (int ch = 0; ch < c->cfg.channels; ch++) {
-		switch (c->cfg.enc) {
-		case DG_ENC_MULAW:
-			acc += emu_ulaw_decode(p[ch]);
-			break;
-		case DG_ENC_ALAW:
-			acc += emu_alaw_decode(p[ch]);
-			break;
-		default:
-			acc += (int16_t)(p[2 * ch] | (p[2 * ch + 1] << 8));
-			break;
-		}
-	}
-	return (int16_t)(acc / c->cfg.channels);
-}
-
-static size_t frame_bytes(const struct dg_conn *c)
-{
-	return (size_t)c->cfg.channels * (c->cfg.enc == DG_ENC_MULAW || c->cfg.enc == DG_ENC_ALAW ? 1 : 2);
-}
-
-static void push_sample(struct lws *wsi, struct dg_conn *c, int16_t s)
-{
-	c->win[c->win_n++] = s;
-	if (c->win_n == c->win_len)
-		analyse_window(wsi, c);
+		silent_window(c->wsi, c, t1);
 }
 
 /*
@@ -426,13 +396,9 @@ static int take_wav_header(struct dg_conn *c, const uint8_t *p, size_t len, size
 	return -EINVAL;
 }
 
-static int setup_window(struct dg_conn *c)
+static void setup_window(struct dg_conn *c)
 {
-	c->win_len = (size_t)c->cfg.rate * WIN_MS / 1000;
-	if (!c->win_len)
-		c->win_len = 1;
-	c->win = calloc(c->win_len, sizeof(int16_t));
-	return c->win ? 0 : -ENOMEM;
+	dg_vad_init(&c->vad, c->cfg.enc, c->cfg.channels, c->cfg.rate, c->srv->e->opt.vad_rms);
 }
 
 static void close_with(struct lws *wsi, struct dg_conn *c, int code, const char *reason)
@@ -445,7 +411,7 @@ static void close_with(struct lws *wsi, struct dg_conn *c, int code, const char 
 
 static void on_audio(struct lws *wsi, struct dg_conn *c, const uint8_t *p, size_t len)
 {
-	size_t fb, used = 0;
+	size_t used = 0;
 
 	if (c->ending || c->closing)
 		return;
@@ -456,26 +422,13 @@ static void on_audio(struct lws *wsi, struct dg_conn *c, const uint8_t *p, size_
 			return;
 		}
 		c->header_done = true;
-		if (setup_window(c)) {
-			c->broken = true;
-			return;
-		}
+		setup_window(c);
 		p += used;
 		len -= used;
 	}
-	fb = frame_bytes(c);
-	while (len) {
-		size_t take = fb - c->ncarry < len ? fb - c->ncarry : len;
-
-		memcpy(c->carry + c->ncarry, p, take);
-		c->ncarry += take;
-		p += take;
-		len -= take;
-		if (c->ncarry == fb) {
-			push_sample(wsi, c, decode_frame(c, c->carry));
-			c->ncarry = 0;
-		}
-	}
+	c->wsi = wsi;
+	c->srv->n_audio++;
+	dg_vad_feed(&c->vad, p, len, on_window, c);
 }
 
 /* ---- control messages ---- */
@@ -647,6 +600,7 @@ static int on_writeable(struct lws *wsi, struct dg_conn *c)
 	if (ws_send(wsi, m))
 		return -1;
 	c->sent++;
+	c->srv->n_sent++;
 	kick(wsi, c);
 	return 0;
 }
@@ -679,8 +633,7 @@ static void on_open(struct lws *wsi, struct dg_server *s, struct dg_conn *c)
 	record_open(s, wsi, c->serial);	/* the number its text and close carry */
 	if (c->cfg.enc != DG_ENC_NONE) {
 		c->header_done = true;
-		if (setup_window(c))
-			c->broken = true;
+		setup_window(c);
 	}
 	if (c->fault.kind == FAULT_CLOSE && c->fault.n == 0)
 		lws_callback_on_writable(wsi);
@@ -697,9 +650,7 @@ static void on_closed(struct dg_conn *c)
 					    "audio_bytes", (json_int_t)c->bytes));
 	ws_txq_clear(&c->q);
 	free(c->text);
-	free(c->win);
 	c->text = NULL;
-	c->win = NULL;
 	c->srv = NULL;
 }
 

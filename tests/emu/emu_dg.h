@@ -3,7 +3,7 @@
  * the query parameters the real service reads, checked as it checks them.
  *
  * Owns: struct dg_cfg and its parser (emu_dg_query.c); the Results
- * builder (emu_dg_results.c).
+ * builder (emu_dg_results.c); the energy detector (emu_dg_vad.c).
  * Never: looks at anything but the query.
  * Fails: a query the real service refuses gives -EINVAL with the error
  * code and message Deepgram answers with (HTTP 400).
@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -42,6 +43,26 @@ struct dg_slice {
 	double w0, w1;		/* where its words lie */
 	bool is_final, speech_final, from_finalize;
 };
+
+/* Hearing by energy, per 20 ms window (emu_dg_vad.c). */
+#define DG_WIN_MS 20
+
+struct dg_vad {
+	enum dg_enc enc;
+	int channels;
+	size_t frame_bytes;
+	size_t win_len;		/* sample frames per window */
+	uint64_t thresh_sq;	/* --vad-rms squared */
+	uint8_t carry[16];	/* the bytes of a frame split across messages */
+	size_t ncarry;
+	uint64_t energy;	/* sum of squares of the window so far */
+	size_t win_n;
+};
+
+void dg_vad_init(struct dg_vad *v, enum dg_enc enc, int channels, int rate, int vad_rms);
+/* Feeds audio bytes; window(arg, frames, voiced) for each complete window. */
+void dg_vad_feed(struct dg_vad *v, const uint8_t *p, size_t len,
+		 void (*window)(void *arg, size_t frames, bool voiced), void *arg);
 
 json_t *dg_results(const struct dg_cfg *cfg, const char *request_id, const char *model_uuid,
 		   const struct dg_slice *sl);

@@ -4,8 +4,10 @@
  *
  * Owns: the synthesis thread and espeak-ng. espeak-ng is not thread-safe
  * and keeps global state, so it is initialised, used and terminated on
- * this thread only. A small cache of recent pieces (text, rate, encoding)
- * lives on this thread too. Jobs come in on one mutex-guarded list and go out, in
+ * this thread only. Each distinct piece (text, rate, encoding; the voice
+ * is one per process) is synthesised once: a cache of finished audio,
+ * bounded by bytes and evicting the least recently used, lives on this
+ * thread too, so a benchmark's repeated replies cost a memcpy, not espeak. Jobs come in on one mutex-guarded list and go out, in
  * the same order, on another; wake() tells the websocket thread.
  * Never: touches a websocket or another thread's state; sleeps while
  * holding the lock.
@@ -16,6 +18,7 @@
 #include "emu.h"
 
 #include "../../common/audio.h"
+#include "../../common/log.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,16 +28,17 @@
 
 #include <espeak-ng/speak_lib.h>
 
-/* Pieces already spoken, so a benchmark's repeated lines cost no CPU. */
-#define CACHE_MAX 64
+/* Audio kept for repeated pieces (about 35 minutes of 8 kHz s16). */
+#define CACHE_BYTES ((size_t)32 << 20)
 
 struct cache_ent {
+	struct cache_ent *prev, *next;	/* most recently used first */
+	uint64_t hash;
 	char *text;
 	int rate;
 	enum emu_pcm enc;
 	uint8_t *audio;
 	size_t len;
-	uint64_t used;
 };
 
 struct emu_tts {
@@ -50,8 +54,10 @@ struct emu_tts {
 	void (*wake)(void *);
 	void *wake_arg;
 	int espeak_rate;			/* synthesis thread only */
-	struct cache_ent cache[CACHE_MAX];	/* synthesis thread only */
-	uint64_t tick;
+	struct cache_ent *lru_head, *lru_tail;	/* synthesis thread only */
+	size_t cache_bytes;
+	/* counts, synthesis thread only (read after it ended) */
+	uint64_t jobs, synthesised, hits, evicted;
 };
 
 /* The growing buffer of one synthesis, handed to espeak as user_data. */
@@ -150,58 +156,109 @@ static void run_job(struct emu_tts *t, struct emu_tts_job *job)
 	free(rs);
 }
 
-static struct cache_ent *cache_find(struct emu_tts *t, const struct emu_tts_job *job)
+static uint64_t piece_hash(const char *text, int rate, enum emu_pcm enc)
 {
-	for (size_t i = 0; i < CACHE_MAX; i++) {
-		struct cache_ent *c = &t->cache[i];
+	uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)rate ^ ((uint64_t)enc << 32);
 
-		if (c->text && c->rate == job->rate && c->enc == job->enc && !strcmp(c->text, job->text)) {
-			c->used = ++t->tick;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;	/* FNV-1a */
+	return h;
+}
+
+static void lru_unlink(struct emu_tts *t, struct cache_ent *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		t->lru_head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		t->lru_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void lru_push_front(struct emu_tts *t, struct cache_ent *c)
+{
+	c->prev = NULL;
+	c->next = t->lru_head;
+	if (t->lru_head)
+		t->lru_head->prev = c;
+	else
+		t->lru_tail = c;
+	t->lru_head = c;
+}
+
+static size_t ent_bytes(const struct cache_ent *c)
+{
+	return sizeof(*c) + strlen(c->text) + 1 + c->len;
+}
+
+static void ent_free(struct emu_tts *t, struct cache_ent *c)
+{
+	lru_unlink(t, c);
+	t->cache_bytes -= ent_bytes(c);
+	free(c->text);
+	free(c->audio);
+	free(c);
+}
+
+static struct cache_ent *cache_find(struct emu_tts *t, const struct emu_tts_job *job, uint64_t h)
+{
+	for (struct cache_ent *c = t->lru_head; c; c = c->next) {
+		if (c->hash == h && c->rate == job->rate && c->enc == job->enc &&
+		    !strcmp(c->text, job->text)) {
+			lru_unlink(t, c);
+			lru_push_front(t, c);
 			return c;
 		}
 	}
 	return NULL;
 }
 
-static void cache_put(struct emu_tts *t, const struct emu_tts_job *job)
+/* Keeps a copy of the job's audio; the oldest go while over CACHE_BYTES. */
+static void cache_put(struct emu_tts *t, const struct emu_tts_job *job, uint64_t h)
 {
-	struct cache_ent *c = &t->cache[0];
+	struct cache_ent *c = calloc(1, sizeof(*c));
 
-	for (size_t i = 1; i < CACHE_MAX; i++)
-		if (t->cache[i].used < c->used)
-			c = &t->cache[i];
-	free(c->text);
-	free(c->audio);
-	memset(c, 0, sizeof(*c));
+	if (!c)
+		return;
 	c->text = strdup(job->text);
 	c->audio = malloc(job->len ? job->len : 1);
 	if (!c->text || !c->audio) {
 		free(c->text);
 		free(c->audio);
-		memset(c, 0, sizeof(*c));
+		free(c);
 		return;
 	}
 	memcpy(c->audio, job->audio, job->len);
 	c->len = job->len;
 	c->rate = job->rate;
 	c->enc = job->enc;
-	c->used = ++t->tick;
+	c->hash = h;
+	lru_push_front(t, c);
+	t->cache_bytes += ent_bytes(c);
+	while (t->cache_bytes > CACHE_BYTES && t->lru_tail != c) {
+		ent_free(t, t->lru_tail);
+		t->evicted++;
+	}
 }
 
 static void cache_free(struct emu_tts *t)
 {
-	for (size_t i = 0; i < CACHE_MAX; i++) {
-		free(t->cache[i].text);
-		free(t->cache[i].audio);
-	}
+	while (t->lru_head)
+		ent_free(t, t->lru_head);
 }
 
 /* A job from the cache, or synthesised (and then cached). */
 static void serve_job(struct emu_tts *t, struct emu_tts_job *job)
 {
-	struct cache_ent *c = cache_find(t, job);
+	uint64_t h = piece_hash(job->text, job->rate, job->enc);
+	struct cache_ent *c = cache_find(t, job, h);
 
+	t->jobs++;
 	if (c) {
+		t->hits++;
 		job->audio = malloc(c->len ? c->len : 1);
 		if (job->audio) {
 			memcpy(job->audio, c->audio, c->len);
@@ -209,9 +266,10 @@ static void serve_job(struct emu_tts *t, struct emu_tts_job *job)
 		}
 		return;
 	}
+	t->synthesised++;
 	run_job(t, job);
 	if (job->audio)
-		cache_put(t, job);
+		cache_put(t, job, h);
 }
 
 static int init_espeak(struct emu_tts *t)
@@ -267,6 +325,11 @@ static void *tts_main(void *arg)
 		pthread_mutex_lock(&t->lock);
 	}
 	pthread_mutex_unlock(&t->lock);
+	if (!rc)
+		log_info("tts", NULL, "synthesis: %llu pieces, %llu spoken by espeak-ng, %llu from "
+			 "the cache (%zu kB kept, %llu evicted)", (unsigned long long)t->jobs,
+			 (unsigned long long)t->synthesised, (unsigned long long)t->hits,
+			 t->cache_bytes / 1024, (unsigned long long)t->evicted);
 	cache_free(t);
 	if (!rc)
 		espeak_Terminate();

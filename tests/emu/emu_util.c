@@ -76,15 +76,13 @@ void emu_rand_id(struct emu_rng *r, const char *prefix, size_t n, char *out, siz
 	out[p] = '\0';
 }
 
-char *emu_base64(const uint8_t *p, size_t n)
+size_t emu_base64_into(const uint8_t *p, size_t n, char *out)
 {
 	static const char tb[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+	char *o = out;
 	size_t i = 0;
 
-	if (!out)
-		return NULL;
 	for (; i + 3 <= n; i += 3) {
 		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
 		*o++ = tb[v >> 18];
@@ -99,7 +97,16 @@ char *emu_base64(const uint8_t *p, size_t n)
 		*o++ = i + 1 < n ? tb[(v >> 6) & 63] : '=';
 		*o++ = '=';
 	}
-	*o = '\0';
+	return (size_t)(o - out);
+}
+
+char *emu_base64(const uint8_t *p, size_t n)
+{
+	char *out = malloc(EMU_BASE64_LEN(n) + 1);
+
+	if (!out)
+		return NULL;
+	out[emu_base64_into(p, n, out)] = '\0';
 	return out;
 }
 

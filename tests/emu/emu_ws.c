@@ -6,7 +6,11 @@
  *
  * Owns: the lws context, its service thread and the synthesis thread the
  * Cartesia emulator feeds. Debian's lws has no libevent loop, so lws runs
- * on its own thread; the main thread only starts and stops it.
+ * on its own thread; the main thread only starts and stops it. That thread
+ * runs a libev loop (epoll) that lws uses through its libev plugin: lws's
+ * default poll() loop scans every connection on each wake-up, which at a
+ * few hundred emulated calls (two sockets each, 50 audio frames a second)
+ * cost more than everything else the emulator does.
  * Never: shares a connection's state with another thread; the only
  * cross-thread calls are lws_cancel_service() and the tts queues.
  * Fails: a port that cannot be bound fails emu_ws_start (fatal for the
@@ -18,11 +22,12 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <ev.h>
 
 struct emu_ws {
 	struct emu *e;
@@ -33,9 +38,13 @@ struct emu_ws {
 	struct xi_server *xi;
 	struct xa_server *xa;
 	struct lws_protocols proto[4][2];	/* per vhost, NULL-terminated */
+	lws_callback_function *cb[4];		/* per vhost: the provider's */
+	struct ev_loop *loop;		/* run by the service thread */
+	ev_async stop_w;		/* the main thread's request to stop */
+	ev_timer poke_w;		/* lets lws look at its own timers */
+	void *loops[1];			/* lws's foreign_loops */
 	pthread_t thread;
 	bool running;
-	atomic_bool stop;
 };
 
 /* ---- outgoing queue ---- */
@@ -121,22 +130,93 @@ int ws_send_text(struct lws *wsi, const char *text)
 	return ws_send(wsi, ws_txq_pop_due(&q, INT64_MAX));
 }
 
-void ws_timer_at(struct lws *wsi, int64_t due_us)
-{
-	int64_t d;
+/*
+ * A connection's timer is an ev_timer on the service loop, not lws's own
+ * (lws_set_timer_usecs): lws 4.1.6's libev plugin never moves its loop
+ * timer earlier, so a wake-up set sooner than one already armed came
+ * late. It fires the protocol's LWS_CALLBACK_TIMER, never early; it
+ * belongs to the wsi (opaque user data) and is freed with it.
+ */
+struct ws_conn_timer {
+	ev_timer w;		/* first: the watcher is the timer */
+	struct lws *wsi;
+	int64_t due_us;
+};
 
-	/*
-	 * Nothing due: park the timer an hour out rather than cancel it.
-	 * Debian's libwebsockets 4.1.6 fires a timer set to
-	 * LWS_SET_TIMER_USEC_CANCEL at once, again and again, so the service
-	 * thread spun at a full core from the first finished reply on.
-	 */
-	if (due_us == INT64_MAX) {
-		lws_set_timer_usecs(wsi, (lws_usec_t)3600 * 1000000);
+static void on_conn_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ws_conn_timer *t = (struct ws_conn_timer *)w;
+	const struct lws_protocols *p = lws_get_protocol(t->wsi);
+	int64_t left = t->due_us - emu_now_us();
+
+	(void)revents;
+	if (left > 0) {		/* libev rounds; never fire early */
+		ev_timer_set(w, (double)left / 1e6, 0.);
+		ev_timer_start(loop, w);
 		return;
 	}
+	if (p && p->callback(t->wsi, LWS_CALLBACK_TIMER, lws_wsi_user(t->wsi), NULL, 0))
+		lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void conn_timer_free(struct emu_ws *w, struct lws *wsi)
+{
+	struct ws_conn_timer *t = lws_get_opaque_user_data(wsi);
+
+	if (!t)
+		return;
+	ev_timer_stop(w->loop, &t->w);
+	lws_set_opaque_user_data(wsi, NULL);
+	free(t);
+}
+
+void ws_timer_at(struct lws *wsi, int64_t due_us)
+{
+	struct emu_ws *w = lws_context_user(lws_get_context(wsi));
+	struct ws_conn_timer *t = lws_get_opaque_user_data(wsi);
+	int64_t d;
+
+	if (!t) {
+		if (due_us == INT64_MAX)
+			return;
+		t = calloc(1, sizeof(*t));
+		if (!t) {	/* no timer: fall back to lws's, late but there */
+			lws_set_timer_usecs(wsi, 1000);
+			return;
+		}
+		ev_init(&t->w, on_conn_timer);
+		t->wsi = wsi;
+		lws_set_opaque_user_data(wsi, t);
+	}
+	if (ev_is_active(&t->w)) {
+		if (t->due_us == due_us)
+			return;
+		ev_timer_stop(w->loop, &t->w);
+	}
+	t->due_us = due_us;
+	if (due_us == INT64_MAX)
+		return;
+	ev_now_update(w->loop);
 	d = due_us - emu_now_us();
-	lws_set_timer_usecs(wsi, d < 1 ? 1 : d);
+	ev_timer_set(&t->w, d > 0 ? (double)d / 1e6 : 0., 0.);
+	ev_timer_start(w->loop, &t->w);
+}
+
+/*
+ * Every websocket vhost's callback: the provider's (proto->user), then
+ * the connection's timer is freed when lws lets go of the wsi.
+ */
+static int ws_dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		       void *in, size_t len)
+{
+	const struct lws_protocols *p = lws_get_protocol(wsi);
+	lws_callback_function *const *cb = p ? p->user : NULL;
+	int rc = cb ? (*cb)(wsi, reason, user, in, len) : 0;
+
+	if (reason == LWS_CALLBACK_CLOSED || reason == LWS_CALLBACK_CLOSED_HTTP ||
+	    reason == LWS_CALLBACK_WSI_DESTROY)
+		conn_timer_free(lws_context_user(lws_get_context(wsi)), wsi);
+	return rc;
 }
 
 /* ---- HTTP answers ---- */
@@ -272,10 +352,32 @@ static void *service_main(void *arg)
 {
 	struct emu_ws *w = arg;
 
-	while (!atomic_load(&w->stop))
-		if (lws_service(w->ctx, 0) < 0)
-			break;
+	ev_run(w->loop, 0);
 	return NULL;
+}
+
+/*
+ * lws services its own timers (close handshakes, HTTP timeouts) after
+ * each event on its sockets, but its libev plugin never moves the loop
+ * timer earlier; an event on lws's wake-up pipe now and then bounds how
+ * late they can be.
+ */
+#define POKE_S 0.25
+
+static void on_poke(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct emu_ws *w = t->data;
+
+	(void)loop;
+	(void)revents;
+	lws_cancel_service(w->ctx);
+}
+
+static void on_stop(struct ev_loop *loop, ev_async *a, int revents)
+{
+	(void)a;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
 }
 
 static int add_vhost(struct emu_ws *w, int idx, const char *name, int port, void *user,
@@ -283,7 +385,8 @@ static int add_vhost(struct emu_ws *w, int idx, const char *name, int port, void
 {
 	struct lws_context_creation_info info;
 
-	w->proto[idx][0] = (struct lws_protocols){ name, cb, pss, 65536, 0, NULL, 0 };
+	w->cb[idx] = cb;
+	w->proto[idx][0] = (struct lws_protocols){ name, ws_dispatch, pss, 65536, 0, &w->cb[idx], 0 };
 	memset(&info, 0, sizeof(info));
 	info.port = port;
 	info.iface = "127.0.0.1";
@@ -357,17 +460,31 @@ int emu_ws_start(struct emu *e, struct emu_ws **out, char *err, size_t errlen)
 		return -ENOMEM;
 	w->e = e;
 	lws_set_log_level(LLL_ERR, lws_log);
+	w->loop = ev_loop_new(EVBACKEND_EPOLL);
+	if (!w->loop) {
+		snprintf(err, errlen, "cannot create the libev (epoll) loop");
+		free(w);
+		return -ENOMEM;
+	}
+	ev_async_init(&w->stop_w, on_stop);
+	ev_async_start(w->loop, &w->stop_w);
+	w->loops[0] = w->loop;
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_LIBEV;
+	info.foreign_loops = w->loops;
 	info.user = w;
 	w->ctx = lws_create_context(&info);
 	if (!w->ctx) {
-		snprintf(err, errlen, "cannot create the libwebsockets context");
+		snprintf(err, errlen, "cannot create the libwebsockets context (libev plugin)");
+		ev_loop_destroy(w->loop);
 		free(w);
 		return -ENOMEM;
 	}
 	rc = create_servers(w, err, errlen);
+	ev_timer_init(&w->poke_w, on_poke, POKE_S, POKE_S);
+	w->poke_w.data = w;
+	ev_timer_start(w->loop, &w->poke_w);
 	if (!rc) {
 		rc = -pthread_create(&w->thread, NULL, service_main, w);
 		if (rc)
@@ -387,12 +504,15 @@ void emu_ws_stop(struct emu_ws *w)
 	if (!w)
 		return;
 	if (w->running) {
-		atomic_store(&w->stop, true);
-		lws_cancel_service(w->ctx);
+		ev_async_send(w->loop, &w->stop_w);
 		pthread_join(w->thread, NULL);
+		log_info("emu", NULL, "websocket loop: %u wake-ups", ev_iteration(w->loop));
 	}
 	emu_tts_stop(w->tts);		/* first: its wake-ups use the context */
 	lws_context_destroy(w->ctx);	/* closes every connection (CLOSED callbacks) */
+	ev_async_stop(w->loop, &w->stop_w);
+	ev_timer_stop(w->loop, &w->poke_w);
+	ev_loop_destroy(w->loop);
 	cart_server_free(w->cart);
 	xi_server_free(w->xi);
 	dg_server_free(w->dg);
