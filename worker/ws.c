@@ -223,14 +223,20 @@ static void resolve(struct ws_conn *c)
 	ws_dns_lookup(&c->lookup, l->dns, c->addr, on_resolved, c);
 }
 
+/* Inside a pass: connect, or look the name up first. */
 static void start(struct ws_conn *c)
 {
+	if (!c->ip[0] && !c->unresolved) {
+		if (!c->lookup)
+			resolve(c);
+		if (c->lookup)
+			return;		/* on_resolved asks for a pass */
+		c->want_connect = false;	/* answered at once: go on in this one */
+	}
 	if (c->unresolved)
 		conn_gone(c, NULL, 0, 0, c->close_reason);
-	else if (c->ip[0])
+	else
 		connect_conn(c);
-	else if (!c->lookup)
-		resolve(c);
 }
 
 /* The requests ws_open, ws_close and ws_loop_wake left for this pass. */

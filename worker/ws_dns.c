@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <event2/dns.h>
+#include <event2/event.h>
 #include <event2/util.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -82,6 +83,13 @@ static void on_answer(int err, struct evutil_addrinfo *res, void *arg)
 	free(q);
 }
 
+/* evdns's own lines ("nameserver ... has failed") into our log, not stderr. */
+static void on_evdns_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_MSG)	/* evdns uses event.h's levels */
+		log_warn("ws", NULL, "resolver: %s", msg);
+}
+
 int ws_dns_new(struct ws_dns **out, struct event_base *base, const char *resolv_conf)
 {
 	const char *path = resolv_conf && *resolv_conf ? resolv_conf : "/etc/resolv.conf";
@@ -89,6 +97,7 @@ int ws_dns_new(struct ws_dns **out, struct event_base *base, const char *resolv_
 	int r;
 
 	*out = NULL;
+	evdns_set_log_fn(on_evdns_log);	/* libevent's, process-wide: the same each time */
 	/* Its UDP sockets leave the loop while no lookup is outstanding. */
 	if (!d || !(d->evdns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE))) {
 		free(d);
