@@ -49,6 +49,7 @@ static const struct key keys[] = {
 	{ "vagentd", "log_level", K_LEVEL, F(log_level), 0, 0, false },
 	{ "vagentd", "log_file", K_PATH, F(log_file), 0, 0, false },
 	{ "vagentd", "syslog", K_BOOL, F(syslog), 0, 0, false },
+	{ "vagentd", "resolv_conf", K_PATH, F(resolv_conf), 0, 0, false },
 	{ "call", "engine", K_ENGINE, F(engine), 0, 0, false },
 	{ "call", "context_dir", K_PATH, F(context_dir), 0, 0, false },
 	{ "call", "idle_timeout", K_INT, F(idle_timeout), 1, 3600, false },
@@ -157,6 +158,7 @@ static void defaults(struct conf *c)
 	c->watchdog = 30;
 	c->realtime = false;
 	c->log_level = LOG_LVL_INFO;
+	snprintf(c->resolv_conf, sizeof(c->resolv_conf), "/etc/resolv.conf");
 	snprintf(c->engine, sizeof(c->engine), "echo");
 	/*
 	 * Shared with Asterisk only (vagent:asterisk 0770, made by make

@@ -67,6 +67,7 @@ struct conf {
 	int log_level;
 	char log_file[PATH_MAX];
 	bool syslog;
+	char resolv_conf[PATH_MAX];	/* the workers' resolver for provider websockets */
 
 	/* [call] */
 	char engine[CONF_ENGINE_LEN];

@@ -2,8 +2,9 @@
  * stt.h - streaming speech-to-text for one call, behind an ops table.
  *
  * Owns: the provider connection that hears the caller. Caller audio is
- * read from the call's inbound ring on the websocket thread (the provider
- * is woken with stt_audio()); what it hears comes back on the main loop:
+ * read from the call's inbound ring when the socket can take it (the
+ * provider is woken with stt_audio()), on the worker's single loop, as is
+ * everything else here; what it hears comes back as callbacks:
  * speech started, partial text, final text (with whether the caller has
  * finished the utterance), utterance end. A connection the provider closes
  * is reopened by the client itself; only a lasting failure is an error.

@@ -4,7 +4,8 @@
  * Owns: the provider connection that gives the agent its voice. One
  * connection per call; one context per agent reply: begin, text as it comes
  * (token by token), finish; or cancel on barge-in. The provider's decoded
- * audio goes to the call's playout (playout.h) on the websocket thread;
+ * audio goes to the call's playout (playout.h) as it arrives, on the
+ * worker's single loop (there is no websocket thread);
  * contexts, their order, the flush of a cancelled reply, played samples and
  * the first-audio event are the playout's, not the provider's.
  *

@@ -74,7 +74,8 @@ static int tell_sup(struct worker *w, enum chan_type type, int result, uint16_t 
 
 struct ws_loop *worker_ws(struct worker *w)
 {
-	if (!w->ws && ws_loop_new(&w->ws, w->base, w->tls) < 0)
+	if (!w->ws && (ws_loop_new(&w->ws, w->base, w->tls) < 0 ||
+		       ws_loop_resolver(w->ws, w->conf->resolv_conf) < 0))
 		log_error("worker", NULL, "cannot start the websocket clients");
 	return w->ws;
 }

@@ -17,6 +17,13 @@
  *    would leave its connect timeout unarmed, so each attempt also pokes
  *    lws's event pipe once to get the idle pass.
  *
+ * Names are looked up before connecting (ws_dns.h): lws 4.1 would call a
+ * blocking getaddrinfo() right here, on the call's only thread. lws gets
+ * the numeric address to connect to and the name as the Host header,
+ * which is also what it uses for SNI and the certificate's name check
+ * (lws_ssl_client_bio_create takes CIS_HOST, i.e. ci.host). A lookup that
+ * fails ends the connection like a refused one, naming the host.
+ *
  * Hooks run on the main loop: on_message_thread, fill and the message
  * hooks from inside the libwebsockets callback (so they must not call
  * ws_loop_free), on_wake_thread from the pass after ws_loop_wake(). A
@@ -25,6 +32,7 @@
  */
 #include "ws.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <libwebsockets.h>
@@ -35,6 +43,7 @@
 
 #include "../common/buf.h"
 #include "../common/log.h"
+#include "ws_dns.h"
 
 #define MAX_HEADERS 8
 #define FILL_MAX 8192		/* one binary message: 0.5 s of 8 kHz audio */
@@ -59,6 +68,9 @@ struct ws_conn {
 	int port;
 	char *headers[MAX_HEADERS];	/* "Name: value", each allocated */
 	int nheaders;
+	char ip[WS_DNS_ADDR_LEN];	/* addr as a number: given, or looked up */
+	struct ws_dns_lookup *lookup;	/* outstanding, else NULL */
+	bool unresolved;		/* the lookup failed: close_reason says why */
 
 	struct out_msg *outq, *outq_tail;
 	struct lws *wsi;		/* NULL before connecting and once gone */
@@ -78,6 +90,8 @@ struct ws_loop {
 	struct event *io;		/* the libuv loop's epoll fd is readable */
 	struct event *tick;		/* libuv's next timeout, or 0: a pass is due */
 	struct ws_conn *conns;
+	struct ws_dns *dns;		/* made at the first name to look up */
+	char *resolv_conf;		/* for it; NULL: /etc/resolv.conf */
 	int depth;			/* > 0 inside a pass: libwebsockets may hold conns */
 	bool dirty;			/* a watcher changed since the last uv_run() */
 	bool woken;			/* ws_loop_wake() since the last pass */
@@ -108,6 +122,7 @@ static void kick(struct ws_loop *l)
 /* What ws_open allocated; headers may hold a key, so they are wiped. */
 static void conn_release(struct ws_conn *c)
 {
+	ws_dns_cancel(c->lookup);
 	while (c->outq) {
 		struct out_msg *m = c->outq;
 		c->outq = m->next;
@@ -145,6 +160,8 @@ static void conn_gone(struct ws_conn *c, struct lws *wsi, int code, int http_sta
 	if (wsi)
 		lws_set_opaque_user_data(wsi, NULL);	/* later callbacks: not ours */
 	c->wsi = NULL;
+	ws_dns_cancel(c->lookup);
+	c->lookup = NULL;
 	if (c->gone)
 		return;
 	c->gone = true;
@@ -160,11 +177,11 @@ static void connect_conn(struct ws_conn *c)
 
 	memset(&ci, 0, sizeof(ci));
 	ci.context = c->loop->ctx;
-	ci.address = c->addr;
+	ci.address = c->ip;		/* nothing left for lws to resolve */
 	ci.port = c->port;
 	ci.path = c->path;
-	ci.host = c->addr;
-	ci.origin = c->addr;
+	ci.host = c->addr;		/* Host header, SNI, certificate name */
+	ci.origin = c->addr;		/* the Origin header only */
 	ci.ssl_connection = !strcmp(c->prot, "wss") || !strcmp(c->prot, "https") ?
 			    LCCSCF_USE_SSL : 0;
 	ci.local_protocol_name = "vagent";
@@ -178,6 +195,50 @@ static void connect_conn(struct ws_conn *c)
 	lws_cancel_service(c->loop->ctx);	/* arms lws's connect timeout (header) */
 }
 
+static void on_resolved(void *arg, const char *addr, const char *err)
+{
+	struct ws_conn *c = arg;
+
+	c->lookup = NULL;
+	if (addr) {
+		snprintf(c->ip, sizeof(c->ip), "%s", addr);
+	} else {
+		c->unresolved = true;
+		snprintf(c->close_reason, sizeof(c->close_reason), "cannot resolve %.64s: %s",
+			 c->addr, err);
+	}
+	c->want_connect = true;	/* connect, or report, in a pass */
+	kick(c->loop);
+}
+
+/* A name: look it up (the answer may come before this returns). */
+static void resolve(struct ws_conn *c)
+{
+	struct ws_loop *l = c->loop;
+
+	if (!l->dns && ws_dns_new(&l->dns, l->base, l->resolv_conf) < 0) {
+		on_resolved(c, NULL, "no resolver");
+		return;
+	}
+	ws_dns_lookup(&c->lookup, l->dns, c->addr, on_resolved, c);
+}
+
+/* Inside a pass: connect, or look the name up first. */
+static void start(struct ws_conn *c)
+{
+	if (!c->ip[0] && !c->unresolved) {
+		if (!c->lookup)
+			resolve(c);
+		if (c->lookup)
+			return;		/* on_resolved asks for a pass */
+		c->want_connect = false;	/* answered at once: go on in this one */
+	}
+	if (c->unresolved)
+		conn_gone(c, NULL, 0, 0, c->close_reason);
+	else
+		connect_conn(c);
+}
+
 /* The requests ws_open, ws_close and ws_loop_wake left for this pass. */
 static void run_requests(struct ws_loop *l)
 {
@@ -187,7 +248,7 @@ static void run_requests(struct ws_loop *l)
 	for (struct ws_conn *c = l->conns; c; c = c->next) {
 		if (c->want_connect) {
 			c->want_connect = false;
-			connect_conn(c);
+			start(c);
 		} else if (c->owner_closed && !c->wsi && !c->gone) {
 			conn_gone(c, NULL, 0, 0, "closed");	/* before it connected */
 		} else if (c->wsi && (c->outq || c->want_close || (woken && c->h->fill))) {
@@ -406,9 +467,22 @@ void ws_loop_free(struct ws_loop *l)
 	while (l->conns) {
 		struct ws_conn *c = l->conns;
 		l->conns = c->next;
-		conn_release(c);
+		conn_release(c);	/* cancels its lookup, before the resolver goes */
 	}
+	ws_dns_free(l->dns);
+	free(l->resolv_conf);
 	free(l);
+}
+
+int ws_loop_resolver(struct ws_loop *l, const char *resolv_conf)
+{
+	char *copy = resolv_conf && *resolv_conf ? strdup(resolv_conf) : NULL;
+
+	if (resolv_conf && *resolv_conf && !copy)
+		return -ENOMEM;
+	free(l->resolv_conf);
+	l->resolv_conf = copy;
+	return 0;
 }
 
 struct event_base *ws_loop_base(struct ws_loop *l)
@@ -447,6 +521,10 @@ static int set_target(struct ws_conn *c, const char *url)
 	path[0] = '/';
 	memcpy(path + 1, p, strlen(p) + 1);
 	c->path = path;
+	unsigned char num[sizeof(struct in6_addr)];
+	if ((inet_pton(AF_INET, c->addr, num) == 1 || inet_pton(AF_INET6, c->addr, num) == 1) &&
+	    strlen(c->addr) < sizeof(c->ip))
+		strcpy(c->ip, c->addr);	/* a number: nothing to look up */
 	return 0;
 }
 
@@ -512,6 +590,8 @@ void ws_close(struct ws_conn *c)
 		return;
 	c->owner_closed = true;
 	c->want_connect = false;
+	ws_dns_cancel(c->lookup);	/* its answer never comes */
+	c->lookup = NULL;
 	if (c->gone) {
 		if (!c->loop->depth)
 			sweep(c->loop);

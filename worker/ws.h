@@ -3,8 +3,9 @@
  *
  * Owns: one libwebsockets context per worker, serviced on the worker's
  * own libevent loop (through an embedded libuv loop: Debian's
- * libwebsockets has no libevent loop; see ws.c). Provider files keep only
- * their protocol: what to send, what a message means.
+ * libwebsockets has no libevent loop; see ws.c), and the lookup of their
+ * host names, which never blocks that loop (ws_dns.h). Provider files
+ * keep only their protocol: what to send, what a message means.
  *
  * Threads: none of its own. Every hook runs on the worker's main loop;
  * the "_thread" names are from when a thread of its own served the
@@ -63,6 +64,14 @@ struct ws_handlers {
 int ws_loop_new(struct ws_loop **out, struct event_base *base, struct ssl_ctx_st *tls);
 /* Closes whatever is still open, calling no hook; NULL is fine. */
 void ws_loop_free(struct ws_loop *l);
+
+/*
+ * The resolver file for the websocket hosts the loop looks up (NULL or
+ * "": /etc/resolv.conf); before the first ws_open. Names resolve without
+ * blocking the loop; one that does not within a few seconds ends its
+ * connection through on_close, the reason naming the host. 0 or -ENOMEM.
+ */
+int ws_loop_resolver(struct ws_loop *l, const char *resolv_conf);
 
 /* The libevent base the loop delivers its events on. */
 struct event_base *ws_loop_base(struct ws_loop *l);

@@ -10,20 +10,32 @@
  * libevent loop, in the caller's thread, with no thread of their own; a
  * refused connection reaches on_close then on_gone from that loop; a
  * connection closed before it connected gets on_gone only.
+ *
+ * Protects (blocking DNS on the call's thread): a host name is looked up
+ * without holding the loop; a resolver that never answers ends the
+ * connection in on_close, naming the host, within the bound; a connection
+ * closed while its name is being looked up only goes, and the lookup's
+ * late answer touches nothing freed (ASan under SAN=1).
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "../../worker/ws.h"
+#include "../../worker/ws_dns.h"
 
 static void never(void *arg) { (void)arg; fail_msg("a handler ran inside ws_open"); }
 static void never_msg(void *arg, const char *d, size_t n, bool b)
@@ -94,6 +106,7 @@ static int threads(void)
 
 struct seen {
 	int closes, gones, http_status;
+	char reason[160];
 	bool in_open;			/* a hook ran inside ws_open or ws_close */
 	bool inside;
 	struct event_base *base;
@@ -102,12 +115,13 @@ struct seen {
 static void seen_close(void *arg, int code, int http_status, const char *reason)
 {
 	struct seen *s = arg;
-	(void)code; (void)reason;
+	(void)code;
 
 	s->in_open |= s->inside;
 	assert_int_equal(s->gones, 0);		/* on_close comes first */
 	s->closes++;
 	s->http_status = http_status;
+	snprintf(s->reason, sizeof(s->reason), "%s", reason);
 }
 
 static void seen_gone(void *arg)
@@ -178,12 +192,144 @@ static void a_connection_closed_before_connecting_only_goes(void **state)
 	event_base_free(base);
 }
 
+static void a_name_in_the_hosts_file_is_connected_to(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct seen s = { .base = base };
+	struct ws_loop *l;
+	struct ws_conn *c;
+	(void)state;
+
+	assert_int_equal(ws_loop_new(&l, base, NULL), 0);
+	assert_int_equal(ws_open(&c, l, "ws://localhost:9/x", NULL, &seen_h, &s), 0);
+	run(base);
+	assert_int_equal(s.closes, 1);		/* refused by port 9, after the lookup */
+	assert_null(strstr(s.reason, "resolve"));
+	ws_close(c);
+	ws_loop_free(l);
+	event_base_free(base);
+}
+
+/* A nameserver that never answers: a UDP socket nobody reads. */
+struct dead_dns {
+	int fd;
+	char path[64];
+};
+
+static void dead_dns_start(struct dead_dns *d)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	FILE *fp;
+	int fd;
+
+	d->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(d->fd >= 0);
+	assert_int_equal(bind(d->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(d->fd, (struct sockaddr *)&sa, &len), 0);
+	strcpy(d->path, "/tmp/test_ws_resolv.XXXXXX");
+	assert_true((fd = mkstemp(d->path)) >= 0);
+	assert_non_null(fp = fdopen(fd, "w"));
+	fprintf(fp, "nameserver 127.0.0.1:%d\noptions timeout:30 attempts:5\n", ntohs(sa.sin_port));
+	fclose(fp);
+}
+
+static void dead_dns_stop(struct dead_dns *d)
+{
+	unlink(d->path);
+	close(d->fd);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+struct ticker {
+	struct event *ev;
+	int ticks;
+};
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	((struct ticker *)arg)->ticks++;
+}
+
+static void a_dead_resolver_ends_the_connection_within_the_bound(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct seen s = { .base = base };
+	struct timeval twenty_ms = { 0, 20000 };
+	struct ticker t = { 0 };
+	struct dead_dns dns;
+	struct ws_loop *l;
+	struct ws_conn *c;
+	(void)state;
+
+	dead_dns_start(&dns);
+	t.ev = event_new(base, -1, EV_PERSIST, on_tick, &t);
+	event_add(t.ev, &twenty_ms);
+	assert_int_equal(ws_loop_new(&l, base, NULL), 0);
+	assert_int_equal(ws_loop_resolver(l, dns.path), 0);
+	double t0 = now_ms();
+	assert_int_equal(ws_open(&c, l, "ws://stt.nowhere.invalid:9/x", NULL, &seen_h, &s), 0);
+	run(base);
+	double took = now_ms() - t0;
+	assert_int_equal(s.closes, 1);
+	assert_int_equal(s.gones, 1);
+	assert_non_null(strstr(s.reason, "stt.nowhere.invalid"));
+	/* Its own bound, though the file asks for 30 s and 5 tries. */
+	assert_true(took >= WS_DNS_BOUND_MS - 500 && took < WS_DNS_BOUND_MS + 1500);
+	/* The loop kept turning meanwhile: a blocked one would tick once. */
+	assert_true(t.ticks > took / 20 / 3);
+	ws_close(c);
+	ws_loop_free(l);
+	event_free(t.ev);
+	event_base_free(base);
+	dead_dns_stop(&dns);
+}
+
+static void a_connection_closed_while_resolving_only_goes(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct seen s = { .base = base };
+	struct timeval fifth = { 0, 200000 };
+	struct dead_dns dns;
+	struct ws_loop *l;
+	struct ws_conn *c;
+	(void)state;
+
+	dead_dns_start(&dns);
+	assert_int_equal(ws_loop_new(&l, base, NULL), 0);
+	assert_int_equal(ws_loop_resolver(l, dns.path), 0);
+	assert_int_equal(ws_open(&c, l, "ws://stt.nowhere.invalid:9/x", NULL, &seen_h, &s), 0);
+	event_base_loopexit(base, &fifth);
+	event_base_dispatch(base);		/* the query is out, unanswered */
+	assert_int_equal(s.gones, 0);
+	ws_close(c);
+	run(base);				/* to on_gone */
+	assert_int_equal(s.closes, 0);
+	assert_int_equal(s.gones, 1);
+	event_base_loopexit(base, &fifth);
+	event_base_dispatch(base);		/* libevent's cancelled answer comes, to nobody */
+	ws_loop_free(l);
+	event_base_free(base);
+	dead_dns_stop(&dns);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(urls_are_taken_at_their_length_or_refused),
 		cmocka_unit_test(sockets_are_serviced_on_the_callers_loop_and_thread),
 		cmocka_unit_test(a_connection_closed_before_connecting_only_goes),
+		cmocka_unit_test(a_name_in_the_hosts_file_is_connected_to),
+		cmocka_unit_test(a_dead_resolver_ends_the_connection_within_the_bound),
+		cmocka_unit_test(a_connection_closed_while_resolving_only_goes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
