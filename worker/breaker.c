@@ -24,20 +24,6 @@ void brk_limits_from(const struct conf *c, struct brk_limits *l)
 	l->cooldown_ns = (int64_t)c->breaker_cooldown * NS_PER_S;
 }
 
-const char *brk_stage_name(enum brk_stage s)
-{
-	static const char *const names[BRK_NSTAGES] = { "stt", "llm", "tts" };
-
-	return (unsigned)s < BRK_NSTAGES ? names[s] : "?";
-}
-
-const char *brk_state_name(uint32_t state)
-{
-	static const char *const names[] = { "closed", "open", "half-open" };
-
-	return state <= BRK_HALF_OPEN ? names[state] : "?";
-}
-
 /* The time slot of now: BRK_BUCKETS of them make the window. */
 static uint64_t slot_of(const struct brk_limits *l, int64_t now)
 {

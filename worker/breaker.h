@@ -67,8 +67,20 @@ struct brk_limits {
 struct conf;
 void brk_limits_from(const struct conf *c, struct brk_limits *l);
 
-const char *brk_stage_name(enum brk_stage s);
-const char *brk_state_name(uint32_t state);
+/* Inline: the readers (vagentctl) do not link the worker. */
+static inline const char *brk_stage_name(int s)
+{
+	static const char *const names[BRK_NSTAGES] = { "stt", "llm", "tts" };
+
+	return (unsigned)s < BRK_NSTAGES ? names[s] : "?";
+}
+
+static inline const char *brk_state_name(uint32_t state)
+{
+	static const char *const names[] = { "closed", "open", "half-open" };
+
+	return state <= BRK_HALF_OPEN ? names[state] : "?";
+}
 
 /* An outcome of stage s at now (CLOCK_MONOTONIC). NULL b is fine (no section). */
 void brk_report(struct brk_section *b, const struct brk_limits *l, enum brk_stage s, bool ok,
