@@ -347,8 +347,10 @@ static void on_error(void *arg, long status, int retry_after_ms, const char *why
 	a->attempts++;
 	log_warn("llm", a->uuid, "attempt %d failed (HTTP %ld): %s", a->attempts, status, why);
 	agent_report(a, BRK_LLM, false);
-	/* Failed for good, or failing for every call: the script books instead. */
-	if (a->attempts > a->conf->llm_retries || http_status_permanent(status) ||
+	/* Down (retries spent on an outage, or failing for every call): the
+	 * script books instead. A refusal of this request alone (4xx) is not
+	 * an outage: the caller is asked again, and the next turn may pass. */
+	if ((a->attempts > a->conf->llm_retries && !http_status_permanent(status)) ||
 	    agent_stage_down(a, BRK_LLM)) {
 		a->attempts = 0;
 		agent_script_start(a);
@@ -356,6 +358,12 @@ static void on_error(void *arg, long status, int retry_after_ms, const char *why
 	}
 	/* Never dead air: say something while we wait (and drop a half reply). */
 	agent_say(a, a->conf->local_apology, false);
+	if (http_status_permanent(status)) {
+		a->attempts = 0;
+		agent_say(a, a->conf->local_say_again, true);
+		agent_enter(a, AG_LISTENING, "the model refused the request");
+		return;
+	}
 	if (delay > 10000)
 		delay = 10000;
 	tv.tv_sec = delay / 1000;
