@@ -24,7 +24,7 @@ DESTDIR    ?=
 VERSION    := 0.1.0
 
 CC      ?= cc
-PKGS    := libevent jansson inih msgpack libmariadb libcurl libwebsockets libuv openssl
+PKGS    := libevent jansson inih msgpack libmariadb libcurl libwebsockets libuv openssl espeak-ng
 PYTHON  ?= /usr/bin/python3
 
 ifeq ($(SAN),1)

@@ -21,7 +21,8 @@
 
 #include "log.h"
 
-enum ktype { K_INT, K_STR, K_PATH, K_BOOL, K_LEVEL, K_ENGINE, K_LISTEN, K_DOUBLE };
+/* K_ENGINE_OPT: an engine's name or empty (none). */
+enum ktype { K_INT, K_STR, K_PATH, K_BOOL, K_LEVEL, K_ENGINE, K_ENGINE_OPT, K_LISTEN, K_DOUBLE };
 
 struct key {
 	const char *section, *name;
@@ -58,6 +59,10 @@ static const struct key keys[] = {
 	{ "call", "record", K_BOOL, F(record), 0, 0, false },
 	{ "call", "recording_dir", K_PATH, F(recording_dir), 0, 0, false },
 	{ "call", "recording_days", K_INT, F(recording_days), 1, 3650, false },
+	{ "call", "overflow_engine", K_ENGINE_OPT, F(overflow_engine), 0, 0, false },
+	{ "breaker", "failures", K_INT, F(breaker_failures), 1, 1000, false },
+	{ "breaker", "window", K_INT, F(breaker_window), 1, 3600, false },
+	{ "breaker", "cooldown", K_INT, F(breaker_cooldown), 1, 3600, false },
 	{ "echo", "prebuffer_ms", K_INT, F(echo_prebuffer_ms), 0, 1000, false },
 	{ "playback", "file", K_PATH, F(playback_file), 0, 0, false },
 	{ "db", "host", K_STR, F(db_host), 0, 0, false },
@@ -121,6 +126,8 @@ static const struct key keys[] = {
 	{ "handoff", "dir", K_PATH, F(handoff_dir), 0, 0, false },
 	{ "handoff", "lifetime", K_INT, F(handoff_lifetime), 1, 3600, false },
 	{ "handoff", "goodbye", K_STR, F(handoff_goodbye), 0, 0, false },
+	{ "local", "fallback_voice", K_STR, F(local_fallback_voice), 0, 0, false },
+	{ "local", "stt_down", K_STR, F(local_stt_down), 0, 0, false },
 	{ "elevenlabs", "url", K_STR, F(xi_url), 0, 0, false },
 	{ "elevenlabs", "api_key_file", K_PATH, F(xi_key_file), 0, 0, false },
 	{ "elevenlabs", "agent_name", K_STR, F(xi_agent_name), 0, 0, false },
@@ -169,6 +176,9 @@ static void defaults(struct conf *c)
 	c->idle_timeout = 10;
 	c->max_duration = 3600;
 	c->max_frame_ms = 200;
+	c->breaker_failures = 3;
+	c->breaker_window = 30;
+	c->breaker_cooldown = 30;
 	c->echo_prebuffer_ms = 40;
 	c->record = false;
 	snprintf(c->recording_dir, sizeof(c->recording_dir), "/var/lib/vagent/recordings");
@@ -229,6 +239,9 @@ static void defaults(struct conf *c)
 	c->handoff_lifetime = 60;
 	snprintf(c->handoff_goodbye, sizeof(c->handoff_goodbye),
 		 "Putting you through to someone now.");
+	snprintf(c->local_fallback_voice, sizeof(c->local_fallback_voice), "en-gb");
+	snprintf(c->local_stt_down, sizeof(c->local_stt_down), "I'm sorry, I can't hear you "
+		 "properly right now, so I'm passing your call back.");
 	snprintf(c->xi_url, sizeof(c->xi_url), "https://api.elevenlabs.io");
 	snprintf(c->xi_agent_name, sizeof(c->xi_agent_name), "vagent");
 	snprintf(c->xi_voice, sizeof(c->xi_voice), "JBFqnCBsd6RMkjVDRZzb");
@@ -345,6 +358,10 @@ static int set_key(struct parse_state *ps, const struct key *k, const char *v)
 		*(int *)field = lvl;
 		return 0;
 	}
+	case K_ENGINE_OPT:
+		if (!*v)
+			break;
+		/* fall through */
 	case K_ENGINE:
 		if (!ps->engine_known(v)) {
 			snprintf(ps->err, sizeof(ps->err), "'%s' is not a known engine", v);
@@ -539,7 +556,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
 
 static bool engine_used(const struct conf *c, const char *engine)
 {
-	if (!strcmp(c->engine, engine))
+	if (!strcmp(c->engine, engine) || !strcmp(c->overflow_engine, engine))
 		return true;
 	for (size_t i = 0; i < c->ndids; i++)
 		if (!strcmp(c->dids[i].engine, engine))

@@ -78,6 +78,14 @@ struct conf {
 	bool record;			/* a WAV of every call (wrk_record.h) */
 	char recording_dir[PATH_MAX];
 	int recording_days;		/* older recordings are removed */
+	/* Where new calls for the local engine go while one of its providers'
+	 * breakers is open; empty: none (the local engine degrades instead). */
+	char overflow_engine[CONF_ENGINE_LEN];
+
+	/* [breaker] per provider stage, shared by the workers (worker/breaker.h) */
+	int breaker_failures;		/* errors and timeouts that open a stage */
+	int breaker_window;		/* seconds they are counted over */
+	int breaker_cooldown;		/* seconds open before one call probes */
 
 	/* [echo] */
 	int echo_prebuffer_ms;
@@ -161,6 +169,8 @@ struct conf {
 	int local_bargein_rms;
 	int local_bargein_ms;
 	int local_silence_timeout;	/* seconds of caller silence before a nudge, then goodbye */
+	char local_fallback_voice[32];	/* espeak-ng voice while the TTS is down */
+	char local_stt_down[256];	/* said before handing the call back: STT is down */
 	char *prompt;			/* the template's text, loaded with the config */
 
 	/* [handoff] the local agent passing the caller to a person */

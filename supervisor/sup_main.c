@@ -40,6 +40,7 @@
 #include "../common/log.h"
 #include "../worker/engine.h"
 #include "../worker/tls_client.h"
+#include "../worker/breaker.h"
 #include "../worker/wrk_stats.h"
 #include "api/api.h"
 #include "api/api_stats.h"
@@ -304,6 +305,7 @@ static void start(struct sup *s)
 		api_stats_section,
 		bw_stats_section,
 		wrk_stats_section,
+		brk_section_spec,
 	};
 	char err[1024], name[64], real[PATH_MAX];
 	int rc;

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,7 @@
 #include "../common/vg_time.h"
 #include "api/api_stats.h"
 #include "writer/bw_stats.h"
+#include "../worker/breaker.h"
 #include "../worker/wrk_stats.h"
 
 #define METRICS_MAX (128 * 1024)
@@ -151,6 +153,42 @@ static void writer_histograms(struct buf *b, const struct sup *s)
 	histogram(b, "vagent_journal_fsync_seconds", "", &snap);
 }
 
+/* The providers' breakers (worker/breaker.h): every worker writes them. */
+static void breaker_metrics(struct buf *b, const struct sup *s)
+{
+	const struct brk_section *k = section(s, &brk_section_spec);
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} counters[] = {
+		{ "vagent_provider_failures_total", "Provider errors and timeouts, by stage.",
+		  offsetof(struct brk_stage_state, failures_total) },
+		{ "vagent_breaker_opened_total", "Times a stage's breaker opened.",
+		  offsetof(struct brk_stage_state, opened_total) },
+		{ "vagent_calls_degraded_total", "Calls that ran in a stage's degraded mode.",
+		  offsetof(struct brk_stage_state, degraded_total) },
+	};
+
+	put(b, "# HELP vagent_breaker_state A stage's breaker: 0 closed, 1 open, 2 half-open.\n"
+	       "# TYPE vagent_breaker_state gauge\n");
+	for (int i = 0; i < BRK_NSTAGES; i++)
+		put(b, "vagent_breaker_state{stage=\"%s\"} %u\n", brk_stage_name(i),
+		    (unsigned)atomic_load(&k->st[i].state));
+	for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
+		put(b, "# HELP %s %s\n# TYPE %s counter\n", counters[c].name, counters[c].help,
+		    counters[c].name);
+		for (int i = 0; i < BRK_NSTAGES; i++) {
+			const _Atomic uint64_t *v = (const void *)((const char *)&k->st[i] +
+								   counters[c].off);
+			put(b, "%s{stage=\"%s\"} %llu\n", counters[c].name, brk_stage_name(i),
+			    (unsigned long long)atomic_load(v));
+		}
+	}
+	metric(b, "vagent_calls_overflow_total", "counter",
+	       "Calls sent to the overflow engine while a provider's breaker was open.",
+	       atomic_load(&k->overflow_total));
+}
+
 static void api_metrics(struct buf *b, const struct sup *s)
 {
 	const struct api_stats *a = section(s, &api_stats_section);
@@ -251,6 +289,7 @@ static void render_metrics(struct buf *b, struct sup *s)
 	metric(b, "vagent_audio_frames_out_total", "counter", "AudioSocket audio frames sent.",
 	       fout);
 	writer_metrics(b, s);
+	breaker_metrics(b, s);
 	api_metrics(b, s);
 	histogram_text(s, b);
 }

@@ -113,6 +113,13 @@ struct agent {
 	/* Counters for the call record. */
 	int turns, barge_ins;
 	json_t *turn_latencies;		/* ms, one per answered turn */
+	/* Degraded modes (breaker.h): stages this call does without. */
+	unsigned degraded;		/* 1u << enum brk_stage, once entered */
+	unsigned reported_ok;		/* stages whose success was reported this call */
+	struct agent_script *script;	/* the LLM is down: the scripted dialog */
+	const char *handoff_after_reply;	/* hand back once the reply has played */
+	const struct tts_events *tts_events;	/* eng_local.c's, for a new TTS */
+	struct event *voice_ev;		/* switching to the local voice */
 };
 
 /* agent_ctx.c */
@@ -186,6 +193,21 @@ json_t *agent_handoff_tool_def(void);
  * that ends typing after a pause. */
 void agent_keypad(struct agent *a, char key, int64_t now);
 void agent_keypad_tick(struct agent *a, int64_t now);
+
+/* agent_degrade.c: the breakers and the degraded modes. */
+void agent_report(struct agent *a, int stage, bool ok);	/* an outcome of a provider stage */
+bool agent_stage_down(const struct agent *a, int stage);	/* its breaker is open */
+/* Enters the degraded mode of stage for `why`, once: marks, counts, logs. */
+void agent_degrade(struct agent *a, int stage, const char *why);
+/* The TTS failed: the local voice says the rest of the call, from this reply on. */
+void agent_local_voice(struct agent *a, const char *why);
+json_t *agent_degraded_json(const struct agent *a);	/* ["llm", ...] */
+
+/* agent_script.c: the booking dialog without the model (the LLM is down). */
+void agent_script_start(struct agent *a);	/* from now on, this call */
+void agent_script_turn(struct agent *a);	/* the caller finished speaking */
+void agent_script_tools_done(struct agent *a);	/* create_booking answered */
+void agent_script_free(struct agent *a);
 
 /* agent_transcript.c: an entry of the call record's transcript; 0 or -EINVAL. */
 int agent_transcript(struct agent *a, const char *role, const char *text);

@@ -25,6 +25,7 @@
 #include "../common/vg_time.h"
 #include "../ipc/ring.h"
 #include "agent.h"
+#include "breaker.h"
 #include "call.h"
 #include "http.h"
 #include "http_status.h"
@@ -109,6 +110,10 @@ void agent_tts_done(struct agent *a, uint32_t ctx)
 void agent_reply_finished(struct agent *a)
 {
 	a->reply_ctx = 0;
+	if (a->handoff_after_reply && !a->hangup_after_reply) {
+		agent_handoff(a, a->handoff_after_reply);
+		return;
+	}
 	if (a->hangup_after_reply) {
 		call_hangup_after_playout(a->call, "the agent ended the call");
 		return;
@@ -118,6 +123,61 @@ void agent_reply_finished(struct agent *a)
 	a->last_activity_ns = mono_ns();
 	if (a->state == AG_LISTENING && a->heard.len)
 		agent_user_turn(a);	/* the caller spoke while the agent was finishing */
+}
+
+/* ---- the local voice: the TTS failed ---- */
+
+/*
+ * Runs off the TTS client's own callback (a client is never stopped from
+ * inside itself): the reply that was being said starts again in the local
+ * voice, and everything after it is said by it.
+ */
+static void switch_voice(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	bool had = a->reply_ctx && a->reply.len, filler = a->reply_is_filler;
+	bool all_in = a->reply_llm_done;
+	char *text = had ? strdup(buf_str(&a->reply)) : NULL;
+	(void)fd; (void)what;
+
+	if (a->tts_ops == &tts_espeak) {
+		free(text);
+		return;
+	}
+	agent_stop_reply(a);
+	a->tts_ops->stop(a->tts);
+	a->tts = NULL;
+	a->tts_ops = &tts_espeak;
+	int rc = a->tts_ops->start(&a->tts, worker_ws(a->w), a->conf, a->rate, call_playout(a->call),
+				   a->uuid, a->tts_events, a);
+	if (rc < 0) {
+		log_error("tts", a->uuid, "local voice: %s", strerror(-rc));
+		free(text);
+		call_hangup_after_playout(a->call, "no voice at all");
+		return;
+	}
+	agent_degrade(a, BRK_TTS, "local voice");
+	if (text) {
+		reply_begin(a, filler);
+		reply_add(a, text, strlen(text));
+		if (all_in)		/* else the model's next tokens follow */
+			reply_end_input(a);
+	}
+	free(text);
+}
+
+void agent_local_voice(struct agent *a, const char *why)
+{
+	static const struct timeval now = { 0, 0 };
+
+	if (a->tts_ops == &tts_espeak || (a->voice_ev && event_pending(a->voice_ev, EV_TIMEOUT,
+									    NULL)))
+		return;
+	log_warn("tts", a->uuid, "switching to the local voice: %s", why);
+	if (!a->voice_ev)
+		a->voice_ev = event_new(call_worker(a->call)->base, -1, 0, switch_voice, a);
+	if (a->voice_ev)
+		event_add(a->voice_ev, &now);
 }
 
 /* ---- barge-in ---- */
@@ -255,6 +315,7 @@ static void on_done(void *arg, const char *finish, json_t *calls)
 
 	a->llm = NULL;
 	a->attempts = 0;
+	agent_report(a, BRK_LLM, true);
 	if (said) {
 		reply_end_input(a);
 		agent_transcript(a, "agent", buf_str(&a->reply));
@@ -287,12 +348,22 @@ static void on_error(void *arg, long status, int retry_after_ms, const char *why
 	a->llm = NULL;
 	a->attempts++;
 	log_warn("llm", a->uuid, "attempt %d failed (HTTP %ld): %s", a->attempts, status, why);
+	agent_report(a, BRK_LLM, false);
+	/* Down (retries spent on an outage, or failing for every call): the
+	 * script books instead. A refusal of this request alone (4xx) is not
+	 * an outage: the caller is asked again, and the next turn may pass. */
+	if ((a->attempts > a->conf->llm_retries && !http_status_permanent(status)) ||
+	    agent_stage_down(a, BRK_LLM)) {
+		a->attempts = 0;
+		agent_script_start(a);
+		return;
+	}
 	/* Never dead air: say something while we wait (and drop a half reply). */
 	agent_say(a, a->conf->local_apology, false);
-	if (a->attempts > a->conf->llm_retries || http_status_permanent(status)) {
+	if (http_status_permanent(status)) {
 		a->attempts = 0;
 		agent_say(a, a->conf->local_say_again, true);
-		agent_enter(a, AG_LISTENING, "the model failed for good");
+		agent_enter(a, AG_LISTENING, "the model refused the request");
 		return;
 	}
 	if (delay > 10000)
@@ -342,7 +413,10 @@ void agent_tools_done(struct agent *a)
 {
 	if (a->state == AG_ENDING || a->hangup_after_reply)
 		return;		/* end_call: nothing more to ask the model */
-	agent_llm_request(a);
+	if (a->script)
+		agent_script_tools_done(a);
+	else
+		agent_llm_request(a);
 }
 
 /* ---- the caller's turn ---- */
@@ -402,5 +476,8 @@ void agent_user_turn(struct agent *a)
 			 (uint64_t)(a->t.final - a->t.speech_end) / 1000);
 	a->nudges = 0;
 	a->turns++;		/* a caller's turn the agent answers */
-	agent_llm_request(a);
+	if (a->script)
+		agent_script_turn(a);
+	else
+		agent_llm_request(a);
 }

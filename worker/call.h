@@ -56,6 +56,8 @@ struct ring *call_ring_out(struct call *c);	/* agent -> caller */
 struct playout *call_playout(struct call *c);
 void *call_engine_state(const struct call *c);
 void call_set_engine_state(struct call *c, void *state);
+/* The provider stages the breakers had down at call start: 1u << enum brk_stage. */
+unsigned call_down_stages(const struct call *c);
 
 /*
  * Agent audio has just arrived after a pause: send it now rather than at

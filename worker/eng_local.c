@@ -25,11 +25,15 @@
 #include "../ipc/ring.h"
 #include "../ipc/shm.h"
 #include "agent.h"
+#include "breaker.h"
 #include "call.h"
 #include "engine.h"
 #include "http.h"
 #include "playout.h"
 #include "worker.h"
+
+/* Longer than any TTS takes to its first audio, short enough that a caller waits. */
+#define TTS_FIRST_AUDIO_NS (4 * NS_PER_S)
 
 static void record_stage(struct agent *a, enum stage st, int64_t from, int64_t to)
 {
@@ -70,6 +74,7 @@ static void stt_partial(void *arg, const char *text)
 	struct agent *a = arg;
 	int words = 0;
 
+	agent_report(a, BRK_STT, true);
 	for (const char *p = text; *p; p++)
 		words += (*p != ' ') && (p == text || p[-1] == ' ');
 	/* Words heard over the agent's voice confirm a barge-in. */
@@ -96,6 +101,8 @@ static void stt_final(void *arg, const char *text, bool speech_final)
 	struct agent *a = arg;
 	size_t n = strlen(text);
 
+	if (n)
+		agent_report(a, BRK_STT, true);
 	a->last_activity_ns = mono_ns();
 	a->stt_open_ns = speech_final ? 0 : a->last_activity_ns;
 	if (n && heard_add(&a->heard, text, n) < 0)
@@ -114,14 +121,36 @@ static void stt_utterance_end(void *arg)
 		agent_user_turn(a);
 }
 
+/*
+ * The caller cannot be heard: say so, then hand the call back (a person
+ * or voicemail can still help them). Nothing the model was about to say
+ * is said any more.
+ */
+static void stt_down(struct agent *a, const char *why)
+{
+	if (a->state == AG_ENDING)
+		return;
+	agent_degrade(a, BRK_STT, why);
+	if (a->llm) {
+		a->llm_ops->cancel(a->llm);
+		a->llm = NULL;
+	}
+	if (a->retry_ev)
+		event_del(a->retry_ev);
+	agent_tools_cancel(a);
+	agent_say(a, a->conf->local_stt_down, false);
+	a->handoff_after_reply = "stt-down";	/* the dialplan's reason code */
+}
+
 static void stt_error(void *arg, const char *why, bool fatal)
 {
 	struct agent *a = arg;
 
+	agent_report(a, BRK_STT, false);
 	if (!fatal)
 		return;		/* the client reconnects by itself */
 	log_error("stt", a->uuid, "speech-to-text lost for good: %s", why);
-	agent_say_and_end(a, a->conf->local_apology, false, "speech-to-text lost");
+	stt_down(a, "speech-to-text lost");
 }
 
 static const struct stt_events stt_ev = {
@@ -135,6 +164,7 @@ static void tts_first_audio(void *arg, uint32_t ctx)
 	if (ctx != a->reply_ctx || a->t.tts_first_audio)
 		return;
 	a->t.tts_first_audio = mono_ns();
+	agent_report(a, BRK_TTS, true);
 	record_stage(a, STAGE_TTS_TTFB, a->t.tts_first_text, a->t.tts_first_audio);
 	call_play_now(a->call);	/* if the caller hears silence, no need to wait a tick */
 }
@@ -159,12 +189,28 @@ static void tts_error(void *arg, const char *why, bool fatal)
 {
 	struct agent *a = arg;
 
-	if (a->reply_ctx) {	/* the reply will not finish: treat it as said */
-		a->reply_tts_done = true;
+	agent_report(a, BRK_TTS, false);
+	/* A reply lost, no voice left, or the TTS failing for every call: the
+	 * local voice says this reply again and the rest of the call. */
+	if (a->tts_ops != &tts_espeak && (fatal || a->reply_ctx || agent_stage_down(a, BRK_TTS))) {
+		agent_local_voice(a, why);
+		return;
 	}
+	if (a->reply_ctx)	/* the reply will not finish: treat it as said */
+		a->reply_tts_done = true;
 	if (fatal) {
 		log_error("tts", a->uuid, "text-to-speech lost for good: %s", why);
 		call_hangup_after_playout(a->call, "text-to-speech unavailable");
+	}
+}
+
+/* A reply sent to the TTS with no audio back in time counts as its failure. */
+static void check_tts_late(struct agent *a, int64_t now)
+{
+	if (a->reply_ctx && a->t.tts_first_text && !a->t.tts_first_audio &&
+	    now - a->t.tts_first_text > TTS_FIRST_AUDIO_NS && a->tts_ops != &tts_espeak) {
+		agent_report(a, BRK_TTS, false);
+		agent_local_voice(a, "no audio in time");
 	}
 }
 
@@ -207,6 +253,7 @@ static int local_start(struct call *c)
 	a->tts_ops = strcmp(conf_tts_for(a->conf, call_did(c)), "elevenlabs") ? &tts_cartesia :
 								       &tts_elevenlabs;
 	a->llm_ops = &llm_openai;
+	a->tts_events = &tts_ev;
 	a->history = json_array();
 	a->transcript = json_array();
 	a->turn_latencies = json_array();
@@ -217,14 +264,26 @@ static int local_start(struct call *c)
 	if (!worker_ws(w) || !worker_http(w))
 		return -ENOMEM;
 	playout_on_first_audio(call_playout(c), tts_first_audio, a);
+	unsigned down = call_down_stages(c);
+	if (down & (1u << BRK_TTS)) {
+		a->tts_ops = &tts_espeak;
+		agent_degrade(a, BRK_TTS, "breaker open at call start");
+	}
 	/* Neither calls back from inside start(): a half-made agent hears nothing. */
-	int rc = a->stt_ops->start(&a->stt, w->ws, a->conf, a->rate, call_ring_in(c), a->uuid,
+	int rc = down & (1u << BRK_STT) ? 0 :
+		 a->stt_ops->start(&a->stt, w->ws, a->conf, a->rate, call_ring_in(c), a->uuid,
 				   &stt_ev, a);
 	if (rc == 0)
 		rc = a->tts_ops->start(&a->tts, w->ws, a->conf, a->rate, call_playout(c),
 				       a->uuid, &tts_ev, a);
 	if (rc < 0)
 		return rc;
+	if (down & (1u << BRK_STT)) {
+		stt_down(a, "speech-to-text breaker open at call start");
+		return 0;
+	}
+	if (down & (1u << BRK_LLM))
+		agent_script_start(a);
 	agent_context_start(a);
 	return 0;
 }
@@ -258,8 +317,10 @@ static void local_on_audio(struct call *c, const uint8_t *pcm, size_t n)
 		a->last_voice_ns = now;
 	bool playing = a->reply_ctx && !a->reply_is_filler &&
 		       (ring_avail(call_ring_out(c)) || !a->reply_tts_done);
-	if (stt_due(a, c, speech, playing, now))
+	if (a->stt && stt_due(a, c, speech, playing, now))
 		a->stt_ops->audio(a->stt);
+	else if (!a->stt)
+		ring_flush(call_ring_in(c));	/* nobody listens */
 	if (!playing || ms < loud * loud) {
 		a->loud_since_ns = 0;
 		return;
@@ -279,6 +340,7 @@ static void local_on_tick(struct call *c)
 
 	check_silence(a, mono_ns());
 	agent_keypad_tick(a, mono_ns());
+	check_tts_late(a, mono_ns());
 	if (!a->reply_ctx)
 		return;
 	if (ring_avail(out) >= (size_t)call_frame_samples(c)) {
@@ -308,6 +370,9 @@ static void local_summary(struct call *c, struct call_summary *s)
 	struct agent *a = call_engine_state(c);
 	json_t *lat = json_pack("{s:O}", "turns_ms", a->turn_latencies);
 
+	if (a->degraded)	/* which degraded modes this call ran in */
+		json_object_set_new(lat, "degraded", agent_degraded_json(a));
+
 	if (a->handoff[0])
 		snprintf(s->outcome, sizeof(s->outcome), "handoff:%s", a->handoff);
 	else
@@ -335,6 +400,9 @@ static void local_stop(struct call *c)
 	a->tts_ops->stop(a->tts);
 	if (a->retry_ev)
 		event_free(a->retry_ev);
+	if (a->voice_ev)
+		event_free(a->voice_ev);
+	agent_script_free(a);
 	json_decref(a->vars);
 	json_decref(a->history);
 	json_decref(a->tools);

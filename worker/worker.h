@@ -17,6 +17,7 @@
 #include "call.h"
 #include "wrk_stats.h"
 
+struct brk_section;
 struct call;
 struct conf;
 struct http;
@@ -36,6 +37,8 @@ struct worker {
 	struct bell *bell;
 	struct slot *slot;
 	struct wrk_stats *stats;	/* in this worker's region */
+	struct shm_map brk_map;		/* the providers' breakers, shared by all workers */
+	struct brk_section *breaker;	/* in brk_map */
 	struct ring *ring_in, *ring_out;
 
 	struct event_base *base;

@@ -41,6 +41,7 @@
 #include "../common/vg_time.h"
 #include "../ipc/ring.h"
 #include "context.h"
+#include "breaker.h"
 #include "engine.h"
 #include "pacer.h"
 #include "playout.h"
@@ -69,6 +70,7 @@ struct call {
 
 	const struct engine_ops *eng;
 	void *eng_state;
+	unsigned down;			/* provider stages down at start (breaker.h) */
 	int rate;
 	int frame_samples;
 	int16_t *frame;			/* one outbound frame of samples */
@@ -115,6 +117,7 @@ struct ring *call_ring_out(struct call *c) { return c->w->ring_out; }
 struct playout *call_playout(struct call *c) { return c->playout; }
 void *call_engine_state(const struct call *c) { return c->eng_state; }
 void call_set_engine_state(struct call *c, void *state) { c->eng_state = state; }
+unsigned call_down_stages(const struct call *c) { return c->down; }
 
 #define REPHASE_MIN_GAP_NS (2 * NS_PER_MS)
 
@@ -343,14 +346,40 @@ static int first_audio(struct call *c, int rate)
 	return c->eng->start ? c->eng->start(c) : 0;
 }
 
+/*
+ * The engine for the DID; for one that uses the providers, the breakers
+ * decide too: with a stage down, the call goes to [call] overflow_engine,
+ * or (none configured) the engine runs without that stage (degraded).
+ */
+static const struct engine_ops *choose_engine(struct call *c)
+{
+	const struct engine_ops *e = engine_find(conf_engine_for(c->conf, c->ctx.did));
+	struct brk_limits l;
+
+	if (!e)
+		panic("engine '%s' passed validation but is not registered",
+		      conf_engine_for(c->conf, c->ctx.did));
+	if (e != &engine_local)
+		return e;
+	brk_limits_from(c->conf, &l);
+	c->down = brk_route(c->w->breaker, &l, mono_ns());
+	if (!c->down || !c->conf->overflow_engine[0])
+		return e;
+	log_warn("call", c->uuid, "provider breaker open (stages 0x%x): overflow to %s", c->down,
+		 c->conf->overflow_engine);
+	atomic_fetch_add_explicit(&c->w->breaker->overflow_total, 1, memory_order_relaxed);
+	c->down = 0;
+	if (!(e = engine_find(c->conf->overflow_engine)))
+		panic("overflow engine '%s' passed validation but is not registered",
+		      c->conf->overflow_engine);
+	return e;
+}
+
 static void on_uuid(struct call *c, const struct as_frame *f)
 {
 	as_uuid_format(f->payload, c->uuid);
 	context_load(c->conf->context_dir, c->uuid, &c->ctx);
-	c->eng = engine_find(conf_engine_for(c->conf, c->ctx.did));
-	if (!c->eng)
-		panic("engine '%s' passed validation but is not registered",
-		      conf_engine_for(c->conf, c->ctx.did));
+	c->eng = choose_engine(c);
 	c->phase = PH_FIRST_AUDIO;
 	publish_start(c);
 	log_info("call", c->uuid, "started: did %s cli %s engine %s",

@@ -15,6 +15,7 @@
  * the stamps, and the supervisor's watchdog kills this process: the call
  * fails but the slot comes back.
  */
+#include "breaker.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -209,10 +210,15 @@ static void setup(struct worker *w, const struct worker_args *a)
 		fatal("worker: cannot map slot %u: %s", a->slot_idx, strerror(-rc));
 	if (shm_map_bell(&w->bell_map, a->shm_fd, &w->hdr) < 0)
 		fatal("worker: cannot map the doorbell");
-	/* From here on this process can reach its own slot and the bell only. */
+	if (shm_section_find(&w->hdr, &brk_section_spec, &stats, err, sizeof(err)) < 0 ||
+	    shm_map_section(&w->brk_map, a->shm_fd, stats) < 0)
+		fatal("worker: cannot map the breakers");
+	w->breaker = w->brk_map.base;
+	/* From here on this process can reach its own slot, the bell and the breakers only. */
 	munmap(a->segment, a->segment_size);
 	close(a->shm_fd);
-	if ((rc = shm_seal_map(&w->region)) < 0 || (rc = shm_seal_map(&w->bell_map)) < 0)
+	if ((rc = shm_seal_map(&w->region)) < 0 || (rc = shm_seal_map(&w->bell_map)) < 0 ||
+	    (rc = shm_seal_map(&w->brk_map)) < 0)
 		log_debug("worker", NULL, "mappings not sealed: %s", strerror(-rc));
 	w->bell = w->bell_map.base;
 	w->slot = w->region.base;
@@ -281,6 +287,7 @@ void worker_main(const struct worker_args *a)
 	event_base_free(w.base);
 	shm_unmap(&w.region);
 	shm_unmap(&w.bell_map);
+	shm_unmap(&w.brk_map);
 	close(w.chan);
 	/* Skip the supervisor's atexit work (pidfile, segment): it is not ours. */
 	_exit(0);

@@ -31,6 +31,7 @@
 #include "../../ipc/shm.h"
 #include "../api/api_stats.h"
 #include "../writer/bw_stats.h"
+#include "../../worker/breaker.h"
 #include "../../worker/wrk_stats.h"
 #include "ctl_db.h"
 #include "ctl_live.h"
@@ -147,6 +148,28 @@ static uint32_t count_state(const struct ctl *c, enum slot_state st)
 	return n;
 }
 
+/* The providers' breakers, a line of text or JSON members. */
+static void print_breakers(const struct brk_section *b, bool json)
+{
+	printf(json ? ",\"breakers\":{" : "breakers: ");
+	for (int i = 0; i < BRK_NSTAGES; i++) {
+		const struct brk_stage_state *st = &b->st[i];
+		const char *state = brk_state_name(atomic_load(&st->state));
+		unsigned long long deg = (unsigned long long)atomic_load(&st->degraded_total);
+		if (json)
+			printf("%s\"%s\":{\"state\":\"%s\",\"degraded_total\":%llu}", i ? "," : "",
+			       brk_stage_name(i), state, deg);
+		else
+			printf("%s%s %s (%llu degraded calls)", i ? ", " : "", brk_stage_name(i),
+			       state, deg);
+	}
+	unsigned long long over = (unsigned long long)atomic_load(&b->overflow_total);
+	if (json)
+		printf("},\"overflow_total\":%llu", over);
+	else
+		printf("; %llu calls to the overflow engine\n", over);
+}
+
 static int cmd_status(struct ctl *c)
 {
 	const struct shm_header *h = shm_hdr(&c->shm);
@@ -155,8 +178,9 @@ static int cmd_status(struct ctl *c)
 	unsigned avail = draining ? 0 : h->nslots - active - retiring;
 	const struct api_stats *api = section(c, &api_stats_section);
 	const struct bw_stats *w = section(c, &bw_stats_section);
+	const struct brk_section *brk = section(c, &brk_section_spec);
 
-	if (!api || !w)
+	if (!api || !w || !brk)
 		return 1;
 
 	if (c->json) {
@@ -165,7 +189,7 @@ static int cmd_status(struct ctl *c)
 		       "\"rejected_total\":%llu,\"failed_total\":%llu,\"restarts_total\":%llu,"
 		       "\"writer_pid\":%d,\"db_up\":%s,\"records_journaled_total\":%llu,"
 		       "\"records_committed_total\":%llu,\"records_dead_total\":%llu,"
-		       "\"journal_backlog\":%llu,\"api_pid\":%d}\n",
+		       "\"journal_backlog\":%llu,\"api_pid\":%d",
 		       h->master_pid, h->nslots, active, atomic_load(&h->idle), avail,
 		       draining ? "true" : "false", atomic_load(&h->generation),
 		       (unsigned long long)atomic_load(&h->calls_total),
@@ -178,6 +202,8 @@ static int cmd_status(struct ctl *c)
 		       (unsigned long long)atomic_load(&w->dead_total),
 		       (unsigned long long)atomic_load(&w->backlog),
 		       atomic_load(&api->pid));
+		print_breakers(brk, true);
+		printf("}\n");
 		return 0;
 	}
 	printf("vagentd pid %d, generation %u%s\n", h->master_pid, atomic_load(&h->generation),
@@ -198,6 +224,7 @@ static int cmd_status(struct ctl *c)
 	       (unsigned long long)atomic_load(&w->backlog));
 	printf("api:      %s\n", atomic_load(&api->pid) ? "running" :
 	       "not running");
+	print_breakers(brk, false);
 	return 0;
 }
 

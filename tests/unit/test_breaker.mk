@@ -1,0 +1,1 @@
+UNIT_SRC_breaker := worker/breaker.c worker/resample.c
