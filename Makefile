@@ -56,6 +56,8 @@ LDLIBS  += $(PKG_LIBS) -lm -lrt
 AUDIO_SRC   := common/audiosocket.c common/wav.c common/audio.c
 COMMON_SRC  := common/log.c common/conf.c common/crc32.c common/base64.c common/buf.c \
                common/file_replace.c $(AUDIO_SRC)
+COMMON_SRC  += common/twilio_sig.c
+COMMON_SRC  += common/twiml.c
 BOOKING_SRC := $(wildcard common/booking/*.c)
 IPC_SRC     := $(wildcard ipc/*.c)
 WORKER_SRC  := $(wildcard worker/*.c)
