@@ -32,6 +32,7 @@
 #include "../api/api_stats.h"
 #include "../writer/bw_stats.h"
 #include "../../worker/wrk_stats.h"
+#include "ctl_call.h"
 #include "ctl_db.h"
 #include "ctl_provision.h"
 
@@ -60,6 +61,9 @@ static void usage(FILE *fp)
 		"  db migrate [-s SQL_DIR]  apply pending schema migrations ([db] of -c FILE)\n"
 		"  db status [-s SQL_DIR]   schema version and pending migrations\n"
 		"  provision elevenlabs [--dry-run]  create or update the cloud agent and its tools\n"
+		"  call NUMBER --did DID [--var K=V]... [--via twilio|elevenlabs]\n"
+		"            place an outbound call that an agent answers\n"
+		"  announce NUMBER --text TEXT [--did DID]  call and play a spoken message\n"
 		"  -j        JSON output (status, calls, latency)\n");
 }
 
@@ -353,6 +357,8 @@ static const struct {
 } subcommands[] = {
 	{ "db", ctl_db },
 	{ "provision", ctl_provision },
+	{ "call", ctl_call },
+	{ "announce", ctl_announce },
 };
 
 static bool is_subcommand(const char *a)
