@@ -176,7 +176,7 @@ struct conf {
 	char tw_account_sid[64];
 	char tw_token_file[PATH_MAX];	/* else $VAGENT_TWILIO_AUTH_TOKEN */
 	char tw_public_url[256];	/* https base Twilio requests: signatures, wss URLs */
-	char tw_mode[8];		/* stream (Media Streams) or relay (ConversationRelay) */
+	char tw_mode[16];		/* stream (Media Streams) or relay (ConversationRelay) */
 	bool tw_relay;			/* parsed mode */
 	char tw_rest_url[256];		/* https://api.twilio.com */
 	char tw_from[32];		/* caller ID of outbound calls; "": the DID */

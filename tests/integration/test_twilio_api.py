@@ -339,3 +339,26 @@ def test_announce_plays_a_wav_the_api_serves_without_key(api, tmp_path, emu):
                 "/announce/../api.key", "/announce/%2e%2e%2fapi.key",
                 "/announce/" + name + "/", "/announce/" + name[:31] + ".wav"]:
         assert get(api, bad)[0] == 404, bad
+
+
+@pytest.mark.parametrize("key,value,says", [
+    ("mode", "websocket", "[twilio] mode: 'websocket' is not stream or relay"),
+    ("public_url", "http://vagent.example.com", "[twilio] public_url: an https:// URL"),
+    ("public_url", "https://vagent.example.com/?x=1", "[twilio] public_url: an https:// URL")])
+def test_bad_twilio_settings_are_named(tmp_path, key, value, says):
+    from harness import VAGENTD
+    conf = os.path.join(str(tmp_path), "t.conf")
+    write_settings(conf, {"api": {"enabled": "no"}, "twilio": {key: value}})
+    r = subprocess.run([VAGENTD, "-t", "-c", conf], capture_output=True, text=True)
+    assert r.returncode != 0 and says in r.stdout + r.stderr
+
+
+def test_token_file_readable_by_others_is_refused(tmp_path):
+    from harness import VAGENTD
+    conf = os.path.join(str(tmp_path), "t.conf")
+    tok = secret(tmp_path, "tw.token", TOKEN)
+    os.chmod(tok, 0o644)
+    write_settings(conf, {"api": {"enabled": "no"}, "twilio": {"auth_token_file": tok}})
+    r = subprocess.run([VAGENTD, "-t", "-c", conf], capture_output=True, text=True)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "readable by others" in out and TOKEN not in out
