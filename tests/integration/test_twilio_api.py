@@ -362,3 +362,44 @@ def test_token_file_readable_by_others_is_refused(tmp_path):
     r = subprocess.run([VAGENTD, "-t", "-c", conf], capture_output=True, text=True)
     out = r.stdout + r.stderr
     assert r.returncode != 0 and "readable by others" in out and TOKEN not in out
+
+
+def test_call_via_elevenlabs_with_a_bad_key_is_a_clear_error(tmp_path, emu):
+    conf = ctl_conf(tmp_path, emu)
+    with open(conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(text.replace(secret(tmp_path, "xi.key", XI_KEY),
+                             secret(tmp_path, "xi-bad.key", "sk_wrong_key_xyz")))
+    r = vagentctl(conf, "call", CALLER, "--did", DID, "--via", "elevenlabs")
+    assert r.returncode == 1
+    assert "ElevenLabs refused the API key" in r.stderr
+    assert "sk_wrong_key_xyz" not in r.stdout + r.stderr
+
+
+def test_twilio_emulator_answers_in_twilios_error_shapes(emu):
+    auth = "Basic " + base64.b64encode(("%s:%s" % (SID, TOKEN)).encode()).decode()
+
+    def post(path, form, authorization=auth):
+        c = http.client.HTTPConnection("127.0.0.1", emu.tw_port, timeout=10)
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        if authorization:
+            h["Authorization"] = authorization
+        c.request("POST", path, urllib.parse.urlencode(form), h)
+        r = c.getresponse()
+        out = (r.status, json.loads(r.read()))
+        c.close()
+        return out
+
+    calls = "/2010-04-01/Accounts/%s/Calls.json" % SID
+    st, j = post(calls, {"From": "+1", "Twiml": "<Response/>"})
+    assert (st, j["code"], j["status"]) == (400, 21201, 400)
+    assert j["more_info"].endswith("/21201")
+    assert post(calls, {"To": "+1", "Twiml": "<Response/>"})[1]["code"] == 21603
+    assert post(calls, {"To": "+1", "From": "+2"})[1]["code"] == 21205
+    assert post(calls, {"To": "+1", "From": "+2", "Url": "https://x"}, None)[1]["code"] == 20003
+    st, j = post(calls.replace("Calls", "Queues"), {})
+    assert (st, j["code"]) == (404, 20404)
+    st, j = post(calls, {"To": "+1", "From": "+2", "Url": "https://x"})
+    assert st == 201 and j["sid"].startswith("CA") and len(j["sid"]) == 34
+    assert (j["status"], j["direction"], j["account_sid"]) == ("queued", "outbound-api", SID)
