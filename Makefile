@@ -56,6 +56,8 @@ LDLIBS  += $(PKG_LIBS) -lm -lrt
 AUDIO_SRC   := common/audiosocket.c common/wav.c common/audio.c
 COMMON_SRC  := common/log.c common/conf.c common/crc32.c common/base64.c common/buf.c \
                common/file_replace.c $(AUDIO_SRC)
+COMMON_SRC  += common/twilio_sig.c
+COMMON_SRC  += common/twiml.c
 BOOKING_SRC := $(wildcard common/booking/*.c)
 IPC_SRC     := $(wildcard ipc/*.c)
 WORKER_SRC  := $(wildcard worker/*.c)
@@ -74,6 +76,7 @@ EMU_SRC    := tests/emu/emu_main.c tests/emu/emu_script.c tests/emu/emu_util.c t
               tests/emu/emu_xi_tts.c
 EMU_SRC    += tests/emu/emu_xi_api.c
 EMU_SRC    += tests/emu/emu_xi_agent.c
+EMU_SRC    += tests/emu/emu_twilio_rest.c
 EMU_LIBS   := $(shell pkg-config --libs libwebsockets libevent_pthreads espeak-ng 2>/dev/null) -lev -lpthread
 CALLER_SRC := tests/caller/vagent_call.c tests/caller/vc_opts.c tests/caller/vc_call.c \
               tests/caller/vc_report.c
@@ -115,6 +118,9 @@ $(BUILD)/vagentd: $(call obj,$(SUP_SRC) $(API_SRC) $(WRITER_SRC) $(WORKER_SRC) $
 $(BUILD)/vagentctl: $(call obj,$(CTL_SRC) $(LIB_SRC))
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# vagentctl announce speaks its message with espeak-ng (ctl_announce.c).
+$(BUILD)/vagentctl: LDLIBS += $(shell pkg-config --libs espeak-ng 2>/dev/null)
 
 $(BUILD)/vagent-call: $(call obj,$(CALLER_SRC) $(AUDIO_SRC))
 	@$(if $(Q),echo "  LD      $@")

@@ -82,6 +82,7 @@ static const struct key keys[] = {
 	{ "api", "commit_wait_ms", K_INT, F(api_commit_wait_ms), 0, 60000, false },
 	{ "api", "did_refresh", K_INT, F(api_did_refresh), 5, 86400, false },
 	{ "api", "repeat_days", K_INT, F(api_repeat_days), 1, 365, false },
+	{ "api", "announce_dir", K_PATH, F(api_announce_dir), 0, 0, false },
 	{ "stt", "url", K_STR, F(stt_url), 0, 0, false },
 	{ "stt", "model", K_STR, F(stt_model), 0, 0, false },
 	{ "stt", "language", K_STR, F(stt_language), 0, 0, false },
@@ -138,6 +139,17 @@ static const struct key keys[] = {
 	{ "elevenlabs", "public_url", K_STR, F(xi_public_url), 0, 0, false },
 	{ "elevenlabs", "ids_file", K_PATH, F(xi_ids_file), 0, 0, false },
 	{ "elevenlabs", "agent_id", K_STR, F(xi_agent_id), 0, 0, false },
+	{ "twilio", "account_sid", K_STR, F(tw_account_sid), 0, 0, false },
+	{ "twilio", "auth_token_file", K_PATH, F(tw_token_file), 0, 0, false },
+	{ "twilio", "public_url", K_STR, F(tw_public_url), 0, 0, false },
+	{ "twilio", "mode", K_STR, F(tw_mode), 0, 0, false },
+	{ "twilio", "rest_url", K_STR, F(tw_rest_url), 0, 0, false },
+	{ "twilio", "from", K_STR, F(tw_from), 0, 0, false },
+	{ "twilio", "elevenlabs_phone_number_id", K_STR, F(tw_xi_phone_id), 0, 0, false },
+	{ "twilio", "relay_language", K_STR, F(tw_relay_language), 0, 0, false },
+	{ "twilio", "relay_tts_provider", K_STR, F(tw_relay_tts), 0, 0, false },
+	{ "twilio", "relay_voice", K_STR, F(tw_relay_voice), 0, 0, false },
+	{ "twilio", "relay_transcription_provider", K_STR, F(tw_relay_stt), 0, 0, false },
 	{ "writer", "journal_dir", K_PATH, F(journal_dir), 0, 0, true },
 	{ "writer", "batch_max", K_INT, F(writer_batch_max), 1, 100000, false },
 	{ "writer", "retry_max_ms", K_INT, F(writer_retry_max_ms), 100, 600000, false },
@@ -249,6 +261,12 @@ static void defaults(struct conf *c)
 	snprintf(c->xi_llm, sizeof(c->xi_llm), "gpt-4o");
 	snprintf(c->xi_prompt_file, sizeof(c->xi_prompt_file), "/etc/vagent/prompts/cloud.md");
 	snprintf(c->xi_ids_file, sizeof(c->xi_ids_file), "/var/lib/vagent/elevenlabs.ids");
+	snprintf(c->api_announce_dir, sizeof(c->api_announce_dir), "/var/lib/vagent/announce");
+	snprintf(c->tw_mode, sizeof(c->tw_mode), "stream");
+	snprintf(c->tw_rest_url, sizeof(c->tw_rest_url), "https://api.twilio.com");
+	snprintf(c->tw_relay_language, sizeof(c->tw_relay_language), "en-GB");
+	snprintf(c->tw_relay_tts, sizeof(c->tw_relay_tts), "ElevenLabs");
+	snprintf(c->tw_relay_stt, sizeof(c->tw_relay_stt), "Deepgram");
 }
 
 /* Splits "host:port", "[v6]:port" or ":port"/"port" (all addresses). */
@@ -781,21 +799,31 @@ static int validate_local(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* XI_AGENT_ID=... of the ids file provision wrote, into the conf. */
-static int read_agent_id(struct conf *c)
+/* XI_AGENT_ID=... of the ids file provision wrote, into out. */
+static int read_agent_id(const char *ids_file, char *out, size_t len)
 {
 	char line[256];
-	FILE *fp = fopen(c->xi_ids_file, "r");
+	FILE *fp = fopen(ids_file, "r");
 
 	if (!fp)
 		return -errno;
+	out[0] = '\0';
 	while (fgets(line, sizeof(line), fp))
 		if (!strncmp(line, "XI_AGENT_ID=", 12)) {
 			line[strcspn(line, "\r\n")] = '\0';
-			snprintf(c->xi_agent_id, sizeof(c->xi_agent_id), "%.63s", line + 12);
+			snprintf(out, len, "%.63s", line + 12);
 		}
 	fclose(fp);
-	return c->xi_agent_id[0] ? 0 : -ENOENT;
+	return out[0] ? 0 : -ENOENT;
+}
+
+int conf_xi_agent_id(const struct conf *c, char *out, size_t len)
+{
+	if (c->xi_agent_id[0]) {
+		snprintf(out, len, "%s", c->xi_agent_id);
+		return 0;
+	}
+	return read_agent_id(c->xi_ids_file, out, len);
 }
 
 /* The elevenlabs engine's agent and key, when some call may use it. */
@@ -812,11 +840,42 @@ static int validate_elevenlabs(struct conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", c->path, why);
 		return -EACCES;
 	}
-	if (!c->xi_agent_id[0] && (rc = read_agent_id(c)) < 0) {
+	if (!c->xi_agent_id[0] &&
+	    (rc = read_agent_id(c->xi_ids_file, c->xi_agent_id, sizeof(c->xi_agent_id))) < 0) {
 		snprintf(err, errlen, "%s: [elevenlabs] agent_id: required by the elevenlabs "
 			 "engine (or ids_file %s from `vagentctl provision elevenlabs`: %s)",
 			 c->path, c->xi_ids_file, strerror(-rc));
 		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * [twilio]: the mode, the public URL's scheme (Twilio only calls https, and
+ * the stream URL is made from it), and the auth token, which the api needs
+ * to check every request Twilio signs.
+ */
+static int validate_twilio(struct conf *c, char *err, size_t errlen)
+{
+	char why[PATH_MAX + 128];
+
+	if (strcmp(c->tw_mode, "stream") && strcmp(c->tw_mode, "relay")) {
+		snprintf(err, errlen, "%s: [twilio] mode: '%s' is not stream or relay", c->path,
+			 c->tw_mode);
+		return -EINVAL;
+	}
+	c->tw_relay = !strcmp(c->tw_mode, "relay");
+	if (c->tw_public_url[0] && (strncmp(c->tw_public_url, "https://", 8) ||
+				    !c->tw_public_url[8] || strchr(c->tw_public_url, '?'))) {
+		snprintf(err, errlen, "%s: [twilio] public_url: an https:// URL without a query, "
+			 "as Twilio reaches the api", c->path);
+		return -EINVAL;
+	}
+	if (load_secret(c->tw_token_file, "VAGENT_TWILIO_AUTH_TOKEN", c->secrets->twilio_token,
+			sizeof(c->secrets->twilio_token), "[twilio] auth_token_file", why,
+			sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s", c->path, why);
+		return -EACCES;
 	}
 	return 0;
 }
@@ -830,7 +889,8 @@ static int validate(struct conf *c, char *err, size_t errlen)
 		return rc;
 	if ((rc = validate_api(c, err, errlen)) < 0 || (rc = validate_tts(c, err, errlen)) < 0 ||
 	    (rc = validate_local(c, err, errlen)) < 0 ||
-	    (rc = validate_elevenlabs(c, err, errlen)) < 0)
+	    (rc = validate_elevenlabs(c, err, errlen)) < 0 ||
+	    (rc = validate_twilio(c, err, errlen)) < 0)
 		return rc;
 	if (engine_used(c, "playback")) {
 		char why[512];

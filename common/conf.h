@@ -33,6 +33,7 @@ struct conf_secrets {
 	char llm_key[256];
 	char tts_key[256];
 	char xi_key[256];		/* [elevenlabs] api_key_file: TTS, provisioning, the bridge */
+	char twilio_token[256];		/* [twilio] auth_token_file: signatures, REST */
 };
 
 /* A webhook tool the model may call ([tool:NAME] sections). */
@@ -121,6 +122,7 @@ struct conf {
 	int api_commit_wait_ms;		/* then for MariaDB, before answering without an id */
 	int api_did_refresh;		/* seconds between did_company_map reloads */
 	int api_repeat_days;
+	char api_announce_dir[PATH_MAX];	/* vagentctl announce's WAVs, served without key */
 
 	/* [stt] Deepgram live */
 	char stt_url[256];
@@ -190,6 +192,20 @@ struct conf {
 	char xi_ids_file[PATH_MAX];	/* IDs written here, mode 0600 */
 	char xi_agent_id[64];		/* the elevenlabs engine's agent; else the ids file's */
 
+	/* [twilio] calls through Twilio: the voice webhook, outbound calls */
+	char tw_account_sid[64];
+	char tw_token_file[PATH_MAX];	/* else $VAGENT_TWILIO_AUTH_TOKEN */
+	char tw_public_url[256];	/* https base Twilio requests: signatures, wss URLs */
+	char tw_mode[16];		/* stream (Media Streams) or relay (ConversationRelay) */
+	bool tw_relay;			/* parsed mode */
+	char tw_rest_url[256];		/* https://api.twilio.com */
+	char tw_from[32];		/* caller ID of outbound calls; "": the DID */
+	char tw_xi_phone_id[64];	/* ElevenLabs' id of the imported Twilio number */
+	char tw_relay_language[16];
+	char tw_relay_tts[32];
+	char tw_relay_voice[64];
+	char tw_relay_stt[32];
+
 	/* [tool:NAME] sections */
 	struct conf_tool *tools;
 	size_t ntools;
@@ -226,6 +242,12 @@ void conf_free(struct conf *c);
  */
 int conf_read_secret(const char *file, const char *env, char *out, size_t len,
 		     const char *what, char *err, size_t errlen);
+
+/*
+ * The elevenlabs agent: [elevenlabs] agent_id, else XI_AGENT_ID of ids_file,
+ * into out. 0, or -errno (-ENOENT: neither says one).
+ */
+int conf_xi_agent_id(const struct conf *c, char *out, size_t len);
 
 /* The engine for a DID: its [did:..] section, else the [call] default. */
 const char *conf_engine_for(const struct conf *c, const char *did);

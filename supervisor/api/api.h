@@ -24,7 +24,9 @@
  * (create_booking), api_board.c (the dispatch board's endpoints), api_db.c
  * (the MariaDB thread), api_session.c (the board's login sessions),
  * api_static.c (the board's page, script and style, built into the binary
- * from www/ by api_www.S), api_sse.c (the board's live updates).
+ * from www/ by api_www.S), api_sse.c (the board's live updates),
+ * api_twilio.c (Twilio's voice webhook: signed, not keyed), api_announce.c
+ * (the one-way messages Twilio fetches).
  */
 #ifndef VG_API_H
 #define VG_API_H
@@ -215,6 +217,14 @@ void api_logout(struct api *a, struct evhttp_request *req, int64_t t0);
 
 /* api_static.c: the board's files. false: path is none of them. */
 bool api_static(struct api *a, struct evhttp_request *req, const char *path, int64_t t0);
+
+/* api_twilio.c: Twilio's webhooks, authenticated by its signature, not the key. */
+void api_twilio_voice(struct api *a, struct evhttp_request *req, int64_t t0);
+void api_twilio_status(struct api *a, struct evhttp_request *req, int64_t t0);
+
+/* api_announce.c: vagentctl announce's WAVs, for Twilio's <Play>, without key. */
+bool api_announce_name_ok(const char *name);	/* [0-9a-f]{32}.wav */
+void api_announce(struct api *a, struct evhttp_request *req, const char *name, int64_t t0);
 
 /* api_sse.c: live updates to the boards that listen. */
 void api_events(struct api *a, struct evhttp_request *req, int64_t t0);

@@ -8,7 +8,10 @@
  * close. The key is compared in constant time, and never logged.
  *
  * Nothing answers without the key (X-API-Key) or, for what the board uses,
- * a board session (api_session.c) — but the login form itself. A session
+ * a board session (api_session.c) — but the login form itself, and what
+ * Twilio requests, which cannot carry our key: its webhooks are
+ * authenticated by Twilio's signature instead (api_twilio.c), and the
+ * announcements it fetches by their unguessable names (api_announce.c). A session
  * is a cookie the browser sends with any request to us, so a POST it
  * authorises must also come from our own page: SameSite=Strict keeps the
  * cookie off other sites' requests, and the Origin and a JSON content type
@@ -328,6 +331,14 @@ void api_route(struct evhttp_request *req, void *arg)
 	} else if (!strcmp(path, "/board/logout")) {
 		if (method_is(a, req, EVHTTP_REQ_POST, API_EP_BOARD, t0))
 			api_logout(a, req, t0);
+	} else if (!strcmp(path, "/twilio/voice") || !strcmp(path, "/twilio/status")) {
+		/* no key: Twilio signs instead (api_twilio.c checks it first) */
+		if (method_is(a, req, EVHTTP_REQ_POST, API_EP_TWILIO, t0))
+			(path[8] == 'v' ? api_twilio_voice : api_twilio_status)(a, req, t0);
+	} else if (!strncmp(path, "/announce/", 10)) {
+		/* no key: the random name is the capability (api_announce.c) */
+		if (method_is(a, req, EVHTTP_REQ_GET, API_EP_ANNOUNCE, t0))
+			api_announce(a, req, path + 10, t0);
 	} else if (api_static(a, req, path, t0)) {
 		;	/* a file of the board, or a way to its login */
 	} else {

@@ -32,6 +32,8 @@
 	X(BOARD, "board")			\
 	X(HEALTH, "healthz")			\
 	X(METRICS, "metrics")			\
+	X(TWILIO, "twilio")			\
+	X(ANNOUNCE, "announce")			\
 	X(OTHER, "other")
 
 #define API_EP_ENUM(id, name) API_EP_##id,

@@ -33,6 +33,7 @@
 #include "../writer/bw_stats.h"
 #include "../../worker/breaker.h"
 #include "../../worker/wrk_stats.h"
+#include "ctl_call.h"
 #include "ctl_db.h"
 #include "ctl_live.h"
 #include "ctl_provision.h"
@@ -65,6 +66,9 @@ static void usage(FILE *fp)
 		"  listen UUID [-o FILE.wav] [--in|--out|--both] [--raw]\n"
 		"            a live call's audio (stdout: vagentctl listen UUID | aplay)\n"
 		"  top [-d SECONDS] [-n ITERATIONS]  calls, stages and latencies, refreshed\n"
+		"  call NUMBER --did DID [--var K=V]... [--via twilio|elevenlabs]\n"
+		"            place an outbound call that an agent answers\n"
+		"  announce NUMBER --text TEXT [--did DID]  call and play a spoken message\n"
 		"  -j        JSON output (status, calls, latency)\n");
 }
 
@@ -384,6 +388,8 @@ static const struct {
 } subcommands[] = {
 	{ "db", ctl_db },
 	{ "provision", ctl_provision },
+	{ "call", ctl_call },
+	{ "announce", ctl_announce },
 };
 
 /* Commands with words and options of their own, on the mapped segment. */

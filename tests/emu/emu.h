@@ -93,6 +93,8 @@ struct emu_opts {
 	int xi_agent_port;		/* ElevenLabs ConvAI websocket + signed URL, 0: off */
 	const char *xi_agent_key;	/* NULL: public agent, no signature needed */
 	const char *xi_agent_script;	/* the conversation (emu_xi_agent.c) */
+	int twilio_rest_port;		/* Twilio's Calls REST, 0: off */
+	const char *twilio_sid, *twilio_token;	/* NULL: any basic auth */
 };
 
 /* The one context struct: read-only once the servers run. */
@@ -224,5 +226,15 @@ struct emu_xi_api;
 int emu_xi_api_start(struct emu *e, struct event_base *base, struct emu_xi_api **out,
 		     char *err, size_t errlen);
 void emu_xi_api_stop(struct emu_xi_api *x);	/* NULL is fine */
+
+/* ---- emu_twilio_rest.c: Twilio's Calls REST; ElevenLabs' outbound-call ---- */
+
+struct emu_twilio_rest;
+int emu_twilio_rest_start(struct emu *e, struct event_base *base, struct emu_twilio_rest **out,
+			  char *err, size_t errlen);
+void emu_twilio_rest_stop(struct emu_twilio_rest *t);	/* NULL is fine */
+struct evhttp_request;
+/* POST /v1/convai/twilio/outbound-call on the xi-api port; body may be NULL. */
+void emu_xi_outbound_call(struct evhttp_request *req, json_t *body, struct emu_rng *rng);
 
 #endif

@@ -35,6 +35,7 @@ static void usage(FILE *f)
 "                  [--voice en-gb] [--key-deepgram K] [--key-openai K] [--key-cartesia K]\n"
 "                  [--log FILE] [--faults SPEC] [--xi-api PORT] [--key-xi-api K]\n"
 "                  [--xi-agent PORT] [--key-xi-agent K] [--xi-agent-script FILE]\n"
+"                  [--twilio-rest PORT] [--twilio-sid SID] [--twilio-token TOKEN]\n"
 "\n"
 "vagent-emu is a TEST DOUBLE: it imitates Deepgram live STT (ws://.../v1/listen),\n"
 "OpenAI/Groq chat completions (http://.../v1/chat/completions and\n"
@@ -51,6 +52,8 @@ static void usage(FILE *f)
 "  --xi-agent PORT     serve an ElevenLabs agent's conversation websocket and its\n"
 "                      signed-URL GET (--key-xi-agent: private agent, signed only)\n"
 "  --xi-agent-script F the agent's turns (see emu_xi_agent.c)\n"
+"  --twilio-rest PORT  serve Twilio's Calls REST (Calls.json; --twilio-sid and\n"
+"                      --twilio-token: the basic auth required, else any)\n"
 "  --stt-final-ms MS   delay of a final transcript after the endpoint (120)\n"
 "  --stt-idle-ms MS    close 1011 NET-0001 after this long without data (10000)\n"
 "  --vad-rms N         RMS of a 20 ms window that counts as speech (500)\n"
@@ -73,6 +76,7 @@ enum { OPT_DG = 256, OPT_OAI, OPT_CART, OPT_STT_FINAL, OPT_STT_IDLE, OPT_VAD, OP
        OPT_TPS, OPT_TTS_TTFB, OPT_TTS_RTF, OPT_VOICE, OPT_KEY_DG, OPT_KEY_OAI, OPT_KEY_CART,
        OPT_LOG, OPT_FAULTS, OPT_SCRIPT, OPT_HELP, OPT_XI_API, OPT_KEY_XI_API, OPT_XI,
        OPT_KEY_XI, OPT_XI_AGENT, OPT_KEY_XI_AGENT, OPT_XI_AGENT_SCRIPT };
+enum { OPT_TW_REST = 400, OPT_TW_SID, OPT_TW_TOKEN };
 
 static const struct option longopts[] = {
 	{ "script", required_argument, NULL, OPT_SCRIPT },
@@ -100,6 +104,9 @@ static const struct option longopts[] = {
 	{ "xi-agent", required_argument, NULL, OPT_XI_AGENT },
 	{ "key-xi-agent", required_argument, NULL, OPT_KEY_XI_AGENT },
 	{ "xi-agent-script", required_argument, NULL, OPT_XI_AGENT_SCRIPT },
+	{ "twilio-rest", required_argument, NULL, OPT_TW_REST },
+	{ "twilio-sid", required_argument, NULL, OPT_TW_SID },
+	{ "twilio-token", required_argument, NULL, OPT_TW_TOKEN },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -154,6 +161,9 @@ static void take_opt(struct emu_opts *o, int c, const char *arg)
 	case OPT_XI_AGENT: o->xi_agent_port = num("xi-agent", arg, 1, 65535); break;
 	case OPT_KEY_XI_AGENT: o->xi_agent_key = arg; break;
 	case OPT_XI_AGENT_SCRIPT: o->xi_agent_script = arg; break;
+	case OPT_TW_REST: o->twilio_rest_port = num("twilio-rest", arg, 1, 65535); break;
+	case OPT_TW_SID: o->twilio_sid = arg; break;
+	case OPT_TW_TOKEN: o->twilio_token = arg; break;
 	case OPT_HELP: usage(stdout); exit(0);
 	default: usage(stderr); exit(1);
 	}
@@ -175,7 +185,7 @@ static void parse_args(int argc, char **argv, struct emu_opts *o)
 	if (!o->script_path)
 		fatal("vagent-emu: --script FILE is required (see --help)");
 	if (!o->port[EMU_DG] && !o->port[EMU_OAI] && !o->port[EMU_CART] && !o->port[EMU_XI] &&
-	    !o->xi_api_port && !o->xi_agent_port)
+	    !o->xi_api_port && !o->xi_agent_port && !o->twilio_rest_port)
 		fatal("vagent-emu: give at least one of --deepgram, --openai, --cartesia, "
 		      "--elevenlabs, --xi-api, --xi-agent");
 }
@@ -204,6 +214,7 @@ int main(int argc, char **argv)
 	struct emu_ws *ws = NULL;
 	struct emu_oai *oai = NULL;
 	struct emu_xi_api *xi_api = NULL;
+	struct emu_twilio_rest *tw_rest = NULL;
 	struct event_base *base;
 	struct event *sigterm, *sigint;
 	char err[256];
@@ -225,6 +236,8 @@ int main(int argc, char **argv)
 		fatal("vagent-emu: %s", err);
 	if (e.opt.xi_api_port && emu_xi_api_start(&e, base, &xi_api, err, sizeof(err)))
 		fatal("vagent-emu: %s", err);
+	if (e.opt.twilio_rest_port && emu_twilio_rest_start(&e, base, &tw_rest, err, sizeof(err)))
+		fatal("vagent-emu: %s", err);
 	if ((e.opt.port[EMU_DG] || e.opt.port[EMU_CART] || e.opt.port[EMU_XI] ||
 	     e.opt.xi_agent_port) &&
 	    emu_ws_start(&e, &ws, err, sizeof(err)))
@@ -237,6 +250,7 @@ int main(int argc, char **argv)
 	emu_ws_stop(ws);
 	emu_oai_stop(oai);
 	emu_xi_api_stop(xi_api);
+	emu_twilio_rest_stop(tw_rest);
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(base);

@@ -320,6 +320,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 					       "JSON decode error"));
 	} else if (route(path, "/v1/convai/tools", id, sizeof(id), &has_id)) {
 		tools(x, req, has_id ? id : NULL, body);
+	} else if (!strcmp(path, "/v1/convai/twilio/outbound-call")) {
+		emu_xi_outbound_call(req, body, &x->rng);	/* emu_twilio_rest.c */
 	} else if (route(path, "/v1/convai/agents", id, sizeof(id), &has_id)) {
 		agents(x, req, has_id ? id : NULL, body);
 	} else {

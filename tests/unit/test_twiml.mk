@@ -1,0 +1,1 @@
+UNIT_SRC_twiml := common/twiml.c common/buf.c
