@@ -436,9 +436,10 @@ def emit_turns(stack, n, res, lat):
               "emulators' own artifacts (espeak lead-in silence, TTS text batching)")
     emit(bench="jitter", stack=stack, calls=n, p50_ms=res["jitter_p50_ms"],
          p99_ms=res["jitter_p99_ms"], max_ms=res["jitter_max_ms"])
-    emit(bench="stages", stack=stack, calls=n,
-         **{k: {"p50_us": v["p50_us"], "p99_us": v["p99_us"]} for k, v in lat.items()
-            if k != "handoff" and v.get("count", 1)})
+    stages = {k: {"p50_us": v["p50_us"], "p99_us": v["p99_us"]} for k, v in lat.items()
+              if k != "handoff" and v.get("count", 1)}
+    if stages:
+        emit(bench="stages", stack=stack, calls=n, **stages)
     emit_cost(stack, n, res)
 
 
