@@ -16,9 +16,17 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
   api_did_context, api_create_booking  requests/s and latency under load from
                `hey` on loopback, at a fixed rate and flat out
   turn_latency the caller's end of speech to the agent's first audio, at the
-               caller, local engine against the emulators at the seed's v2
-               figures (STT final 120 ms, TTFT 50 ms, TTS first byte 40 ms)
-  overhead     turn latency minus the emulated delays (endpointing included)
+               caller, per agent stack ("stack"), against the emulators at the
+               seed's figures: local, the local engine at its v2 (STT final
+               120 ms, TTFT 50 ms, TTS first byte 40 ms); v1, the local engine
+               with ElevenLabs TTS in u-law (STT 150, TTFT 80, TTS first byte
+               120; the seed's own overhead there: 45 ms, conversion and
+               queueing); cloud, the elevenlabs engine bridged to the agent
+               emulator, which answers after 600 ms of quiet (inside the
+               seed's 500-800 ms for ElevenLabs' agent)
+  overhead     vagent's own hops in a local-engine turn (local, v1), from the
+               worker's histogram; overhead_at_caller: turn latency minus the
+               emulated delays (endpointing included)
   jitter_busy  jitter at 50 echo calls with a CPU-bound process per core (a busy PBX);
                the load generator runs SCHED_RR where allowed, as Asterisk does
                with -p, so the figure is vagentd's share
@@ -228,60 +236,132 @@ def bench_api(tmp):
         m.stop()
 
 
-STT_FINAL_MS, TTFT_MS, TTS_TTFB_MS, ENDPOINTING_MS, VAD_RMS = 120, 50, 40, 300, 500
-EMULATED_MS = ENDPOINTING_MS + STT_FINAL_MS + TTFT_MS + TTS_TTFB_MS
+# The emulated delays of each agent stack, the seed's figures: "local" is
+# its v2 (Nova-3, Llama specdec, Cartesia), "v1" its first stack (Nova-2,
+# Llama versatile, ElevenLabs Flash v2 in u-law). The caller's pause before
+# the final transcript is our endpointing, the same for both.
+STACKS = {"local": {"stt_final_ms": 120, "ttft_ms": 50, "tts_ttfb_ms": 40},
+          "v1": {"stt_final_ms": 150, "ttft_ms": 80, "tts_ttfb_ms": 120}}
+ENDPOINTING_MS, VAD_RMS = 300, 500
+# The cloud agent emulator answers once it heard 600 ms of quiet after an
+# utterance (QUIET_END_MS in tests/emu/emu_xi_agent.c) and sends its audio
+# at once; it has no other delay. 600 ms is inside the seed's 500-800 ms
+# mouth-to-ear for ElevenLabs' agent, so the whole of it counts as emulated.
+XI_AGENT_END_MS = 600
+XI_AGENT_KEY = "bench-xi-agent-key"
 CALLER_MARGIN_MS = 60	# what a caller may get above the emulated delays
 
 
-def local_stack(tmp, max_calls):
-    """Emulators at the v2 figures and a vagentd with the local engine."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                                    "integration"))
-    from agent_harness import Emulators, caller_wav
-    here = os.path.dirname(os.path.abspath(__file__))
-    d_emu = os.path.join(tmp, "emu")
-    os.makedirs(d_emu, exist_ok=True)
-    emus = Emulators(d_emu, json.load(open(os.path.join(here, "bench_script.json"))),
-                     stt_final_ms=STT_FINAL_MS, ttft_ms=TTFT_MS, tts_ttfb_ms=TTS_TTFB_MS,
-                     vad_rms=VAD_RMS)
-    settings = dict(emus.settings())
+def emulated_ms(stack):
+    if stack == "cloud":
+        return XI_AGENT_END_MS
+    s = STACKS[stack]
+    return ENDPOINTING_MS + s["stt_final_ms"] + s["ttft_ms"] + s["tts_ttfb_ms"]
+
+
+EMULATED_MS = emulated_ms("local")
+
+
+def bench_path(name):
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+
+
+def stack_daemon(tmp, stack, max_calls, settings):
     settings["vagentd"] = {"max_calls": str(max_calls + 8), "min_spare": str(max_calls + 4),
                            "max_spare": str(max_calls + 8), "log_level": "warn",
                            "worker_max_use": "0"}
+    d_dir = os.path.join(tmp, stack)
+    os.makedirs(d_dir, exist_ok=True)
+    return Daemon(d_dir, settings, run_dir=run_dir(stack)).start()
+
+
+def engine_settings(tmp, stack, emus):
+    """The local engine's settings against the emulators; v1 adds an
+    ElevenLabs TTS emulator in its own process (one espeak-ng each)."""
+    from agent_harness import Emulators
+    delays = STACKS[stack]
+    d_emu = os.path.join(tmp, "emu")
+    os.makedirs(d_emu, exist_ok=True)
+    emus["emu"] = Emulators(d_emu, json.load(open(bench_path("bench_script.json"))),
+                            vad_rms=VAD_RMS, **delays)
+    emus["emu"].log = os.path.join(d_emu, "emu.log")
+    settings = dict(emus["emu"].settings())
+    if stack == "v1":
+        from test_v1_stack import XI_KEY, XiEmulator, v1_settings
+        emus["xi"] = XiEmulator(d_emu, tts_ttfb_ms=delays["tts_ttfb_ms"])
+        emus["xi"].log = os.path.join(d_emu, "xi_emu.log")
+        os.environ["VAGENT_ELEVENLABS_API_KEY"] = XI_KEY
+        for k, v in v1_settings(emus["xi"]).items():
+            settings.setdefault(k, {}).update(v)
     settings["call"] = {"engine": "local", "idle_timeout": "10"}
     settings["stt"]["endpointing_ms"] = str(ENDPOINTING_MS)
-    settings["local"] = {"prompt_file": os.path.join(here, "..", "..", "conf", "prompts",
-                                                     "local.md"), "api_url": ""}
+    settings["local"] = {"prompt_file": os.path.join(bench_path(".."), "..", "conf",
+                                                     "prompts", "local.md"), "api_url": ""}
     for k in ("STT", "LLM", "TTS"):
         os.environ.setdefault("VAGENT_%s_API_KEY" % k, "bench")
-    d_dir = os.path.join(tmp, "local")
-    os.makedirs(d_dir, exist_ok=True)
-    d = Daemon(d_dir, settings, run_dir=run_dir("local")).start()
+    return settings
+
+
+def cloud_settings(tmp, emus):
+    """The elevenlabs engine bridging every call to the agent emulator, with
+    a signed URL per call as for a private agent."""
+    from test_cloud_stack import XiAgent
+    d_emu = os.path.join(tmp, "emu")
+    os.makedirs(d_emu, exist_ok=True)
+    emus["xi_agent"] = XiAgent(d_emu, json.load(open(bench_path("bench_cloud_script.json"))),
+                               key=XI_AGENT_KEY)
+    emus["xi_agent"].log = os.path.join(d_emu, "emu.log")
+    key = os.path.join(tmp, "xi.key")
+    with open(key, "w") as f:
+        f.write(XI_AGENT_KEY + "\n")
+    os.chmod(key, 0o640)
+    return {"call": {"engine": "elevenlabs", "idle_timeout": "10"},
+            "local": {"api_url": ""},
+            "elevenlabs": {"url": "http://127.0.0.1:%d" % emus["xi_agent"].port,
+                           "api_key_file": key, "agent_id": "agent_vagent_bench"}}
+
+
+def agent_stack(tmp, max_calls, stack="local"):
+    """A vagentd answering with the stack's engine and its emulators at the
+    seed's figures; returns (daemon, {name: emulator}, the caller's WAV)."""
+    sys.path.insert(0, os.path.join(bench_path(".."), "integration"))
+    from agent_harness import caller_wav
+    emus = {}
+    try:
+        settings = (cloud_settings(tmp, emus) if stack == "cloud"
+                    else engine_settings(tmp, stack, emus))
+        d = stack_daemon(tmp, stack, max_calls, settings)
+    except BaseException:
+        for e in emus.values():
+            e.stop()
+        raise
     wav = os.path.join(tmp, "bench-caller.wav")
     caller_wav(wav, [3.5, "Hello there.", 3.0, "It is a leaking tap.", 3.0, "Yes please.",
                      3.0, "Thanks a lot.", 3.0])
     return d, emus, wav
 
 
-def local_run(stack_tmp, n):
+def stack_run(stack_tmp, stack, n):
     """One run on a fresh daemon, so its histograms hold this run only."""
-    d, emus, wav = local_stack(stack_tmp, n)
+    d, emus, wav = agent_stack(stack_tmp, n, stack)
     try:
-        cost = Cost(d.proc.pid, {"emu": emus.proc.pid}).start()
+        cost = Cost(d.proc.pid, {k: e.proc.pid for k, e in emus.items()}).start()
         p = start_caller(d.port, "-n", str(n), "-s", "20", "-w", wav, "-V", str(VAD_RMS))
         if n == 1:	# a worker in an agent call: its thread, TLS-capable libraries
             call = wait_for(lambda: [c for c in d.calls() if c["frames_in"] >= 250],
                             30, "a call five seconds in")[0]
-            emit(bench="memory", process="worker", state="busy", engine="local",
+            emit(bench="memory", process="worker", state="busy",
+                 engine="elevenlabs" if stack == "cloud" else "local", stack=stack,
                  **mem(call["pid"]))
         res = finish_caller(p, timeout=600)
         res["cost"] = cost.stop()
         res["pss_kb"] = cost.pss_max
-        res["emu_thread_share"] = cost.busiest["emu"]
+        res["emu_thread_share"] = max(cost.busiest.values())
         lat = json.loads(d.ctl("latency", "-j").stdout)
     finally:
         d.stop()
-        emus.stop()
+        for e in emus.values():
+            e.stop()
     res["emu_counts"] = emu_counts(emus)
     return res, lat
 
@@ -292,28 +372,30 @@ def tool_ms_per_call_min(res):
     minute, so above ~60 one core cannot carry 1,000 calls."""
     wall, cpu, others, caller, switches = res["cost"]
     call_min = (sum(r["duration_ms"] for r in res["results"]) / 1000.0 or 1.0) / 60
-    return round(others["emu"] * 1000 / call_min, 1), round(caller * 1000 / call_min, 1)
+    return round(sum(others.values()) * 1000 / call_min, 1), round(caller * 1000 / call_min, 1)
 
 
 def emu_counts(emus):
-    """The emulator's own counts from its exit log lines (after emus.stop())."""
+    """The emulators' own counts from their exit log lines (after they
+    stopped), summed over the emulator processes of a stack."""
     import re
     out = {}
-    try:
-        log = open(os.path.join(emus.dir, "emu.log")).read()
-    except OSError:
-        return out
-    for key, pat in (("emu_ws_wakeups", r"websocket loop: (\d+) wake-ups"),
-                     ("emu_tts_pieces", r"synthesis: (\d+) pieces"),
-                     ("emu_tts_espeak", r"(\d+) spoken by espeak-ng"),
-                     ("emu_dg_audio_msgs", r"(\d+) audio messages")):
-        m = re.search(pat, log)
-        if m:
-            out[key] = int(m.group(1))
+    for e in emus.values():
+        try:
+            log = open(e.log).read()
+        except OSError:
+            continue
+        for key, pat in (("emu_ws_wakeups", r"websocket loop: (\d+) wake-ups"),
+                         ("emu_tts_pieces", r"synthesis: (\d+) pieces"),
+                         ("emu_tts_espeak", r"(\d+) spoken by espeak-ng"),
+                         ("emu_dg_audio_msgs", r"(\d+) audio messages")):
+            m = re.search(pat, log)
+            if m:
+                out[key] = out.get(key, 0) + int(m.group(1))
     return out
 
 
-def emit_cost(n, res):
+def emit_cost(stack, n, res):
     """CPU and memory per call of vagentd's whole tree, and what the
     emulators and the load generator used: a share of a core (near 1.0:
     they, not vagentd, limited the run) and CPU ms per call-minute."""
@@ -321,11 +403,11 @@ def emit_cost(n, res):
     call_s = sum(r["duration_ms"] for r in res["results"]) / 1000.0 or 1.0
     pss_kb = res.get("pss_kb", 0)
     emu_ms, caller_ms = tool_ms_per_call_min(res)
-    emit(bench="cost", stack="local", calls=n,
+    emit(bench="cost", stack=stack, calls=n,
          cpu_ms_per_call_min=round(cpu * 1000 / (call_s / 60), 1),
          pss_mb_per_call=round(pss_kb / 1024 / n, 2),
          ctxsw_per_call_s=round(switches / call_s, 1),
-         emu_cpu_share=round(others["emu"] / wall, 3),
+         emu_cpu_share=round(sum(others.values()) / wall, 3),
          caller_cpu_share=round(caller / wall, 3),
          emu_cpu_ms_per_call_min=emu_ms, caller_cpu_ms_per_call_min=caller_ms,
          emu_busiest_thread_share=round(res.get("emu_thread_share", 0), 3),
@@ -333,50 +415,65 @@ def emit_cost(n, res):
          **res.get("emu_counts", {}))
 
 
-def bench_local(tmp, counts, search):
+def emit_turns(stack, n, res, lat):
+    """A stack's turn latency at the caller, our own share of it, jitter,
+    stages and cost for one run of n calls."""
+    emit(bench="turn_latency", stack=stack, calls=n, turns=res["turns"],
+         p50_ms=round(res["turn_p50_ms"], 1), p99_ms=round(res["turn_p99_ms"], 1),
+         max_ms=round(res["turn_max_ms"], 1), errors=res["errors"], where="at the caller")
+    ov = lat["overhead"]
+    if ov["count"]:	# the local engine's own hops; the cloud bridge keeps none
+        emit(bench="overhead", stack=stack, calls=n, p50_ms=ov["p50_us"] / 1000,
+             p99_ms=ov["p99_us"] / 1000, turns=ov["count"],
+             what="vagent's own hops in each turn (histogram bucket upper edges)")
+    em = emulated_ms(stack)
+    emit(bench="overhead_at_caller", stack=stack, calls=n, emulated_ms=em,
+         p50_ms=round(res["turn_p50_ms"] - em, 1),
+         p99_ms=round(res["turn_p99_ms"] - em, 1),
+         what="caller's turn latency minus the agent emulator's 600 ms end of utterance; "
+              "includes the bridge's batching of caller audio" if stack == "cloud" else
+              "caller's turn latency minus endpointing+STT+TTFT+TTFB; includes the "
+              "emulators' own artifacts (espeak lead-in silence, TTS text batching)")
+    emit(bench="jitter", stack=stack, calls=n, p50_ms=res["jitter_p50_ms"],
+         p99_ms=res["jitter_p99_ms"], max_ms=res["jitter_max_ms"])
+    stages = {k: {"p50_us": v["p50_us"], "p99_us": v["p99_us"]} for k, v in lat.items()
+              if k != "handoff" and v.get("count", 1)}
+    if stages:
+        emit(bench="stages", stack=stack, calls=n, **stages)
+    emit_cost(stack, n, res)
+
+
+def bench_stack(tmp, stack, counts, search=()):
+    """Turn latency of one stack at each count; for the local stack, then
+    the capacity search."""
     runs = [0]
 
     def run(n):
         runs[0] += 1
-        sub = os.path.join(tmp, "local-%d" % runs[0])
+        sub = os.path.join(tmp, "%s-%d" % (stack, runs[0]))
         os.makedirs(sub)
-        return local_run(sub, n)
+        return stack_run(sub, stack, n)
 
     for n in counts:
         res, lat = run(n)
-        emit(bench="turn_latency", stack="local", calls=n, turns=res["turns"],
-             p50_ms=round(res["turn_p50_ms"], 1), p99_ms=round(res["turn_p99_ms"], 1),
-             max_ms=round(res["turn_max_ms"], 1), errors=res["errors"], where="at the caller")
-        ov = lat["overhead"]
-        emit(bench="overhead", stack="local", calls=n, p50_ms=ov["p50_us"] / 1000,
-             p99_ms=ov["p99_us"] / 1000, turns=ov["count"],
-             what="vagent's own hops in each turn (histogram bucket upper edges)")
-        emit(bench="overhead_at_caller", stack="local", calls=n, emulated_ms=EMULATED_MS,
-             p50_ms=round(res["turn_p50_ms"] - EMULATED_MS, 1),
-             p99_ms=round(res["turn_p99_ms"] - EMULATED_MS, 1),
-             what="caller's turn latency minus endpointing+STT+TTFT+TTFB; includes the "
-                  "emulators' own artifacts (espeak lead-in silence, TTS text batching)")
-        emit(bench="jitter", stack="local", calls=n, p50_ms=res["jitter_p50_ms"],
-             p99_ms=res["jitter_p99_ms"], max_ms=res["jitter_max_ms"])
-        emit(bench="stages", stack="local", calls=n,
-             **{k: {"p50_us": v["p50_us"], "p99_us": v["p99_us"]} for k, v in lat.items()
-                if k != "handoff"})
-        emit_cost(n, res)
+        emit_turns(stack, n, res, lat)
+    if not search:
+        return
     best, limited = 0, None
     for n in search:
         res, lat = run(n)
         wall, cpu, others, caller, switches = res["cost"]
         # The caller has one thread; the emulator's busiest thread counts too.
-        emu_share = max(others["emu"] / wall, res.get("emu_thread_share", 0))
+        emu_share = max(sum(others.values()) / wall, res.get("emu_thread_share", 0))
         caller_share = caller / wall
         emu_ms, caller_ms = tool_ms_per_call_min(res)
         ok = (res["errors"] == 0 and res["turns"] >= 4 * n and
               res["turn_p99_ms"] <= EMULATED_MS + CALLER_MARGIN_MS and
               res["jitter_p99_ms"] < 5)
-        emit(bench="capacity_probe", stack="local", calls=n, rule="caller",
+        emit(bench="capacity_probe", stack=stack, calls=n, rule="caller",
              turn_p99_ms=round(res["turn_p99_ms"], 1), jitter_p99_ms=res["jitter_p99_ms"],
              turns=res["turns"], errors=res["errors"],
-             emu_cpu_share=round(others["emu"] / wall, 3),
+             emu_cpu_share=round(sum(others.values()) / wall, 3),
              emu_busiest_thread_share=round(res.get("emu_thread_share", 0), 3),
              caller_cpu_share=round(caller_share, 3), emu_cpu_ms_per_call_min=emu_ms,
              caller_cpu_ms_per_call_min=caller_ms, ok=ok)
@@ -386,7 +483,7 @@ def bench_local(tmp, counts, search):
                 limited = "emulators" if emu_share >= caller_share else "load generator"
             break
         best = n
-    emit(bench="capacity", stack="local", calls=best, rule="caller",
+    emit(bench="capacity", stack=stack, calls=best, rule="caller",
          what="every turn answered, no errors, turn p99 at the caller <= emulated + %d ms, "
               "caller jitter p99 < 5 ms" % CALLER_MARGIN_MS,
          limited_by=limited or "vagentd or the machine")
@@ -447,7 +544,7 @@ def bench_profile(tmp, n, seconds):
     import shutil
     import subprocess
     import time
-    d, emus, wav = local_stack(tmp, n)
+    d, emus, wav = agent_stack(tmp, n)
     try:
         p = start_caller(d.port, "-n", str(n), "-s", "20", "-w", wav, "-V", str(VAD_RMS))
         call = wait_for(lambda: [c for c in d.calls() if c["frames_in"] >= 150],
@@ -487,15 +584,17 @@ def bench_profile(tmp, n, seconds):
         finish_caller(p, timeout=600)
     finally:
         d.stop()
-        emus.stop()
+        for e in emus.values():
+            e.stop()
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="comma-separated: handoff,jitter,busy,memory,writer,api,"
-                                   "local")
+                                   "local,v1,cloud (local, v1, cloud: the agent stacks)")
     ap.add_argument("--local-calls", type=lambda v: [int(x) for x in v.split(",") if x],
-                    default=[1, 50, 100, 200], help="concurrent calls for turn latency")
+                    default=[1, 50, 100, 200],
+                    help="concurrent calls for turn latency, for each agent stack")
     ap.add_argument("--capacity", type=lambda v: [int(x) for x in v.split(",") if x],
                     default=[100, 150, 200, 250, 300], help="capacity search steps")
     ap.add_argument("--seconds", type=int, default=10, help="audio per jitter call")
@@ -504,7 +603,8 @@ def main():
                     help="only profile one worker of a local-engine call with CALLS calls up")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "busy", "memory",
-                                                        "writer", "api", "local"}
+                                                        "writer", "api", "local", "v1",
+                                                        "cloud"}
     import atexit
     import shutil
     atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in RUN_DIRS])
@@ -525,7 +625,10 @@ def main():
         if "api" in only:
             bench_api(tmp)
         if "local" in only:
-            bench_local(tmp, args.local_calls, args.capacity)
+            bench_stack(tmp, "local", args.local_calls, args.capacity)
+        for stack in ("v1", "cloud"):
+            if stack in only:
+                bench_stack(tmp, stack, args.local_calls)
 
 
 if __name__ == "__main__":
