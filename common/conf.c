@@ -139,6 +139,7 @@ static const struct key keys[] = {
 	{ "elevenlabs", "public_url", K_STR, F(xi_public_url), 0, 0, false },
 	{ "elevenlabs", "ids_file", K_PATH, F(xi_ids_file), 0, 0, false },
 	{ "elevenlabs", "agent_id", K_STR, F(xi_agent_id), 0, 0, false },
+	{ "elevenlabs", "booking_tool", K_STR, F(xi_booking_tool), 0, 0, false },
 	{ "twilio", "account_sid", K_STR, F(tw_account_sid), 0, 0, false },
 	{ "twilio", "auth_token_file", K_PATH, F(tw_token_file), 0, 0, false },
 	{ "twilio", "public_url", K_STR, F(tw_public_url), 0, 0, false },
@@ -826,6 +827,27 @@ int conf_xi_agent_id(const struct conf *c, char *out, size_t len)
 	return read_agent_id(c->xi_ids_file, out, len);
 }
 
+/*
+ * How createBooking reaches us. A bridged agent (some DID or the overflow
+ * on the elevenlabs engine) gets it as a client tool the bridge answers;
+ * one that answers SIP calls itself has no bridge, so a webhook. One agent
+ * serves both only with an explicit choice.
+ */
+static int resolve_booking_tool(struct conf *c, char *err, size_t errlen)
+{
+	if (!c->xi_booking_tool[0]) {
+		c->xi_booking_client = engine_used(c, "elevenlabs");
+		return 0;
+	}
+	if (strcmp(c->xi_booking_tool, "webhook") && strcmp(c->xi_booking_tool, "client")) {
+		snprintf(err, errlen, "%s: [elevenlabs] booking_tool: '%s' is not webhook or client",
+			 c->path, c->xi_booking_tool);
+		return -EINVAL;
+	}
+	c->xi_booking_client = !strcmp(c->xi_booking_tool, "client");
+	return 0;
+}
+
 /* The elevenlabs engine's agent and key, when some call may use it. */
 static int validate_elevenlabs(struct conf *c, char *err, size_t errlen)
 {
@@ -942,6 +964,8 @@ static int load(const char *path, conf_engine_known_fn engine_known, bool load_f
 		return -EINVAL;
 	}
 	int rc = load_files ? validate(c, err, errlen) : conf_check(c, err, errlen);
+	if (rc == 0)	/* vagentctl provision needs it; no file to load */
+		rc = resolve_booking_tool(c, err, errlen);
 	if (rc < 0) {
 		conf_free(c);
 		return rc;

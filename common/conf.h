@@ -191,6 +191,8 @@ struct conf {
 	char xi_public_url[256];	/* our [api] as the internet reaches it */
 	char xi_ids_file[PATH_MAX];	/* IDs written here, mode 0600 */
 	char xi_agent_id[64];		/* the elevenlabs engine's agent; else the ids file's */
+	char xi_booking_tool[16];	/* webhook, client, or empty: client when bridged */
+	bool xi_booking_client;		/* resolved: createBooking is a client tool */
 
 	/* [twilio] calls through Twilio: the voice webhook, outbound calls */
 	char tw_account_sid[64];

@@ -10,12 +10,16 @@
  * in the agent's input format (xi_agent_audio.c converts rate and
  * encoding), and the agent's audio comes down into the call's playout.
  *
- * Interruption: audio events carry increasing event ids. One playout
- * reply holds the audio since the last interruption; an interruption with
- * id N cancels it (the ring is flushed: all of it is N or older, as the
- * server interrupts the response it is sending) and any audio that comes
- * later with an id of N or less is dropped; the next id begins a new
- * reply. Pings are answered with a pong of the same id at once.
+ * Interruption: audio events carry increasing event ids. A playout reply
+ * holds the audio of one agent response (a new one begins at the audio
+ * after agent_response), so each reply is a range of ids. An interruption
+ * with id N cancels the reply holding N and all older ones; a newer reply
+ * already queued (its ids all past N) survives and plays. Any audio that
+ * comes later with an id of N or less is dropped. Only two replies can be
+ * unfinished in the playout: while one is held behind another, the next
+ * response's audio joins it rather than begin a third (an interruption
+ * then cancels that whole reply, as before). Pings are answered with a
+ * pong of the same id at once.
  *
  * createBooking arrives as a client tool call and is answered here,
  * through this worker's booking writer (agent_booking.c), so the agent
@@ -75,9 +79,10 @@ struct xi {
 	struct buf up_buf, down_buf;	/* converted audio on its way */
 	struct buf down_raw;		/* an audio event's decoded bytes */
 	size_t up_bytes;		/* SEND_MS of the agent's input format */
-	uint32_t ctx;			/* the playout reply of the audio since the last
-					   interruption; 0: none */
+	uint32_t ctx;			/* the playout reply audio goes to; 0: none yet */
 	int64_t ctx_first_id, last_id, dropped_upto;
+	uint32_t prev_ctx;		/* the reply before it, maybe still queued; 0: none */
+	int64_t prev_first_id;
 
 	struct agent_booking *bk;
 	char tool_call_id[128];
@@ -162,6 +167,18 @@ static void agent_audio(struct xi *x, const struct xa_msg *m)
 	playout_audio(x->po, x->ctx, x->down_buf.data, x->down_buf.len);
 }
 
+/* A new agent response: its audio gets a reply of its own, unless one is
+ * held already (a third would replace it). */
+static void reply_end(struct xi *x)
+{
+	if (!x->ctx || playout_holding(x->po))
+		return;
+	playout_done(x->po, x->ctx);
+	x->prev_ctx = x->ctx;
+	x->prev_first_id = x->ctx_first_id;
+	x->ctx = 0;
+}
+
 static void interruption(struct xi *x, int64_t id)
 {
 	if (id > x->dropped_upto)
@@ -169,10 +186,16 @@ static void interruption(struct xi *x, int64_t id)
 	x->interruptions++;
 	if (x->ctx && x->ctx_first_id <= id) {
 		playout_cancel(x->po);
-		x->ctx = 0;
+		x->ctx = x->prev_ctx = 0;
 		if (x->last_id > id)	/* not what the server does; said, not hidden */
 			log_warn("xi", x->uuid, "interruption %lld: audio up to %lld was queued "
 				 "too and is dropped with it", (long long)id, (long long)x->last_id);
+	} else if (x->prev_ctx && x->prev_first_id <= id) {
+		playout_cancel_upto(x->po, x->prev_ctx);
+		x->prev_ctx = 0;
+		if (x->ctx)
+			log_info("xi", x->uuid, "interruption %lld: the newer response from "
+				 "event %lld plays", (long long)id, (long long)x->ctx_first_id);
 	}
 	log_info("xi", x->uuid, "interruption at event %lld", (long long)id);
 }
@@ -262,6 +285,7 @@ static void on_message(void *arg, const char *data, size_t len, bool binary)
 		send_text(x, xa_pong_msg(m.event_id));
 		break;
 	case XA_AGENT_RESPONSE:
+		reply_end(x);
 		x->turns++;
 		transcript_add(x, "agent", m.text);
 		break;

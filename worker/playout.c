@@ -196,6 +196,46 @@ uint32_t playout_cancel(struct playout *p)
 	return cancel ? n : 0;
 }
 
+/*
+ * Drops the ring's samples older than the newest context written (the
+ * mark), or all of them when that context is cancelled too: the ring holds
+ * the older replies' tails, then at most the newest one's head (a reply
+ * enters only once the one before has nothing more to give).
+ */
+static void flush_upto(struct playout *p, uint32_t ctx)
+{
+	uint64_t m = atomic_load_explicit(&p->mark, memory_order_relaxed);
+	int32_t older = (int32_t)((uint32_t)m - p->r_pos);
+	int16_t skip[256];
+
+	if ((uint32_t)(m >> 32) <= ctx) {
+		p->r_pos += (uint32_t)ring_flush(p->ring);
+		return;
+	}
+	while (older > 0) {
+		size_t k = ring_read(p->ring, skip, (size_t)older < 256 ? (size_t)older : 256);
+		if (!k)
+			break;
+		p->r_pos += (uint32_t)k;
+		older -= (int32_t)k;
+	}
+}
+
+uint32_t playout_cancel_upto(struct playout *p, uint32_t ctx)
+{
+	uint32_t cur = atomic_load(&p->cur), dropped = atomic_load(&p->dropped);
+
+	if (!p->begun || ctx >= cur)
+		return playout_cancel(p);
+	if (!ctx || ctx <= dropped)
+		return 0;
+	atomic_store(&p->dropped, ctx);	/* C: no more audio of them is live */
+	flush_upto(p, ctx);
+	if (p->wake)
+		p->wake(p->wake_arg);	/* the survivor may go into the ring now */
+	return ctx;
+}
+
 void playout_lost(struct playout *p)
 {
 	atomic_store(&p->lost, atomic_load(&p->cur));	/* C */
@@ -226,6 +266,11 @@ bool playout_backlog(const struct playout *p)
 static bool live(const struct playout *p, uint32_t ctx)
 {
 	return ctx && ctx > atomic_load(&p->dropped) && ctx <= atomic_load(&p->cur);	/* C */
+}
+
+bool playout_holding(const struct playout *p)
+{
+	return live(p, p->next.ctx);
 }
 
 /* play has nothing more to give; the next context may start. */

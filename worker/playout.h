@@ -77,6 +77,20 @@ uint32_t playout_current(const struct playout *p);
  */
 uint32_t playout_cancel(struct playout *p);
 
+/*
+ * Stops the replies up to ctx (their audio in the ring and waiting goes)
+ * while a newer one, held behind them, survives and goes next. ctx at or
+ * past the current reply: playout_cancel(). Returns the newest context
+ * cancelled, 0 if none was live. The producer is woken to push. The ring
+ * knows where only its newest reply began: a reply between ctx and that
+ * one, were it in the ring too, would go with the older ones.
+ */
+uint32_t playout_cancel_upto(struct playout *p, uint32_t ctx);
+
+/* A reply is held behind an earlier one that is still going into the
+ * ring: one more begun now would replace the held one (two at most). */
+bool playout_holding(const struct playout *p);
+
 /* The contexts begun so far get no more audio nor done (their connection
  * died): a reply waiting behind one of them may go. */
 void playout_lost(struct playout *p);

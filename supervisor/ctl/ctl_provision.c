@@ -416,6 +416,7 @@ int ctl_provision(const struct conf *c, int argc, char **argv)
 	struct xi_spec s = {
 		.public_url = url, .agent_name = c->xi_agent_name,
 		.voice = c->xi_voice, .model = c->xi_model, .llm = c->xi_llm, .prompt = prompt,
+		.booking_client = c->xi_booking_client,
 	};
 	int rc = dry ? dry_run(c, &s) : provision(c, &s);
 	free(prompt);

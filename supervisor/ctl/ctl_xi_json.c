@@ -16,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What getCallContext assigns, and the bridge passes at the start. */
+static const char *const CONTEXT_VARS[] = { "company_name", "trade_type", "trade_label",
+					    "callout_fee", "area", "is_repeat", "greeting" };
+
 /* public_url + path, without doubling the '/'. */
 static void endpoint(char *out, size_t len, const char *base, const char *path)
 {
@@ -60,12 +64,10 @@ static json_t *assignment(const char *var)
 
 json_t *xi_tool_context(const struct xi_spec *s)
 {
-	static const char *const vars[] = { "company_name", "trade_type", "trade_label",
-					     "callout_fee", "area", "is_repeat", "greeting" };
 	json_t *assign = json_array();
 
-	for (size_t i = 0; assign && i < sizeof(vars) / sizeof(vars[0]); i++)
-		json_array_append_new(assign, assignment(vars[i]));
+	for (size_t i = 0; assign && i < sizeof(CONTEXT_VARS) / sizeof(CONTEXT_VARS[0]); i++)
+		json_array_append_new(assign, assignment(CONTEXT_VARS[i]));
 	json_t *body = json_pack(
 		"{s:s, s:s, s:{s:o, s:o}, s:[s, s]}",
 		"type", "object",
@@ -112,8 +114,44 @@ static json_t *booking_properties(void)
 		"outcome", outcome);
 }
 
+static const char BOOKING_DESC[] =
+	"Book the job once the customer agreed to the callout fee and gave their name, "
+	"phone, postcode, address and problem, with the values getCallContext returned.";
+
+/*
+ * Answered by vagent's bridge (eng_elevenlabs.c) through its booking writer,
+ * which takes the DID, the caller, the trade, the fee and the company from
+ * the call itself: the model gives only what the caller said. No
+ * system__called_number either: a websocket conversation has no phone line.
+ */
+static json_t *client_booking(void)
+{
+	json_t *props = booking_properties();
+
+	json_object_del(props, "did_number");
+	json_t *params = json_pack(
+		"{s:s, s:s, s:o, s:[s, s, s, s]}",
+		"type", "object",
+		"description", "What the caller told you",
+		"properties", props,
+		"required", "customer_name", "postcode", "address", "problem_description");
+	return json_pack(
+		"{s:{s:s, s:s, s:s, s:o, s:b, s:i, s:b, s:s, s:s}}", "tool_config",
+		"type", "client",
+		"name", XI_TOOL_BOOKING,
+		"description", BOOKING_DESC,
+		"parameters", params,
+		"expects_response", 1,
+		"response_timeout_secs", 15,
+		"force_pre_tool_speech", 1,
+		"tool_error_handling_mode", "summarized",
+		"execution_mode", "post_tool_speech");
+}
+
 json_t *xi_tool_booking(const struct xi_spec *s)
 {
+	if (s->booking_client)
+		return client_booking();
 	json_t *body = json_pack(
 		"{s:s, s:s, s:o, s:[s, s, s, s, s, s]}",
 		"type", "object",
@@ -125,9 +163,7 @@ json_t *xi_tool_booking(const struct xi_spec *s)
 		"{s:{s:s, s:s, s:s, s:i, s:b, s:o, s:s, s:s, s:s, s:s}}", "tool_config",
 		"type", "webhook",
 		"name", XI_TOOL_BOOKING,
-		"description", "Book the job once the customer agreed to the callout fee and "
-			       "gave their name, phone, postcode, address and problem, with the "
-			       "values getCallContext returned.",
+		"description", BOOKING_DESC,
 		"response_timeout_secs", 15,
 		"force_pre_tool_speech", 1,
 		"api_schema", api_schema(s, "/api/voice-agent/create_booking", true, body),
@@ -143,14 +179,23 @@ json_t *xi_agent(const struct xi_spec *s, const char *context_tool_id,
 	json_t *keywords = json_pack("[s, s, s, s, s, s, s, s, s]", "postcode", "plumber",
 				     "electrician", "drainage", "locksmith", "callout",
 				     "leaking", "tripped", "blocked");
-	/* The agent greets after getCallContext, from the prompt: no first message. */
+	/*
+	 * The agent greets from the prompt: no first message. Every context
+	 * variable starts empty, so the prompt can tell a call the bridge
+	 * filled (no getCallContext round trip) from a direct SIP call.
+	 */
+	json_t *empty = json_object();
+
+	for (size_t i = 0; empty && i < sizeof(CONTEXT_VARS) / sizeof(CONTEXT_VARS[0]); i++)
+		json_object_set_new(empty, CONTEXT_VARS[i], json_string(""));
 	json_t *agent = json_pack(
-		"{s:s, s:s, s:{s:s, s:s, s:f, s:[s, s]}}",
+		"{s:s, s:s, s:{s:s, s:s, s:f, s:[s, s]}, s:{s:o}}",
 		"first_message", "",
 		"language", "en",
 		"prompt",
 		"prompt", s->prompt, "llm", s->llm, "temperature", 0.4,
-		"tool_ids", context_tool_id, booking_tool_id);
+		"tool_ids", context_tool_id, booking_tool_id,
+		"dynamic_variables", "dynamic_variable_placeholders", empty);
 	/* u-law 8 kHz both ways: what a SIP trunk carries, no resampling. */
 	return json_pack(
 		"{s:s, s:[s], s:{s:o, s:{s:s, s:s, s:s, s:f, s:f, s:f}, "

@@ -2,8 +2,9 @@
  * ctl_xi_json.h - the JSON bodies of ElevenLabs' provisioning REST API
  * (protocols.md 5.6) for vagent's cloud agent, and reading its answers.
  *
- * Owns: what the getCallContext and createBooking server tools and the
- * agent look like (the seed's setup script, section 11: names, schemas,
+ * Owns: what the getCallContext and createBooking tools and the agent
+ * look like (createBooking a webhook when the agent takes calls itself, a
+ * client tool the bridge answers when vagent's elevenlabs engine bridges) (the seed's setup script, section 11: names, schemas,
  * dynamic-variable assignments, timeouts, audio formats), pointed at our
  * api's did_context and create_booking; finding a tool or agent by name
  * in a list answer; turning an error body into one line.
@@ -14,6 +15,7 @@
 #ifndef VG_CTL_XI_JSON_H
 #define VG_CTL_XI_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -30,9 +32,14 @@ struct xi_spec {
 	const char *model;		/* TTS model_id */
 	const char *llm;
 	const char *prompt;
+	bool booking_client;		/* createBooking a client tool (vagent bridges), else a webhook */
 };
 
-/* {"tool_config":{...}} for POST /v1/convai/tools and PATCH .../tools/ID. */
+/*
+ * {"tool_config":{...}} for POST /v1/convai/tools and PATCH .../tools/ID.
+ * A client createBooking (s->booking_client) has parameters and
+ * expects_response, no URL: the bridge books with the call's own context.
+ */
 json_t *xi_tool_context(const struct xi_spec *s);
 json_t *xi_tool_booking(const struct xi_spec *s);
 

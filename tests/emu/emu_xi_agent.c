@@ -24,7 +24,9 @@
  * came from. Chunks go out at once, faster than real time, as the real
  * service sends them. When the caller speaks for 200 ms while the agent's
  * audio is still playing, an interruption with the last audio id goes out,
- * then one late chunk with that same id (protocols.md 5.7 item 6).
+ * then one late chunk with that same id (protocols.md 5.7 item 6); with
+ * "race_next" on the interrupted turn, the next turn's response goes out
+ * first (newer audio queued before the interruption).
  *
  * Emulator-only: GET /emu/state: per conversation, what it was given and
  * what it saw (dynamic variables, pings and the pongs that answered them,
@@ -226,18 +228,29 @@ static void take_turn(struct xa_conn *c)
 	say(c, turn);
 }
 
-/* The caller talked over audio still playing: stop it, as the real one does. */
+/*
+ * The caller talked over audio still playing: stop it, as the real one does.
+ * A turn with "race_next" has the next turn's response (no user line) sent
+ * before the interruption, as when the service answered before it noticed.
+ */
 static void interrupt(struct xa_conn *c)
 {
 	int64_t id = c->last_audio_id;
+	json_t *next = NULL;
 
+	if (json_is_true(json_object_get(turn_at(c->srv, c->turn - 1), "race_next")))
+		next = turn_at(c->srv, c->turn);
+	c->play_end_us = emu_now_us();
+	if (next) {
+		c->turn++;
+		say(c, next);
+	}
 	c->barged = true;
 	push(c, json_pack("{s:s, s:{s:I, s:s}}", "type", "interruption", "interruption_event",
 			  "event_id", (json_int_t)id, "reason", "user_speech"));
 	report_push(c, "interruptions", json_integer(id));
 	audio_chunk(c, id, 200);	/* late audio of the interrupted response */
 	report_push(c, "late_audio", json_integer(id));
-	c->play_end_us = emu_now_us();
 	if (c->close_at_us != INT64_MAX)
 		c->close_at_us = c->play_end_us + END_GRACE_US;
 }

@@ -195,6 +195,32 @@ def test_an_interruption_drops_exactly_the_audio_at_or_below_its_id(stack, tmp_p
     d.wait_log("interruption at event %d" % n)
 
 
+def test_an_answer_queued_before_the_interruption_still_plays(stack, tmp_path):
+    """The service answers (ids N+1...) before its interruption N arrives:
+    the greeting's queued rest and late chunk go, the whole answer plays."""
+    d, agent = stack({
+        "input_format": "pcm_16000", "output_format": "pcm_16000", "chunk_ms": 200,
+        "turns": [{"say": "A long greeting about prices.", "ms": 6000, "race_next": True},
+                  {"say": "Sure, what is your postcode?", "ms": 1600, "end": True}]})
+    uid = "7c1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a03"
+    r, starts = place_call(d, tmp_path, [1.5, "Stop, I just need a plumber now.", 5.0], uid)
+    assert r["outcome"] == "server_hangup"
+    conv, = agent.state()
+    n, = conv["interruptions"]
+    greeting, answer = conv["said"]
+    assert n == greeting["audio_ids"][-1] and answer["audio_ids"][0] == n + 1
+    ids = heard_ids(tmp_path / "heard.wav")
+    old = sorted({i for i in ids if i and i <= n})
+    assert old and old[-1] < n - 10, "the greeting's queued rest was dropped"
+    assert old == list(range(greeting["audio_ids"][0], old[-1] + 1)), "not the late chunk"
+    new = [i for i in ids if i and i > n]
+    assert sorted(set(new)) == answer["audio_ids"], "the answer queued first, whole"
+    assert new == sorted(new), "in order"
+    assert ids.index(new[0]) > ids.index(old[-1])
+    assert "the newer response from event %d plays" % (n + 1) in d.log_text()
+    assert "dropped with it" not in d.log_text()
+
+
 def test_the_agent_id_comes_from_the_ids_file_else_vagentd_refuses(tmp_path):
     """A DID on the elevenlabs engine needs an agent: [elevenlabs] agent_id,
     else XI_AGENT_ID in the ids file `vagentctl provision` wrote."""

@@ -228,3 +228,40 @@ def test_example_config_dry_run(tmp_path):
     assert r.returncode == 0, r.stderr
     assert '"name": "getCallContext"' in r.stdout and "getCallContext tool" in r.stdout
     assert "/var/lib/vagent/elevenlabs.ids" in r.stdout
+
+
+def booking_tool(conf):
+    r = provision(conf, "--dry-run")
+    assert r.returncode == 0, r.stderr
+    docs = json_docs("\n".join(l for l in r.stdout.splitlines() if not l.startswith("#")))
+    tools = {d["tool_config"]["name"]: d["tool_config"] for d in docs if "tool_config" in d}
+    assert tools["getCallContext"]["type"] == "webhook", "a direct SIP call still needs it"
+    return tools["createBooking"]
+
+
+def test_a_bridged_agent_books_through_a_client_tool(tmp_path):
+    """booking_tool = client: the bridge answers createBooking (no URL, no
+    key); unset, it is client when some call uses the elevenlabs engine,
+    else a webhook (the agent answers SIP calls itself)."""
+    url = "http://127.0.0.1:%d" % free_port()
+    conf, _ = make_conf(tmp_path, url, booking_tool="client")
+    tool = booking_tool(conf)
+    assert tool["type"] == "client" and tool["expects_response"] is True
+    assert "api_schema" not in tool
+    assert set(tool["parameters"]["required"]) == {"customer_name", "postcode", "address",
+                                                   "problem_description"}
+    assert "did_number" not in tool["parameters"]["properties"]
+
+    conf, _ = make_conf(tmp_path, url)
+    assert booking_tool(conf)["type"] == "webhook", "no bridge: the default is a webhook"
+    with open(conf, "a") as f:
+        f.write("[call]\noverflow_engine = elevenlabs\n[elevenlabs]\nagent_id = agent_x\n")
+    assert booking_tool(conf)["type"] == "client", "the overflow bridges: client"
+    conf, _ = make_conf(tmp_path, url, booking_tool="webhook", agent_id="agent_x")
+    with open(conf, "a") as f:
+        f.write("[did:442039962952]\nengine = elevenlabs\n")
+    assert booking_tool(conf)["type"] == "webhook", "an explicit choice wins"
+
+    conf, _ = make_conf(tmp_path, url, booking_tool="server")
+    r = provision(conf, "--dry-run")
+    assert r.returncode != 0 and "[elevenlabs] booking_tool" in r.stderr, r.stderr

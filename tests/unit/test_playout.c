@@ -1,7 +1,8 @@
 /*
  * test_playout.c - unit tests for worker/playout.h, the agent's outbound
  * audio (issue 9): contexts, the order of consecutive replies, the flush
- * of a cancelled reply's audio, played samples, the first-audio event.
+ * of a cancelled reply's audio, the cancel of the older replies only (a
+ * held follow-up survives), played samples, the first-audio event.
  *
  * The ring here is a stand-in with ipc/ring.h's interface (ring.c has its
  * own tests) that can run the main loop's cancel at the one moment a unit
@@ -266,6 +267,64 @@ static void a_cancelled_follow_up_never_enters(void **state)
 	assert_false(playout_backlog(f->p));
 }
 
+/* Interruption of the reply being said while the next is held: only the
+ * older goes, the follow-up plays (the cloud bridge's replies by event id). */
+static void cancel_upto_keeps_the_held_follow_up(void **state)
+{
+	struct fx *f = *state;
+	uint32_t b, a = a_then_b(f, &b);
+	int wakes = f->wakes;
+
+	assert_true(playout_holding(f->p));
+	assert_int_equal(playout_cancel_upto(f->p, a), a);
+	assert_int_equal(f->wakes, wakes + 1);		/* the producer is told to push */
+	assert_int_equal(ring_avail(&f->ring->r), 0);	/* a's queued audio went */
+	playout_push(f->p);
+	ring_holds(f, 0, 100);				/* b goes without a's done */
+	assert_false(playout_holding(f->p));
+	assert_int_equal(say(f, a, 1, 100), -ESTALE);	/* a's late chunk */
+	assert_int_equal(say(f, b, 2, 50), 0);
+	ring_holds(f, 0, 150);
+	assert_int_equal(playout_current(f->p), b);
+	assert_int_equal(playout_written(f->p, b), 150);
+	assert_int_equal(playout_cancel_upto(f->p, a), 0);	/* twice is harmless */
+	ring_holds(f, 0, 150);
+}
+
+/* The older reply's tail already in the ring goes; the newer's head stays,
+ * and its samples are counted as played. */
+static void cancel_upto_cuts_the_ring_at_the_newer_reply(void **state)
+{
+	struct fx *f = *state;
+	uint32_t b, a = a_then_b(f, &b);
+	size_t got;
+
+	playout_done(f->p, a);
+	ring_holds(f, 100, 100);
+	assert_int_equal(take(f, 40, 1, &got), 40);
+	assert_int_equal(playout_cancel_upto(f->p, a), a);
+	ring_holds(f, 0, 100);
+	assert_int_equal(take(f, 160, 2, &got), 100);
+	assert_int_equal(got, 100);
+	assert_int_equal(playout_played(f->p, b), 100);
+}
+
+/* Up to the current reply is a whole cancel, as playout_cancel(). */
+static void cancel_upto_the_current_reply_cancels_all(void **state)
+{
+	struct fx *f = *state;
+	uint32_t b, a = a_then_b(f, &b);
+
+	assert_int_equal(playout_cancel_upto(f->p, b), b);
+	assert_int_equal(ring_avail(&f->ring->r), 0);
+	assert_int_equal(say(f, b, 2, 100), -ESTALE);
+	assert_int_equal(say(f, a, 1, 100), -ESTALE);
+	playout_push(f->p);
+	assert_int_equal(ring_avail(&f->ring->r), 0);
+	assert_false(playout_holding(f->p));
+	assert_int_equal(playout_cancel_upto(f->p, b), 0);
+}
+
 static void cancel_now(void *arg)
 {
 	struct fx *f = arg;
@@ -472,6 +531,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(first_audio_is_reported_once_per_reply,
 						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(a_one_byte_chunk_is_kept_for_the_next,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(cancel_upto_keeps_the_held_follow_up,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(cancel_upto_cuts_the_ring_at_the_newer_reply,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(cancel_upto_the_current_reply_cancels_all,
 						fx_setup, fx_teardown),
 		cmocka_unit_test(audio_is_the_same_however_the_chunks_are_cut),
 		cmocka_unit_test(a_long_reply_waits_for_ring_space),

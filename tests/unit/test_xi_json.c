@@ -3,7 +3,9 @@
  *
  * Protects: the tools call our api's paths at the public URL (one '/'
  * however the URL ends) with our key, take the DID and caller from the
- * call rather than the model, and fill the prompt's variables; the agent
+ * call rather than the model, and fill the prompt's variables; a bridged
+ * agent's createBooking is a client tool with no URL, key or phone-line
+ * variable (the bridge books with the call's context); the agent
  * names both tools; a tool or agent is found by exact name only; every
  * ElevenLabs error body shape gives one printable line.
  */
@@ -12,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -58,6 +61,40 @@ static void tools_point_at_our_api(void **state)
 	json_decref(b);
 }
 
+static void bridged_booking_is_a_client_tool(void **state)
+{
+	(void)state;
+	struct xi_spec cs = spec;
+	json_t *w = xi_tool_booking(&spec), *b;
+
+	cs.booking_client = true;
+	b = xi_tool_booking(&cs);
+	assert_string_equal(path_str(w, "tool_config.type"), "webhook");
+	assert_string_equal(path_str(b, "tool_config.type"), "client");
+	assert_string_equal(path_str(b, "tool_config.name"), "createBooking");
+	json_t *tc = json_object_get(b, "tool_config");
+	assert_true(json_is_true(json_object_get(tc, "expects_response")));
+	assert_null(json_object_get(tc, "api_schema"));
+	json_t *params = json_object_get(tc, "parameters");
+	assert_string_equal(path_str(params, "type"), "object");
+	assert_string_equal(path_str(params, "properties.postcode.type"), "string");
+	assert_null(json_object_get(json_object_get(params, "properties"), "did_number"));
+	json_t *req = json_object_get(params, "required");
+	assert_int_equal(json_array_size(req), 4);
+	assert_string_equal(json_string_value(json_array_get(req, 0)), "customer_name");
+	char *text = json_dumps(b, 0);
+	assert_non_null(text);
+	assert_null(strstr(text, "k123"));	/* no key where no request is made */
+	assert_null(strstr(text, "system__"));
+	free(text);
+	/* getCallContext stays a webhook: a direct SIP call still needs it. */
+	json_t *c = xi_tool_context(&cs);
+	assert_string_equal(path_str(c, "tool_config.type"), "webhook");
+	json_decref(c);
+	json_decref(w);
+	json_decref(b);
+}
+
 static void agent_names_both_tools(void **state)
 {
 	(void)state;
@@ -70,6 +107,9 @@ static void agent_names_both_tools(void **state)
 	assert_string_equal(json_string_value(json_array_get(ids, 1)), "tool_2");
 	assert_string_equal(path_str(a, "conversation_config.agent.prompt.prompt"), "Hi {{x}}");
 	assert_string_equal(path_str(a, "conversation_config.tts.voice_id"), "v1");
+	/* Empty until the bridge or getCallContext fills them: the prompt tells. */
+	assert_string_equal(path_str(a, "conversation_config.agent.dynamic_variables."
+					"dynamic_variable_placeholders.company_name"), "");
 	assert_string_equal(path_str(a, "conversation_config.asr.user_input_audio_format"),
 			    "ulaw_8000");
 	json_decref(a);
@@ -122,6 +162,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tools_point_at_our_api),
+		cmocka_unit_test(bridged_booking_is_a_client_tool),
 		cmocka_unit_test(agent_names_both_tools),
 		cmocka_unit_test(found_by_exact_name),
 		cmocka_unit_test(error_bodies),
