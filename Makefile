@@ -55,7 +55,7 @@ LDLIBS  += $(PKG_LIBS) -lm -lrt
 # supervisor forks the api, the booking-writer and the workers from it.
 AUDIO_SRC   := common/audiosocket.c common/wav.c common/audio.c
 COMMON_SRC  := common/log.c common/conf.c common/crc32.c common/base64.c common/buf.c \
-               common/file_replace.c $(AUDIO_SRC)
+               common/file_replace.c common/twilio_sig.c common/ulaw.c $(AUDIO_SRC)
 BOOKING_SRC := $(wildcard common/booking/*.c)
 IPC_SRC     := $(wildcard ipc/*.c)
 WORKER_SRC  := $(wildcard worker/*.c)

@@ -63,6 +63,9 @@ static const struct key keys[] = {
 	{ "db", "password_file", K_PATH, F(db_password_file), 0, 0, false },
 	{ "db", "database", K_STR, F(db_name), 0, 0, false },
 	{ "db", "connect_timeout", K_INT, F(db_connect_timeout), 1, 300, false },
+	{ "twilio", "listen", K_STR, F(twilio_listen), 0, 0, true },
+	{ "twilio", "auth_token_file", K_PATH, F(twilio_token_file), 0, 0, false },
+	{ "twilio", "public_url", K_STR, F(twilio_public_url), 0, 0, false },
 	{ "api", "enabled", K_BOOL, F(api_enabled), 0, 0, true },
 	{ "api", "listen", K_STR, F(api_listen), 0, 0, true },
 	{ "api", "api_key_file", K_PATH, F(api_key_file), 0, 0, false },
@@ -635,6 +638,36 @@ static int validate_api(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* [twilio]: the listener's address, and the token that signs upgrades. */
+static int validate_twilio(struct conf *c, char *err, size_t errlen)
+{
+	char why[PATH_MAX + 128];
+
+	c->twilio_host[0] = '\0';
+	c->twilio_port = 0;
+	if (!c->twilio_listen[0])
+		return 0;
+	if (split_listen(c->twilio_listen, c->twilio_host, sizeof(c->twilio_host),
+			 &c->twilio_port) < 0) {
+		snprintf(err, errlen, "%s: [twilio] listen: '%s' is not host:port", c->path,
+			 c->twilio_listen);
+		return -EINVAL;
+	}
+	if (load_secret(c->twilio_token_file, "VAGENT_TWILIO_AUTH_TOKEN", c->secrets->twilio_token,
+			sizeof(c->secrets->twilio_token), "[twilio] auth_token_file", why,
+			sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s", c->path, why);
+		return -EACCES;
+	}
+	/* Twilio signs the URL it was given: without it no signature can be checked. */
+	if (c->secrets->twilio_token[0] && strncmp(c->twilio_public_url, "wss://", 6)) {
+		snprintf(err, errlen, "%s: [twilio] public_url: a wss:// URL is required with an "
+			 "auth token (the URL Twilio signs)", c->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static bool tts_used(const struct conf *c, const char *provider)
 {
 	if (!strcmp(c->tts_provider, provider))
@@ -784,6 +817,7 @@ static int validate(struct conf *c, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 	if ((rc = validate_api(c, err, errlen)) < 0 || (rc = validate_tts(c, err, errlen)) < 0 ||
+	    (rc = validate_twilio(c, err, errlen)) < 0 ||
 	    (rc = validate_local(c, err, errlen)) < 0 ||
 	    (rc = validate_elevenlabs(c, err, errlen)) < 0)
 		return rc;
@@ -919,5 +953,7 @@ int conf_keep_restart_only(struct conf *next, const struct conf *old,
 	next->listen_port = old->listen_port;
 	memcpy(next->api_host, old->api_host, sizeof(next->api_host));
 	next->api_port = old->api_port;
+	memcpy(next->twilio_host, old->twilio_host, sizeof(next->twilio_host));
+	next->twilio_port = old->twilio_port;
 	return changed;
 }

@@ -32,6 +32,7 @@ struct conf_secrets {
 	char llm_key[256];
 	char tts_key[256];
 	char xi_key[256];		/* [elevenlabs] api_key_file: TTS, provisioning, the bridge */
+	char twilio_token[256];		/* [twilio] auth_token_file: "" = upgrades not signed */
 };
 
 /* A webhook tool the model may call ([tool:NAME] sections). */
@@ -169,6 +170,13 @@ struct conf {
 	char xi_public_url[256];	/* our [api] as the internet reaches it */
 	char xi_ids_file[PATH_MAX];	/* IDs written here, mode 0600 */
 	char xi_agent_id[64];		/* the elevenlabs engine's agent; else the ids file's */
+
+	/* [twilio] Media Streams: Twilio dials in over a websocket */
+	char twilio_listen[280];	/* host:port; empty: no Twilio listener */
+	char twilio_host[256];		/* parsed */
+	int twilio_port;
+	char twilio_token_file[PATH_MAX];	/* else $VAGENT_TWILIO_AUTH_TOKEN */
+	char twilio_public_url[512];	/* the wss:// URL Twilio is given (and signs) */
 
 	/* [tool:NAME] sections */
 	struct conf_tool *tools;
