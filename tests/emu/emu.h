@@ -222,4 +222,8 @@ int emu_xi_api_start(struct emu *e, struct event_base *base, struct emu_xi_api *
 		     char *err, size_t errlen);
 void emu_xi_api_stop(struct emu_xi_api *x);	/* NULL is fine */
 
+/* ---- emu_twilio.c: `vagent-emu twilio ...`, Twilio dialling in (a client) ---- */
+
+int emu_twilio_main(int argc, char **argv);
+
 #endif
