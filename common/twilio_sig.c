@@ -4,7 +4,8 @@
  * The signed text is built whole in one allocation and MAC'd in one call;
  * a webhook's parameters are few and short. Parameters are sorted by name
  * (bytewise, as Twilio's own libraries do), then by value for a name
- * given twice, so the caller may pass them in the order they came.
+ * given twice, so the caller may pass them in the order they came; a
+ * name and value given twice count once (twilio-python's set()).
  */
 #include "twilio_sig.h"
 
@@ -50,6 +51,8 @@ static char *signed_text(const char *url, const struct twilio_param *params, siz
 	at = strlen(url);
 	memcpy(text, url, at);
 	for (size_t i = 0; i < n; i++) {
+		if (i && !by_name(&sorted[i - 1], &sorted[i]))
+			continue;	/* a pair given twice counts once, as Twilio's libraries do */
 		size_t nl = strlen(sorted[i]->name), vl = strlen(sorted[i]->value);
 		memcpy(text + at, sorted[i]->name, nl);
 		memcpy(text + at + nl, sorted[i]->value, vl);

@@ -79,6 +79,8 @@ static int parse_media(json_t *root, struct tw_msg *m, uint8_t *audio, size_t ca
 		m->ev = TW_OTHER;	/* only the caller's track is ours */
 		return 0;
 	}
+	while (len && b64[len - 1] == '=')
+		len--;			/* padding decodes to nothing */
 	if (len * 3 / 4 > cap) {
 		*why = "media payload too large";
 		return -EMSGSIZE;

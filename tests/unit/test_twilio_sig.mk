@@ -1,0 +1,1 @@
+UNIT_SRC_twilio_sig := common/twilio_sig.c common/base64.c
