@@ -17,6 +17,7 @@
 #include "ws_server.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -51,6 +52,7 @@ struct ws_srv {
 	bool want_close;
 	bool adopting;			/* inside lws_adopt: a failure is ours to report */
 	bool gone;			/* libwebsockets let go of the socket */
+	struct event *bye_ev;		/* the close, from the main loop (say_bye) */
 };
 
 static void srv_free(struct ws_srv *s)
@@ -61,6 +63,8 @@ static void srv_free(struct ws_srv *s)
 		free(m);
 	}
 	buf_free(&s->rx);
+	if (s->bye_ev)
+		event_free(s->bye_ev);
 	free(s);
 }
 
@@ -119,8 +123,8 @@ static int on_writeable(struct ws_srv *s, struct lws *wsi)
 	if (!m) {
 		if (!s->want_close)
 			return 0;
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-		return -1;
+		event_active(s->bye_ev, 0, 0);	/* all sent: the close, outside lws */
+		return 0;
 	}
 	if (!(s->outq = m->next))
 		s->outq_tail = NULL;
@@ -172,6 +176,28 @@ static const struct lws_protocols protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
+/*
+ * A polite close: lws 4.1 sends a close frame only when it closes the
+ * socket itself, synchronously (close_via_role_protocol). Returning -1 from
+ * a writeable callback, or its timeout kill, drops the socket without one.
+ * So the close runs from the main loop, outside any lws callback, once the
+ * queue is sent; lws then writes the frame and awaits the peer's.
+ */
+static void say_bye(evutil_socket_t fd, short what, void *arg)
+{
+	struct ws_srv *s = arg;
+	struct ws_loop *l = s->loop;
+	(void)fd; (void)what;
+
+	if (!s->wsi || !s->open || s->outq)
+		return;
+	lws_close_reason(s->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+	s->open = false;
+	/* May call back (and free s) right here: s is not touched after it. */
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
+	ws_loop_kick(l);
+}
+
 /* The context's server vhost, made the first time a socket comes. */
 static struct lws_vhost *srv_vhost(struct lws_context *ctx)
 {
@@ -206,6 +232,11 @@ int ws_srv_adopt(struct ws_srv **out, struct ws_loop *l, int fd,
 	s->h = h;
 	s->arg = arg;
 	buf_init(&s->rx, RX_MAX);
+	if (!(s->bye_ev = event_new(ws_loop_base(l), -1, 0, say_bye, s))) {
+		srv_free(s);
+		close(fd);
+		return -ENOMEM;
+	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	memset(&ad, 0, sizeof(ad));
 	ad.vh = vh;
@@ -265,7 +296,9 @@ void ws_srv_close(struct ws_srv *s)
 		return;
 	}
 	s->want_close = true;
-	if (s->open) {
+	if (s->open && !s->outq) {
+		event_active(s->bye_ev, 0, 0);
+	} else if (s->open) {
 		lws_callback_on_writable(s->wsi);
 	} else {
 		/* Not upgraded yet: nothing to say goodbye on. */
