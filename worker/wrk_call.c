@@ -98,8 +98,7 @@ struct call {
 	char reason[160];
 };
 
-static void call_end(struct call *c, enum call_outcome o, bool send_hangup,
-		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define call_end call_rt_end	/* call_rt.h: ends the call, deferred */
 
 /* ---- engine API ---- */
 
@@ -408,7 +407,6 @@ static void on_uuid(struct call *c, const struct as_frame *f)
 
 void call_rt_audio(struct call *c, int rate, const uint8_t *pcm, size_t samples)
 {
-
 	if (c->phase == PH_FIRST_AUDIO) {
 		int rc = first_audio(c, rate);
 		if (rc < 0) {
@@ -597,37 +595,21 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
 	worker_call_done(w, o);
 }
 
-static void call_vend(struct call *c, enum call_outcome o, bool send_hangup,
-		      const char *fmt, va_list ap)
+void call_rt_end(struct call *c, enum call_outcome o, bool send_hangup, const char *fmt, ...)
 {
+	va_list ap;
+
 	if (c->ended)
 		return;
 	c->ended = true;
 	c->outcome = o;
 	c->send_hangup = send_hangup;
+	va_start(ap, fmt);
 	vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+	va_end(ap);
 	if (c->rd_ev)
 		event_del(c->rd_ev);
 	event_active(c->end_ev, 0, 0);
-}
-
-static void call_end(struct call *c, enum call_outcome o, bool send_hangup,
-		     const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	call_vend(c, o, send_hangup, fmt, ap);
-	va_end(ap);
-}
-
-void call_rt_end(struct call *c, enum call_outcome o, bool hangup, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	call_vend(c, o, hangup, fmt, ap);
-	va_end(ap);
 }
 
 void call_abort(struct call *c, enum call_outcome outcome, const char *reason)

@@ -19,6 +19,8 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
                caller, local engine against the emulators at the seed's v2
                figures (STT final 120 ms, TTFT 50 ms, TTS first byte 40 ms)
   overhead     turn latency minus the emulated delays (endpointing included)
+               (both also with "stack":"twilio": the same local stack reached over
+               Twilio Media Streams, the calls placed by `vagent-emu twilio`)
   jitter_busy  jitter at 50 echo calls with a CPU-bound process per core (a busy PBX);
                the load generator runs SCHED_RR where allowed, as Asterisk does
                with -p, so the figure is vagentd's share
@@ -231,8 +233,9 @@ EMULATED_MS = ENDPOINTING_MS + STT_FINAL_MS + TTFT_MS + TTS_TTFB_MS
 CALLER_MARGIN_MS = 60	# what a caller may get above the emulated delays
 
 
-def local_stack(tmp, max_calls):
-    """Emulators at the v2 figures and a vagentd with the local engine."""
+def local_stack(tmp, max_calls, twilio=False):
+    """Emulators at the v2 figures and a vagentd with the local engine
+    (twilio: and a Media Streams listener)."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                     "integration"))
     from agent_harness import Emulators, caller_wav
@@ -250,6 +253,9 @@ def local_stack(tmp, max_calls):
     settings["stt"]["endpointing_ms"] = str(ENDPOINTING_MS)
     settings["local"] = {"prompt_file": os.path.join(here, "..", "..", "conf", "prompts",
                                                      "local.md"), "api_url": ""}
+    if twilio:
+        from harness import free_port
+        settings["twilio"] = {"listen": "127.0.0.1:%d" % free_port()}
     for k in ("STT", "LLM", "TTS"):
         os.environ.setdefault("VAGENT_%s_API_KEY" % k, "bench")
     d_dir = os.path.join(tmp, "local")
@@ -349,6 +355,40 @@ def bench_local(tmp, counts, search):
          what="every turn answered, no errors, turn p99 at the caller <= emulated + %d ms, "
               "caller jitter p99 < 5 ms" % CALLER_MARGIN_MS,
          limited_by=limited or "vagentd or the machine")
+
+
+def twilio_run(stack_tmp, n):
+    """bench_local's run with the calls placed over Media Streams."""
+    import subprocess
+    d, emus, wav = local_stack(stack_tmp, n, twilio=True)
+    try:
+        r = subprocess.run([os.path.join(BUILD, "vagent-emu"), "twilio", "--url",
+                            "ws://%s/twilio" % d.settings["twilio"]["listen"], "--calls", str(n),
+                            "--stagger-ms", "20", "--wav", wav, "--hold-ms", "0",
+                            "--voice-rms", str(VAD_RMS)],
+                           capture_output=True, text=True, timeout=600)
+        res = json.loads(r.stdout)
+        lat = json.loads(d.ctl("latency", "-j").stdout)
+    finally:
+        d.stop()
+        emus.stop()
+    return res, lat
+
+
+def bench_twilio(tmp, counts):
+    for n in counts:
+        sub = os.path.join(tmp, "twilio-%d" % n)
+        os.makedirs(sub)
+        res, lat = twilio_run(sub, n)
+        errors = n - res["completed"]
+        emit(bench="turn_latency", stack="twilio", calls=n, turns=res["turns"],
+             p50_ms=round(res["turn_p50_ms"], 1), p99_ms=round(res["turn_p99_ms"], 1),
+             max_ms=round(res["turn_max_ms"], 1), errors=errors,
+             where="at the emulated Twilio, on arrival")
+        ov = lat["overhead"]
+        emit(bench="overhead", stack="twilio", calls=n, p50_ms=ov["p50_us"] / 1000,
+             p99_ms=ov["p99_us"] / 1000, turns=ov["count"],
+             what="vagent's own hops in each turn (histogram bucket upper edges)")
 
 
 def bench_jitter_busy(tmp, n, seconds):
@@ -452,9 +492,11 @@ def bench_profile(tmp, n, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="comma-separated: handoff,jitter,busy,memory,writer,api,"
-                                   "local")
+                                   "local,twilio")
     ap.add_argument("--local-calls", type=lambda v: [int(x) for x in v.split(",") if x],
                     default=[1, 50, 100, 200], help="concurrent calls for turn latency")
+    ap.add_argument("--twilio-calls", type=lambda v: [int(x) for x in v.split(",") if x],
+                    default=[1, 50, 200], help="concurrent Media Streams calls")
     ap.add_argument("--capacity", type=lambda v: [int(x) for x in v.split(",") if x],
                     default=[100, 150, 200, 250, 300], help="capacity search steps")
     ap.add_argument("--seconds", type=int, default=10, help="audio per jitter call")
@@ -463,7 +505,7 @@ def main():
                     help="only profile one worker of a local-engine call with CALLS calls up")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "busy", "memory",
-                                                        "writer", "api", "local"}
+                                                        "writer", "api", "local", "twilio"}
     import atexit
     import shutil
     atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in RUN_DIRS])
@@ -485,6 +527,8 @@ def main():
             bench_api(tmp)
         if "local" in only:
             bench_local(tmp, args.local_calls, args.capacity)
+        if "twilio" in only:
+            bench_twilio(tmp, args.twilio_calls)
 
 
 if __name__ == "__main__":
