@@ -496,7 +496,8 @@ static void report(const struct tw_emu *e)
 		double *p = realloc(all, (nall + c->nturn + 1) * sizeof(*all));
 		if (p) {
 			all = p;
-			memcpy(all + nall, c->turn_ms, c->nturn * sizeof(*all));
+			if (c->nturn)
+				memcpy(all + nall, c->turn_ms, c->nturn * sizeof(*all));
 			nall += c->nturn;
 		}
 		const char *out = c->outcome ? c->outcome : "unfinished";
