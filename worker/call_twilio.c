@@ -49,6 +49,7 @@
 #define LEAD_SAMPLES (RATE * LEAD_MS / 1000)
 #define IN_MAX 4000			/* mu-law bytes of one inbound media message: 0.5 s */
 #define OUT_QUEUE_MAX 256		/* messages the socket has not taken: Twilio stalled */
+#define MARK_WAIT_NS (2 * NS_PER_S)	/* past the lead without an echo: marks are not coming */
 
 struct tw_call {
 	struct call *call;
@@ -58,6 +59,8 @@ struct tw_call {
 	uint64_t sent, heard;		/* stream positions, samples */
 	uint64_t cleared_at;		/* marks at or before this echo a clear */
 	uint64_t marks, clears;
+	int64_t last_echo_ns;		/* a mark came back, or audio went out after a pause */
+	bool no_marks;			/* the peer does not echo them: sent counts as heard */
 	uint8_t in[IN_MAX];
 	int16_t pcm[IN_MAX > MSG_SAMPLES ? IN_MAX : MSG_SAMPLES];
 	char msg[TW_MEDIA_CAP(MSG_SAMPLES)];
@@ -93,6 +96,18 @@ static int tw_pace(struct call *c, bool *drained)
 	struct ring *out = call_ring_out(c);
 	int rc = 0;
 
+	int64_t now = mono_ns();
+
+	if (t->sent == t->heard)
+		t->last_echo_ns = now;	/* nothing awaited: the wait starts with the next send */
+	else if (now - t->last_echo_ns > MARK_WAIT_NS && !t->no_marks) {
+		/* A peer that never echoes would hold the agent's audio for ever. */
+		log_warn("call", call_uuid(c), "twilio: no mark echoed for %d s; pacing without",
+			 (int)(MARK_WAIT_NS / NS_PER_S));
+		t->no_marks = true;
+	}
+	if (t->no_marks)
+		t->heard = t->sent;
 	while (rc == 0 && t->sent - t->heard < LEAD_SAMPLES && ring_avail(out)) {
 		size_t n = call_rt_take(c, t->pcm, MSG_SAMPLES);
 		if (n)
@@ -191,8 +206,10 @@ static void on_mark(struct tw_call *t, const struct tw_msg *m)
 
 	if (*end || end == m->mark || pos > t->sent)
 		return;		/* not one of ours */
-	if (pos > t->cleared_at && pos > t->heard)
+	if (pos > t->cleared_at && pos > t->heard) {
 		t->heard = pos;
+		t->last_echo_ns = mono_ns();
+	}
 }
 
 static void on_message(void *arg, const char *data, size_t len, bool binary)

@@ -51,6 +51,7 @@ struct item {				/* vagentd's queue at "Twilio": audio or a mark */
 struct tw_opts {
 	const char *url, *wav, *record, *did, *caller, *token, *sign_url, *signature;
 	int calls, stagger_ms, hold_ms, voice_rms;
+	bool no_marks;			/* a platform that never echoes marks */
 	struct { char digit; int ms; } dtmf[MAX_DTMF];
 	int ndtmf;
 };
@@ -115,6 +116,8 @@ static void send_json(struct tw_call *c, json_t *j)
 
 static void echo_mark(struct tw_call *c, const char *name)
 {
+	if (c->e->o.no_marks)
+		return;
 	c->marks_echoed++;
 	send_json(c, json_pack("{s:s, s:s, s:s, s:{s:s}}", "event", "mark", "sequenceNumber",
 			       "0", "streamSid", c->stream_sid, "mark", "name", name));
@@ -538,12 +541,13 @@ static void usage(FILE *fp)
 "usage: vagent-emu twilio --url ws://HOST:PORT/PATH [--wav FILE] [--calls N]\n"
 "                  [--stagger-ms MS] [--hold-ms 2000] [--did D] [--caller C]\n"
 "                  [--token T [--sign-url URL] | --signature S] [--dtmf D@MS]...\n"
-"                  [--record FILE] [--voice-rms 300] [--log FILE]\n"
+"                  [--record FILE] [--voice-rms 300] [--no-marks] [--log FILE]\n"
 "Dials vagentd as Twilio does for <Connect><Stream>, plays the WAV (8 kHz\n"
 "mono) as the caller, then hold-ms of silence, then stop; prints JSON.\n"
 "  --token T       sign the upgrade: HMAC-SHA1 of --sign-url (default --url)\n"
 "  --signature S   send this X-Twilio-Signature as it is\n"
-"  --record FILE   what call 0's phone played, as a WAV\n");
+"  --record FILE   what call 0's phone played, as a WAV\n"
+"  --no-marks      never echo a mark (a platform without them)\n");
 }
 
 static int parse(int argc, char **argv, struct tw_opts *o)
@@ -554,7 +558,7 @@ static int parse(int argc, char **argv, struct tw_opts *o)
 		{ "did", 1, NULL, 'd' }, { "caller", 1, NULL, 'c' }, { "token", 1, NULL, 't' },
 		{ "sign-url", 1, NULL, 'S' }, { "signature", 1, NULL, 'g' },
 		{ "dtmf", 1, NULL, 'D' }, { "record", 1, NULL, 'r' },
-		{ "voice-rms", 1, NULL, 'v' }, { "log", 1, NULL, 'l' }, { "help", 0, NULL, 'h' },
+		{ "voice-rms", 1, NULL, 'v' }, { "no-marks", 0, NULL, 'M' }, { "log", 1, NULL, 'l' }, { "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *log_path = NULL;
@@ -577,6 +581,7 @@ static int parse(int argc, char **argv, struct tw_opts *o)
 		case 'g': o->signature = optarg; break;
 		case 'r': o->record = optarg; break;
 		case 'v': o->voice_rms = atoi(optarg); break;
+		case 'M': o->no_marks = true; break;
 		case 'l': log_path = optarg; break;
 		case 'D':
 			if (o->ndtmf == MAX_DTMF || strlen(optarg) < 3 || optarg[1] != '@')

@@ -168,6 +168,20 @@ def test_stop_ends_the_call_cleanly(echo, tmp_path):
     assert "warn call" not in d.log_text() and "error" not in d.log_text().split("ended:")[1]
 
 
+def test_a_peer_that_never_echoes_marks_still_hears_everything(echo, tmp_path):
+    """Marks pace the agent's audio; without their echoes the call must not
+    stall after the first 240 ms: vagentd gives up on them, says so once, and
+    sends the rest as it comes."""
+    d = echo()
+    wav = str(tmp_path / "tone.wav")
+    make_wav(wav, seconds=4.0)
+    rep = dial(d, "--wav", wav, "--hold-ms", 1000, "--no-marks")
+    r = rep["results"][0]
+    assert r["outcome"] == "completed" and r["marks_echoed"] == 0, r
+    assert r["bytes_in"] >= 8000 * 4 * 0.9, "the whole echo came back"
+    assert d.log_text().count("no mark echoed") == 1
+
+
 def test_a_wrong_signature_on_the_upgrade_is_refused(echo, tmp_path):
     d = echo(token=TOKEN)
     wav = str(tmp_path / "tone.wav")
