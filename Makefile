@@ -55,7 +55,7 @@ LDLIBS  += $(PKG_LIBS) -lm -lrt
 # supervisor forks the api, the booking-writer and the workers from it.
 AUDIO_SRC   := common/audiosocket.c common/wav.c common/audio.c
 COMMON_SRC  := common/log.c common/conf.c common/crc32.c common/base64.c common/buf.c \
-               common/file_replace.c $(AUDIO_SRC)
+               common/file_replace.c common/ulaw.c $(AUDIO_SRC)
 COMMON_SRC  += common/twilio_sig.c
 COMMON_SRC  += common/twiml.c
 BOOKING_SRC := $(wildcard common/booking/*.c)
@@ -77,6 +77,7 @@ EMU_SRC    := tests/emu/emu_main.c tests/emu/emu_script.c tests/emu/emu_util.c t
 EMU_SRC    += tests/emu/emu_xi_api.c
 EMU_SRC    += tests/emu/emu_xi_agent.c
 EMU_SRC    += tests/emu/emu_twilio_rest.c
+EMU_SRC    += tests/emu/emu_twilio.c
 EMU_LIBS   := $(shell pkg-config --libs libwebsockets libevent_pthreads espeak-ng 2>/dev/null) -lev -lpthread
 CALLER_SRC := tests/caller/vagent_call.c tests/caller/vc_opts.c tests/caller/vc_call.c \
               tests/caller/vc_report.c

@@ -72,6 +72,7 @@ static const struct key keys[] = {
 	{ "db", "password_file", K_PATH, F(db_password_file), 0, 0, false },
 	{ "db", "database", K_STR, F(db_name), 0, 0, false },
 	{ "db", "connect_timeout", K_INT, F(db_connect_timeout), 1, 300, false },
+	{ "twilio", "listen", K_STR, F(twilio_listen), 0, 0, true },
 	{ "api", "enabled", K_BOOL, F(api_enabled), 0, 0, true },
 	{ "api", "listen", K_STR, F(api_listen), 0, 0, true },
 	{ "api", "api_key_file", K_PATH, F(api_key_file), 0, 0, false },
@@ -699,6 +700,8 @@ static int validate_api(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* [twilio]: the listener's address, and the token that signs upgrades. */
+
 static bool tts_used(const struct conf *c, const char *provider)
 {
 	if (!strcmp(c->tts_provider, provider))
@@ -877,6 +880,37 @@ static int validate_elevenlabs(struct conf *c, char *err, size_t errlen)
  * the stream URL is made from it), and the auth token, which the api needs
  * to check every request Twilio signs.
  */
+/* The Media Streams listener, and the wss:// URL its upgrades are signed for. */
+static int validate_twilio_listen(struct conf *c, char *err, size_t errlen)
+{
+	c->twilio_host[0] = '\0';
+	c->twilio_port = 0;
+	c->twilio_stream_url[0] = '\0';
+	if (!c->twilio_listen[0])
+		return 0;
+	if (split_listen(c->twilio_listen, c->twilio_host, sizeof(c->twilio_host),
+			 &c->twilio_port) < 0) {
+		snprintf(err, errlen, "%s: [twilio] listen: '%s' is not host:port", c->path,
+			 c->twilio_listen);
+		return -EINVAL;
+	}
+	/* Twilio signs the URL it was given: without it no signature can be checked. */
+	if (!c->secrets->twilio_token[0])
+		return 0;
+	/* The stream URL the api's TwiML gives Twilio (common/twiml.c). */
+	size_t n = strlen(c->tw_public_url);
+	while (n > 8 && c->tw_public_url[n - 1] == '/')
+		n--;
+	if (strncmp(c->tw_public_url, "https://", 8) || n <= 8 ||
+	    snprintf(c->twilio_stream_url, sizeof(c->twilio_stream_url), "wss://%.*s/twilio",
+		     (int)(n - 8), c->tw_public_url + 8) >= (int)sizeof(c->twilio_stream_url)) {
+		snprintf(err, errlen, "%s: [twilio] public_url: an https:// URL is required with "
+			 "an auth token (Twilio signs the stream's wss:// form of it)", c->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int validate_twilio(struct conf *c, char *err, size_t errlen)
 {
 	char why[PATH_MAX + 128];
@@ -899,7 +933,7 @@ static int validate_twilio(struct conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", c->path, why);
 		return -EACCES;
 	}
-	return 0;
+	return validate_twilio_listen(c, err, errlen);
 }
 
 /* Checks that need the whole file: cross-key rules and files to load. */
@@ -910,9 +944,9 @@ static int validate(struct conf *c, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 	if ((rc = validate_api(c, err, errlen)) < 0 || (rc = validate_tts(c, err, errlen)) < 0 ||
+	    (rc = validate_twilio(c, err, errlen)) < 0 ||
 	    (rc = validate_local(c, err, errlen)) < 0 ||
-	    (rc = validate_elevenlabs(c, err, errlen)) < 0 ||
-	    (rc = validate_twilio(c, err, errlen)) < 0)
+	    (rc = validate_elevenlabs(c, err, errlen)) < 0)
 		return rc;
 	if (engine_used(c, "playback")) {
 		char why[512];
@@ -1055,5 +1089,7 @@ int conf_keep_restart_only(struct conf *next, const struct conf *old,
 	next->listen_port = old->listen_port;
 	memcpy(next->api_host, old->api_host, sizeof(next->api_host));
 	next->api_port = old->api_port;
+	memcpy(next->twilio_host, old->twilio_host, sizeof(next->twilio_host));
+	next->twilio_port = old->twilio_port;
 	return changed;
 }

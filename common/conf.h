@@ -33,7 +33,7 @@ struct conf_secrets {
 	char llm_key[256];
 	char tts_key[256];
 	char xi_key[256];		/* [elevenlabs] api_key_file: TTS, provisioning, the bridge */
-	char twilio_token[256];		/* [twilio] auth_token_file: signatures, REST */
+	char twilio_token[256];		/* [twilio] auth_token_file: signatures, REST; "" = upgrades not signed */
 };
 
 /* A webhook tool the model may call ([tool:NAME] sections). */
@@ -207,6 +207,12 @@ struct conf {
 	char tw_relay_tts[32];
 	char tw_relay_voice[64];
 	char tw_relay_stt[32];
+
+	/* [twilio] Media Streams: Twilio dials in over a websocket */
+	char twilio_listen[280];	/* host:port; empty: no Twilio listener */
+	char twilio_host[256];		/* parsed */
+	int twilio_port;
+	char twilio_stream_url[300];	/* wss:// form of public_url + /twilio: what Twilio signs */
 
 	/* [tool:NAME] sections */
 	struct conf_tool *tools;

@@ -31,6 +31,8 @@ enum chan_result {
 
 enum chan_flags {
 	CHAN_F_EXITING = 1,	/* with CHAN_DONE: this worker exits now */
+	CHAN_F_TWILIO = 2,	/* with CHAN_CALL: the socket is a Twilio Media Streams
+				 * websocket (not yet upgraded), not AudioSocket */
 };
 
 struct chan_msg {

@@ -82,6 +82,8 @@ struct sup {
 	struct event_base *base;
 	int listen_fd;
 	struct event *listen_ev;
+	int twilio_fd;			/* [twilio] listen; -1: off */
+	struct event *twilio_ev;
 
 	struct shm_map shm;
 	struct wslot *slots;
@@ -133,7 +135,7 @@ struct sup {
 int pool_init(struct sup *s);
 void pool_maintain(struct sup *s);
 struct wslot *pool_pick_idle(struct sup *s);
-int pool_handoff(struct sup *s, struct wslot *w, int fd, int64_t t_accept_ns);
+int pool_handoff(struct sup *s, struct wslot *w, int fd, int64_t t_accept_ns, uint16_t flags);
 void pool_reap(struct sup *s);
 void pool_retire_idle(struct sup *s, bool all);
 void pool_signal_all(struct sup *s, int sig);
@@ -157,6 +159,7 @@ void child_free(struct sup_child *c);
 int listen_open(struct sup *s, char *err, size_t errlen);
 int listen_tcp(const char *host, int port, int backlog, int *fd, char *err, size_t errlen);
 int listen_start(struct sup *s);
+void listen_close(struct sup *s);
 
 /* sup_signals.c */
 int signals_start(struct sup *s);

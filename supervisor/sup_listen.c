@@ -1,5 +1,12 @@
 /*
- * sup_listen.c - the AudioSocket listener: accept, hand off, or turn away.
+ * sup_listen.c - the call listeners: accept, hand off, or turn away.
+ *
+ * Two listeners feed one pool: AudioSocket ([vagentd] listen) and, when
+ * configured, Twilio Media Streams ([twilio] listen). A Twilio socket is
+ * handed over before its websocket upgrade, flagged CHAN_F_TWILIO; the
+ * worker completes the handshake (call_twilio.c). Turned away, it is
+ * closed at once like an AudioSocket one, and Twilio goes on with the
+ * TwiML after <Connect>.
  *
  * The listener stays open for the life of the process, draining included:
  * a real Asterisk moves on to the next dialplan step when the server
@@ -23,6 +30,7 @@
 #include "../common/conf.h"
 #include "../common/log.h"
 #include "../common/vg_time.h"
+#include "../ipc/chan.h"
 
 #define ACCEPTS_PER_WAKEUP 64
 #define EMFILE_PAUSE_MS 100
@@ -65,8 +73,16 @@ int listen_tcp(const char *host, int port, int backlog, int *out, char *err, siz
 
 int listen_open(struct sup *s, char *err, size_t errlen)
 {
-	return listen_tcp(s->conf->listen_host, s->conf->listen_port, s->conf->backlog,
-			  &s->listen_fd, err, errlen);
+	int rc = listen_tcp(s->conf->listen_host, s->conf->listen_port, s->conf->backlog,
+			    &s->listen_fd, err, errlen);
+
+	if (rc == 0 && s->conf->twilio_listen[0] &&
+	    (rc = listen_tcp(s->conf->twilio_host, s->conf->twilio_port, s->conf->backlog,
+			     &s->twilio_fd, err, errlen)) < 0) {
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, " ([twilio] listen)");
+	}
+	return rc;
 }
 
 static void reject(struct sup *s, int fd)
@@ -77,15 +93,16 @@ static void reject(struct sup *s, int fd)
 
 static void on_resume_accept(evutil_socket_t fd, short what, void *arg)
 {
-	struct sup *s = arg;
+	struct event *ev = arg;
 	(void)fd; (void)what;
-	event_add(s->listen_ev, NULL);
+	event_add(ev, NULL);
 }
 
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct sup *s = arg;
-	bool changed = false;
+	bool changed = false, twilio = lfd == s->twilio_fd;
+	struct event *lev = twilio ? s->twilio_ev : s->listen_ev;
 	(void)what;
 
 	for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
@@ -96,8 +113,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 				struct timeval tv = { 0, EMFILE_PAUSE_MS * 1000 };
 				log_error("sup", NULL, "accept: %s; pausing the listener",
 					  strerror(errno));
-				event_del(s->listen_ev);
-				event_base_once(s->base, -1, EV_TIMEOUT, on_resume_accept, s, &tv);
+				event_del(lev);
+				event_base_once(s->base, -1, EV_TIMEOUT, on_resume_accept, lev, &tv);
 			}
 			break;
 		}
@@ -108,7 +125,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			reject(s, fd);
 			continue;
 		}
-		int rc = pool_handoff(s, w, fd, t);
+		int rc = pool_handoff(s, w, fd, t, twilio ? CHAN_F_TWILIO : 0);
 		if (rc < 0) {
 			log_error("sup", NULL, "handing a call to worker %d: %s",
 				  (int)w->pid, strerror(-rc));
@@ -124,5 +141,21 @@ int listen_start(struct sup *s)
 	s->listen_ev = event_new(s->base, s->listen_fd, EV_READ | EV_PERSIST, on_accept, s);
 	if (!s->listen_ev || event_add(s->listen_ev, NULL) < 0)
 		return -ENOMEM;
+	if (s->twilio_fd < 0)
+		return 0;
+	s->twilio_ev = event_new(s->base, s->twilio_fd, EV_READ | EV_PERSIST, on_accept, s);
+	if (!s->twilio_ev || event_add(s->twilio_ev, NULL) < 0)
+		return -ENOMEM;
 	return 0;
+}
+
+void listen_close(struct sup *s)
+{
+	if (s->listen_ev)
+		event_free(s->listen_ev);
+	if (s->twilio_ev)
+		event_free(s->twilio_ev);
+	close(s->listen_fd);
+	if (s->twilio_fd >= 0)
+		close(s->twilio_fd);
 }

@@ -353,8 +353,10 @@ static void start(struct sup *s)
 	atomic_store(&shm_hdr(&s->shm)->generation, s->generation);
 	pool_maintain(s);
 	status_write(s);
-	log_info("sup", NULL, "vagentd %s listening on %s: max_calls %d, engine %s",
-		 VAGENT_VERSION, s->conf->listen, s->conf->max_calls, s->conf->engine);
+	log_info("sup", NULL, "vagentd %s listening on %s%s%s: max_calls %d, engine %s",
+		 VAGENT_VERSION, s->conf->listen, s->twilio_fd >= 0 ? ", twilio on " : "",
+		 s->twilio_fd >= 0 ? s->conf->twilio_listen : "", s->conf->max_calls,
+		 s->conf->engine);
 	notify_systemd("READY=1");
 }
 
@@ -364,8 +366,7 @@ static void shutdown_all(struct sup *s)
 	for (size_t i = 0; i < sizeof(s->sig_ev) / sizeof(s->sig_ev[0]); i++)
 		if (s->sig_ev[i])
 			event_free(s->sig_ev[i]);
-	event_free(s->listen_ev);
-	close(s->listen_fd);
+	listen_close(s);
 	control_close(s);
 	event_free(s->tick_ev);
 	event_free(s->status_ev);
@@ -388,7 +389,7 @@ static void shutdown_all(struct sup *s)
 
 int main(int argc, char **argv)
 {
-	struct sup s = { .conf_path = VAGENT_CONF, .generation = 1, .listen_fd = -1,
+	struct sup s = { .conf_path = VAGENT_CONF, .generation = 1, .listen_fd = -1, .twilio_fd = -1,
 			 .ctl_fd = -1, .pid_fd = -1, .api_fd = -1 };
 	bool test_only = false;
 	char err[1024];

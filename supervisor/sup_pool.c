@@ -253,10 +253,10 @@ struct wslot *pool_pick_idle(struct sup *s)
 	return fresh;
 }
 
-int pool_handoff(struct sup *s, struct wslot *w, int fd, int64_t t_accept_ns)
+int pool_handoff(struct sup *s, struct wslot *w, int fd, int64_t t_accept_ns, uint16_t flags)
 {
 	struct chan_msg m = {
-		.magic = CHAN_MAGIC, .type = CHAN_CALL, .generation = w->generation,
+		.magic = CHAN_MAGIC, .type = CHAN_CALL, .flags = flags, .generation = w->generation,
 		.slot = slot_index(s, w), .seq = s->call_seq + 1, .t_accept_ns = t_accept_ns,
 	};
 	int rc = chan_send(w->chan, &m, fd);

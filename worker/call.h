@@ -1,5 +1,6 @@
 /*
- * call.h - one call in a worker: the AudioSocket session and its state.
+ * call.h - one call in a worker: the AudioSocket session and its state
+ * (a Twilio Media Streams call shares the runtime: call_rt.h).
  *
  * Owns: the call's socket (read, frame, write), its phase, the pacer that
  * paces agent audio out, and the call's slot fields in shared memory. The

@@ -61,6 +61,8 @@ struct playout {
 	void *first_arg;
 	void (*wake)(void *arg);
 	void *wake_arg;
+	void (*cancel_fn)(void *arg);	/* the call's transport: the peer drops its audio too */
+	void *cancel_arg;
 	bool begun;			/* cur was begun and is not cancelled */
 	uint32_t r_pos;			/* the ring's read position, mirrored */
 	uint64_t played;		/* samples of cur the pacer took */
@@ -180,6 +182,12 @@ uint32_t playout_current(const struct playout *p)
 	return atomic_load(&p->cur);
 }
 
+void playout_on_cancel(struct playout *p, void (*fn)(void *arg), void *arg)
+{
+	p->cancel_fn = fn;
+	p->cancel_arg = arg;
+}
+
 uint32_t playout_cancel(struct playout *p)
 {
 	uint32_t n = atomic_load(&p->cur);
@@ -193,6 +201,8 @@ uint32_t playout_cancel(struct playout *p)
 		p->begun = false;
 	}
 	p->r_pos += (uint32_t)ring_flush(p->ring);
+	if (cancel && p->cancel_fn)
+		p->cancel_fn(p->cancel_arg);
 	return cancel ? n : 0;
 }
 

@@ -54,6 +54,10 @@ void playout_close(struct playout *p);
 void playout_on_first_audio(struct playout *p, void (*fn)(void *arg, uint32_t ctx),
 			    void *arg);
 
+/* The call's transport: fn(arg) after a reply is cancelled, so audio the
+ * peer buffers (Twilio) is dropped there too. */
+void playout_on_cancel(struct playout *p, void (*fn)(void *arg), void *arg);
+
 /* ---- a producer, main loop ---- */
 
 /*

@@ -1,6 +1,7 @@
 /*
- * wrk_call.c - one AudioSocket call: read and check frames, pace agent
- * audio out, end cleanly.
+ * wrk_call.c - one call: the runtime every transport shares (call_rt.h:
+ * engine, pacer, limits, slot, record, end) and the AudioSocket transport:
+ * read and check frames, pace agent audio out, end cleanly.
  *
  * Reading: whatever the socket has is appended to one reassembly buffer
  * and parsed frame by frame, so frames split across reads and several
@@ -23,6 +24,7 @@
  * that event tears the call down once the stack has unwound.
  */
 #include "call.h"
+#include "call_rt.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -62,7 +64,9 @@ enum phase { PH_UUID, PH_FIRST_AUDIO, PH_RUNNING };
 struct call {
 	struct worker *w;
 	const struct conf *conf;
-	int fd;
+	const struct call_transport *tp;
+	void *tp_state;
+	int fd;				/* AudioSocket's; -1 for another transport */
 	uint64_t seq;
 	enum phase phase;
 	char uuid[AS_UUID_STR_LEN + 1];
@@ -98,8 +102,7 @@ struct call {
 	char reason[160];
 };
 
-static void call_end(struct call *c, enum call_outcome o, bool send_hangup,
-		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define call_end call_rt_end	/* call_rt.h: ends the call, deferred */
 
 /* ---- engine API ---- */
 
@@ -116,6 +119,9 @@ struct ring *call_ring_in(struct call *c) { return c->w->ring_in; }
 struct ring *call_ring_out(struct call *c) { return c->w->ring_out; }
 struct playout *call_playout(struct call *c) { return c->playout; }
 void *call_engine_state(const struct call *c) { return c->eng_state; }
+void *call_rt_tp(const struct call *c) { return c->tp_state; }
+bool call_rt_begun(const struct call *c) { return c->phase != PH_UUID; }
+bool call_rt_ended(const struct call *c) { return c->ended; }
 void call_set_engine_state(struct call *c, void *state) { c->eng_state = state; }
 unsigned call_down_stages(const struct call *c) { return c->down; }
 
@@ -266,21 +272,14 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
 }
 
 
-/* One 20 ms slot: a frame of agent audio, silence, or nothing. */
-static int pace_one(struct call *c)
+/* AudioSocket's 20 ms slot: a frame of agent audio, silence, or nothing. */
+static int as_pace(struct call *c, bool *drained)
 {
-	struct ring *out = c->w->ring_out;
-	size_t avail;
+	size_t avail = ring_avail(c->w->ring_out);
 
-	playout_tick(c->playout);	/* a cancelled reply's raced audio goes first */
-	if (c->eng->on_tick)
-		c->eng->on_tick(c);
-	if (c->ended)
-		return 0;
-	avail = ring_avail(out);
+	*drained = false;
 	if (avail >= (size_t)c->frame_samples) {
 		playout_read(c->playout, c->frame, (size_t)c->frame_samples);
-		c->tx_idle = false;
 		return send_audio(c, c->frame, c->frame_samples);
 	}
 	if (c->hangup_after_playout) {
@@ -289,20 +288,50 @@ static int pace_one(struct call *c)
 			playout_read(c->playout, c->frame, avail);
 			send_audio(c, c->frame, (int)avail);
 		}
-		char why[sizeof(c->reason)];	/* call_end() rewrites c->reason */
-		memcpy(why, c->reason, sizeof(why));
-		call_end(c, CALL_OUTCOME_OK, true, "%s", why);
+		*drained = true;
 		return 0;
 	}
+	*drained = !avail;
 	if (c->eng->silence_when_idle) {
 		/* The end of an utterance rarely fills a frame: pad it with silence. */
 		memset(c->frame, 0, (size_t)c->frame_samples * sizeof(int16_t));
 		if (avail)
 			playout_read(c->playout, c->frame, avail);
-		c->tx_idle = !avail;
 		return send_audio(c, c->frame, c->frame_samples);
 	}
 	return 0;
+}
+
+/* One 20 ms slot, whatever the transport. */
+static int pace_one(struct call *c)
+{
+	bool drained = false;
+	int rc;
+
+	playout_tick(c->playout);	/* a cancelled reply's raced audio goes first */
+	if (c->eng->on_tick)
+		c->eng->on_tick(c);
+	if (c->ended)
+		return 0;
+	rc = c->tp->pace(c, &drained);
+	c->tx_idle = drained;
+	if (rc == 0 && drained && c->hangup_after_playout) {
+		char why[sizeof(c->reason)];	/* call_end() rewrites c->reason */
+		memcpy(why, c->reason, sizeof(why));
+		call_end(c, CALL_OUTCOME_OK, true, "%s", why);
+	}
+	return rc;
+}
+
+size_t call_rt_take(struct call *c, int16_t *s, size_t n)
+{
+	size_t got = playout_read(c->playout, s, n);
+
+	for (size_t f = 0; f < (got + (size_t)c->frame_samples - 1) / (size_t)c->frame_samples; f++)
+		count_frame(c, true);
+	if (got)
+		c->last_tx_mono = mono_ns();
+	return got;
 }
 
 static void on_pace(void *arg, uint64_t ticks)
@@ -324,6 +353,14 @@ static void on_pace(void *arg, uint64_t ticks)
 
 /* ---- reading ---- */
 
+static void on_cancel(void *arg)
+{
+	struct call *c = arg;
+
+	if (!c->ended)
+		c->tp->flush(c);
+}
+
 static int first_audio(struct call *c, int rate)
 {
 	int rc;
@@ -339,6 +376,8 @@ static int first_audio(struct call *c, int rate)
 		(void)wrk_record_open(&c->rec, c->conf->recording_dir, c->uuid, rate);
 	if ((rc = playout_new(&c->playout, c->w->base, c->w->ring_out)) < 0)
 		return rc;
+	if (c->tp->flush)
+		playout_on_cancel(c->playout, on_cancel, c);
 	if ((rc = pacer_start(&c->pacer, c->w->base, PACE_MS, on_pace, c)) < 0)
 		return rc;
 	event_del(c->check_ev);		/* the pacer's wake-ups check from now on */
@@ -375,22 +414,33 @@ static const struct engine_ops *choose_engine(struct call *c)
 	return e;
 }
 
-static void on_uuid(struct call *c, const struct as_frame *f)
+void call_rt_begin(struct call *c, const char *uuid, const char *did, const char *cli)
 {
-	as_uuid_format(f->payload, c->uuid);
-	context_load(c->conf->context_dir, c->uuid, &c->ctx);
+	snprintf(c->uuid, sizeof(c->uuid), "%s", uuid);
+	if (did || cli) {
+		snprintf(c->ctx.did, sizeof(c->ctx.did), "%s", did ? did : "");
+		snprintf(c->ctx.cli, sizeof(c->ctx.cli), "%s", cli ? cli : "");
+	} else {
+		context_load(c->conf->context_dir, c->uuid, &c->ctx);
+	}
 	c->eng = choose_engine(c);
 	c->phase = PH_FIRST_AUDIO;
 	publish_start(c);
-	log_info("call", c->uuid, "started: did %s cli %s engine %s",
+	log_info("call", c->uuid, "started: did %s cli %s engine %s via %s",
 		 c->ctx.did[0] ? c->ctx.did : "-", c->ctx.cli[0] ? c->ctx.cli : "-",
-		 c->eng->name);
+		 c->eng->name, c->tp->name);
 }
 
-static void on_audio(struct call *c, const struct as_frame *f)
+static void on_uuid(struct call *c, const struct as_frame *f)
 {
-	int rate = as_kind_rate(f->kind);
+	char uuid[AS_UUID_STR_LEN + 1];
 
+	as_uuid_format(f->payload, uuid);
+	call_rt_begin(c, uuid, NULL, NULL);
+}
+
+void call_rt_audio(struct call *c, int rate, const uint8_t *pcm, size_t samples)
+{
 	if (c->phase == PH_FIRST_AUDIO) {
 		int rc = first_audio(c, rate);
 		if (rc < 0) {
@@ -404,10 +454,26 @@ static void on_audio(struct call *c, const struct as_frame *f)
 		return;
 	}
 	count_frame(c, false);
-	wrk_record_in(c->rec, f->payload, f->len / 2);
+	wrk_record_in(c->rec, pcm, samples);
 	/* A full ring means the engine is not consuming: newest audio is dropped. */
-	ring_write(c->w->ring_in, f->payload, f->len / 2);
-	c->eng->on_audio(c, f->payload, f->len / 2);
+	ring_write(c->w->ring_in, pcm, samples);
+	c->eng->on_audio(c, pcm, samples);
+}
+
+void call_rt_dtmf(struct call *c, char digit)
+{
+	c->dtmf++;
+	log_info("call", c->uuid, "DTMF %c", digit);
+	if (c->eng->on_dtmf && c->phase == PH_RUNNING)
+		c->eng->on_dtmf(c, digit);
+}
+
+void call_rt_rx(struct call *c, int64_t now, bool clock)
+{
+	c->last_rx_mono = now;
+	/* The caller's frame is our clock's wake-up too: what is due goes now. */
+	if (clock && c->pacer && !c->ended)
+		pacer_inbound(c->pacer, now);
 }
 
 /* One parsed frame. */
@@ -426,10 +492,7 @@ static void on_frame(struct call *c, const struct as_frame *f)
 			on_uuid(c, f);
 		return;
 	case AS_DTMF:
-		c->dtmf++;
-		log_info("call", c->uuid, "DTMF %c", f->payload[0]);
-		if (c->eng->on_dtmf && c->phase == PH_RUNNING)
-			c->eng->on_dtmf(c, (char)f->payload[0]);
+		call_rt_dtmf(c, (char)f->payload[0]);
 		return;
 	case AS_HANGUP:
 		call_end(c, CALL_OUTCOME_OK, false, "caller sent hangup");
@@ -439,7 +502,7 @@ static void on_frame(struct call *c, const struct as_frame *f)
 			 f->len ? f->payload[0] : 0);
 		return;
 	default:
-		on_audio(c, f);
+		call_rt_audio(c, as_kind_rate(f->kind), f->payload, f->len / 2);
 	}
 }
 
@@ -463,7 +526,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	c->inlen += (size_t)got;
-	c->last_rx_mono = mono_ns();
+	int64_t now = mono_ns();
+	c->last_rx_mono = now;
 	while (!c->ended &&
 	       (n = as_parse(c->in + off, c->inlen - off, c->conf->max_frame_ms, &f, &why)) > 0) {
 		on_frame(c, &f);
@@ -477,9 +541,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	}
 	memmove(c->in, c->in + off, c->inlen - off);
 	c->inlen -= off;
-	/* The caller's frame is our clock's wake-up too: what is due goes now. */
-	if (c->pacer && !c->ended)
-		pacer_inbound(c->pacer, c->last_rx_mono);
+	call_rt_rx(c, now, true);
 }
 
 /* ---- lifecycle ---- */
@@ -491,6 +553,8 @@ static void call_free(struct call *c)
 	playout_close(c->playout);	/* after the engine: its producers are stopped */
 	pacer_stop(c->pacer);
 	wrk_record_close(c->rec);
+	if (c->tp && c->tp->close)
+		c->tp->close(c);
 	if (c->rd_ev) event_free(c->rd_ev);
 	if (c->wr_ev) event_free(c->wr_ev);
 	if (c->check_ev) event_free(c->check_ev);
@@ -547,12 +611,8 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
 	enum call_outcome o = c->outcome;
 	(void)fd; (void)what;
 
-	if (c->send_hangup && c->fd >= 0) {
-		uint8_t hangup[AS_HDR_LEN];
-		size_t n = as_encode(hangup, AS_HANGUP, NULL, 0);
-		/* Best effort: the socket is closed right after either way. */
-		(void)send(c->fd, hangup, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	}
+	if (c->send_hangup && c->tp->hangup)
+		c->tp->hangup(c);
 	/* A peer's bad input is a warning (STYLE.md); a normal end is news. */
 	char id[AS_UUID_STR_LEN + 1];
 	if (c->uuid[0])
@@ -581,8 +641,7 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
 	worker_call_done(w, o);
 }
 
-static void call_end(struct call *c, enum call_outcome o, bool send_hangup,
-		     const char *fmt, ...)
+void call_rt_end(struct call *c, enum call_outcome o, bool send_hangup, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -594,7 +653,8 @@ static void call_end(struct call *c, enum call_outcome o, bool send_hangup,
 	va_start(ap, fmt);
 	vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
 	va_end(ap);
-	event_del(c->rd_ev);
+	if (c->rd_ev)
+		event_del(c->rd_ev);
 	event_active(c->end_ev, 0, 0);
 }
 
@@ -603,35 +663,44 @@ void call_abort(struct call *c, enum call_outcome outcome, const char *reason)
 	call_end(c, outcome, true, "%s", reason);
 }
 
-int call_start(struct worker *w, int fd, uint64_t seq, int64_t t_accept_ns)
+/* AudioSocket's goodbye: a hangup frame, best effort (the socket closes next). */
+static void as_hangup(struct call *c)
+{
+	uint8_t hangup[AS_HDR_LEN];
+	size_t n = as_encode(hangup, AS_HANGUP, NULL, 0);
+
+	(void)send(c->fd, hangup, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static const struct call_transport audiosocket = {
+	.name = "audiosocket",
+	.pace = as_pace,
+	.hangup = as_hangup,
+};
+
+int call_rt_new(struct call **out, struct worker *w, uint64_t seq, int64_t t_accept_ns,
+		const struct call_transport *tp, void *tp_state)
 {
 	struct call *c = calloc(1, sizeof(*c));
-	int one = 1;
 	struct timeval sec = { 1, 0 };
 
-	if (!c) {
-		close(fd);
+	*out = NULL;
+	if (!c)
 		return -ENOMEM;
-	}
 	c->w = w;
 	c->conf = w->conf;
-	c->fd = fd;
+	c->tp = tp;
+	c->tp_state = tp_state;
+	c->fd = -1;
 	c->seq = seq;
 	c->start_mono = c->last_rx_mono = mono_ns();
 	c->start_real = real_ns();
 	hist_add(&w->stats->hist[STAGE_HANDOFF], (uint64_t)(c->start_mono - t_accept_ns) / 1000);
 	snprintf(c->reason, sizeof(c->reason), "unknown");
-	/* Small frames, sent as they are made. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	evutil_make_socket_nonblocking(fd);
-	c->in = malloc(CALL_IN_BUF);
-	c->outq = malloc(OUTQ_MAX);
-	c->rd_ev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_readable, c);
-	c->wr_ev = event_new(w->base, fd, EV_WRITE, on_writable, c);
 	c->check_ev = event_new(w->base, -1, EV_PERSIST, on_check, c);
 	c->end_ev = event_new(w->base, -1, 0, on_end, c);
-	if (!c->in || !c->outq || !c->rd_ev || !c->wr_ev || !c->check_ev || !c->end_ev ||
-	    event_add(c->rd_ev, NULL) < 0 || event_add(c->check_ev, &sec) < 0) {
+	if (!c->check_ev || !c->end_ev || event_add(c->check_ev, &sec) < 0) {
+		c->tp = NULL;	/* the state stays the caller's on failure */
 		call_free(c);
 		return -ENOMEM;
 	}
@@ -639,5 +708,31 @@ int call_start(struct worker *w, int fd, uint64_t seq, int64_t t_accept_ns)
 	ring_flush(w->ring_in);
 	ring_flush(w->ring_out);
 	w->call = c;
+	*out = c;
+	return 0;
+}
+
+int call_start(struct worker *w, int fd, uint64_t seq, int64_t t_accept_ns)
+{
+	struct call *c;
+	int one = 1, rc = call_rt_new(&c, w, seq, t_accept_ns, &audiosocket, NULL);
+
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	c->fd = fd;
+	/* Small frames, sent as they are made. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	evutil_make_socket_nonblocking(fd);
+	c->in = malloc(CALL_IN_BUF);
+	c->outq = malloc(OUTQ_MAX);
+	c->rd_ev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+	c->wr_ev = event_new(w->base, fd, EV_WRITE, on_writable, c);
+	if (!c->in || !c->outq || !c->rd_ev || !c->wr_ev || event_add(c->rd_ev, NULL) < 0) {
+		w->call = NULL;
+		call_free(c);
+		return -ENOMEM;
+	}
 	return 0;
 }

@@ -33,6 +33,7 @@
 #include "../common/log.h"
 #include "../common/vg_time.h"
 #include "../ipc/chan.h"
+#include "call_rt.h"
 #include "http.h"
 #include "wrk_sched.h"
 #include "ws.h"
@@ -122,7 +123,8 @@ static void on_call_msg(struct worker *w, const struct chan_msg *m, int fd)
 	}
 	heartbeat(w);	/* the watchdog's clock for this call starts now */
 	set_slot_state(w, SLOT_BUSY);
-	int rc = call_start(w, fd, m->seq, m->t_accept_ns);
+	int rc = m->flags & CHAN_F_TWILIO ? call_start_twilio(w, fd, m->seq, m->t_accept_ns) :
+		 call_start(w, fd, m->seq, m->t_accept_ns);
 	if (rc < 0) {
 		log_error("worker", NULL, "cannot start call %llu: %s",
 			  (unsigned long long)m->seq, strerror(-rc));

@@ -490,6 +490,16 @@ struct event_base *ws_loop_base(struct ws_loop *l)
 	return l->base;
 }
 
+struct lws_context *ws_loop_lws(struct ws_loop *l)
+{
+	return l->ctx;
+}
+
+void ws_loop_kick(struct ws_loop *l)
+{
+	kick(l);
+}
+
 void ws_loop_wake(struct ws_loop *l)
 {
 	if (l->woken)

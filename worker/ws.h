@@ -37,6 +37,7 @@ struct event_base;
 struct ssl_ctx_st;
 struct ws_loop;
 struct ws_conn;
+struct lws_context;
 
 struct ws_handlers {
 	/* A whole message, as it arrives. true: also deliver it to on_message. */
@@ -75,6 +76,11 @@ int ws_loop_resolver(struct ws_loop *l, const char *resolv_conf);
 
 /* The libevent base the loop delivers its events on. */
 struct event_base *ws_loop_base(struct ws_loop *l);
+
+/* For ws_server.c, which serves on the same context: the context, and a
+ * pass soon (a watcher was changed outside one). */
+struct lws_context *ws_loop_lws(struct ws_loop *l);
+void ws_loop_kick(struct ws_loop *l);
 
 /*
  * A fill() source may have data, or on_wake_thread is wanted: the loop's

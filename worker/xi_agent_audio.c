@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../common/buf.h"
+#include "../common/ulaw.h"
 
 /* Voice on a phone line: 4 is speexdsp's VoIP default, cheap and clean. */
 #define RESAMPLE_QUALITY 4
@@ -25,27 +26,12 @@ struct xa_conv {
 
 int16_t xa_ulaw_decode(uint8_t u)
 {
-	u = (uint8_t)~u;
-	int t = ((u & 0x0f) << 3) + 0x84;
-
-	t <<= (u & 0x70) >> 4;
-	return (int16_t)((u & 0x80) ? 0x84 - t : t - 0x84);
+	return ulaw_decode(u);
 }
 
 uint8_t xa_ulaw_encode(int16_t s)
 {
-	int v = s, sign = 0, exp = 7;
-
-	if (v < 0) {
-		v = -v;
-		sign = 0x80;
-	}
-	if (v > 32635)
-		v = 32635;
-	v += 0x84;
-	for (int mask = 0x4000; !(v & mask) && exp > 0; mask >>= 1)
-		exp--;
-	return (uint8_t)~(sign | exp << 4 | ((v >> (exp + 3)) & 0x0f));
+	return ulaw_encode(s);
 }
 
 int xa_conv_new(struct xa_conv **out, struct xa_fmt from, struct xa_fmt to)

@@ -16,6 +16,7 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
   api_did_context, api_create_booking  requests/s and latency under load from
                `hey` on loopback, at a fixed rate and flat out
   turn_latency the caller's end of speech to the agent's first audio, at the
+<<<<<<< HEAD
                caller, per agent stack ("stack"), against the emulators at the
                seed's figures: local, the local engine at its v2 (STT final
                120 ms, TTFT 50 ms, TTS first byte 40 ms); v1, the local engine
@@ -27,6 +28,13 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
   overhead     vagent's own hops in a local-engine turn (local, v1), from the
                worker's histogram; overhead_at_caller: turn latency minus the
                emulated delays (endpointing included)
+=======
+               caller, local engine against the emulators at the seed's v2
+               figures (STT final 120 ms, TTFT 50 ms, TTS first byte 40 ms)
+  overhead     turn latency minus the emulated delays (endpointing included)
+               (both also with "stack":"twilio": the same local stack reached over
+               Twilio Media Streams, the calls placed by `vagent-emu twilio`)
+>>>>>>> twms
   jitter_busy  jitter at 50 echo calls with a CPU-bound process per core (a busy PBX);
                the load generator runs SCHED_RR where allowed, as Asterisk does
                with -p, so the figure is vagentd's share
@@ -252,6 +260,7 @@ XI_AGENT_KEY = "bench-xi-agent-key"
 CALLER_MARGIN_MS = 60	# what a caller may get above the emulated delays
 
 
+<<<<<<< HEAD
 def emulated_ms(stack):
     if stack == "cloud":
         return XI_AGENT_END_MS
@@ -267,6 +276,21 @@ def bench_path(name):
 
 
 def stack_daemon(tmp, stack, max_calls, settings):
+=======
+def local_stack(tmp, max_calls, twilio=False):
+    """Emulators at the v2 figures and a vagentd with the local engine
+    (twilio: and a Media Streams listener)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "integration"))
+    from agent_harness import Emulators, caller_wav
+    here = os.path.dirname(os.path.abspath(__file__))
+    d_emu = os.path.join(tmp, "emu")
+    os.makedirs(d_emu, exist_ok=True)
+    emus = Emulators(d_emu, json.load(open(os.path.join(here, "bench_script.json"))),
+                     stt_final_ms=STT_FINAL_MS, ttft_ms=TTFT_MS, tts_ttfb_ms=TTS_TTFB_MS,
+                     vad_rms=VAD_RMS)
+    settings = dict(emus.settings())
+>>>>>>> twms
     settings["vagentd"] = {"max_calls": str(max_calls + 8), "min_spare": str(max_calls + 4),
                            "max_spare": str(max_calls + 8), "log_level": "warn",
                            "worker_max_use": "0"}
@@ -295,8 +319,16 @@ def engine_settings(tmp, stack, emus):
             settings.setdefault(k, {}).update(v)
     settings["call"] = {"engine": "local", "idle_timeout": "10"}
     settings["stt"]["endpointing_ms"] = str(ENDPOINTING_MS)
+<<<<<<< HEAD
     settings["local"] = {"prompt_file": os.path.join(bench_path(".."), "..", "conf",
                                                      "prompts", "local.md"), "api_url": ""}
+=======
+    settings["local"] = {"prompt_file": os.path.join(here, "..", "..", "conf", "prompts",
+                                                     "local.md"), "api_url": ""}
+    if twilio:
+        from harness import free_port
+        settings["twilio"] = {"listen": "127.0.0.1:%d" % free_port()}
+>>>>>>> twms
     for k in ("STT", "LLM", "TTS"):
         os.environ.setdefault("VAGENT_%s_API_KEY" % k, "bench")
     return settings
@@ -489,6 +521,40 @@ def bench_stack(tmp, stack, counts, search=()):
          limited_by=limited or "vagentd or the machine")
 
 
+def twilio_run(stack_tmp, n):
+    """bench_local's run with the calls placed over Media Streams."""
+    import subprocess
+    d, emus, wav = local_stack(stack_tmp, n, twilio=True)
+    try:
+        r = subprocess.run([os.path.join(BUILD, "vagent-emu"), "twilio", "--url",
+                            "ws://%s/twilio" % d.settings["twilio"]["listen"], "--calls", str(n),
+                            "--stagger-ms", "20", "--wav", wav, "--hold-ms", "0",
+                            "--voice-rms", str(VAD_RMS)],
+                           capture_output=True, text=True, timeout=600)
+        res = json.loads(r.stdout)
+        lat = json.loads(d.ctl("latency", "-j").stdout)
+    finally:
+        d.stop()
+        emus.stop()
+    return res, lat
+
+
+def bench_twilio(tmp, counts):
+    for n in counts:
+        sub = os.path.join(tmp, "twilio-%d" % n)
+        os.makedirs(sub)
+        res, lat = twilio_run(sub, n)
+        errors = n - res["completed"]
+        emit(bench="turn_latency", stack="twilio", calls=n, turns=res["turns"],
+             p50_ms=round(res["turn_p50_ms"], 1), p99_ms=round(res["turn_p99_ms"], 1),
+             max_ms=round(res["turn_max_ms"], 1), errors=errors,
+             where="at the emulated Twilio, on arrival")
+        ov = lat["overhead"]
+        emit(bench="overhead", stack="twilio", calls=n, p50_ms=ov["p50_us"] / 1000,
+             p99_ms=ov["p99_us"] / 1000, turns=ov["count"],
+             what="vagent's own hops in each turn (histogram bucket upper edges)")
+
+
 def bench_jitter_busy(tmp, n, seconds):
     """Jitter at the caller with one CPU-bound process at nice 0 per core, as
     when Asterisk shares the box and is busy; workers in the normal class
@@ -591,10 +657,18 @@ def bench_profile(tmp, n, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="comma-separated: handoff,jitter,busy,memory,writer,api,"
+<<<<<<< HEAD
                                    "local,v1,cloud (local, v1, cloud: the agent stacks)")
     ap.add_argument("--local-calls", type=lambda v: [int(x) for x in v.split(",") if x],
                     default=[1, 50, 100, 200],
                     help="concurrent calls for turn latency, for each agent stack")
+=======
+                                   "local,twilio")
+    ap.add_argument("--local-calls", type=lambda v: [int(x) for x in v.split(",") if x],
+                    default=[1, 50, 100, 200], help="concurrent calls for turn latency")
+    ap.add_argument("--twilio-calls", type=lambda v: [int(x) for x in v.split(",") if x],
+                    default=[1, 50, 200], help="concurrent Media Streams calls")
+>>>>>>> twms
     ap.add_argument("--capacity", type=lambda v: [int(x) for x in v.split(",") if x],
                     default=[100, 150, 200, 250, 300], help="capacity search steps")
     ap.add_argument("--seconds", type=int, default=10, help="audio per jitter call")
@@ -603,8 +677,12 @@ def main():
                     help="only profile one worker of a local-engine call with CALLS calls up")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "busy", "memory",
+<<<<<<< HEAD
                                                         "writer", "api", "local", "v1",
                                                         "cloud"}
+=======
+                                                        "writer", "api", "local", "twilio"}
+>>>>>>> twms
     import atexit
     import shutil
     atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in RUN_DIRS])
@@ -625,10 +703,16 @@ def main():
         if "api" in only:
             bench_api(tmp)
         if "local" in only:
+<<<<<<< HEAD
             bench_stack(tmp, "local", args.local_calls, args.capacity)
         for stack in ("v1", "cloud"):
             if stack in only:
                 bench_stack(tmp, stack, args.local_calls)
+=======
+            bench_local(tmp, args.local_calls, args.capacity)
+        if "twilio" in only:
+            bench_twilio(tmp, args.twilio_calls)
+>>>>>>> twms
 
 
 if __name__ == "__main__":

@@ -237,4 +237,8 @@ struct evhttp_request;
 /* POST /v1/convai/twilio/outbound-call on the xi-api port; body may be NULL. */
 void emu_xi_outbound_call(struct evhttp_request *req, json_t *body, struct emu_rng *rng);
 
+/* ---- emu_twilio.c: `vagent-emu twilio ...`, Twilio dialling in (a client) ---- */
+
+int emu_twilio_main(int argc, char **argv);
+
 #endif

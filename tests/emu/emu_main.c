@@ -219,6 +219,8 @@ int main(int argc, char **argv)
 	struct event *sigterm, *sigint;
 	char err[256];
 
+	if (argc > 1 && !strcmp(argv[1], "twilio"))
+		return emu_twilio_main(argc - 1, argv + 1);	/* a client, not a server */
 	memset(&e, 0, sizeof(e));
 	parse_args(argc, argv, &e.opt);
 	if (log_open("vagent-emu", e.opt.log_path, false, LOG_LVL_INFO))

@@ -1,0 +1,204 @@
+"""Twilio Media Streams (issue 12 item 1): Twilio dials vagentd over a
+websocket on [twilio] listen, and the call runs like an AudioSocket call.
+The Twilio side is vagent-emu's (`vagent-emu twilio`): it plays the caller
+from a WAV, plays what vagentd sends as a phone would, echoes marks once
+that audio has played and honours clear."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from agent_harness import EMU, Emulators, agent_daemon, caller_wav
+from api_harness import seed_dids
+from harness import free_port, make_wav, read_wav, wait_for
+
+GEORGE = "442039962952"
+CALLER = "+447963155448"
+TOKEN = "twilio-test-auth-token-0123456789"
+BOOKING_ARGS = {"customer_name": "Ahmed Lekan", "postcode": "e5 9es",
+                "address": "42 Amhurst Road",
+                "problem_description": "Leaking pipe under the kitchen sink"}
+
+
+def twilio_section(tmp_path, token=None):
+    port = free_port()
+    sect = {"listen": "127.0.0.1:%d" % port}
+    if token:
+        path = os.path.join(str(tmp_path), "twilio.token")
+        with open(path, "w") as f:
+            f.write(token + "\n")
+        os.chmod(path, 0o600)
+        sect.update(auth_token_file=path, public_url="https://voice.example.com")
+    return sect
+
+
+def dial(d, *args, timeout=120):
+    """Runs the emulated Twilio against d; returns its JSON report."""
+    url = "ws://%s/twilio" % d.settings["twilio"]["listen"]
+    r = subprocess.run([EMU, "twilio", "--url", url] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def frames_of(path):
+    rate, data = read_wav(str(path))
+    fb = rate // 50 * 2
+    return [data[i:i + fb] for i in range(0, len(data) - fb + 1, fb)]
+
+
+def voiced_s(frames):
+    return sum(1 for f in frames if any(f)) / 50
+
+
+@pytest.fixture
+def local(daemon_factory, db, tmp_path):
+    """make(script, **emu_opts) -> (daemon, emulators): the local engine
+    behind a Twilio listener, Cartesia for the voice."""
+    seed_dids(db)
+    made = []
+
+    def make(script, **opts):
+        e = Emulators(tmp_path, script, None, **opts)
+        made.append(e)
+        d = agent_daemon(daemon_factory, db, tmp_path, e, twilio=twilio_section(tmp_path))
+        d.db = db
+        return d, e
+
+    yield make
+    for e in made:
+        e.stop()
+
+
+def place(d, tmp_path, parts, *extra):
+    wav = str(tmp_path / "caller.wav")
+    heard = tmp_path / "heard.wav"
+    caller_wav(wav, parts)
+    rep = dial(d, "--wav", wav, "--did", GEORGE, "--caller", CALLER, "--record", heard,
+               "--hold-ms", 0, *extra, timeout=180)
+    return rep["results"][0], heard
+
+
+def test_a_whole_booking_call_over_media_streams(local, tmp_path):
+    d, emu = local({
+        "stt": ["I have a leaking pipe, postcode E5 9ES, 42 Amhurst Road, I'm Ahmed Lekan."],
+        "llm": [{"content": "Booking that now.",
+                 "tool_calls": [{"name": "create_booking", "arguments": BOOKING_ARGS}]},
+                {"content": "That's booked, the plumber will be with you within the hour. Bye.",
+                 "tool_calls": [{"name": "end_call", "arguments": {}}]}]})
+    r, heard = place(d, tmp_path, [5.0, "I have a leaking pipe, postcode E5 9ES, "
+                                   "42 Amhurst Road, I'm Ahmed Lekan.", 14.0])
+    assert r["outcome"] == "server_closed", "the agent ends the call after its goodbye"
+    sid = r["call_sid"]
+    rows = wait_for(lambda: d.db.sql(
+        "SELECT customer_name, postcode, address, outcome, source FROM ai_agent_bookings "
+        "WHERE call_uuid = %s", (sid,)), 20, "the booking")
+    assert rows == [("Ahmed Lekan", "E5 9ES", "42 Amhurst Road", "booked", "local")]
+    assert d.db.sql("SELECT COUNT(*) FROM ai_agent_bookings")[0][0] == 1, "exactly one"
+    call = wait_for(lambda: d.db.sql("SELECT did, cli, outcome FROM calls WHERE uuid = %s",
+                                     (sid,)), 20, "the call row")
+    assert call == [(GEORGE, CALLER, "booked")], "DID and caller came from customParameters"
+    assert voiced_s(frames_of(heard)) > 3.0, "the caller heard the agent"
+    assert r["marks_echoed"] == r["marks_in"] > 0, "every mark was played before the close"
+    assert r["clears"] == 0
+    # The goodbye was heard to its end before vagentd closed the stream.
+    frames = frames_of(heard)
+    assert any(any(f) for f in frames[-60:]), "the goodbye's last words were played"
+    # What reached the model: the DID's company from did_context.
+    system = emu.llm_requests()[0]["messages"][0]["content"]
+    assert "George The Plumber" in system
+
+
+LONG = ("Well, our prices depend on the job, but there is a callout fee of forty eight "
+        "pounds, and after that the plumber looks at the problem and gives you a fixed "
+        "price before any work starts, so there are never any surprises on the bill.")
+
+
+def test_barge_in_sends_exactly_one_clear_and_the_agent_audio_stops(local, tmp_path):
+    after = "Sure, what is your postcode?"
+    d, emu = local({"stt": ["Tell me about your prices.", "Stop, I just need a plumber now."],
+                    "llm": [{"content": LONG}, {"content": after}]}, tokens_per_s=8)
+    r, heard = place(d, tmp_path, [5.0, "Tell me about your prices.", 4.0,
+                                   "Stop, I just need a plumber now.", 8.0])
+    assert r["clears"] == 1, r
+    at = r["clear_at_ms"][0] // 20
+    frames = frames_of(heard)
+    assert any(any(f) for f in frames[at - 10:at]), "the agent was speaking"
+    assert not any(any(f) for f in frames[at + 1:at + 20]), \
+        "after the clear the caller hears silence, not the rest of the reply"
+    assert voiced_s(frames[at + 20:]) > 1.0, "the next reply was heard"
+    d.wait_log("barge-in")
+    wait_for(lambda: d.db.sql("SELECT barge_ins FROM calls WHERE uuid = %s",
+                              (r["call_sid"],)) == [(1,)], 20, "the call row, one barge-in")
+    # The model's history keeps only what was heard of the long reply.
+    history = emu.llm_requests()[-1]["messages"]
+    said = [m["content"] for m in history if m["role"] == "assistant" and m.get("content")]
+    cut = [s for s in said if s.startswith("Well")]
+    assert cut and len(cut[0]) < len(LONG), said
+
+
+def test_dtmf_reaches_the_engine(local, tmp_path):
+    d, emu = local({"stt": [], "llm": [{"content": "Thanks, noted."}]})
+    # Keys are typed input: 4, 2 then # become one turn (agent_keypad.c).
+    r, _ = place(d, tmp_path, [8.0], "--dtmf", "4@3000", "--dtmf", "2@3300",
+                 "--dtmf", "#@3600")
+    assert r["outcome"] == "completed", r
+    d.wait_log("DTMF #")
+    users = [m["content"] for req in emu.llm_requests() for m in req["messages"]
+             if m["role"] == "user"]
+    assert any("42 (typed on the keypad)" in u for u in users), users
+
+
+@pytest.fixture
+def echo(daemon_factory, tmp_path):
+    def make(token=None):
+        return daemon_factory({"twilio": twilio_section(tmp_path, token)})
+    return make
+
+
+def test_stop_ends_the_call_cleanly(echo, tmp_path):
+    d = echo()
+    wav = str(tmp_path / "tone.wav")
+    make_wav(wav, seconds=1.0)
+    rep = dial(d, "--wav", wav, "--hold-ms", 500, "--did", GEORGE, "--caller", CALLER)
+    r = rep["results"][0]
+    assert r["outcome"] == "completed", "vagentd closed the stream after stop"
+    d.wait_log("ended: caller hung up (Twilio stop)")
+    assert r["media_in"] > 0 and r["bytes_in"] >= 8000 * 0.9, "the echo came back"
+    wait_for(lambda: d.status()["idle"] >= 2, what="the worker idle again")
+    assert "warn call" not in d.log_text() and "error" not in d.log_text().split("ended:")[1]
+
+
+def test_a_peer_that_never_echoes_marks_still_hears_everything(echo, tmp_path):
+    """Marks pace the agent's audio; without their echoes the call must not
+    stall after the first 240 ms: vagentd gives up on them, says so once, and
+    sends the rest as it comes."""
+    d = echo()
+    wav = str(tmp_path / "tone.wav")
+    make_wav(wav, seconds=4.0)
+    rep = dial(d, "--wav", wav, "--hold-ms", 1000, "--no-marks")
+    r = rep["results"][0]
+    assert r["outcome"] == "completed" and r["marks_echoed"] == 0, r
+    assert r["bytes_in"] >= 8000 * 4 * 0.9, "the whole echo came back"
+    assert d.log_text().count("no mark echoed") == 1
+
+
+def test_a_wrong_signature_on_the_upgrade_is_refused(echo, tmp_path):
+    d = echo(token=TOKEN)
+    wav = str(tmp_path / "tone.wav")
+    make_wav(wav, seconds=0.5)
+    url = "wss://voice.example.com/twilio"
+    bad = dial(d, "--wav", wav, "--token", "not-the-token", "--sign-url", url)
+    assert bad["results"][0]["outcome"] == "refused", bad
+    d.wait_log("wrong X-Twilio-Signature")
+    none = dial(d, "--wav", wav)
+    assert none["results"][0]["outcome"] == "refused", "an unsigned upgrade is refused too"
+    d.wait_log("no X-Twilio-Signature")
+    other_url = dial(d, "--wav", wav, "--token", TOKEN, "--sign-url", url + "x")
+    assert other_url["results"][0]["outcome"] == "refused", "the URL is part of what is signed"
+    good = dial(d, "--wav", wav, "--token", TOKEN, "--sign-url", url, "--hold-ms", 200)
+    r = good["results"][0]
+    assert r["outcome"] == "completed" and r["media_in"] > 0, good
+    assert "started:" in d.log_text() and d.log_text().count("started:") == 1, \
+        "only the signed call started"

@@ -1,0 +1,295 @@
+/*
+ * call_twilio.c - the Twilio Media Streams transport (protocols.md 6).
+ *
+ * Twilio dials in: the supervisor accepts the TCP connection on [twilio]
+ * listen and hands it over like an AudioSocket one; here libwebsockets
+ * completes the upgrade (ws_server.h), after checking X-Twilio-Signature
+ * when an auth token is configured. Then: connected, start (the call's
+ * name is its callSid; DID and caller come from the customParameters
+ * "did" and "caller" the api's TwiML set), media (8 kHz mu-law, each a
+ * caller frame: the pacer's wake-up as on AudioSocket), dtmf, mark, stop.
+ *
+ * Outbound, Twilio buffers and plays what it is sent, so audio is not
+ * paced frame by frame: on each tick what the ring holds goes out in
+ * media messages of up to MSG_MS, each followed by a mark named by the
+ * stream position it ends at. Twilio echoes a mark once the audio before
+ * it has played, so echoed marks are what the caller has heard. Audio is
+ * taken from the ring only while less than LEAD_MS is unheard at Twilio:
+ * the ring keeps the rest, so the engines' "still speaking" and "what was
+ * played" stay within LEAD_MS of what the caller heard, and a hangup after
+ * playout waits for the last mark. On a cancelled reply (barge-in) one
+ * clear drops Twilio's queue; the marks it echoes for that are ignored.
+ *
+ * Fails: a malformed message, media before start, or a format other than
+ * 8 kHz mono mu-law ends the call with a logged reason.
+ */
+#include "call_rt.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/conf.h"
+#include "../common/log.h"
+#include "../common/twilio_sig.h"
+#include "../common/ulaw.h"
+#include "../common/vg_time.h"
+#include "../ipc/ring.h"
+#include "twilio_ms_wire.h"
+#include "worker.h"
+#include "ws_server.h"
+
+#define RATE 8000
+#define MSG_MS 80			/* audio per media message */
+#define LEAD_MS 240			/* audio at Twilio not yet heard, at most */
+#define MSG_SAMPLES (RATE * MSG_MS / 1000)
+#define LEAD_SAMPLES (RATE * LEAD_MS / 1000)
+#define IN_MAX 4000			/* mu-law bytes of one inbound media message: 0.5 s */
+#define OUT_QUEUE_MAX 256		/* messages the socket has not taken: Twilio stalled */
+#define MARK_WAIT_NS (2 * NS_PER_S)	/* past the lead without an echo: marks are not coming */
+
+struct tw_call {
+	struct call *call;
+	struct ws_srv *ws;
+	char stream_sid[TW_SID_LEN];
+	bool connected;
+	uint64_t sent, heard;		/* stream positions, samples */
+	uint64_t cleared_at;		/* marks at or before this echo a clear */
+	uint64_t marks, clears;
+	int64_t last_echo_ns;		/* a mark came back, or audio went out after a pause */
+	bool no_marks;			/* the peer does not echo them: sent counts as heard */
+	uint8_t in[IN_MAX];
+	int16_t pcm[IN_MAX > MSG_SAMPLES ? IN_MAX : MSG_SAMPLES];
+	char msg[TW_MEDIA_CAP(MSG_SAMPLES)];
+};
+
+static int send_msg(struct tw_call *t, size_t len)
+{
+	if (!len)
+		return -EMSGSIZE;	/* our buffer: a bug, but not worth a crash */
+	return ws_srv_send_text(t->ws, t->msg, len);
+}
+
+/* ---- outbound ---- */
+
+static int send_chunk(struct tw_call *t, size_t n)
+{
+	uint8_t ulaw[MSG_SAMPLES];
+	char name[24];
+	int rc;
+
+	pcm_to_ulaw(t->pcm, n, ulaw);
+	if ((rc = send_msg(t, tw_media(t->msg, sizeof(t->msg), t->stream_sid, ulaw, n))) < 0)
+		return rc;
+	t->sent += n;
+	snprintf(name, sizeof(name), "%" PRIu64, t->sent);
+	t->marks++;
+	return send_msg(t, tw_mark(t->msg, sizeof(t->msg), t->stream_sid, name));
+}
+
+static int tw_pace(struct call *c, bool *drained)
+{
+	struct tw_call *t = call_rt_tp(c);
+	struct ring *out = call_ring_out(c);
+	int rc = 0;
+
+	int64_t now = mono_ns();
+
+	if (t->sent == t->heard)
+		t->last_echo_ns = now;	/* nothing awaited: the wait starts with the next send */
+	else if (now - t->last_echo_ns > MARK_WAIT_NS && !t->no_marks) {
+		/* A peer that never echoes would hold the agent's audio for ever. */
+		log_warn("call", call_uuid(c), "twilio: no mark echoed for %d s; pacing without",
+			 (int)(MARK_WAIT_NS / NS_PER_S));
+		t->no_marks = true;
+	}
+	if (t->no_marks)
+		t->heard = t->sent;
+	while (rc == 0 && t->sent - t->heard < LEAD_SAMPLES && ring_avail(out)) {
+		size_t n = call_rt_take(c, t->pcm, MSG_SAMPLES);
+		if (n)
+			rc = send_chunk(t, n);
+	}
+	*drained = !ring_avail(out) && t->sent == t->heard;
+	if (rc == 0 && ws_srv_queued(t->ws) > OUT_QUEUE_MAX)
+		rc = -ENOBUFS;
+	return rc;
+}
+
+static void tw_flush(struct call *c)
+{
+	struct tw_call *t = call_rt_tp(c);
+
+	if (t->sent == t->heard)
+		return;		/* Twilio holds nothing of ours */
+	if (send_msg(t, tw_clear(t->msg, sizeof(t->msg), t->stream_sid)) < 0)
+		return;
+	t->clears++;
+	t->cleared_at = t->sent;
+	t->heard = t->sent;	/* what was unheard never will be */
+}
+
+static void tw_close(struct call *c)
+{
+	struct tw_call *t = call_rt_tp(c);
+
+	if (call_rt_begun(c))
+		log_info("call", call_uuid(c), "twilio: %" PRIu64 " marks sent, %" PRIu64
+			 " clears, %.1f s of agent audio heard", t->marks, t->clears,
+			 (double)t->heard / RATE);
+	ws_srv_close(t->ws);	/* queued messages, then a normal close */
+	free(t);
+}
+
+static const struct call_transport twilio = {
+	.name = "twilio",
+	.pace = tw_pace,
+	.flush = tw_flush,
+	.close = tw_close,	/* ending is closing the socket: Twilio goes on with its TwiML */
+};
+
+/* ---- inbound ---- */
+
+static bool on_upgrade(void *arg, const char *path, const char *sig)
+{
+	struct tw_call *t = arg;
+	const struct conf *conf = call_conf(t->call);
+	const char *token = conf->secrets->twilio_token;
+
+	if (!token[0] || twilio_sig_valid(token, conf->twilio_stream_url, NULL, NULL, 0, sig))
+		return true;
+	call_rt_end(t->call, CALL_OUTCOME_FAILED, false, "twilio: upgrade of %.100s refused: "
+		    "%s X-Twilio-Signature", path, sig ? "wrong" : "no");
+	return false;
+}
+
+static void on_start(struct tw_call *t, const struct tw_msg *m)
+{
+	struct call *c = t->call;
+
+	if (call_rt_begun(c)) {
+		call_rt_end(c, CALL_OUTCOME_FAILED, true, "twilio: protocol: a second start");
+		return;
+	}
+	if (strcmp(m->encoding, "audio/x-mulaw") || m->rate != RATE || m->channels != 1) {
+		call_rt_end(c, CALL_OUTCOME_FAILED, false, "twilio: media format %s %d Hz x%d, "
+			    "not audio/x-mulaw 8000 Hz mono", m->encoding, m->rate, m->channels);
+		return;
+	}
+	memcpy(t->stream_sid, m->stream_sid, sizeof(t->stream_sid));
+	call_rt_begin(c, m->call_sid, m->did, m->caller);
+}
+
+static void on_media(struct tw_call *t, const struct tw_msg *m, int64_t now)
+{
+	struct call *c = t->call;
+
+	if (!call_rt_begun(c)) {
+		call_rt_end(c, CALL_OUTCOME_FAILED, false, "twilio: protocol: media before start");
+		return;
+	}
+	if (!m->audio_len)
+		return;
+	ulaw_to_pcm(t->in, m->audio_len, t->pcm);
+	call_rt_audio(c, RATE, (const uint8_t *)t->pcm, m->audio_len);
+	call_rt_rx(c, now, true);
+}
+
+/* An echoed mark: its name is the stream position the caller has now heard. */
+static void on_mark(struct tw_call *t, const struct tw_msg *m)
+{
+	char *end;
+	uint64_t pos = strtoull(m->mark, &end, 10);
+
+	if (*end || end == m->mark || pos > t->sent)
+		return;		/* not one of ours */
+	if (pos > t->cleared_at && pos > t->heard) {
+		t->heard = pos;
+		t->last_echo_ns = mono_ns();
+	}
+}
+
+static void on_message(void *arg, const char *data, size_t len, bool binary)
+{
+	struct tw_call *t = arg;
+	struct call *c = t->call;
+	struct tw_msg m;
+	const char *why = NULL;
+	int64_t now = mono_ns();
+
+	if (call_rt_ended(c))
+		return;
+	if (binary || tw_parse(data, len, &m, t->in, sizeof(t->in), &why) < 0) {
+		call_rt_end(c, CALL_OUTCOME_FAILED, true, "twilio: protocol: %s",
+			    binary ? "a binary message" : why);
+		return;
+	}
+	if (m.ev != TW_CONNECTED && m.ev != TW_OTHER && t->stream_sid[0] &&
+	    strcmp(m.stream_sid, t->stream_sid)) {
+		call_rt_end(c, CALL_OUTCOME_FAILED, true, "twilio: protocol: streamSid changed");
+		return;
+	}
+	call_rt_rx(c, now, false);
+	switch (m.ev) {
+	case TW_CONNECTED:
+		t->connected = true;
+		return;
+	case TW_START:
+		on_start(t, &m);
+		return;
+	case TW_MEDIA:
+		on_media(t, &m, now);
+		return;
+	case TW_DTMF:
+		if (call_rt_begun(c))
+			call_rt_dtmf(c, m.digit);
+		return;
+	case TW_MARK:
+		on_mark(t, &m);
+		return;
+	case TW_STOP:
+		call_rt_end(c, CALL_OUTCOME_OK, false, "caller hung up (Twilio stop)");
+		return;
+	case TW_OTHER:
+		return;
+	}
+}
+
+static void on_close(void *arg, const char *why)
+{
+	struct tw_call *t = arg;
+
+	call_rt_end(t->call, CALL_OUTCOME_OK, false, "twilio: stream closed (%s)", why);
+}
+
+static const struct ws_srv_handlers handlers = {
+	.on_upgrade = on_upgrade,
+	.on_message = on_message,
+	.on_close = on_close,
+};
+
+int call_start_twilio(struct worker *w, int fd, uint64_t seq, int64_t t_accept_ns)
+{
+	struct tw_call *t = calloc(1, sizeof(*t));
+	struct ws_loop *loop = worker_ws(w);
+	int rc;
+
+	if (!t || !loop) {
+		free(t);
+		close(fd);
+		return -ENOMEM;
+	}
+	if ((rc = call_rt_new(&t->call, w, seq, t_accept_ns, &twilio, t)) < 0) {
+		free(t);
+		close(fd);
+		return rc;
+	}
+	/* On failure the call ends through its own path, which frees t. */
+	if ((rc = ws_srv_adopt(&t->ws, loop, fd, &handlers, t)) < 0)
+		call_rt_end(t->call, CALL_OUTCOME_FAILED, false, "twilio: cannot adopt the socket "
+			    "(%s)", strerror(-rc));
+	return 0;
+}

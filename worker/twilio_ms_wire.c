@@ -1,0 +1,182 @@
+/*
+ * twilio_ms_wire.c - Twilio Media Streams JSON. See twilio_ms_wire.h.
+ *
+ * Inbound through jansson (one message every 20 ms per call: small). The
+ * outbound media message is built by hand around base64_encode(), since
+ * its payload is the bulk of what a call sends.
+ */
+#include "twilio_ms_wire.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/base64.h"
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+/* A sid goes back into our messages unescaped: letters and digits only. */
+static int copy_sid(char *dst, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n == 0 || n >= TW_SID_LEN)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!((src[i] >= 'A' && src[i] <= 'Z') || (src[i] >= 'a' && src[i] <= 'z') ||
+		      (src[i] >= '0' && src[i] <= '9')))
+			return -EINVAL;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+static void copy_param(char *dst, json_t *params, const char *key)
+{
+	snprintf(dst, TW_PARAM_LEN, "%s", str(params, key));
+}
+
+static int parse_start(json_t *root, struct tw_msg *m, const char **why)
+{
+	json_t *st = json_object_get(root, "start");
+	json_t *fmt = json_object_get(st, "mediaFormat");
+	json_t *params = json_object_get(st, "customParameters");
+
+	if (!json_is_object(st) || copy_sid(m->call_sid, str(st, "callSid")) < 0) {
+		*why = "start without a valid callSid";
+		return -EINVAL;
+	}
+	if (!m->stream_sid[0] && copy_sid(m->stream_sid, str(st, "streamSid")) < 0) {
+		*why = "start without a valid streamSid";
+		return -EINVAL;
+	}
+	copy_param(m->did, params, "did");
+	copy_param(m->caller, params, "caller");
+	snprintf(m->encoding, sizeof(m->encoding), "%s", str(fmt, "encoding"));
+	m->rate = (int)json_integer_value(json_object_get(fmt, "sampleRate"));
+	m->channels = (int)json_integer_value(json_object_get(fmt, "channels"));
+	return 0;
+}
+
+static int parse_media(json_t *root, struct tw_msg *m, uint8_t *audio, size_t cap,
+		       const char **why)
+{
+	json_t *media = json_object_get(root, "media");
+	json_t *payload = json_object_get(media, "payload");
+	const char *b64 = json_string_value(payload);
+	size_t len = json_string_length(payload);
+	const char *track = str(media, "track");
+
+	if (!b64) {
+		*why = "media without a payload";
+		return -EINVAL;
+	}
+	if (track[0] && strcmp(track, "inbound")) {
+		m->ev = TW_OTHER;	/* only the caller's track is ours */
+		return 0;
+	}
+	while (len && b64[len - 1] == '=')
+		len--;			/* padding decodes to nothing */
+	if (len * 3 / 4 > cap) {
+		*why = "media payload too large";
+		return -EMSGSIZE;
+	}
+	long n = base64_decode(b64, len, audio);
+	if (n < 0) {
+		*why = "media payload is not base64";
+		return -EINVAL;
+	}
+	m->audio_len = (size_t)n;
+	return 0;
+}
+
+static int parse_dtmf(json_t *root, struct tw_msg *m, const char **why)
+{
+	const char *d = str(json_object_get(root, "dtmf"), "digit");
+
+	if (strlen(d) != 1 || !strchr("0123456789*#ABCD", d[0])) {
+		*why = "dtmf without a valid digit";
+		return -EINVAL;
+	}
+	m->digit = d[0];
+	return 0;
+}
+
+static enum tw_event event_kind(const char *e)
+{
+	static const struct { const char *name; enum tw_event ev; } kinds[] = {
+		{ "connected", TW_CONNECTED }, { "start", TW_START }, { "media", TW_MEDIA },
+		{ "dtmf", TW_DTMF }, { "mark", TW_MARK }, { "stop", TW_STOP },
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(e, kinds[i].name))
+			return kinds[i].ev;
+	return TW_OTHER;
+}
+
+int tw_parse(const char *json, size_t len, struct tw_msg *m, uint8_t *audio, size_t cap,
+	     const char **why)
+{
+	json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+	const char *sid;
+	int rc = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!json_is_object(root)) {
+		json_decref(root);
+		*why = "not a JSON object";
+		return -EINVAL;
+	}
+	m->ev = event_kind(str(root, "event"));
+	sid = str(root, "streamSid");
+	if (sid[0] && copy_sid(m->stream_sid, sid) < 0) {
+		*why = "streamSid is not letters and digits";
+		rc = -EINVAL;
+	} else if (m->ev == TW_START) {
+		rc = parse_start(root, m, why);
+	} else if (m->ev == TW_MEDIA) {
+		rc = parse_media(root, m, audio, cap, why);
+	} else if (m->ev == TW_DTMF) {
+		rc = parse_dtmf(root, m, why);
+	} else if (m->ev == TW_MARK) {
+		snprintf(m->mark, sizeof(m->mark), "%s", str(json_object_get(root, "mark"), "name"));
+	}
+	json_decref(root);
+	return rc;
+}
+
+size_t tw_media(char *out, size_t cap, const char *stream_sid, const uint8_t *ulaw, size_t n)
+{
+	static const char tail[] = "\"}}";
+	int head = snprintf(out, cap, "{\"event\":\"media\",\"streamSid\":\"%s\","
+			    "\"media\":{\"payload\":\"", stream_sid);
+	size_t b64 = 4 * ((n + 2) / 3);
+
+	if (head < 0 || (size_t)head + b64 + sizeof(tail) > cap)
+		return 0;
+	base64_encode(ulaw, n, out + head);
+	memcpy(out + head + b64, tail, sizeof(tail));
+	return (size_t)head + b64 + sizeof(tail) - 1;
+}
+
+static size_t fit(int n, size_t cap)
+{
+	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+size_t tw_mark(char *out, size_t cap, const char *stream_sid, const char *name)
+{
+	return fit(snprintf(out, cap, "{\"event\":\"mark\",\"streamSid\":\"%s\","
+			    "\"mark\":{\"name\":\"%s\"}}", stream_sid, name), cap);
+}
+
+size_t tw_clear(char *out, size_t cap, const char *stream_sid)
+{
+	return fit(snprintf(out, cap, "{\"event\":\"clear\",\"streamSid\":\"%s\"}", stream_sid),
+		   cap);
+}
