@@ -122,8 +122,9 @@ def test_issue3_whole_stream_then_transport_error_is_done(stack, tmp_path, fault
 def test_issue2_a_permanent_refusal_ends_the_provider_at_once(stack, tmp_path, svc, status):
     """Issue item 2: one rule says which statuses are permanent. A 402 (no
     credit) from Cartesia was retried at every reply, a 404 from Deepgram
-    five times; now either ends that provider at once, and the call ends
-    cleanly instead of going on in silence."""
+    five times; now either ends that provider at once, and the call goes on
+    without it (the local voice for the TTS; a hand-back for STT) instead
+    of in silence."""
     d, emu = stack({"stt": ["Hello there."], "llm": [{"content": "Hi."}]},
                    "%s:refuse@%d" % (svc, status))
     r = place_call(d, tmp_path, [3.0, "Hello there.", 8.0])
@@ -132,5 +133,5 @@ def test_issue2_a_permanent_refusal_ends_the_provider_at_once(stack, tmp_path, s
     lines = [l for l in d.log_text().splitlines()
              if name + " closed" in l and ("giving up" in l or "reconnecting" in l)]
     assert len(lines) == 1 and "giving up" in lines[0], lines
-    d.wait_log("lost for good")
+    d.wait_log("switching to the local voice" if svc == "cartesia" else "lost for good")
     no_worker_died(d)
