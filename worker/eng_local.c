@@ -190,9 +190,15 @@ static void tts_error(void *arg, const char *why, bool fatal)
 	struct agent *a = arg;
 
 	agent_report(a, BRK_TTS, false);
-	/* A reply lost, no voice left, or the TTS failing for every call: the
-	 * local voice says this reply again and the rest of the call. */
-	if (a->tts_ops != &tts_espeak && (fatal || a->reply_ctx || agent_stage_down(a, BRK_TTS))) {
+	/*
+	 * No voice left, a reply lost before any of it was heard (dead air
+	 * otherwise), or the TTS failing for every call: the local voice says
+	 * this reply again and the rest of the call. A connection dropped in
+	 * the middle of a reply is not that: the provider reconnects for the
+	 * next reply, and the caller keeps the voice the business chose.
+	 */
+	bool unheard = a->reply_ctx && !a->t.tts_first_audio;
+	if (a->tts_ops != &tts_espeak && (fatal || unheard || agent_stage_down(a, BRK_TTS))) {
 		agent_local_voice(a, why);
 		return;
 	}

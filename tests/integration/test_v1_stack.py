@@ -253,11 +253,11 @@ def test_elevenlabs_dropping_the_socket_mid_reply_is_survived(v1, tmp_path):
     assert "lost for good" not in d.log_text()
 
 
-def test_a_refused_key_ends_the_call_instead_of_dead_air(v1, tmp_path):
+def test_a_refused_key_goes_on_in_the_local_voice_instead_of_dead_air(v1, tmp_path):
     d, emu, xi = v1({"stt": [], "llm": []}, xi_faults="elevenlabs:refuse@401")
     uid = "d01f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
-    r, _ = place_call(d, tmp_path, [8.0], uid)
-    assert r["outcome"] == "server_hangup", r
+    r, heard = place_call(d, tmp_path, [8.0], uid)
     log = d.log_text()
-    assert "text-to-speech lost for good" in log and "HTTP 401" in log
+    assert "HTTP 401" in log and "switching to the local voice" in log
     assert log.count("giving up") == 1 and "reconnecting" not in log, "one refusal, no retry"
+    assert voiced_s(frames_of(heard)) > 1.0, "the greeting was heard in the local voice"
