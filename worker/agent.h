@@ -150,6 +150,8 @@ void agent_say(struct agent *a, const char *text, bool in_history);
  * reply has been played, and enters ENDING for `why`. */
 void agent_say_and_end(struct agent *a, const char *text, bool in_history, const char *why);
 void agent_barge_in(struct agent *a, const char *why);
+/* agent_interrupt.c: the caller's side spoke the reply and says what of it was heard. */
+void agent_interrupted(struct agent *a, const char *heard);
 void agent_tts_done(struct agent *a, uint32_t ctx);
 void agent_reply_finished(struct agent *a);	/* last audio frame played */
 

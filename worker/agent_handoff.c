@@ -48,6 +48,7 @@
 #include "../common/log.h"
 #include "agent.h"
 #include "call.h"
+#include "call_relay.h"
 #include "http.h"
 
 #define SAID_MAX 600	/* bytes of the caller's words in the file: the latest */
@@ -160,6 +161,7 @@ static void write_reason(struct agent *a)
 		mode_t old = umask(022);
 		rc = file_replace(conf_handoff_dir(a->conf), name, text, len + 1, 0644, false);
 		umask(old);
+		relay_handoff(a->call, text, len);	/* ConversationRelay: the end carries it */
 	}
 	if (rc < 0)
 		log_error("agent", a->uuid, "hand-off: cannot write %s/va_%s.handoff: %s",

@@ -19,6 +19,8 @@
 
 #include "call.h"
 
+struct ws_srv;
+
 struct call_transport {
 	const char *name;
 	/*
@@ -52,6 +54,13 @@ bool call_rt_begun(const struct call *c);
 void call_rt_audio(struct call *c, int rate, const uint8_t *pcm, size_t samples);
 void call_rt_dtmf(struct call *c, char digit);
 
+/* Starts the engine at rate with no audio yet (a text transport). 0 or -errno (the call ends). */
+int call_rt_start(struct call *c, int rate);
+
+/* Another transport takes the call over (its upgrade named it); the old state is the caller's. */
+void call_rt_set_transport(struct call *c, const struct call_transport *tp, void *tp_state);
+const struct call_transport *call_rt_transport(const struct call *c);
+
 /* Something came from the caller at now; clock: it was a caller audio frame. */
 void call_rt_rx(struct call *c, int64_t now, bool clock);
 
@@ -65,5 +74,13 @@ bool call_rt_ended(const struct call *c);
 
 /* Twilio Media Streams (call_twilio.c): fd is the accepted websocket's socket. */
 int call_start_twilio(struct worker *w, int fd, uint64_t seq, int64_t t_accept_ns);
+
+/*
+ * ConversationRelay (call_relay.c): an upgrade to /twilio/relay on a Twilio
+ * socket. Checks the signature for the relay URL and takes the call and
+ * its socket over. false: refused (the call ends).
+ */
+bool call_relay_path(const char *path);
+bool call_relay_take(struct call *c, struct ws_srv *ws, const char *sig);
 
 #endif

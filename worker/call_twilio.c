@@ -159,6 +159,12 @@ static bool on_upgrade(void *arg, const char *path, const char *sig)
 	const struct conf *conf = call_conf(t->call);
 	const char *token = conf->secrets->twilio_token;
 
+	if (call_relay_path(path)) {	/* ConversationRelay: the call is the relay's now */
+		bool ok = call_relay_take(t->call, t->ws, sig);
+		if (ok)
+			free(t);
+		return ok;
+	}
 	if (!token[0] || twilio_sig_valid(token, conf->twilio_stream_url, NULL, NULL, 0, sig))
 		return true;
 	call_rt_end(t->call, CALL_OUTCOME_FAILED, false, "twilio: upgrade of %.100s refused: "

@@ -27,6 +27,7 @@
 #include "agent.h"
 #include "breaker.h"
 #include "call.h"
+#include "call_relay.h"
 #include "engine.h"
 #include "http.h"
 #include "playout.h"
@@ -101,7 +102,7 @@ static void stt_final(void *arg, const char *text, bool speech_final)
 	struct agent *a = arg;
 	size_t n = strlen(text);
 
-	if (n)
+	if (n && a->stt_ops != &stt_relay)	/* Twilio's hearing is not the STT's health */
 		agent_report(a, BRK_STT, true);
 	a->last_activity_ns = mono_ns();
 	a->stt_open_ns = speech_final ? 0 : a->last_activity_ns;
@@ -153,8 +154,13 @@ static void stt_error(void *arg, const char *why, bool fatal)
 	stt_down(a, "speech-to-text lost");
 }
 
+static void stt_heard(void *arg, const char *heard)
+{
+	agent_interrupted(arg, heard);
+}
+
 static const struct stt_events stt_ev = {
-	stt_speech_started, stt_partial, stt_final, stt_utterance_end, stt_error,
+	stt_speech_started, stt_partial, stt_final, stt_utterance_end, stt_error, stt_heard,
 };
 
 static void tts_first_audio(void *arg, uint32_t ctx)
@@ -214,7 +220,8 @@ static void tts_error(void *arg, const char *why, bool fatal)
 static void check_tts_late(struct agent *a, int64_t now)
 {
 	if (a->reply_ctx && a->t.tts_first_text && !a->t.tts_first_audio &&
-	    now - a->t.tts_first_text > TTS_FIRST_AUDIO_NS && a->tts_ops != &tts_espeak) {
+	    now - a->t.tts_first_text > TTS_FIRST_AUDIO_NS && a->tts_ops != &tts_espeak &&
+	    a->tts_ops != &tts_relay) {
 		agent_report(a, BRK_TTS, false);
 		agent_local_voice(a, "no audio in time");
 	}
@@ -246,6 +253,7 @@ static int local_start(struct call *c)
 {
 	struct agent *a = calloc(1, sizeof(*a));
 	struct worker *w = call_worker(c);
+	struct relay *relay = call_relay(c);	/* Twilio hears and speaks: text only */
 
 	if (!a)
 		return -ENOMEM;
@@ -255,8 +263,9 @@ static int local_start(struct call *c)
 	a->w = w;
 	a->rate = call_rate(c);
 	snprintf(a->uuid, sizeof(a->uuid), "%s", call_uuid(c));
-	a->stt_ops = &stt_deepgram;
-	a->tts_ops = strcmp(conf_tts_for(a->conf, call_did(c)), "elevenlabs") ? &tts_cartesia :
+	a->stt_ops = relay ? &stt_relay : &stt_deepgram;
+	a->tts_ops = relay ? &tts_relay :
+		     strcmp(conf_tts_for(a->conf, call_did(c)), "elevenlabs") ? &tts_cartesia :
 								       &tts_elevenlabs;
 	a->llm_ops = &llm_openai;
 	a->tts_events = &tts_ev;
@@ -271,6 +280,8 @@ static int local_start(struct call *c)
 		return -ENOMEM;
 	playout_on_first_audio(call_playout(c), tts_first_audio, a);
 	unsigned down = call_down_stages(c);
+	if (relay)	/* our STT and TTS play no part in this call */
+		down &= ~(1u << BRK_STT | 1u << BRK_TTS);
 	if (down & (1u << BRK_TTS)) {
 		a->tts_ops = &tts_espeak;
 		agent_degrade(a, BRK_TTS, "breaker open at call start");
@@ -284,6 +295,8 @@ static int local_start(struct call *c)
 				       a->uuid, &tts_ev, a);
 	if (rc < 0)
 		return rc;
+	if (relay)
+		relay_bind(relay, a->stt, a->tts);
 	if (down & (1u << BRK_STT)) {
 		stt_down(a, "speech-to-text breaker open at call start");
 		return 0;

@@ -32,6 +32,12 @@ struct stt_events {
 	void (*on_utterance_end)(void *arg);
 	/* fatal: no reconnection will follow. */
 	void (*on_error)(void *arg, const char *why, bool fatal);
+	/*
+	 * Where the caller's side speaks the agent's replies itself (a text
+	 * transport): the caller talked over the latest one, having heard
+	 * only this of it. May be NULL.
+	 */
+	void (*on_heard)(void *arg, const char *heard);
 };
 
 struct stt_ops {
@@ -45,5 +51,6 @@ struct stt_ops {
 };
 
 extern const struct stt_ops stt_deepgram;
+extern const struct stt_ops stt_relay;	/* relay_io.c: Twilio's ConversationRelay hears */
 
 #endif

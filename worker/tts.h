@@ -52,6 +52,7 @@ struct tts_ops {
 
 extern const struct tts_ops tts_cartesia;
 extern const struct tts_ops tts_elevenlabs;	/* tts_elevenlabs.c */
+extern const struct tts_ops tts_relay;	/* relay_io.c: Twilio's ConversationRelay speaks */
 extern const struct tts_ops tts_espeak;	/* the local voice, when the TTS is down */
 
 #endif

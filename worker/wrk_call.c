@@ -460,6 +460,27 @@ void call_rt_audio(struct call *c, int rate, const uint8_t *pcm, size_t samples)
 	c->eng->on_audio(c, pcm, samples);
 }
 
+int call_rt_start(struct call *c, int rate)
+{
+	int rc = c->phase == PH_FIRST_AUDIO ? first_audio(c, rate) : 0;
+
+	if (rc < 0)
+		call_end(c, CALL_OUTCOME_FAILED, true, "engine %s failed to start (%s)",
+			 c->eng->name, strerror(-rc));
+	return rc;
+}
+
+void call_rt_set_transport(struct call *c, const struct call_transport *tp, void *tp_state)
+{
+	c->tp = tp;
+	c->tp_state = tp_state;
+}
+
+const struct call_transport *call_rt_transport(const struct call *c)
+{
+	return c->tp;
+}
+
 void call_rt_dtmf(struct call *c, char digit)
 {
 	c->dtmf++;

@@ -257,6 +257,12 @@ int ws_srv_adopt(struct ws_srv **out, struct ws_loop *l, int fd,
 	return 0;
 }
 
+void ws_srv_rebind(struct ws_srv *s, const struct ws_srv_handlers *h, void *arg)
+{
+	s->h = h;
+	s->arg = arg;
+}
+
 int ws_srv_send_text(struct ws_srv *s, const char *text, size_t len)
 {
 	struct out_msg *m;

@@ -39,6 +39,12 @@ struct ws_srv_handlers {
 int ws_srv_adopt(struct ws_srv **out, struct ws_loop *l, int fd,
 		 const struct ws_srv_handlers *h, void *arg);
 
+/*
+ * Path dispatch: from inside on_upgrade, another owner takes the
+ * connection (its handlers and arg serve everything after the upgrade).
+ */
+void ws_srv_rebind(struct ws_srv *s, const struct ws_srv_handlers *h, void *arg);
+
 /* Queues a text message (copied). 0, -ENOTCONN (not open or closing), -ENOMEM. */
 int ws_srv_send_text(struct ws_srv *s, const char *text, size_t len);
 

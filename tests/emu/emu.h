@@ -240,5 +240,7 @@ void emu_xi_outbound_call(struct evhttp_request *req, json_t *body, struct emu_r
 /* ---- emu_twilio.c: `vagent-emu twilio ...`, Twilio dialling in (a client) ---- */
 
 int emu_twilio_main(int argc, char **argv);
+/* emu_twilio_relay.c: `vagent-emu twilio --relay ...`, over ConversationRelay */
+int emu_twilio_relay_main(int argc, char **argv);
 
 #endif

@@ -542,6 +542,7 @@ static void usage(FILE *fp)
 "                  [--stagger-ms MS] [--hold-ms 2000] [--did D] [--caller C]\n"
 "                  [--token T [--sign-url URL] | --signature S] [--dtmf D@MS]...\n"
 "                  [--record FILE] [--voice-rms 300] [--no-marks] [--log FILE]\n"
+"       vagent-emu twilio --relay --help: ConversationRelay instead\n"
 "Dials vagentd as Twilio does for <Connect><Stream>, plays the WAV (8 kHz\n"
 "mono) as the caller, then hold-ms of silence, then stop; prints JSON.\n"
 "  --token T       sign the upgrade: HMAC-SHA1 of --sign-url (default --url)\n"
@@ -634,6 +635,9 @@ int emu_twilio_main(int argc, char **argv)
 	struct lws_context_creation_info info;
 	struct tw_emu e;
 
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--relay"))
+			return emu_twilio_relay_main(argc, argv);
 	memset(&e, 0, sizeof(e));
 	if (parse(argc, argv, &e.o) < 0) {
 		usage(stderr);

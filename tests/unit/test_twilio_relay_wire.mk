@@ -1,0 +1,1 @@
+UNIT_SRC_twilio_relay_wire := worker/twilio_relay_wire.c
