@@ -16,7 +16,6 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
   api_did_context, api_create_booking  requests/s and latency under load from
                `hey` on loopback, at a fixed rate and flat out
   turn_latency the caller's end of speech to the agent's first audio, at the
-<<<<<<< HEAD
                caller, per agent stack ("stack"), against the emulators at the
                seed's figures: local, the local engine at its v2 (STT final
                120 ms, TTFT 50 ms, TTS first byte 40 ms); v1, the local engine
@@ -28,13 +27,9 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
   overhead     vagent's own hops in a local-engine turn (local, v1), from the
                worker's histogram; overhead_at_caller: turn latency minus the
                emulated delays (endpointing included)
-=======
-               caller, local engine against the emulators at the seed's v2
-               figures (STT final 120 ms, TTFT 50 ms, TTS first byte 40 ms)
-  overhead     turn latency minus the emulated delays (endpointing included)
-               (both also with "stack":"twilio": the same local stack reached over
-               Twilio Media Streams, the calls placed by `vagent-emu twilio`)
->>>>>>> twms
+               (turn_latency and overhead also with "stack":"twilio": the
+               local stack reached over Twilio Media Streams, the calls placed
+               by `vagent-emu twilio`)
   jitter_busy  jitter at 50 echo calls with a CPU-bound process per core (a busy PBX);
                the load generator runs SCHED_RR where allowed, as Asterisk does
                with -p, so the figure is vagentd's share
@@ -260,7 +255,6 @@ XI_AGENT_KEY = "bench-xi-agent-key"
 CALLER_MARGIN_MS = 60	# what a caller may get above the emulated delays
 
 
-<<<<<<< HEAD
 def emulated_ms(stack):
     if stack == "cloud":
         return XI_AGENT_END_MS
@@ -276,21 +270,6 @@ def bench_path(name):
 
 
 def stack_daemon(tmp, stack, max_calls, settings):
-=======
-def local_stack(tmp, max_calls, twilio=False):
-    """Emulators at the v2 figures and a vagentd with the local engine
-    (twilio: and a Media Streams listener)."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                                    "integration"))
-    from agent_harness import Emulators, caller_wav
-    here = os.path.dirname(os.path.abspath(__file__))
-    d_emu = os.path.join(tmp, "emu")
-    os.makedirs(d_emu, exist_ok=True)
-    emus = Emulators(d_emu, json.load(open(os.path.join(here, "bench_script.json"))),
-                     stt_final_ms=STT_FINAL_MS, ttft_ms=TTFT_MS, tts_ttfb_ms=TTS_TTFB_MS,
-                     vad_rms=VAD_RMS)
-    settings = dict(emus.settings())
->>>>>>> twms
     settings["vagentd"] = {"max_calls": str(max_calls + 8), "min_spare": str(max_calls + 4),
                            "max_spare": str(max_calls + 8), "log_level": "warn",
                            "worker_max_use": "0"}
@@ -299,7 +278,7 @@ def local_stack(tmp, max_calls, twilio=False):
     return Daemon(d_dir, settings, run_dir=run_dir(stack)).start()
 
 
-def engine_settings(tmp, stack, emus):
+def engine_settings(tmp, stack, emus, twilio=False):
     """The local engine's settings against the emulators; v1 adds an
     ElevenLabs TTS emulator in its own process (one espeak-ng each)."""
     from agent_harness import Emulators
@@ -318,17 +297,12 @@ def engine_settings(tmp, stack, emus):
         for k, v in v1_settings(emus["xi"]).items():
             settings.setdefault(k, {}).update(v)
     settings["call"] = {"engine": "local", "idle_timeout": "10"}
-    settings["stt"]["endpointing_ms"] = str(ENDPOINTING_MS)
-<<<<<<< HEAD
-    settings["local"] = {"prompt_file": os.path.join(bench_path(".."), "..", "conf",
-                                                     "prompts", "local.md"), "api_url": ""}
-=======
-    settings["local"] = {"prompt_file": os.path.join(here, "..", "..", "conf", "prompts",
-                                                     "local.md"), "api_url": ""}
     if twilio:
         from harness import free_port
         settings["twilio"] = {"listen": "127.0.0.1:%d" % free_port()}
->>>>>>> twms
+    settings["stt"]["endpointing_ms"] = str(ENDPOINTING_MS)
+    settings["local"] = {"prompt_file": os.path.join(bench_path(".."), "..", "conf",
+                                                     "prompts", "local.md"), "api_url": ""}
     for k in ("STT", "LLM", "TTS"):
         os.environ.setdefault("VAGENT_%s_API_KEY" % k, "bench")
     return settings
@@ -353,7 +327,7 @@ def cloud_settings(tmp, emus):
                            "api_key_file": key, "agent_id": "agent_vagent_bench"}}
 
 
-def agent_stack(tmp, max_calls, stack="local"):
+def agent_stack(tmp, max_calls, stack="local", twilio=False):
     """A vagentd answering with the stack's engine and its emulators at the
     seed's figures; returns (daemon, {name: emulator}, the caller's WAV)."""
     sys.path.insert(0, os.path.join(bench_path(".."), "integration"))
@@ -361,7 +335,7 @@ def agent_stack(tmp, max_calls, stack="local"):
     emus = {}
     try:
         settings = (cloud_settings(tmp, emus) if stack == "cloud"
-                    else engine_settings(tmp, stack, emus))
+                    else engine_settings(tmp, stack, emus, twilio))
         d = stack_daemon(tmp, stack, max_calls, settings)
     except BaseException:
         for e in emus.values():
@@ -522,9 +496,9 @@ def bench_stack(tmp, stack, counts, search=()):
 
 
 def twilio_run(stack_tmp, n):
-    """bench_local's run with the calls placed over Media Streams."""
+    """A local-stack run with the calls placed over Media Streams."""
     import subprocess
-    d, emus, wav = local_stack(stack_tmp, n, twilio=True)
+    d, emus, wav = agent_stack(stack_tmp, n, "local", twilio=True)
     try:
         r = subprocess.run([os.path.join(BUILD, "vagent-emu"), "twilio", "--url",
                             "ws://%s/twilio" % d.settings["twilio"]["listen"], "--calls", str(n),
@@ -535,7 +509,8 @@ def twilio_run(stack_tmp, n):
         lat = json.loads(d.ctl("latency", "-j").stdout)
     finally:
         d.stop()
-        emus.stop()
+        for e in emus.values():
+            e.stop()
     return res, lat
 
 
@@ -657,18 +632,13 @@ def bench_profile(tmp, n, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="comma-separated: handoff,jitter,busy,memory,writer,api,"
-<<<<<<< HEAD
-                                   "local,v1,cloud (local, v1, cloud: the agent stacks)")
+                                   "local,v1,cloud,twilio (local, v1, cloud, twilio: the "
+                                   "agent stacks)")
     ap.add_argument("--local-calls", type=lambda v: [int(x) for x in v.split(",") if x],
                     default=[1, 50, 100, 200],
                     help="concurrent calls for turn latency, for each agent stack")
-=======
-                                   "local,twilio")
-    ap.add_argument("--local-calls", type=lambda v: [int(x) for x in v.split(",") if x],
-                    default=[1, 50, 100, 200], help="concurrent calls for turn latency")
     ap.add_argument("--twilio-calls", type=lambda v: [int(x) for x in v.split(",") if x],
                     default=[1, 50, 200], help="concurrent Media Streams calls")
->>>>>>> twms
     ap.add_argument("--capacity", type=lambda v: [int(x) for x in v.split(",") if x],
                     default=[100, 150, 200, 250, 300], help="capacity search steps")
     ap.add_argument("--seconds", type=int, default=10, help="audio per jitter call")
@@ -677,12 +647,8 @@ def main():
                     help="only profile one worker of a local-engine call with CALLS calls up")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "busy", "memory",
-<<<<<<< HEAD
                                                         "writer", "api", "local", "v1",
-                                                        "cloud"}
-=======
-                                                        "writer", "api", "local", "twilio"}
->>>>>>> twms
+                                                        "cloud", "twilio"}
     import atexit
     import shutil
     atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in RUN_DIRS])
@@ -703,16 +669,12 @@ def main():
         if "api" in only:
             bench_api(tmp)
         if "local" in only:
-<<<<<<< HEAD
             bench_stack(tmp, "local", args.local_calls, args.capacity)
         for stack in ("v1", "cloud"):
             if stack in only:
                 bench_stack(tmp, stack, args.local_calls)
-=======
-            bench_local(tmp, args.local_calls, args.capacity)
         if "twilio" in only:
             bench_twilio(tmp, args.twilio_calls)
->>>>>>> twms
 
 
 if __name__ == "__main__":
