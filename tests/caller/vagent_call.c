@@ -50,7 +50,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	if (read(fd, &periods, sizeof(periods)) != sizeof(periods) || periods == 0)
 		return;	/* spurious wake-up: EAGAIN */
-	vc->tick += periods;
+	vc->sub += periods;
+	vc->tick = vc->sub / (uint64_t)vc->o.phases;
 	if (periods > 1) {
 		vc->late_wakeups++;
 		if (periods - 1 > vc->max_late_ticks)
@@ -62,9 +63,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 static int clock_start(struct vc *vc)
 {
-	int64_t first = mono_ns() + VC_TICK_MS * NS_PER_MS;
+	int64_t period = VC_TICK_MS * NS_PER_MS / vc->o.phases;
+	int64_t first = mono_ns() + period;
 	struct itimerspec its = {
-		.it_interval = { .tv_sec = 0, .tv_nsec = VC_TICK_MS * NS_PER_MS },
+		.it_interval = { .tv_sec = 0, .tv_nsec = period },
 		.it_value = { .tv_sec = first / NS_PER_S, .tv_nsec = first % NS_PER_S },
 	};
 

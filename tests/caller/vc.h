@@ -76,6 +76,7 @@ struct vc_opts {
 	bool quiet;
 	int stagger_ms;
 	int voice_rms;		/* -V: level that counts as speech, for turn latency */
+	int phases;		/* -P: calls spread over this many offsets of the 20 ms clock */
 };
 
 /* What a call streams: its WAV (or nothing), then silence. */
@@ -156,6 +157,7 @@ struct vc {
 	int tfd;
 	struct event *tick_ev, *sigint_ev, *sigterm_ev;
 	uint64_t tick;		/* clock periods since start */
+	uint64_t sub;		/* clock periods / o.phases since start */
 	uint64_t late_wakeups, max_late_ticks;
 	uint8_t *txbuf;		/* one outgoing frame, built whole */
 	int16_t *rec_buf;	/* -r: a received payload, aligned for int16_t */
@@ -174,6 +176,17 @@ int opts_expand(char *out, size_t outlen, const char *pattern, int index);
 /* vc_call.c */
 int call_init(struct vc *vc, struct call *c, int index, const uint8_t uuid[AS_UUID_LEN]);
 void call_schedule(struct call *c, int delay_ms);
+/*
+ * A call's own 20 ms clock: call i runs (i mod phases) * 20/phases ms
+ * after call 0, as channels of a real PBX each have their own phase.
+ */
+static inline uint64_t call_tick(const struct vc *vc, int index)
+{
+	uint64_t phase = (uint64_t)(index % vc->o.phases);
+
+	return vc->sub >= phase ? (vc->sub - phase) / (uint64_t)vc->o.phases : 0;
+}
+
 void call_on_tick(struct call *c);
 void call_interrupt(struct call *c);
 void call_free(struct call *c);

@@ -361,7 +361,8 @@ static int send_tick(struct call *c, uint64_t k)
 /* Catches up every tick the clock has passed, so audio never drifts. */
 void call_on_tick(struct call *c)
 {
-	while (c->state == CS_STREAMING && c->start_tick + c->ticks_done <= c->vc->tick)
+	while (c->state == CS_STREAMING &&
+	       c->start_tick + c->ticks_done <= call_tick(c->vc, c->index))
 		if (send_tick(c, c->ticks_done++) < 0)
 			return;
 }
@@ -371,7 +372,7 @@ void call_on_tick(struct call *c)
 static void connected(struct call *c)
 {
 	c->state = CS_STREAMING;
-	c->start_tick = c->vc->tick + 1;	/* audio starts on the next tick */
+	c->start_tick = call_tick(c->vc, c->index) + 1;	/* audio starts on the next tick */
 	if (event_add(c->io_ev, NULL) < 0) {
 		finish(c, OUT_CONNECT_ERROR, "cannot watch the socket");
 		return;

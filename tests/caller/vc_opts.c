@@ -68,6 +68,9 @@ static void usage(FILE *fp)
 "  -j            one JSON object on stdout at the end\n"
 "  -q            no per-call lines on stderr\n"
 "  -s MS         start call i at i*MS ms (default 0)\n"
+"  -P N          spread the calls' 20 ms clocks over N phases, 20/N ms apart\n"
+"                (call i on phase i mod N), as a PBX's channels are; default 1:\n"
+"                every call sends on the same instant\n"
 "  -V RMS        level that counts as speech, for turn latency (default 200):\n"
 "                our last voiced frame to the first voiced frame heard back\n"
 "  -h            this help\n"
@@ -202,6 +205,7 @@ static int parse_one(struct vc_opts *o, int opt, const char *arg)
 	case 'q': o->quiet = true; return 0;
 	case 's': return parse_int_opt(opt, arg, 0, MAX_MS / VC_MAX_CALLS, &o->stagger_ms);
 	case 'V': return parse_int_opt(opt, arg, 1, 32767, &o->voice_rms);
+	case 'P': return parse_int_opt(opt, arg, 1, 20, &o->phases);
 	default: return VC_EXIT_USAGE;	/* getopt printed why */
 	}
 }
@@ -216,10 +220,11 @@ int opts_parse(struct vc_opts *o, int argc, char **argv)
 	o->extra_s = -1;
 	o->linger_ms = DEFAULT_LINGER_MS;
 	o->voice_rms = 200;
+	o->phases = 1;
 	if ((rc = parse_addr(o, DEFAULT_ADDR)) != 0)
 		return rc;
 	o->addr_arg = DEFAULT_ADDR;
-	while ((opt = getopt(argc, argv, "a:n:u:w:R:d:D:l:r:T:jqs:V:h")) != -1) {
+	while ((opt = getopt(argc, argv, "a:n:u:w:R:d:D:l:r:T:jqs:V:P:h")) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
 			return -1;
