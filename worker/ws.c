@@ -44,6 +44,7 @@
 #include "../common/buf.h"
 #include "../common/log.h"
 #include "ws_dns.h"
+#include "ws_rx.h"
 
 #define MAX_HEADERS 8
 #define FILL_MAX 8192		/* one binary message: 0.5 s of 8 kHz audio */
@@ -300,14 +301,10 @@ static int append_headers(struct ws_conn *c, struct lws *wsi, void *in, size_t l
 
 static int on_receive(struct ws_conn *c, struct lws *wsi, const void *in, size_t len)
 {
-	int rc = buf_append(&c->rx, in, len);
+	int rc = ws_rx_gather(&c->rx, wsi, in, len);
 
-	if (rc == -EMSGSIZE)
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
-	if (rc < 0)
-		return -1;
-	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-		return 0;
+	if (rc <= 0)
+		return rc;
 	bool binary = lws_frame_is_binary(wsi);
 	const char *msg = buf_str(&c->rx);
 	const struct ws_handlers *h = c->h;

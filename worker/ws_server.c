@@ -28,6 +28,7 @@
 #include "../common/buf.h"
 #include "../common/log.h"
 #include "ws.h"
+#include "ws_rx.h"
 
 #define VHOST_NAME "srv"
 #define RX_MAX (1u << 20)	/* far past any Twilio message */
@@ -102,14 +103,10 @@ static int filter(struct ws_srv *s, struct lws *wsi)
 
 static int on_receive(struct ws_srv *s, struct lws *wsi, const void *in, size_t len)
 {
-	int rc = buf_append(&s->rx, in, len);
+	int rc = ws_rx_gather(&s->rx, wsi, in, len);
 
-	if (rc == -EMSGSIZE)
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
-	if (rc < 0)
-		return -1;
-	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-		return 0;
+	if (rc <= 0)
+		return rc;
 	if (!s->owner_closed && s->h->on_message)
 		s->h->on_message(s->arg, buf_str(&s->rx), s->rx.len, lws_frame_is_binary(wsi));
 	buf_reset(&s->rx);
