@@ -1,8 +1,8 @@
 /*
  * pacer.h - the 20 ms playout clock of one call.
  *
- * Owns: a virtual clock (ticks at t0 + k * period, CLOCK_MONOTONIC) and a
- * timerfd that only stands in for the caller. Asterisk sends one frame per
+ * Owns: a virtual clock (ticks at t0 + k * period, CLOCK_MONOTONIC), a
+ * watchdog timer and a timerfd that only stand in for the caller. Asterisk sends one frame per
  * period on a live call, so the call's read of that frame is the wake-up
  * that serves the outbound frames due too (pacer_inbound): one wake-up per
  * frame instead of two, which is what a call costs on a hypervisor.
@@ -12,10 +12,11 @@
  * gets exactly one frame per frame at a constant phase. An inbound wake-up
  * less than half a period after the last one that served ticks serves none:
  * a burst of caller frames after a network hiccup never bursts audio out.
- * The timerfd fires only when the caller has gone quiet (silence
- * suppression, hold: protocols.md 7.4 item 6): it is moved, without a
- * wake-up, to the next tick + half a period after each inbound service,
- * and runs periodically on the ticks while no caller frame comes. Ticks are
+ * The timers fire only when the caller has gone quiet (silence
+ * suppression, hold: protocols.md 7.4 item 6): the watchdog is moved,
+ * without a wake-up or a system call, to the next tick + half a period
+ * after each inbound service; when it fires, the timerfd runs periodically
+ * on the ticks until a caller frame comes. Ticks are
  * absolute, so the clock never drifts however late a wake-up is.
  */
 #ifndef VG_PACER_H

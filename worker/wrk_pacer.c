@@ -1,6 +1,15 @@
 /*
  * wrk_pacer.c - the 20 ms playout clock of one call: served on the
- * caller's frames, a timerfd as the watchdog. See pacer.h.
+ * caller's frames, a libevent timer as the watchdog, a timerfd for the
+ * ticks while the caller is quiet. See pacer.h.
+ *
+ * Why two timers: the watchdog moves on every caller frame, and a
+ * timerfd_settime per frame was a tenth of a busy worker's system calls
+ * (each one a trap to the hypervisor here). A libevent timer moves in its
+ * heap for nothing and only shapes epoll_wait's timeout; its millisecond
+ * grain (and libevent's coarse clock) is harmless for a deadline half a
+ * period after the frame expected. The ticks themselves, once the caller
+ * is quiet, need the timerfd's precision.
  *
  * Why a phase snap: serving on the caller's wake-up puts our frames at the
  * caller's times, so only which tick is due depends on the virtual clock.
@@ -27,24 +36,43 @@ struct pacer {
 	int64_t period;
 	int64_t next;			/* the first tick not served yet */
 	int64_t last_served;		/* when a wake-up last served ticks */
-	bool periodic;			/* the timer runs on the ticks: no caller */
+	bool periodic;			/* the timerfd runs on the ticks: no caller */
 	unsigned moves;			/* rephases so far: fn may move the clock */
-	struct event *ev;
+	struct event *ev;		/* the timerfd */
+	struct event *watch;		/* the watchdog */
 	pacer_fn fn;
 	void *arg;
 };
 
-/* One timerfd_settime: a one-shot watchdog, or periodic on the ticks. */
-static void arm(struct pacer *p, int64_t at, bool periodic)
+/* The timerfd on the ticks from at, or stopped (at 0). */
+static void arm(struct pacer *p, int64_t at)
 {
 	struct itimerspec its = {
-		.it_interval = { .tv_sec = 0, .tv_nsec = periodic ? p->period : 0 },
+		.it_interval = { .tv_sec = 0, .tv_nsec = at ? p->period : 0 },
 		.it_value = { .tv_sec = at / NS_PER_S, .tv_nsec = at % NS_PER_S },
 	};
 
 	if (timerfd_settime(p->fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
 		panic("pacer: timerfd_settime: %m");	/* only EINVAL or EFAULT: ours */
-	p->periodic = periodic;
+	p->periodic = at != 0;
+}
+
+/* The ticks from at go on the timerfd: nobody else will serve them. */
+static void tick_from(struct pacer *p, int64_t at)
+{
+	evtimer_del(p->watch);
+	arm(p, at);
+}
+
+/* A caller frame is due before at: the watchdog, not the timerfd, waits. */
+static void watch_until(struct pacer *p, int64_t at, int64_t now)
+{
+	int64_t in = at > now ? at - now : 0;
+	struct timeval tv = { .tv_sec = in / NS_PER_S, .tv_usec = in % NS_PER_S / 1000 };
+
+	if (p->periodic)
+		arm(p, 0);
+	evtimer_add(p->watch, &tv);
 }
 
 /* Serves the ticks <= upto not served yet; false if none was due. */
@@ -65,7 +93,6 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct pacer *p = arg;
 	uint64_t expired;
-	unsigned moves = p->moves;
 	(void)what;
 
 	if (read(fd, &expired, sizeof(expired)) != sizeof(expired) || expired == 0)
@@ -73,9 +100,19 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	int64_t now = mono_ns();
 
 	serve(p, now, now);
-	/* The caller is quiet: go on at the ticks until a frame comes. */
-	if (p->moves == moves && !p->periodic)
-		arm(p, p->next, true);
+}
+
+/* No caller frame for half a period past a tick: serve it, go on the ticks. */
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct pacer *p = arg;
+	unsigned moves = p->moves;
+	int64_t now = mono_ns();
+	(void)fd; (void)what;
+
+	serve(p, now, now);
+	if (p->moves == moves)	/* fn rephased: already on the ticks */
+		tick_from(p, p->next);
 }
 
 void pacer_inbound(struct pacer *p, int64_t now)
@@ -86,7 +123,7 @@ void pacer_inbound(struct pacer *p, int64_t now)
 	if (now - p->last_served < half || !serve(p, now, now + half)) {
 		/* Back from silence: let the next frame serve the next tick. */
 		if (p->periodic)
-			arm(p, p->next + half, false);
+			watch_until(p, p->next + half, now);
 		return;
 	}
 	if (p->moves != moves)
@@ -94,7 +131,7 @@ void pacer_inbound(struct pacer *p, int64_t now)
 	int64_t off = p->next - p->period - now;	/* the last tick served */
 	if (off > quarter || off < -quarter)
 		p->next = now + p->period;
-	arm(p, p->next + half, false);
+	watch_until(p, p->next + half, now);
 }
 
 int pacer_start(struct pacer **out, struct event_base *base, int period_ms,
@@ -116,12 +153,13 @@ int pacer_start(struct pacer **out, struct event_base *base, int period_ms,
 		return err;
 	}
 	p->ev = event_new(base, p->fd, EV_READ | EV_PERSIST, on_timer, p);
-	if (!p->ev || event_add(p->ev, NULL) < 0) {
+	p->watch = evtimer_new(base, on_watch, p);
+	if (!p->ev || !p->watch || event_add(p->ev, NULL) < 0) {
 		pacer_stop(p);
 		return -EIO;
 	}
 	/* The caller's next frame is expected at the first tick. */
-	arm(p, p->next + p->period / 2, false);
+	watch_until(p, p->next + p->period / 2, p->next - p->period);
 	*out = p;
 	return 0;
 }
@@ -130,7 +168,7 @@ int pacer_rephase(struct pacer *p, int64_t at_ns)
 {
 	p->next = at_ns;
 	p->moves++;
-	arm(p, at_ns, true);
+	tick_from(p, at_ns);
 	return 0;
 }
 
@@ -140,6 +178,8 @@ void pacer_stop(struct pacer *p)
 		return;
 	if (p->ev)
 		event_free(p->ev);
+	if (p->watch)
+		event_free(p->watch);
 	close(p->fd);
 	free(p);
 }
