@@ -505,17 +505,28 @@ def twilio_run(stack_tmp, n):
     import subprocess
     d, emus, wav = agent_stack(stack_tmp, n, "local", twilio=True)
     try:
+        cost = Cost(d.proc.pid, {k: e.proc.pid for k, e in emus.items()}).start()
         r = subprocess.run([os.path.join(BUILD, "vagent-emu"), "twilio", "--url",
                             "ws://%s/twilio" % d.settings["twilio"]["listen"], "--calls", str(n),
                             "--stagger-ms", "20", "--wav", wav, "--hold-ms", "0",
                             "--voice-rms", str(VAD_RMS)],
                            capture_output=True, text=True, timeout=600)
         res = json.loads(r.stdout)
+        res["cost"] = cost.stop()	# the dialer is the reaped child: the caller's share
+        res["pss_kb"] = cost.pss_max
+        res["emu_thread_share"] = max(cost.busiest.values())
+        # The dialer streams the whole script then stops (hold 0): each
+        # completed call was connected for the script's length.
+        import wave
+        with wave.open(wav) as w:
+            script_ms = w.getnframes() * 1000.0 / w.getframerate()
+        res["results"] = [{"duration_ms": script_ms}] * res["completed"]
         lat = json.loads(d.ctl("latency", "-j").stdout)
     finally:
         d.stop()
         for e in emus.values():
             e.stop()
+    res["emu_counts"] = emu_counts(emus)
     return res, lat
 
 
@@ -533,6 +544,8 @@ def bench_twilio(tmp, counts):
         emit(bench="overhead", stack="twilio", calls=n, p50_ms=ov["p50_us"] / 1000,
              p99_ms=ov["p99_us"] / 1000, turns=ov["count"],
              what="vagent's own hops in each turn (histogram bucket upper edges)")
+        if res["results"]:
+            emit_cost("twilio", n, res)
 
 
 def bench_jitter_busy(tmp, n, seconds):
