@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/audio.h"
 #include "../common/base64.h"
 #include "../common/buf.h"
 #include "../common/conf.h"
@@ -53,6 +54,7 @@
 
 #define URL_TIMEOUT_MS 5000
 #define SEND_MS 100		/* caller audio per user_audio_chunk */
+#define TAIL_MS 1500		/* quiet after the caller's voice goes out frame by frame */
 #define URL_MAX 4096
 
 struct xi {
@@ -79,6 +81,7 @@ struct xi {
 	struct buf up_buf, down_buf;	/* converted audio on its way */
 	struct buf down_raw;		/* an audio event's decoded bytes */
 	size_t up_bytes;		/* SEND_MS of the agent's input format */
+	int64_t voice_ns;		/* the caller's last frame at speech level */
 	uint32_t ctx;			/* the playout reply audio goes to; 0: none yet */
 	int64_t ctx_first_id, last_id, dropped_upto;
 	uint32_t prev_ctx;		/* the reply before it, maybe still queued; 0: none */
@@ -127,9 +130,14 @@ static void send_text(struct xi *x, char *text)
 
 /* ---- caller audio up ---- */
 
-/* The caller's frames since the last call: to the agent in SEND_MS chunks
- * (dropped before the conversation is up: the agent greets first). */
-static void caller_audio(struct xi *x)
+/*
+ * The caller's frames since the last call: to the agent in SEND_MS chunks
+ * (dropped before the conversation is up: the agent greets first). flush:
+ * the rest goes now too. The quiet just after the caller spoke is what the
+ * agent's turn detection waits for; held back for a batch, it would add up
+ * to SEND_MS to every turn.
+ */
+static void caller_audio(struct xi *x, bool flush)
 {
 	struct ring *in = call_ring_in(x->call);
 	int16_t s[320];
@@ -141,6 +149,10 @@ static void caller_audio(struct xi *x)
 	while (x->talking && x->up_buf.len >= x->up_bytes) {
 		send_text(x, xa_audio_msg(x->up_buf.data, x->up_bytes));
 		buf_consume(&x->up_buf, x->up_bytes);
+	}
+	if (x->talking && flush && x->up_buf.len) {
+		send_text(x, xa_audio_msg(x->up_buf.data, x->up_buf.len));
+		buf_reset(&x->up_buf);
 	}
 }
 
@@ -497,8 +509,14 @@ static int xi_start(struct call *c)
 
 static void xi_on_audio(struct call *c, const uint8_t *pcm, size_t samples)
 {
-	(void)pcm; (void)samples;
-	caller_audio(call_engine_state(c));
+	struct xi *x = call_engine_state(c);
+	double half = x->conf->local_bargein_rms / 2.0;	/* the local engine's speech level */
+	int64_t now = mono_ns();
+	bool speech = audio_mean_square_le(pcm, samples) >= half * half;
+
+	if (speech)
+		x->voice_ns = now;
+	caller_audio(x, !speech && x->voice_ns && now - x->voice_ns < TAIL_MS * NS_PER_MS);
 }
 
 static void xi_summary(struct call *c, struct call_summary *s)
