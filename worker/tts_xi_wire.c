@@ -196,6 +196,23 @@ size_t xi_chunker_add(struct xi_chunker *c, const char *text, size_t len)
 }
 
 /*
+ * Where a full run with no space is cut: before a UTF-8 character that is
+ * not whole yet, not inside it (either half alone is not text JSON may
+ * carry, and a reply in Japanese or Chinese has no spaces to cut at).
+ */
+static size_t char_end(const struct xi_chunker *c)
+{
+	size_t i = c->len;
+
+	while (i > 1 && c->len - i < 3 && ((unsigned char)c->text[i - 1] & 0xc0) == 0x80)
+		i--;
+	unsigned char lead = (unsigned char)c->text[i - 1];
+	size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+
+	return i > 1 && i - 1 + need > c->len ? i - 1 : c->len;
+}
+
+/*
  * Where the chunk due now ends (0: none); *clause: it ends at a clause.
  * The first chunk ends as early as it may (its first clause, or the
  * fourth word), later ones take every whole clause there is.
@@ -224,7 +241,7 @@ static size_t cut_at(const struct xi_chunker *c, bool *clause_end)
 		return clause;
 	*clause_end = false;
 	if (c->len == XI_CHUNK_MAX)	/* a run without a clause: not held for ever */
-		return space ? space : c->len;
+		return space ? space : char_end(c);
 	return 0;
 }
 
