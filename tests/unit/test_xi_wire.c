@@ -265,6 +265,28 @@ static void a_run_without_a_clause_is_not_held_for_ever(void **state)
 	assert_true(taken > 0);
 }
 
+/* A reply with no space (Japanese, Chinese) is cut between characters. */
+static void a_run_without_spaces_is_cut_between_characters(void **state)
+{
+	static struct xi_chunker c;
+	char out[XI_CHUNK_MAX + 2];
+	const char day[] = "\xe6\x97\xa5";	/* one 3-byte character */
+	bool flush;
+	(void)state;
+
+	xi_chunker_reset(&c);
+	c.started = true;
+	while (xi_chunker_add(&c, day, 3) == 3)
+		;
+	assert_int_equal(c.len, XI_CHUNK_MAX);	/* 341 characters and a byte */
+	size_t n = xi_chunker_take(&c, false, out, &flush);
+	assert_int_equal(n, 341 * 3 + 1);	/* and the space */
+	assert_int_equal(c.len, 1);		/* the next chunk starts the character */
+	char *msg = xi_msg_text("r-1", out, n, false);
+	assert_non_null(msg);			/* a half character would be no JSON string */
+	free(msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +297,7 @@ int main(void)
 		cmocka_unit_test(mulaw_decodes_to_g711_linear),
 		cmocka_unit_test(chunks_start_early_and_end_in_one_space),
 		cmocka_unit_test(a_run_without_a_clause_is_not_held_for_ever),
+		cmocka_unit_test(a_run_without_spaces_is_cut_between_characters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
