@@ -193,9 +193,11 @@ def test_a_wrong_signature_on_the_upgrade_is_refused(echo, tmp_path):
     url = "wss://voice.example.com/twilio"
     bad = dial(d, "--wav", wav, "--token", "not-the-token", "--sign-url", url)
     assert bad["results"][0]["outcome"] == "refused", bad
+    assert bad["results"][0]["http_status"] == 403, "refused with a status, not a bare close"
     d.wait_log("wrong X-Twilio-Signature")
     none = dial(d, "--wav", wav)
     assert none["results"][0]["outcome"] == "refused", "an unsigned upgrade is refused too"
+    assert none["results"][0]["http_status"] == 403
     d.wait_log("no X-Twilio-Signature")
     other_url = dial(d, "--wav", wav, "--token", TOKEN, "--sign-url", url + "x")
     assert other_url["results"][0]["outcome"] == "refused", "the URL is part of what is signed"
