@@ -42,6 +42,7 @@ class TwilioRest:
 
     def __init__(self, tmp_path, connect_to, callee_wav):
         self.port = free_port()
+        self.err = os.path.join(str(tmp_path), "rest.stderr")
         script = os.path.join(str(tmp_path), "rest-script.json")
         with open(script, "w") as f:
             f.write("{}")
@@ -49,7 +50,7 @@ class TwilioRest:
             [EMU, "--script", script, "--log", os.path.join(str(tmp_path), "rest.log"),
              "--twilio-rest", str(self.port), "--twilio-sid", SID, "--twilio-token", TOKEN,
              "--twilio-connect-to", connect_to, "--twilio-callee-wav", callee_wav],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            stdout=subprocess.PIPE, stderr=open(self.err, "w"), text=True)
         assert self.proc.stdout.readline().strip() == "vagent-emu: ready"
 
     def get(self, path):
@@ -60,6 +61,9 @@ class TwilioRest:
     def stop(self):
         self.proc.terminate()
         assert self.proc.wait(10) == 0
+        with open(self.err) as f:
+            err = f.read()
+        assert "Sanitizer" not in err and "runtime error" not in err, err
 
 
 @pytest.fixture
