@@ -76,7 +76,7 @@ EMU_SRC    := tests/emu/emu_main.c tests/emu/emu_script.c tests/emu/emu_util.c t
               tests/emu/emu_xi_tts.c
 EMU_SRC    += tests/emu/emu_xi_api.c
 EMU_SRC    += tests/emu/emu_xi_agent.c
-EMU_SRC    += tests/emu/emu_twilio_rest.c
+EMU_SRC    += tests/emu/emu_twilio_rest.c tests/emu/emu_twilio_dial.c
 EMU_SRC    += tests/emu/emu_twilio.c
 EMU_SRC    += tests/emu/emu_twilio_relay.c
 EMU_LIBS   := $(shell pkg-config --libs libwebsockets libevent_pthreads espeak-ng 2>/dev/null) -lev -lpthread

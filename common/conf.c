@@ -152,6 +152,7 @@ static const struct key keys[] = {
 	{ "twilio", "relay_tts_provider", K_STR, F(tw_relay_tts), 0, 0, false },
 	{ "twilio", "relay_voice", K_STR, F(tw_relay_voice), 0, 0, false },
 	{ "twilio", "relay_transcription_provider", K_STR, F(tw_relay_stt), 0, 0, false },
+	{ "twilio", "handoff_number", K_STR, F(tw_handoff_number), 0, 0, false },
 	{ "writer", "journal_dir", K_PATH, F(journal_dir), 0, 0, true },
 	{ "writer", "batch_max", K_INT, F(writer_batch_max), 1, 100000, false },
 	{ "writer", "retry_max_ms", K_INT, F(writer_retry_max_ms), 100, 600000, false },
@@ -451,13 +452,18 @@ static int did_key(struct parse_state *ps, const char *did, const char *name, co
 		return -EINVAL;
 	}
 	if (strcmp(name, "engine") != 0 && strcmp(name, "tts") != 0 &&
-	    strcmp(name, "record") != 0) {
+	    strcmp(name, "record") != 0 && strcmp(name, "handoff_number") != 0) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s] %s: unknown key", did, name);
 		return -EINVAL;
 	}
 	if (!strcmp(name, "engine") && (!ps->engine_known(v) || strlen(v) >= CONF_ENGINE_LEN)) {
 		snprintf(ps->err, sizeof(ps->err), "[did:%s] engine: '%s' is not a known engine",
 			 did, v);
+		return -EINVAL;
+	}
+	if (!strcmp(name, "handoff_number") && (!valid_did(v) || v[0] != '+')) {
+		snprintf(ps->err, sizeof(ps->err), "[did:%s] handoff_number: '%s' is not a "
+			 "+E.164 number", did, v);
 		return -EINVAL;
 	}
 	if (!strcmp(name, "tts") && !tts_known(v)) {
@@ -479,6 +485,8 @@ static int did_key(struct parse_state *ps, const char *did, const char *name, co
 		snprintf(d->engine, CONF_ENGINE_LEN, "%s", v);
 	else if (!strcmp(name, "tts"))
 		snprintf(d->tts, CONF_TTS_LEN, "%s", v);
+	else if (!strcmp(name, "handoff_number"))
+		snprintf(d->handoff_number, CONF_DID_LEN, "%s", v);
 	else
 		d->record = yes;
 	return 0;
@@ -921,6 +929,12 @@ static int validate_twilio(struct conf *c, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	c->tw_relay = !strcmp(c->tw_mode, "relay");
+	if (c->tw_handoff_number[0] &&
+	    (!valid_did(c->tw_handoff_number) || c->tw_handoff_number[0] != '+')) {
+		snprintf(err, errlen, "%s: [twilio] handoff_number: '%s' is not a +E.164 number",
+			 c->path, c->tw_handoff_number);
+		return -EINVAL;
+	}
 	if (c->tw_public_url[0] && (strncmp(c->tw_public_url, "https://", 8) ||
 				    !c->tw_public_url[8] || strchr(c->tw_public_url, '?'))) {
 		snprintf(err, errlen, "%s: [twilio] public_url: an https:// URL without a query, "
@@ -1060,6 +1074,13 @@ bool conf_record_for(const struct conf *c, const char *did)
 	const struct conf_did *d = did_find(c, did);
 
 	return d && d->record >= 0 ? d->record : c->record;
+}
+
+const char *conf_handoff_number_for(const struct conf *c, const char *did)
+{
+	const struct conf_did *d = did_find(c, did);
+
+	return d && d->handoff_number[0] ? d->handoff_number : c->tw_handoff_number;
 }
 
 int conf_keep_restart_only(struct conf *next, const struct conf *old,

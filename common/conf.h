@@ -25,6 +25,7 @@ struct conf_did {
 	char engine[CONF_ENGINE_LEN];	/* "": the [call] default */
 	char tts[CONF_TTS_LEN];		/* "": the [tts] provider */
 	int record;			/* -1: the [call] default, else 0 or 1 */
+	char handoff_number[CONF_DID_LEN];	/* "": [twilio] handoff_number */
 };
 
 struct conf_secrets {
@@ -207,6 +208,7 @@ struct conf {
 	char tw_relay_tts[32];
 	char tw_relay_voice[64];
 	char tw_relay_stt[32];
+	char tw_handoff_number[CONF_DID_LEN];	/* a relay hand-off is <Dial>led here; "": none */
 
 	/* [twilio] Media Streams: Twilio dials in over a websocket */
 	char twilio_listen[280];	/* host:port; empty: no Twilio listener */
@@ -264,6 +266,8 @@ const char *conf_engine_for(const struct conf *c, const char *did);
 const char *conf_tts_for(const struct conf *c, const char *did);
 /* Whether a call to did is recorded: its [did:..] record, else [call] record. */
 bool conf_record_for(const struct conf *c, const char *did);
+/* Where a Twilio call to did is handed to a person: [did:] then [twilio] handoff_number; "": nowhere. */
+const char *conf_handoff_number_for(const struct conf *c, const char *did);
 /* Where the hand-off reason files go: [handoff] dir, else [call] context_dir. */
 const char *conf_handoff_dir(const struct conf *c);
 

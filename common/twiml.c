@@ -82,8 +82,9 @@ int twiml_connect(struct buf *b, const struct twiml_connect *t)
 	if (twiml_wss_base(t->public_url, base, sizeof(base)) < 0)
 		return -EINVAL;
 	snprintf(url, sizeof(url), "%s%s", base, t->relay ? "/twilio/relay" : "/twilio");
-	if ((rc = buf_printf(b, XML_HEAD "<Response><Connect><%s", el)) < 0 ||
-	    (rc = attr(b, "url", url)) < 0)
+	if ((rc = buf_append_str(b, XML_HEAD "<Response><Connect")) < 0 ||
+	    (rc = attr(b, "action", t->action)) < 0 ||
+	    (rc = buf_printf(b, "><%s", el)) < 0 || (rc = attr(b, "url", url)) < 0)
 		return rc;
 	if (t->relay &&
 	    ((rc = attr(b, "welcomeGreeting", t->greeting)) < 0 ||
@@ -106,6 +107,23 @@ int twiml_say_hangup(struct buf *b, const char *text)
 	    (rc = twiml_escape(b, text)) == 0)
 		rc = buf_append_str(b, "</Say><Hangup/></Response>");
 	return rc;
+}
+
+int twiml_dial(struct buf *b, const char *say, const char *number)
+{
+	int rc = buf_append_str(b, XML_HEAD "<Response>");
+
+	if (rc == 0 && say && *say && (rc = buf_append_str(b, "<Say>")) == 0 &&
+	    (rc = twiml_escape(b, say)) == 0)
+		rc = buf_append_str(b, "</Say>");
+	if (rc == 0 && (rc = buf_append_str(b, "<Dial>")) == 0 && (rc = twiml_escape(b, number)) == 0)
+		rc = buf_append_str(b, "</Dial></Response>");
+	return rc;
+}
+
+int twiml_hangup(struct buf *b)
+{
+	return buf_append_str(b, XML_HEAD "<Response><Hangup/></Response>");
 }
 
 int twiml_play(struct buf *b, const char *url)

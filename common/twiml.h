@@ -4,8 +4,8 @@
  * Owns: the <Connect><Stream> (Media Streams, protocols.md 6.1) or
  * <Connect><ConversationRelay> (6.6) answer that brings a call to us, with
  * its <Parameter>s (the DID, the other party, any variables of an
- * outbound call), the polite refusal for a number we do not serve, and
- * <Play> for a one-way message. Shared by the api (inbound webhook) and
+ * outbound call), the polite refusal for a number we do not serve,
+ * <Play> for a one-way message, and <Dial> to pass a caller to a person. Shared by the api (inbound webhook) and
  * vagentctl (outbound calls), so both ends always agree on the stream URL
  * and the parameter names the stream side reads.
  *
@@ -25,6 +25,7 @@
 struct twiml_connect {
 	const char *public_url;		/* https://host[/prefix], no trailing '/' needed */
 	int relay;			/* 0: <Stream> to /twilio; 1: <ConversationRelay> to /twilio/relay */
+	const char *action;		/* <Connect action>: asked what next when it ends; NULL: none */
 	/* ConversationRelay only; NULL or "" leaves an attribute out */
 	const char *greeting, *language, *tts_provider, *voice, *transcription_provider;
 	/* <Parameter name= value=>, n of them (did, caller, then any others) */
@@ -37,6 +38,12 @@ int twiml_connect(struct buf *b, const struct twiml_connect *t);
 
 /* <Response><Say>text</Say><Hangup/></Response>. 0 or -errno. */
 int twiml_say_hangup(struct buf *b, const char *text);
+
+/* <Response>[<Say>say</Say>]<Dial>number</Dial></Response>. 0 or -errno. */
+int twiml_dial(struct buf *b, const char *say, const char *number);
+
+/* <Response><Hangup/></Response>. 0 or -errno. */
+int twiml_hangup(struct buf *b);
 
 /* <Response><Play>url</Play></Response>. 0 or -errno. */
 int twiml_play(struct buf *b, const char *url);

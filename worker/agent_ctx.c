@@ -16,6 +16,11 @@
  * replaced by the fallback's value, logged once, so the prompt, the
  * greeting and a booking always find the types they need.
  *
+ * An outbound call's own variables (vagentctl call --var, carried as
+ * Twilio customParameters) join the context under their names, but never
+ * over a field the api gave: whoever places a call may name the customer
+ * or the job, not change the company's fee.
+ *
  * agent_ctx_fetch() is the lookup alone, for the ElevenLabs bridge too,
  * which hands the same fields to its agent as dynamic variables.
  */
@@ -130,6 +135,8 @@ static json_t *vars_clean(struct call *c, const char *uuid, json_t *vars)
 	}
 	json_decref(defaults);
 	json_object_set_new(vars, "time_greeting", json_string(time_greeting()));
+	if (call_vars(c))
+		json_object_update_missing(vars, call_vars(c));
 	return vars;
 }
 

@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "../common/audiosocket.h"
 
 struct call;
@@ -45,6 +47,8 @@ const struct conf *call_conf(const struct call *c);
 const char *call_uuid(const struct call *c);
 const char *call_did(const struct call *c);
 const char *call_cli(const struct call *c);
+/* The variables the call was placed with (vagentctl call --var), name -> string; NULL: none. */
+json_t *call_vars(const struct call *c);
 struct worker *call_worker(const struct call *c);
 int64_t call_start_real_ns(const struct call *c);
 uint64_t call_frames_out(const struct call *c);	/* frames sent to the caller so far */

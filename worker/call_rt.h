@@ -48,6 +48,8 @@ void *call_rt_tp(const struct call *c);
  * are its context (else the context file keyed by uuid is read).
  */
 void call_rt_begin(struct call *c, const char *uuid, const char *did, const char *cli);
+/* Before call_rt_begin: the call's own variables (an outbound call's), stolen; NULL: none. */
+void call_rt_set_vars(struct call *c, json_t *vars);
 bool call_rt_begun(const struct call *c);
 
 /* Caller audio (little-endian samples at rate); the first starts the engine. */
@@ -66,6 +68,8 @@ void call_rt_rx(struct call *c, int64_t now, bool clock);
 
 /* Up to n samples of the agent's audio, counted as sent. Returns how many. */
 size_t call_rt_take(struct call *c, int16_t *s, size_t n);
+/* n samples the caller is sent by a transport that takes them itself: the recording's right. */
+void call_rt_record_out(struct call *c, const int16_t *s, size_t n);
 
 /* Ends the call (deferred, see wrk_call.c); hangup: tell the peer (tp->hangup). */
 void call_rt_end(struct call *c, enum call_outcome o, bool hangup, const char *fmt, ...)

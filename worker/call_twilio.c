@@ -84,6 +84,8 @@ static int send_chunk(struct tw_call *t, size_t n)
 	pcm_to_ulaw(t->pcm, n, ulaw);
 	if ((rc = send_msg(t, tw_media(t->msg, sizeof(t->msg), t->stream_sid, ulaw, n))) < 0)
 		return rc;
+	ulaw_to_pcm(ulaw, n, t->pcm);	/* the recording keeps what the caller is played */
+	call_rt_record_out(t->call, t->pcm, n);
 	t->sent += n;
 	snprintf(name, sizeof(name), "%" PRIu64, t->sent);
 	t->marks++;
@@ -186,6 +188,7 @@ static void on_start(struct tw_call *t, const struct tw_msg *m)
 		return;
 	}
 	memcpy(t->stream_sid, m->stream_sid, sizeof(t->stream_sid));
+	call_rt_set_vars(c, json_incref(m->vars));
 	call_rt_begin(c, m->call_sid, m->did, m->caller);
 }
 
@@ -218,6 +221,35 @@ static void on_mark(struct tw_call *t, const struct tw_msg *m)
 	}
 }
 
+static void on_event(struct tw_call *t, const struct tw_msg *m, int64_t now)
+{
+	struct call *c = t->call;
+
+	switch (m->ev) {
+	case TW_CONNECTED:
+		t->connected = true;
+		return;
+	case TW_START:
+		on_start(t, m);
+		return;
+	case TW_MEDIA:
+		on_media(t, m, now);
+		return;
+	case TW_DTMF:
+		if (call_rt_begun(c))
+			call_rt_dtmf(c, m->digit);
+		return;
+	case TW_MARK:
+		on_mark(t, m);
+		return;
+	case TW_STOP:
+		call_rt_end(c, CALL_OUTCOME_OK, false, "caller hung up (Twilio stop)");
+		return;
+	case TW_OTHER:
+		return;
+	}
+}
+
 static void on_message(void *arg, const char *data, size_t len, bool binary)
 {
 	struct tw_call *t = arg;
@@ -236,32 +268,12 @@ static void on_message(void *arg, const char *data, size_t len, bool binary)
 	if (m.ev != TW_CONNECTED && m.ev != TW_OTHER && t->stream_sid[0] &&
 	    strcmp(m.stream_sid, t->stream_sid)) {
 		call_rt_end(c, CALL_OUTCOME_FAILED, true, "twilio: protocol: streamSid changed");
+		json_decref(m.vars);
 		return;
 	}
 	call_rt_rx(c, now, false);
-	switch (m.ev) {
-	case TW_CONNECTED:
-		t->connected = true;
-		return;
-	case TW_START:
-		on_start(t, &m);
-		return;
-	case TW_MEDIA:
-		on_media(t, &m, now);
-		return;
-	case TW_DTMF:
-		if (call_rt_begun(c))
-			call_rt_dtmf(c, m.digit);
-		return;
-	case TW_MARK:
-		on_mark(t, &m);
-		return;
-	case TW_STOP:
-		call_rt_end(c, CALL_OUTCOME_OK, false, "caller hung up (Twilio stop)");
-		return;
-	case TW_OTHER:
-		return;
-	}
+	on_event(t, &m, now);
+	json_decref(m.vars);
 }
 
 static void on_close(void *arg, const char *why)

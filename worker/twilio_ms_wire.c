@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,6 +41,42 @@ static void copy_param(char *dst, json_t *params, const char *key)
 	snprintf(dst, TW_PARAM_LEN, "%s", str(params, key));
 }
 
+static bool var_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > TW_VAR_NAME_MAX || !strcmp(s, "did") || !strcmp(s, "caller"))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	return true;
+}
+
+/*
+ * The other customParameters: an outbound call's variables. What does not
+ * look like one (a name outside [A-Za-z0-9_], a value that is not a short
+ * string, past TW_VARS_MAX) is left out; NULL when none is left.
+ */
+static json_t *other_params(json_t *params)
+{
+	json_t *out = NULL, *v;
+	const char *k;
+	size_t n = 0;
+
+	json_object_foreach(params, k, v) {
+		if (n == TW_VARS_MAX || !var_name_ok(k) || !json_is_string(v) ||
+		    json_string_length(v) > TW_VAR_VALUE_MAX)
+			continue;
+		if (!out && !(out = json_object()))
+			return NULL;
+		json_object_set(out, k, v);
+		n++;
+	}
+	return out;
+}
+
 static int parse_start(json_t *root, struct tw_msg *m, const char **why)
 {
 	json_t *st = json_object_get(root, "start");
@@ -59,6 +96,7 @@ static int parse_start(json_t *root, struct tw_msg *m, const char **why)
 	snprintf(m->encoding, sizeof(m->encoding), "%s", str(fmt, "encoding"));
 	m->rate = (int)json_integer_value(json_object_get(fmt, "sampleRate"));
 	m->channels = (int)json_integer_value(json_object_get(fmt, "channels"));
+	m->vars = other_params(params);
 	return 0;
 }
 
@@ -147,6 +185,10 @@ int tw_parse(const char *json, size_t len, struct tw_msg *m, uint8_t *audio, siz
 		snprintf(m->mark, sizeof(m->mark), "%s", str(json_object_get(root, "mark"), "name"));
 	}
 	json_decref(root);
+	if (rc < 0) {
+		json_decref(m->vars);
+		m->vars = NULL;
+	}
 	return rc;
 }
 

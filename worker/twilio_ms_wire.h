@@ -4,7 +4,9 @@
  * Owns: the JSON both ways of a bidirectional stream. In: connected,
  * start (streamSid, callSid, customParameters "did" and "caller", the
  * media format), media (base64 mu-law, decoded here), dtmf, mark, stop.
- * Out: media (bare mu-law, base64), mark, clear.
+ * Out: media (bare mu-law, base64), mark, clear. The other
+ * customParameters of a start are the variables of an outbound call
+ * (`vagentctl call --var`), handed on as a JSON object.
  *
  * Never: trusts a length or a string from the peer: a sid must be letters
  * and digits (it is copied into every message we send), a payload must
@@ -16,8 +18,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #define TW_SID_LEN 64
 #define TW_PARAM_LEN 32
+#define TW_VARS_MAX 32			/* variables of one call, as vagentctl sends at most */
+#define TW_VAR_NAME_MAX 64
+#define TW_VAR_VALUE_MAX 1024
 
 enum tw_event {
 	TW_OTHER = 0,		/* an event we do not use: ignored */
@@ -36,6 +43,8 @@ struct tw_msg {
 	char call_sid[TW_SID_LEN];
 	char did[TW_PARAM_LEN];		/* customParameters.did, "" if absent */
 	char caller[TW_PARAM_LEN];	/* customParameters.caller */
+	json_t *vars;			/* the others, name -> string; NULL if none.
+					 * The caller's: json_decref() it */
 	char encoding[32];		/* mediaFormat.encoding, "audio/x-mulaw" */
 	int rate, channels;
 	/* media: the decoded mu-law bytes, in the caller's buffer */

@@ -71,6 +71,7 @@ struct call {
 	enum phase phase;
 	char uuid[AS_UUID_STR_LEN + 1];
 	struct call_context ctx;
+	json_t *vars;			/* an outbound call's variables (call_rt_set_vars), or NULL */
 
 	const struct engine_ops *eng;
 	void *eng_state;
@@ -110,6 +111,7 @@ const struct conf *call_conf(const struct call *c) { return c->conf; }
 const char *call_uuid(const struct call *c) { return c->uuid; }
 const char *call_did(const struct call *c) { return c->ctx.did; }
 const char *call_cli(const struct call *c) { return c->ctx.cli; }
+json_t *call_vars(const struct call *c) { return c->vars; }
 struct worker *call_worker(const struct call *c) { return c->w; }
 int64_t call_start_real_ns(const struct call *c) { return c->start_real; }
 uint64_t call_frames_out(const struct call *c) { return c->frames_out; }
@@ -323,6 +325,11 @@ static int pace_one(struct call *c)
 	return rc;
 }
 
+void call_rt_record_out(struct call *c, const int16_t *s, size_t n)
+{
+	wrk_record_out(c->rec, s, n);
+}
+
 size_t call_rt_take(struct call *c, int16_t *s, size_t n)
 {
 	size_t got = playout_read(c->playout, s, n);
@@ -414,8 +421,29 @@ static const struct engine_ops *choose_engine(struct call *c)
 	return e;
 }
 
+void call_rt_set_vars(struct call *c, json_t *vars)
+{
+	json_decref(c->vars);
+	c->vars = vars;
+}
+
+/* "; variables a, b": names only, as the values may be personal. */
+static void var_names(const struct call *c, char *out, size_t len)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	out[0] = '\0';
+	json_object_foreach(c->vars, k, v)
+		if (n < len)
+			n += (size_t)snprintf(out + n, len - n, "%s%s", n ? ", " : "; variables ", k);
+}
+
 void call_rt_begin(struct call *c, const char *uuid, const char *did, const char *cli)
 {
+	char names[200];
+
 	snprintf(c->uuid, sizeof(c->uuid), "%s", uuid);
 	if (did || cli) {
 		snprintf(c->ctx.did, sizeof(c->ctx.did), "%s", did ? did : "");
@@ -426,9 +454,10 @@ void call_rt_begin(struct call *c, const char *uuid, const char *did, const char
 	c->eng = choose_engine(c);
 	c->phase = PH_FIRST_AUDIO;
 	publish_start(c);
-	log_info("call", c->uuid, "started: did %s cli %s engine %s via %s",
+	var_names(c, names, sizeof(names));
+	log_info("call", c->uuid, "started: did %s cli %s engine %s via %s%s",
 		 c->ctx.did[0] ? c->ctx.did : "-", c->ctx.cli[0] ? c->ctx.cli : "-",
-		 c->eng->name, c->tp->name);
+		 c->eng->name, c->tp->name, names);
 }
 
 static void on_uuid(struct call *c, const struct as_frame *f)
@@ -586,6 +615,7 @@ static void call_free(struct call *c)
 	free(c->outq);
 	free(c->frame);
 	free(c->frame_wire);
+	json_decref(c->vars);
 	free(c);
 }
 

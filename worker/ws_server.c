@@ -8,7 +8,7 @@
  * each socket it hands over is adopted into that vhost in HTTP mode, so
  * libwebsockets reads the upgrade request and answers it. The owner's
  * on_upgrade sees the request first (FILTER_PROTOCOL_CONNECTION) and may
- * refuse it.
+ * refuse it: the client is answered 403, then the socket is closed.
  *
  * Never: frees a connection under a libwebsockets callback that may still
  * hold it (the struct goes on WSI_DESTROY, or at ws_srv_close() once the
@@ -96,8 +96,14 @@ static int filter(struct ws_srv *s, struct lws *wsi)
 
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0)
 		path[0] = '\0';
-	if (s->owner_closed || !s->h->on_upgrade(s->arg, path, have_sig ? sig : NULL))
+	if (s->owner_closed)
 		return -1;
+	if (!s->h->on_upgrade(s->arg, path, have_sig ? sig : NULL)) {
+		/* A refusal a client can tell from a crash: 403 goes out before the close
+		 * (the socket is fresh: the kernel takes it whole). */
+		lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
+		return -1;
+	}
 	return 0;
 }
 

@@ -221,6 +221,7 @@ bool api_static(struct api *a, struct evhttp_request *req, const char *path, int
 /* api_twilio.c: Twilio's webhooks, authenticated by its signature, not the key. */
 void api_twilio_voice(struct api *a, struct evhttp_request *req, int64_t t0);
 void api_twilio_status(struct api *a, struct evhttp_request *req, int64_t t0);
+void api_twilio_handoff(struct api *a, struct evhttp_request *req, int64_t t0);
 
 /* api_announce.c: vagentctl announce's WAVs, for Twilio's <Play>, without key. */
 bool api_announce_name_ok(const char *name);	/* [0-9a-f]{32}.wav */

@@ -331,10 +331,12 @@ void api_route(struct evhttp_request *req, void *arg)
 	} else if (!strcmp(path, "/board/logout")) {
 		if (method_is(a, req, EVHTTP_REQ_POST, API_EP_BOARD, t0))
 			api_logout(a, req, t0);
-	} else if (!strcmp(path, "/twilio/voice") || !strcmp(path, "/twilio/status")) {
+	} else if (!strcmp(path, "/twilio/voice") || !strcmp(path, "/twilio/status") ||
+		   !strcmp(path, "/twilio/handoff")) {
 		/* no key: Twilio signs instead (api_twilio.c checks it first) */
 		if (method_is(a, req, EVHTTP_REQ_POST, API_EP_TWILIO, t0))
-			(path[8] == 'v' ? api_twilio_voice : api_twilio_status)(a, req, t0);
+			(path[8] == 'v' ? api_twilio_voice : path[8] == 's' ? api_twilio_status :
+			 api_twilio_handoff)(a, req, t0);
 	} else if (!strncmp(path, "/announce/", 10)) {
 		/* no key: the random name is the capability (api_announce.c) */
 		if (method_is(a, req, EVHTTP_REQ_GET, API_EP_ANNOUNCE, t0))

@@ -2,7 +2,11 @@
  * api_twilio.c - Twilio's voice webhook: POST /twilio/voice answers the
  * TwiML that connects a call to us (Media Streams, or ConversationRelay
  * with [twilio] mode = relay) for the DID called; POST /twilio/status takes
- * the status callbacks of the calls vagentctl places.
+ * the status callbacks of the calls vagentctl places; POST /twilio/handoff
+ * is the ConversationRelay <Connect action>: Twilio asks it what next
+ * once the relay ends, and a hand-off (the end's handoffData, reason
+ * other than "completed") is <Dial>led to the DID's handoff_number, or,
+ * with none configured, told politely that nobody can take the call.
  *
  * The one exception to "nothing answers without the key": Twilio cannot
  * send our X-API-Key, but it signs every request with the account's auth
@@ -24,6 +28,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +43,8 @@
 #define FORM_PAIRS_MAX 128	/* Twilio sends about 20 */
 #define TWIML_MAX 16384
 #define NOT_IN_SERVICE "Sorry, this number is not in service. Goodbye."
+#define NOBODY_FREE "Sorry, nobody can take your call just now. Please call again later. Goodbye."
+#define HANDOFF_PATH "/twilio/handoff"
 
 /* The request's form parameters, parsed (q) and as arrays for the signature. */
 struct form {
@@ -145,12 +152,18 @@ static int connect_twiml(const struct conf *c, const struct did_entry *d, const 
 			 const char *from, struct buf *b)
 {
 	const char *names[] = { "did", "caller" }, *values[] = { to, from };
-	char greeting[1100];
+	char greeting[1100], action[320];
+	size_t base = strlen(c->tw_public_url);
+
+	while (base && c->tw_public_url[base - 1] == '/')
+		base--;
+	snprintf(action, sizeof(action), "%.*s" HANDOFF_PATH, (int)base, c->tw_public_url);
 
 	snprintf(greeting, sizeof(greeting), "Thank you for calling %s. How can I help you?",
 		 d->name);
 	struct twiml_connect t = {
 		.public_url = c->tw_public_url, .relay = c->tw_relay, .greeting = greeting,
+		.action = c->tw_relay ? action : NULL,	/* where the relay's handoffData goes */
 		.language = c->tw_relay_language, .tts_provider = c->tw_relay_tts,
 		.voice = c->tw_relay_voice, .transcription_provider = c->tw_relay_stt,
 		.names = names, .values = values, .n = 2,
@@ -203,5 +216,53 @@ void api_twilio_status(struct api *a, struct evhttp_request *req, int64_t t0)
 			 evhttp_find_header(&f.q, "To") ?: "?", st ? st : "?");
 		api_send_bytes(a, req, 204, "text/plain", NULL, 0, ep, t0);
 	}
+	evhttp_clear_headers(&f.q);
+}
+
+/* "completed" (or no HandoffData at all) is a call that is over; anything else a hand-off. */
+static bool wants_person(const char *handoff, char *reason, size_t len)
+{
+	json_t *j = handoff ? json_loads(handoff, 0, NULL) : NULL;
+	const char *r = json_string_value(json_object_get(j, "reason"));
+
+	snprintf(reason, len, "%s", r ? r : handoff ? "unknown" : "completed");
+	json_decref(j);
+	return strcmp(reason, "completed") != 0;
+}
+
+void api_twilio_handoff(struct api *a, struct evhttp_request *req, int64_t t0)
+{
+	const enum api_endpoint ep = API_EP_TWILIO;
+	struct form f;
+	struct buf b;
+	char did[64], reason[64];
+	int rc;
+
+	if (form_parse(a, req, ep, t0, &f) != 0 || !signed_by_twilio(a, req, &f, ep, t0))
+		goto out;
+	const char *sid = evhttp_find_header(&f.q, "CallSid");
+	const char *dir = evhttp_find_header(&f.q, "Direction") ?: "inbound";
+	/* Our number is the one called, or on a call we placed the one calling. */
+	digits_of(evhttp_find_header(&f.q, strncmp(dir, "outbound", 8) ? "To" : "From"), did + 1,
+		  sizeof(did) - 1);
+	did[0] = '+';
+	const char *number = conf_handoff_number_for(a->conf, did + 1);
+	if (!number[0])
+		number = conf_handoff_number_for(a->conf, did);
+	buf_init(&b, TWIML_MAX);
+	if (!wants_person(evhttp_find_header(&f.q, "HandoffData"), reason, sizeof(reason))) {
+		rc = twiml_hangup(&b);
+	} else if (number[0]) {
+		rc = twiml_dial(&b, NULL, number);
+		log_info("api", sid, "twilio: hand-off (%s) of a call to %s: dialling %s", reason,
+			 did, number);
+	} else {
+		rc = twiml_say_hangup(&b, NOBODY_FREE);
+		log_warn("api", sid, "twilio: hand-off (%s) of a call to %s, but no [twilio] "
+			 "handoff_number: said nobody is free", reason, did);
+	}
+	send_twiml(a, req, &b, rc, ep, t0);
+	buf_free(&b);
+out:
 	evhttp_clear_headers(&f.q);
 }

@@ -168,8 +168,10 @@ static int via_twilio(const struct conf *c, const struct call_opts *o)
 		.voice = c->tw_relay_voice, .transcription_provider = c->tw_relay_stt,
 		.names = o->names, .values = o->values, .n = o->n,
 	};
-	char from[24];
+	char from[24], base[256], action[300];
 
+	snprintf(action, sizeof(action), "%s/twilio/handoff", ctl_public_base(c, base, sizeof(base)));
+	t.action = t.relay ? action : NULL;	/* a hand-off asks the api where to (api_twilio.c) */
 	if (c->tw_from[0] && ctl_e164(c->tw_from, from, sizeof(from)) < 0) {
 		fprintf(stderr, "vagentctl: [twilio] from: '%s' is not a phone number\n", c->tw_from);
 		return -1;

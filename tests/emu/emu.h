@@ -95,6 +95,8 @@ struct emu_opts {
 	const char *xi_agent_script;	/* the conversation (emu_xi_agent.c) */
 	int twilio_rest_port;		/* Twilio's Calls REST, 0: off */
 	const char *twilio_sid, *twilio_token;	/* NULL: any basic auth */
+	const char *twilio_connect_to;	/* HOST:PORT: calls placed are dialled here; NULL: none */
+	const char *twilio_callee_wav;	/* what the callee of a placed call says */
 };
 
 /* The one context struct: read-only once the servers run. */

@@ -36,6 +36,7 @@ static void usage(FILE *f)
 "                  [--log FILE] [--faults SPEC] [--xi-api PORT] [--key-xi-api K]\n"
 "                  [--xi-agent PORT] [--key-xi-agent K] [--xi-agent-script FILE]\n"
 "                  [--twilio-rest PORT] [--twilio-sid SID] [--twilio-token TOKEN]\n"
+"                  [--twilio-connect-to HOST:PORT [--twilio-callee-wav FILE]]\n"
 "\n"
 "vagent-emu is a TEST DOUBLE: it imitates Deepgram live STT (ws://.../v1/listen),\n"
 "OpenAI/Groq chat completions (http://.../v1/chat/completions and\n"
@@ -54,6 +55,9 @@ static void usage(FILE *f)
 "  --xi-agent-script F the agent's turns (see emu_xi_agent.c)\n"
 "  --twilio-rest PORT  serve Twilio's Calls REST (Calls.json; --twilio-sid and\n"
 "                      --twilio-token: the basic auth required, else any)\n"
+"  --twilio-connect-to H:P  answer each call placed and run its <Connect><Stream>\n"
+"                      against H:P (`vagent-emu twilio`, the callee saying\n"
+"                      --twilio-callee-wav); GET /emu/calls lists them\n"
 "  --stt-final-ms MS   delay of a final transcript after the endpoint (120)\n"
 "  --stt-idle-ms MS    close 1011 NET-0001 after this long without data (10000)\n"
 "  --vad-rms N         RMS of a 20 ms window that counts as speech (500)\n"
@@ -76,7 +80,7 @@ enum { OPT_DG = 256, OPT_OAI, OPT_CART, OPT_STT_FINAL, OPT_STT_IDLE, OPT_VAD, OP
        OPT_TPS, OPT_TTS_TTFB, OPT_TTS_RTF, OPT_VOICE, OPT_KEY_DG, OPT_KEY_OAI, OPT_KEY_CART,
        OPT_LOG, OPT_FAULTS, OPT_SCRIPT, OPT_HELP, OPT_XI_API, OPT_KEY_XI_API, OPT_XI,
        OPT_KEY_XI, OPT_XI_AGENT, OPT_KEY_XI_AGENT, OPT_XI_AGENT_SCRIPT };
-enum { OPT_TW_REST = 400, OPT_TW_SID, OPT_TW_TOKEN };
+enum { OPT_TW_REST = 400, OPT_TW_SID, OPT_TW_TOKEN, OPT_TW_CONNECT_TO, OPT_TW_CALLEE_WAV };
 
 static const struct option longopts[] = {
 	{ "script", required_argument, NULL, OPT_SCRIPT },
@@ -107,6 +111,8 @@ static const struct option longopts[] = {
 	{ "twilio-rest", required_argument, NULL, OPT_TW_REST },
 	{ "twilio-sid", required_argument, NULL, OPT_TW_SID },
 	{ "twilio-token", required_argument, NULL, OPT_TW_TOKEN },
+	{ "twilio-connect-to", required_argument, NULL, OPT_TW_CONNECT_TO },
+	{ "twilio-callee-wav", required_argument, NULL, OPT_TW_CALLEE_WAV },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -164,6 +170,8 @@ static void take_opt(struct emu_opts *o, int c, const char *arg)
 	case OPT_TW_REST: o->twilio_rest_port = num("twilio-rest", arg, 1, 65535); break;
 	case OPT_TW_SID: o->twilio_sid = arg; break;
 	case OPT_TW_TOKEN: o->twilio_token = arg; break;
+	case OPT_TW_CONNECT_TO: o->twilio_connect_to = arg; break;
+	case OPT_TW_CALLEE_WAV: o->twilio_callee_wav = arg; break;
 	case OPT_HELP: usage(stdout); exit(0);
 	default: usage(stderr); exit(1);
 	}

@@ -5,12 +5,15 @@
  * Each call is a websocket client that does what Twilio does on a
  * <Connect><Stream>: the upgrade (signed with X-Twilio-Signature when a
  * token is given), connected, start (callSid, streamSid, customParameters
- * did and caller, 8 kHz mu-law), one 20 ms media message per tick from a
- * WAV (then silence), dtmf at given times, and stop once the caller is
+ * did, caller and any --param, 8 kHz mu-law), one 20 ms media message per
+ * tick from a WAV (then silence), dtmf at given times, and stop once the caller is
  * done. What vagentd sends is "played" as a phone would: its media queue
  * is drained 160 bytes per tick, a mark is echoed once the audio queued
  * before it has played, and a clear drops the queue and echoes every
- * pending mark at once.
+ * pending mark at once. With --connect-to the URL may be the public
+ * wss:// one Twilio is given: the socket goes plain to HOST:PORT, where a
+ * TLS proxy would pass it on, and the Host and signature stay the URL's
+ * (the Calls REST emulator dials outbound calls this way, emu_twilio_dial.c).
  *
  * Owns: its own lws context and loop (one thread; no server runs). Prints
  * one JSON object with each call's counts and the turn latencies (the
@@ -37,9 +40,10 @@
 #define FRAME 160			/* 20 ms of 8 kHz mu-law */
 #define MAX_CALLS 1000
 #define MAX_DTMF 16
+#define MAX_PARAMS 40
 #define RX_MAX (1u << 20)
 #define TURN_GAP_TICKS 5
-#define STOP_WAIT_TICKS 50		/* 1 s for the server to close after stop */		/* 100 ms of caller silence before an answer counts */
+#define STOP_WAIT_TICKS 50		/* 1 s for the server to close after stop */
 
 struct item {				/* vagentd's queue at "Twilio": audio or a mark */
 	struct item *next;
@@ -50,6 +54,10 @@ struct item {				/* vagentd's queue at "Twilio": audio or a mark */
 
 struct tw_opts {
 	const char *url, *wav, *record, *did, *caller, *token, *sign_url, *signature;
+	const char *connect_to;		/* HOST:PORT: a TLS proxy's backend, dialled plain */
+	const char *call_sid;		/* the one the Calls REST answered; NULL: random */
+	const char *params[MAX_PARAMS];	/* more customParameters, NAME=VALUE */
+	int nparams;
 	int calls, stagger_ms, hold_ms, voice_rms;
 	bool no_marks;			/* a platform that never echoes marks */
 	struct { char digit; int ms; } dtmf[MAX_DTMF];
@@ -92,7 +100,7 @@ struct tw_emu {
 	struct tw_call *calls;
 	int started, finished;
 	int64_t t_start_us;
-	char host[256], path[512];
+	char host[256], addr[256], path[512];
 	int port;
 };
 
@@ -254,12 +262,19 @@ static void send_start(struct tw_call *c)
 
 	send_json(c, json_pack("{s:s, s:s, s:s}", "event", "connected", "protocol", "Call",
 			       "version", "1.0.0"));
-	send_json(c, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:[s], s:{s:s, s:s}, "
+	json_t *params = json_pack("{s:s, s:s}", "did", o->did, "caller", o->caller);
+	for (int i = 0; params && i < o->nparams; i++) {
+		const char *eq = strchr(o->params[i], '=');
+		char name[128];
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - o->params[i]), o->params[i]);
+		json_object_set_new(params, name, json_string(eq + 1));
+	}
+	send_json(c, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:[s], s:o, "
 			       "s:{s:s, s:i, s:i}}}",
 			       "event", "start", "sequenceNumber", "1", "streamSid", c->stream_sid,
 			       "start", "accountSid", "ACemulator", "streamSid", c->stream_sid,
 			       "callSid", c->call_sid, "tracks", "inbound",
-			       "customParameters", "did", o->did, "caller", o->caller,
+			       "customParameters", params,
 			       "mediaFormat", "encoding", "audio/x-mulaw", "sampleRate", 8000,
 			       "channels", 1));
 	c->seq = 1;
@@ -433,17 +448,20 @@ static void dial(struct tw_emu *e, struct tw_call *c)
 	struct emu_rng rng;
 
 	emu_rng_seed(&rng, (uint64_t)c->idx * 7919 + (uint64_t)emu_now_us());
-	emu_rand_id(&rng, "CA", 32, c->call_sid, sizeof(c->call_sid));
+	if (e->o.call_sid && c->idx == 0)
+		snprintf(c->call_sid, sizeof(c->call_sid), "%s", e->o.call_sid);
+	else
+		emu_rand_id(&rng, "CA", 32, c->call_sid, sizeof(c->call_sid));
 	emu_rand_id(&rng, "MZ", 32, c->stream_sid, sizeof(c->stream_sid));
 	c->last_voiced_tx_tick = -1;
 	if (c->idx == 0 && e->o.record && wav_writer_open(&c->rec, e->o.record, 8000) < 0)
 		log_warn("twilio", NULL, "cannot record to %s", e->o.record);
 	memset(&ci, 0, sizeof(ci));
 	ci.context = e->ctx;
-	ci.address = e->host;
+	ci.address = e->addr;
 	ci.port = e->port;
 	ci.path = e->path;
-	ci.host = e->host;
+	ci.host = e->host;	/* the URL's, also behind --connect-to, as a proxy passes it */
 	ci.origin = e->host;
 	ci.local_protocol_name = "twilio-emu";
 	ci.opaque_user_data = c;
@@ -542,13 +560,18 @@ static void usage(FILE *fp)
 "                  [--stagger-ms MS] [--hold-ms 2000] [--did D] [--caller C]\n"
 "                  [--token T [--sign-url URL] | --signature S] [--dtmf D@MS]...\n"
 "                  [--record FILE] [--voice-rms 300] [--no-marks] [--log FILE]\n"
+"                  [--connect-to HOST:PORT] [--param NAME=VALUE]... [--call-sid SID]\n"
 "       vagent-emu twilio --relay --help: ConversationRelay instead\n"
 "Dials vagentd as Twilio does for <Connect><Stream>, plays the WAV (8 kHz\n"
 "mono) as the caller, then hold-ms of silence, then stop; prints JSON.\n"
 "  --token T       sign the upgrade: HMAC-SHA1 of --sign-url (default --url)\n"
 "  --signature S   send this X-Twilio-Signature as it is\n"
 "  --record FILE   what call 0's phone played, as a WAV\n"
-"  --no-marks      never echo a mark (a platform without them)\n");
+"  --no-marks      never echo a mark (a platform without them)\n"
+"  --connect-to H:P  dial H:P (plain ws, a TLS proxy's backend) for the URL,\n"
+"                  which may then be wss://; the Host and signature stay the URL's\n"
+"  --param N=V     one more customParameter (did and caller too)\n"
+"  --call-sid SID  call 0's callSid (the one the Calls REST answered)\n");
 }
 
 static int parse(int argc, char **argv, struct tw_opts *o)
@@ -559,7 +582,9 @@ static int parse(int argc, char **argv, struct tw_opts *o)
 		{ "did", 1, NULL, 'd' }, { "caller", 1, NULL, 'c' }, { "token", 1, NULL, 't' },
 		{ "sign-url", 1, NULL, 'S' }, { "signature", 1, NULL, 'g' },
 		{ "dtmf", 1, NULL, 'D' }, { "record", 1, NULL, 'r' },
-		{ "voice-rms", 1, NULL, 'v' }, { "no-marks", 0, NULL, 'M' }, { "log", 1, NULL, 'l' }, { "help", 0, NULL, 'h' },
+		{ "voice-rms", 1, NULL, 'v' }, { "no-marks", 0, NULL, 'M' }, { "log", 1, NULL, 'l' },
+		{ "connect-to", 1, NULL, 'C' }, { "param", 1, NULL, 'P' }, { "call-sid", 1, NULL, 'i' },
+		{ "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *log_path = NULL;
@@ -584,6 +609,14 @@ static int parse(int argc, char **argv, struct tw_opts *o)
 		case 'v': o->voice_rms = atoi(optarg); break;
 		case 'M': o->no_marks = true; break;
 		case 'l': log_path = optarg; break;
+		case 'C': o->connect_to = optarg; break;
+		case 'i': o->call_sid = optarg; break;
+		case 'P':
+			if (o->nparams == MAX_PARAMS || !strchr(optarg, '=') || optarg[0] == '=' ||
+			    strchr(optarg, '=') - optarg >= 128)
+				return -1;
+			o->params[o->nparams++] = optarg;
+			break;
 		case 'D':
 			if (o->ndtmf == MAX_DTMF || strlen(optarg) < 3 || optarg[1] != '@')
 				return -1;
@@ -607,10 +640,20 @@ static int setup(struct tw_emu *e)
 	struct wav w;
 
 	snprintf(url, sizeof(url), "%s", e->o.url);
-	if (lws_parse_uri(url, &prot, &addr, &e->port, &path) || strcmp(prot, "ws"))
+	if (lws_parse_uri(url, &prot, &addr, &e->port, &path) ||
+	    (strcmp(prot, "ws") && (strcmp(prot, "wss") || !e->o.connect_to)))
 		return -EINVAL;
 	snprintf(e->host, sizeof(e->host), "%s", addr);
+	snprintf(e->addr, sizeof(e->addr), "%s", addr);
 	snprintf(e->path, sizeof(e->path), "/%s", path);
+	if (e->o.connect_to) {
+		const char *colon = strrchr(e->o.connect_to, ':');
+		e->port = colon ? atoi(colon + 1) : 0;
+		if (!colon || colon == e->o.connect_to || e->port <= 0 || e->port > 65535)
+			return -EINVAL;
+		snprintf(e->addr, sizeof(e->addr), "%.*s", (int)(colon - e->o.connect_to),
+			 e->o.connect_to);
+	}
 	if (e->o.wav) {
 		if (wav_load(e->o.wav, &w, err, sizeof(err)) < 0 || w.rate != 8000) {
 			fprintf(stderr, "vagent-emu twilio: --wav %s: %s\n", e->o.wav,

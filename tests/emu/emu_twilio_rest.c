@@ -10,17 +10,21 @@
  * status "queued", direction "outbound-api"); errors as
  * {"code","message","more_info","status"}: 20003 for missing or wrong
  * credentials (401), 21201 without To, 21603 without From, 21205 without
- * Url or Twiml (400), 20404 for any other path (404). Nobody is called:
- * the emulator only says it would.
+ * Url or Twiml (400), 20404 for any other path (404). With
+ * --twilio-connect-to the callee answers at once and the call's Twiml runs
+ * (emu_twilio_dial.c: a <Connect><Stream> dials back to vagentd); without
+ * it nobody is called: the emulator only says it would.
  * Emulator-only endpoint: GET /emu/requests (DELETE clears) on the Twilio
  * port lists the last 200 requests as {"method","path","account","form"}
- * (form: name -> value, decoded); the token is never recorded.
+ * (form: name -> value, decoded); the token is never recorded. GET
+ * /emu/calls lists the calls placed and how their streams went.
  *
  * Owns: its evhttp server (main thread) and its request record.
- * Never: blocks the loop; places a call.
+ * Never: blocks the loop; fetches a Url (only Twiml runs).
  * Fails: a port that cannot be bound fails emu_twilio_rest_start.
  */
 #include "emu.h"
+#include "emu_twilio_dial.h"
 
 #include "../../common/log.h"
 
@@ -41,6 +45,7 @@ struct emu_twilio_rest {
 	struct emu_rng rng;
 	struct emu_rec rec;
 	unsigned calls;
+	struct emu_tw_dials *dials;	/* NULL: calls are only recorded */
 };
 
 static void reply(struct evhttp_request *req, int status, json_t *body)
@@ -150,6 +155,9 @@ static void create_call(struct emu_twilio_rest *t, struct evhttp_request *req,
 	snprintf(uri, sizeof(uri), "/2010-04-01/Accounts/%s/Calls/%s.json", account, sid);
 	t->calls++;
 	log_info("twilio", NULL, "twilio-rest emulator: call %s to %s from %s", sid, to, from);
+	if (t->dials && emu_tw_dial(t->dials, sid, to,
+				    json_string_value(json_object_get(form, "Twiml"))) < 0)
+		log_warn("twilio", sid, "twilio-rest emulator: cannot follow the call");
 	reply(req, 201, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:n, s:n, s:s}",
 				  "sid", sid, "account_sid", account, "to", to, "from", from,
 				  "status", "queued", "direction", "outbound-api",
@@ -172,6 +180,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 	if (!path)
 		{ twilio_error(req, 404, 20404, "The requested resource was not found"); return; }
+	if (!strcmp(path, "/emu/calls")) {
+		reply(req, 200, t->dials ? emu_tw_dials_dump(t->dials) : json_array());
+		return;
+	}
 	if (!strcmp(path, "/emu/requests")) {
 		if (cmd == EVHTTP_REQ_DELETE)
 			emu_rec_clear(&t->rec);
@@ -210,6 +222,11 @@ int emu_twilio_rest_start(struct emu *e, struct event_base *base, struct emu_twi
 	}
 	t->e = e;
 	emu_rng_seed(&t->rng, 23);
+	if (e->opt.twilio_connect_to && !(t->dials = emu_tw_dials_new(e, base))) {
+		snprintf(err, errlen, "twilio-rest emulator: out of memory");
+		emu_twilio_rest_stop(t);
+		return -ENOMEM;
+	}
 	evhttp_set_allowed_methods(t->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(t->http, on_request, t);
 	if (!evhttp_bind_socket_with_handle(t->http, "127.0.0.1",
@@ -229,6 +246,7 @@ void emu_twilio_rest_stop(struct emu_twilio_rest *t)
 		return;
 	if (t->http)
 		evhttp_free(t->http);
+	emu_tw_dials_free(t->dials);
 	emu_rec_clear(&t->rec);
 	free(t);
 }

@@ -180,6 +180,75 @@ def test_relay_mode_answers_conversation_relay(daemon_factory, db, tmp_path):
     assert relay.get("voice") == "Amelia" and relay.get("language") == "en-GB"
     assert relay.get("interruptible") == "any"
     assert params_of(relay) == {"did": DID, "caller": CALLER}
+    assert ET.fromstring(body).find("Connect").get("action") == \
+        "https://vagent.example.com/twilio/handoff", "a hand-off comes back to the api"
+
+
+def handoff_params(data, to=DID, frm=CALLER, direction="inbound"):
+    p = voice_params(to, frm)
+    p = [(k, v) for k, v in p if k != "Direction"]
+    p += [("Direction", direction), ("SessionId", "VX" + "2" * 32),
+          ("SessionStatus", "ended"), ("SessionDuration", "42")]
+    if data is not None:
+        p.append(("HandoffData", json.dumps(data)))
+    return p
+
+
+@pytest.fixture
+def relay_api(daemon_factory, db, tmp_path):
+    def make(per_did=False, **twilio):
+        seed_dids(db)
+        dids = {"did:442039962952": {"handoff_number": "+442030009999"}} if per_did else {}
+        return api_daemon(daemon_factory, db, tmp_path,
+                          twilio=twilio_settings(tmp_path, mode="relay", **twilio), **dids)
+    return make
+
+
+def test_a_relay_hand_off_dials_the_configured_number(relay_api):
+    d = relay_api(handoff_number="+442030001111")
+    st, ctype, body = signed_voice(d, handoff_params({"reason": "caller_asked",
+                                                      "caller_name": "Ann"}),
+                                   path="/twilio/handoff")
+    assert st == 200 and ctype.startswith("text/xml"), body
+    root = ET.fromstring(body)
+    assert root.find("Dial").text == "+442030001111", body
+    assert root.find("Hangup") is None
+    d.wait_log("hand-off (caller_asked) of a call to +442039962952: dialling +442030001111")
+    # a call we placed: our number is the one calling
+    st, _, body = signed_voice(d, handoff_params({"reason": "dtmf-0"}, to=CALLER, frm=DID,
+                                                 direction="outbound-api"),
+                               path="/twilio/handoff")
+    assert ET.fromstring(body).find("Dial").text == "+442030001111", body
+    # the relay ended without a hand-off: the call is over
+    st, _, body = signed_voice(d, handoff_params({"reason": "completed"}),
+                               path="/twilio/handoff")
+    root = ET.fromstring(body)
+    assert root.find("Hangup") is not None and root.find("Dial") is None, body
+
+
+def test_a_dids_own_hand_off_number_wins(relay_api):
+    d = relay_api(handoff_number="+442030001111", per_did=True)
+    st, _, body = signed_voice(d, handoff_params({"reason": "cannot_help"}),
+                               path="/twilio/handoff")
+    assert ET.fromstring(body).find("Dial").text == "+442030009999", body
+
+
+def test_a_hand_off_without_a_number_is_a_polite_goodbye(relay_api):
+    d = relay_api()
+    st, _, body = signed_voice(d, handoff_params({"reason": "caller_asked"}),
+                               path="/twilio/handoff")
+    assert st == 200, body
+    root = ET.fromstring(body)
+    assert "nobody can take your call" in root.find("Say").text
+    assert root.find("Hangup") is not None and root.find("Dial") is None
+    d.wait_log("no [twilio] handoff_number")
+
+
+def test_the_hand_off_webhook_needs_the_signature(relay_api):
+    d = relay_api(handoff_number="+442030001111")
+    params = handoff_params({"reason": "caller_asked"})
+    st, _, body = post_form(d, "/twilio/handoff", params, "GvWf1cFY/Q7PnoempGyD5oXAezc=")
+    assert st == 403 and b"+442030001111" not in body
 
 
 # ---- outbound ----
@@ -344,7 +413,9 @@ def test_announce_plays_a_wav_the_api_serves_without_key(api, tmp_path, emu):
 @pytest.mark.parametrize("key,value,says", [
     ("mode", "websocket", "[twilio] mode: 'websocket' is not stream or relay"),
     ("public_url", "http://vagent.example.com", "[twilio] public_url: an https:// URL"),
-    ("public_url", "https://vagent.example.com/?x=1", "[twilio] public_url: an https:// URL")])
+    ("public_url", "https://vagent.example.com/?x=1", "[twilio] public_url: an https:// URL"),
+    ("handoff_number", "02030001111", "[twilio] handoff_number: '02030001111' is not a "
+                                      "+E.164 number")])
 def test_bad_twilio_settings_are_named(tmp_path, key, value, says):
     from harness import VAGENTD
     conf = os.path.join(str(tmp_path), "t.conf")

@@ -5,7 +5,9 @@ from a WAV, plays what vagentd sends as a phone would, echoes marks once
 that audio has played and honours clear."""
 import json
 import os
+import struct
 import subprocess
+import wave
 
 import pytest
 
@@ -191,9 +193,11 @@ def test_a_wrong_signature_on_the_upgrade_is_refused(echo, tmp_path):
     url = "wss://voice.example.com/twilio"
     bad = dial(d, "--wav", wav, "--token", "not-the-token", "--sign-url", url)
     assert bad["results"][0]["outcome"] == "refused", bad
+    assert bad["results"][0]["http_status"] == 403, "refused with a status, not a bare close"
     d.wait_log("wrong X-Twilio-Signature")
     none = dial(d, "--wav", wav)
     assert none["results"][0]["outcome"] == "refused", "an unsigned upgrade is refused too"
+    assert none["results"][0]["http_status"] == 403
     d.wait_log("no X-Twilio-Signature")
     other_url = dial(d, "--wav", wav, "--token", TOKEN, "--sign-url", url + "x")
     assert other_url["results"][0]["outcome"] == "refused", "the URL is part of what is signed"
@@ -202,3 +206,36 @@ def test_a_wrong_signature_on_the_upgrade_is_refused(echo, tmp_path):
     assert r["outcome"] == "completed" and r["media_in"] > 0, good
     assert "started:" in d.log_text() and d.log_text().count("started:") == 1, \
         "only the signed call started"
+
+
+def samples(raw):
+    return struct.unpack("<%dh" % (len(raw) // 2), raw)
+
+
+def test_a_recorded_twilio_call_keeps_what_the_caller_heard_on_the_right(daemon_factory,
+                                                                         tmp_path):
+    """[call] record on a Media Streams call: the stereo WAV's right channel is
+    the agent's audio as sent to Twilio (mu-law, decoded), not silence."""
+    rec = tmp_path / "rec"
+    d = daemon_factory({"twilio": twilio_section(tmp_path),
+                        "call": {"record": "yes", "recording_dir": str(rec)}})
+    wav = str(tmp_path / "tone.wav")
+    make_wav(wav, seconds=2.0, seed=7)
+    heard = tmp_path / "heard.wav"
+    rep = dial(d, "--wav", wav, "--hold-ms", 1000, "--record", heard)
+    r = rep["results"][0]
+    assert r["outcome"] == "completed" and r["bytes_in"] >= 8000 * 2 * 0.9, r
+    path = str(rec / (r["call_sid"] + ".wav"))
+    wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 44 + 4 * 8000,
+             10, "the recording")
+    d.wait_log("ended:")
+    with wave.open(path, "rb") as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, 8000)
+        s = samples(w.readframes(w.getnframes()))
+    left, right = s[0::2], s[1::2]
+    voiced_right = [v for v in right if v]
+    assert len(voiced_right) >= 8000 * 2 * 0.9, "the echoed tone was recorded on the right"
+    # The echo the phone played, sample for sample, is what the right channel holds.
+    played = [v for v in samples(read_wav(str(heard))[1]) if v]
+    assert voiced_right == played
+    assert sum(1 for v in left if v) >= 8000 * 2 * 0.9, "the caller side too"

@@ -56,6 +56,7 @@ static void start_gives_the_call_and_its_parameters(void **state)
 	assert_string_equal(m.encoding, "audio/x-mulaw");
 	assert_int_equal(m.rate, 8000);
 	assert_int_equal(m.channels, 1);
+	assert_null(m.vars);
 
 	/* No parameters: empty, not absent. */
 	assert_int_equal(parse("{\"event\":\"start\",\"streamSid\":\"MZ1\",\"start\":{"
@@ -64,6 +65,27 @@ static void start_gives_the_call_and_its_parameters(void **state)
 	assert_string_equal(m.caller, "");
 	assert_int_equal(parse("{\"event\":\"start\",\"streamSid\":\"MZ1\",\"start\":{}}", &m,
 			       NULL, 0), -EINVAL);
+}
+
+/* An outbound call's variables: the other customParameters, if they look like ones. */
+static void start_hands_on_the_calls_variables(void **state)
+{
+	char json[4096], big[1100];
+	struct tw_msg m;
+	(void)state;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	snprintf(json, sizeof(json), "{\"event\":\"start\",\"streamSid\":\"MZ1\",\"start\":{"
+		 "\"callSid\":\"CA1\",\"streamSid\":\"MZ1\",\"customParameters\":{\"did\":\"1\","
+		 "\"caller\":\"2\",\"customer_name\":\"Ann & Bob\",\"job ref\":\"x\","
+		 "\"n\":3,\"long\":\"%s\"}}}", big);
+	assert_int_equal(parse(json, &m, NULL, 0), 0);
+	assert_non_null(m.vars);
+	assert_int_equal(json_object_size(m.vars), 1);
+	assert_string_equal(json_string_value(json_object_get(m.vars, "customer_name")),
+			    "Ann & Bob");
+	json_decref(m.vars);
 }
 
 static void media_is_decoded_and_bounded(void **state)
@@ -193,6 +215,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(start_gives_the_call_and_its_parameters),
+		cmocka_unit_test(start_hands_on_the_calls_variables),
 		cmocka_unit_test(media_is_decoded_and_bounded),
 		cmocka_unit_test(dtmf_mark_stop_and_others),
 		cmocka_unit_test(untrusted_input_is_refused),

@@ -57,6 +57,34 @@ static void test_relay_attributes(void **state)
 			       "interruptible=\"any\" dtmfDetection=\"true\">"));
 	assert_null(strstr(buf_str(&b), "voice="));	/* unset: left out */
 	assert_non_null(strstr(buf_str(&b), "</ConversationRelay></Connect></Response>"));
+	assert_non_null(strstr(buf_str(&b), "<Response><Connect><ConversationRelay"));
+	buf_free(&b);
+
+	t.action = "https://h/p/twilio/handoff?a=1&b=2";
+	buf_init(&b, 0);
+	assert_int_equal(twiml_connect(&b, &t), 0);
+	assert_non_null(strstr(buf_str(&b), "<Connect action=\"https://h/p/twilio/handoff?a=1&amp;"
+			       "b=2\"><ConversationRelay url="));
+	buf_free(&b);
+}
+
+static void test_dial_and_hangup(void **state)
+{
+	(void)state;
+	struct buf b;
+
+	buf_init(&b, 0);
+	assert_int_equal(twiml_dial(&b, "One <moment>", "+442030000000"), 0);
+	assert_non_null(strstr(buf_str(&b), "<Response><Say>One &lt;moment&gt;</Say>"
+			       "<Dial>+442030000000</Dial></Response>"));
+	buf_free(&b);
+	buf_init(&b, 0);
+	assert_int_equal(twiml_dial(&b, NULL, "+442030000000"), 0);
+	assert_non_null(strstr(buf_str(&b), "<Response><Dial>+442030000000</Dial></Response>"));
+	buf_free(&b);
+	buf_init(&b, 0);
+	assert_int_equal(twiml_hangup(&b), 0);
+	assert_non_null(strstr(buf_str(&b), "<Response><Hangup/></Response>"));
 	buf_free(&b);
 }
 
@@ -92,6 +120,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream_with_escaped_parameters),
 		cmocka_unit_test(test_relay_attributes),
+		cmocka_unit_test(test_dial_and_hangup),
 		cmocka_unit_test(test_not_https_is_refused),
 		cmocka_unit_test(test_say_and_play),
 	};
