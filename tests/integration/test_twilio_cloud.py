@@ -166,5 +166,6 @@ def test_the_calls_variables_reach_the_agent_but_not_over_the_context(stack, tmp
     assert dv["customer_name"] == "Ahmed Lekan" and dv["job_ref"] == "JOB-4711 & co"
     assert dv["company_name"] == "George The Plumber", "did_context's field wins"
     assert dv["callout_fee"] == 48 and dv["did_number"] == GEORGE
-    assert dv["caller_id"] == CALLER.lstrip("+") or dv["caller_id"] == CALLER
+    assert dv["caller_id"] == CALLER.lstrip("+"), "did_context's, as it normalises it"
+    assert dv["time_greeting"].startswith("good ") and dv["trade_type"] == "plumbing"
     assert voiced_s(frames) == pytest.approx(1.0, abs=0.1)
