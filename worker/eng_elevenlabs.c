@@ -6,9 +6,12 @@
  * comes from our own api's did_context (agent_ctx.c) and, when a key is
  * configured, a signed URL from get-signed-url; the context goes to the
  * agent as dynamic variables in conversation_initiation_client_data, so
- * it needs no getCallContext round trip. Then the caller's audio goes up
- * in the agent's input format (xi_agent_audio.c converts rate and
- * encoding), and the agent's audio comes down into the call's playout.
+ * it needs no getCallContext round trip. The call's own variables (an
+ * outbound call's customParameters) go too, never over a did_context
+ * field, as in the local agent's prompt (xa_dynamic_vars). Then the
+ * caller's audio goes up in the agent's input format (xi_agent_audio.c
+ * converts rate and encoding), and the agent's audio comes down into the
+ * call's playout.
  *
  * Interruption: audio events carry increasing event ids. A playout reply
  * holds the audio of one agent response (a new one begins at the audio
@@ -319,22 +322,8 @@ static void on_message(void *arg, const char *data, size_t len, bool binary)
 static void on_open(void *arg)
 {
 	struct xi *x = arg;
-	json_t *dv = json_object();
-	const char *keys[] = { "company_name", "trade_type", "trade_label", "callout_fee", "area",
-			       "is_repeat", "greeting", "time_greeting", "caller_id", "did_number" };
+	json_t *dv = xa_dynamic_vars(x->vars, call_vars(x->call));
 
-	/* A value the prompt refers to is never missing nor null (protocols.md 5.7). */
-	for (size_t i = 0; dv && i < sizeof(keys) / sizeof(keys[0]); i++) {
-		json_t *v = json_object_get(x->vars, keys[i]);
-		json_object_set_new(dv, keys[i], v && !json_is_null(v) ? json_incref(v) :
-				    json_string(""));
-	}
-	if (!json_is_string(json_object_get(x->vars, "greeting"))) {
-		char g[96];
-		snprintf(g, sizeof(g), "Hello, %s. How can I help you?",
-			 json_string_value(json_object_get(x->vars, "time_greeting")) ?: "hello");
-		json_object_set_new(dv, "greeting", json_string(g));
-	}
 	send_text(x, dv ? xa_init_msg(dv) : NULL);
 	json_decref(dv);
 }

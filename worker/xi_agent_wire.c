@@ -146,6 +146,40 @@ static char *dump(json_t *j)
 	return s;
 }
 
+/* A value a dynamic variable can hold: null becomes "", an object or array is left out. */
+static json_t *scalar(json_t *v)
+{
+	if (!v || json_is_null(v))
+		return json_string("");
+	return json_is_object(v) || json_is_array(v) ? NULL : json_incref(v);
+}
+
+json_t *xa_dynamic_vars(json_t *ctx, json_t *call_vars)
+{
+	static const char *const keys[] = { "company_name", "trade_type", "trade_label",
+		"callout_fee", "area", "is_repeat", "greeting", "time_greeting", "caller_id",
+		"did_number" };
+	json_t *dv = json_object(), *v;
+	const char *k;
+
+	if (!dv)
+		return NULL;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_object_set_new(dv, keys[i], scalar(json_object_get(ctx, keys[i]))) < 0)
+			json_object_set_new(dv, keys[i], json_string(""));
+	if (!json_is_string(json_object_get(ctx, "greeting"))) {
+		char g[96];
+		snprintf(g, sizeof(g), "Hello, %s. How can I help you?",
+			 str(ctx, "time_greeting") ? str(ctx, "time_greeting") : "hello");
+		json_object_set_new(dv, "greeting", json_string(g));
+	}
+	/* The merge in ctx decided who wins a shared name: its value, not the call's. */
+	json_object_foreach(call_vars, k, v)
+		if (!json_object_get(dv, k))
+			json_object_set_new(dv, k, scalar(json_object_get(ctx, k) ?: v));
+	return dv;
+}
+
 char *xa_init_msg(json_t *dynamic_variables)
 {
 	return dump(json_pack("{s:s, s:O}", "type", "conversation_initiation_client_data",

@@ -50,6 +50,17 @@ void xa_msg_clear(struct xa_msg *m);
 /* 0, or -EINVAL for a name that is neither pcm_<rate> nor ulaw_8000. */
 int xa_fmt_parse(const char *s, struct xa_fmt *f);
 
+/*
+ * The dynamic variables for conversation_initiation_client_data (new
+ * reference; NULL when out of memory). ctx: the call's context
+ * (agent_ctx_fetch: did_context's fields, time_greeting, and the call's
+ * own variables merged under them). Every field the prompt may name is
+ * there, never missing nor null (protocols.md 5.7 item 3); each of
+ * call_vars' names (NULL: none) is added with ctx's value for it, so a
+ * name did_context also gave keeps did_context's value.
+ */
+json_t *xa_dynamic_vars(json_t *ctx, json_t *call_vars);
+
 /* Client messages, malloc'd JSON text (NULL when out of memory). */
 char *xa_init_msg(json_t *dynamic_variables);
 char *xa_audio_msg(const uint8_t *bytes, size_t n);

@@ -183,6 +183,40 @@ static void client_messages_have_the_exact_shapes(void **state)
 	assert_null(xa_signed_url("{}", 2));
 }
 
+/* ctx as agent_ctx.c merges it: the call's variables under did_context's fields. */
+static void dynamic_variables_carry_the_calls_own_under_the_context(void **state)
+{
+	json_t *call = json_pack("{s:s, s:s, s:s, s:s}", "customer_name", "Ann",
+				 "company_name", "Not Acme", "area", "Hackney", "job", "J-1");
+	json_t *ctx = json_pack("{s:s, s:i, s:n, s:b, s:s, s:o}", "company_name", "Acme",
+				"callout_fee", 48, "area", "is_repeat", 0, "time_greeting",
+				"good morning", "job", json_pack("{s:i}", "odd", 1));
+	json_t *dv;
+	(void)state;
+
+	json_object_update_missing(ctx, call);
+	dv = xa_dynamic_vars(ctx, call);
+	assert_non_null(dv);
+	assert_string_equal(json_string_value(json_object_get(dv, "customer_name")), "Ann");
+	assert_string_equal(json_string_value(json_object_get(dv, "company_name")), "Acme");
+	assert_int_equal(json_integer_value(json_object_get(dv, "callout_fee")), 48);
+	/* did_context said null: it stays did_context's, sent as "" (never null). */
+	assert_string_equal(json_string_value(json_object_get(dv, "area")), "");
+	/* An object is no dynamic variable: left out rather than sent. */
+	assert_null(json_object_get(dv, "job"));
+	assert_true(json_is_false(json_object_get(dv, "is_repeat")));
+	assert_string_equal(json_string_value(json_object_get(dv, "trade_type")), "");
+	assert_string_equal(json_string_value(json_object_get(dv, "greeting")),
+			    "Hello, good morning. How can I help you?");
+	assert_int_equal(json_object_size(dv), 11);
+	json_decref(dv);
+	dv = xa_dynamic_vars(ctx, NULL);	/* no variables of its own: the fixed ten */
+	assert_int_equal(json_object_size(dv), 10);
+	json_decref(dv);
+	json_decref(ctx);
+	json_decref(call);
+}
+
 static void ulaw_round_trips_within_its_step(void **state)
 {
 	(void)state;
@@ -268,6 +302,7 @@ int main(void)
 		cmocka_unit_test(incomplete_events_are_refused_unknown_ones_ignored),
 		cmocka_unit_test(formats),
 		cmocka_unit_test(client_messages_have_the_exact_shapes),
+		cmocka_unit_test(dynamic_variables_carry_the_calls_own_under_the_context),
 		cmocka_unit_test(ulaw_round_trips_within_its_step),
 		cmocka_unit_test(resampling_keeps_the_level_and_the_length),
 		cmocka_unit_test(ulaw_8000_needs_no_resampler),
