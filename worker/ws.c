@@ -19,7 +19,7 @@
  * holds) and a message sent is its send, batched per pass: the read event
  * stays armed for the connection's life, the write event is added only
  * while the kernel refuses bytes, and mask keys come from OpenSSL's
- * userspace generator.
+ * userspace generator (pooled: it calls getpid() per request).
  *
  * Hooks run on the main loop: on_open, the message hooks and on_close from
  * the socket's event, on_wake_thread and fill from the pass after
@@ -56,6 +56,12 @@
 #define FILL_AHEAD 65536	/* bytes queued before fill() waits for the socket */
 #define CONNECT_SECS 10		/* connect, TLS and upgrade together */
 #define CLOSE_SECS 2		/* our close frame sent: the peer's answer */
+/*
+ * Mask keys are drawn from a pool: OpenSSL 3's generator calls getpid()
+ * on every RAND_bytes (its fork check), a syscall per message otherwise.
+ * The pool is filled in the worker, after its fork, and never crosses one.
+ */
+#define RND_POOL 512
 
 enum state {
 	ST_NEW,			/* waiting for the pass to start it */
@@ -106,10 +112,26 @@ struct ws_loop {
 	char *resolv_conf;		/* for it; NULL: /etc/resolv.conf */
 	struct ws_lws *lws;		/* the server side's, made at first use */
 	uint8_t fill[FILL_MAX];		/* fill()'s scratch */
+	uint8_t rnd[RND_POOL];		/* random bytes for keys, used from the end */
+	size_t rnd_left;
 	int depth;			/* > 0 while a hook of ours may be on the stack */
 	bool woken;			/* ws_loop_wake() since the last pass */
 	bool freeing;			/* ws_loop_free(): no hook runs any more */
 };
+
+/* n (<= RND_POOL) random bytes; 0 or -EIO. */
+static int random_bytes(struct ws_loop *l, uint8_t *out, size_t n)
+{
+	if (l->rnd_left < n) {
+		if (RAND_bytes(l->rnd, sizeof(l->rnd)) != 1)
+			return -EIO;
+		l->rnd_left = sizeof(l->rnd);
+	}
+	l->rnd_left -= n;
+	memcpy(out, l->rnd + l->rnd_left, n);
+	explicit_bzero(l->rnd + l->rnd_left, n);	/* a key is used once */
+	return 0;
+}
 
 static void schedule(struct ws_loop *l)
 {
@@ -220,7 +242,7 @@ static int queue_frame(struct ws_conn *c, int opcode, const void *p, size_t len)
 {
 	uint8_t key[4];
 
-	if (RAND_bytes(key, sizeof(key)) != 1)
+	if (random_bytes(c->loop, key, sizeof(key)) < 0)
 		return -EIO;
 	return ws_frame_encode(&c->out, opcode, p, len, key);
 }
@@ -438,7 +460,7 @@ static int send_request(struct ws_conn *c)
 {
 	uint8_t raw[16];
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	if (random_bytes(c->loop, raw, sizeof(raw)) < 0)
 		return -EIO;
 	ws_hs_key(raw, c->key);
 	return ws_hs_request(&c->hs, &c->url, c->headers, c->nheaders, c->key);
