@@ -159,6 +159,24 @@ int ws_io_tls_step(struct ws_io *io, int *want, char *why, size_t whylen)
 	return tls_error(io, rc, "handshake failed", want, why, whylen);
 }
 
+/*
+ * A plain socket's recv or send result: bytes, -EAGAIN (*want: again),
+ * or -errno. The socket never blocks, so no EINTR comes to retry.
+ */
+static ssize_t plain(ssize_t r, int again, const char *what, int *want, char *why, size_t whylen)
+{
+	int e = errno;
+
+	if (r >= 0)
+		return r;
+	if (e == EAGAIN || e == EWOULDBLOCK) {
+		*want = again;
+		return -EAGAIN;
+	}
+	snprintf(why, whylen, "%s: %s", what, strerror(e));
+	return -e;
+}
+
 ssize_t ws_io_read(struct ws_io *io, void *p, size_t n, bool *more, int *want, char *why,
 		   size_t whylen)
 {
@@ -176,20 +194,7 @@ ssize_t ws_io_read(struct ws_io *io, void *p, size_t n, bool *more, int *want, c
 			return 0;
 		return tls_error(io, rc, "read", want, why, whylen);
 	}
-	for (;;) {
-		ssize_t got = recv(io->fd, p, n, 0);
-		if (got >= 0)
-			return got;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			*want = WS_IO_WANT_READ;
-			return -EAGAIN;
-		}
-		int e = errno;
-		snprintf(why, whylen, "read: %s", strerror(e));
-		return -e;
-	}
+	return plain(recv(io->fd, p, n, 0), WS_IO_WANT_READ, "read", want, why, whylen);
 }
 
 ssize_t ws_io_write(struct ws_io *io, const void *p, size_t n, int *want, char *why,
@@ -204,20 +209,8 @@ ssize_t ws_io_write(struct ws_io *io, const void *p, size_t n, int *want, char *
 			return (ssize_t)put;
 		return tls_error(io, rc, "write", want, why, whylen);
 	}
-	for (;;) {
-		ssize_t put = send(io->fd, p, n, MSG_NOSIGNAL);
-		if (put >= 0)
-			return put;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			*want = WS_IO_WANT_WRITE;
-			return -EAGAIN;
-		}
-		int e = errno;
-		snprintf(why, whylen, "write: %s", strerror(e));
-		return -e;
-	}
+	return plain(send(io->fd, p, n, MSG_NOSIGNAL), WS_IO_WANT_WRITE, "write", want, why,
+		     whylen);
 }
 
 void ws_io_close(struct ws_io *io)
