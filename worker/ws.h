@@ -87,8 +87,9 @@ void ws_loop_kick(struct ws_loop *l);
 
 /*
  * A fill() source may have data, or on_wake_thread is wanted: the loop's
- * next pass asks for writability and calls on_wake_thread. Cheap: no
- * syscall, no wake-up of its own.
+ * next pass calls on_wake_thread for each connection on its way up or
+ * open, then takes fill() of each open one while its socket accepts
+ * bytes. Cheap: no syscall, no wake-up of its own.
  */
 void ws_loop_wake(struct ws_loop *l);
 
