@@ -1,61 +1,77 @@
 /*
  * ws.c - the worker's websocket clients, on the worker's own loop. See ws.h.
  *
- * Debian's libwebsockets 4.1 has neither a libevent loop nor external poll
- * (the ADD/DEL_POLL_FD callbacks are compiled out), so it runs on a libuv
- * loop of ours that is embedded in the worker's libevent loop the way
- * libuv documents for embedding: libevent watches the loop's epoll fd
- * (uv_backend_fd) and a timer at uv_backend_timeout(), and either runs
- * uv_run(UV_RUN_NOWAIT). One thread, no locks, no wake-ups of our own.
+ * Owns: the connections' lifetimes (open, resolve, connect, TLS, upgrade,
+ * messages, close, release), their events on the worker's libevent base,
+ * and the loop-wide pass that runs what ws_open, ws_send_text, ws_close
+ * and ws_loop_wake ask for. The wire format is ws_frame.c's, the upgrade
+ * ws_handshake.c's, the socket and TLS ws_io.c's.
  *
- * What libuv cannot see, service() makes up for (each learnt the hard way):
- *  - a watcher changed outside uv_run() (lws_callback_on_writable, a new
- *    connection) reaches the epoll set only in the next uv_run(), so any
- *    such change asks for a pass at once (kick(): a zero timer, no syscall);
- *  - lws 4.1 arms its timer only from its idle handle, which runs after
- *    socket events; a connection attempt that never hears back (no SYN-ACK)
- *    would leave its connect timeout unarmed, so each attempt also pokes
- *    lws's event pipe once to get the idle pass.
+ * Why not libwebsockets: on this machine every syscall traps to the
+ * hypervisor, so a worker's cost is its syscall count. Debian's lws 4.1
+ * has no libevent loop, so it ran on a libuv loop nested in ours: strace
+ * of one busy worker (50 calls, 6 s) counted 3,360 syscalls, 1,299 of them
+ * epoll_wait and 780 epoll_ctl. Each message received cost two nested
+ * epoll_waits before and after its recv; each message sent ~9 syscalls
+ * (epoll_ctl to ask for writability and back, epoll_waits, a read of
+ * /dev/urandom for the mask key) around its one send. Here a message
+ * received is its recv (one per readable event, however many frames it
+ * holds) and a message sent is its send, batched per pass: the read event
+ * stays armed for the connection's life, the write event is added only
+ * while the kernel refuses bytes, and mask keys come from OpenSSL's
+ * userspace generator (pooled: it calls getpid() per request).
  *
- * Names are looked up before connecting (ws_dns.h): lws 4.1 would call a
- * blocking getaddrinfo() right here, on the call's only thread. lws gets
- * the numeric address to connect to and the name as the Host header,
- * which is also what it uses for SNI and the certificate's name check
- * (lws_ssl_client_bio_create takes CIS_HOST, i.e. ci.host). A lookup that
- * fails ends the connection like a refused one, naming the host.
- *
- * Hooks run on the main loop: on_message_thread, fill and the message
- * hooks from inside the libwebsockets callback (so they must not call
- * ws_loop_free), on_wake_thread from the pass after ws_loop_wake(). A
- * connection is freed only between passes (sweep), never under a callback
- * of libwebsockets that may still hold it.
+ * Hooks run on the main loop: on_open, the message hooks and on_close from
+ * the socket's event, on_wake_thread and fill from the pass after
+ * ws_loop_wake(), on_close for a failed lookup or connect from the pass.
+ * ws_open, ws_send_text and ws_close only record and schedule the pass
+ * (event_active: no syscall). A connection is freed only when the owner
+ * closed it and its socket is gone, and only once no hook of ours is on
+ * the stack (sweep).
  */
 #include "ws.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <libwebsockets.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
 #include "../common/buf.h"
 #include "../common/log.h"
 #include "ws_dns.h"
-#include "ws_rx.h"
+#include "ws_frame.h"
+#include "ws_handshake.h"
+#include "ws_io.h"
+#include "ws_lws.h"
 
 #define MAX_HEADERS 8
 #define FILL_MAX 8192		/* one binary message: 0.5 s of 8 kHz audio */
 #define RX_MAX (4u << 20)	/* a message larger than this is a broken peer */
-#define WS_FD_LIMIT 64		/* lws's own pipe and a few provider sockets, with room */
-#define TEARDOWN_PASSES 1000	/* libuv closes asynchronously: passes to let it */
+#define READ_CHUNK 16384	/* a TLS record's worth */
+#define IN_MAX (RX_MAX + WS_FRAME_HDR_MAX + READ_CHUNK)
+#define FILL_AHEAD 65536	/* bytes queued before fill() waits for the socket */
+#define CONNECT_SECS 10		/* connect, TLS and upgrade together */
+#define CLOSE_SECS 2		/* our close frame sent: the peer's answer */
+/*
+ * Mask keys are drawn from a pool: OpenSSL 3's generator calls getpid()
+ * on every RAND_bytes (its fork check), a syscall per message otherwise.
+ * The pool is filled in the worker, after its fork, and never crosses one.
+ */
+#define RND_POOL 512
 
-struct out_msg {
-	struct out_msg *next;
-	size_t len;
-	unsigned char buf[];	/* LWS_PRE bytes of room, then the text */
+enum state {
+	ST_NEW,			/* waiting for the pass to start it */
+	ST_RESOLVING,
+	ST_CONNECTING,
+	ST_TLS,
+	ST_UPGRADE,		/* request going out, response coming in */
+	ST_OPEN,
+	ST_CLOSING,		/* our close frame queued or sent */
+	ST_GONE,
 };
 
 struct ws_conn {
@@ -63,84 +79,92 @@ struct ws_conn {
 	struct ws_loop *loop;
 	const struct ws_handlers *h;
 	void *arg;
-	/* Set by ws_open, read-only after: where to connect (one allocation). */
-	char *target;			/* the URL, split in place by lws_parse_uri */
-	const char *prot, *addr, *path;
-	int port;
+	struct ws_url url;
 	char *headers[MAX_HEADERS];	/* "Name: value", each allocated */
 	int nheaders;
-	char ip[WS_DNS_ADDR_LEN];	/* addr as a number: given, or looked up */
+	char ip[WS_DNS_ADDR_LEN];	/* the host as a number: given, or looked up */
 	struct ws_dns_lookup *lookup;	/* outstanding, else NULL */
-	bool unresolved;		/* the lookup failed: close_reason says why */
+	char key[WS_HS_KEY_LEN];
 
-	struct out_msg *outq, *outq_tail;
-	struct lws *wsi;		/* NULL before connecting and once gone */
-	struct buf rx;			/* the message being reassembled, up to RX_MAX */
-	int close_code;
-	char close_reason[124];
-	bool want_connect;		/* the next pass connects */
-	bool want_close;		/* the owner closed: a close frame goes next */
+	struct ws_io io;
+	struct event *rd;		/* persistent EV_READ while the socket lives */
+	struct event *wr;		/* EV_WRITE, added only while bytes wait */
+	struct event *timer;		/* connect or close deadline */
+	struct buf hs;			/* the upgrade request still to write */
+	struct buf in;			/* bytes read, not yet taken as frames */
+	struct buf out;			/* frames still to write, in order */
+	struct ws_msg msg;		/* the message being gathered */
+	enum state st;
+	bool want_connect;		/* the next pass starts it */
+	bool flush_due;			/* out has bytes the next pass writes */
+	bool wr_armed;			/* wr is added */
+	bool read_wants_write;		/* TLS: a read waits for writability */
 	bool owner_closed;		/* no hook but on_gone runs */
 	bool gone;			/* the socket is over; freed once owner_closed too */
 };
 
 struct ws_loop {
 	struct event_base *base;
-	struct lws_context *ctx;	/* NULLed by lws once wholly destroyed */
-	uv_loop_t uv;
-	struct event *io;		/* the libuv loop's epoll fd is readable */
-	struct event *tick;		/* libuv's next timeout, or 0: a pass is due */
+	struct ssl_ctx_st *tls;
+	struct event *pass;		/* the deferred pass: event_active, no syscall */
 	struct ws_conn *conns;
 	struct ws_dns *dns;		/* made at the first name to look up */
 	char *resolv_conf;		/* for it; NULL: /etc/resolv.conf */
-	int depth;			/* > 0 inside a pass: libwebsockets may hold conns */
-	bool dirty;			/* a watcher changed since the last uv_run() */
+	struct ws_lws *lws;		/* the server side's, made at first use */
+	uint8_t fill[FILL_MAX];		/* fill()'s scratch */
+	uint8_t rnd[RND_POOL];		/* random bytes for keys, used from the end */
+	size_t rnd_left;
+	int depth;			/* > 0 while a hook of ours may be on the stack */
 	bool woken;			/* ws_loop_wake() since the last pass */
 	bool freeing;			/* ws_loop_free(): no hook runs any more */
 };
 
-/* ---- passes ---- */
-
-static void rearm(struct ws_loop *l)
+/* n (<= RND_POOL) random bytes; 0 or -EIO. */
+static int random_bytes(struct ws_loop *l, uint8_t *out, size_t n)
 {
-	int ms = l->dirty ? 0 : uv_backend_timeout(&l->uv);
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	if (ms < 0)
-		event_del(l->tick);
-	else
-		event_add(l->tick, &tv);
+	if (l->rnd_left < n) {
+		if (RAND_bytes(l->rnd, sizeof(l->rnd)) != 1)
+			return -EIO;
+		l->rnd_left = sizeof(l->rnd);
+	}
+	l->rnd_left -= n;
+	memcpy(out, l->rnd + l->rnd_left, n);
+	explicit_bzero(l->rnd + l->rnd_left, n);	/* a key is used once */
+	return 0;
 }
 
-/* Something libuv learns of only in its next uv_run(): have one soon. */
-static void kick(struct ws_loop *l)
+static void schedule(struct ws_loop *l)
 {
-	l->dirty = true;
-	if (!l->depth)
-		rearm(l);
+	event_active(l->pass, 0, 0);
 }
+
+/* ---- lifetime ---- */
 
 /* What ws_open allocated; headers may hold a key, so they are wiped. */
 static void conn_release(struct ws_conn *c)
 {
 	ws_dns_cancel(c->lookup);
-	while (c->outq) {
-		struct out_msg *m = c->outq;
-		c->outq = m->next;
-		free(m);
-	}
 	for (int i = 0; i < c->nheaders; i++) {
 		explicit_bzero(c->headers[i], strlen(c->headers[i]));
 		free(c->headers[i]);
 	}
-	free(c->target);
-	buf_free(&c->rx);
+	if (c->hs.data)
+		explicit_bzero(c->hs.data, c->hs.cap);	/* the request repeats them */
+	buf_free(&c->hs);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	buf_free(&c->msg.data);
+	if (c->timer)
+		event_free(c->timer);
+	ws_url_free(&c->url);
 	free(c);
 }
 
-/* Frees the connections both sides are done with; only between passes. */
+/* Frees the connections both sides are done with; never under a hook. */
 static void sweep(struct ws_loop *l)
 {
+	if (l->depth)
+		return;
 	for (struct ws_conn **pp = &l->conns; *pp;) {
 		struct ws_conn *c = *pp;
 		if (c->gone && c->owner_closed) {
@@ -152,286 +176,503 @@ static void sweep(struct ws_loop *l)
 	}
 }
 
+static void drop_socket(struct ws_conn *c)
+{
+	if (c->rd)
+		event_free(c->rd);
+	if (c->wr)
+		event_free(c->wr);
+	c->rd = c->wr = NULL;
+	c->wr_armed = false;
+	if (c->timer)
+		event_del(c->timer);
+	ws_io_close(&c->io);
+}
+
 /* The socket is over: on_close (unless the owner closed), then on_gone. */
-static void conn_gone(struct ws_conn *c, struct lws *wsi, int code, int http_status,
-		      const char *why)
+static void conn_gone(struct ws_conn *c, int code, int http_status, const char *why)
 {
 	bool quiet = c->loop->freeing;
 
-	if (wsi)
-		lws_set_opaque_user_data(wsi, NULL);	/* later callbacks: not ours */
-	c->wsi = NULL;
 	ws_dns_cancel(c->lookup);
 	c->lookup = NULL;
+	drop_socket(c);
 	if (c->gone)
 		return;
 	c->gone = true;
+	c->st = ST_GONE;
+	c->flush_due = false;
 	if (!c->owner_closed && !quiet && c->h->on_close)
 		c->h->on_close(c->arg, code, http_status, why);
 	if (!quiet && c->h->on_gone)
 		c->h->on_gone(c->arg);
 }
 
+/* ---- writing ---- */
+
+static void arm_write(struct ws_conn *c)
+{
+	if (!c->wr_armed && c->wr && event_add(c->wr, NULL) == 0)
+		c->wr_armed = true;
+}
+
+/* Writes what it can of b: 0 (all, or the rest waits for wr) or -1 (gone). */
+static int write_buf(struct ws_conn *c, struct buf *b)
+{
+	char why[200];
+
+	while (b->len) {
+		int want = 0;
+		ssize_t n = ws_io_write(&c->io, b->data, b->len, &want, why, sizeof(why));
+		if (n > 0) {
+			buf_consume(b, (size_t)n);
+		} else if (n == -EAGAIN) {
+			if (want == WS_IO_WANT_WRITE)
+				arm_write(c);
+			return 0;	/* WANT_READ: the read event is armed already */
+		} else {
+			conn_gone(c, 0, 0, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int queue_frame(struct ws_conn *c, int opcode, const void *p, size_t len)
+{
+	uint8_t key[4];
+
+	if (random_bytes(c->loop, key, sizeof(key)) < 0)
+		return -EIO;
+	return ws_frame_encode(&c->out, opcode, p, len, key);
+}
+
+/* Our close frame, after whatever is queued; the peer has CLOSE_SECS to answer. */
+static void queue_close(struct ws_conn *c, int code)
+{
+	uint8_t p[2] = { (uint8_t)(code >> 8), (uint8_t)code };
+	struct timeval tv = { CLOSE_SECS, 0 };
+
+	queue_frame(c, WS_OP_CLOSE, p, sizeof(p));
+	c->st = ST_CLOSING;
+	event_add(c->timer, &tv);
+}
+
+/* fill() into binary messages while the socket takes them. */
+static void pump(struct ws_conn *c)
+{
+	struct ws_loop *l = c->loop;
+
+	while (c->st == ST_OPEN && !c->owner_closed && c->h->fill && !c->wr_armed &&
+	       c->out.len < FILL_AHEAD) {
+		size_t n = c->h->fill(c->arg, l->fill, FILL_MAX);
+		if (!n || n > FILL_MAX)
+			break;
+		if (queue_frame(c, WS_OP_BINARY, l->fill, n) < 0)
+			break;
+	}
+}
+
+/* Writes out unless the kernel said to wait; 0 or -1 (gone). */
+static int flush(struct ws_conn *c)
+{
+	c->flush_due = false;
+	if (c->wr_armed || (c->st != ST_OPEN && c->st != ST_CLOSING))
+		return 0;
+	return write_buf(c, &c->out);
+}
+
+/* ---- reading ---- */
+
+static void deliver(struct ws_conn *c)
+{
+	const struct ws_handlers *h = c->h;
+	const char *msg = buf_str(&c->msg.data);
+	size_t len = c->msg.data.len;
+	bool binary = c->msg.opcode == WS_OP_BINARY;
+
+	/* The hooks may close c (never free it: that waits for the sweep). */
+	if (!c->owner_closed && !c->loop->freeing &&
+	    (!h->on_message_thread || h->on_message_thread(c->arg, msg, len, binary)) &&
+	    !c->owner_closed && h->on_message)
+		h->on_message(c->arg, msg, len, binary);
+	ws_msg_reset(&c->msg);
+}
+
+/* A frame we will not take: our close frame with code, once, and the end. */
+static void refuse(struct ws_conn *c, int code, const char *why)
+{
+	if (c->st == ST_OPEN) {
+		queue_close(c, code);
+		flush(c);
+	}
+	if (!c->gone)
+		conn_gone(c, code, 0, why);
+}
+
+static void on_close_frame(struct ws_conn *c, const struct ws_frame *f)
+{
+	char why[124];
+	int code;
+
+	if (ws_frame_close_parse(f, &code, why, sizeof(why)) < 0) {
+		refuse(c, WS_CLOSE_PROTOCOL, "bad close frame");
+		return;
+	}
+	if (c->st == ST_OPEN) {	/* the peer's close: answer it, as RFC 6455 asks */
+		uint8_t p[2] = { (uint8_t)(code >> 8), (uint8_t)code };
+		queue_frame(c, WS_OP_CLOSE, p, code ? 2 : 0);
+		c->st = ST_CLOSING;
+		flush(c);
+	}
+	if (!c->gone)
+		conn_gone(c, code, 0, why[0] ? why : "closed");
+}
+
+/* One frame; 0 to go on, -1 once c is gone. */
+static int on_frame(struct ws_conn *c, const struct ws_frame *f)
+{
+	int rc;
+
+	switch (f->opcode) {
+	case WS_OP_PING:
+		if (c->st == ST_OPEN && queue_frame(c, WS_OP_PONG, f->payload, f->len) == 0)
+			c->flush_due = true;
+		return 0;
+	case WS_OP_PONG:
+		return 0;
+	case WS_OP_CLOSE:
+		on_close_frame(c, f);
+		return -1;
+	default:
+		if ((rc = ws_msg_add(&c->msg, f)) < 0) {
+			refuse(c, -rc, rc == -WS_CLOSE_TOO_BIG ? "message too large" :
+				       "protocol error");
+			return -1;
+		}
+		if (rc == 1)
+			deliver(c);
+		return c->gone ? -1 : 0;
+	}
+}
+
+/* The frames at the front of c->in; 0, or -1 once c is gone. */
+static int take_frames(struct ws_conn *c)
+{
+	size_t off = 0;
+	int rc = 0;
+
+	while (rc == 0 && !c->gone) {
+		struct ws_frame f;
+		long n = ws_frame_parse(c->in.data + off, c->in.len - off, RX_MAX, &f);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			refuse(c, (int)-n, n == -WS_CLOSE_TOO_BIG ? "message too large" :
+					   "protocol error");
+			return -1;
+		}
+		off += (size_t)n;
+		rc = on_frame(c, &f);
+	}
+	if (!c->gone)
+		buf_consume(&c->in, off);
+	return c->gone ? -1 : 0;
+}
+
+static void judge_response(struct ws_conn *c);
+
+/* Reads until the socket has nothing more now; 0 or -1 (gone). */
+static int read_some(struct ws_conn *c)
+{
+	char why[200];
+	bool more = true;
+
+	c->read_wants_write = false;
+	while (more) {
+		uint8_t *tail;
+		int want = 0;
+		if (buf_reserve(&c->in, READ_CHUNK, &tail) < 0) {
+			refuse(c, WS_CLOSE_TOO_BIG, "message too large");
+			return -1;
+		}
+		ssize_t n = ws_io_read(&c->io, tail, READ_CHUNK, &more, &want, why, sizeof(why));
+		if (n == -EAGAIN) {
+			c->read_wants_write = want == WS_IO_WANT_WRITE;
+			if (c->read_wants_write)
+				arm_write(c);
+			return 0;
+		}
+		if (n <= 0) {
+			conn_gone(c, 0, 0, n == 0 ? "closed" : why);
+			return -1;
+		}
+		buf_commit(&c->in, (size_t)n);
+		/* A short plain read emptied the socket: no recv just to hear EAGAIN. */
+		more |= !c->io.ssl && (size_t)n == READ_CHUNK;
+		if (c->st == ST_UPGRADE)
+			judge_response(c);	/* on open, it takes the frames after the head */
+		else
+			take_frames(c);
+		if (c->gone)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- connecting ---- */
+
+static void opened(struct ws_conn *c, size_t head)
+{
+	buf_consume(&c->in, head);
+	if (c->hs.data)
+		explicit_bzero(c->hs.data, c->hs.cap);
+	buf_free(&c->hs);
+	event_del(c->timer);
+	c->st = ST_OPEN;
+	if (!c->owner_closed && !c->loop->freeing && c->h->on_open)
+		c->h->on_open(c->arg);
+	if (c->gone || c->owner_closed)
+		return;	/* ws_close from on_open: its close frame is queued */
+	pump(c);
+	if (flush(c) == 0 && c->in.len)
+		take_frames(c);	/* frames that came with the head */
+}
+
+/* The response head so far: on, open, or gone. */
+static void judge_response(struct ws_conn *c)
+{
+	char why[160];
+	int status;
+	size_t used;
+	int rc = ws_hs_response((const char *)c->in.data, c->in.len, c->key, &status, &used, why,
+				sizeof(why));
+
+	if (rc == WS_HS_MORE)
+		return;
+	if (rc == WS_HS_OK)
+		opened(c, used);
+	else
+		conn_gone(c, 0, rc == WS_HS_REFUSED ? status : 0, why);
+}
+
+static int send_request(struct ws_conn *c)
+{
+	uint8_t raw[16];
+
+	if (random_bytes(c->loop, raw, sizeof(raw)) < 0)
+		return -EIO;
+	ws_hs_key(raw, c->key);
+	return ws_hs_request(&c->hs, &c->url, c->headers, c->nheaders, c->key);
+}
+
+/* CONNECTING: the TCP connect's outcome; 0 to go on, -1 to wait or gone. */
+static int step_connect(struct ws_conn *c)
+{
+	char why[200];
+	int rc = ws_io_connected(&c->io, why, sizeof(why));
+
+	if (rc == -EAGAIN) {
+		arm_write(c);
+		return -1;
+	}
+	if (rc == 0 && c->url.tls)
+		rc = ws_io_tls_start(&c->io, c->loop->tls, c->url.host, why, sizeof(why));
+	if (rc == 0 && send_request(c) < 0) {
+		snprintf(why, sizeof(why), "cannot build the upgrade request");
+		rc = -ENOMEM;
+	}
+	if (rc < 0) {
+		conn_gone(c, 0, 0, why);
+		return -1;
+	}
+	c->st = c->url.tls ? ST_TLS : ST_UPGRADE;
+	return 0;
+}
+
+/* TLS: one step of its handshake; 0 to go on, -1 to wait or gone. */
+static int step_tls(struct ws_conn *c)
+{
+	char why[200];
+	int want = 0, rc = ws_io_tls_step(&c->io, &want, why, sizeof(why));
+
+	if (rc == -EAGAIN) {
+		if (want == WS_IO_WANT_WRITE)
+			arm_write(c);
+		return -1;
+	}
+	if (rc < 0) {
+		conn_gone(c, 0, 0, why);
+		return -1;
+	}
+	c->st = ST_UPGRADE;
+	return 0;
+}
+
+/* OPEN or CLOSING: writes what waits, reads what came. */
+static void step_open(struct ws_conn *c, short what)
+{
+	if (c->read_wants_write && (what & EV_WRITE))
+		what |= EV_READ;
+	if (((what & EV_WRITE) || c->out.len) && flush(c) < 0)
+		return;
+	if ((what & EV_WRITE) && !c->wr_armed)
+		pump(c);	/* the socket drained: fill() may go on */
+	if ((what & EV_READ) && read_some(c) < 0)
+		return;
+	if (c->flush_due || c->out.len)
+		flush(c);	/* fill()'s, pongs, the answer to a close */
+}
+
+/* Moves the connection on as far as the socket lets it; may end it. */
+static void advance(struct ws_conn *c, short what)
+{
+	if (c->st == ST_CONNECTING && step_connect(c) < 0)
+		return;
+	if (c->st == ST_TLS) {
+		if (step_tls(c) < 0)
+			return;
+		what |= EV_READ;	/* TLS may hold the response's bytes already */
+	}
+	if (c->st == ST_UPGRADE) {
+		/* The request first; the response (and frames after it) as they come. */
+		if (write_buf(c, &c->hs) < 0 || !(what & EV_READ) || read_some(c) < 0)
+			return;
+		if (c->st == ST_UPGRADE)
+			return;
+		what &= ~EV_READ;	/* read_some read on past the head already */
+	}
+	if (c->st == ST_OPEN || c->st == ST_CLOSING)
+		step_open(c, what);
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct ws_conn *c = arg;
+	struct ws_loop *l = c->loop;
+	(void)fd;
+
+	if (what & EV_WRITE)
+		c->wr_armed = false;	/* not persistent: it is out of the set now */
+	l->depth++;
+	advance(c, what);
+	l->depth--;
+	sweep(l);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct ws_conn *c = arg;
+	struct ws_loop *l = c->loop;
+	char why[160];
+	(void)fd; (void)what;
+
+	l->depth++;
+	snprintf(why, sizeof(why), "no websocket to %.64s within %d s", c->url.host, CONNECT_SECS);
+	conn_gone(c, 0, 0, c->st == ST_CLOSING ? "closed" : why);
+	l->depth--;
+	sweep(l);
+}
+
 static void connect_conn(struct ws_conn *c)
 {
-	struct lws_client_connect_info ci;
+	struct timeval tv = { CONNECT_SECS, 0 };
+	char why[200];
 
-	memset(&ci, 0, sizeof(ci));
-	ci.context = c->loop->ctx;
-	ci.address = c->ip;		/* nothing left for lws to resolve */
-	ci.port = c->port;
-	ci.path = c->path;
-	ci.host = c->addr;		/* Host header, SNI, certificate name */
-	ci.origin = c->addr;		/* the Origin header only */
-	ci.ssl_connection = !strcmp(c->prot, "wss") || !strcmp(c->prot, "https") ?
-			    LCCSCF_USE_SSL : 0;
-	ci.local_protocol_name = "vagent";
-	ci.opaque_user_data = c;
-	/* A refusal may come from inside (CONNECTION_ERROR, then NULL here). */
-	struct lws *wsi = lws_client_connect_via_info(&ci);
-	if (wsi && !c->gone)
-		c->wsi = wsi;
-	else if (!c->gone)	/* refused before it had a socket to report on */
-		conn_gone(c, NULL, 0, 0, "cannot connect");
-	lws_cancel_service(c->loop->ctx);	/* arms lws's connect timeout (header) */
+	c->st = ST_CONNECTING;
+	if (ws_io_connect(&c->io, c->ip, c->url.port, why, sizeof(why)) < 0)
+		return conn_gone(c, 0, 0, why);
+	c->rd = event_new(c->loop->base, c->io.fd, EV_READ | EV_PERSIST, on_io, c);
+	c->wr = event_new(c->loop->base, c->io.fd, EV_WRITE, on_io, c);
+	if (!c->rd || !c->wr || event_add(c->rd, NULL) < 0 || event_add(c->timer, &tv) < 0)
+		return conn_gone(c, 0, 0, "cannot connect: out of memory");
+	arm_write(c);	/* connected: writable */
 }
 
 static void on_resolved(void *arg, const char *addr, const char *err)
 {
 	struct ws_conn *c = arg;
+	char why[160];
 
 	c->lookup = NULL;
 	if (addr) {
 		snprintf(c->ip, sizeof(c->ip), "%s", addr);
-	} else {
-		c->unresolved = true;
-		snprintf(c->close_reason, sizeof(c->close_reason), "cannot resolve %.64s: %s",
-			 c->addr, err);
+		c->want_connect = true;		/* in a pass: connect_conn may end it */
+		schedule(c->loop);
+		return;
 	}
-	c->want_connect = true;	/* connect, or report, in a pass */
-	kick(c->loop);
+	snprintf(why, sizeof(why), "cannot resolve %.64s: %s", c->url.host, err);
+	c->loop->depth++;
+	conn_gone(c, 0, 0, why);
+	c->loop->depth--;
+	sweep(c->loop);
 }
 
-/* A name: look it up (the answer may come before this returns). */
-static void resolve(struct ws_conn *c)
+/* In a pass: connect, or look the name up first. */
+static void start(struct ws_conn *c)
 {
 	struct ws_loop *l = c->loop;
 
+	if (c->ip[0]) {
+		connect_conn(c);
+		return;
+	}
+	c->st = ST_RESOLVING;
 	if (!l->dns && ws_dns_new(&l->dns, l->base, l->resolv_conf) < 0) {
 		on_resolved(c, NULL, "no resolver");
 		return;
 	}
-	ws_dns_lookup(&c->lookup, l->dns, c->addr, on_resolved, c);
+	/* The answer may come before this returns (the hosts file): it schedules. */
+	ws_dns_lookup(&c->lookup, l->dns, c->url.host, on_resolved, c);
 }
 
-/* Inside a pass: connect, or look the name up first. */
-static void start(struct ws_conn *c)
+/* What ws_open, ws_send_text, ws_close and ws_loop_wake left for now. */
+static void on_pass(evutil_socket_t fd, short what, void *arg)
 {
-	if (!c->ip[0] && !c->unresolved) {
-		if (!c->lookup)
-			resolve(c);
-		if (c->lookup)
-			return;		/* on_resolved asks for a pass */
-		c->want_connect = false;	/* answered at once: go on in this one */
-	}
-	if (c->unresolved)
-		conn_gone(c, NULL, 0, 0, c->close_reason);
-	else
-		connect_conn(c);
-}
-
-/* The requests ws_open, ws_close and ws_loop_wake left for this pass. */
-static void run_requests(struct ws_loop *l)
-{
+	struct ws_loop *l = arg;
 	bool woken = l->woken;
+	(void)fd; (void)what;
 
 	l->woken = false;
+	l->depth++;
 	for (struct ws_conn *c = l->conns; c; c = c->next) {
+		if (c->gone)
+			continue;
+		if (c->owner_closed && c->st < ST_OPEN) {
+			conn_gone(c, 0, 0, "closed");	/* before it was up */
+			continue;
+		}
 		if (c->want_connect) {
 			c->want_connect = false;
 			start(c);
-		} else if (c->owner_closed && !c->wsi && !c->gone) {
-			conn_gone(c, NULL, 0, 0, "closed");	/* before it connected */
-		} else if (c->wsi && (c->outq || c->want_close || (woken && c->h->fill))) {
-			lws_callback_on_writable(c->wsi);
 		}
-		if (woken && c->wsi && !c->want_close && c->h->on_wake_thread)
+		if (woken && !c->gone && !c->owner_closed && c->st >= ST_CONNECTING &&
+		    c->st <= ST_OPEN && c->h->on_wake_thread)
 			c->h->on_wake_thread(c->arg);
+		if (woken && !c->gone)
+			pump(c);
+		if (!c->gone && (c->flush_due || c->out.len))
+			flush(c);
 	}
-}
-
-static void service(struct ws_loop *l)
-{
-	l->depth++;
-	run_requests(l);
-	l->dirty = false;	/* uv_run() applies what run_requests changed */
-	uv_run(&l->uv, UV_RUN_NOWAIT);
 	l->depth--;
 	sweep(l);
-	rearm(l);
 }
-
-static void on_ready(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd; (void)what;
-	service(arg);
-}
-
-/* ---- libwebsockets callbacks (inside uv_run) ---- */
-
-static int append_headers(struct ws_conn *c, struct lws *wsi, void *in, size_t len)
-{
-	unsigned char **p = in, *end = *p + len;
-
-	for (int i = 0; i < c->nheaders; i++) {
-		char name[128];
-		const char *colon = strchr(c->headers[i], ':');
-		if (!colon || (size_t)(colon - c->headers[i]) + 2 > sizeof(name))
-			continue;
-		snprintf(name, sizeof(name), "%.*s:", (int)(colon - c->headers[i]), c->headers[i]);
-		const char *v = colon + 1;
-		while (*v == ' ')
-			v++;
-		if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-						(const unsigned char *)v, (int)strlen(v), p, end))
-			return -1;
-	}
-	return 0;
-}
-
-static int on_receive(struct ws_conn *c, struct lws *wsi, const void *in, size_t len)
-{
-	int rc = ws_rx_gather(&c->rx, wsi, in, len);
-
-	if (rc <= 0)
-		return rc;
-	bool binary = lws_frame_is_binary(wsi);
-	const char *msg = buf_str(&c->rx);
-	const struct ws_handlers *h = c->h;
-	/* The hooks may close c (never free it: that waits for the sweep). */
-	if (!c->owner_closed && !c->loop->freeing &&
-	    (!h->on_message_thread || h->on_message_thread(c->arg, msg, c->rx.len, binary)) &&
-	    !c->owner_closed && h->on_message)
-		h->on_message(c->arg, msg, c->rx.len, binary);
-	buf_reset(&c->rx);
-	return 0;
-}
-
-static int on_writeable(struct ws_conn *c, struct lws *wsi)
-{
-	unsigned char fill[LWS_PRE + FILL_MAX];
-	struct out_msg *m = c->outq;
-	bool more;
-
-	if (m && !(c->outq = m->next))
-		c->outq_tail = NULL;
-	more = c->outq != NULL;
-	if (m) {
-		int rc = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
-		free(m);
-		if (rc < 0)
-			return -1;
-	} else if (c->want_close) {
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-		return -1;
-	} else if (c->h->fill) {
-		size_t n = c->h->fill(c->arg, fill + LWS_PRE, FILL_MAX);
-		if (n && lws_write(wsi, fill + LWS_PRE, n, LWS_WRITE_BINARY) < 0)
-			return -1;
-		more = n > 0;
-	}
-	if (more || c->want_close)
-		lws_callback_on_writable(wsi);
-	return 0;
-}
-
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		    size_t len)
-{
-	struct ws_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
-	(void)user;
-
-	if (!c)
-		return 0;	/* the context's own, or a socket already gone */
-	switch (reason) {
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-		return append_headers(c, wsi, in, len);
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		c->wsi = wsi;
-		if (!c->owner_closed && !c->loop->freeing && c->h->on_open)
-			c->h->on_open(c->arg);
-		lws_callback_on_writable(wsi);
-		return 0;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		return on_receive(c, wsi, in, len);
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return on_writeable(c, wsi);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (len >= 2) {
-			const unsigned char *p = in;
-			c->close_code = p[0] << 8 | p[1];
-			snprintf(c->close_reason, sizeof(c->close_reason), "%.*s",
-				 (int)(len - 2 < 120 ? len - 2 : 120), (const char *)p + 2);
-		}
-		return 0;
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		conn_gone(c, wsi, 0, (int)lws_http_client_http_response(wsi),
-			  in ? (const char *)in : "connection failed");
-		return 0;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		conn_gone(c, wsi, c->close_code, 0, c->close_reason[0] ? c->close_reason : "closed");
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-static const struct lws_protocols protocols[] = {
-	{ "vagent", callback, 0, 0, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 },
-};
 
 /* ---- the API ---- */
 
 int ws_loop_new(struct ws_loop **out, struct event_base *base, struct ssl_ctx_st *tls)
 {
-	struct lws_context_creation_info info;
 	struct ws_loop *l = calloc(1, sizeof(*l));
-	void *loops[1];
 
 	*out = NULL;
 	if (!l)
 		return -ENOMEM;
 	l->base = base;
-	if (uv_loop_init(&l->uv) < 0) {
+	l->tls = tls;
+	if (!(l->pass = event_new(base, -1, 0, on_pass, l))) {
 		free(l);
 		return -ENOMEM;
 	}
-	loops[0] = &l->uv;
-	lws_set_log_level(LLL_ERR, NULL);
-	memset(&info, 0, sizeof(info));
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = protocols;
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBUV;
-	info.foreign_loops = loops;
-	info.pcontext = &l->ctx;
-	info.provided_client_ssl_ctx = tls;	/* NULL: lws builds its own */
-	info.user = l;
-	/*
-	 * A worker holds a handful of connections. By default lws sizes its
-	 * fd tables by the process limit (20,000 fds: 320 kB, all written at
-	 * creation, private to each busy worker).
-	 */
-	info.fd_limit_per_thread = WS_FD_LIMIT;
-	l->ctx = lws_create_context(&info);
-	l->io = event_new(base, uv_backend_fd(&l->uv), EV_READ | EV_PERSIST, on_ready, l);
-	l->tick = evtimer_new(base, on_ready, l);
-	if (!l->ctx || !l->io || !l->tick || event_add(l->io, NULL) < 0) {
-		l->freeing = true;
-		ws_loop_free(l);
-		return -ENOMEM;
-	}
-	kick(l);	/* lws has start-up work of its own queued */
 	*out = l;
 	return 0;
 }
@@ -441,31 +682,14 @@ void ws_loop_free(struct ws_loop *l)
 	if (!l)
 		return;
 	l->freeing = true;
-	l->depth++;
-	/*
-	 * lws 4.1 on a foreign libuv loop: the first destroy closes every
-	 * socket and its own handles, which libuv finishes on the loop; the
-	 * second, once they are closed, frees the context (and NULLs l->ctx).
-	 */
-	if (l->ctx)
-		lws_context_destroy(l->ctx);
-	for (int i = 0; i < TEARDOWN_PASSES && uv_run(&l->uv, UV_RUN_NOWAIT); i++)
-		;
-	if (l->ctx)
-		lws_context_destroy(l->ctx);
-	if (l->ctx)
-		log_error("ws", NULL, "libwebsockets did not let go of its loop");
-	else if (uv_loop_close(&l->uv) < 0)
-		log_error("ws", NULL, "libuv handles left open at exit");
-	if (l->io)
-		event_free(l->io);
-	if (l->tick)
-		event_free(l->tick);
+	ws_lws_free(l->lws);
 	while (l->conns) {
 		struct ws_conn *c = l->conns;
 		l->conns = c->next;
+		conn_gone(c, 0, 0, "closed");	/* no hook: freeing */
 		conn_release(c);	/* cancels its lookup, before the resolver goes */
 	}
+	event_free(l->pass);
 	ws_dns_free(l->dns);
 	free(l->resolv_conf);
 	free(l);
@@ -489,12 +713,15 @@ struct event_base *ws_loop_base(struct ws_loop *l)
 
 struct lws_context *ws_loop_lws(struct ws_loop *l)
 {
-	return l->ctx;
+	if (!l->lws && ws_lws_new(&l->lws, l->base, l->tls) < 0)
+		log_error("ws", NULL, "cannot start libwebsockets for the websocket server");
+	return l->lws ? ws_lws_context(l->lws) : NULL;
 }
 
 void ws_loop_kick(struct ws_loop *l)
 {
-	kick(l);
+	if (l->lws)
+		ws_lws_kick(l->lws);
 }
 
 void ws_loop_wake(struct ws_loop *l)
@@ -502,43 +729,14 @@ void ws_loop_wake(struct ws_loop *l)
 	if (l->woken)
 		return;
 	l->woken = true;
-	kick(l);
-}
-
-/*
- * Splits the URL into what lws wants, in one allocation the connection
- * keeps: lws_parse_uri cuts the string in place and drops the path's
- * leading '/', so the copy has room for it in front.
- */
-static int set_target(struct ws_conn *c, const char *url)
-{
-	size_t n = strlen(url);
-	const char *p;
-
-	if (!(c->target = malloc(2 * n + 2)))
-		return -ENOMEM;
-	memcpy(c->target, url, n + 1);
-	if (lws_parse_uri(c->target, &c->prot, &c->addr, &c->port, &p) || !*c->addr ||
-	    (strcmp(c->prot, "ws") && strcmp(c->prot, "wss") && strcmp(c->prot, "http") &&
-	     strcmp(c->prot, "https")))
-		return -EINVAL;
-	if (strlen(p) + 1 > WS_PATH_MAX)
-		return -ENAMETOOLONG;
-	char *path = c->target + n + 1;
-	path[0] = '/';
-	memcpy(path + 1, p, strlen(p) + 1);
-	c->path = path;
-	unsigned char num[sizeof(struct in6_addr)];
-	if ((inet_pton(AF_INET, c->addr, num) == 1 || inet_pton(AF_INET6, c->addr, num) == 1) &&
-	    strlen(c->addr) < sizeof(c->ip))
-		strcpy(c->ip, c->addr);	/* a number: nothing to look up */
-	return 0;
+	schedule(l);
 }
 
 int ws_open(struct ws_conn **out, struct ws_loop *l, const char *url,
 	    const char *const *headers, const struct ws_handlers *h, void *arg)
 {
 	struct ws_conn *c = calloc(1, sizeof(*c));
+	unsigned char num[sizeof(struct in6_addr)];
 	int rc;
 
 	*out = NULL;
@@ -547,47 +745,49 @@ int ws_open(struct ws_conn **out, struct ws_loop *l, const char *url,
 	c->loop = l;
 	c->h = h;
 	c->arg = arg;
-	buf_init(&c->rx, RX_MAX);
-	rc = set_target(c, url);
+	ws_io_init(&c->io);
+	buf_init(&c->hs, 0);
+	buf_init(&c->in, IN_MAX);
+	buf_init(&c->out, 0);
+	buf_init(&c->msg.data, RX_MAX);
+	rc = ws_url_parse(&c->url, url, WS_PATH_MAX);
 	for (int i = 0; rc == 0 && headers && headers[i]; i++) {
 		if (c->nheaders == MAX_HEADERS)
 			rc = -E2BIG;
-		else if (!(c->headers[c->nheaders++] = strdup(headers[i])))
+		else if (!(c->headers[c->nheaders] = strdup(headers[i])))
 			rc = -ENOMEM;
+		else
+			c->nheaders++;
 	}
+	if (rc == 0 && !(c->timer = evtimer_new(l->base, on_timer, c)))
+		rc = -ENOMEM;
 	if (rc < 0) {
-		if (c->nheaders && !c->headers[c->nheaders - 1])
-			c->nheaders--;
 		conn_release(c);
 		return rc;
 	}
-	c->want_connect = true;	/* in the next pass: no callback from in here */
+	if ((inet_pton(AF_INET, c->url.host, num) == 1 || inet_pton(AF_INET6, c->url.host, num) == 1) &&
+	    strlen(c->url.host) < sizeof(c->ip))
+		strcpy(c->ip, c->url.host);	/* a number: nothing to look up */
+	c->want_connect = true;	/* in the pass: no hook from in here */
 	c->next = l->conns;
 	l->conns = c;
-	kick(l);
+	schedule(l);
 	*out = c;
 	return 0;
 }
 
 int ws_send_text(struct ws_conn *c, const char *text, size_t len)
 {
-	struct out_msg *m;
+	int rc;
 
 	if (c->owner_closed || c->gone)
 		return -ENOTCONN;
-	if (!(m = malloc(sizeof(*m) + LWS_PRE + len)))
-		return -ENOMEM;
-	m->next = NULL;
-	m->len = len;
-	memcpy(m->buf + LWS_PRE, text, len);
-	if (c->outq_tail)
-		c->outq_tail->next = m;
-	else
-		c->outq = m;
-	c->outq_tail = m;
-	if (c->wsi)
-		lws_callback_on_writable(c->wsi);
-	kick(c->loop);
+	if ((rc = queue_frame(c, WS_OP_TEXT, text, len)) < 0)
+		return rc;
+	if (c->st == ST_OPEN && !c->flush_due) {
+		c->flush_due = true;
+		schedule(c->loop);
+	}
 	return 0;
 }
 
@@ -600,12 +800,12 @@ void ws_close(struct ws_conn *c)
 	ws_dns_cancel(c->lookup);	/* its answer never comes */
 	c->lookup = NULL;
 	if (c->gone) {
-		if (!c->loop->depth)
-			sweep(c->loop);
+		sweep(c->loop);
 		return;
 	}
-	c->want_close = true;
-	if (c->wsi)
-		lws_callback_on_writable(c->wsi);
-	kick(c->loop);	/* not connected yet: the next pass says it is gone */
+	if (c->st == ST_OPEN) {
+		queue_close(c, WS_CLOSE_NORMAL);	/* after what is queued */
+		c->flush_due = true;
+	}
+	schedule(c->loop);	/* not up yet: the pass drops it */
 }

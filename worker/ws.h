@@ -1,11 +1,13 @@
 /*
  * ws.h - websocket clients for the providers (STT, TTS, cloud agents).
  *
- * Owns: one libwebsockets context per worker, serviced on the worker's
- * own libevent loop (through an embedded libuv loop: Debian's
- * libwebsockets has no libevent loop; see ws.c), and the lookup of their
- * host names, which never blocks that loop (ws_dns.h). Provider files
- * keep only their protocol: what to send, what a message means.
+ * Owns: the provider websocket connections of one worker, spoken on the
+ * worker's own libevent loop with direct non-blocking socket and TLS I/O
+ * (ws.c says why not libwebsockets), and the lookup of their host names,
+ * which never blocks that loop (ws_dns.h). Provider files keep only their
+ * protocol: what to send, what a message means. The websocket server side
+ * (ws_server.h) still runs libwebsockets, in a context made the first time
+ * it asks for one (ws_loop_lws, ws_lws.h).
  *
  * Threads: none of its own. Every hook runs on the worker's main loop;
  * the "_thread" names are from when a thread of its own served the
@@ -77,15 +79,17 @@ int ws_loop_resolver(struct ws_loop *l, const char *resolv_conf);
 /* The libevent base the loop delivers its events on. */
 struct event_base *ws_loop_base(struct ws_loop *l);
 
-/* For ws_server.c, which serves on the same context: the context, and a
- * pass soon (a watcher was changed outside one). */
+/* For ws_server.c: the libwebsockets context it serves on, made at the
+ * first call (NULL if it cannot be), and a pass of it soon (a watcher was
+ * changed outside one). */
 struct lws_context *ws_loop_lws(struct ws_loop *l);
 void ws_loop_kick(struct ws_loop *l);
 
 /*
  * A fill() source may have data, or on_wake_thread is wanted: the loop's
- * next pass asks for writability and calls on_wake_thread. Cheap: no
- * syscall, no wake-up of its own.
+ * next pass calls on_wake_thread for each connection on its way up or
+ * open, then takes fill() of each open one while its socket accepts
+ * bytes. Cheap: no syscall, no wake-up of its own.
  */
 void ws_loop_wake(struct ws_loop *l);
 

@@ -1,6 +1,7 @@
 /*
  * ws_rx.h - one websocket message gathered from libwebsockets' fragments,
- * shared by the client (ws.c) and server (ws_server.c) sides.
+ * for the server side (ws_server.c); the clients parse their own frames
+ * (ws_frame.h).
  *
  * Owns nothing: rx is the connection's buffer, capped by its own ceiling;
  * a message over it closes the connection with 1009 (too large).

@@ -16,6 +16,13 @@
  * connection in on_close, naming the host, within the bound; a connection
  * closed while its name is being looked up only goes, and the lookup's
  * late answer touches nothing freed (ASan under SAN=1).
+ *
+ * Protects (issue 10, the native client): against a scripted server on
+ * loopback, the upgrade carries the extra headers, a fragmented message
+ * with a ping between its fragments arrives whole and the ping is
+ * answered with its payload, text sent before the connection was up goes
+ * out masked after it, and the server's close reaches on_close with its
+ * code and reason and is answered; a refused upgrade gives its HTTP status.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -34,8 +41,10 @@
 
 #include <cmocka.h>
 
+#include "../../common/buf.h"
 #include "../../worker/ws.h"
 #include "../../worker/ws_dns.h"
+#include "../../worker/ws_handshake.h"
 
 static void never(void *arg) { (void)arg; fail_msg("a handler ran inside ws_open"); }
 static void never_msg(void *arg, const char *d, size_t n, bool b)
@@ -321,6 +330,231 @@ static void a_connection_closed_while_resolving_only_goes(void **state)
 	dead_dns_stop(&dns);
 }
 
+/* ---- a scripted server on loopback ---- */
+
+struct srv {
+	int lfd, fd;
+	struct event *ev;
+	struct buf in;			/* what the client sent */
+	const char *answer;		/* NULL: 101, then the script; else this reply */
+	bool upgraded;
+};
+
+static const uint8_t script[] = {
+	0x01, 3, 'h', 'e', 'l',		/* text, not final */
+	0x89, 2, 'p', 'i',		/* a ping between the fragments */
+	0x80, 2, 'l', 'o',		/* the last fragment */
+	0x82, 2, 0xff, 0x00,		/* a binary message */
+	0x88, 5, 0x0f, 0xa0, 'b', 'y', 'e',	/* close 4000 "bye" */
+};
+
+static void srv_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv *v = arg;
+	uint8_t b[4096];
+	ssize_t n = recv(fd, b, sizeof(b), 0);
+	(void)what;
+
+	if (n <= 0) {
+		event_del(v->ev);
+		return;
+	}
+	buf_append(&v->in, b, (size_t)n);
+	const char *head = buf_str(&v->in), *end = strstr(head, "\r\n\r\n");
+	if (v->upgraded || !end)
+		return;
+	v->upgraded = true;
+	if (v->answer) {
+		assert_int_equal(send(fd, v->answer, strlen(v->answer), 0), (ssize_t)strlen(v->answer));
+		return;
+	}
+	const char *k = strstr(head, "Sec-WebSocket-Key: ");
+	char key[WS_HS_KEY_LEN], acc[WS_HS_ACCEPT_LEN], r[256];
+	assert_non_null(k);
+	memcpy(key, k + 19, 24);
+	key[24] = '\0';
+	ws_hs_accept(key, acc);
+	int len = snprintf(r, sizeof(r), "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+			   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", acc);
+	memcpy(r + len, script, sizeof(script));	/* in the same segment as the head */
+	assert_int_equal(send(fd, r, (size_t)len + sizeof(script), 0), len + (ssize_t)sizeof(script));
+}
+
+static int srv_start(struct srv *v, struct event_base *base, const char *answer)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+
+	memset(v, 0, sizeof(*v));
+	v->answer = answer;
+	v->fd = -1;
+	buf_init(&v->in, 0);
+	v->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(v->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(v->lfd, 1), 0);
+	assert_int_equal(getsockname(v->lfd, (struct sockaddr *)&sa, &len), 0);
+	(void)base;
+	return ntohs(sa.sin_port);
+}
+
+/* Accepts (blocking: the client's connect is already under way) and serves. */
+static void srv_serve(struct srv *v, struct event_base *base)
+{
+	v->fd = accept(v->lfd, NULL, NULL);
+	assert_true(v->fd >= 0);
+	v->ev = event_new(base, v->fd, EV_READ | EV_PERSIST, srv_read, v);
+	event_add(v->ev, NULL);
+}
+
+static void srv_stop(struct srv *v)
+{
+	if (v->ev)
+		event_free(v->ev);
+	if (v->fd >= 0)
+		close(v->fd);
+	close(v->lfd);
+	buf_free(&v->in);
+}
+
+/* The client's frames in what it sent after its request, unmasked. */
+static int client_frames(struct srv *v, int *ops, char (*payloads)[64], int max)
+{
+	const uint8_t *p = (const uint8_t *)strstr(buf_str(&v->in), "\r\n\r\n") + 4;
+	const uint8_t *end = v->in.data + v->in.len;
+	int n = 0;
+
+	while (p + 6 <= end && n < max) {
+		size_t len = p[1] & 0x7f;
+		assert_true(p[1] & 0x80);		/* masked */
+		assert_true(len < 126);
+		assert_true(p + 6 + len <= end);
+		ops[n] = p[0] & 0x0f;
+		for (size_t i = 0; i < len && i < 63; i++)
+			payloads[n][i] = (char)(p[6 + i] ^ p[2 + (i & 3)]);
+		payloads[n][len < 63 ? len : 63] = '\0';
+		n++;
+		p += 6 + len;
+	}
+	return n;
+}
+
+struct talk {
+	struct seen s;
+	int opens, code;
+	char msgs[4][64];
+	bool binary[4];
+	int nmsgs;
+};
+
+static void talk_open(void *arg)
+{
+	((struct talk *)arg)->opens++;
+}
+
+static void talk_msg(void *arg, const char *d, size_t n, bool binary)
+{
+	struct talk *t = arg;
+
+	assert_true(t->nmsgs < 4 && n < 64);
+	memcpy(t->msgs[t->nmsgs], d, n);
+	t->msgs[t->nmsgs][n] = '\0';
+	t->binary[t->nmsgs++] = binary;
+}
+
+static void talk_close(void *arg, int code, int http_status, const char *reason)
+{
+	struct talk *t = arg;
+
+	t->code = code;
+	seen_close(&t->s, code, http_status, reason);
+}
+
+static void talk_gone(void *arg)
+{
+	seen_gone(&((struct talk *)arg)->s);
+}
+
+static const struct ws_handlers talk_h = {
+	.on_open = talk_open, .on_message = talk_msg, .on_close = talk_close, .on_gone = talk_gone,
+};
+
+static void a_server_is_talked_to_on_the_wire(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct talk t = { .s.base = base };
+	const char *hdr[] = { "Authorization: Token abc", NULL };
+	struct ws_loop *l;
+	struct ws_conn *c;
+	struct srv v;
+	char url[64], pay[4][64];
+	int ops[4];
+	(void)state;
+
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/v1/listen?x=1", srv_start(&v, base, NULL));
+	assert_int_equal(ws_loop_new(&l, base, NULL), 0);
+	assert_int_equal(ws_open(&c, l, url, hdr, &talk_h, &t), 0);
+	assert_int_equal(ws_send_text(c, "early", 5), 0);	/* queued until the upgrade */
+	struct timeval tenth = { 0, 100000 };
+	event_base_loopexit(base, &tenth);
+	event_base_dispatch(base);		/* the connect is out */
+	srv_serve(&v, base);
+	run(base);
+	assert_int_equal(t.opens, 1);
+	assert_int_equal(t.nmsgs, 2);
+	assert_string_equal(t.msgs[0], "hello");
+	assert_false(t.binary[0]);
+	assert_true(t.binary[1]);
+	assert_memory_equal(t.msgs[1], "\xff\x00", 2);
+	assert_int_equal(t.s.closes, 1);
+	assert_int_equal(t.code, 4000);
+	assert_string_equal(t.s.reason, "bye");
+	assert_int_equal(t.s.gones, 1);
+	assert_true(!strncmp(buf_str(&v.in), "GET /v1/listen?x=1 HTTP/1.1\r\n", 29));
+	assert_non_null(strstr(buf_str(&v.in), "\r\nAuthorization: Token abc\r\n"));
+	/* The client's frames: the early text, the pong, the close's answer. */
+	srv_read(v.fd, EV_READ, &v);		/* whatever is left in the socket */
+	assert_int_equal(client_frames(&v, ops, pay, 4), 3);
+	assert_int_equal(ops[0], 0x1);
+	assert_string_equal(pay[0], "early");
+	assert_int_equal(ops[1], 0xA);
+	assert_string_equal(pay[1], "pi");
+	assert_int_equal(ops[2], 0x8);
+	assert_memory_equal(pay[2], "\x0f\xa0", 2);
+	ws_close(c);
+	ws_loop_free(l);
+	srv_stop(&v);
+	event_base_free(base);
+}
+
+static void a_refused_upgrade_gives_its_http_status(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct seen s = { .base = base };
+	struct ws_loop *l;
+	struct ws_conn *c;
+	struct srv v;
+	char url[64];
+	(void)state;
+
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/x",
+		 srv_start(&v, base, "HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n"));
+	assert_int_equal(ws_loop_new(&l, base, NULL), 0);
+	assert_int_equal(ws_open(&c, l, url, NULL, &seen_h, &s), 0);
+	struct timeval tenth = { 0, 100000 };
+	event_base_loopexit(base, &tenth);
+	event_base_dispatch(base);
+	srv_serve(&v, base);
+	run(base);
+	assert_int_equal(s.closes, 1);
+	assert_int_equal(s.http_status, 403);
+	assert_non_null(strstr(s.reason, "403"));
+	assert_int_equal(s.gones, 1);
+	ws_close(c);
+	ws_loop_free(l);
+	srv_stop(&v);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +564,8 @@ int main(void)
 		cmocka_unit_test(a_name_in_the_hosts_file_is_connected_to),
 		cmocka_unit_test(a_dead_resolver_ends_the_connection_within_the_bound),
 		cmocka_unit_test(a_connection_closed_while_resolving_only_goes),
+		cmocka_unit_test(a_server_is_talked_to_on_the_wire),
+		cmocka_unit_test(a_refused_upgrade_gives_its_http_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
