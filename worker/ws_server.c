@@ -2,8 +2,8 @@
  * ws_server.c - websocket server connections on handed-over sockets. See
  * ws_server.h.
  *
- * The worker's libwebsockets context (ws.c) gets one more vhost, "srv",
- * made on first use with no listening socket of its own
+ * The worker's libwebsockets context (ws_lws.c, made at the first Twilio
+ * call) gets one more vhost, "srv", made on first use with no listening socket of its own
  * (CONTEXT_PORT_NO_LISTEN_SERVER): the supervisor listens and accepts, and
  * each socket it hands over is adopted into that vhost in HTTP mode, so
  * libwebsockets reads the upgrade request and answers it. The owner's
