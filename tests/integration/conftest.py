@@ -11,6 +11,9 @@ import signal
 
 import pytest
 
+from harness import *  # noqa: F401,F403  (tests import names from conftest)
+from harness import Daemon, MariaDB, ScratchDB
+
 # Modules whose tests place long real-time calls (up to two minutes each):
 # collected first, so that parallel workers start on them rather than end on
 # them while the other workers sit idle.
@@ -45,9 +48,6 @@ def pytest_collection_modifyitems(config, items):
         name = item.path.name
         return LONG_FIRST.index(name) if name in LONG_FIRST else len(LONG_FIRST)
     items.sort(key=rank)  # stable: the order within a module is kept
-
-from harness import *  # noqa: F401,F403  (tests import names from conftest)
-from harness import Daemon, MariaDB, ScratchDB
 
 
 @pytest.fixture
