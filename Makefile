@@ -206,8 +206,18 @@ unit-run: $(UNIT_TESTS) $(FUZZ_REPLAY)
 integration: deps
 	@$(MAKE) --no-print-directory integration-run
 
+# Two passes. The tests mostly wait on real-time calls, so most run on
+# INTEGRATION_JOBS pytest-xdist workers at once (each with its own MariaDB,
+# ports and directories: tests/integration/conftest.py); those marked serial
+# (they time audio against a 20 ms clock, or load the box) then run alone.
+# INTEGRATION_JOBS=0 runs the first pass in one process too. Status 5 is
+# pytest's "no test selected": a -k in PYTEST_ARGS may match one pass only.
+INTEGRATION_JOBS ?= 4
+INTEGRATION_PYTEST = VAGENT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/integration
+
 integration-run: all
-	VAGENT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+	$(INTEGRATION_PYTEST) -n $(INTEGRATION_JOBS) -m 'not serial' $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(INTEGRATION_PYTEST) -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_REPLAY)

@@ -15,7 +15,7 @@ libevent-dev libcurl4-openssl-dev libwebsockets-dev libuv1-dev libmsgpack-dev
 libmariadb-dev libjansson-dev libinih-dev libcmocka-dev libespeak-ng-dev
 libspeexdsp-dev
 espeak-ng sox libev-dev libwebsockets-evlib-ev
-python3 python3-pytest python3-pymysql python3-websockets
+python3 python3-pytest python3-pytest-xdist python3-pymysql python3-websockets
 mariadb-server mariadb-client
 uuid-runtime procps hey openssl libssl-dev ca-certificates
 chromium chromium-driver python3-selenium"

@@ -90,19 +90,22 @@ start() {
 	fi
 	rm -f "$DIR/mysqld.pid"
 
+	mkdir -p "$DIR/tmp"
 	if [ ! -d "$DIR/data/mysql" ]; then
 		rm -rf "$DIR/data"
 		# A host without /etc/hosts (a minimal chroot or container) cannot
 		# resolve its own name: --force skips install-db's look-up (it does
 		# nothing else) and --skip-name-resolve matches how the server runs.
+		# Its temporary tables go under DIR too, not /tmp: several servers
+		# are set up at once when the suite runs in parallel.
 		# shellcheck disable=SC2086  # $user is empty or one word
 		mariadb-install-db --no-defaults $user --auth-root-authentication-method=normal \
 			--force --skip-name-resolve \
-			--skip-test-db --datadir="$DIR/data" --innodb-log-file-size=16M \
+			--skip-test-db --datadir="$DIR/data" --tmpdir="$DIR/tmp" \
+			--innodb-log-file-size=16M \
 			>"$DIR/install.log" 2>&1 ||
 			{ cat "$DIR/install.log" >&2; die "mariadb-install-db failed"; }
 	fi
-	mkdir -p "$DIR/tmp"
 
 	# shellcheck disable=SC2086
 	mariadbd --no-defaults $user --datadir="$DIR/data" --tmpdir="$DIR/tmp" \

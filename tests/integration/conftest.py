@@ -1,12 +1,53 @@
 """pytest fixtures: each test gets its own vagentd, stopped at the end whatever
 happened (and the test fails if a worker outlives it). One private MariaDB
-serves the whole session; each test that wants a database gets its own."""
+serves the whole session; each test that wants a database gets its own.
+
+`make check` runs the suite on several pytest-xdist workers (Makefile,
+integration-run): each worker is a session of its own, with its own MariaDB,
+directories and ports (harness.free_port), so tests share nothing. Tests
+marked `serial` (they time audio against a 20 ms clock, or load the whole
+box) run afterwards in a pass of their own, alone."""
 import signal
 
 import pytest
 
 from harness import *  # noqa: F401,F403  (tests import names from conftest)
 from harness import Daemon, MariaDB, ScratchDB
+
+# Modules whose tests place long real-time calls (up to two minutes each):
+# collected first, so that parallel workers start on them rather than end on
+# them while the other workers sit idle.
+LONG_FIRST = ("test_overflow_cloud.py", "test_degraded.py", "test_v1_stack.py",
+              "test_agent.py", "test_providers.py", "test_handoff.py", "test_writer.py")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "serial: times audio or loads the box; run alone, not beside other tests")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's own load scheduler hands each worker a run of consecutive
+    tests up front and keeps them there: the long calls, collected first,
+    queue up on one worker while the others finish early and idle. Here a
+    worker holds only the test it runs and the next one (xdist runs a test
+    once it knows the next), and every other test waits for whichever worker
+    is free first."""
+    from xdist.scheduler import LoadScheduling
+
+    class OneAhead(LoadScheduling):
+        def _send_tests(self, node, num):
+            super()._send_tests(node, min(num, 2 - len(self.node2pending[node])))
+
+    return OneAhead(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        name = item.path.name
+        return LONG_FIRST.index(name) if name in LONG_FIRST else len(LONG_FIRST)
+    items.sort(key=rank)  # stable: the order within a module is kept
 
 
 @pytest.fixture

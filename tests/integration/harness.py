@@ -35,12 +35,27 @@ def wait_for(cond, timeout=10.0, what="condition", interval=0.02):
         time.sleep(interval)
 
 
+# pytest-xdist runs the suite on several worker processes (Makefile,
+# integration-run). A port is free only until its user binds it, so two
+# workers must never be handed the same one: worker K of N takes only the
+# kernel's free ports whose half is K modulo N (Linux's bind() to port 0
+# picks ports of one parity), and none twice within a run.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+_SLOT = int(_WORKER[2:]) if _WORKER[2:].isdigit() else 0
+_SLOTS = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1))
+_handed_out = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    for _ in range(10000):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if (port >> 1) % _SLOTS == _SLOT % _SLOTS and port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise AssertionError("no free port for worker %s of %d" % (_WORKER, _SLOTS))
 
 
 def make_wav(path, rate=8000, seconds=1.0, seed=1):

@@ -12,6 +12,11 @@ import pytest
 from api_harness import SEED_BOOKING, api_daemon, call, seed_dids
 from harness import wait_for
 
+# Alone, after the parallel pass (conftest.py): it times answers to the
+# second while MariaDB is stopped, and a SIGSTOP to a server starved of CPU
+# by other tests took effect only after the board's query was answered.
+pytestmark = pytest.mark.serial
+
 
 @pytest.fixture
 def api(daemon_factory, db, tmp_path):

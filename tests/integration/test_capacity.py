@@ -1,5 +1,11 @@
 """At max_calls the next call is closed at once and counted; capacity files track it."""
+import pytest
+
 from harness import run_caller, start_caller, finish_caller, wait_for
+
+# Alone, after the parallel pass (conftest.py): fifty calls at once
+# load the whole box.
+pytestmark = pytest.mark.serial
 
 
 def test_call_beyond_max_calls_is_closed_and_counted(daemon_factory, tmp_path):

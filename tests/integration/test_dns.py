@@ -9,9 +9,15 @@ import struct
 import threading
 import time
 
+import pytest
+
 from agent_harness import Emulators, agent_daemon, caller_wav, context_file
 from api_harness import seed_dids
 from harness import run_caller
+
+# Alone, after the parallel pass (conftest.py): it times the caller's
+# frames while a name resolves.
+pytestmark = pytest.mark.serial
 
 NAME = "stt.vagent.test"
 DELAY = 2.0

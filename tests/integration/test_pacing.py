@@ -5,9 +5,15 @@ import struct
 import threading
 import time
 
+import pytest
+
 from agent_harness import Emulators, agent_daemon, context_file
 from api_harness import seed_dids
 from harness import RawCall, make_wav, wait_for
+
+# Alone, after the parallel pass (conftest.py): they count the agent's
+# frames against the 20 ms clock.
+pytestmark = pytest.mark.serial
 
 FRAME_8K = b"\0\0" * 160
 
