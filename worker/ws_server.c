@@ -12,7 +12,9 @@
  * each way. Here a message received is its share of one recv (the read
  * event stays armed for the socket's life), and the messages sent in one
  * pass of the loop go out in one send; a write event is added only while
- * the kernel refuses bytes.
+ * the kernel refuses bytes. strace of one worker in a Media Streams call
+ * (10 calls up, 6 s): 448 syscalls a second with libwebsockets, 190
+ * here (epoll_wait 260 -> 77, epoll_ctl 71 -> 1, sendto 36 -> 28).
  *
  * Hooks run from the socket's events, never from an API call. A
  * connection is freed once the owner closed it and the socket is gone,
