@@ -24,7 +24,8 @@ DESTDIR    ?=
 VERSION    := 0.1.0
 
 CC      ?= cc
-PKGS    := libevent jansson inih msgpack libmariadb libcurl libwebsockets libuv openssl espeak-ng
+# libwebsockets: only the emulators (EMU_LIBS); the worker speaks RFC 6455 itself (ws.c, ws_server.c).
+PKGS    := libevent jansson inih msgpack libmariadb libcurl openssl espeak-ng
 PYTHON  ?= /usr/bin/python3
 
 ifeq ($(SAN),1)

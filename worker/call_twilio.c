@@ -2,8 +2,8 @@
  * call_twilio.c - the Twilio Media Streams transport (protocols.md 6).
  *
  * Twilio dials in: the supervisor accepts the TCP connection on [twilio]
- * listen and hands it over like an AudioSocket one; here libwebsockets
- * completes the upgrade (ws_server.h), after checking X-Twilio-Signature
+ * listen and hands it over like an AudioSocket one; here ws_server.h
+ * completes the upgrade, after checking X-Twilio-Signature
  * when an auth token is configured. Then: connected, start (the call's
  * name is its callSid; DID and caller come from the customParameters
  * "did" and "caller" the api's TwiML set), media (8 kHz mu-law, each a

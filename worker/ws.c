@@ -41,12 +41,10 @@
 #include <string.h>
 
 #include "../common/buf.h"
-#include "../common/log.h"
 #include "ws_dns.h"
 #include "ws_frame.h"
 #include "ws_handshake.h"
 #include "ws_io.h"
-#include "ws_lws.h"
 
 #define MAX_HEADERS 8
 #define FILL_MAX 8192		/* one binary message: 0.5 s of 8 kHz audio */
@@ -110,7 +108,6 @@ struct ws_loop {
 	struct ws_conn *conns;
 	struct ws_dns *dns;		/* made at the first name to look up */
 	char *resolv_conf;		/* for it; NULL: /etc/resolv.conf */
-	struct ws_lws *lws;		/* the server side's, made at first use */
 	uint8_t fill[FILL_MAX];		/* fill()'s scratch */
 	uint8_t rnd[RND_POOL];		/* random bytes for keys, used from the end */
 	size_t rnd_left;
@@ -682,7 +679,6 @@ void ws_loop_free(struct ws_loop *l)
 	if (!l)
 		return;
 	l->freeing = true;
-	ws_lws_free(l->lws);
 	while (l->conns) {
 		struct ws_conn *c = l->conns;
 		l->conns = c->next;
@@ -709,19 +705,6 @@ int ws_loop_resolver(struct ws_loop *l, const char *resolv_conf)
 struct event_base *ws_loop_base(struct ws_loop *l)
 {
 	return l->base;
-}
-
-struct lws_context *ws_loop_lws(struct ws_loop *l)
-{
-	if (!l->lws && ws_lws_new(&l->lws, l->base, l->tls) < 0)
-		log_error("ws", NULL, "cannot start libwebsockets for the websocket server");
-	return l->lws ? ws_lws_context(l->lws) : NULL;
-}
-
-void ws_loop_kick(struct ws_loop *l)
-{
-	if (l->lws)
-		ws_lws_kick(l->lws);
 }
 
 void ws_loop_wake(struct ws_loop *l)

@@ -6,8 +6,7 @@
  * (ws.c says why not libwebsockets), and the lookup of their host names,
  * which never blocks that loop (ws_dns.h). Provider files keep only their
  * protocol: what to send, what a message means. The websocket server side
- * (ws_server.h) still runs libwebsockets, in a context made the first time
- * it asks for one (ws_loop_lws, ws_lws.h).
+ * (ws_server.h) runs on the same libevent base (ws_loop_base).
  *
  * Threads: none of its own. Every hook runs on the worker's main loop;
  * the "_thread" names are from when a thread of its own served the
@@ -39,7 +38,6 @@ struct event_base;
 struct ssl_ctx_st;
 struct ws_loop;
 struct ws_conn;
-struct lws_context;
 
 struct ws_handlers {
 	/* A whole message, as it arrives. true: also deliver it to on_message. */
@@ -78,12 +76,6 @@ int ws_loop_resolver(struct ws_loop *l, const char *resolv_conf);
 
 /* The libevent base the loop delivers its events on. */
 struct event_base *ws_loop_base(struct ws_loop *l);
-
-/* For ws_server.c: the libwebsockets context it serves on, made at the
- * first call (NULL if it cannot be), and a pass of it soon (a watcher was
- * changed outside one). */
-struct lws_context *ws_loop_lws(struct ws_loop *l);
-void ws_loop_kick(struct ws_loop *l);
 
 /*
  * A fill() source may have data, or on_wake_thread is wanted: the loop's

@@ -34,24 +34,29 @@ int ws_frame_encode(struct buf *out, int opcode, const void *payload, size_t len
 	if (rc < 0)
 		return rc;
 	p[0] = (uint8_t)(0x80 | (opcode & 0x0f));
+	uint8_t masked = key ? 0x80 : 0;
+
 	if (len < 126) {
-		p[1] = (uint8_t)(0x80 | len);
+		p[1] = (uint8_t)(masked | len);
 	} else if (len <= 0xffff) {
-		p[1] = 0x80 | 126;
+		p[1] = masked | 126;
 		p[2] = (uint8_t)(len >> 8);
 		p[3] = (uint8_t)len;
 		h = 4;
 	} else {
-		p[1] = 0x80 | 127;
+		p[1] = masked | 127;
 		for (int i = 0; i < 8; i++)
 			p[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
 		h = 10;
 	}
-	memcpy(p + h, key, 4);
-	h += 4;
+	if (key) {
+		memcpy(p + h, key, 4);
+		h += 4;
+	}
 	if (len)
 		memcpy(p + h, payload, len);
-	ws_frame_mask(p + h, len, key);
+	if (key)
+		ws_frame_mask(p + h, len, key);
 	buf_commit(out, h + len);
 	return 0;
 }
@@ -67,7 +72,9 @@ static bool known(int op)
 	       op == WS_OP_CLOSE || op == WS_OP_PING || op == WS_OP_PONG;
 }
 
-long ws_frame_parse(const uint8_t *p, size_t n, size_t max, struct ws_frame *f)
+/* One frame's header and payload; masked: the mask bit the peer's side must set. */
+static long parse(const uint8_t *p, size_t n, size_t max, bool masked, struct ws_frame *f,
+		  const uint8_t **key)
 {
 	size_t h = 2;
 	uint64_t len;
@@ -76,7 +83,8 @@ long ws_frame_parse(const uint8_t *p, size_t n, size_t max, struct ws_frame *f)
 		return 0;
 	f->fin = p[0] & 0x80;
 	f->opcode = p[0] & 0x0f;
-	if (p[0] & 0x70 || !known(f->opcode) || p[1] & 0x80)	/* no extensions; servers never mask */
+	/* No extensions; servers never mask, clients always do. */
+	if (p[0] & 0x70 || !known(f->opcode) || !(p[1] & 0x80) != !masked)
 		return -WS_CLOSE_PROTOCOL;
 	len = p[1] & 0x7f;
 	if (is_control(f->opcode) && (len > WS_CONTROL_MAX || !f->fin))
@@ -98,11 +106,32 @@ long ws_frame_parse(const uint8_t *p, size_t n, size_t max, struct ws_frame *f)
 	}
 	if (len > max)
 		return -WS_CLOSE_TOO_BIG;
+	if (masked) {
+		if (n - h < 4)
+			return 0;
+		*key = p + h;
+		h += 4;
+	}
 	if (n - h < len)
 		return 0;
 	f->payload = p + h;
 	f->len = (size_t)len;
 	return (long)(h + len);
+}
+
+long ws_frame_parse(const uint8_t *p, size_t n, size_t max, struct ws_frame *f)
+{
+	return parse(p, n, max, false, f, NULL);
+}
+
+long ws_frame_parse_client(uint8_t *p, size_t n, size_t max, struct ws_frame *f)
+{
+	const uint8_t *key = NULL;
+	long used = parse(p, n, max, true, f, &key);
+
+	if (used > 0)	/* payload lies inside p: ours to unmask */
+		ws_frame_mask(p + (f->payload - p), f->len, key);
+	return used;
 }
 
 int ws_msg_add(struct ws_msg *m, const struct ws_frame *f)

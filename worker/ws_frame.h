@@ -1,19 +1,22 @@
 /*
- * ws_frame.h - websocket frames (RFC 6455 section 5), client side.
+ * ws_frame.h - websocket frames (RFC 6455 section 5), both sides.
  *
- * Owns: nothing but pure functions. Encoding a client frame (always
- * masked, the key given by the caller) into a connection's output buffer;
- * parsing one whole server frame from the front of received bytes; and
- * gathering data frames into one message under a size cap. No I/O, no
- * allocation but the buffers the caller owns, so it is unit-tested and
- * fuzzed on its own (tests/unit/test_ws.c).
+ * Owns: nothing but pure functions. Encoding a frame into a connection's
+ * output buffer: a client's (ws.c) always masked, the key given by the
+ * caller, a server's (ws_server.c) never; parsing one whole frame from the
+ * front of received bytes: a server's, which is never masked, or a
+ * client's, which always is (unmasked in place once whole); and gathering
+ * data frames into one message under a size cap. No I/O, no allocation
+ * but the buffers the caller owns, so it is unit-tested and fuzzed on its
+ * own (tests/unit/test_ws_frame.c).
  *
  * Why not libwebsockets: see ws.c (the syscalls it spent per message).
  *
  * Fails with a close code (negated) the connection then sends: 1002 for a
- * frame no server may send (masked, reserved bits or opcodes, a control
- * frame over 125 bytes or fragmented, a continuation out of place), 1009
- * for a message over the cap. Never trusts a length the peer wrote.
+ * frame the peer's side may not send (masked from a server, unmasked from
+ * a client, reserved bits or opcodes, a control frame over 125 bytes or
+ * fragmented, a continuation out of place), 1009 for a message over the
+ * cap. Never trusts a length the peer wrote.
  */
 #ifndef VG_WS_FRAME_H
 #define VG_WS_FRAME_H
@@ -47,8 +50,9 @@ struct ws_frame {
 };
 
 /*
- * Appends one final frame of opcode with payload masked by key. 0,
- * -EMSGSIZE (out's ceiling) or -ENOMEM; out is unchanged on failure.
+ * Appends one final frame of opcode with payload masked by key, or
+ * unmasked when key is NULL (a server's frame). 0, -EMSGSIZE (out's
+ * ceiling) or -ENOMEM; out is unchanged on failure.
  */
 int ws_frame_encode(struct buf *out, int opcode, const void *payload, size_t len,
 		    const uint8_t key[4]);
@@ -63,6 +67,13 @@ void ws_frame_mask(uint8_t *p, size_t n, const uint8_t key[4]);
  * from its header (-WS_CLOSE_TOO_BIG), without waiting for its bytes.
  */
 long ws_frame_parse(const uint8_t *p, size_t n, size_t max, struct ws_frame *f);
+
+/*
+ * The same for a client's frame, which must be masked: once it is whole
+ * its payload is unmasked in place (so a frame is unmasked exactly once:
+ * the caller drops the bytes it took).
+ */
+long ws_frame_parse_client(uint8_t *p, size_t n, size_t max, struct ws_frame *f);
 
 /* A message being gathered from data frames; msg's ceiling is the cap. */
 struct ws_msg {

@@ -258,3 +258,124 @@ int ws_hs_response(const char *p, size_t n, const char *key, int *status, size_t
 	snprintf(why, whylen, "upgraded");
 	return WS_HS_OK;
 }
+
+/* ---- the server's side ---- */
+
+static int bad_req(struct ws_hs_req *r, int status, char *why, size_t whylen, const char *what)
+{
+	r->status = status;
+	snprintf(why, whylen, "bad websocket upgrade request: %s", what);
+	return WS_HS_BAD;
+}
+
+/* "GET target HTTP/1.1": the target's path, query cut off. */
+static int request_line(const char *p, const char *eol, struct ws_hs_req *r, char *why,
+			size_t whylen)
+{
+	size_t n = (size_t)(eol - p);
+	const char *sp, *q;
+
+	if (n < 14 || strncmp(p, "GET /", 5))
+		return bad_req(r, 400, why, whylen, "not a GET of a path");
+	if (!(sp = memchr(p + 4, ' ', n - 4)) || (size_t)(eol - sp) != 9 ||
+	    strncmp(sp, " HTTP/1.1", 9))
+		return bad_req(r, 400, why, whylen, "not HTTP/1.1");
+	q = memchr(p + 4, '?', (size_t)(sp - p - 4));
+	n = (size_t)((q ? q : sp) - (p + 4));
+	if (n >= sizeof(r->path))
+		return bad_req(r, 400, why, whylen, "path too long");
+	for (size_t i = 0; i < n; i++) {
+		if (!isgraph((unsigned char)p[4 + i]))
+			return bad_req(r, 400, why, whylen, "a control byte in the path");
+	}
+	memcpy(r->path, p + 4, n);
+	r->path[n] = '\0';
+	return 0;
+}
+
+/* A key is the base64 of 16 bytes: 22 characters and "==". */
+static bool key_ok(const char *v, size_t n)
+{
+	if (n != WS_HS_KEY_LEN - 1 || v[22] != '=' || v[23] != '=')
+		return false;
+	for (size_t i = 0; i < 22; i++) {
+		if (!isalnum((unsigned char)v[i]) && v[i] != '+' && v[i] != '/')
+			return false;
+	}
+	return true;
+}
+
+/* Upgrade is a list of protocols; one of them must be "websocket". */
+static bool upgrade_websocket(const char *head, const char *end)
+{
+	const char *v;
+	size_t n;
+
+	if (!header(head, end, "Upgrade", &v, &n))
+		return false;
+	for (size_t i = 0; i + 9 <= n; i++) {
+		if (!strncasecmp(v + i, "websocket", 9) && (i == 0 || v[i - 1] == ',' || v[i - 1] == ' ') &&
+		    (i + 9 == n || v[i + 9] == ',' || v[i + 9] == ' '))
+			return true;
+	}
+	return false;
+}
+
+int ws_hs_request_parse(const char *p, size_t n, const char *extra, struct ws_hs_req *r,
+			size_t *used, char *why, size_t whylen)
+{
+	size_t look = n < WS_HS_HEAD_MAX ? n : WS_HS_HEAD_MAX;
+	const char *end = memmem(p, look, "\r\n\r\n", 4);
+	const char *eol = memmem(p, look, "\r\n", 2);
+	const char *v;
+	size_t vlen;
+
+	memset(r, 0, sizeof(*r));
+	*used = 0;
+	if (!eol || !end) {
+		if (n >= WS_HS_HEAD_MAX)
+			return bad_req(r, 400, why, whylen, "head too long");
+		return WS_HS_MORE;
+	}
+	if (request_line(p, eol, r, why, whylen) < 0)
+		return WS_HS_BAD;
+	end += 2;	/* the last header's CRLF ends it */
+	if (memchr(p, '\0', (size_t)(end - p)))
+		return bad_req(r, 400, why, whylen, "a NUL in the head");
+	if (!upgrade_websocket(eol + 2, end))
+		return bad_req(r, 400, why, whylen, "no \"Upgrade: websocket\"");
+	if (!connection_upgrade(eol + 2, end))
+		return bad_req(r, 400, why, whylen, "no \"Connection: Upgrade\"");
+	if (!header_is(eol + 2, end, "Sec-WebSocket-Version", "13"))
+		return bad_req(r, 426, why, whylen, "Sec-WebSocket-Version not 13");
+	if (!header(eol + 2, end, "Sec-WebSocket-Key", &v, &vlen) || !key_ok(v, vlen))
+		return bad_req(r, 400, why, whylen, "no valid Sec-WebSocket-Key");
+	memcpy(r->key, v, vlen);
+	r->key[vlen] = '\0';
+	if (extra && header(eol + 2, end, extra, &v, &vlen) && vlen < sizeof(r->extra)) {
+		memcpy(r->extra, v, vlen);
+		r->extra[vlen] = '\0';
+		r->has_extra = true;
+	}
+	*used = (size_t)(end - p) + 2;
+	snprintf(why, whylen, "upgraded");
+	return WS_HS_OK;
+}
+
+int ws_hs_accept_response(struct buf *out, const char *key)
+{
+	char accept[WS_HS_ACCEPT_LEN];
+
+	ws_hs_accept(key, accept);
+	return buf_printf(out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+			  "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
+}
+
+int ws_hs_refusal(struct buf *out, int status)
+{
+	const char *reason = status == 403 ? "Forbidden" : status == 426 ? "Upgrade Required" :
+			     "Bad Request";
+
+	return buf_printf(out, "HTTP/1.1 %d %s\r\n%sConnection: close\r\nContent-Length: 0\r\n\r\n",
+			  status, reason, status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "");
+}

@@ -1,15 +1,18 @@
 /*
  * ws_server.h - the server side of a websocket on an accepted socket.
  *
- * Owns: a socket the supervisor accepted and handed over, from the HTTP
- * upgrade to the close: the handshake (libwebsockets adopts the socket on
- * a server vhost of the worker's own context, ws.h), whole messages in,
- * queued text messages out, the close. Serves on the worker's loop like
- * the provider clients; the hooks run on the main loop, from inside the
- * socket's service, so they may send and close but never free the loop.
+ * Owns: a plain TCP socket the supervisor accepted and handed over (TLS
+ * ends at the proxy in front), from the HTTP upgrade to the close: the
+ * handshake (a refusal answers 403, a malformed request 400), whole
+ * messages in (pings answered, fragments joined, over 4 MiB closed with
+ * 1009), queued text messages out, the close. RFC 6455 spoken on the
+ * worker's libevent loop (ws_loop_base) like the provider clients (ws.h);
+ * the hooks run on the main loop, from the socket's events, so they may
+ * send and close but never free the loop. No hook runs from an API call.
  *
  * Lifetime: the owner calls ws_srv_close() once; no hook runs after it,
- * and the memory goes once libwebsockets has let go of the socket.
+ * and the memory goes once the socket is done (its close answered, or
+ * 2 s gone by).
  */
 #ifndef VG_WS_SERVER_H
 #define VG_WS_SERVER_H
@@ -22,8 +25,9 @@ struct ws_srv;
 
 struct ws_srv_handlers {
 	/*
-	 * The upgrade request: its path and the X-Twilio-Signature header
-	 * (NULL if absent). false refuses it (the socket is closed).
+	 * The upgrade request: its path (without the query) and the
+	 * X-Twilio-Signature header (NULL if absent). false refuses it: 403,
+	 * then the socket is closed.
 	 */
 	bool (*on_upgrade)(void *arg, const char *path, const char *signature);
 	/* A whole message. */
@@ -45,10 +49,13 @@ int ws_srv_adopt(struct ws_srv **out, struct ws_loop *l, int fd,
  */
 void ws_srv_rebind(struct ws_srv *s, const struct ws_srv_handlers *h, void *arg);
 
-/* Queues a text message (copied). 0, -ENOTCONN (not open or closing), -ENOMEM. */
+/*
+ * Queues a text message (copied); the loop's next pass sends what is
+ * queued in one write. 0, -ENOTCONN (not open or closing), -ENOMEM.
+ */
 int ws_srv_send_text(struct ws_srv *s, const char *text, size_t len);
 
-/* Messages queued but not yet handed to the socket. */
+/* Text messages queued but not yet wholly handed to the kernel. */
 size_t ws_srv_queued(const struct ws_srv *s);
 
 /* Sends what is queued, then a normal close; forgets s. NULL is fine. */

@@ -12,6 +12,12 @@
  * bad ones refused. The upgrade: the request carries what a server checks,
  * the response is taken only with 101 and the right Sec-WebSocket-Accept,
  * a refusal gives its HTTP status, an endless head is refused.
+ *
+ * The server side (ws_server.c, Twilio's sockets): our frames go out
+ * unmasked; a client frame is taken only masked (an unmasked one is 1002)
+ * and is unmasked once, in place; the request head gives its path and the
+ * signature header, and one without a key, with another version (426) or
+ * over 8 KiB is refused; the 101 carries the accept of the client's key.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -185,6 +191,150 @@ static void close_codes_and_reasons_are_read_and_checked(void **state)
 	assert_int_equal(ws_frame_close_parse(&f, &code, why, sizeof(why)), -WS_CLOSE_PROTOCOL);
 }
 
+/* ---- the server's frames ---- */
+
+static void server_frames_go_out_unmasked(void **state)
+{
+	struct buf b;
+	uint8_t big[300];
+	(void)state;
+
+	memset(big, 'y', sizeof(big));
+	buf_init(&b, 0);
+	assert_int_equal(ws_frame_encode(&b, WS_OP_TEXT, "Hello", 5, NULL), 0);
+	assert_int_equal(b.len, 7);
+	assert_memory_equal(b.data, "\x81\x05Hello", 7);	/* RFC 6455 5.7 */
+	buf_reset(&b);
+	assert_int_equal(ws_frame_encode(&b, WS_OP_TEXT, big, sizeof(big), NULL), 0);
+	assert_int_equal(b.len, 4 + sizeof(big));
+	assert_int_equal(b.data[1], 126);
+	assert_int_equal(b.data[2] << 8 | b.data[3], 300);
+	assert_memory_equal(b.data + 4, big, sizeof(big));
+	buf_free(&b);
+}
+
+static void client_frames_must_be_masked_and_are_unmasked_once(void **state)
+{
+	/* RFC 6455 5.7: a masked "Hello", then a masked empty ping. */
+	uint8_t in[] = { 0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+			 0x89, 0x80, 1, 2, 3, 4 };
+	const uint8_t plain[] = { 0x81, 0x05, 'H', 'e', 'l', 'l', 'o' };
+	uint8_t copy[sizeof(plain)];
+	struct ws_frame f;
+	(void)state;
+
+	for (size_t n = 0; n < 11; n++)
+		assert_int_equal(ws_frame_parse_client(in, n, 100, &f), 0);
+	assert_int_equal(in[6], 0x7f);			/* still masked while partial */
+	assert_int_equal(ws_frame_parse_client(in, sizeof(in), 100, &f), 11);
+	assert_int_equal(f.opcode, WS_OP_TEXT);
+	assert_int_equal(f.len, 5);
+	assert_memory_equal(f.payload, "Hello", 5);
+	assert_int_equal(ws_frame_parse_client(in + 11, sizeof(in) - 11, 100, &f), 6);
+	assert_int_equal(f.opcode, WS_OP_PING);
+	assert_int_equal(f.len, 0);
+
+	memcpy(copy, plain, sizeof(plain));
+	assert_int_equal(ws_frame_parse_client(copy, sizeof(copy), 100, &f), -WS_CLOSE_PROTOCOL);
+	in[0] = 0xc1;					/* a reserved bit */
+	assert_int_equal(ws_frame_parse_client(in, sizeof(in), 100, &f), -WS_CLOSE_PROTOCOL);
+	in[0] = 0x81;
+	assert_int_equal(ws_frame_parse_client(in, sizeof(in), 4, &f), -WS_CLOSE_TOO_BIG);
+}
+
+/* ---- the server's upgrade ---- */
+
+#define GOOD_REQ "GET /twilio/relay?x=1 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n" \
+		 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" \
+		 "x-twilio-signature:  c2lnbmF0dXJl \r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+static int parse_req(const char *r, size_t n, struct ws_hs_req *q, size_t *used)
+{
+	char why[160];
+
+	return ws_hs_request_parse(r, n, "X-Twilio-Signature", q, used, why, sizeof(why));
+}
+
+static void a_good_request_gives_path_key_and_signature(void **state)
+{
+	const char *r = GOOD_REQ "\x81";
+	struct ws_hs_req q;
+	struct buf b;
+	size_t used;
+	(void)state;
+
+	for (size_t n = 0; n < strlen(r) - 1; n++)
+		assert_int_equal(parse_req(r, n, &q, &used), WS_HS_MORE);
+	assert_int_equal(parse_req(r, strlen(r), &q, &used), WS_HS_OK);
+	assert_int_equal(used, strlen(r) - 1);		/* the frame byte is not the head's */
+	assert_string_equal(q.path, "/twilio/relay");
+	assert_string_equal(q.key, "dGhlIHNhbXBsZSBub25jZQ==");
+	assert_true(q.has_extra);
+	assert_string_equal(q.extra, "c2lnbmF0dXJl");
+
+	buf_init(&b, 0);
+	assert_int_equal(ws_hs_accept_response(&b, q.key), 0);
+	assert_string_equal(buf_str(&b), "HTTP/1.1 101 Switching Protocols\r\n"
+			    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+			    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
+	buf_reset(&b);
+	assert_int_equal(ws_hs_refusal(&b, 403), 0);
+	assert_true(!strncmp(buf_str(&b), "HTTP/1.1 403 Forbidden\r\n", 24));
+	assert_non_null(strstr(buf_str(&b), "\r\nConnection: close\r\n"));
+	buf_free(&b);
+
+	/* Without the signature: none, not an empty one. */
+	r = "GET / HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: keep-alive, upgrade\r\n"
+	    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n\r\n";
+	assert_int_equal(parse_req(r, strlen(r), &q, &used), WS_HS_OK);
+	assert_string_equal(q.path, "/");
+	assert_false(q.has_extra);
+}
+
+/* The request with one line replaced (from, to): its verdict and status. */
+static void check_bad(const char *from, const char *to, int status)
+{
+	char r[1024], why[160];
+	const char *at = strstr(GOOD_REQ, from);
+	struct ws_hs_req q;
+	size_t used;
+
+	assert_non_null(at);
+	snprintf(r, sizeof(r), "%.*s%s%s", (int)(at - GOOD_REQ), GOOD_REQ, to, at + strlen(from));
+	assert_int_equal(ws_hs_request_parse(r, strlen(r), NULL, &q, &used, why, sizeof(why)),
+			 WS_HS_BAD);
+	assert_int_equal(q.status, status);
+	assert_int_equal(used, 0);
+}
+
+static void bad_requests_are_refused_with_their_status(void **state)
+{
+	(void)state;
+	check_bad("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "", 400);
+	check_bad("dGhlIHNhbXBsZSBub25jZQ==", "short==", 400);
+	check_bad("Version: 13", "Version: 8", 426);
+	check_bad("Upgrade: websocket\r\n", "", 400);
+	check_bad("Connection: Upgrade", "Connection: keep-alive", 400);
+	check_bad("GET ", "POST ", 400);
+	check_bad("HTTP/1.1\r\nHost", "HTTP/1.0\r\nHost", 400);
+	check_bad("/twilio/relay?x=1", "/a b", 400);
+}
+
+static void an_endless_request_head_is_refused(void **state)
+{
+	char *r = malloc(WS_HS_HEAD_MAX + 10);
+	struct ws_hs_req q;
+	size_t used;
+	(void)state;
+
+	memcpy(r, "GET / HTTP/1.1\r\n", 16);
+	memset(r + 16, 'x', WS_HS_HEAD_MAX - 6);
+	assert_int_equal(parse_req(r, WS_HS_HEAD_MAX - 1, &q, &used), WS_HS_MORE);
+	assert_int_equal(parse_req(r, WS_HS_HEAD_MAX, &q, &used), WS_HS_BAD);
+	assert_int_equal(q.status, 400);
+	free(r);
+}
+
 /* ---- the upgrade ---- */
 
 static void urls_split_into_host_port_and_path(void **state)
@@ -310,6 +460,11 @@ int main(void)
 		cmocka_unit_test(frames_no_server_may_send_are_protocol_errors),
 		cmocka_unit_test(fragments_join_into_one_message_under_the_cap),
 		cmocka_unit_test(close_codes_and_reasons_are_read_and_checked),
+		cmocka_unit_test(server_frames_go_out_unmasked),
+		cmocka_unit_test(client_frames_must_be_masked_and_are_unmasked_once),
+		cmocka_unit_test(a_good_request_gives_path_key_and_signature),
+		cmocka_unit_test(bad_requests_are_refused_with_their_status),
+		cmocka_unit_test(an_endless_request_head_is_refused),
 		cmocka_unit_test(urls_split_into_host_port_and_path),
 		cmocka_unit_test(the_request_carries_what_a_server_checks),
 		cmocka_unit_test(the_response_needs_101_and_the_right_accept),
