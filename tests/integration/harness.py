@@ -125,8 +125,10 @@ class Daemon:
     def start(self):
         self.proc = subprocess.Popen([VAGENTD, "-f", "-c", self.conf],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # A readiness wait, not a figure: with the suite's parallel workers
+        # each starting MariaDB and daemons, a start took over 10 s once.
         wait_for(lambda: os.path.exists(os.path.join(self.run_dir, "available"))
-                 or self.proc.poll() is not None, what="vagentd to start")
+                 or self.proc.poll() is not None, 30, what="vagentd to start")
         assert self.proc.poll() is None, "vagentd exited: %s" % self.proc.stdout.read()
         want = int(self.settings["vagentd"]["min_spare"])
         wait_for(lambda: self.status()["idle"] >= want, what="%d idle workers" % want)
