@@ -42,6 +42,14 @@ alive() {
 	kill -0 "$1" 2>/dev/null
 }
 
+# Whether our own background child $1 still runs. Not alive(): until the
+# forked shell has exec'd mariadbd its name is not mariadbd yet, and on a
+# loaded machine the first check came before the exec.
+child_runs() {
+	st=$(sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
 pid_of() {
 	if [ -r "$DIR/mysqld.pid" ]; then
 		cat "$DIR/mysqld.pid" 2>/dev/null || true
@@ -120,7 +128,7 @@ start() {
 	# Up to 30 s for it to answer.
 	n=0
 	until admin --connect-timeout=1 ping >/dev/null 2>&1; do
-		if ! alive "$pid"; then
+		if ! child_runs "$pid"; then
 			tail -n 30 "$DIR/error.log" >&2 2>/dev/null || true
 			die "mariadbd exited during start-up (see $DIR/error.log)"
 		fi
