@@ -50,10 +50,17 @@ def rows(b, table):
 
 
 def row_of(b, table, name):
+    """The row of the named caller, or None; None too when the board redrew
+    the table while it was being read (a live update), so a wait_for polls
+    again."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
-    for tr in b.find_elements(By.CSS_SELECTOR, "#%s tbody tr" % table):
-        if tr.find_elements(By.TAG_NAME, "td")[1].text == name:
-            return tr
+    try:
+        for tr in b.find_elements(By.CSS_SELECTOR, "#%s tbody tr" % table):
+            if tr.find_elements(By.TAG_NAME, "td")[1].text == name:
+                return tr
+    except StaleElementReferenceException:
+        pass
     return None
 
 

@@ -8,6 +8,8 @@ import subprocess
 import time
 import zlib
 
+import pytest
+
 from harness import BUILD, wait_for
 
 RECLOAD = os.path.join(BUILD, "vagent-recload")
@@ -40,6 +42,10 @@ def rows(db, tag):
                   "WHERE booking_ref LIKE %s", (tag + "%",))[0]
 
 
+# Alone, after the parallel pass: 10,000 commits within the producers' 120 s
+# is a throughput figure. Beside three other suites' MariaDBs and a browser
+# it once committed 2,587 (20 a second, p50 36 s).
+@pytest.mark.serial
 def test_ten_thousand_bookings_from_fifty_producers(daemon_factory, db):
     d = writer_daemon(daemon_factory, db)
     res = recload(d, "-p", "50", "-n", "200", "-w", "journaled", "-t", "120")
