@@ -70,6 +70,9 @@ void call_rt_rx(struct call *c, int64_t now, bool clock);
 size_t call_rt_take(struct call *c, int16_t *s, size_t n);
 /* n samples the caller is sent by a transport that takes them itself: the recording's right. */
 void call_rt_record_out(struct call *c, const int16_t *s, size_t n);
+/* Whether the call is being recorded: a transport need not prepare what
+ * nobody will keep. */
+bool call_rt_recording(const struct call *c);
 
 /* Ends the call (deferred, see wrk_call.c); hangup: tell the peer (tp->hangup). */
 void call_rt_end(struct call *c, enum call_outcome o, bool hangup, const char *fmt, ...)

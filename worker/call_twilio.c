@@ -84,8 +84,10 @@ static int send_chunk(struct tw_call *t, size_t n)
 	pcm_to_ulaw(t->pcm, n, ulaw);
 	if ((rc = send_msg(t, tw_media(t->msg, sizeof(t->msg), t->stream_sid, ulaw, n))) < 0)
 		return rc;
-	ulaw_to_pcm(ulaw, n, t->pcm);	/* the recording keeps what the caller is played */
-	call_rt_record_out(t->call, t->pcm, n);
+	if (call_rt_recording(t->call)) {	/* it keeps what the caller is played */
+		ulaw_to_pcm(ulaw, n, t->pcm);
+		call_rt_record_out(t->call, t->pcm, n);
+	}
 	t->sent += n;
 	snprintf(name, sizeof(name), "%" PRIu64, t->sent);
 	t->marks++;

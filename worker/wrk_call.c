@@ -330,6 +330,11 @@ void call_rt_record_out(struct call *c, const int16_t *s, size_t n)
 	wrk_record_out(c->rec, s, n);
 }
 
+bool call_rt_recording(const struct call *c)
+{
+	return c->rec != NULL;
+}
+
 size_t call_rt_take(struct call *c, int16_t *s, size_t n)
 {
 	size_t got = playout_read(c->playout, s, n);
