@@ -112,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (m.stream_sid[0] && m.ev == TW_MEDIA)
 		answer(&m, audio);
+	json_decref(m.vars);	/* a start's other customParameters: the caller's */
 	free(audio);
 	return 0;
 }
