@@ -270,6 +270,14 @@ bool playout_backlog(const struct playout *p)
 	return atomic_load_explicit(&p->backlog, memory_order_relaxed);
 }
 
+bool playout_may_wait(const struct playout *p, int rate)
+{
+	uint32_t ctx = atomic_load(&p->cur);
+	uint64_t two_frames = (uint64_t)rate / 25;
+
+	return ctx && playout_written(p, ctx) >= playout_played(p, ctx) + two_frames;
+}
+
 /* ---- the producer (its socket hooks) ---- */
 
 /* Audio of this context may still play (not cancelled, not closed). */

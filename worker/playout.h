@@ -107,6 +107,13 @@ uint64_t playout_played(const struct playout *p, uint32_t ctx);
 /* Audio of a live reply waits for ring space. */
 bool playout_backlog(const struct playout *p);
 
+/*
+ * The ring holds two 20 ms frames (at rate) of the current reply not yet
+ * played: audio that comes before the next tick would only play after
+ * it, so its producer's socket may wait for that tick (ws_loop_poll).
+ */
+bool playout_may_wait(const struct playout *p, int rate);
+
 /* ---- the producer (its socket hooks, on the main loop) ---- */
 
 /*

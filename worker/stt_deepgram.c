@@ -57,12 +57,23 @@ struct stt {
 	int conns;			/* connections not yet gone */
 	bool open, stopping;
 	bool dead;			/* on_error(fatal) was called: nothing follows */
-	int64_t last_sent_ns;		/* audio or KeepAlive */
 	bool due;			/* audio() said so; fill() takes it */
 	struct event *keepalive, *retry;
 };
 
 static void on_retry(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * A KeepAlive goes only when nothing went for KEEPALIVE_NS: the timer is
+ * moved on each send (in its heap, no syscall), so it never wakes a
+ * worker whose caller's audio flows.
+ */
+static void keepalive_later(struct stt *s)
+{
+	struct timeval tv = { KEEPALIVE_NS / NS_PER_S, 0 };
+
+	event_add(s->keepalive, &tv);
+}
 
 /* The socket is writable: the next piece of caller audio, if due. */
 static size_t fill(void *arg, uint8_t *buf, size_t cap)
@@ -80,7 +91,7 @@ static size_t fill(void *arg, uint8_t *buf, size_t cap)
 		s->due = true;		/* the rest in the next message */
 	}
 	ring_read(s->audio, buf, n);
-	s->last_sent_ns = mono_ns();
+	keepalive_later(s);
 	return n * 2;
 }
 
@@ -110,7 +121,7 @@ static void on_open(void *arg)
 
 	s->open = true;
 	s->failures = 0;
-	s->last_sent_ns = mono_ns();
+	keepalive_later(s);
 	s->due = true;		/* audio that queued while connecting */
 	ws_loop_wake(s->loop);
 }
@@ -185,17 +196,14 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg)
 	static const char msg[] = "{\"type\":\"KeepAlive\"}";
 	(void)fd; (void)what;
 
-	if (s->open && mono_ns() - s->last_sent_ns > KEEPALIVE_NS) {
-		ws_send_text(s->conn, msg, sizeof(msg) - 1);
-		s->last_sent_ns = mono_ns();
-	}
+	if (s->open && ws_send_text(s->conn, msg, sizeof(msg) - 1) == 0)
+		keepalive_later(s);
 }
 
 static int start(struct stt **out, struct ws_loop *loop, const struct conf *c, int rate,
 		 struct ring *audio, const char *uuid, const struct stt_events *ev, void *arg)
 {
 	struct stt *s = calloc(1, sizeof(*s));
-	struct timeval sec = { 1, 0 };
 	struct event_base *base = ws_loop_base(loop);
 	int rc = -ENOMEM;
 
@@ -210,10 +218,9 @@ static int start(struct stt **out, struct ws_loop *loop, const struct conf *c, i
 	snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);
 	snprintf(s->auth, sizeof(s->auth), "Authorization: Token %s", c->secrets->stt_key);
 	s->url = dg_listen_url(c, rate);
-	s->keepalive = event_new(base, -1, EV_PERSIST, on_keepalive, s);
+	s->keepalive = evtimer_new(base, on_keepalive, s);
 	s->retry = event_new(base, -1, 0, on_retry, s);
-	if (!s->url || !s->keepalive || !s->retry || event_add(s->keepalive, &sec) < 0 ||
-	    (rc = connect_now(s)) < 0) {
+	if (!s->url || !s->keepalive || !s->retry || (rc = connect_now(s)) < 0) {
 		if (rc == -ENAMETOOLONG)
 			log_warn("stt", uuid, "the Deepgram URL is %zu bytes, more than the %d a "
 				 "websocket upgrade can carry: shorten [stt] keyterms",

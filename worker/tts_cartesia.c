@@ -162,9 +162,18 @@ static void on_gone(void *arg)
 		tts_free(t);	/* no hook can run for us any more */
 }
 
+/* While a reply's audio is queued, the socket waits for the call's tick. */
+static bool may_wait(void *arg)
+{
+	struct tts *t = arg;
+
+	return playout_may_wait(t->po, t->rate);
+}
+
 static const struct ws_handlers handlers = {
 	.on_message_thread = on_message_thread, .on_wake_thread = on_wake_thread,
-	.on_message = on_message, .on_close = on_close, .on_gone = on_gone,
+	.may_wait = may_wait, .on_message = on_message, .on_close = on_close,
+	.on_gone = on_gone,
 };
 
 static int ensure_open(struct tts *t)

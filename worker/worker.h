@@ -45,7 +45,8 @@ struct worker {
 	struct event *chan_ev;
 	int sig_fd;			/* signalfd: SIGTERM, SIGUSR1 */
 	struct event *sig_ev;
-	struct event *hb_ev;		/* 1 s: the slot's heartbeat_ns */
+	struct event *hb_ev;		/* the slot's heartbeat_ns, when no tick stamps it */
+	int64_t beat_ns;		/* the last stamp */
 
 	struct call *call;		/* NULL while idle */
 	struct ws_loop *ws;		/* provider websockets, made on first use */
@@ -74,6 +75,12 @@ void worker_main(const struct worker_args *a) __attribute__((noreturn));
 /* The worker's provider loops, created on first use and kept for later calls. */
 struct ws_loop *worker_ws(struct worker *w);
 struct http *worker_http(struct worker *w);
+
+/*
+ * The call's 20 ms tick (now, CLOCK_MONOTONIC): stamps the heartbeat once
+ * a second and keeps its timer from waking the worker while ticks come.
+ */
+void worker_beat(struct worker *w, int64_t now);
 
 /* Called by the call once it is over and cleaned up. */
 void worker_call_done(struct worker *w, enum call_outcome outcome);

@@ -49,6 +49,7 @@
 #include "playout.h"
 #include "worker.h"
 #include "wrk_record.h"
+#include "ws.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "AudioSocket samples are little-endian; add byte swapping for this target"
@@ -349,8 +350,9 @@ size_t call_rt_take(struct call *c, int16_t *s, size_t n)
 static void on_pace(void *arg, uint64_t ticks)
 {
 	struct call *c = arg;
+	int64_t now = mono_ns();
 
-	check_limits(c, mono_ns());
+	check_limits(c, now);
 	if (ticks > PACER_MAX_CATCHUP)
 		ticks = PACER_MAX_CATCHUP;	/* never burst: late audio is dropped time */
 	for (uint64_t i = 0; i < ticks && !c->ended; i++) {
@@ -361,6 +363,14 @@ static void on_pace(void *arg, uint64_t ticks)
 		else if (rc < 0)
 			call_end(c, CALL_OUTCOME_OK, false, "caller gone (%s)", strerror(-rc));
 	}
+	/*
+	 * After the frame went: what the TTS sent since the last tick. A
+	 * socket waits for the tick only while the ring holds two frames, so
+	 * the next tick has its frame whatever this read brings.
+	 */
+	worker_beat(c->w, now);
+	if (c->w->ws && !c->ended)
+		ws_loop_poll(c->w->ws);
 }
 
 /* ---- reading ---- */

@@ -54,15 +54,31 @@ static void set_slot_state(struct worker *w, enum slot_state st)
 	slot_write_end(w->slot);
 }
 
-static void heartbeat(struct worker *w)
+static void stamp(struct worker *w, int64_t now)
 {
-	atomic_store_explicit(&w->slot->heartbeat_ns, mono_ns(), memory_order_relaxed);
+	w->beat_ns = now;
+	atomic_store_explicit(&w->slot->heartbeat_ns, now, memory_order_relaxed);
 }
 
+/* Idle, or a call before its first audio: the timer stamps every second. */
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
+	struct worker *w = arg;
+	struct timeval sec = { 1, 0 };
 	(void)fd; (void)what;
-	heartbeat(arg);
+
+	stamp(w, mono_ns());
+	event_add(w->hb_ev, &sec);
+}
+
+void worker_beat(struct worker *w, int64_t now)
+{
+	struct timeval later = { 1, 500000 };
+
+	if (now - w->beat_ns < NS_PER_S)
+		return;
+	stamp(w, now);
+	event_add(w->hb_ev, &later);	/* moved in its heap: never due while ticks come */
 }
 
 static int tell_sup(struct worker *w, enum chan_type type, int result, uint16_t flags)
@@ -121,7 +137,7 @@ static void on_call_msg(struct worker *w, const struct chan_msg *m, int fd)
 		tell_sup(w, CHAN_DONE, CHAN_CALL_FAILED, 0);
 		return;
 	}
-	heartbeat(w);	/* the watchdog's clock for this call starts now */
+	stamp(w, mono_ns());	/* the watchdog's clock for this call starts now */
 	set_slot_state(w, SLOT_BUSY);
 	int rc = m->flags & CHAN_F_TWILIO ? call_start_twilio(w, fd, m->seq, m->t_accept_ns) :
 		 call_start(w, fd, m->seq, m->t_accept_ns);
@@ -252,12 +268,12 @@ static void setup(struct worker *w, const struct worker_args *a)
 		fatal("worker: cannot create an event base");
 	w->chan_ev = event_new(w->base, w->chan, EV_READ | EV_PERSIST, on_chan, w);
 	w->sig_ev = event_new(w->base, w->sig_fd, EV_READ | EV_PERSIST, on_signal, w);
-	w->hb_ev = event_new(w->base, -1, EV_PERSIST, on_heartbeat, w);
+	w->hb_ev = evtimer_new(w->base, on_heartbeat, w);
 	struct timeval sec = { 1, 0 };
 	if (!w->chan_ev || !w->sig_ev || !w->hb_ev || event_add(w->chan_ev, NULL) < 0 ||
 	    event_add(w->sig_ev, NULL) < 0 || event_add(w->hb_ev, &sec) < 0)
 		fatal("worker: cannot register events");
-	heartbeat(w);
+	stamp(w, mono_ns());
 }
 
 void worker_main(const struct worker_args *a)

@@ -17,7 +17,8 @@
  * /dev/urandom for the mask key) around its one send. Here a message
  * received is its recv (one per readable event, however many frames it
  * holds) and a message sent is its send, batched per pass: the read event
- * stays armed for the connection's life, the write event is added only
+ * stays armed for the connection's life (unless its owner lets reads wait
+ * for the call's tick, ws_loop_poll), the write event is added only
  * while the kernel refuses bytes, and mask keys come from OpenSSL's
  * userspace generator (pooled: it calls getpid() per request).
  *
@@ -96,6 +97,7 @@ struct ws_conn {
 	bool want_connect;		/* the next pass starts it */
 	bool flush_due;			/* out has bytes the next pass writes */
 	bool wr_armed;			/* wr is added */
+	bool lazy;			/* rd is out of the set: ws_loop_poll reads */
 	bool read_wants_write;		/* TLS: a read waits for writability */
 	bool owner_closed;		/* no hook but on_gone runs */
 	bool gone;			/* the socket is over; freed once owner_closed too */
@@ -180,7 +182,7 @@ static void drop_socket(struct ws_conn *c)
 	if (c->wr)
 		event_free(c->wr);
 	c->rd = c->wr = NULL;
-	c->wr_armed = false;
+	c->wr_armed = c->lazy = false;
 	if (c->timer)
 		event_del(c->timer);
 	ws_io_close(&c->io);
@@ -655,6 +657,30 @@ static void on_pass(evutil_socket_t fd, short what, void *arg)
 	sweep(l);
 }
 
+/* Reads as it comes again (false), or only when polled (true). */
+static void set_lazy(struct ws_conn *c, bool lazy)
+{
+	if (lazy == c->lazy || !c->rd)
+		return;
+	if (lazy ? event_del(c->rd) : event_add(c->rd, NULL))
+		return;		/* unchanged: the read event is as it was */
+	c->lazy = lazy;
+}
+
+void ws_loop_poll(struct ws_loop *l)
+{
+	l->depth++;
+	for (struct ws_conn *c = l->conns; c; c = c->next) {
+		if (c->lazy)
+			advance(c, EV_READ);
+		if (c->gone || !c->h->may_wait)
+			continue;
+		set_lazy(c, c->st == ST_OPEN && !c->owner_closed && c->h->may_wait(c->arg));
+	}
+	l->depth--;
+	sweep(l);
+}
+
 /* ---- the API ---- */
 
 int ws_loop_new(struct ws_loop **out, struct event_base *base, struct ssl_ctx_st *tls)
@@ -786,6 +812,7 @@ void ws_close(struct ws_conn *c)
 		sweep(c->loop);
 		return;
 	}
+	set_lazy(c, false);	/* the peer's answer to our close is read as it comes */
 	if (c->st == ST_OPEN) {
 		queue_close(c, WS_CLOSE_NORMAL);	/* after what is queued */
 		c->flush_due = true;

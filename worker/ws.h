@@ -46,6 +46,13 @@ struct ws_handlers {
 	size_t (*fill)(void *arg, uint8_t *buf, size_t cap);
 	/* ws_loop_wake() was called and the connection is up. */
 	void (*on_wake_thread)(void *arg);
+	/*
+	 * Asked after each ws_loop_poll() while the connection is open: true
+	 * lets what comes next wait for the next ws_loop_poll() (no wake-up
+	 * of its own); false, or no hook, reads it as it comes. A connection
+	 * never waits unless ws_loop_poll() runs.
+	 */
+	bool (*may_wait)(void *arg);
 	/* The rest, like all the above, on the main loop. */
 	void (*on_open)(void *arg);
 	void (*on_message)(void *arg, const char *data, size_t len, bool binary);
@@ -84,6 +91,15 @@ struct event_base *ws_loop_base(struct ws_loop *l);
  * bytes. Cheap: no syscall, no wake-up of its own.
  */
 void ws_loop_wake(struct ws_loop *l);
+
+/*
+ * Reads what came for the connections whose may_wait() said yes, then asks
+ * each open one again. Called on the call's 20 ms tick: a reply's audio
+ * that arrives between ticks is played on a tick anyway, so reading it on
+ * the tick costs no latency and saves the wake-up it would have made.
+ * Runs hooks, like a socket event.
+ */
+void ws_loop_poll(struct ws_loop *l);
 
 /*
  * Opens url (ws:// or wss://, any length) with extra handshake headers

@@ -1,6 +1,7 @@
 """Outbound pacing (issue 10): the agent's audio goes out on the caller's frame
 wake-ups, yet keeps its 20 ms pace when the caller stops sending (silence
 suppression, hold) and never bursts when the caller's frames come in a burst."""
+import contextlib
 import struct
 import threading
 import time
@@ -42,7 +43,7 @@ class Listener:
                 n = struct.unpack(">H", buf[1:3])[0]
                 if len(buf) < 3 + n:
                     break
-                self.frames.append((now, buf[0], n))
+                self.frames.append((now, buf[0], n, any(buf[3:3 + n])))
                 buf = buf[3 + n:]
         self.eof = True
 
@@ -82,8 +83,9 @@ def test_agent_audio_keeps_its_pace_while_the_caller_is_quiet(daemon_factory, tm
     c.close()
 
 
-def test_the_agent_talks_and_keeps_silence_flowing_while_the_caller_is_quiet(
-        daemon_factory, db, tmp_path):
+@contextlib.contextmanager
+def greeting_call(daemon_factory, db, tmp_path):
+    """An agent call whose agent greets the caller: (daemon, call, listener)."""
     seed_dids(db)
     emus = Emulators(tmp_path, {"stt": [], "llm": [{"content": "Unused."}]})
     try:
@@ -91,7 +93,15 @@ def test_the_agent_talks_and_keeps_silence_flowing_while_the_caller_is_quiet(
         c = RawCall(d.port)
         context_file(d, str(c.uuid))
         c.send_uuid()
-        rx = Listener(c)
+        yield d, c, Listener(c)
+        c.close()
+    finally:
+        emus.stop()
+
+
+def test_the_agent_talks_and_keeps_silence_flowing_while_the_caller_is_quiet(
+        daemon_factory, db, tmp_path):
+    with greeting_call(daemon_factory, db, tmp_path) as (d, c, rx):
         send_steady(c, 1.0)         # the greeting starts meanwhile
         quiet_from = time.monotonic()
         time.sleep(2.0)             # nothing from the caller: the greeting, then silence
@@ -99,10 +109,7 @@ def test_the_agent_talks_and_keeps_silence_flowing_while_the_caller_is_quiet(
         send_steady(c, 0.3)
         got = len(rx.audio(quiet_from + 0.1, quiet_to))
         assert 75 <= got <= 105, "%d frames in 1.9 s without caller frames" % got
-        assert any(n for _, k, n in rx.frames if k == 0x10), "audio frames, not a hangup"
-        c.close()
-    finally:
-        emus.stop()
+        assert any(n for _, k, n, _ in rx.frames if k == 0x10), "audio frames, not a hangup"
 
 
 def test_a_burst_of_caller_frames_sends_no_burst_of_audio(daemon_factory, tmp_path):
@@ -146,3 +153,24 @@ def test_a_steady_call_costs_one_wakeup_per_caller_frame(daemon_factory, tmp_pat
     assert per_s < 70, "%.0f wake-ups a second in a call with 50 frames a second" % per_s
     assert len(rx.audio(t0, t1)) >= 80, "the agent's audio flowed meanwhile"
     c.close()
+
+
+def test_the_agent_speaking_costs_no_wakeup_per_chunk_of_its_voice(daemon_factory, db, tmp_path):
+    """The TTS streams a reply faster than it plays, a chunk every few ms; the
+    worker reads them on the 20 ms ticks they play on, not one wake-up each."""
+    with greeting_call(daemon_factory, db, tmp_path) as (d, c, rx):
+        feeder = threading.Thread(target=send_steady, args=(c, 4.0), daemon=True)
+        feeder.start()
+        frames_in = lambda: [x["frames_in"] for x in d.calls()][0]  # noqa: E731
+        pid = wait_for(lambda: [x["pid"] for x in d.calls() if x["frames_in"] >= 10],
+                       what="the call under way")[0]
+        a, t0, f0 = voluntary_switches(pid), time.monotonic(), frames_in()
+        time.sleep(2.0)
+        b, t1, f1 = voluntary_switches(pid), time.monotonic(), frames_in()
+        feeder.join()
+        spoken = [f for f in rx.audio(t0, t1) if f[3]]
+        assert len(spoken) >= 50, "%d frames of the greeting in 2 s" % len(spoken)
+        # Per caller frame, so a caller starved on a busy machine does not
+        # count: one wake-up each, and a few for the STT's and TTS's news.
+        per_frame = (b - a) / max(f1 - f0, 1)
+        assert per_frame < 1.35, "%.2f wake-ups per caller frame while the agent speaks" % per_frame
