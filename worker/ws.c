@@ -4,9 +4,8 @@
  * Owns: the connections' lifetimes (open, resolve, connect, TLS, upgrade,
  * messages, close, release), their events on the worker's libevent base,
  * and the loop-wide pass that runs what ws_open, ws_send_text, ws_close
- * and ws_loop_wake ask for. Frames and messages are ws_peer.c's (a
- * client's side: masked out, unmasked in), the upgrade ws_handshake.c's,
- * the socket and TLS ws_io.c's.
+ * and ws_loop_wake ask for. Frames are ws_peer.c's (a client's side), the
+ * upgrade ws_handshake.c's, the socket and TLS ws_io.c's.
  *
  * Why not libwebsockets: on this machine every syscall traps to the
  * hypervisor, so a worker's cost is its syscall count. Debian's lws 4.1
@@ -116,9 +115,11 @@ struct ws_loop {
 	bool freeing;			/* ws_loop_free(): no hook runs any more */
 };
 
-/* n (<= RND_POOL) random bytes; 0 or -EIO. */
-static int random_bytes(struct ws_loop *l, uint8_t *out, size_t n)
+/* n (<= RND_POOL) random bytes from loop's pool: keys and masks (ws_peer.c); 0 or -EIO. */
+static int random_bytes(void *loop, uint8_t *out, size_t n)
 {
+	struct ws_loop *l = loop;
+
 	if (l->rnd_left < n) {
 		if (RAND_bytes(l->rnd, sizeof(l->rnd)) != 1)
 			return -EIO;
@@ -235,12 +236,6 @@ static int write_buf(struct ws_conn *c, struct buf *b)
 	return 0;
 }
 
-/* A client masks every frame it sends, each with a fresh key. */
-static int mask_key(void *arg, uint8_t key[4])
-{
-	return random_bytes(arg, key, 4);
-}
-
 /* fill() into binary messages while the socket takes them. */
 static void pump(struct ws_conn *c)
 {
@@ -267,18 +262,18 @@ static int flush(struct ws_conn *c)
 
 /* ---- reading ---- */
 
-static void deliver(struct ws_conn *c)
+/* A whole message for the hooks; false once c is gone. */
+static bool deliver(void *arg, const char *msg, size_t len, bool binary)
 {
+	struct ws_conn *c = arg;
 	const struct ws_handlers *h = c->h;
-	const char *msg = buf_str(&c->p.msg.data);
-	size_t len = c->p.msg.data.len;
-	bool binary = c->p.msg.opcode == WS_OP_BINARY;
 
 	/* The hooks may close c (never free it: that waits for the sweep). */
 	if (!c->owner_closed && !c->loop->freeing &&
 	    (!h->on_message_thread || h->on_message_thread(c->arg, msg, len, binary)) &&
 	    !c->owner_closed && h->on_message)
 		h->on_message(c->arg, msg, len, binary);
+	return !c->gone;
 }
 
 /* The peer layer ended it: what it queued (a close frame) goes first. */
@@ -291,14 +286,8 @@ static void end(struct ws_conn *c)
 /* The frames at the front of c->in; 0, or -1 once c is gone. */
 static int take_frames(struct ws_conn *c)
 {
-	int rc;
-
-	while (!c->gone && (rc = ws_peer_next(&c->p)) != WS_PEER_MORE) {
-		if (rc == WS_PEER_MESSAGE)
-			deliver(c);
-		else
-			end(c);
-	}
+	if (ws_peer_take(&c->p, deliver, c))
+		end(c);
 	return c->gone ? -1 : 0;
 }
 
@@ -658,7 +647,7 @@ int ws_open(struct ws_conn **out, struct ws_loop *l, const char *url,
 	buf_init(&c->hs, 0);
 	buf_init(&c->in, IN_MAX);
 	buf_init(&c->out, 0);
-	ws_peer_init(&c->p, &c->in, &c->out, mask_key, l);
+	ws_peer_init(&c->p, &c->in, &c->out, random_bytes, l);	/* a client: masks */
 	rc = ws_url_parse(&c->url, url, WS_PATH_MAX);
 	for (int i = 0; rc == 0 && headers && headers[i]; i++) {
 		if (c->nheaders == MAX_HEADERS)

@@ -3,9 +3,8 @@
  * ws_server.h.
  *
  * Owns: each connection's socket, events, buffers and lifetime. Frames
- * and messages are ws_peer.c's (a server's side: client frames masked,
- * ours not), the upgrade ws_handshake.c's. The socket is plain TCP: TLS ends at the proxy in
- * front of [twilio] listen.
+ * are ws_peer.c's (a server's side), the upgrade ws_handshake.c's. The
+ * socket is plain TCP: TLS ends at the proxy in front of [twilio] listen.
  *
  * Why not libwebsockets: the same reason as ws.c. Debian's lws 4.1 ran
  * on a libuv loop nested in ours, a few epoll calls around every message
@@ -162,12 +161,15 @@ static void queue_close(struct ws_srv *s, int code)
 
 /* ---- reading ---- */
 
-static void deliver(struct ws_srv *s)
+/* A whole message for the hook; false once s is gone. */
+static bool deliver(void *arg, const char *msg, size_t len, bool binary)
 {
+	struct ws_srv *s = arg;
+
 	/* The hook may close s (never free it: that waits for leave()). */
 	if (!s->owner_closed && s->h->on_message)
-		s->h->on_message(s->arg, buf_str(&s->p.msg.data), s->p.msg.data.len,
-				 s->p.msg.opcode == WS_OP_BINARY);
+		s->h->on_message(s->arg, msg, len, binary);
+	return !s->gone;
 }
 
 /* The peer layer ended it: what it queued (a close frame) goes first. */
@@ -180,14 +182,8 @@ static void end(struct ws_srv *s)
 /* The frames at the front of s->in. */
 static void take_frames(struct ws_srv *s)
 {
-	int rc;
-
-	while (!s->gone && (rc = ws_peer_next(&s->p)) != WS_PEER_MORE) {
-		if (rc == WS_PEER_MESSAGE)
-			deliver(s);
-		else
-			end(s);
-	}
+	if (ws_peer_take(&s->p, deliver, s))
+		end(s);
 }
 
 /* A refused upgrade: the HTTP answer, then the end. */
