@@ -4,8 +4,8 @@
  * Owns: the connections' lifetimes (open, resolve, connect, TLS, upgrade,
  * messages, close, release), their events on the worker's libevent base,
  * and the loop-wide pass that runs what ws_open, ws_send_text, ws_close
- * and ws_loop_wake ask for. The wire format is ws_frame.c's, the upgrade
- * ws_handshake.c's, the socket and TLS ws_io.c's.
+ * and ws_loop_wake ask for. Frames are ws_peer.c's (a client's side), the
+ * upgrade ws_handshake.c's, the socket and TLS ws_io.c's.
  *
  * Why not libwebsockets: on this machine every syscall traps to the
  * hypervisor, so a worker's cost is its syscall count. Debian's lws 4.1
@@ -46,12 +46,12 @@
 #include "ws_frame.h"
 #include "ws_handshake.h"
 #include "ws_io.h"
+#include "ws_peer.h"
 
 #define MAX_HEADERS 8
 #define FILL_MAX 8192		/* one binary message: 0.5 s of 8 kHz audio */
-#define RX_MAX (4u << 20)	/* a message larger than this is a broken peer */
 #define READ_CHUNK 16384	/* a TLS record's worth */
-#define IN_MAX (RX_MAX + WS_FRAME_HDR_MAX + READ_CHUNK)
+#define IN_MAX (WS_PEER_MSG_MAX + WS_FRAME_HDR_MAX + READ_CHUNK)
 #define FILL_AHEAD 65536	/* bytes queued before fill() waits for the socket */
 #define CONNECT_SECS 10		/* connect, TLS and upgrade together */
 #define CLOSE_SECS 2		/* our close frame sent: the peer's answer */
@@ -68,8 +68,7 @@ enum state {
 	ST_CONNECTING,
 	ST_TLS,
 	ST_UPGRADE,		/* request going out, response coming in */
-	ST_OPEN,
-	ST_CLOSING,		/* our close frame queued or sent */
+	ST_OPEN,		/* frames flow; p.closing once our close frame is queued */
 	ST_GONE,
 };
 
@@ -92,7 +91,7 @@ struct ws_conn {
 	struct buf hs;			/* the upgrade request still to write */
 	struct buf in;			/* bytes read, not yet taken as frames */
 	struct buf out;			/* frames still to write, in order */
-	struct ws_msg msg;		/* the message being gathered */
+	struct ws_peer p;		/* frames in, messages out, over in and out */
 	enum state st;
 	bool want_connect;		/* the next pass starts it */
 	bool flush_due;			/* out has bytes the next pass writes */
@@ -118,9 +117,11 @@ struct ws_loop {
 	bool freeing;			/* ws_loop_free(): no hook runs any more */
 };
 
-/* n (<= RND_POOL) random bytes; 0 or -EIO. */
-static int random_bytes(struct ws_loop *l, uint8_t *out, size_t n)
+/* n (<= RND_POOL) random bytes from loop's pool: keys and masks (ws_peer.c); 0 or -EIO. */
+static int random_bytes(void *loop, uint8_t *out, size_t n)
 {
+	struct ws_loop *l = loop;
+
 	if (l->rnd_left < n) {
 		if (RAND_bytes(l->rnd, sizeof(l->rnd)) != 1)
 			return -EIO;
@@ -152,7 +153,7 @@ static void conn_release(struct ws_conn *c)
 	buf_free(&c->hs);
 	buf_free(&c->in);
 	buf_free(&c->out);
-	buf_free(&c->msg.data);
+	ws_peer_free(&c->p);
 	if (c->timer)
 		event_free(c->timer);
 	ws_url_free(&c->url);
@@ -237,26 +238,6 @@ static int write_buf(struct ws_conn *c, struct buf *b)
 	return 0;
 }
 
-static int queue_frame(struct ws_conn *c, int opcode, const void *p, size_t len)
-{
-	uint8_t key[4];
-
-	if (random_bytes(c->loop, key, sizeof(key)) < 0)
-		return -EIO;
-	return ws_frame_encode(&c->out, opcode, p, len, key);
-}
-
-/* Our close frame, after whatever is queued; the peer has CLOSE_SECS to answer. */
-static void queue_close(struct ws_conn *c, int code)
-{
-	uint8_t p[2] = { (uint8_t)(code >> 8), (uint8_t)code };
-	struct timeval tv = { CLOSE_SECS, 0 };
-
-	queue_frame(c, WS_OP_CLOSE, p, sizeof(p));
-	c->st = ST_CLOSING;
-	event_add(c->timer, &tv);
-}
-
 /* fill() into binary messages while the socket takes them. */
 static void pump(struct ws_conn *c)
 {
@@ -267,7 +248,7 @@ static void pump(struct ws_conn *c)
 		size_t n = c->h->fill(c->arg, l->fill, FILL_MAX);
 		if (!n || n > FILL_MAX)
 			break;
-		if (queue_frame(c, WS_OP_BINARY, l->fill, n) < 0)
+		if (ws_peer_send(&c->p, WS_OP_BINARY, l->fill, n) < 0)
 			break;
 	}
 }
@@ -276,106 +257,39 @@ static void pump(struct ws_conn *c)
 static int flush(struct ws_conn *c)
 {
 	c->flush_due = false;
-	if (c->wr_armed || (c->st != ST_OPEN && c->st != ST_CLOSING))
+	if (c->wr_armed || c->st != ST_OPEN)
 		return 0;
 	return write_buf(c, &c->out);
 }
 
 /* ---- reading ---- */
 
-static void deliver(struct ws_conn *c)
+/* A whole message for the hooks; false once c is gone. */
+static bool deliver(void *arg, const char *msg, size_t len, bool binary)
 {
+	struct ws_conn *c = arg;
 	const struct ws_handlers *h = c->h;
-	const char *msg = buf_str(&c->msg.data);
-	size_t len = c->msg.data.len;
-	bool binary = c->msg.opcode == WS_OP_BINARY;
 
 	/* The hooks may close c (never free it: that waits for the sweep). */
 	if (!c->owner_closed && !c->loop->freeing &&
 	    (!h->on_message_thread || h->on_message_thread(c->arg, msg, len, binary)) &&
 	    !c->owner_closed && h->on_message)
 		h->on_message(c->arg, msg, len, binary);
-	ws_msg_reset(&c->msg);
+	return !c->gone;
 }
 
-/* A frame we will not take: our close frame with code, once, and the end. */
-static void refuse(struct ws_conn *c, int code, const char *why)
+/* The peer layer ended it: what it queued (a close frame) goes first. */
+static void end(struct ws_conn *c)
 {
-	if (c->st == ST_OPEN) {
-		queue_close(c, code);
-		flush(c);
-	}
-	if (!c->gone)
-		conn_gone(c, code, 0, why);
-}
-
-static void on_close_frame(struct ws_conn *c, const struct ws_frame *f)
-{
-	char why[124];
-	int code;
-
-	if (ws_frame_close_parse(f, &code, why, sizeof(why)) < 0) {
-		refuse(c, WS_CLOSE_PROTOCOL, "bad close frame");
-		return;
-	}
-	if (c->st == ST_OPEN) {	/* the peer's close: answer it, as RFC 6455 asks */
-		uint8_t p[2] = { (uint8_t)(code >> 8), (uint8_t)code };
-		queue_frame(c, WS_OP_CLOSE, p, code ? 2 : 0);
-		c->st = ST_CLOSING;
-		flush(c);
-	}
-	if (!c->gone)
-		conn_gone(c, code, 0, why[0] ? why : "closed");
-}
-
-/* One frame; 0 to go on, -1 once c is gone. */
-static int on_frame(struct ws_conn *c, const struct ws_frame *f)
-{
-	int rc;
-
-	switch (f->opcode) {
-	case WS_OP_PING:
-		if (c->st == ST_OPEN && queue_frame(c, WS_OP_PONG, f->payload, f->len) == 0)
-			c->flush_due = true;
-		return 0;
-	case WS_OP_PONG:
-		return 0;
-	case WS_OP_CLOSE:
-		on_close_frame(c, f);
-		return -1;
-	default:
-		if ((rc = ws_msg_add(&c->msg, f)) < 0) {
-			refuse(c, -rc, rc == -WS_CLOSE_TOO_BIG ? "message too large" :
-				       "protocol error");
-			return -1;
-		}
-		if (rc == 1)
-			deliver(c);
-		return c->gone ? -1 : 0;
-	}
+	if (flush(c) == 0)
+		conn_gone(c, c->p.code, 0, c->p.why);
 }
 
 /* The frames at the front of c->in; 0, or -1 once c is gone. */
 static int take_frames(struct ws_conn *c)
 {
-	size_t off = 0;
-	int rc = 0;
-
-	while (rc == 0 && !c->gone) {
-		struct ws_frame f;
-		long n = ws_frame_parse(c->in.data + off, c->in.len - off, RX_MAX, &f);
-		if (n == 0)
-			break;
-		if (n < 0) {
-			refuse(c, (int)-n, n == -WS_CLOSE_TOO_BIG ? "message too large" :
-					   "protocol error");
-			return -1;
-		}
-		off += (size_t)n;
-		rc = on_frame(c, &f);
-	}
-	if (!c->gone)
-		buf_consume(&c->in, off);
+	if (ws_peer_take(&c->p, deliver, c))
+		end(c);
 	return c->gone ? -1 : 0;
 }
 
@@ -392,7 +306,8 @@ static int read_some(struct ws_conn *c)
 		uint8_t *tail;
 		int want = 0;
 		if (buf_reserve(&c->in, READ_CHUNK, &tail) < 0) {
-			refuse(c, WS_CLOSE_TOO_BIG, "message too large");
+			ws_peer_end(&c->p, WS_CLOSE_TOO_BIG, "message too large");
+			end(c);
 			return -1;
 		}
 		ssize_t n = ws_io_read(&c->io, tail, READ_CHUNK, &more, &want, why, sizeof(why));
@@ -541,7 +456,7 @@ static void advance(struct ws_conn *c, short what)
 			return;
 		what &= ~EV_READ;	/* read_some read on past the head already */
 	}
-	if (c->st == ST_OPEN || c->st == ST_CLOSING)
+	if (c->st == ST_OPEN)
 		step_open(c, what);
 }
 
@@ -568,7 +483,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 	l->depth++;
 	snprintf(why, sizeof(why), "no websocket to %.64s within %d s", c->url.host, CONNECT_SECS);
-	conn_gone(c, 0, 0, c->st == ST_CLOSING ? "closed" : why);
+	conn_gone(c, 0, 0, c->p.closing ? "closed" : why);
 	l->depth--;
 	sweep(l);
 }
@@ -758,7 +673,7 @@ int ws_open(struct ws_conn **out, struct ws_loop *l, const char *url,
 	buf_init(&c->hs, 0);
 	buf_init(&c->in, IN_MAX);
 	buf_init(&c->out, 0);
-	buf_init(&c->msg.data, RX_MAX);
+	ws_peer_init(&c->p, &c->in, &c->out, random_bytes, l);	/* a client: masks */
 	rc = ws_url_parse(&c->url, url, WS_PATH_MAX);
 	for (int i = 0; rc == 0 && headers && headers[i]; i++) {
 		if (c->nheaders == MAX_HEADERS)
@@ -791,7 +706,7 @@ int ws_send_text(struct ws_conn *c, const char *text, size_t len)
 
 	if (c->owner_closed || c->gone)
 		return -ENOTCONN;
-	if ((rc = queue_frame(c, WS_OP_TEXT, text, len)) < 0)
+	if ((rc = ws_peer_send(&c->p, WS_OP_TEXT, text, len)) < 0)
 		return rc;
 	if (c->st == ST_OPEN && !c->flush_due) {
 		c->flush_due = true;
@@ -814,7 +729,9 @@ void ws_close(struct ws_conn *c)
 	}
 	set_lazy(c, false);	/* the peer's answer to our close is read as it comes */
 	if (c->st == ST_OPEN) {
-		queue_close(c, WS_CLOSE_NORMAL);	/* after what is queued */
+		struct timeval tv = { CLOSE_SECS, 0 };	/* the peer's time to answer */
+		ws_peer_close(&c->p, WS_CLOSE_NORMAL);	/* after what is queued */
+		event_add(c->timer, &tv);
 		c->flush_due = true;
 	}
 	schedule(c->loop);	/* not up yet: the pass drops it */

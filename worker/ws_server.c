@@ -2,10 +2,9 @@
  * ws_server.c - websocket server connections on handed-over sockets. See
  * ws_server.h.
  *
- * Owns: each connection's socket, events, buffers and lifetime. The wire
- * format is ws_frame.c's (client frames masked, ours not), the upgrade
- * ws_handshake.c's. The socket is plain TCP: TLS ends at the proxy in
- * front of [twilio] listen.
+ * Owns: each connection's socket, events, buffers and lifetime. Frames
+ * are ws_peer.c's (a server's side), the upgrade ws_handshake.c's. The
+ * socket is plain TCP: TLS ends at the proxy in front of [twilio] listen.
  *
  * Why not libwebsockets: the same reason as ws.c. Debian's lws 4.1 ran
  * on a libuv loop nested in ours, a few epoll calls around every message
@@ -37,18 +36,17 @@
 #include "ws.h"
 #include "ws_frame.h"
 #include "ws_handshake.h"
+#include "ws_peer.h"
 
-#define RX_MAX (4u << 20)	/* far past any Twilio message: over it, 1009 */
 #define READ_CHUNK 16384
-#define IN_MAX (RX_MAX + WS_FRAME_HDR_MAX + READ_CHUNK)
+#define IN_MAX (WS_PEER_MSG_MAX + WS_FRAME_HDR_MAX + READ_CHUNK)
 #define UPGRADE_SECS 10		/* from the hand-over to a whole request head */
 #define CLOSE_SECS 2		/* our close frame sent: the peer's answer */
 #define SIG_HDR "X-Twilio-Signature"
 
 enum state {
 	ST_REQUEST,		/* reading the upgrade request */
-	ST_OPEN,
-	ST_CLOSING,		/* our close frame queued or sent */
+	ST_OPEN,		/* frames flow; p.closing once our close frame is queued */
 	ST_GONE,
 };
 
@@ -64,8 +62,7 @@ struct ws_srv {
 	struct buf out;		/* the 101 and frames still to write, in order */
 	struct buf ends;	/* uint64_t: where each queued text message ends */
 	uint64_t out_done;	/* bytes written since the upgrade, 101 included */
-	uint64_t out_total;	/* bytes queued since then */
-	struct ws_msg msg;
+	struct ws_peer p;	/* frames in, messages out, over in and out */
 	enum state st;
 	int depth;		/* > 0 while a hook of ours may be on the stack */
 	bool wr_armed;
@@ -88,7 +85,7 @@ static void srv_free(struct ws_srv *s)
 	buf_free(&s->in);
 	buf_free(&s->out);
 	buf_free(&s->ends);
-	buf_free(&s->msg.data);
+	ws_peer_free(&s->p);
 	free(s);
 }
 
@@ -153,110 +150,40 @@ static int flush(struct ws_srv *s)
 	return s->gone ? -1 : 0;
 }
 
-static int queue_frame(struct ws_srv *s, int opcode, const void *p, size_t len)
-{
-	size_t before = s->out.len;
-	int rc = ws_frame_encode(&s->out, opcode, p, len, NULL);
-
-	if (rc == 0)
-		s->out_total += s->out.len - before;
-	return rc;
-}
-
 /* Our close frame after what is queued; the peer has CLOSE_SECS to answer. */
 static void queue_close(struct ws_srv *s, int code)
 {
-	uint8_t p[2] = { (uint8_t)(code >> 8), (uint8_t)code };
 	struct timeval tv = { CLOSE_SECS, 0 };
 
-	queue_frame(s, WS_OP_CLOSE, p, sizeof(p));
-	s->st = ST_CLOSING;
+	ws_peer_close(&s->p, code);
 	event_add(s->timer, &tv);
-}
-
-/* A frame or request we will not take: our answer, once, and the end. */
-static void refuse(struct ws_srv *s, int code, const char *why)
-{
-	if (s->st == ST_OPEN)
-		queue_close(s, code);
-	if (flush(s) == 0)
-		srv_gone(s, why);
 }
 
 /* ---- reading ---- */
 
-static void on_close_frame(struct ws_srv *s, const struct ws_frame *f)
+/* A whole message for the hook; false once s is gone. */
+static bool deliver(void *arg, const char *msg, size_t len, bool binary)
 {
-	char why[124];
-	int code;
+	struct ws_srv *s = arg;
 
-	if (ws_frame_close_parse(f, &code, why, sizeof(why)) < 0) {
-		refuse(s, WS_CLOSE_PROTOCOL, "bad close frame");
-		return;
-	}
-	if (s->st == ST_OPEN) {	/* the peer's close: answered, as RFC 6455 asks */
-		uint8_t p[2] = { (uint8_t)(code >> 8), (uint8_t)code };
-		queue_frame(s, WS_OP_CLOSE, p, code ? 2 : 0);
-		s->st = ST_CLOSING;
-	}
-	if (flush(s) == 0)
-		srv_gone(s, why[0] ? why : "closed");
-}
-
-static void deliver(struct ws_srv *s)
-{
 	/* The hook may close s (never free it: that waits for leave()). */
 	if (!s->owner_closed && s->h->on_message)
-		s->h->on_message(s->arg, buf_str(&s->msg.data), s->msg.data.len,
-				 s->msg.opcode == WS_OP_BINARY);
-	ws_msg_reset(&s->msg);
+		s->h->on_message(s->arg, msg, len, binary);
+	return !s->gone;
 }
 
-static void on_frame(struct ws_srv *s, const struct ws_frame *f)
+/* The peer layer ended it: what it queued (a close frame) goes first. */
+static void end(struct ws_srv *s)
 {
-	int rc;
-
-	switch (f->opcode) {
-	case WS_OP_PING:
-		if (s->st == ST_OPEN)
-			queue_frame(s, WS_OP_PONG, f->payload, f->len);
-		return;
-	case WS_OP_PONG:
-		return;
-	case WS_OP_CLOSE:
-		on_close_frame(s, f);
-		return;
-	default:
-		if ((rc = ws_msg_add(&s->msg, f)) < 0)
-			refuse(s, -rc, rc == -WS_CLOSE_TOO_BIG ? "message too large" :
-				       "protocol error");
-		else if (rc == 1 && s->st == ST_OPEN)
-			deliver(s);
-		else if (rc == 1)
-			ws_msg_reset(&s->msg);	/* closing: nobody reads it */
-	}
+	if (flush(s) == 0)
+		srv_gone(s, s->p.why);
 }
 
 /* The frames at the front of s->in. */
 static void take_frames(struct ws_srv *s)
 {
-	size_t off = 0;
-
-	while (!s->gone) {
-		struct ws_frame f;
-		long n = ws_frame_parse_client(s->in.data + off, s->in.len - off, RX_MAX, &f);
-		if (n == 0)
-			break;
-		if (n < 0) {
-			refuse(s, (int)-n, n == -WS_CLOSE_TOO_BIG ? "message too large" :
-					   "protocol error");
-			return;
-		}
-		off += (size_t)n;
-		on_frame(s, &f);
-	}
-	if (!s->gone)
-		buf_consume(&s->in, off);
+	if (ws_peer_take(&s->p, deliver, s))
+		end(s);
 }
 
 /* A refused upgrade: the HTTP answer, then the end. */
@@ -294,7 +221,6 @@ static void judge_request(struct ws_srv *s)
 		srv_gone(s, "out of memory");
 		return;
 	}
-	s->out_total = s->out.len;
 	s->st = ST_OPEN;
 	if (s->owner_closed)
 		queue_close(s, WS_CLOSE_NORMAL);	/* closed from inside on_upgrade */
@@ -310,7 +236,8 @@ static int read_some(struct ws_srv *s)
 	while (more && !s->gone) {
 		uint8_t *tail;
 		if (buf_reserve(&s->in, READ_CHUNK, &tail) < 0) {
-			refuse(s, WS_CLOSE_TOO_BIG, "message too large");
+			ws_peer_end(&s->p, WS_CLOSE_TOO_BIG, "message too large");
+			end(s);
 			return -1;
 		}
 		ssize_t n = recv(s->fd, tail, READ_CHUNK, 0);
@@ -360,7 +287,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 	s->depth++;
 	snprintf(why, sizeof(why), "no upgrade request within %d s", UPGRADE_SECS);
-	srv_gone(s, s->st == ST_CLOSING ? "closed" : why);
+	srv_gone(s, s->p.closing ? "closed" : why);
 	leave(s);
 }
 
@@ -399,7 +326,7 @@ int ws_srv_adopt(struct ws_srv **out, struct ws_loop *l, int fd,
 	buf_init(&s->in, IN_MAX);
 	buf_init(&s->out, 0);
 	buf_init(&s->ends, 0);
-	buf_init(&s->msg.data, RX_MAX);
+	ws_peer_init(&s->p, &s->in, &s->out, NULL, NULL);	/* a server: no mask */
 	s->rd = event_new(base, fd, EV_READ | EV_PERSIST, on_io, s);
 	s->wr = event_new(base, fd, EV_WRITE, on_io, s);
 	s->timer = evtimer_new(base, on_timer, s);
@@ -425,15 +352,15 @@ void ws_srv_rebind(struct ws_srv *s, const struct ws_srv_handlers *h, void *arg)
 
 int ws_srv_send_text(struct ws_srv *s, const char *text, size_t len)
 {
-	uint64_t end;
+	uint64_t last;
 	int rc;
 
 	if (s->st != ST_OPEN || s->owner_closed)
 		return -ENOTCONN;
-	if ((rc = queue_frame(s, WS_OP_TEXT, text, len)) < 0)
+	if ((rc = ws_peer_send(&s->p, WS_OP_TEXT, text, len)) < 0)
 		return rc;
-	end = s->out_total;
-	(void)buf_append(&s->ends, &end, sizeof(end));	/* out of memory: sent, not counted */
+	last = s->out_done + s->out.len;	/* out: all not yet written since the 101 */
+	(void)buf_append(&s->ends, &last, sizeof(last));	/* out of memory: sent, not counted */
 	if (!s->wr_armed)
 		event_active(s->pass, 0, 0);
 	return 0;
