@@ -590,7 +590,8 @@ void ws_loop_poll(struct ws_loop *l)
 			advance(c, EV_READ);
 		if (c->gone || !c->h->may_wait)
 			continue;
-		set_lazy(c, c->st == ST_OPEN && !c->owner_closed && c->h->may_wait(c->arg));
+		set_lazy(c, c->st == ST_OPEN && !c->p.closing && !c->owner_closed &&
+			    c->h->may_wait(c->arg));
 	}
 	l->depth--;
 	sweep(l);
