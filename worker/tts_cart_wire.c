@@ -1,10 +1,8 @@
 /*
  * tts_cart_wire.c - Cartesia's messages and audio. See tts_cart_wire.h.
  *
- * Why strict about context ids: an id decides whose audio reaches the
- * caller; "<tag>-4294967297" must not pass for reply 1 (strtoul would wrap
- * it), so the number is read digit by digit with a bound. A message is a
- * peer's bytes: any field may be missing or of another type.
+ * A message is a peer's bytes: any field may be missing or of another
+ * type. Context ids are read by tts_wire.c, strictly, as ElevenLabs' are.
  */
 #include "tts_cart_wire.h"
 
@@ -12,36 +10,17 @@
 #include <string.h>
 
 #include "../common/base64.h"
-
-uint32_t cart_ctx_of(const char *tag, const char *id)
-{
-	size_t n = strlen(tag);
-	uint64_t v = 0;
-
-	if (!id || strncmp(id, tag, n) || id[n] != '-' || !id[n + 1])
-		return 0;
-	for (const char *p = id + n + 1; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return 0;
-		v = v * 10 + (uint64_t)(*p - '0');
-		if (v > UINT32_MAX)
-			return 0;
-	}
-	return (uint32_t)v;
-}
+#include "tts_wire.h"
 
 int cart_msg_parse(struct cart_msg *m, const char *data, size_t len, const char *tag)
 {
-	json_error_t jerr;
-	json_t *j = json_loadb(data, len, 0, &jerr);
+	json_t *j = tts_msg_object(data, len);
 
 	memset(m, 0, sizeof(*m));
-	if (!json_is_object(j)) {
-		json_decref(j);
+	if (!j)
 		return -EBADMSG;
-	}
 	m->root = j;
-	m->ctx = cart_ctx_of(tag, json_string_value(json_object_get(j, "context_id")));
+	m->ctx = tts_ctx_of(tag, json_string_value(json_object_get(j, "context_id")));
 	const char *type = json_string_value(json_object_get(j, "type"));
 	if (!type)
 		return 0;

@@ -38,9 +38,6 @@ struct cart_msg {
 int cart_msg_parse(struct cart_msg *m, const char *data, size_t len, const char *tag);
 void cart_msg_clear(struct cart_msg *m);	/* a cleared or zeroed m is fine */
 
-/* The context number of an id of ours ("<tag>-<n>", n 1..UINT32_MAX), else 0. */
-uint32_t cart_ctx_of(const char *tag, const char *id);
-
 /*
  * The word timings of a CART_TIMESTAMPS message: up to max words and their
  * end times (seconds). Returns n, or 0 when they are missing, do not pair

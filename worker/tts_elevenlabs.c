@@ -14,8 +14,8 @@
  * closed, after which ElevenLabs sends its last audio and isFinal (the
  * done). The output format matches the call's rate (ulaw_8000, decoded
  * through a table, or pcm_RATE), so the audio goes to the call's playout
- * on the websocket thread with no resampling; the playout owns everything
- * after that (playout.h).
+ * where the message arrives, with no resampling; the playout owns
+ * everything after that (playout.h).
  *
  * Keep-alive: inactivity_timeout=180 covers any reply (the model's own
  * timeout is far shorter) and a context exists only while a reply does,
@@ -28,6 +28,8 @@
  * start() only returns a code; every event comes from the main loop. A
  * refusal that asking again cannot change (http_status.h, or an error
  * code such as invalid_api_key) is on_error(fatal), the last callback.
+ * The socket's lifecycle (open on demand, reconnect, give up, free) is
+ * tts_ws.c's; this file says what a close while idle or busy loses.
  */
 #include "tts.h"
 
@@ -36,95 +38,67 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/buf.h"
 #include "../common/conf.h"
 #include "../common/log.h"
-#include "http_status.h"
 #include "playout.h"
+#include "tts_wire.h"
+#include "tts_ws.h"
 #include "tts_xi_wire.h"
-#include "ws.h"
 
 #define XI_CONTEXTS_MAX 5	/* per socket (protocols.md 4.4) */
 
 struct tts {
-	struct ws_loop *loop;
-	struct ws_conn *conn;
-	const struct conf *conf;
-	struct playout *po;
-	const struct tts_events *ev;
-	void *arg;
-	char uuid[40];
-	char tag[16];			/* short call id for context ids */
-	char auth[300];
+	struct tts_ws ws;
 	char url[1024];
 	struct xi_format fmt;
 	struct xi_voice voice;
-	bool stopping;
-	bool dead;			/* on_error(fatal) was called: nothing follows */
-	int conns;			/* connections not yet gone */
 	int open_ctxs;			/* contexts begun on this socket, no isFinal yet */
 	char error[200];		/* ElevenLabs' last error message, for the close */
 	bool error_permanent;
-	/* The reply being sent (main loop). */
+	/* The reply being sent. */
 	uint32_t ctx;			/* 0: none, or its connection died */
 	bool ctx_open, ctx_closed;	/* init sent; close_context sent */
 	struct xi_chunker chunks;
 	char chunk[XI_CHUNK_MAX + 2];
-	struct buf pcm;			/* websocket thread: a message's decoded audio */
 };
 
-static void ctx_id(const struct tts *t, uint32_t n, char *out, size_t len)
-{
-	snprintf(out, len, "%s-%u", t->tag, n);
-}
-
-/* ---- websocket thread ---- */
+/* ---- where a message arrives ---- */
 
 static void audio_chunk(struct tts *t, uint32_t ctx, const char *b64, size_t len)
 {
-	uint8_t *out;
+	uint8_t *out = tts_ws_pcm(&t->ws, XI_AUDIO_CAP(len));
+	long n = out ? xi_audio_decode(b64, len, t->fmt.ulaw, out, XI_AUDIO_CAP(len)) : -1;
 
-	buf_reset(&t->pcm);
-	if (buf_reserve(&t->pcm, XI_AUDIO_CAP(len), &out) < 0)
-		return;
-	long n = xi_audio_decode(b64, len, t->fmt.ulaw, out, XI_AUDIO_CAP(len));
 	if (n > 0)
-		playout_audio(t->po, ctx, out, (size_t)n);	/* not live: dropped there */
+		playout_audio(t->ws.po, ctx, out, (size_t)n);	/* not live: dropped there */
 }
 
 /* Every message. Audio goes to the playout; what the main loop acts on
  * (finals, errors) goes on. */
-static bool on_message_thread(void *arg, const char *data, size_t len, bool binary)
+static bool arrived(void *self, const char *data, size_t len)
 {
-	struct tts *t = arg;
+	struct tts *t = self;
 	struct xi_msg m;
 
-	if (binary || xi_msg_parse(&m, data, len, t->tag) < 0)
+	if (xi_msg_parse(&m, data, len, t->ws.tag) < 0)
 		return false;
 	if (m.ctx && m.audio)
 		audio_chunk(t, m.ctx, m.audio, m.audio_len);
 	if (m.ctx && m.final)
-		playout_done(t->po, m.ctx);	/* a reply waiting behind it may go */
+		playout_done(t->ws.po, m.ctx);	/* a reply waiting behind it may go */
 	bool forward = m.final || m.error;
 	xi_msg_clear(&m);
 	return forward;
 }
 
-static void on_wake_thread(void *arg)
+/* ---- what the engine acts on ---- */
+
+static void message(void *self, const char *data, size_t len)
 {
-	struct tts *t = arg;
-
-	playout_push(t->po);
-}
-
-/* ---- main loop ---- */
-
-static void on_message(void *arg, const char *data, size_t len, bool binary)
-{
-	struct tts *t = arg;
+	struct tts *t = self;
 	struct xi_msg m;
 
-	if (binary || t->dead || xi_msg_parse(&m, data, len, t->tag) < 0)
+	if (xi_msg_parse(&m, data, len, t->ws.tag) < 0)
 		return;
 	if (m.final && m.ctx && t->open_ctxs > 0)
 		t->open_ctxs--;
@@ -132,94 +106,37 @@ static void on_message(void *arg, const char *data, size_t len, bool binary)
 		/* The close that follows reports it, once. */
 		snprintf(t->error, sizeof(t->error), "%s", m.error);
 		t->error_permanent = xi_error_permanent(m.code);
-	} else if (m.final && m.ctx && m.ctx == playout_current(t->po)) {
-		t->ev->on_done(t->arg, m.ctx);	/* a cancelled reply's final means nothing */
+	} else if (m.final && m.ctx && m.ctx == playout_current(t->ws.po)) {
+		t->ws.ev->on_done(t->ws.arg, m.ctx);	/* a cancelled reply's final means nothing */
 	}
 	xi_msg_clear(&m);
 }
 
-static void on_close(void *arg, int code, int http_status, const char *reason)
+/* The socket's contexts died with it. A reply begun but not yet sent lost
+ * nothing: its text opens the next connection. */
+static void closed(void *self, struct tts_ws_end *e)
 {
-	struct tts *t = arg;
-	char why[300];
-	bool permanent = http_status_permanent(http_status) || t->error_permanent;
-	/* A reply begun but not yet sent lost nothing: its text opens the next
-	 * connection. */
-	bool busy = t->open_ctxs > 0 || (t->ctx && t->ctx_open && !t->ctx_closed);
+	struct tts *t = self;
 
-	ws_close(t->conn);
-	t->conn = NULL;
+	e->permanent |= t->error_permanent;
+	e->idle = t->open_ctxs == 0 && !(t->ctx && t->ctx_open && !t->ctx_closed);
+	snprintf(e->detail, sizeof(e->detail), "%s", t->error);
+	t->error[0] = '\0';
 	t->open_ctxs = 0;
 	t->ctx_open = t->ctx_closed = false;
-	if (t->stopping || t->dead)
-		return;
-	snprintf(why, sizeof(why), "ElevenLabs closed (code %d, HTTP %d: %s)%s%s", code,
-		 http_status, t->error[0] ? t->error : reason, t->error[0] ? " " : "",
-		 t->error[0] && reason[0] ? reason : "");
-	t->error[0] = '\0';
-	if (!busy && !permanent) {
-		log_info("tts", t->uuid, "%s while idle; the next reply reopens it", why);
-		return;
-	}
-	playout_lost(t->po);	/* no more audio of those */
-	t->ctx = 0;		/* the rest of this reply has nowhere to go */
-	log_warn("tts", t->uuid, "%s; %s", why, permanent ? "giving up" : "reconnecting");
-	t->dead = permanent;
-	t->ev->on_error(t->arg, why, permanent);
+	if (!e->idle || e->permanent)
+		t->ctx = 0;	/* the rest of this reply has nowhere to go */
 }
 
-static void tts_free(struct tts *t)
+static void release(void *self)
 {
-	buf_free(&t->pcm);
-	playout_detach(t->po);
-	free(t);
+	free(self);
 }
 
-static void on_gone(void *arg)
-{
-	struct tts *t = arg;
-
-	if (--t->conns == 0 && t->stopping)
-		tts_free(t);	/* no hook can run for us any more */
-}
-
-/* While a reply's audio is queued, the socket waits for the call's tick. */
-static bool may_wait(void *arg)
-{
-	struct tts *t = arg;
-
-	return playout_may_wait(t->po, t->fmt.rate);
-}
-
-static const struct ws_handlers handlers = {
-	.on_message_thread = on_message_thread, .on_wake_thread = on_wake_thread,
-	.may_wait = may_wait, .on_message = on_message, .on_close = on_close,
-	.on_gone = on_gone,
+static const struct tts_ws_proto elevenlabs = {
+	.name = "ElevenLabs", .arrived = arrived, .message = message, .closed = closed,
+	.release = release,
 };
-
-static int ensure_open(struct tts *t)
-{
-	const char *headers[] = { t->auth, NULL };
-
-	if (t->conn)
-		return 0;
-	if (t->dead)
-		return -ENOTCONN;
-	int rc = ws_open(&t->conn, t->loop, t->url, headers, &handlers, t);
-	t->conns += rc == 0;
-	return rc;
-}
-
-/* Sends msg (malloc'd JSON text, NULL without memory) and frees it. */
-static int send_text(struct tts *t, char *msg)
-{
-	int rc = !msg ? -ENOMEM : ensure_open(t);
-
-	if (rc == 0)
-		rc = ws_send_text(t->conn, msg, strlen(msg));
-	free(msg);
-	return rc;
-}
 
 /* The reply's context on this socket: its first message carries the
  * settings (they are refused later, protocols.md 4.6). */
@@ -227,7 +144,7 @@ static int ctx_ensure(struct tts *t, const char *id)
 {
 	if (t->ctx_open)
 		return 0;
-	int rc = send_text(t, xi_msg_init(id, &t->voice));
+	int rc = tts_ws_send(&t->ws, xi_msg_init(id, &t->voice));
 	if (rc == 0) {
 		t->ctx_open = true;
 		t->open_ctxs++;
@@ -239,17 +156,9 @@ static int send_chunk(struct tts *t, const char *text, size_t len, bool flush)
 {
 	char id[32];
 
-	ctx_id(t, t->ctx, id, sizeof(id));
+	tts_ctx_id(t->ws.tag, t->ctx, id, sizeof(id));
 	int rc = ctx_ensure(t, id);
-	return rc ? rc : send_text(t, xi_msg_text(id, text, len, flush));
-}
-
-/* Main loop: the playout has room again, or a reply may go: push on the thread. */
-static void wake(void *arg)
-{
-	struct tts *t = arg;
-
-	ws_loop_wake(t->loop);
+	return rc ? rc : tts_ws_send(&t->ws, xi_msg_text(id, text, len, flush));
 }
 
 static int settings(struct tts *t, const struct conf *c, int rate)
@@ -262,8 +171,7 @@ static int settings(struct tts *t, const struct conf *c, int rate)
 	t->voice.similarity_boost = c->tts_xi_similarity;
 	t->voice.speed = c->tts_xi_speed;
 	memcpy(t->voice.schedule, c->tts_xi_schedule, sizeof(t->voice.schedule));
-	snprintf(t->auth, sizeof(t->auth), "xi-api-key: %s", c->secrets->xi_key);
-	return rc;
+	return rc ? rc : tts_ws_header(&t->ws, "xi-api-key", c->secrets->xi_key);
 }
 
 static int start(struct tts **out, struct ws_loop *loop, const struct conf *c, int rate,
@@ -275,21 +183,11 @@ static int start(struct tts **out, struct ws_loop *loop, const struct conf *c, i
 	*out = NULL;
 	if (!t)
 		return -ENOMEM;
-	t->loop = loop;
-	t->conf = c;
-	t->po = po;
-	playout_attach(po, wake, t);	/* until tts_free(): the thread's hooks use it */
-	buf_init(&t->pcm, PLAYOUT_WAIT_MAX);
-	t->ev = ev;
-	t->arg = arg;
-	snprintf(t->uuid, sizeof(t->uuid), "%s", uuid);
-	snprintf(t->tag, sizeof(t->tag), "%.8s", uuid[0] ? uuid : "call");
-	if ((rc = settings(t, c, rate)) < 0 || (rc = ensure_open(t)) < 0) {
-		/* open now: the greeting needs it */
+	tts_ws_init(&t->ws, &elevenlabs, t, loop, po, rate, uuid, ev, arg);
+	if ((rc = settings(t, c, rate)) < 0 || (rc = tts_ws_start(&t->ws, t->url)) < 0) {
 		log_warn("tts", uuid, "cannot open the ElevenLabs connection (%s at %d Hz): %s",
 			 c->tts_xi_format, rate, strerror(-rc));
-		explicit_bzero(t->auth, sizeof(t->auth));
-		tts_free(t);
+		tts_ws_stop(&t->ws);	/* nothing open: frees t now */
 		return rc;
 	}
 	*out = t;
@@ -300,17 +198,15 @@ static uint32_t begin(struct tts *t)
 {
 	/* Closed contexts count until their isFinal: a socket full of them
 	 * (barge-in after barge-in) is replaced, the new reply not refused. */
-	if (t->conn && t->open_ctxs >= XI_CONTEXTS_MAX - 1) {
-		log_info("tts", t->uuid, "%d ElevenLabs contexts still open: new connection",
+	if (t->ws.conn && t->open_ctxs >= XI_CONTEXTS_MAX - 1) {
+		log_info("tts", t->ws.uuid, "%d ElevenLabs contexts still open: new connection",
 			 t->open_ctxs);
-		ws_close(t->conn);
-		t->conn = NULL;
+		tts_ws_drop(&t->ws);
 		t->open_ctxs = 0;
-		playout_lost(t->po);
 	}
 	xi_chunker_reset(&t->chunks);
 	t->ctx_open = t->ctx_closed = false;
-	t->ctx = playout_begin(t->po);
+	t->ctx = playout_begin(t->ws.po);
 	return t->ctx;
 }
 
@@ -320,7 +216,7 @@ static int text(struct tts *t, const char *s, size_t len)
 	size_t n;
 	int rc = 0;
 
-	if (t->dead)
+	if (t->ws.dead)
 		return -ENOTCONN;
 	while (t->ctx && !t->ctx_closed && len && rc == 0) {
 		size_t took = xi_chunker_add(&t->chunks, s, len);
@@ -338,16 +234,16 @@ static int finish(struct tts *t)
 	bool flush;
 	int rc;
 
-	if (t->dead)
+	if (t->ws.dead)
 		return -ENOTCONN;
 	if (!t->ctx || t->ctx_closed)
 		return 0;
 	/* Even an empty reply opens its context: its isFinal is the done. */
 	size_t n = xi_chunker_take(&t->chunks, true, t->chunk, &flush);
 	rc = send_chunk(t, t->chunk, n, true);
-	ctx_id(t, t->ctx, id, sizeof(id));
+	tts_ctx_id(t->ws.tag, t->ctx, id, sizeof(id));
 	if (rc == 0)
-		rc = send_text(t, xi_msg_close(id));
+		rc = tts_ws_send(&t->ws, xi_msg_close(id));
 	t->ctx_closed = true;
 	return rc;
 }
@@ -356,27 +252,21 @@ static void cancel(struct tts *t)
 {
 	char id[32];
 	/* First none of its audio plays, then tell ElevenLabs. */
-	uint32_t n = playout_cancel(t->po);
+	uint32_t n = playout_cancel(t->ws.po);
 
 	if (!n || n != t->ctx)
 		return;		/* nothing playing, or cancelled already: harmless */
-	if (t->conn && t->ctx_open && !t->ctx_closed) {
-		ctx_id(t, n, id, sizeof(id));
-		send_text(t, xi_msg_close(id));
+	if (t->ws.conn && t->ctx_open && !t->ctx_closed) {
+		tts_ctx_id(t->ws.tag, n, id, sizeof(id));
+		tts_ws_send(&t->ws, xi_msg_close(id));
 	}
 	t->ctx_closed = true;
 }
 
 static void stop(struct tts *t)
 {
-	if (!t)
-		return;
-	t->stopping = true;
-	explicit_bzero(t->auth, sizeof(t->auth));
-	ws_close(t->conn);
-	t->conn = NULL;
-	if (t->conns == 0)
-		tts_free(t);	/* else on_gone does, once the thread is done with us */
+	if (t)
+		tts_ws_stop(&t->ws);
 }
 
 const struct tts_ops tts_elevenlabs = {

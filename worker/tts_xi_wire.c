@@ -4,9 +4,9 @@
  *
  * Why a table for mu-law: every sample of every chunk goes through it on
  * the websocket thread; 256 constants cost less than the bit arithmetic,
- * and being const they are no process state. Why strict about context
- * ids: as Cartesia's (tts_cart_wire.c, whose reader is reused), an id
- * decides whose audio reaches the caller.
+ * and being const they are no process state. Context ids are read by
+ * tts_wire.c, as strictly as Cartesia's: an id decides whose audio
+ * reaches the caller.
  */
 #include "tts_xi_wire.h"
 
@@ -18,7 +18,7 @@
 
 #include "../common/base64.h"
 #include "../common/ulaw.h"
-#include "tts_cart_wire.h"
+#include "tts_wire.h"
 
 int16_t xi_ulaw_linear(uint8_t u)
 {
@@ -114,17 +114,14 @@ char *xi_msg_close(const char *ctx)
 
 int xi_msg_parse(struct xi_msg *m, const char *data, size_t len, const char *tag)
 {
-	json_error_t jerr;
-	json_t *j = json_loadb(data, len, 0, &jerr);
+	json_t *j = tts_msg_object(data, len);
 
 	memset(m, 0, sizeof(*m));
-	if (!json_is_object(j)) {
-		json_decref(j);
+	if (!j)
 		return -EBADMSG;
-	}
 	m->root = j;
 	const char *id = json_string_value(json_object_get(j, "contextId"));
-	m->ctx = cart_ctx_of(tag, id ? id : json_string_value(json_object_get(j, "context_id")));
+	m->ctx = tts_ctx_of(tag, id ? id : json_string_value(json_object_get(j, "context_id")));
 	json_t *a = json_object_get(j, "audio");
 	if (json_is_string(a) && json_string_length(a)) {
 		m->audio = json_string_value(a);

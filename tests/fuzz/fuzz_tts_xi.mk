@@ -1,1 +1,1 @@
-FUZZ_SRC_tts_xi := worker/tts_xi_wire.c worker/tts_cart_wire.c common/base64.c common/ulaw.c
+FUZZ_SRC_tts_xi := worker/tts_xi_wire.c worker/tts_wire.c common/base64.c common/ulaw.c

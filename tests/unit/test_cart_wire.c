@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "../../worker/tts_cart_wire.h"
+#include "../../worker/tts_wire.h"
 
 static int parse(struct cart_msg *m, const char *json)
 {
@@ -29,19 +30,22 @@ static int parse(struct cart_msg *m, const char *json)
 static void context_ids_are_ours_or_nothing(void **state)
 {
 	(void)state;
-	assert_int_equal(cart_ctx_of("tag", "tag-1"), 1);
-	assert_int_equal(cart_ctx_of("tag", "tag-4294967295"), 4294967295u);
-	assert_int_equal(cart_ctx_of("tag", "tag-4294967296"), 0);
-	assert_int_equal(cart_ctx_of("tag", "tag-4294967297"), 0);
-	assert_int_equal(cart_ctx_of("tag", "tag-99999999999999999999999"), 0);
-	assert_int_equal(cart_ctx_of("tag", "tag-"), 0);
-	assert_int_equal(cart_ctx_of("tag", "tag-1x"), 0);
-	assert_int_equal(cart_ctx_of("tag", "tag-+1"), 0);
-	assert_int_equal(cart_ctx_of("tag", "tag- 1"), 0);
-	assert_int_equal(cart_ctx_of("tag", "tag1"), 0);
-	assert_int_equal(cart_ctx_of("tag", "other-1"), 0);
-	assert_int_equal(cart_ctx_of("tag", "tagx-1"), 0);
-	assert_int_equal(cart_ctx_of("tag", NULL), 0);
+	assert_int_equal(tts_ctx_of("tag", "tag-1"), 1);
+	assert_int_equal(tts_ctx_of("tag", "tag-4294967295"), 4294967295u);
+	assert_int_equal(tts_ctx_of("tag", "tag-4294967296"), 0);
+	assert_int_equal(tts_ctx_of("tag", "tag-4294967297"), 0);
+	assert_int_equal(tts_ctx_of("tag", "tag-99999999999999999999999"), 0);
+	assert_int_equal(tts_ctx_of("tag", "tag-"), 0);
+	assert_int_equal(tts_ctx_of("tag", "tag-1x"), 0);
+	assert_int_equal(tts_ctx_of("tag", "tag-+1"), 0);
+	assert_int_equal(tts_ctx_of("tag", "tag- 1"), 0);
+	assert_int_equal(tts_ctx_of("tag", "tag1"), 0);
+	assert_int_equal(tts_ctx_of("tag", "other-1"), 0);
+	assert_int_equal(tts_ctx_of("tag", "tagx-1"), 0);
+	assert_int_equal(tts_ctx_of("tag", NULL), 0);
+	char id[32];
+	tts_ctx_id("tag", 4294967295u, id, sizeof(id));	/* what we send reads back */
+	assert_int_equal(tts_ctx_of("tag", id), 4294967295u);
 }
 
 static void messages_have_a_kind_and_a_reply(void **state)

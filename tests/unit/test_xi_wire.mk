@@ -1,1 +1,1 @@
-UNIT_SRC_xi_wire := worker/tts_xi_wire.c worker/tts_cart_wire.c common/base64.c common/ulaw.c
+UNIT_SRC_xi_wire := worker/tts_xi_wire.c worker/tts_wire.c common/base64.c common/ulaw.c
