@@ -51,9 +51,7 @@ struct cart_conn {
 	struct ws_conn ws;		/* first: emu_ws.c's view */
 	struct cart_server *srv;
 	struct lws *wsi;
-	struct ws_fault ft;
 	bool structured;		/* Cartesia-Version >= 2026-03-01 */
-	struct ws_rx rx;
 	struct cart_ctx *ctxs;
 	size_t nctxs;
 	struct ws_txq q;
@@ -458,16 +456,16 @@ static int on_writeable(void *conn)
 		return 0;
 	if (c->broken)
 		return ws_close(&c->ws, c->wsi, &c->q, 1011, "internal error");
-	if (ws_fault_closes(&c->ft))
+	if (ws_fault_closes(&c->ws.ft))
 		return ws_close(&c->ws, c->wsi, &c->q, 1011, "vagent-emu fault: close");
 	if (!c->q.head)
 		return 0;
-	rc = ws_fault_gate(&c->ft, c->wsi, &c->q, "{\"type\":\"chunk\",\"data\":\"AAAA");
+	rc = ws_fault_gate(&c->ws.ft, c->wsi, &c->q, "{\"type\":\"chunk\",\"data\":\"AAAA");
 	if (rc <= 0)
 		return rc;
 	if (ws_send(c->wsi, ws_txq_pop_due(&c->q, INT64_MAX)))
 		return -1;
-	c->ft.sent++;
+	c->ws.ft.sent++;
 	c->srv->n_sent++;
 	if (c->q.head)
 		lws_callback_on_writable(c->wsi);
@@ -495,20 +493,14 @@ static void on_open(void *srv, struct lws *wsi, void *conn)
 	static const char *const hide[] = { "api_key", "access_token", NULL };
 	struct cart_server *s = srv;
 	struct cart_conn *c = conn;
-	char path[256];
 
 	memset(c, 0, sizeof(*c));
 	c->srv = s;
 	c->wsi = wsi;
 	c->ws.serial = s->serial++;
-	c->ft.f = s->next_fault;
+	c->ws.ft.f = s->next_fault;
 	c->structured = s->next_structured;
-	ws_path(wsi, path, sizeof(path));
-	emu_rec_add(&s->rec, json_pack("{s:i, s:s, s:s, s:o*}", "conn", (int)c->ws.serial,
-				       "event", "open", "path", path, "query",
-				       ws_query_json(wsi, hide)));
-	if (ws_fault_closes(&c->ft))
-		lws_callback_on_writable(wsi);
+	ws_rec_open(&s->rec, wsi, c->ws.serial, hide);
 }
 
 static void on_closed(void *conn)
@@ -522,8 +514,6 @@ static void on_closed(void *conn)
 		cart_ctx_free(x);
 	}
 	ws_txq_clear(&c->q);
-	ws_rx_free(&c->rx);
-	c->srv = NULL;
 }
 
 static void on_receive(void *conn, const void *in, size_t len)
@@ -540,14 +530,14 @@ static void on_receive(void *conn, const void *in, size_t len)
 		kick(c);
 		return;
 	}
-	rc = ws_rx_take(&c->rx, in, len, lws_is_final_fragment(c->wsi), 0);
+	rc = ws_rx_take(&c->ws.rx, in, len, lws_is_final_fragment(c->wsi), 0);
 	if (rc < 0)
 		c->broken = true;
 	if (rc == 0)
 		return;
 	if (rc > 0) {
 		c->srv->n_received++;
-		on_message(c, c->rx.p, c->rx.len);
+		on_message(c, c->ws.rx.p, c->ws.rx.len);
 	}
 	kick(c);
 }

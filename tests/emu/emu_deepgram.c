@@ -59,11 +59,9 @@ struct dg_conn {
 	struct ws_conn ws;		/* first: emu_ws.c's view */
 	struct dg_server *srv;
 	struct dg_cfg cfg;
-	struct ws_fault ft;
 	char request_id[37];
 	char model_uuid[37];
 	/* receiving */
-	struct ws_rx rx;
 	bool header_done;		/* containerised audio: WAV header skipped */
 	struct dg_vad vad;		/* the 20 ms window being filled */
 	struct lws *wsi;
@@ -490,12 +488,12 @@ static void on_receive(void *conn, const void *in, size_t len)
 		else
 			on_audio(wsi, c, in, len);
 	} else {
-		rc = ws_rx_take(&c->rx, in, len, lws_is_final_fragment(wsi), 0);
+		rc = ws_rx_take(&c->ws.rx, in, len, lws_is_final_fragment(wsi), 0);
 		if (rc < 0)
 			c->broken = true;
 		if (rc <= 0)
 			return;
-		on_text(wsi, c, c->rx.p, c->rx.len);
+		on_text(wsi, c, c->ws.rx.p, c->ws.rx.len);
 	}
 	kick(wsi, c);
 }
@@ -530,13 +528,13 @@ static int on_writeable(void *conn)
 		return ws_close(&c->ws, wsi, &c->q, c->close_code, c->close_reason);
 	if (!c->q.head && c->ending)
 		return ws_close(&c->ws, wsi, &c->q, 1000, "");
-	if (ws_fault_closes(&c->ft))
+	if (ws_fault_closes(&c->ws.ft))
 		return ws_close(&c->ws, wsi, &c->q, 1011, "NET-0000");
 	if (ws_txq_next_due(&c->q) > emu_now_us())
 		return 0;
-	if (c->ft.f.kind == FAULT_STALL && c->ft.sent >= (unsigned)c->ft.f.n)
+	if (c->ws.ft.f.kind == FAULT_STALL && c->ws.ft.sent >= (unsigned)c->ws.ft.f.n)
 		c->ending = false;	/* a stalled stream never ends */
-	rc = ws_fault_gate(&c->ft, wsi, &c->q, "{\"type\":\"Results\",\"channel_index\":[0,");
+	rc = ws_fault_gate(&c->ws.ft, wsi, &c->q, "{\"type\":\"Results\",\"channel_index\":[0,");
 	if (rc <= 0)
 		return rc;
 	struct ws_msg *m = ws_txq_pop_due(&c->q, emu_now_us());
@@ -544,7 +542,7 @@ static int on_writeable(void *conn)
 		return 0;
 	if (ws_send(wsi, m))
 		return -1;
-	c->ft.sent++;
+	c->ws.ft.sent++;
 	c->srv->n_sent++;
 	kick(wsi, c);
 	return 0;
@@ -575,7 +573,7 @@ static void on_open(void *srv, struct lws *wsi, void *conn)
 	c->srv = s;
 	c->wsi = wsi;
 	c->cfg = s->next_cfg;
-	c->ft.f = s->next_fault;
+	c->ws.ft.f = s->next_fault;
 	c->ws.serial = s->serial++;
 	memcpy(c->request_id, s->next_request_id, sizeof(c->request_id));
 	emu_uuid(&s->rng, c->model_uuid);
@@ -588,8 +586,6 @@ static void on_open(void *srv, struct lws *wsi, void *conn)
 		c->header_done = true;
 		setup_window(c);
 	}
-	if (ws_fault_closes(&c->ft))
-		lws_callback_on_writable(wsi);
 	kick(wsi, c);
 }
 
@@ -602,8 +598,6 @@ static void on_closed(void *conn)
 					    emu_json_secs(c->header_done ? audio_pos(c) : 0),
 					    "audio_bytes", (json_int_t)c->bytes));
 	ws_txq_clear(&c->q);
-	ws_rx_free(&c->rx);
-	c->srv = NULL;
 }
 
 static int on_http(void *srv, struct lws *wsi, const char *path)

@@ -234,10 +234,12 @@ static void route_results(struct ws_vhost *v)
 
 static void conn_open(struct ws_vhost *v, struct lws *wsi, struct ws_conn *c)
 {
-	v->ops->open(v->srv, wsi, c);	/* clears c, sets its serial */
+	v->ops->open(v->srv, wsi, c);	/* clears c, sets its serial and fault */
 	c->open = true;
 	c->next_live = v->live;
 	v->live = c;
+	if (ws_fault_closes(&c->ft))
+		lws_callback_on_writable(wsi);
 }
 
 static void conn_closed(struct ws_vhost *v, struct ws_conn *c)
@@ -249,6 +251,7 @@ static void conn_closed(struct ws_vhost *v, struct ws_conn *c)
 		}
 	}
 	v->ops->closed(c);
+	ws_rx_free(&c->rx);
 	c->open = false;
 }
 

@@ -78,37 +78,6 @@ void ws_timer_at(struct lws *wsi, int64_t due_us);
 
 /* ---- what every websocket provider's connection shares ---- */
 
-/* The first member of every provider's per-session data. */
-struct ws_conn {
-	struct ws_conn *next_live;	/* the vhost's open connections */
-	uint64_t serial;		/* set by ops->open; synthesis results carry it */
-	bool open;			/* ESTABLISHED came, CLOSED not yet */
-	bool close_sent;		/* our close frame went: nothing more to send or hear */
-};
-
-/*
- * A provider on its vhost, called by emu_ws.c's one lws callback. srv is
- * the provider's server, conn its per-session data (struct ws_conn first).
- * receive and timer run only while open and before our close; writeable
- * and closed only while open. upgrade: 0 accepts, 1 refused (answered).
- */
-struct ws_ops {
-	const char *name;		/* the vhost's and the protocol's */
-	size_t pss_size;
-	int (*upgrade)(void *srv, struct lws *wsi);
-	int (*http)(void *srv, struct lws *wsi, const char *path);
-	int (*add_headers)(void *srv, struct lws *wsi, struct lws_process_html_args *a);
-	void (*open)(void *srv, struct lws *wsi, void *conn);
-	void (*receive)(void *conn, const void *in, size_t len);
-	int (*writeable)(void *conn);
-	void (*timer)(void *conn);
-	void (*result)(void *conn, struct emu_tts_job *job);	/* on its conn; freed after */
-	void (*closed)(void *conn);
-};
-
-/* Sends our close frame once (the queue is dropped); returns -1 for lws. */
-int ws_close(struct ws_conn *c, struct lws *wsi, struct ws_txq *q, int code, const char *reason);
-
 /* A message arriving in fragments. */
 struct ws_rx {
 	char *p;			/* NUL-terminated once whole */
@@ -140,8 +109,48 @@ bool ws_fault_closes(const struct ws_fault *ft);
  */
 int ws_fault_gate(struct ws_fault *ft, struct lws *wsi, struct ws_txq *q, const char *junk);
 
+/*
+ * The first member of every provider's per-session data. The provider's
+ * open sets serial and ft (a fault closing at once gets its turn); rx is
+ * freed once closed.
+ */
+struct ws_conn {
+	struct ws_conn *next_live;	/* the vhost's open connections */
+	uint64_t serial;		/* synthesis results carry it */
+	bool open;			/* ESTABLISHED came, CLOSED not yet */
+	bool close_sent;		/* our close frame went: nothing more to send or hear */
+	struct ws_fault ft;
+	struct ws_rx rx;
+};
+
+/*
+ * A provider on its vhost, called by emu_ws.c's one lws callback. srv is
+ * the provider's server, conn its per-session data (struct ws_conn first).
+ * receive and timer run only while open and before our close; writeable
+ * and closed only while open. upgrade: 0 accepts, 1 refused (answered).
+ */
+struct ws_ops {
+	const char *name;		/* the vhost's and the protocol's */
+	size_t pss_size;
+	int (*upgrade)(void *srv, struct lws *wsi);
+	int (*http)(void *srv, struct lws *wsi, const char *path);
+	int (*add_headers)(void *srv, struct lws *wsi, struct lws_process_html_args *a);
+	void (*open)(void *srv, struct lws *wsi, void *conn);
+	void (*receive)(void *conn, const void *in, size_t len);
+	int (*writeable)(void *conn);
+	void (*timer)(void *conn);
+	void (*result)(void *conn, struct emu_tts_job *job);	/* on its conn; freed after */
+	void (*closed)(void *conn);
+};
+
+/* Sends our close frame once (the queue is dropped); returns -1 for lws. */
+int ws_close(struct ws_conn *c, struct lws *wsi, struct ws_txq *q, int code, const char *reason);
+
 /* The query as [[name, value], ...], leaving out the names in hide (NULL-ended). */
 json_t *ws_query_json(struct lws *wsi, const char *const *hide);
+
+/* Records conn's open: {"conn", "event":"open", "path", "query" (less hide)}. */
+void ws_rec_open(struct emu_rec *rec, struct lws *wsi, uint64_t conn, const char *const *hide);
 
 /* ---- the websocket providers ---- */
 

@@ -87,3 +87,12 @@ json_t *ws_query_json(struct lws *wsi, const char *const *hide)
 	}
 	return q;
 }
+
+void ws_rec_open(struct emu_rec *rec, struct lws *wsi, uint64_t conn, const char *const *hide)
+{
+	char path[256];
+
+	ws_path(wsi, path, sizeof(path));
+	emu_rec_add(rec, json_pack("{s:i, s:s, s:s, s:o*}", "conn", (int)conn, "event", "open",
+				   "path", path, "query", ws_query_json(wsi, hide)));
+}

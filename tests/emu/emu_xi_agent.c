@@ -82,7 +82,6 @@ struct xa_conn {
 	int win_n, win_len;
 	int voiced_ms, quiet_ms;
 	bool in_utt;
-	struct ws_rx rx;
 };
 
 static json_t *turn_at(const struct xa_server *s, size_t i)
@@ -508,12 +507,12 @@ static int on_writeable(void *conn)
 static void on_receive(void *conn, const void *in, size_t len)
 {
 	struct xa_conn *c = conn;
-	int rc = ws_rx_take(&c->rx, in, len, lws_is_final_fragment(c->wsi), 0);
+	int rc = ws_rx_take(&c->ws.rx, in, len, lws_is_final_fragment(c->wsi), 0);
 
 	if (rc < 0)
 		c->broken = true;
 	else if (rc > 0 && !lws_frame_is_binary(c->wsi))
-		on_message(c, c->rx.p, c->rx.len);
+		on_message(c, c->ws.rx.p, c->ws.rx.len);
 	kick(c);
 }
 
@@ -524,8 +523,6 @@ static void on_closed(void *conn)
 	if (json_is_null(json_object_get(c->report, "closed_by")))
 		json_object_set_new(c->report, "closed_by", json_string("client"));
 	ws_txq_clear(&c->q);
-	ws_rx_free(&c->rx);
-	c->srv = NULL;
 }
 
 static void on_timer(void *conn)
