@@ -80,6 +80,7 @@ EMU_SRC    += tests/emu/emu_xi_agent.c
 EMU_SRC    += tests/emu/emu_twilio_rest.c tests/emu/emu_twilio_dial.c
 EMU_SRC    += tests/emu/emu_twilio.c
 EMU_SRC    += tests/emu/emu_twilio_relay.c
+EMU_SRC    += tests/emu/emu_ws_conn.c tests/emu/emu_twilio_ws.c
 EMU_LIBS   := $(shell pkg-config --libs libwebsockets libevent_pthreads espeak-ng 2>/dev/null) -lev -lpthread
 CALLER_SRC := tests/caller/vagent_call.c tests/caller/vc_opts.c tests/caller/vc_call.c \
               tests/caller/vc_report.c

@@ -43,27 +43,19 @@ struct cart_server {
 	uint64_t ctx_serial;
 	struct emu_fault next_fault;
 	bool next_structured;
-	struct cart_conn *live;
 	struct emu_rec rec;
 	uint64_t n_received, n_sent;	/* counts for the exit log */
 };
 
 struct cart_conn {
+	struct ws_conn ws;		/* first: emu_ws.c's view */
 	struct cart_server *srv;
-	struct cart_conn *next_live;
 	struct lws *wsi;
-	uint64_t serial;
-	struct emu_fault fault;
 	bool structured;		/* Cartesia-Version >= 2026-03-01 */
-	char *text;			/* a text message arriving in fragments */
-	size_t text_len;
 	struct cart_ctx *ctxs;
 	size_t nctxs;
 	struct ws_txq q;
-	unsigned sent;
-	bool malformed_sent;
 	bool broken;
-	bool close_sent;		/* nothing more to send or hear */
 };
 
 int cart_server_new(struct emu *e, struct emu_tts *tts, struct cart_server **out)
@@ -88,11 +80,6 @@ void cart_server_free(struct cart_server *s)
 		 (unsigned long long)s->n_sent);
 	emu_rec_clear(&s->rec);
 	free(s);
-}
-
-size_t cart_pss_size(void)
-{
-	return sizeof(struct cart_conn);
 }
 
 /* ---- errors ---- */
@@ -197,8 +184,9 @@ static bool version_valid(const char *v)
 	       y >= 2024 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
 }
 
-static int on_upgrade(struct cart_server *s, struct lws *wsi)
+static int on_upgrade(void *srv, struct lws *wsi)
 {
+	struct cart_server *s = srv;
 	char path[256], ver[64];
 	struct cart_err er;
 	struct emu_fault f;
@@ -366,7 +354,7 @@ static const struct cart_env *env_of(struct cart_conn *c, struct cart_env *env)
 {
 	env->e = c->srv->e;
 	env->tts = c->srv->tts;
-	env->conn_serial = c->serial;
+	env->conn_serial = c->ws.serial;
 	env->q = &c->q;
 	return env;
 }
@@ -414,7 +402,7 @@ static void on_message(struct cart_conn *c, const char *s, size_t len)
 	char gen_id[48];
 	const char *id;
 
-	emu_rec_add(&c->srv->rec, json_pack("{s:i, s:O?, s:s%}", "conn", (int)c->serial,
+	emu_rec_add(&c->srv->rec, json_pack("{s:i, s:O?, s:s%}", "conn", (int)c->ws.serial,
 					    "message", j, "raw", s, len));
 	if (!json_is_object(j) || (ctx_id && !json_is_string(ctx_id))) {
 		set_err(&er, 400, "invalid_request", "Invalid request",
@@ -444,7 +432,7 @@ static void kick(struct cart_conn *c)
 	int64_t now = emu_now_us(), wake = INT64_MAX;
 	struct cart_env env;
 
-	if (c->close_sent)
+	if (c->ws.close_sent)
 		return;
 	for (struct cart_ctx *x = c->ctxs; x && !c->broken; x = x->next) {
 		int64_t w = cart_ctx_pump(x, env_of(c, &env), now);
@@ -459,110 +447,66 @@ static void kick(struct cart_conn *c)
 	ws_timer_at(c->wsi, wake);
 }
 
-/* Sends the close frame once; lws then waits for the peer's answer. */
-static int do_close(struct cart_conn *c, int code, const char *reason)
+static int on_writeable(void *conn)
 {
-	c->close_sent = true;
-	ws_txq_clear(&c->q);
-	lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
-	return -1;
-}
+	struct cart_conn *c = conn;
+	int rc;
 
-static int on_writeable(struct cart_conn *c)
-{
-	static const char junk[] = "{\"type\":\"chunk\",\"data\":\"AAAA";
-	const struct emu_fault *f = &c->fault;
-	struct ws_msg *m;
-
-	if (c->close_sent)
+	if (c->ws.close_sent)
 		return 0;
 	if (c->broken)
-		return do_close(c, 1011, "internal error");
-	if (f->kind == FAULT_CLOSE && c->sent >= (unsigned)f->n)
-		return do_close(c, 1011, "vagent-emu fault: close");
+		return ws_close(&c->ws, c->wsi, &c->q, 1011, "internal error");
+	if (ws_fault_closes(&c->ws.ft))
+		return ws_close(&c->ws, c->wsi, &c->q, 1011, "vagent-emu fault: close");
 	if (!c->q.head)
 		return 0;
-	if (f->kind == FAULT_STALL && c->sent >= (unsigned)f->n) {
-		ws_txq_clear(&c->q);
-		return 0;
-	}
-	if (f->kind == FAULT_MALFORMED && c->sent >= (unsigned)f->n && !c->malformed_sent) {
-		c->malformed_sent = true;
-		lws_callback_on_writable(c->wsi);
-		return ws_send_text(c->wsi, junk) ? -1 : 0;
-	}
-	m = ws_txq_pop_due(&c->q, INT64_MAX);
-	if (ws_send(c->wsi, m))
+	rc = ws_fault_gate(&c->ws.ft, c->wsi, &c->q, "{\"type\":\"chunk\",\"data\":\"AAAA");
+	if (rc <= 0)
+		return rc;
+	if (ws_send(c->wsi, ws_txq_pop_due(&c->q, INT64_MAX)))
 		return -1;
-	c->sent++;
+	c->ws.ft.sent++;
 	c->srv->n_sent++;
 	if (c->q.head)
 		lws_callback_on_writable(c->wsi);
 	return 0;
 }
 
-/* Synthesis results, routed to their connection and context. */
-static void on_results(struct cart_server *s)
+/* A synthesis result, routed to its context. */
+static void on_result(void *conn, struct emu_tts_job *j)
 {
-	struct emu_tts_job *j = s->tts ? emu_tts_take(s->tts) : NULL;
+	struct cart_conn *c = conn;
 
-	while (j) {
-		struct emu_tts_job *next = j->next;
-		struct cart_conn *c = s->live;
-
-		while (c && c->serial != j->conn)
-			c = c->next_live;
-		for (struct cart_ctx *x = c ? c->ctxs : NULL; x; x = x->next) {
-			if (x->serial == j->ctx) {
-				cart_ctx_result(x, j);
-				break;
-			}
+	for (struct cart_ctx *x = c->ctxs; x; x = x->next) {
+		if (x->serial == j->ctx) {
+			cart_ctx_result(x, j);
+			break;
 		}
-		if (c)
-			kick(c);
-		emu_tts_job_free(j);
-		j = next;
 	}
+	kick(c);
 }
 
 /* ---- connection life ---- */
 
-static void on_open(struct cart_server *s, struct lws *wsi, struct cart_conn *c)
+static void on_open(void *srv, struct lws *wsi, void *conn)
 {
-	char path[256], name[64], val[512];
-	json_t *q = json_array();
+	static const char *const hide[] = { "api_key", "access_token", NULL };
+	struct cart_server *s = srv;
+	struct cart_conn *c = conn;
 
 	memset(c, 0, sizeof(*c));
 	c->srv = s;
 	c->wsi = wsi;
-	c->serial = s->serial++;
-	c->fault = s->next_fault;
+	c->ws.serial = s->serial++;
+	c->ws.ft.f = s->next_fault;
 	c->structured = s->next_structured;
-	c->next_live = s->live;
-	s->live = c;
-	ws_path(wsi, path, sizeof(path));
-	for (int i = 0; q && !ws_query(wsi, i, name, sizeof(name), val, sizeof(val)); i++)
-		if (strcmp(name, "api_key") && strcmp(name, "access_token"))
-			json_array_append_new(q, json_pack("[s,s]", name, val));
-	emu_rec_add(&s->rec, json_pack("{s:i, s:s, s:s, s:o*}", "conn", (int)c->serial,
-				       "event", "open", "path", path, "query", q));
-	if (c->fault.kind == FAULT_CLOSE && c->fault.n == 0)
-		lws_callback_on_writable(wsi);
+	ws_rec_open(&s->rec, wsi, c->ws.serial, hide);
 }
 
-static void on_closed(struct cart_conn *c)
+static void on_closed(void *conn)
 {
-	struct cart_server *s = c->srv;
-	struct cart_conn **pp;
+	struct cart_conn *c = conn;
 
-	if (!s)
-		return;
-	for (pp = &s->live; *pp; pp = &(*pp)->next_live) {
-		if (*pp == c) {
-			*pp = c->next_live;
-			break;
-		}
-	}
 	while (c->ctxs) {
 		struct cart_ctx *x = c->ctxs;
 
@@ -570,14 +514,12 @@ static void on_closed(struct cart_conn *c)
 		cart_ctx_free(x);
 	}
 	ws_txq_clear(&c->q);
-	free(c->text);
-	c->text = NULL;
-	c->srv = NULL;
 }
 
-static void on_receive(struct cart_conn *c, const void *in, size_t len)
+static void on_receive(void *conn, const void *in, size_t len)
 {
-	char *t;
+	struct cart_conn *c = conn;
+	int rc;
 
 	if (lws_frame_is_binary(c->wsi)) {
 		struct cart_err er;
@@ -588,59 +530,30 @@ static void on_receive(struct cart_conn *c, const void *in, size_t len)
 		kick(c);
 		return;
 	}
-	t = realloc(c->text, c->text_len + len + 1);
-	if (!t) {
+	rc = ws_rx_take(&c->ws.rx, in, len, lws_is_final_fragment(c->wsi), 0);
+	if (rc < 0)
 		c->broken = true;
-		kick(c);
+	if (rc == 0)
 		return;
+	if (rc > 0) {
+		c->srv->n_received++;
+		on_message(c, c->ws.rx.p, c->ws.rx.len);
 	}
-	c->text = t;
-	memcpy(c->text + c->text_len, in, len);
-	c->text_len += len;
-	if (!lws_is_final_fragment(c->wsi))
-		return;
-	c->text[c->text_len] = '\0';
-	c->srv->n_received++;
-	on_message(c, c->text, c->text_len);
-	c->text_len = 0;
 	kick(c);
 }
 
-int cart_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-		  void *in, size_t len)
+static void on_timer(void *conn)
 {
-	struct cart_conn *c = user;
-	struct cart_server *s;
-
-	switch (reason) {
-	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return on_upgrade(lws_vhost_user(lws_get_vhost(wsi)), wsi);
-	case LWS_CALLBACK_HTTP:
-		s = lws_vhost_user(lws_get_vhost(wsi));
-		return ws_http_inspect(wsi, in ? (const char *)in : "", &s->rec);
-	case LWS_CALLBACK_ESTABLISHED:
-		on_open(lws_vhost_user(lws_get_vhost(wsi)), wsi, c);
-		return 0;
-	case LWS_CALLBACK_RECEIVE:
-		if (c && c->srv && !c->close_sent)
-			on_receive(c, in, len);
-		return 0;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return c && c->srv ? on_writeable(c) : 0;
-	case LWS_CALLBACK_TIMER:
-		if (c && c->srv && !c->close_sent)
-			kick(c);
-		return 0;
-	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		s = lws_vhost_user(lws_get_vhost(wsi));
-		if (s)
-			on_results(s);
-		return 0;
-	case LWS_CALLBACK_CLOSED:
-		if (c)
-			on_closed(c);
-		return 0;
-	default:
-		return 0;
-	}
+	kick(conn);
 }
+
+static int on_http(void *srv, struct lws *wsi, const char *path)
+{
+	return ws_http_inspect(wsi, path, &((struct cart_server *)srv)->rec);
+}
+
+const struct ws_ops cart_ws_ops = {
+	.name = "cartesia", .pss_size = sizeof(struct cart_conn),
+	.upgrade = on_upgrade, .http = on_http, .open = on_open, .receive = on_receive,
+	.writeable = on_writeable, .timer = on_timer, .result = on_result, .closed = on_closed,
+};

@@ -56,18 +56,15 @@ struct dg_server {
 };
 
 struct dg_conn {
+	struct ws_conn ws;		/* first: emu_ws.c's view */
 	struct dg_server *srv;
 	struct dg_cfg cfg;
-	struct emu_fault fault;
-	unsigned serial;
 	char request_id[37];
 	char model_uuid[37];
 	/* receiving */
-	char *text;			/* a text message arriving in fragments */
-	size_t text_len;
 	bool header_done;		/* containerised audio: WAV header skipped */
 	struct dg_vad vad;		/* the 20 ms window being filled */
-	struct lws *wsi;		/* for the window callback */
+	struct lws *wsi;
 	uint64_t frames;		/* sample frames analysed */
 	uint64_t bytes;
 	int64_t last_rx_us;
@@ -81,14 +78,11 @@ struct dg_conn {
 	size_t utt_index;
 	/* sending */
 	struct ws_txq q;
-	unsigned sent;
 	bool ending;			/* CloseStream: close 1000 once drained */
 	bool closing;			/* close now with close_code/close_reason */
 	int close_code;
 	const char *close_reason;
-	bool malformed_sent;
 	bool broken;			/* out of memory: close 1011 */
-	bool close_sent;		/* nothing more to send or hear */
 };
 
 /* ---- server ---- */
@@ -115,11 +109,6 @@ void dg_server_free(struct dg_server *s)
 		 (unsigned long long)s->n_sent);
 	emu_rec_clear(&s->rec);
 	free(s);
-}
-
-size_t dg_pss_size(void)
-{
-	return sizeof(struct dg_conn);
 }
 
 static double audio_pos(const struct dg_conn *c)
@@ -191,21 +180,10 @@ static bool auth_ok(struct dg_server *s, struct lws *wsi)
 	return !strncasecmp(auth, "Token ", 6) && !strcmp(auth + 6, key);
 }
 
-static void record_open(struct dg_server *s, struct lws *wsi, unsigned conn)
-{
-	char path[256], name[64], val[512];
-	json_t *q = json_array();
-
-	ws_path(wsi, path, sizeof(path));
-	for (int i = 0; q && !ws_query(wsi, i, name, sizeof(name), val, sizeof(val)); i++)
-		json_array_append_new(q, json_pack("[s,s]", name, val));
-	emu_rec_add(&s->rec, json_pack("{s:s, s:i, s:s, s:o*}", "event", "open",
-				       "conn", (int)conn, "path", path, "query", q));
-}
-
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 accepts, 1 refused (answered). */
-static int on_upgrade(struct dg_server *s, struct lws *wsi)
+static int on_upgrade(void *srv, struct lws *wsi)
 {
+	struct dg_server *s = srv;
 	char path[256], msg[256];
 	struct emu_fault f;
 
@@ -225,8 +203,9 @@ static int on_upgrade(struct dg_server *s, struct lws *wsi)
 }
 
 /* LWS_CALLBACK_ADD_HEADERS: the 101 carries dg-request-id, as the real one. */
-static int add_headers(struct dg_server *s, struct lws *wsi, struct lws_process_html_args *a)
+static int add_headers(void *srv, struct lws *wsi, struct lws_process_html_args *a)
 {
+	struct dg_server *s = srv;
 	unsigned char *p = (unsigned char *)a->p;
 
 	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"dg-request-id:",
@@ -426,7 +405,6 @@ static void on_audio(struct lws *wsi, struct dg_conn *c, const uint8_t *p, size_
 		p += used;
 		len -= used;
 	}
-	c->wsi = wsi;
 	c->srv->n_audio++;
 	dg_vad_feed(&c->vad, p, len, on_window, c);
 }
@@ -478,7 +456,7 @@ static void on_text(struct lws *wsi, struct dg_conn *c, const char *s, size_t le
 	const char *type = json_string_value(json_object_get(j, "type"));
 
 	emu_rec_add(&c->srv->rec, json_pack("{s:s, s:i, s:O?, s:s%}", "event", "text",
-					    "conn", (int)c->serial, "message", j, "raw", s, len));
+					    "conn", (int)c->ws.serial, "message", j, "raw", s, len));
 	if (!type)
 		schema_error(wsi, c, "SchemaError", "Could not parse the text message.");
 	else if (!strcmp(type, "KeepAlive"))
@@ -497,10 +475,12 @@ static void on_text(struct lws *wsi, struct dg_conn *c, const char *s, size_t le
 	json_decref(j);
 }
 
-static void on_receive(struct lws *wsi, struct dg_conn *c, const void *in, size_t len)
+static void on_receive(void *conn, const void *in, size_t len)
 {
-	if (c->close_sent)
-		return;
+	struct dg_conn *c = conn;
+	struct lws *wsi = c->wsi;
+	int rc;
+
 	c->last_rx_us = emu_now_us();
 	if (lws_frame_is_binary(wsi)) {
 		if (!len && lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi))
@@ -508,20 +488,12 @@ static void on_receive(struct lws *wsi, struct dg_conn *c, const void *in, size_
 		else
 			on_audio(wsi, c, in, len);
 	} else {
-		char *t = realloc(c->text, c->text_len + len + 1);
-
-		if (!t) {
+		rc = ws_rx_take(&c->ws.rx, in, len, lws_is_final_fragment(wsi), 0);
+		if (rc < 0)
 			c->broken = true;
+		if (rc <= 0)
 			return;
-		}
-		c->text = t;
-		memcpy(c->text + c->text_len, in, len);
-		c->text_len += len;
-		if (!lws_is_final_fragment(wsi))
-			return;
-		c->text[c->text_len] = '\0';
-		on_text(wsi, c, c->text, c->text_len);
-		c->text_len = 0;
+		on_text(wsi, c, c->ws.rx.p, c->ws.rx.len);
 	}
 	kick(wsi, c);
 }
@@ -542,153 +514,99 @@ static void kick(struct lws *wsi, struct dg_conn *c)
 	ws_timer_at(wsi, due < idle ? due : idle);
 }
 
-/* Sends the close frame once; lws then waits for the peer's answer. */
-static int do_close(struct lws *wsi, struct dg_conn *c, int code, const char *reason)
+static int on_writeable(void *conn)
 {
-	c->close_sent = true;
-	ws_txq_clear(&c->q);
-	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
-	return -1;
-}
+	struct dg_conn *c = conn;
+	struct lws *wsi = c->wsi;
+	int rc;
 
-/* Applies the connection's fault to the next message. 1: send it. */
-static int fault_gate(struct lws *wsi, struct dg_conn *c, int *ret)
-{
-	static const char junk[] = "{\"type\":\"Results\",\"channel_index\":[0,";
-	const struct emu_fault *f = &c->fault;
-
-	if ((f->kind == FAULT_CLOSE) && c->sent >= (unsigned)f->n) {
-		*ret = do_close(wsi, c, 1011, "NET-0000");
-		return 0;
-	}
-	if (f->kind == FAULT_STALL && c->sent >= (unsigned)f->n) {
-		ws_txq_clear(&c->q);
-		c->ending = false;
-		*ret = 0;
-		return 0;
-	}
-	if (f->kind == FAULT_MALFORMED && c->sent >= (unsigned)f->n && !c->malformed_sent) {
-		c->malformed_sent = true;
-		*ret = ws_send_text(wsi, junk) ? -1 : 0;
-		lws_callback_on_writable(wsi);
-		return 0;
-	}
-	return 1;
-}
-
-static int on_writeable(struct lws *wsi, struct dg_conn *c)
-{
-	struct ws_msg *m;
-	int ret = 0;
-
-	if (c->close_sent)
+	if (c->ws.close_sent)
 		return 0;
 	if (c->broken)
-		return do_close(wsi, c, 1011, "NET-0000");
+		return ws_close(&c->ws, wsi, &c->q, 1011, "NET-0000");
 	if (c->closing)
-		return do_close(wsi, c, c->close_code, c->close_reason);
+		return ws_close(&c->ws, wsi, &c->q, c->close_code, c->close_reason);
 	if (!c->q.head && c->ending)
-		return do_close(wsi, c, 1000, "");
-	if (ws_txq_next_due(&c->q) > emu_now_us() && !(c->fault.kind == FAULT_CLOSE &&
-						       c->sent >= (unsigned)c->fault.n))
+		return ws_close(&c->ws, wsi, &c->q, 1000, "");
+	if (ws_fault_closes(&c->ws.ft))
+		return ws_close(&c->ws, wsi, &c->q, 1011, "NET-0000");
+	if (ws_txq_next_due(&c->q) > emu_now_us())
 		return 0;
-	if (!fault_gate(wsi, c, &ret))
-		return ret;
-	m = ws_txq_pop_due(&c->q, emu_now_us());
+	if (c->ws.ft.f.kind == FAULT_STALL && c->ws.ft.sent >= (unsigned)c->ws.ft.f.n)
+		c->ending = false;	/* a stalled stream never ends */
+	rc = ws_fault_gate(&c->ws.ft, wsi, &c->q, "{\"type\":\"Results\",\"channel_index\":[0,");
+	if (rc <= 0)
+		return rc;
+	struct ws_msg *m = ws_txq_pop_due(&c->q, emu_now_us());
 	if (!m)
 		return 0;
 	if (ws_send(wsi, m))
 		return -1;
-	c->sent++;
+	c->ws.ft.sent++;
 	c->srv->n_sent++;
 	kick(wsi, c);
 	return 0;
 }
 
-static void on_timer(struct lws *wsi, struct dg_conn *c)
+static void on_timer(void *conn)
 {
-	if (c->close_sent)
-		return;
+	struct dg_conn *c = conn;
+
 	if (emu_now_us() >= idle_deadline(c) && !c->closing) {
 		log_info("stt", c->request_id, "deepgram emulator: no data for %d ms, closing",
 			 c->srv->e->opt.stt_idle_ms);
-		close_with(wsi, c, 1011, "NET-0001");
+		close_with(c->wsi, c, 1011, "NET-0001");
 		return;
 	}
-	kick(wsi, c);
+	kick(c->wsi, c);
 }
 
 /* ---- connection life ---- */
 
-static void on_open(struct lws *wsi, struct dg_server *s, struct dg_conn *c)
+static void on_open(void *srv, struct lws *wsi, void *conn)
 {
+	struct dg_server *s = srv;
+	struct dg_conn *c = conn;
+	char path[256];
+
 	memset(c, 0, sizeof(*c));
 	c->srv = s;
+	c->wsi = wsi;
 	c->cfg = s->next_cfg;
-	c->fault = s->next_fault;
-	c->serial = s->serial++;
+	c->ws.ft.f = s->next_fault;
+	c->ws.serial = s->serial++;
 	memcpy(c->request_id, s->next_request_id, sizeof(c->request_id));
 	emu_uuid(&s->rng, c->model_uuid);
 	c->last_rx_us = emu_now_us();
-	record_open(s, wsi, c->serial);	/* the number its text and close carry */
+	ws_path(wsi, path, sizeof(path));	/* conn: the number its text and close carry */
+	emu_rec_add(&s->rec, json_pack("{s:s, s:i, s:s, s:o*}", "event", "open", "conn",
+				       (int)c->ws.serial, "path", path, "query",
+				       ws_query_json(wsi, NULL)));
 	if (c->cfg.enc != DG_ENC_NONE) {
 		c->header_done = true;
 		setup_window(c);
 	}
-	if (c->fault.kind == FAULT_CLOSE && c->fault.n == 0)
-		lws_callback_on_writable(wsi);
 	kick(wsi, c);
 }
 
-static void on_closed(struct dg_conn *c)
+static void on_closed(void *conn)
 {
-	if (!c->srv)
-		return;
+	struct dg_conn *c = conn;
+
 	emu_rec_add(&c->srv->rec, json_pack("{s:s, s:i, s:o, s:I}", "event", "close",
-					    "conn", (int)c->serial, "audio_seconds",
+					    "conn", (int)c->ws.serial, "audio_seconds",
 					    emu_json_secs(c->header_done ? audio_pos(c) : 0),
 					    "audio_bytes", (json_int_t)c->bytes));
 	ws_txq_clear(&c->q);
-	free(c->text);
-	c->text = NULL;
-	c->srv = NULL;
 }
 
-static struct dg_server *server_of(struct lws *wsi)
+static int on_http(void *srv, struct lws *wsi, const char *path)
 {
-	return lws_vhost_user(lws_get_vhost(wsi));
+	return ws_http_inspect(wsi, path, &((struct dg_server *)srv)->rec);
 }
 
-int dg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-		void *in, size_t len)
-{
-	struct dg_conn *c = user;
-
-	switch (reason) {
-	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return on_upgrade(server_of(wsi), wsi);
-	case LWS_CALLBACK_ADD_HEADERS:
-		return add_headers(server_of(wsi), wsi, in);
-	case LWS_CALLBACK_HTTP:
-		return ws_http_inspect(wsi, in ? (const char *)in : "", &server_of(wsi)->rec);
-	case LWS_CALLBACK_ESTABLISHED:
-		on_open(wsi, server_of(wsi), c);
-		return 0;
-	case LWS_CALLBACK_RECEIVE:
-		if (c && c->srv)
-			on_receive(wsi, c, in, len);
-		return 0;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return c && c->srv ? on_writeable(wsi, c) : 0;
-	case LWS_CALLBACK_TIMER:
-		if (c && c->srv)
-			on_timer(wsi, c);
-		return 0;
-	case LWS_CALLBACK_CLOSED:
-		if (c)
-			on_closed(c);
-		return 0;
-	default:
-		return 0;
-	}
-}
+const struct ws_ops dg_ws_ops = {
+	.name = "deepgram", .pss_size = sizeof(struct dg_conn),
+	.upgrade = on_upgrade, .http = on_http, .add_headers = add_headers, .open = on_open,
+	.receive = on_receive, .writeable = on_writeable, .timer = on_timer, .closed = on_closed,
+};

@@ -21,14 +21,9 @@
  * and records call 0's played audio as a WAV if asked.
  * Fails: bad usage exits 2; a call's failure is its outcome.
  */
-#include "emu.h"
-#include "emu_ws.h"
+#include "emu_twilio_ws.h"
 
 #include <errno.h>
-#include <getopt.h>
-#include <libwebsockets.h>
-#include <openssl/hmac.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +36,6 @@
 #define MAX_CALLS 1000
 #define MAX_DTMF 16
 #define MAX_PARAMS 40
-#define RX_MAX (1u << 20)
 #define TURN_GAP_TICKS 5
 #define STOP_WAIT_TICKS 50		/* 1 s for the server to close after stop */
 
@@ -53,12 +47,12 @@ struct item {				/* vagentd's queue at "Twilio": audio or a mark */
 };
 
 struct tw_opts {
-	const char *url, *wav, *record, *did, *caller, *token, *sign_url, *signature;
-	const char *connect_to;		/* HOST:PORT: a TLS proxy's backend, dialled plain */
+	struct tw_target t;		/* --url and the rest every dialler takes */
+	const char *wav, *record;
 	const char *call_sid;		/* the one the Calls REST answered; NULL: random */
 	const char *params[MAX_PARAMS];	/* more customParameters, NAME=VALUE */
 	int nparams;
-	int calls, stagger_ms, hold_ms, voice_rms;
+	int calls, stagger_ms, voice_rms;
 	bool no_marks;			/* a platform that never echoes marks */
 	struct { char digit; int ms; } dtmf[MAX_DTMF];
 	int ndtmf;
@@ -69,17 +63,13 @@ struct tw_emu;
 struct tw_call {
 	struct tw_emu *e;
 	int idx;
-	struct lws *wsi;
+	struct tw_link link;
 	char call_sid[40], stream_sid[40];
 	int64_t t0_us;			/* connected: the call's clock starts */
 	uint64_t ticks, seq;
-	struct ws_txq txq;
 	struct item *q, *q_tail;	/* to play */
-	char *rx;
-	size_t rxlen;
 	bool open, done, stop_sent;
 	const char *outcome;
-	int http_status;
 	/* counts */
 	uint64_t media_in, bytes_in, marks_in, marks_echoed, clears, played;
 	int64_t clear_tick[8];
@@ -100,8 +90,6 @@ struct tw_emu {
 	struct tw_call *calls;
 	int started, finished;
 	int64_t t_start_us;
-	char host[256], addr[256], path[512];
-	int port;
 };
 
 /* ---- the queue vagentd fills ---- */
@@ -117,9 +105,7 @@ static void q_push(struct tw_call *c, struct item *it)
 
 static void send_json(struct tw_call *c, json_t *j)
 {
-	ws_txq_push_json(&c->txq, j, 0);
-	if (c->wsi)
-		lws_callback_on_writable(c->wsi);
+	tw_send_json(&c->link, j);
 }
 
 static void echo_mark(struct tw_call *c, const char *name)
@@ -262,7 +248,7 @@ static void send_start(struct tw_call *c)
 
 	send_json(c, json_pack("{s:s, s:s, s:s}", "event", "connected", "protocol", "Call",
 			       "version", "1.0.0"));
-	json_t *params = json_pack("{s:s, s:s}", "did", o->did, "caller", o->caller);
+	json_t *params = json_pack("{s:s, s:s}", "did", o->t.did, "caller", o->t.caller);
 	for (int i = 0; params && i < o->nparams; i++) {
 		const char *eq = strchr(o->params[i], '=');
 		char name[128];
@@ -316,12 +302,12 @@ static void call_tick(struct tw_call *c, int64_t now)
 {
 	struct tw_emu *e = c->e;
 	int16_t heard[FRAME];
-	uint64_t end = (e->npcm + FRAME - 1) / FRAME + (uint64_t)e->o.hold_ms / 20;
+	uint64_t end = (e->npcm + FRAME - 1) / FRAME + (uint64_t)e->o.t.hold_ms / 20;
 	uint64_t due = (uint64_t)((now - c->t0_us) / TICK_US);
 
 	/* After stop the server closes; if it does not, Twilio's side does. */
-	if (c->open && c->stop_sent && due > c->ticks + STOP_WAIT_TICKS && c->wsi)
-		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	if (c->open && c->stop_sent && due > c->ticks + STOP_WAIT_TICKS && c->link.wsi)
+		lws_set_timeout(c->link.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	while (c->open && !c->stop_sent && c->ticks <= due) {
 		if (c->ticks >= end) {
 			send_json(c, json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "event", "stop",
@@ -347,104 +333,41 @@ static void finish(struct tw_call *c, const char *outcome)
 		return;
 	c->done = true;
 	c->open = false;
-	c->wsi = NULL;
+	c->link.wsi = NULL;
 	if (!c->outcome)
 		c->outcome = outcome;
 	c->e->finished++;
 	wav_writer_close(&c->rec);
 }
 
-static int sign(const struct tw_opts *o, char *out, size_t len)
+static void on_open(struct tw_link *l)
 {
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
+	struct tw_call *c = lws_container_of(l, struct tw_call, link);
 
-	if (o->signature) {
-		snprintf(out, len, "%s", o->signature);
-		return 0;
-	}
-	if (!o->token)
-		return -1;
-	const char *url = o->sign_url ? o->sign_url : o->url;
-	if (!HMAC(EVP_sha1(), o->token, (int)strlen(o->token), (const unsigned char *)url,
-		  strlen(url), mac, &n))
-		return -1;
-	char *b64 = emu_base64(mac, n);
-	snprintf(out, len, "%s", b64 ? b64 : "");
-	free(b64);
-	return 0;
+	c->open = true;
+	c->t0_us = emu_now_us();
+	send_start(c);
 }
 
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		    size_t len)
+static void on_link_message(struct tw_link *l, const char *text, size_t len)
 {
-	struct tw_call *c = lws_get_opaque_user_data(wsi);
-	(void)user;
-
-	if (!c)
-		return 0;
-	switch (reason) {
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-		char sig[64];
-		unsigned char **p = in, *end = *p + len;
-		if (sign(&c->e->o, sig, sizeof(sig)) == 0 &&
-		    lws_add_http_header_by_name(wsi, (const unsigned char *)"X-Twilio-Signature:",
-						(const unsigned char *)sig, (int)strlen(sig), p, end))
-			return -1;
-		return 0;
-	}
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		c->wsi = wsi;
-		c->open = true;
-		c->t0_us = emu_now_us();
-		send_start(c);
-		return 0;
-	case LWS_CALLBACK_CLIENT_RECEIVE: {
-		char *p = realloc(c->rx, c->rxlen + len + 1);
-		if (!p || c->rxlen + len > RX_MAX)
-			return -1;
-		c->rx = p;
-		memcpy(c->rx + c->rxlen, in, len);
-		c->rxlen += len;
-		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-			on_message(c, c->rx, c->rxlen);
-			c->rxlen = 0;
-		}
-		return 0;
-	}
-	case LWS_CALLBACK_CLIENT_WRITEABLE: {
-		struct ws_msg *m = ws_txq_pop_due(&c->txq, INT64_MAX);
-		if (m && ws_send(wsi, m) < 0)
-			return -1;
-		if (c->txq.head)
-			lws_callback_on_writable(wsi);
-		return 0;
-	}
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		c->http_status = (int)lws_http_client_http_response(wsi);
-		log_info("twilio", NULL, "call %d: refused (%s, HTTP %d)", c->idx,
-			 in ? (const char *)in : "-", c->http_status);
-		finish(c, "refused");
-		return 0;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		finish(c, c->stop_sent ? "completed" : "server_closed");
-		return 0;
-	case LWS_CALLBACK_WSI_DESTROY:
-		finish(c, c->stop_sent ? "completed" : "server_closed");
-		return 0;
-	default:
-		return 0;
-	}
+	on_message(lws_container_of(l, struct tw_call, link), text, len);
 }
 
-static const struct lws_protocols protocols[] = {
-	{ "twilio-emu", callback, 0, 0, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 },
-};
+static void on_end(struct tw_link *l, const char *refused)
+{
+	struct tw_call *c = lws_container_of(l, struct tw_call, link);
+
+	if (refused)
+		log_info("twilio", NULL, "call %d: refused (%s, HTTP %d)", c->idx, refused,
+			 l->http_status);
+	finish(c, refused ? "refused" : c->stop_sent ? "completed" : "server_closed");
+}
+
+static const struct tw_link_ops link_ops = { on_open, on_link_message, on_end };
 
 static void dial(struct tw_emu *e, struct tw_call *c)
 {
-	struct lws_client_connect_info ci;
 	struct emu_rng rng;
 
 	emu_rng_seed(&rng, (uint64_t)c->idx * 7919 + (uint64_t)emu_now_us());
@@ -456,17 +379,8 @@ static void dial(struct tw_emu *e, struct tw_call *c)
 	c->last_voiced_tx_tick = -1;
 	if (c->idx == 0 && e->o.record && wav_writer_open(&c->rec, e->o.record, 8000) < 0)
 		log_warn("twilio", NULL, "cannot record to %s", e->o.record);
-	memset(&ci, 0, sizeof(ci));
-	ci.context = e->ctx;
-	ci.address = e->addr;
-	ci.port = e->port;
-	ci.path = e->path;
-	ci.host = e->host;	/* the URL's, also behind --connect-to, as a proxy passes it */
-	ci.origin = e->host;
-	ci.local_protocol_name = "twilio-emu";
-	ci.opaque_user_data = c;
 	e->started++;
-	if (!lws_client_connect_via_info(&ci) && !c->done)
+	if (tw_connect(e->ctx, &c->link) && !c->done)
 		finish(c, "connect_error");
 }
 
@@ -528,7 +442,7 @@ static void report(const struct tw_emu *e)
 		json_array_append_new(results, json_pack(
 			"{s:i, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:o}",
 			"index", i, "call_sid", c->call_sid, "outcome", out,
-			"http_status", c->http_status, "media_in", (json_int_t)c->media_in,
+			"http_status", c->link.http_status, "media_in", (json_int_t)c->media_in,
 			"bytes_in", (json_int_t)c->bytes_in, "marks_in", (json_int_t)c->marks_in,
 			"marks_echoed", (json_int_t)c->marks_echoed, "clears", (json_int_t)c->clears,
 			"clear_at_ms", clears, "played_s", (double)c->played / 8000.0,
@@ -577,39 +491,30 @@ static void usage(FILE *fp)
 static int parse(int argc, char **argv, struct tw_opts *o)
 {
 	static const struct option lo[] = {
-		{ "url", 1, NULL, 'u' }, { "wav", 1, NULL, 'w' }, { "calls", 1, NULL, 'n' },
-		{ "stagger-ms", 1, NULL, 's' }, { "hold-ms", 1, NULL, 'H' },
-		{ "did", 1, NULL, 'd' }, { "caller", 1, NULL, 'c' }, { "token", 1, NULL, 't' },
-		{ "sign-url", 1, NULL, 'S' }, { "signature", 1, NULL, 'g' },
+		TW_TARGET_OPTIONS,
+		{ "wav", 1, NULL, 'w' }, { "calls", 1, NULL, 'n' }, { "stagger-ms", 1, NULL, 's' },
 		{ "dtmf", 1, NULL, 'D' }, { "record", 1, NULL, 'r' },
-		{ "voice-rms", 1, NULL, 'v' }, { "no-marks", 0, NULL, 'M' }, { "log", 1, NULL, 'l' },
+		{ "voice-rms", 1, NULL, 'v' }, { "no-marks", 0, NULL, 'M' },
 		{ "connect-to", 1, NULL, 'C' }, { "param", 1, NULL, 'P' }, { "call-sid", 1, NULL, 'i' },
 		{ "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *log_path = NULL;
 	int ch;
 
-	*o = (struct tw_opts){ .calls = 1, .hold_ms = 2000, .voice_rms = 300,
-			       .did = "", .caller = "" };
+	*o = (struct tw_opts){ .calls = 1, .voice_rms = 300 };
+	tw_target_init(&o->t);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (tw_target_opt(&o->t, ch, optarg))
+			continue;
 		switch (ch) {
-		case 'u': o->url = optarg; break;
 		case 'w': o->wav = optarg; break;
 		case 'n': o->calls = atoi(optarg); break;
 		case 's': o->stagger_ms = atoi(optarg); break;
-		case 'H': o->hold_ms = atoi(optarg); break;
-		case 'd': o->did = optarg; break;
-		case 'c': o->caller = optarg; break;
-		case 't': o->token = optarg; break;
-		case 'S': o->sign_url = optarg; break;
-		case 'g': o->signature = optarg; break;
 		case 'r': o->record = optarg; break;
 		case 'v': o->voice_rms = atoi(optarg); break;
 		case 'M': o->no_marks = true; break;
-		case 'l': log_path = optarg; break;
-		case 'C': o->connect_to = optarg; break;
+		case 'C': o->t.connect_to = optarg; break;
 		case 'i': o->call_sid = optarg; break;
 		case 'P':
 			if (o->nparams == MAX_PARAMS || !strchr(optarg, '=') || optarg[0] == '=' ||
@@ -627,33 +532,17 @@ static int parse(int argc, char **argv, struct tw_opts *o)
 		default: return -1;
 		}
 	}
-	if (log_open("vagent-emu", log_path, false, LOG_LVL_INFO))
-		return -1;
-	return o->url && o->calls >= 1 && o->calls <= MAX_CALLS && o->stagger_ms >= 0 &&
-	       o->hold_ms >= 0 && optind == argc ? 0 : -1;
+	return tw_target_ok(&o->t) && o->calls >= 1 && o->calls <= MAX_CALLS &&
+	       o->stagger_ms >= 0 && optind == argc ? 0 : -1;
 }
 
 static int setup(struct tw_emu *e)
 {
-	char url[1024], err[256];
-	const char *prot, *addr, *path;
+	char err[256];
 	struct wav w;
 
-	snprintf(url, sizeof(url), "%s", e->o.url);
-	if (lws_parse_uri(url, &prot, &addr, &e->port, &path) ||
-	    (strcmp(prot, "ws") && (strcmp(prot, "wss") || !e->o.connect_to)))
+	if (tw_target_split(&e->o.t))
 		return -EINVAL;
-	snprintf(e->host, sizeof(e->host), "%s", addr);
-	snprintf(e->addr, sizeof(e->addr), "%s", addr);
-	snprintf(e->path, sizeof(e->path), "/%s", path);
-	if (e->o.connect_to) {
-		const char *colon = strrchr(e->o.connect_to, ':');
-		e->port = colon ? atoi(colon + 1) : 0;
-		if (!colon || colon == e->o.connect_to || e->port <= 0 || e->port > 65535)
-			return -EINVAL;
-		snprintf(e->addr, sizeof(e->addr), "%.*s", (int)(colon - e->o.connect_to),
-			 e->o.connect_to);
-	}
 	if (e->o.wav) {
 		if (wav_load(e->o.wav, &w, err, sizeof(err)) < 0 || w.rate != 8000) {
 			fprintf(stderr, "vagent-emu twilio: --wav %s: %s\n", e->o.wav,
@@ -669,13 +558,13 @@ static int setup(struct tw_emu *e)
 	for (int i = 0; i < e->o.calls; i++) {
 		e->calls[i].e = e;
 		e->calls[i].idx = i;
+		e->calls[i].link = (struct tw_link){ .t = &e->o.t, .ops = &link_ops };
 	}
 	return 0;
 }
 
 int emu_twilio_main(int argc, char **argv)
 {
-	struct lws_context_creation_info info;
 	struct tw_emu e;
 
 	for (int i = 1; i < argc; i++)
@@ -688,12 +577,7 @@ int emu_twilio_main(int argc, char **argv)
 	}
 	if (setup(&e) < 0)
 		return 2;
-	lws_set_log_level(LLL_ERR, NULL);
-	memset(&info, 0, sizeof(info));
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = protocols;
-	info.fd_limit_per_thread = (unsigned)(e.o.calls + 16);
-	if (!(e.ctx = lws_create_context(&info))) {
+	if (!(e.ctx = tw_context((unsigned)(e.o.calls + 16)))) {
 		fprintf(stderr, "vagent-emu twilio: cannot create the lws context\n");
 		return 1;
 	}
@@ -713,9 +597,8 @@ int emu_twilio_main(int argc, char **argv)
 			free(it->mark);
 			free(it);
 		}
-		ws_txq_clear(&c->txq);
+		tw_link_free(&c->link);
 		free(c->turn_ms);
-		free(c->rx);
 	}
 	free(e.calls);
 	free(e.pcm);

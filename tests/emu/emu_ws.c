@@ -1,8 +1,10 @@
 /*
  * emu_ws.c - the websocket side of vagent-emu (a provider TEST DOUBLE):
  * one libwebsockets context with a vhost per emulated service (Deepgram,
- * Cartesia) on 127.0.0.1, served by its own thread, plus the plumbing the
- * two protocols share (see emu_ws.h).
+ * Cartesia, ElevenLabs TTS and agent) on 127.0.0.1, served by its own
+ * thread; the one callback of those vhosts, which runs a connection's life
+ * and calls the provider's struct ws_ops; the queue, timers and HTTP
+ * answers they share (see emu_ws.h; emu_ws_conn.c has the rest).
  *
  * Owns: the lws context, its service thread and the synthesis thread the
  * Cartesia emulator feeds. Debian's lws has no libevent loop, so lws runs
@@ -29,6 +31,14 @@
 
 #include <ev.h>
 
+/* A provider on its vhost (the protocol's user pointer). */
+struct ws_vhost {
+	const struct ws_ops *ops;
+	void *srv;
+	struct emu_tts *tts;		/* NULL: no synthesis here */
+	struct ws_conn *live;		/* open connections */
+};
+
 struct emu_ws {
 	struct emu *e;
 	struct lws_context *ctx;
@@ -38,7 +48,7 @@ struct emu_ws {
 	struct xi_server *xi;
 	struct xa_server *xa;
 	struct lws_protocols proto[4][2];	/* per vhost, NULL-terminated */
-	lws_callback_function *cb[4];		/* per vhost: the provider's */
+	struct ws_vhost vh[4];			/* per vhost: the provider's */
 	struct ev_loop *loop;		/* run by the service thread */
 	ev_async stop_w;		/* the main thread's request to stop */
 	ev_timer poke_w;		/* lets lws look at its own timers */
@@ -202,6 +212,87 @@ void ws_timer_at(struct lws *wsi, int64_t due_us)
 	ev_timer_start(w->loop, &t->w);
 }
 
+/* ---- the providers' callback ---- */
+
+/* Synthesis results, each routed to its connection while it is open. */
+static void route_results(struct ws_vhost *v)
+{
+	struct emu_tts_job *j = emu_tts_take(v->tts);
+
+	while (j) {
+		struct emu_tts_job *next = j->next;
+		struct ws_conn *c = v->live;
+
+		while (c && c->serial != j->conn)
+			c = c->next_live;
+		if (c)
+			v->ops->result(c, j);
+		emu_tts_job_free(j);
+		j = next;
+	}
+}
+
+static void conn_open(struct ws_vhost *v, struct lws *wsi, struct ws_conn *c)
+{
+	v->ops->open(v->srv, wsi, c);	/* clears c, sets its serial and fault */
+	c->open = true;
+	c->next_live = v->live;
+	v->live = c;
+	if (ws_fault_closes(&c->ft))
+		lws_callback_on_writable(wsi);
+}
+
+static void conn_closed(struct ws_vhost *v, struct ws_conn *c)
+{
+	for (struct ws_conn **pp = &v->live; *pp; pp = &(*pp)->next_live) {
+		if (*pp == c) {
+			*pp = c->next_live;
+			break;
+		}
+	}
+	v->ops->closed(c);
+	ws_rx_free(&c->rx);
+	c->open = false;
+}
+
+static int provider_cb(struct ws_vhost *v, struct lws *wsi, enum lws_callback_reasons reason,
+		       struct ws_conn *c, void *in, size_t len)
+{
+	bool hearing = c && c->open && !c->close_sent;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return v->ops->upgrade(v->srv, wsi);
+	case LWS_CALLBACK_ADD_HEADERS:
+		return v->ops->add_headers ? v->ops->add_headers(v->srv, wsi, in) : 0;
+	case LWS_CALLBACK_HTTP:
+		return v->ops->http(v->srv, wsi, in ? (const char *)in : "");
+	case LWS_CALLBACK_ESTABLISHED:
+		conn_open(v, wsi, c);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		if (hearing)
+			v->ops->receive(c, in, len);
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return c && c->open ? v->ops->writeable(c) : 0;
+	case LWS_CALLBACK_TIMER:
+		if (hearing)
+			v->ops->timer(c);
+		return 0;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (v->tts && v->ops->result)
+			route_results(v);
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+		if (c && c->open)
+			conn_closed(v, c);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 /*
  * Every websocket vhost's callback: the provider's (proto->user), then
  * the connection's timer is freed when lws lets go of the wsi.
@@ -210,8 +301,7 @@ static int ws_dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *
 		       void *in, size_t len)
 {
 	const struct lws_protocols *p = lws_get_protocol(wsi);
-	lws_callback_function *const *cb = p ? p->user : NULL;
-	int rc = cb ? (*cb)(wsi, reason, user, in, len) : 0;
+	int rc = p && p->user ? provider_cb(p->user, wsi, reason, user, in, len) : 0;
 
 	if (reason == LWS_CALLBACK_CLOSED || reason == LWS_CALLBACK_CLOSED_HTTP ||
 	    reason == LWS_CALLBACK_WSI_DESTROY)
@@ -380,22 +470,24 @@ static void on_stop(struct ev_loop *loop, ev_async *a, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-static int add_vhost(struct emu_ws *w, int idx, const char *name, int port, void *user,
-		     lws_callback_function *cb, size_t pss, char *err, size_t errlen)
+static int add_vhost(struct emu_ws *w, int idx, const struct ws_ops *ops, void *srv, int port,
+		     char *err, size_t errlen)
 {
 	struct lws_context_creation_info info;
+	struct ws_vhost *v = &w->vh[idx];
 
-	w->cb[idx] = cb;
-	w->proto[idx][0] = (struct lws_protocols){ name, ws_dispatch, pss, 65536, 0, &w->cb[idx], 0 };
+	*v = (struct ws_vhost){ .ops = ops, .srv = srv, .tts = ops->result ? w->tts : NULL };
+	w->proto[idx][0] = (struct lws_protocols){ ops->name, ws_dispatch, ops->pss_size, 65536,
+						   0, v, 0 };
 	memset(&info, 0, sizeof(info));
 	info.port = port;
 	info.iface = "127.0.0.1";
 	info.protocols = w->proto[idx];
-	info.vhost_name = name;
-	info.user = user;
+	info.vhost_name = ops->name;
+	info.user = srv;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
 	if (!lws_create_vhost(w->ctx, &info)) {
-		snprintf(err, errlen, "%s emulator: cannot listen on 127.0.0.1:%d", name, port);
+		snprintf(err, errlen, "%s emulator: cannot listen on 127.0.0.1:%d", ops->name, port);
 		return -EADDRINUSE;
 	}
 	return 0;
@@ -409,8 +501,7 @@ static int create_servers(struct emu_ws *w, char *err, size_t errlen)
 	if (e->opt.port[EMU_DG]) {
 		rc = dg_server_new(e, &w->dg);
 		if (!rc)
-			rc = add_vhost(w, 0, "deepgram", e->opt.port[EMU_DG], w->dg, dg_callback,
-				       dg_pss_size(), err, errlen);
+			rc = add_vhost(w, 0, &dg_ws_ops, w->dg, e->opt.port[EMU_DG], err, errlen);
 		if (rc)
 			return rc;
 	}
@@ -419,8 +510,7 @@ static int create_servers(struct emu_ws *w, char *err, size_t errlen)
 		if (!rc)
 			rc = cart_server_new(e, w->tts, &w->cart);
 		if (!rc)
-			rc = add_vhost(w, 1, "cartesia", e->opt.port[EMU_CART], w->cart, cart_callback,
-				       cart_pss_size(), err, errlen);
+			rc = add_vhost(w, 1, &cart_ws_ops, w->cart, e->opt.port[EMU_CART], err, errlen);
 		if (rc)
 			return rc;
 	}
@@ -434,16 +524,14 @@ static int create_servers(struct emu_ws *w, char *err, size_t errlen)
 		if (!rc)
 			rc = xi_server_new(e, w->tts, &w->xi);
 		if (!rc)
-			rc = add_vhost(w, 2, "elevenlabs", e->opt.port[EMU_XI], w->xi, xi_callback,
-				       xi_pss_size(), err, errlen);
+			rc = add_vhost(w, 2, &xi_ws_ops, w->xi, e->opt.port[EMU_XI], err, errlen);
 		if (rc)
 			return rc;
 	}
 	if (e->opt.xi_agent_port) {
 		rc = xa_server_new(e, &w->xa, err, errlen);
 		if (!rc)
-			rc = add_vhost(w, 3, "xi-agent", e->opt.xi_agent_port, w->xa, xa_callback,
-				       xa_pss_size(), err, errlen);
+			rc = add_vhost(w, 3, &xa_ws_ops, w->xa, e->opt.xi_agent_port, err, errlen);
 		if (rc)
 			return rc;
 	}

@@ -1,11 +1,15 @@
 /*
- * emu_ws.h - websocket plumbing shared by vagent-emu's Deepgram and
- * Cartesia TEST DOUBLES (libwebsockets, one service thread).
+ * emu_ws.h - websocket plumbing shared by vagent-emu's TEST DOUBLES
+ * (libwebsockets; the servers on one service thread).
  *
  * Owns: the outgoing message queue of a connection (ordered, each message
  * with a due time), HTTP answers on the websocket ports (refused upgrades,
- * the /emu/ inspection endpoints), query and header access, timers.
- * Only the protocol lives in emu_deepgram.c / emu_cartesia.c.
+ * the /emu/ inspection endpoints), query and header access, timers, and
+ * the lws callback of every provider's vhost: a connection's life (struct
+ * ws_conn), its fragments, its injected fault, synthesis results routed
+ * to it. Only the protocol lives in emu_deepgram.c, emu_cartesia.c,
+ * emu_xi_tts.c and emu_xi_agent.c (struct ws_ops); the Twilio clients
+ * use the queue and the fragments too.
  * Never: called from any thread but the lws service thread.
  * Fails: allocation failures return -ENOMEM; a failed write returns -EIO
  * and the caller closes that connection.
@@ -72,36 +76,104 @@ int ws_header(struct lws *wsi, const char *name, char *buf, size_t len);
 /* Arms the connection's timer for monotonic time due_us (INT64_MAX: off). */
 void ws_timer_at(struct lws *wsi, int64_t due_us);
 
-/* ---- the two websocket providers ---- */
+/* ---- what every websocket provider's connection shares ---- */
+
+/* A message arriving in fragments. */
+struct ws_rx {
+	char *p;			/* NUL-terminated once whole */
+	size_t len;
+	bool whole;			/* the next fragment starts a new message */
+};
+
+/*
+ * Appends a fragment: 1 the message is whole (final), 0 more to come,
+ * -ENOMEM, or -E2BIG past max bytes (0: no limit).
+ */
+int ws_rx_take(struct ws_rx *r, const void *in, size_t len, bool final, size_t max);
+void ws_rx_free(struct ws_rx *r);
+
+/* A connection's injected fault (emu_fault_for) and how far it has got. */
+struct ws_fault {
+	struct emu_fault f;
+	unsigned sent;			/* messages written */
+	bool junk_sent;			/* the malformed message went */
+};
+
+/* FAULT_CLOSE has been reached: close now. */
+bool ws_fault_closes(const struct ws_fault *ft);
+
+/*
+ * Before the queue's next message: 1 send it; 0 the fault took this turn
+ * (stall: the queue is dropped; malformed: junk went as one text frame
+ * and another turn is asked for); -1 the write failed.
+ */
+int ws_fault_gate(struct ws_fault *ft, struct lws *wsi, struct ws_txq *q, const char *junk);
+
+/*
+ * The first member of every provider's per-session data. The provider's
+ * open sets serial and ft (a fault closing at once gets its turn); rx is
+ * freed once closed.
+ */
+struct ws_conn {
+	struct ws_conn *next_live;	/* the vhost's open connections */
+	uint64_t serial;		/* synthesis results carry it */
+	bool open;			/* ESTABLISHED came, CLOSED not yet */
+	bool close_sent;		/* our close frame went: nothing more to send or hear */
+	struct ws_fault ft;
+	struct ws_rx rx;
+};
+
+/*
+ * A provider on its vhost, called by emu_ws.c's one lws callback. srv is
+ * the provider's server, conn its per-session data (struct ws_conn first).
+ * receive and timer run only while open and before our close; writeable
+ * and closed only while open. upgrade: 0 accepts, 1 refused (answered).
+ */
+struct ws_ops {
+	const char *name;		/* the vhost's and the protocol's */
+	size_t pss_size;
+	int (*upgrade)(void *srv, struct lws *wsi);
+	int (*http)(void *srv, struct lws *wsi, const char *path);
+	int (*add_headers)(void *srv, struct lws *wsi, struct lws_process_html_args *a);
+	void (*open)(void *srv, struct lws *wsi, void *conn);
+	void (*receive)(void *conn, const void *in, size_t len);
+	int (*writeable)(void *conn);
+	void (*timer)(void *conn);
+	void (*result)(void *conn, struct emu_tts_job *job);	/* on its conn; freed after */
+	void (*closed)(void *conn);
+};
+
+/* Sends our close frame once (the queue is dropped); returns -1 for lws. */
+int ws_close(struct ws_conn *c, struct lws *wsi, struct ws_txq *q, int code, const char *reason);
+
+/* The query as [[name, value], ...], leaving out the names in hide (NULL-ended). */
+json_t *ws_query_json(struct lws *wsi, const char *const *hide);
+
+/* Records conn's open: {"conn", "event":"open", "path", "query" (less hide)}. */
+void ws_rec_open(struct emu_rec *rec, struct lws *wsi, uint64_t conn, const char *const *hide);
+
+/* ---- the websocket providers ---- */
 
 struct dg_server;
 int dg_server_new(struct emu *e, struct dg_server **out);
 void dg_server_free(struct dg_server *s);
-size_t dg_pss_size(void);
-int dg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-		void *in, size_t len);
+extern const struct ws_ops dg_ws_ops;
 
 struct cart_server;
 int cart_server_new(struct emu *e, struct emu_tts *tts, struct cart_server **out);
 void cart_server_free(struct cart_server *s);
-size_t cart_pss_size(void);
-int cart_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-		  void *in, size_t len);
+extern const struct ws_ops cart_ws_ops;
 
 /* ElevenLabs TTS stream-input / multi-stream-input (emu_xi_tts.c). */
 struct xi_server;
 int xi_server_new(struct emu *e, struct emu_tts *tts, struct xi_server **out);
 void xi_server_free(struct xi_server *s);
-size_t xi_pss_size(void);
-int xi_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-		void *in, size_t len);
+extern const struct ws_ops xi_ws_ops;
 
 /* An ElevenLabs agent's conversation websocket (emu_xi_agent.c). */
 struct xa_server;
 int xa_server_new(struct emu *e, struct xa_server **out, char *err, size_t errlen);
 void xa_server_free(struct xa_server *s);
-size_t xa_pss_size(void);
-int xa_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-		void *in, size_t len);
+extern const struct ws_ops xa_ws_ops;
 
 #endif

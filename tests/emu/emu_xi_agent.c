@@ -62,11 +62,12 @@ struct xa_server {
 };
 
 struct xa_conn {
+	struct ws_conn ws;		/* first: emu_ws.c's view */
 	struct xa_server *srv;
 	struct lws *wsi;
 	struct ws_txq q;
 	json_t *report;			/* borrowed from srv->convs */
-	bool inited, close_sent, broken;
+	bool inited, broken;
 	bool in_ulaw, out_ulaw;
 	int in_rate, out_rate;
 	int64_t next_id, last_audio_id;
@@ -81,8 +82,6 @@ struct xa_conn {
 	int win_n, win_len;
 	int voiced_ms, quiet_ms;
 	bool in_utt;
-	char *text;
-	size_t text_len;
 };
 
 static json_t *turn_at(const struct xa_server *s, size_t i)
@@ -412,8 +411,10 @@ static int signed_url(struct xa_server *s, struct lws *wsi)
 	return rc || lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-static int on_http(struct xa_server *s, struct lws *wsi, const char *path)
+static int on_http(void *srv, struct lws *wsi, const char *path)
 {
+	struct xa_server *s = srv;
+
 	if (!strcmp(path, "/v1/convai/conversation/get-signed-url"))
 		return signed_url(s, wsi);
 	if (strcmp(path, "/emu/state"))
@@ -436,8 +437,9 @@ static bool sig_known(struct xa_server *s, const char *sig)
 }
 
 /* Only signed conversations when a key is required (a private agent). */
-static int on_upgrade(struct xa_server *s, struct lws *wsi)
+static int on_upgrade(void *srv, struct lws *wsi)
 {
+	struct xa_server *s = srv;
 	char path[256], name[64], val[256], agent[128] = "", sig[64] = "";
 
 	ws_path(wsi, path, sizeof(path));
@@ -456,8 +458,10 @@ static int on_upgrade(struct xa_server *s, struct lws *wsi)
 	return 0;
 }
 
-static void on_open(struct xa_server *s, struct lws *wsi, struct xa_conn *c)
+static void on_open(void *srv, struct lws *wsi, void *conn)
 {
+	struct xa_server *s = srv;
+	struct xa_conn *c = conn;
 	char name[64], val[256], agent[128] = "";
 	json_t *sc = s->script;
 
@@ -480,19 +484,17 @@ static void on_open(struct xa_server *s, struct lws *wsi, struct xa_conn *c)
 	json_array_append_new(s->convs, c->report);
 }
 
-static int on_writeable(struct xa_conn *c)
+static int on_writeable(void *conn)
 {
+	struct xa_conn *c = conn;
 	struct ws_msg *m;
 
-	if (c->close_sent)
+	if (c->ws.close_sent)
 		return 0;
 	if (c->broken || c->close_at_us <= emu_now_us()) {
-		c->close_sent = true;
 		json_object_set_new(c->report, "closed_by", json_string("agent"));
-		ws_txq_clear(&c->q);
-		lws_close_reason(c->wsi, c->broken ? LWS_CLOSE_STATUS_UNEXPECTED_CONDITION :
-				 LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"", 0);
-		return -1;
+		return ws_close(&c->ws, c->wsi, &c->q, c->broken ? LWS_CLOSE_STATUS_UNEXPECTED_CONDITION :
+				LWS_CLOSE_STATUS_NORMAL, "");
 	}
 	m = ws_txq_pop_due(&c->q, emu_now_us());
 	if (m && ws_send(c->wsi, m))
@@ -501,75 +503,38 @@ static int on_writeable(struct xa_conn *c)
 	return 0;
 }
 
-static void on_receive(struct xa_conn *c, const void *in, size_t len)
+/* A binary message is put together, then dropped: audio comes as JSON. */
+static void on_receive(void *conn, const void *in, size_t len)
 {
-	char *t = realloc(c->text, c->text_len + len + 1);
+	struct xa_conn *c = conn;
+	int rc = ws_rx_take(&c->ws.rx, in, len, lws_is_final_fragment(c->wsi), 0);
 
-	if (!t) {
+	if (rc < 0)
 		c->broken = true;
-		return;
-	}
-	c->text = t;
-	memcpy(c->text + c->text_len, in, len);
-	c->text_len += len;
-	if (!lws_is_final_fragment(c->wsi))
-		return;
-	c->text[c->text_len] = '\0';
-	if (!lws_frame_is_binary(c->wsi))
-		on_message(c, c->text, c->text_len);
-	c->text_len = 0;
+	else if (rc > 0 && !lws_frame_is_binary(c->wsi))
+		on_message(c, c->ws.rx.p, c->ws.rx.len);
+	kick(c);
 }
 
-static void on_closed(struct xa_conn *c)
+static void on_closed(void *conn)
 {
-	if (!c->srv)
-		return;
+	struct xa_conn *c = conn;
+
 	if (json_is_null(json_object_get(c->report, "closed_by")))
 		json_object_set_new(c->report, "closed_by", json_string("client"));
 	ws_txq_clear(&c->q);
-	free(c->text);
-	c->text = NULL;
-	c->srv = NULL;
 }
 
-int xa_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		size_t len)
+static void on_timer(void *conn)
 {
-	struct xa_conn *c = user;
-
-	switch (reason) {
-	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return on_upgrade(lws_vhost_user(lws_get_vhost(wsi)), wsi);
-	case LWS_CALLBACK_HTTP:
-		return on_http(lws_vhost_user(lws_get_vhost(wsi)), wsi, in ? (const char *)in : "");
-	case LWS_CALLBACK_ESTABLISHED:
-		on_open(lws_vhost_user(lws_get_vhost(wsi)), wsi, c);
-		return 0;
-	case LWS_CALLBACK_RECEIVE:
-		if (c && c->srv && !c->close_sent) {
-			on_receive(c, in, len);
-			kick(c);
-		}
-		return 0;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return c && c->srv ? on_writeable(c) : 0;
-	case LWS_CALLBACK_TIMER:
-		if (c && c->srv && !c->close_sent)
-			kick(c);
-		return 0;
-	case LWS_CALLBACK_CLOSED:
-		if (c)
-			on_closed(c);
-		return 0;
-	default:
-		return 0;
-	}
+	kick(conn);
 }
 
-size_t xa_pss_size(void)
-{
-	return sizeof(struct xa_conn);
-}
+const struct ws_ops xa_ws_ops = {
+	.name = "xi-agent", .pss_size = sizeof(struct xa_conn),
+	.upgrade = on_upgrade, .http = on_http, .open = on_open, .receive = on_receive,
+	.writeable = on_writeable, .timer = on_timer, .closed = on_closed,
+};
 
 int xa_server_new(struct emu *e, struct xa_server **out, char *err, size_t errlen)
 {

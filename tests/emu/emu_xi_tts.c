@@ -84,25 +84,19 @@ struct xi_server {
 	uint64_t serial, ctx_serial;
 	struct emu_fault next_fault;
 	struct xi_up next_up;
-	struct xi_conn *live;
 	struct emu_rec rec;
 };
 
 struct xi_conn {
+	struct ws_conn ws;		/* first: emu_ws.c's view */
 	struct xi_server *srv;
-	struct xi_conn *next_live;
 	struct lws *wsi;
-	uint64_t serial;
-	struct emu_fault fault;
 	struct xi_up up;
 	unsigned received;
-	char *rx;
-	size_t rx_len;
 	struct xi_ctx *ctxs;
 	struct ws_txq q;
-	unsigned sent;
 	int64_t last_input_us;
-	bool malformed_sent, broken, close_sent;
+	bool broken;
 	int close_code;			/* close once the queue is out; 0: no */
 	char close_reason[64];
 };
@@ -126,11 +120,6 @@ void xi_server_free(struct xi_server *s)
 		return;
 	emu_rec_clear(&s->rec);
 	free(s);
-}
-
-size_t xi_pss_size(void)
-{
-	return sizeof(struct xi_conn);
 }
 
 /* ---- upgrade ---- */
@@ -191,8 +180,9 @@ static const char *check_query(struct lws *wsi, struct xi_up *up)
 	return NULL;
 }
 
-static int on_upgrade(struct xi_server *s, struct lws *wsi)
+static int on_upgrade(void *srv, struct lws *wsi)
 {
+	struct xi_server *s = srv;
 	const char *key = s->e->opt.key[EMU_XI], *why;
 	char path[256], v[512];
 	struct xi_up up = { 0 };
@@ -324,7 +314,7 @@ static int generate(struct xi_conn *c, struct xi_ctx *x, size_t n)
 		if (!x->gen_us)
 			x->gen_us = emu_now_us();
 		x->gens++;
-		job->conn = c->serial;
+		job->conn = c->ws.serial;
 		job->ctx = x->serial;
 		job->seq = p->seq;
 		job->rate = c->up.rate;
@@ -361,7 +351,7 @@ static int ctx_text(struct xi_conn *c, struct xi_ctx *x, const char *t, bool flu
 	return 0;
 }
 
-static void xi_result(struct xi_conn *c, struct emu_tts_job *job)
+static void ctx_result(struct xi_conn *c, struct emu_tts_job *job)
 {
 	for (struct xi_ctx *x = c->ctxs; x; x = x->next) {
 		if (x->serial != job->ctx)
@@ -496,7 +486,7 @@ static void kick(struct xi_conn *c)
 {
 	int64_t now = emu_now_us(), wake = INT64_MAX;
 
-	if (c->close_sent)
+	if (c->ws.close_sent)
 		return;
 	for (struct xi_ctx *x = c->ctxs; x && !c->broken && !c->close_code; x = x->next) {
 		int64_t w = pump(c, x, now);
@@ -596,7 +586,7 @@ static void on_message(struct xi_conn *c, const char *s, size_t len)
 	json_t *j = json_loadb(s, len, 0, NULL);
 	json_t *id = json_object_get(j, "context_id");
 
-	emu_rec_add(&c->srv->rec, json_pack("{s:i, s:O?, s:s%}", "conn", (int)c->serial,
+	emu_rec_add(&c->srv->rec, json_pack("{s:i, s:O?, s:s%}", "conn", (int)c->ws.serial,
 					    "message", j, "raw", s, len));
 	c->last_input_us = emu_now_us();
 	if (!json_is_object(j) || (id && !json_is_string(id))) {
@@ -621,15 +611,6 @@ static void on_message(struct xi_conn *c, const char *s, size_t len)
 
 /* ---- sending ---- */
 
-static int do_close(struct xi_conn *c, int code, const char *reason)
-{
-	c->close_sent = true;
-	ws_txq_clear(&c->q);
-	lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason,
-			 strlen(reason));
-	return -1;
-}
-
 /* Contexts still generating before a close_socket may close it. */
 static bool all_final(const struct xi_conn *c)
 {
@@ -639,97 +620,62 @@ static bool all_final(const struct xi_conn *c)
 	return true;
 }
 
-static int on_writeable(struct xi_conn *c)
+static int on_writeable(void *conn)
 {
-	static const char junk[] = "{\"audio\":\"AAAA";
-	const struct emu_fault *f = &c->fault;
+	struct xi_conn *c = conn;
+	int rc;
 
-	if (c->close_sent)
+	if (c->ws.close_sent)
 		return 0;
 	if (c->broken)
-		return do_close(c, 1011, "internal error");
-	if (f->kind == FAULT_CLOSE && c->sent >= (unsigned)f->n)
-		return do_close(c, 1011, "vagent-emu fault: close");
+		return ws_close(&c->ws, c->wsi, &c->q, 1011, "internal error");
+	if (ws_fault_closes(&c->ws.ft))
+		return ws_close(&c->ws, c->wsi, &c->q, 1011, "vagent-emu fault: close");
 	if (!c->q.head) {
 		if (c->close_code && (c->close_code != 1000 || all_final(c)))
-			return do_close(c, c->close_code, c->close_reason);
+			return ws_close(&c->ws, c->wsi, &c->q, c->close_code, c->close_reason);
 		return 0;
 	}
-	if (f->kind == FAULT_STALL && c->sent >= (unsigned)f->n) {
-		ws_txq_clear(&c->q);
-		return 0;
-	}
-	if (f->kind == FAULT_MALFORMED && c->sent >= (unsigned)f->n && !c->malformed_sent) {
-		c->malformed_sent = true;
-		lws_callback_on_writable(c->wsi);
-		return ws_send_text(c->wsi, junk) ? -1 : 0;
-	}
+	rc = ws_fault_gate(&c->ws.ft, c->wsi, &c->q, "{\"audio\":\"AAAA");
+	if (rc <= 0)
+		return rc;
 	if (ws_send(c->wsi, ws_txq_pop_due(&c->q, INT64_MAX)))
 		return -1;
-	c->sent++;
+	c->ws.ft.sent++;
 	lws_callback_on_writable(c->wsi);	/* more, or the close behind them */
 	return 0;
 }
 
-/* Synthesis results, routed to their connection and context. */
-static void on_results(struct xi_server *s)
+/* A synthesis result, routed to its context. */
+static void on_result(void *conn, struct emu_tts_job *j)
 {
-	struct emu_tts_job *j = s->tts ? emu_tts_take(s->tts) : NULL;
-
-	while (j) {
-		struct emu_tts_job *next = j->next;
-		struct xi_conn *c = s->live;
-
-		while (c && c->serial != j->conn)
-			c = c->next_live;
-		if (c) {
-			xi_result(c, j);
-			kick(c);
-		}
-		emu_tts_job_free(j);
-		j = next;
-	}
+	ctx_result(conn, j);
+	kick(conn);
 }
 
 /* ---- connection life ---- */
 
-static void on_open(struct xi_server *s, struct lws *wsi, struct xi_conn *c)
+static void on_open(void *srv, struct lws *wsi, void *conn)
 {
-	char path[256], name[64], val[512];
-	json_t *q = json_array();
+	static const char *const hide[] = { "authorization", NULL };
+	struct xi_server *s = srv;
+	struct xi_conn *c = conn;
 
 	memset(c, 0, sizeof(*c));
 	c->srv = s;
 	c->wsi = wsi;
-	c->serial = s->serial++;
-	c->fault = s->next_fault;
+	c->ws.serial = s->serial++;
+	c->ws.ft.f = s->next_fault;
 	c->up = s->next_up;
 	c->last_input_us = emu_now_us();
-	c->next_live = s->live;
-	s->live = c;
-	ws_path(wsi, path, sizeof(path));
-	for (int i = 0; q && !ws_query(wsi, i, name, sizeof(name), val, sizeof(val)); i++)
-		if (strcmp(name, "authorization"))
-			json_array_append_new(q, json_pack("[s,s]", name, val));
-	emu_rec_add(&s->rec, json_pack("{s:i, s:s, s:s, s:o*}", "conn", (int)c->serial,
-				       "event", "open", "path", path, "query", q));
-	if (c->fault.kind == FAULT_CLOSE && c->fault.n == 0)
-		lws_callback_on_writable(wsi);
+	ws_rec_open(&s->rec, wsi, c->ws.serial, hide);
 	kick(c);
 }
 
-static void on_closed(struct xi_conn *c)
+static void on_closed(void *conn)
 {
-	struct xi_server *s = c->srv;
+	struct xi_conn *c = conn;
 
-	if (!s)
-		return;
-	for (struct xi_conn **pp = &s->live; *pp; pp = &(*pp)->next_live) {
-		if (*pp == c) {
-			*pp = c->next_live;
-			break;
-		}
-	}
 	while (c->ctxs) {
 		struct xi_ctx *x = c->ctxs;
 
@@ -737,72 +683,40 @@ static void on_closed(struct xi_conn *c)
 		ctx_free(x);
 	}
 	ws_txq_clear(&c->q);
-	free(c->rx);
-	c->rx = NULL;
-	c->srv = NULL;
 }
 
-static void on_receive(struct xi_conn *c, const void *in, size_t len)
+static void on_receive(void *conn, const void *in, size_t len)
 {
-	char *t;
+	struct xi_conn *c = conn;
+	int rc;
 
 	if (lws_frame_is_binary(c->wsi)) {
 		fail(c, "invalid_input_message", "Binary messages are not supported.");
 		kick(c);
 		return;
 	}
-	if (!(t = realloc(c->rx, c->rx_len + len + 1))) {
+	rc = ws_rx_take(&c->ws.rx, in, len, lws_is_final_fragment(c->wsi), 0);
+	if (rc < 0)
 		c->broken = true;
-		kick(c);
+	if (rc == 0)
 		return;
-	}
-	c->rx = t;
-	memcpy(c->rx + c->rx_len, in, len);
-	c->rx_len += len;
-	if (!lws_is_final_fragment(c->wsi))
-		return;
-	c->rx[c->rx_len] = '\0';
-	if (!c->close_code)
-		on_message(c, c->rx, c->rx_len);
-	c->rx_len = 0;
+	if (rc > 0 && !c->close_code)
+		on_message(c, c->ws.rx.p, c->ws.rx.len);
 	kick(c);
 }
 
-int xi_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		size_t len)
+static void on_timer(void *conn)
 {
-	struct xi_conn *c = user;
-	struct xi_server *s;
-
-	switch (reason) {
-	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return on_upgrade(lws_vhost_user(lws_get_vhost(wsi)), wsi);
-	case LWS_CALLBACK_HTTP:
-		s = lws_vhost_user(lws_get_vhost(wsi));
-		return ws_http_inspect(wsi, in ? (const char *)in : "", &s->rec);
-	case LWS_CALLBACK_ESTABLISHED:
-		on_open(lws_vhost_user(lws_get_vhost(wsi)), wsi, c);
-		return 0;
-	case LWS_CALLBACK_RECEIVE:
-		if (c && c->srv && !c->close_sent)
-			on_receive(c, in, len);
-		return 0;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return c && c->srv ? on_writeable(c) : 0;
-	case LWS_CALLBACK_TIMER:
-		if (c && c->srv && !c->close_sent)
-			kick(c);
-		return 0;
-	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		s = lws_vhost_user(lws_get_vhost(wsi));
-		if (s)
-			on_results(s);
-		return 0;
-	case LWS_CALLBACK_CLOSED:
-		if (c)
-			on_closed(c);
-		return 0;
-	default:
-		return 0;
-	}
+	kick(conn);
 }
+
+static int on_http(void *srv, struct lws *wsi, const char *path)
+{
+	return ws_http_inspect(wsi, path, &((struct xi_server *)srv)->rec);
+}
+
+const struct ws_ops xi_ws_ops = {
+	.name = "elevenlabs", .pss_size = sizeof(struct xi_conn),
+	.upgrade = on_upgrade, .http = on_http, .open = on_open, .receive = on_receive,
+	.writeable = on_writeable, .timer = on_timer, .result = on_result, .closed = on_closed,
+};
