@@ -95,7 +95,7 @@ class XiAgent:
     KEY = "xi-test-key-0123456789"
 
     def __init__(self, path, script, key=KEY):
-        self.dir = str(path)
+        self.dir, self.key = str(path), key
         self.port = free_port()
         args = ["--script", script_file(path, "empty.json"), "--xi-agent", self.port,
                 "--xi-agent-script", script_file(path, "xi_script.json", script),
@@ -107,7 +107,7 @@ class XiAgent:
     def settings(self):
         """vagentd's [elevenlabs] section for this agent, its key in a file."""
         return {"url": "http://127.0.0.1:%d" % self.port,
-                "api_key_file": secret(self.dir, "xi.key", self.KEY, 0o640),
+                "api_key_file": secret(self.dir, "xi.key", self.key, 0o640),
                 "agent_id": "agent_vagent_test"}
 
     def state(self):
