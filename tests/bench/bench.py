@@ -315,7 +315,7 @@ def engine_settings(tmp, stack, emus, twilio=False):
 def cloud_settings(tmp, emus):
     """The elevenlabs engine bridging every call to the agent emulator, with
     a signed URL per call as for a private agent."""
-    from test_cloud_stack import XiAgent
+    from agent_harness import XiAgent
     d_emu = os.path.join(tmp, "emu")
     os.makedirs(d_emu, exist_ok=True)
     emus["xi_agent"] = XiAgent(d_emu, json.load(open(bench_path("bench_cloud_script.json"))),

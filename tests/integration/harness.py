@@ -372,6 +372,16 @@ class MariaDB:
                        "connect_timeout": "5"}}
 
 
+def secret(directory, name, value, mode=0o600):
+    """Writes value to directory/name as a key file (one line, mode);
+    returns its path."""
+    p = os.path.join(str(directory), name)
+    with open(p, "w") as f:
+        f.write(value + "\n")
+    os.chmod(p, mode)
+    return p
+
+
 def write_settings(path, settings):
     """Writes {section: {key: value}} as an ini file."""
     lines = []

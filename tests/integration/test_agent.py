@@ -11,31 +11,16 @@ import zoneinfo
 
 import pytest
 
-from agent_harness import Emulators, agent_daemon, caller_wav, context_file, speech
-from api_harness import seed_dids
+from agent_harness import BOOKING_ARGS, LONG, LocalStacks, caller_wav, context_file, speech
 from harness import free_port, read_wav, run_caller, wait_for
-
-BOOKING_ARGS = {"customer_name": "Ahmed Lekan", "postcode": "e5 9es",
-                "address": "42 Amhurst Road",
-                "problem_description": "Leaking pipe under the kitchen sink"}
 
 
 @pytest.fixture
 def stack(daemon_factory, db, tmp_path):
-    """Returns make(script, faults=None, **emu_opts) -> (daemon, emulators)."""
-    seed_dids(db)
-    made = []
-
-    def make(script, faults=None, sections=None, **opts):
-        e = Emulators(tmp_path, script, faults, **opts)
-        made.append(e)
-        d = agent_daemon(daemon_factory, db, tmp_path, e, **(sections or {}))
-        d.db = db
-        return d, e
-
-    yield make
-    for e in made:
-        e.stop()
+    """Returns make(script, faults=None, sections=None, **emu_opts) -> (daemon, emulators)."""
+    stacks = LocalStacks(daemon_factory, db, tmp_path)
+    yield stacks.make
+    stacks.stop()
 
 
 def place_call(d, tmp_path, parts, uid="5e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", extra=2,
@@ -117,11 +102,6 @@ def voiced(samples, rate=8000):
     """Seconds of non-silent 20 ms frames in 16-bit mono samples (bytes)."""
     n = rate // 50 * 2
     return sum(1 for i in range(0, len(samples) - n + 1, n) if any(samples[i:i + n])) / 50
-
-
-LONG = ("Well, our prices depend on the job, but there is a callout fee of forty eight "
-        "pounds, and after that the plumber looks at the problem and gives you a fixed "
-        "price before any work starts, so there are never any surprises on the bill.")
 
 
 def test_barge_in_stops_the_agent_and_keeps_only_what_was_heard(stack, tmp_path):

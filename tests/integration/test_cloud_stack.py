@@ -9,13 +9,10 @@ import subprocess
 
 import pytest
 
-from agent_harness import EMU, caller_wav, context_file
-from api_harness import api_daemon, seed_dids
-from harness import VAGENTD, free_port, read_wav, run_caller, wait_for
-import urllib.request
+from agent_harness import CloudStacks, caller_wav, context_file
+from harness import VAGENTD, read_wav, run_caller, wait_for
 
 DID, CLI = "442039962952", "447963155448"
-XI_KEY = "xi-test-key-0123456789"
 BOOKING_ARGS = {"customer_name": "Ahmed Lekan", "postcode": "e5 9es",
                 "address": "42 Amhurst Road",
                 "problem_description": "Leaking pipe under the kitchen sink",
@@ -23,64 +20,27 @@ BOOKING_ARGS = {"customer_name": "Ahmed Lekan", "postcode": "e5 9es",
                 "customer_phone": "01234", "callout_fee": 1, "trade_type": "drainage"}
 
 
-class XiAgent:
-    """vagent-emu serving one ElevenLabs agent (websocket and signed URL)."""
-
-    def __init__(self, path, script, key=XI_KEY):
-        self.port = free_port()
-        sp = os.path.join(str(path), "xi_script.json")
-        with open(sp, "w") as f:
-            json.dump(script, f)
-        args = [EMU, "--script", os.path.join(str(path), "empty.json"), "--xi-agent",
-                str(self.port), "--xi-agent-script", sp, "--log",
-                os.path.join(str(path), "emu.log")]
-        with open(args[2], "w") as f:
-            f.write("{}")
-        if key:
-            args += ["--key-xi-agent", key]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        line = self.proc.stdout.readline()
-        assert "ready" in line, "vagent-emu did not start: %s" % line
-
-    def state(self):
-        with urllib.request.urlopen("http://127.0.0.1:%d/emu/state" % self.port,
-                                    timeout=5) as r:
-            return json.load(r)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+def booking_script(fmt):
+    """The agent's script for a booking call, its audio in fmt both ways:
+    a greeting (1.4 s) with a ping, then the caller's words, createBooking
+    and the answer (1.0 s), and the agent ends the conversation."""
+    return {
+        "input_format": fmt, "output_format": fmt, "chunk_ms": 200,
+        "turns": [{"say": "Hello, George The Plumber, how can I help?", "ms": 1400,
+                   "ping": True},
+                  {"user": "I have a leaking pipe, I'm Ahmed Lekan, 42 Amhurst Road, E5 9ES.",
+                   "tool": {"name": "createBooking", "parameters": BOOKING_ARGS},
+                   "say": "That's booked, the plumber will be with you within the hour.",
+                   "ms": 1000, "end": True}]}
 
 
 @pytest.fixture
 def stack(daemon_factory, db, tmp_path):
     """make(script) -> (daemon, agent): DID 442039962952 goes to elevenlabs,
     every other call to echo; context from this daemon's own api."""
-    seed_dids(db)
-    made = []
-
-    def make(script):
-        agent = XiAgent(tmp_path, script)
-        made.append(agent)
-        key = str(tmp_path / "xi.key")
-        with open(key, "w") as f:
-            f.write(XI_KEY + "\n")
-        os.chmod(key, 0o640)
-        api_port = free_port()
-        d = api_daemon(daemon_factory, db, tmp_path,
-                       call={"engine": "echo", "idle_timeout": "10"},
-                       api={"listen": "127.0.0.1:%d" % api_port},
-                       local={"api_url": "http://127.0.0.1:%d" % api_port},
-                       elevenlabs={"url": "http://127.0.0.1:%d" % agent.port,
-                                   "api_key_file": key, "agent_id": "agent_vagent_test"},
-                       **{"did:" + DID: {"engine": "elevenlabs"}})
-        d.db = db
-        return d, agent
-
-    yield make
-    for a in made:
-        a.stop()
+    stacks = CloudStacks(daemon_factory, db, tmp_path, DID)
+    yield stacks.make
+    stacks.stop()
 
 
 def place_call(d, tmp_path, parts, uid):
@@ -109,14 +69,7 @@ def heard_ids(path):
 
 
 def test_a_booking_call_through_the_cloud_stack(stack, tmp_path):
-    d, agent = stack({
-        "input_format": "ulaw_8000", "output_format": "ulaw_8000", "chunk_ms": 200,
-        "turns": [{"say": "Hello, George The Plumber, how can I help?", "ms": 1400,
-                   "ping": True},
-                  {"user": "I have a leaking pipe, I'm Ahmed Lekan, 42 Amhurst Road, E5 9ES.",
-                   "tool": {"name": "createBooking", "parameters": BOOKING_ARGS},
-                   "say": "That's booked, the plumber will be with you within the hour.",
-                   "ms": 1000, "end": True}]})
+    d, agent = stack(booking_script("ulaw_8000"))
     uid = "7c1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a01"
     r, _ = place_call(d, tmp_path, [3.0, "I have a leaking pipe, I'm Ahmed Lekan.", 6.0], uid)
     assert r["outcome"] == "server_hangup", "the call ends when the conversation ends"

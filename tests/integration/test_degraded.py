@@ -5,47 +5,41 @@ back (STT down), and the providers' breaker sends new calls to the overflow
 engine while the LLM fails, and back to the local engine once it recovers."""
 import json
 import os
-import subprocess
 import time
 
 import pytest
 
-from agent_harness import EMU, Emulators, agent_daemon, caller_wav, context_file
-from api_harness import seed_dids
+from agent_harness import LocalStacks, caller_wav, context_file
 from harness import make_wav, run_caller, wait_for
 from test_agent import BOOKING_ARGS, heard_audio
 
 
-class RestartableEmulators(Emulators):
-    """Emulators that can be restarted on the same ports with other faults."""
-
-    def restart(self, faults=None):
-        self.stop()
-        args = [EMU, "--script", self.script, "--log", os.path.join(self.dir, "emu2.log")]
-        for k, p in self.ports.items():
-            args += ["--" + k, str(p)]
-        if faults:
-            args += ["--faults", faults]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        assert "ready" in self.proc.stdout.readline()
-
-
 @pytest.fixture
 def stack(daemon_factory, db, tmp_path):
-    seed_dids(db)
-    made = []
+    """make(script, faults, sections=None) -> (daemon, emulators); the
+    emulators can be restarted on the same ports with other faults."""
+    stacks = LocalStacks(daemon_factory, db, tmp_path)
+    yield stacks.make
+    stacks.stop()
 
-    def make(script, faults, sections=None):
-        e = RestartableEmulators(tmp_path, script, faults)
-        made.append(e)
-        d = agent_daemon(daemon_factory, db, tmp_path, e, **(sections or {}))
-        d.db = db
-        return d, e
 
-    yield make
-    for e in made:
-        e.stop()
+# The overflow tests' breaker: two failing calls open it. A failing call's
+# LLM fails 5 s before its caller falls silent; the call ends IDLE_S later
+# and the next call must still find the breaker open, with the cool-down
+# 7 s to spare; then the test waits the cool-down out for the probe.
+COOLDOWN_S, IDLE_S = 15, 3
+
+
+def overflow_settings(engine, **sections):
+    """Settings for a daemon whose LLM breaker overflows to engine."""
+    return dict({"llm": {"retries": "0"},
+                 "breaker": {"failures": "2", "cooldown": str(COOLDOWN_S)},
+                 "call": {"overflow_engine": engine, "idle_timeout": str(IDLE_S)}}, **sections)
+
+
+def wait_out_cooldown(opened):
+    """Sleeps until the breaker opened at most at monotonic time opened has cooled."""
+    time.sleep(max(0.0, opened + COOLDOWN_S + 0.5 - time.monotonic()))
 
 
 def place_call(d, tmp_path, parts, uid, extra=2):
@@ -126,9 +120,7 @@ def test_llm_failing_overflows_then_recovers(stack, tmp_path):
     d, emu = stack({"stt": ["Hello, I need a plumber."] * 8,
                     "llm": [{"content": "Of course. What's the postcode?"}] * 8},
                    "openai:refuse@503",
-                   {"llm": {"retries": "0"}, "breaker": {"failures": "2", "cooldown": "30"},
-                    "call": {"overflow_engine": "playback"},
-                    "playback": {"file": str(prompt)}})
+                   overflow_settings("playback", playback={"file": str(prompt)}))
     parts = [3.0, "Hello, I need a plumber.", 3.0]
     uids = ["5e1f0a2b-3c4d-4e5f-8a9b-00000000001%d" % i for i in range(5)]
     for uid in uids[:2]:		# two failing calls open the LLM breaker
@@ -138,7 +130,7 @@ def test_llm_failing_overflows_then_recovers(stack, tmp_path):
     assert [call_row(d, u)[0] for u in uids[:3]] == ["local", "local", "playback"]
     assert call_row(d, uids[0])[2].get("degraded") == ["llm"]
     emu.restart()		# the LLM is back
-    time.sleep(max(0.0, opened + 30.5 - time.monotonic()))	# the cool-down
+    wait_out_cooldown(opened)
     for uid in uids[3:]:	# the first probes (cool-down long past), the next follows
         place_call(d, tmp_path, parts, uid)
     assert [call_row(d, u)[0] for u in uids[3:]] == ["local", "local"]

@@ -4,15 +4,15 @@ recovers. [call] overflow_engine = elevenlabs; the overflowed call is
 bridged to the agent emulator (vagent-emu --xi-agent) and books through
 its client tool, with the call's context as dynamic variables."""
 import json
-import os
 import time
 
 import pytest
 
 from api_harness import seed_dids
-from agent_harness import agent_daemon
-from test_cloud_stack import BOOKING_ARGS, XI_KEY, XiAgent
-from test_degraded import RestartableEmulators, booking, call_row, place_call
+from agent_harness import Emulators, XiAgent, agent_daemon
+from test_cloud_stack import BOOKING_ARGS
+from test_degraded import (booking, call_row, overflow_settings, place_call,
+                           wait_out_cooldown)
 
 LOCAL = {"stt": ["Hello, I need a plumber."] * 8,
          "llm": [{"content": "Of course. What's the postcode?"}] * 8}
@@ -28,19 +28,13 @@ CLOUD = {"input_format": "ulaw_8000", "output_format": "ulaw_8000", "chunk_ms": 
 @pytest.fixture
 def stack(daemon_factory, db, tmp_path):
     """A local-engine daemon whose LLM refuses (503), breaker at 2 failures
-    and 30 s cool-down, overflowing to the elevenlabs engine."""
+    and a 15 s cool-down (test_degraded.overflow_settings), overflowing to
+    the elevenlabs engine."""
     seed_dids(db)
-    emu = RestartableEmulators(tmp_path, LOCAL, "openai:refuse@503")
+    emu = Emulators(tmp_path, LOCAL, "openai:refuse@503")
     agent = XiAgent(tmp_path, CLOUD)
-    key = str(tmp_path / "xi.key")
-    with open(key, "w") as f:
-        f.write(XI_KEY + "\n")
-    os.chmod(key, 0o640)
-    d = agent_daemon(daemon_factory, db, tmp_path, emu, llm={"retries": "0"},
-                     breaker={"failures": "2", "cooldown": "30"},
-                     call={"overflow_engine": "elevenlabs"},
-                     elevenlabs={"url": "http://127.0.0.1:%d" % agent.port,
-                                 "api_key_file": key, "agent_id": "agent_vagent_test"})
+    d = agent_daemon(daemon_factory, db, tmp_path, emu,
+                     **overflow_settings("elevenlabs", elevenlabs=agent.settings()))
     d.db = db
     yield d, emu, agent
     agent.stop()
@@ -68,7 +62,7 @@ def test_llm_failing_overflows_to_the_cloud_agent_then_back(stack, tmp_path):
     res, = conv["tool_results"]
     assert json.loads(res["result"])["success"] is True
     emu.restart()		# the LLM is back
-    time.sleep(max(0.0, opened + 30.5 - time.monotonic()))	# the cool-down
+    wait_out_cooldown(opened)
     for uid in uids[3:]:	# the probe, then the next call
         place_call(d, tmp_path, local, uid)
     assert [call_row(d, u)[0] for u in uids[3:]] == ["local", "local"]

@@ -14,9 +14,9 @@ import subprocess
 
 import pytest
 
-from harness import BUILD, VAGENTCTL, free_port, write_settings
+from agent_harness import script_file, start_emu
+from harness import VAGENTCTL, free_port, secret, write_settings
 
-EMU = os.path.join(BUILD, "vagent-emu")
 XI_KEY = "sk_xi_test_0123456789abcdef"
 API_KEY = "our-api-key-0123456789abcdef"
 PUBLIC = "https://vagent.example.com"
@@ -25,16 +25,11 @@ PROMPT = "You answer the phone for {{company_name}}. Use createBooking."
 
 class XiEmu:
     def __init__(self, tmp_path):
-        script = os.path.join(str(tmp_path), "script.json")
-        with open(script, "w") as f:
-            f.write("{}")
         self.port = free_port()
-        self.proc = subprocess.Popen(
-            [EMU, "--script", script, "--xi-api", str(self.port), "--key-xi-api", XI_KEY,
-             "--log", os.path.join(str(tmp_path), "emu.log")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        line = self.proc.stdout.readline().decode()
-        assert line.strip() == "vagent-emu: ready", (line, self.proc.stderr.read())
+        self.proc = start_emu(["--script", script_file(tmp_path, "script.json"),
+                               "--xi-api", self.port, "--key-xi-api", XI_KEY,
+                               "--log", os.path.join(str(tmp_path), "emu.log")],
+                              stderr=subprocess.PIPE)
 
     def get(self, path):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -59,7 +54,7 @@ class XiEmu:
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout=10)
-        assert rc == 0, self.proc.stderr.read().decode()[-2000:]
+        assert rc == 0, self.proc.stderr.read()[-2000:]
 
 
 @pytest.fixture
@@ -67,14 +62,6 @@ def xi(tmp_path):
     e = XiEmu(tmp_path)
     yield e
     e.stop()
-
-
-def secret(tmp_path, name, value):
-    p = os.path.join(str(tmp_path), name)
-    with open(p, "w") as f:
-        f.write(value + "\n")
-    os.chmod(p, 0o600)
-    return p
 
 
 def make_conf(tmp_path, url, xi_key=XI_KEY, **extra):

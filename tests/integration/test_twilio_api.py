@@ -1,17 +1,16 @@
 """Twilio (issue 12, items 2 and 4): the api's voice webhook answers TwiML
 that brings the call to us only when Twilio signed the request
-(X-Twilio-Signature, checked here with Python's own hmac), a number we do
-not serve gets a polite goodbye, relay mode answers ConversationRelay;
-`vagentctl call` places outbound calls through Twilio's Calls REST (TwiML
-with the stream and the variables) or ElevenLabs' outbound-call (dynamic
-variables); `vagentctl announce` speaks a message to a WAV the api serves
-without a key, by an unguessable name, and asks Twilio to <Play> it.
+(X-Twilio-Signature, computed with Python's own hmac in twilio_harness),
+a number we do not serve gets a polite goodbye, relay mode answers
+ConversationRelay; `vagentctl call` places outbound calls through Twilio's
+Calls REST (TwiML with the stream and the variables) or ElevenLabs'
+outbound-call (dynamic variables); `vagentctl announce` speaks a message
+to a WAV the api serves without a key, by an unguessable name, and asks
+Twilio to <Play> it.
 
 Twilio's REST is vagent-emu --twilio-rest, ElevenLabs' vagent-emu --xi-api;
 both list what they were sent at /emu/requests."""
 import base64
-import hashlib
-import hmac
 import http.client
 import io
 import json
@@ -26,38 +25,15 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from agent_harness import script_file, start_emu
 from api_harness import api_daemon, seed_dids
-from harness import BUILD, VAGENTCTL, free_port, write_settings
+from harness import free_port, secret, write_settings
+from twilio_harness import PUBLIC, SID, TOKEN, sign, twilio_settings
+from twilio_harness import vagentctl as run_vagentctl
 
-EMU = os.path.join(BUILD, "vagent-emu")
-PUBLIC = "https://vagent.example.com"
-SID = "AC" + "0123456789abcdef" * 2
-TOKEN = "twilio-auth-token-0123456789abcdef"
 XI_KEY = "sk_xi_test_0123456789abcdef"
 DID = "+442039962952"          # George The Plumber in sql/seed/example_dids.sql
 CALLER = "+447700900123"
-
-
-def sign(url, params, token=TOKEN):
-    """Twilio's signature, as its documentation describes it."""
-    data = url + "".join(k + v for k, v in sorted(params))
-    mac = hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()
-    return base64.b64encode(mac).decode()
-
-
-def secret(tmp_path, name, value):
-    p = os.path.join(str(tmp_path), name)
-    with open(p, "w") as f:
-        f.write(value + "\n")
-    os.chmod(p, 0o600)
-    return p
-
-
-def twilio_settings(tmp_path, **extra):
-    s = {"account_sid": SID, "auth_token_file": secret(tmp_path, "twilio.token", TOKEN),
-         "public_url": PUBLIC + "/", "from": "+442030000000"}
-    s.update(extra)
-    return s
 
 
 @pytest.fixture
@@ -254,15 +230,15 @@ def test_the_hand_off_webhook_needs_the_signature(relay_api):
 # ---- outbound ----
 
 class Emu:
-    def __init__(self, tmp_path, *args):
-        script = os.path.join(str(tmp_path), "emu-script.json")
-        with open(script, "w") as f:
-            f.write("{}")
-        self.proc = subprocess.Popen(
-            [EMU, "--script", script, "--log", os.path.join(str(tmp_path), "emu.log")] +
-            list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        line = self.proc.stdout.readline().decode()
-        assert line.strip() == "vagent-emu: ready", (line, self.proc.stderr.read())
+    """vagent-emu as Twilio's Calls REST and ElevenLabs' outbound-call."""
+
+    def __init__(self, tmp_path):
+        self.tw_port, self.xi_port = free_port(), free_port()
+        self.proc = start_emu(
+            ["--script", script_file(tmp_path, "emu-script.json"),
+             "--log", os.path.join(str(tmp_path), "emu.log"),
+             "--twilio-rest", self.tw_port, "--twilio-sid", SID, "--twilio-token", TOKEN,
+             "--xi-api", self.xi_port, "--key-xi-api", XI_KEY], stderr=subprocess.PIPE)
 
     def requests(self, port):
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -278,10 +254,7 @@ class Emu:
 
 @pytest.fixture
 def emu(tmp_path):
-    e = Emu.__new__(Emu)
-    e.tw_port, e.xi_port = free_port(), free_port()
-    Emu.__init__(e, tmp_path, "--twilio-rest", str(e.tw_port), "--twilio-sid", SID,
-                 "--twilio-token", TOKEN, "--xi-api", str(e.xi_port), "--key-xi-api", XI_KEY)
+    e = Emu(tmp_path)
     yield e
     e.stop()
 
@@ -301,10 +274,7 @@ def ctl_conf(tmp_path, emu, token=TOKEN, **twilio):
 
 
 def vagentctl(conf, *args):
-    env = {k: v for k, v in os.environ.items()
-           if not k.lower().endswith("_proxy") and not k.startswith("VAGENT_")}
-    r = subprocess.run([VAGENTCTL, "-c", conf] + list(args), capture_output=True, text=True,
-                       timeout=60, env=env)
+    r = run_vagentctl(conf, *args)
     out = r.stdout + r.stderr
     assert TOKEN not in out and XI_KEY not in out, "a secret was printed:\n" + out
     return r

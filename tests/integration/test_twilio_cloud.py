@@ -7,55 +7,22 @@ the agent's audio played to the caller, barge-in as exactly one clear, and
 the call's own variables (customParameters) passed on as dynamic variables
 without overriding the DID's context."""
 import json
-import os
 
 import pytest
 
-from agent_harness import caller_wav
-from api_harness import api_daemon, seed_dids
-from harness import free_port, wait_for
-from test_cloud_stack import BOOKING_ARGS, XI_KEY, XiAgent
-from test_twilio_ms import CALLER, GEORGE, dial, frames_of, twilio_section, voiced_s
+from agent_harness import CloudStacks, voiced_s
+from harness import wait_for
+from test_cloud_stack import booking_script
+from twilio_harness import CALLER, GEORGE, place, twilio_section
 
 
 @pytest.fixture
 def stack(daemon_factory, db, tmp_path):
     """make(script) -> (daemon, agent): a Twilio listener; DID 442039962952
     goes to elevenlabs, its context from this daemon's own api."""
-    seed_dids(db)
-    made = []
-
-    def make(script):
-        agent = XiAgent(tmp_path, script)
-        made.append(agent)
-        key = str(tmp_path / "xi.key")
-        with open(key, "w") as f:
-            f.write(XI_KEY + "\n")
-        os.chmod(key, 0o640)
-        api_port = free_port()
-        d = api_daemon(daemon_factory, db, tmp_path,
-                       call={"engine": "echo", "idle_timeout": "10"},
-                       api={"listen": "127.0.0.1:%d" % api_port},
-                       local={"api_url": "http://127.0.0.1:%d" % api_port},
-                       twilio=twilio_section(tmp_path),
-                       elevenlabs={"url": "http://127.0.0.1:%d" % agent.port,
-                                   "api_key_file": key, "agent_id": "agent_vagent_test"},
-                       **{"did:" + GEORGE: {"engine": "elevenlabs"}})
-        d.db = db
-        return d, agent
-
-    yield make
-    for a in made:
-        a.stop()
-
-
-def place(d, tmp_path, parts, *extra):
-    wav = str(tmp_path / "caller.wav")
-    heard = tmp_path / "heard.wav"
-    starts = caller_wav(wav, parts)
-    rep = dial(d, "--wav", wav, "--did", GEORGE, "--caller", CALLER, "--record", heard,
-               "--hold-ms", 0, *extra, timeout=180)
-    return rep["results"][0], frames_of(heard), starts
+    stacks = CloudStacks(daemon_factory, db, tmp_path, GEORGE, twilio=twilio_section(tmp_path))
+    yield stacks.make
+    stacks.stop()
 
 
 def voiced_runs(frames):
@@ -80,14 +47,7 @@ def test_a_booking_through_the_cloud_agent_over_media_streams(stack, tmp_path, f
     """The agent's audio in its own format (u-law as is, 16 kHz resampled
     to the call's 8 kHz, 8 kHz PCM as is) reaches the caller whole; the
     caller's audio reaches the agent, which books through createBooking."""
-    d, agent = stack({
-        "input_format": fmt, "output_format": fmt, "chunk_ms": 200,
-        "turns": [{"say": "Hello, George The Plumber, how can I help?", "ms": 1400,
-                   "ping": True},
-                  {"user": "I have a leaking pipe, I'm Ahmed Lekan, 42 Amhurst Road, E5 9ES.",
-                   "tool": {"name": "createBooking", "parameters": BOOKING_ARGS},
-                   "say": "That's booked, the plumber will be with you within the hour.",
-                   "ms": 1000, "end": True}]})
+    d, agent = stack(booking_script(fmt))
     r, frames, _ = place(d, tmp_path, [3.0, "I have a leaking pipe, I'm Ahmed Lekan.", 8.0])
     assert r["outcome"] == "server_closed", "the call ends when the conversation ends"
     sid = r["call_sid"]

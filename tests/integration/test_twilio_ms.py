@@ -3,83 +3,26 @@ websocket on [twilio] listen, and the call runs like an AudioSocket call.
 The Twilio side is vagent-emu's (`vagent-emu twilio`): it plays the caller
 from a WAV, plays what vagentd sends as a phone would, echoes marks once
 that audio has played and honours clear."""
-import json
 import os
 import struct
-import subprocess
 import wave
 
 import pytest
 
-from agent_harness import EMU, Emulators, agent_daemon, caller_wav
-from api_harness import seed_dids
-from harness import free_port, make_wav, read_wav, wait_for
-
-GEORGE = "442039962952"
-CALLER = "+447963155448"
-TOKEN = "twilio-test-auth-token-0123456789"
-BOOKING_ARGS = {"customer_name": "Ahmed Lekan", "postcode": "e5 9es",
-                "address": "42 Amhurst Road",
-                "problem_description": "Leaking pipe under the kitchen sink"}
-
-
-def twilio_section(tmp_path, token=None):
-    port = free_port()
-    sect = {"listen": "127.0.0.1:%d" % port}
-    if token:
-        path = os.path.join(str(tmp_path), "twilio.token")
-        with open(path, "w") as f:
-            f.write(token + "\n")
-        os.chmod(path, 0o600)
-        sect.update(auth_token_file=path, public_url="https://voice.example.com")
-    return sect
-
-
-def dial(d, *args, timeout=120):
-    """Runs the emulated Twilio against d; returns its JSON report."""
-    url = "ws://%s/twilio" % d.settings["twilio"]["listen"]
-    r = subprocess.run([EMU, "twilio", "--url", url] + [str(a) for a in args],
-                       capture_output=True, text=True, timeout=timeout)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
-
-
-def frames_of(path):
-    rate, data = read_wav(str(path))
-    fb = rate // 50 * 2
-    return [data[i:i + fb] for i in range(0, len(data) - fb + 1, fb)]
-
-
-def voiced_s(frames):
-    return sum(1 for f in frames if any(f)) / 50
+from agent_harness import BOOKING_ARGS, LONG, LocalStacks, voiced_s
+from harness import make_wav, read_wav, wait_for
+from twilio_harness import (CALLER, GEORGE, TOKEN, assert_booked_once, dial, place,
+                            twilio_section)
 
 
 @pytest.fixture
 def local(daemon_factory, db, tmp_path):
     """make(script, **emu_opts) -> (daemon, emulators): the local engine
     behind a Twilio listener, Cartesia for the voice."""
-    seed_dids(db)
-    made = []
-
-    def make(script, **opts):
-        e = Emulators(tmp_path, script, None, **opts)
-        made.append(e)
-        d = agent_daemon(daemon_factory, db, tmp_path, e, twilio=twilio_section(tmp_path))
-        d.db = db
-        return d, e
-
-    yield make
-    for e in made:
-        e.stop()
-
-
-def place(d, tmp_path, parts, *extra):
-    wav = str(tmp_path / "caller.wav")
-    heard = tmp_path / "heard.wav"
-    caller_wav(wav, parts)
-    rep = dial(d, "--wav", wav, "--did", GEORGE, "--caller", CALLER, "--record", heard,
-               "--hold-ms", 0, *extra, timeout=180)
-    return rep["results"][0], heard
+    stacks = LocalStacks(daemon_factory, db, tmp_path)
+    yield lambda script, **opts: stacks.make(
+        script, sections={"twilio": twilio_section(tmp_path)}, **opts)
+    stacks.stop()
 
 
 def test_a_whole_booking_call_over_media_streams(local, tmp_path):
@@ -89,43 +32,29 @@ def test_a_whole_booking_call_over_media_streams(local, tmp_path):
                  "tool_calls": [{"name": "create_booking", "arguments": BOOKING_ARGS}]},
                 {"content": "That's booked, the plumber will be with you within the hour. Bye.",
                  "tool_calls": [{"name": "end_call", "arguments": {}}]}]})
-    r, heard = place(d, tmp_path, [5.0, "I have a leaking pipe, postcode E5 9ES, "
-                                   "42 Amhurst Road, I'm Ahmed Lekan.", 14.0])
+    r, frames, _ = place(d, tmp_path, [5.0, "I have a leaking pipe, postcode E5 9ES, "
+                                       "42 Amhurst Road, I'm Ahmed Lekan.", 14.0])
     assert r["outcome"] == "server_closed", "the agent ends the call after its goodbye"
-    sid = r["call_sid"]
-    rows = wait_for(lambda: d.db.sql(
-        "SELECT customer_name, postcode, address, outcome, source FROM ai_agent_bookings "
-        "WHERE call_uuid = %s", (sid,)), 20, "the booking")
-    assert rows == [("Ahmed Lekan", "E5 9ES", "42 Amhurst Road", "booked", "local")]
-    assert d.db.sql("SELECT COUNT(*) FROM ai_agent_bookings")[0][0] == 1, "exactly one"
-    call = wait_for(lambda: d.db.sql("SELECT did, cli, outcome FROM calls WHERE uuid = %s",
-                                     (sid,)), 20, "the call row")
-    assert call == [(GEORGE, CALLER, "booked")], "DID and caller came from customParameters"
-    assert voiced_s(frames_of(heard)) > 3.0, "the caller heard the agent"
+    assert_booked_once(d, r["call_sid"], GEORGE, CALLER,
+                       "DID and caller came from customParameters")
+    assert voiced_s(frames) > 3.0, "the caller heard the agent"
     assert r["marks_echoed"] == r["marks_in"] > 0, "every mark was played before the close"
     assert r["clears"] == 0
     # The goodbye was heard to its end before vagentd closed the stream.
-    frames = frames_of(heard)
     assert any(any(f) for f in frames[-60:]), "the goodbye's last words were played"
     # What reached the model: the DID's company from did_context.
     system = emu.llm_requests()[0]["messages"][0]["content"]
     assert "George The Plumber" in system
 
 
-LONG = ("Well, our prices depend on the job, but there is a callout fee of forty eight "
-        "pounds, and after that the plumber looks at the problem and gives you a fixed "
-        "price before any work starts, so there are never any surprises on the bill.")
-
-
 def test_barge_in_sends_exactly_one_clear_and_the_agent_audio_stops(local, tmp_path):
     after = "Sure, what is your postcode?"
     d, emu = local({"stt": ["Tell me about your prices.", "Stop, I just need a plumber now."],
                     "llm": [{"content": LONG}, {"content": after}]}, tokens_per_s=8)
-    r, heard = place(d, tmp_path, [5.0, "Tell me about your prices.", 4.0,
-                                   "Stop, I just need a plumber now.", 8.0])
+    r, frames, _ = place(d, tmp_path, [5.0, "Tell me about your prices.", 4.0,
+                                       "Stop, I just need a plumber now.", 8.0])
     assert r["clears"] == 1, r
     at = r["clear_at_ms"][0] // 20
-    frames = frames_of(heard)
     assert any(any(f) for f in frames[at - 10:at]), "the agent was speaking"
     assert not any(any(f) for f in frames[at + 1:at + 20]), \
         "after the clear the caller hears silence, not the rest of the reply"
@@ -143,8 +72,8 @@ def test_barge_in_sends_exactly_one_clear_and_the_agent_audio_stops(local, tmp_p
 def test_dtmf_reaches_the_engine(local, tmp_path):
     d, emu = local({"stt": [], "llm": [{"content": "Thanks, noted."}]})
     # Keys are typed input: 4, 2 then # become one turn (agent_keypad.c).
-    r, _ = place(d, tmp_path, [8.0], "--dtmf", "4@3000", "--dtmf", "2@3300",
-                 "--dtmf", "#@3600")
+    r, _, _ = place(d, tmp_path, [8.0], "--dtmf", "4@3000", "--dtmf", "2@3300",
+                    "--dtmf", "#@3600")
     assert r["outcome"] == "completed", r
     d.wait_log("DTMF #")
     users = [m["content"] for req in emu.llm_requests() for m in req["messages"]

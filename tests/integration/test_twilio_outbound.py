@@ -9,32 +9,19 @@ message's customParameters, and the callee speaks from a WAV
 (`vagent-emu twilio`, the same caller as the inbound tests)."""
 import json
 import os
-import subprocess
 import urllib.request
 
 import pytest
 
-from agent_harness import EMU, Emulators, agent_daemon, caller_wav
+from agent_harness import (BOOKING_ARGS, Emulators, agent_daemon, caller_wav, script_file,
+                           start_emu)
 from api_harness import seed_dids
-from harness import ROOT, VAGENTCTL, free_port, wait_for, write_settings
+from harness import ROOT, free_port, secret, wait_for, write_settings
+from twilio_harness import (CALLER, GEORGE, PUBLIC, SID, TOKEN, assert_booked_once,
+                            twilio_settings, vagentctl)
 
-PUBLIC = "https://vagent.example.com"
-SID = "AC" + "0123456789abcdef" * 2
-TOKEN = "twilio-auth-token-0123456789abcdef"
-GEORGE = "442039962952"
-CALLEE = "+447963155448"
+CALLEE = CALLER
 SAYS = "Yes I still need a plumber, it is 42 Amhurst Road, E5 9ES, I'm Ahmed Lekan."
-BOOKING_ARGS = {"customer_name": "Ahmed Lekan", "postcode": "e5 9es",
-                "address": "42 Amhurst Road",
-                "problem_description": "Leaking pipe under the kitchen sink"}
-
-
-def secret(tmp_path, name, value):
-    p = os.path.join(str(tmp_path), name)
-    with open(p, "w") as f:
-        f.write(value + "\n")
-    os.chmod(p, 0o600)
-    return p
 
 
 class TwilioRest:
@@ -43,15 +30,12 @@ class TwilioRest:
     def __init__(self, tmp_path, connect_to, callee_wav):
         self.port = free_port()
         self.err = os.path.join(str(tmp_path), "rest.stderr")
-        script = os.path.join(str(tmp_path), "rest-script.json")
-        with open(script, "w") as f:
-            f.write("{}")
-        self.proc = subprocess.Popen(
-            [EMU, "--script", script, "--log", os.path.join(str(tmp_path), "rest.log"),
-             "--twilio-rest", str(self.port), "--twilio-sid", SID, "--twilio-token", TOKEN,
+        self.proc = start_emu(
+            ["--script", script_file(tmp_path, "rest-script.json"),
+             "--log", os.path.join(str(tmp_path), "rest.log"),
+             "--twilio-rest", self.port, "--twilio-sid", SID, "--twilio-token", TOKEN,
              "--twilio-connect-to", connect_to, "--twilio-callee-wav", callee_wav],
-            stdout=subprocess.PIPE, stderr=open(self.err, "w"), text=True)
-        assert self.proc.stdout.readline().strip() == "vagent-emu: ready"
+            stderr=open(self.err, "w"))
 
     def get(self, path):
         with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
@@ -94,19 +78,11 @@ def outbound(daemon_factory, db, tmp_path):
     rest = TwilioRest(tmp_path, listen, wav)
     conf = os.path.join(str(tmp_path), "ctl.conf")
     write_settings(conf, {"api": {"enabled": "no"},
-                          "twilio": {"account_sid": SID, "auth_token_file": token,
-                                     "public_url": PUBLIC + "/", "from": "+442030000000",
-                                     "rest_url": "http://127.0.0.1:%d" % rest.port}})
+                          "twilio": twilio_settings(
+                              tmp_path, rest_url="http://127.0.0.1:%d" % rest.port)})
     yield d, emus, rest, conf
     rest.stop()
     emus.stop()
-
-
-def vagentctl(conf, *args):
-    env = {k: v for k, v in os.environ.items()
-           if not k.lower().endswith("_proxy") and not k.startswith("VAGENT_")}
-    return subprocess.run([VAGENTCTL, "-c", conf] + list(args), capture_output=True,
-                          text=True, timeout=60, env=env)
 
 
 def test_an_outbound_call_carries_its_variables_and_ends_in_a_booking(outbound):
@@ -127,14 +103,7 @@ def test_an_outbound_call_carries_its_variables_and_ends_in_a_booking(outbound):
     res = c["report"]["results"][0]
     assert res["call_sid"] == sid
     assert res["outcome"] == "server_closed", "the agent ended the call after booking"
-    rows = wait_for(lambda: d.db.sql(
-        "SELECT customer_name, postcode, address, outcome, source FROM ai_agent_bookings "
-        "WHERE call_uuid = %s", (sid,)), 20, "the booking")
-    assert rows == [("Ahmed Lekan", "E5 9ES", "42 Amhurst Road", "booked", "local")]
-    assert d.db.sql("SELECT COUNT(*) FROM ai_agent_bookings")[0][0] == 1, "exactly one"
-    call = wait_for(lambda: d.db.sql("SELECT did, cli, outcome FROM calls WHERE uuid = %s",
-                                     (sid,)), 20, "the call row")
-    assert call == [("+" + GEORGE, CALLEE, "booked")], "as Twilio writes them (E.164)"
+    assert_booked_once(d, sid, "+" + GEORGE, CALLEE, "as Twilio writes them (E.164)")
     # The variables reached the agent: its system prompt names the customer and job.
     system = emus.llm_requests()[0]["messages"][0]["content"]
     assert "a call we placed to Ahmed Lekan about job JOB-4711 & co." in system

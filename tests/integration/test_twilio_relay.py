@@ -4,44 +4,29 @@ crosses. The dialog and tools are the local engine's. The Twilio side is
 vagent-emu's (`vagent-emu twilio --relay`): it sends setup, then scripted
 prompts, interrupts and keys, and records the text it gets and the end."""
 import json
-import subprocess
 
 import pytest
 
-from agent_harness import EMU, Emulators, agent_daemon
-from api_harness import seed_dids
+from agent_harness import BOOKING_ARGS, LONG, LocalStacks
 from harness import wait_for
-from test_twilio_ms import BOOKING_ARGS, CALLER, GEORGE, LONG, TOKEN, twilio_section
+from twilio_harness import CALLER, GEORGE, TOKEN, assert_booked_once, twilio_section
+from twilio_harness import dial as twilio_dial
 
 
 def dial(d, *args, timeout=120):
     """Runs the emulated Twilio (relay) against d; returns its JSON report."""
-    url = "ws://%s/twilio/relay" % d.settings["twilio"]["listen"]
-    r = subprocess.run([EMU, "twilio", "--relay", "--url", url, "--did", GEORGE,
-                        "--caller", CALLER] + [str(a) for a in args],
-                       capture_output=True, text=True, timeout=timeout)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    return twilio_dial(d, "--relay", "--did", GEORGE, "--caller", CALLER, *args,
+                       path="/twilio/relay", timeout=timeout)
 
 
 @pytest.fixture
 def local(daemon_factory, db, tmp_path):
     """make(llm_script, token=None, **emu_opts) -> (daemon, emulators): the
     local engine behind a Twilio listener; only the model is emulated in use."""
-    seed_dids(db)
-    made = []
-
-    def make(llm, token=None, **opts):
-        e = Emulators(tmp_path, {"stt": [], "llm": llm}, None, **opts)
-        made.append(e)
-        d = agent_daemon(daemon_factory, db, tmp_path, e,
-                         twilio=twilio_section(tmp_path, token))
-        d.db = db
-        return d, e
-
-    yield make
-    for e in made:
-        e.stop()
+    stacks = LocalStacks(daemon_factory, db, tmp_path)
+    yield lambda llm, token=None, **opts: stacks.make(
+        {"stt": [], "llm": llm}, sections={"twilio": twilio_section(tmp_path, token)}, **opts)
+    stacks.stop()
 
 
 def test_a_whole_booking_call_over_conversation_relay(local):
@@ -53,15 +38,8 @@ def test_a_whole_booking_call_over_conversation_relay(local):
     r = dial(d, "--step", "prompt:I have a leaking pipe, postcode E5 9ES, 42 Amhurst Road, "
              "I'm Ahmed Lekan.", "--hold-ms", 15000)
     assert r["outcome"] == "server_closed", "the agent ends the call after its goodbye: %s" % r
-    sid = r["call_sid"]
-    rows = wait_for(lambda: d.db.sql(
-        "SELECT customer_name, postcode, address, outcome, source FROM ai_agent_bookings "
-        "WHERE call_uuid = %s", (sid,)), 20, "the booking")
-    assert rows == [("Ahmed Lekan", "E5 9ES", "42 Amhurst Road", "booked", "local")]
-    assert d.db.sql("SELECT COUNT(*) FROM ai_agent_bookings")[0][0] == 1, "exactly one"
-    call = wait_for(lambda: d.db.sql("SELECT did, cli, outcome FROM calls WHERE uuid = %s",
-                                     (sid,)), 20, "the call row")
-    assert call == [(GEORGE, CALLER, "booked")], "DID and caller came from customParameters"
+    assert_booked_once(d, r["call_sid"], GEORGE, CALLER,
+                       "DID and caller came from customParameters")
     # Twilio said the greeting (welcomeGreeting): the agent's replies are the model's.
     assert r["replies"] == ["Booking that now.",
                             "That's booked, the plumber will be with you within the hour. Bye."]

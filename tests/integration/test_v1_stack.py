@@ -5,20 +5,17 @@ and the TTS provider chosen per DID in one daemon."""
 import json
 import os
 import re
-import subprocess
+import urllib.request
 
 import pytest
 
-from agent_harness import EMU, Emulators, agent_daemon, caller_wav, context_file
-from api_harness import seed_dids
+from agent_harness import (BOOKING_ARGS, LONG, LocalStacks, context_file, caller_wav,
+                           frames_of, script_file, start_emu, voiced_s)
 from harness import free_port, read_wav, run_caller, wait_for
 
 XI_KEY = "test-elevenlabs-key"
 XI_VOICE = "JBFqnCBsd6RMkjVDRZzb"
 GEORGE, SPARK = "442039962952", "442071234567"
-BOOKING_ARGS = {"customer_name": "Ahmed Lekan", "postcode": "e5 9es",
-                "address": "42 Amhurst Road",
-                "problem_description": "Leaking pipe under the kitchen sink"}
 
 
 class XiEmulator:
@@ -26,20 +23,14 @@ class XiEmulator:
 
     def __init__(self, path, **opts):
         self.port = free_port()
-        script = os.path.join(str(path), "xi_script.json")
-        with open(script, "w") as f:
-            json.dump({"stt": [], "llm": []}, f)
-        args = [EMU, "--script", script, "--log", os.path.join(str(path), "xi_emu.log"),
-                "--elevenlabs", str(self.port), "--key-elevenlabs", XI_KEY]
+        args = ["--script", script_file(path, "xi_script.json", {"stt": [], "llm": []}),
+                "--log", os.path.join(str(path), "xi_emu.log"),
+                "--elevenlabs", self.port, "--key-elevenlabs", XI_KEY]
         for k, v in opts.items():
-            args += ["--" + k.replace("_", "-"), str(v)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        line = self.proc.stdout.readline()
-        assert "ready" in line, "vagent-emu did not start: %s" % line
+            args += ["--" + k.replace("_", "-"), v]
+        self.proc = start_emu(args)
 
     def requests(self):
-        import urllib.request
         with urllib.request.urlopen("http://127.0.0.1:%d/emu/requests" % self.port,
                                     timeout=5) as r:
             return json.load(r)
@@ -70,25 +61,20 @@ def v1_settings(xi):
 @pytest.fixture
 def v1(daemon_factory, db, tmp_path):
     """make(script, sections=None, xi_faults=None, **emu_opts) -> (daemon, emulators, xi)."""
-    seed_dids(db)
-    made = []
+    stacks = LocalStacks(daemon_factory, db, tmp_path)
 
     def make(script, sections=None, xi_faults=None, **opts):
-        e = Emulators(tmp_path, script, None, **opts)
-        made.append(e)
         xi = XiEmulator(tmp_path, **dict(opts, **({"faults": xi_faults} if xi_faults else {})))
-        made.append(xi)
+        stacks.made.append(xi)
         settings = v1_settings(xi)
         for k, v in (sections or {}).items():
             settings.setdefault(k, {}).update(v)
         os.environ["VAGENT_ELEVENLABS_API_KEY"] = XI_KEY
-        d = agent_daemon(daemon_factory, db, tmp_path, e, **settings)
-        d.db = db
+        d, e = stacks.make(script, sections=settings, **opts)
         return d, e, xi
 
     yield make
-    for e in made:
-        e.stop()
+    stacks.stop()
 
 
 def place_call(d, tmp_path, parts, uid, did=GEORGE, extra=2):
@@ -99,16 +85,6 @@ def place_call(d, tmp_path, parts, uid, did=GEORGE, extra=2):
     res = run_caller(d.port, "-u", uid, "-w", wav, "-d", str(extra), "-r", str(heard),
                      timeout=180)
     return res["results"][0], heard
-
-
-def frames_of(path):
-    rate, data = read_wav(str(path))
-    fb = rate // 50 * 2
-    return [data[i:i + fb] for i in range(0, len(data) - fb + 1, fb)]
-
-
-def voiced_s(frames):
-    return sum(1 for f in frames if any(f)) / 50
 
 
 def contexts(msgs, tag):
@@ -160,11 +136,6 @@ def test_a_whole_booking_call_through_the_v1_stack(v1, tmp_path):
     assert goodbye[1] == {"text": "That's booked, ", "context_id": goodbye[0]["context_id"],
                           "flush": True}, goodbye[1]
     assert not emu.requests("cartesia"), "Cartesia is not used by this DID"
-
-
-LONG = ("Well, our prices depend on the job, but there is a callout fee of forty eight "
-        "pounds, and after that the plumber looks at the problem and gives you a fixed "
-        "price before any work starts, so there are never any surprises on the bill.")
 
 
 def test_barge_in_during_elevenlabs_speech_stops_it_and_the_next_reply_plays(v1, tmp_path):
