@@ -142,6 +142,36 @@ def journal_twenty(daemon_factory):
     return res, journal, seg, recs
 
 
+def statements(mariadb):
+    """MariaDB's own counts of prepared statements run and of COMMITs."""
+    return dict(mariadb.sql("SHOW GLOBAL STATUS WHERE Variable_name IN "
+                            "('Com_stmt_execute', 'Com_commit')"))
+
+
+def test_a_backlog_goes_in_large_batches(daemon_factory, db, mariadb):
+    """3,000 bookings journaled while there was no database land in a few
+    transactions of many rows each: one statement per booking made the
+    writer as slow as a round trip to mariadbd, and on a busy machine that
+    is a wait for a core each time (it committed 20 a second once)."""
+    first = writer_daemon(daemon_factory, sub="a")
+    res = recload(first, "-p", "10", "-n", "300", "-w", "journaled", "-t", "60")
+    assert res["journaled"] == 3000, res
+    journal = first.settings["writer"]["journal_dir"]
+    assert first.stop() == 0
+    before = statements(mariadb)
+    second = writer_daemon(daemon_factory, db, sub="b", writer={"journal_dir": journal})
+    wait_for(lambda: second.status()["records_committed_total"] == 3000 and
+             second.status()["journal_backlog"] == 0, 60, "the replay")
+    after = statements(mariadb)
+    assert rows(db, res["tag"]) == (3000, 3000)
+    # batch_max 1000: three transactions; 128 rows a statement at most:
+    # 1000 = 7 * 128 + 64 + 32 + 8, ten statements a transaction.
+    txns = second.metrics()["vagent_db_commit_seconds_count"]
+    assert txns <= 4, txns
+    executed = int(after["Com_stmt_execute"]) - int(before["Com_stmt_execute"])
+    assert executed <= 40, "%d statements for 3,000 bookings" % executed
+
+
 def test_damaged_journal_is_recovered(daemon_factory, db, tmp_path):
     # 1. Journal 20 bookings with no database, then stop.
     res, journal, seg, recs = journal_twenty(daemon_factory)
