@@ -71,11 +71,19 @@ void bw_bind_val(MYSQL_BIND *b, const struct rec_val *v, enum rec_ftype t,
 	}
 }
 
+/*
+ * The statement's error, else the connection's: an error packet that
+ * arrives among RETURNING's rows (a row refused after others were
+ * inserted) is left on the connection, not the statement.
+ */
 static unsigned stmt_err(MYSQL *db, MYSQL_STMT *st, const char *what, char *why, size_t whylen)
 {
-	unsigned e = st ? mysql_stmt_errno(st) : mysql_errno(db);
+	unsigned e = st ? mysql_stmt_errno(st) : 0;
+	const char *text = e ? mysql_stmt_error(st) : mysql_error(db);
 
-	snprintf(why, whylen, "%serror %u: %s", what, e, st ? mysql_stmt_error(st) : mysql_error(db));
+	if (!e)
+		e = mysql_errno(db);
+	snprintf(why, whylen, "%serror %u: %s", what, e, text);
 	return e ? e : CR_UNKNOWN_ERROR;	/* never 0 for a failure */
 }
 

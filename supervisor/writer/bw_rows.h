@@ -8,6 +8,7 @@
  * capped the writer at one booking per scheduling delay however large the
  * batch was. Statements exist for row counts 1, 2, 4 .. BW_ROWS_MAX,
  * prepared the first time a count is used; a batch is cut into those.
+ * INSERT .. RETURNING needs MariaDB 10.5 or later (Debian 12 has 10.11).
  *
  * Owned by the database thread (bw_db.c); closed with the connection.
  */
