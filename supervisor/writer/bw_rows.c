@@ -140,17 +140,20 @@ static unsigned insert_pow2(struct bw_rows *r, MYSQL *db, int k, struct bw_row *
 			size_t x = i * BK_NFIELDS + j;
 			bw_bind_val(&r->bind[x], &rows[i].vals[j], f[j].type, &r->len[x], &r->nul[x]);
 		}
-	if (mysql_stmt_bind_param(st, r->bind) || mysql_stmt_execute(st) ||
-	    mysql_stmt_bind_result(st, &out))
+	if (mysql_stmt_bind_param(st, r->bind) || mysql_stmt_execute(st))
 		return stmt_err(db, st, "", why, whylen);
-	while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
-		if (got < n)
-			rows[got].id = id_null ? 0 : id;
-		got++;
-	}
-	if (rc != MYSQL_NO_DATA)
+	if (mysql_stmt_bind_result(st, &out)) {
 		e = stmt_err(db, st, "", why, whylen);
-	mysql_stmt_free_result(st);
+	} else {
+		while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
+			if (got < n)
+				rows[got].id = id_null ? 0 : id;
+			got++;
+		}
+		if (rc != MYSQL_NO_DATA)
+			e = stmt_err(db, st, "", why, whylen);
+	}
+	mysql_stmt_free_result(st);	/* what was not read, too */
 	if (!e && got != n) {	/* never seen: RETURNING gives one row per tuple */
 		snprintf(why, whylen, "INSERT .. RETURNING gave %zu id(s) for %zu row(s)", got, n);
 		e = CR_UNKNOWN_ERROR;
