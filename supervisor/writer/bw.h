@@ -17,7 +17,8 @@
  * mu and the atomics below.
  *
  * Modules: bw_main.c (start-up, signals, shutdown), bw_collect.c (the
- * journal thread), bw_db.c (the database thread), bw_journal.c (journal
+ * journal thread), bw_db.c (the database thread), bw_rows.c (its
+ * multi-row booking INSERT), bw_journal.c (journal
  * segments, the applied marker, dead letters), bw_jscan.c (finding whole
  * records in damaged journal bytes).
  */
@@ -33,6 +34,7 @@
 #include "../../common/buf.h"
 #include "../../ipc/shm.h"
 #include "bw_journal.h"
+#include "bw_rows.h"
 #include "bw_stats.h"
 
 struct conf;
@@ -80,7 +82,8 @@ struct bw {
 
 	/* Database thread. */
 	MYSQL *db;
-	MYSQL_STMT *st_booking, *st_call, *st_doppia;
+	MYSQL_STMT *st_call, *st_doppia;
+	struct bw_rows rows;		/* the booking INSERTs (bw_rows.c) */
 	int backoff_ms;
 	bool db_logged_down;
 	bool refusing;			/* MariaDB refuses writes: db_up stays 0 until one lands */

@@ -3,7 +3,8 @@
  *
  * Reads the journal from the applied marker up to what the journal thread
  * has made durable, a batch at a time, and applies each batch in one
- * transaction with prepared statements. Every insert is idempotent, so a
+ * transaction with prepared statements: bookings many rows a statement
+ * (bw_rows.c), call ends one a statement. Every insert is idempotent, so a
  * batch applied twice (a crash before the marker moved, a retry after a
  * lost connection) changes nothing the second time:
  *   booking  - unique booking_ref; a repeat returns the existing row's id;
@@ -12,7 +13,9 @@
  *
  * Errors (db_classify, the one rule in common/db.c): only an error that
  * judges one record's values (too long, out of range, a CHECK) is blamed on
- * that record: roll back, dead-letter it, apply the batch again without it.
+ * that record: roll back, dead-letter it, apply the batch again without it
+ * (an error of a multi-row statement names no row: the batch is applied
+ * again one booking a statement to find it).
  * Anything else - a lost connection, a deadlock, a read-only server during
  * a switchover, a revoked grant, a missing table, a full disk, an error we
  * do not know, any failure of COMMIT itself - is nobody's record's fault:
@@ -42,14 +45,6 @@
 
 #define READ_CHUNK (JREC_HDR_LEN + JREC_MAX_PAYLOAD + (4u << 20))
 #define STOP_GRACE_NS (10 * NS_PER_S)
-
-static const char SQL_BOOKING[] =
-	"INSERT INTO ai_agent_bookings (booking_ref, source, call_uuid, created_at, "
-	"customer_name, customer_phone, postcode, address, problem_description, trade_type, "
-	"callout_fee, did_number, company_name, is_repeat, outcome) VALUES "
-	"(?, ?, ?, FROM_UNIXTIME(? / 1000), ?, ?, ?, ?, ?, ?, COALESCE(?, 49), ?, ?, "
-	"COALESCE(?, 0), COALESCE(?, 'booked')) "
-	"ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)";
 
 static const char SQL_CALL[] =
 	"INSERT INTO calls (uuid, did, cli, engine, started_at, ended_at, outcome, turn_count, "
@@ -82,16 +77,18 @@ struct batch {
 	bool seg_done;		/* the segment has nothing more */
 	bool loaded;		/* read and not yet applied: a retry keeps it, so what
 				   was dead-lettered while loading is not again */
+	bool one_by_one;	/* a multi-row INSERT failed for some row's values:
+				   this batch's bookings go one a statement, to find it */
 };
 
 /* ---- connection ---- */
 
 static void db_drop(struct bw *w)
 {
-	if (w->st_booking) mysql_stmt_close(w->st_booking);
+	bw_rows_close(&w->rows);
 	if (w->st_call) mysql_stmt_close(w->st_call);
 	if (w->st_doppia) mysql_stmt_close(w->st_doppia);
-	w->st_booking = w->st_call = w->st_doppia = NULL;
+	w->st_call = w->st_doppia = NULL;
 	db_close(w->db);
 	w->db = NULL;
 	atomic_store(&w->stats->db_up, 0);
@@ -118,7 +115,6 @@ static int db_up(struct bw *w)
 		return 0;
 	if (db_connect(w->conf, &w->db, err, sizeof(err)) == 0 &&
 	    mysql_autocommit(w->db, 0) == 0 &&
-	    (w->st_booking = prepare(w->db, SQL_BOOKING, err, sizeof(err))) &&
 	    (w->st_call = prepare(w->db, SQL_CALL, err, sizeof(err))) &&
 	    (w->st_doppia = prepare(w->db, SQL_DOPPIA, err, sizeof(err)))) {
 		if (w->refusing)
@@ -162,24 +158,6 @@ static void backoff(struct bw *w)
 
 /* ---- binding ---- */
 
-static void bind_val(MYSQL_BIND *b, const struct rec_val *v, enum rec_ftype t,
-		     unsigned long *len, my_bool *is_null)
-{
-	memset(b, 0, sizeof(*b));
-	*is_null = !v->present;
-	b->is_null = is_null;
-	if (t == RF_INT || t == RF_BOOL) {
-		b->buffer_type = MYSQL_TYPE_LONGLONG;
-		b->buffer = (void *)&v->i;
-	} else {
-		*len = v->len;
-		b->buffer_type = MYSQL_TYPE_STRING;
-		b->buffer = (void *)v->s;
-		b->buffer_length = v->len;
-		b->length = len;
-	}
-}
-
 /* Executes st with fields idx[0..n) of vals. 0 or the MariaDB errno (why: its text). */
 static unsigned exec(MYSQL_STMT *st, uint8_t type, const struct rec_val *vals,
 		     const int *idx, int n, char *why, size_t whylen)
@@ -191,27 +169,13 @@ static unsigned exec(MYSQL_STMT *st, uint8_t type, const struct rec_val *vals,
 	my_bool nul[REC_MAX_FIELDS];
 
 	for (int k = 0; k < n; k++)
-		bind_val(&b[k], &vals[idx[k]], f[idx[k]].type, &len[k], &nul[k]);
+		bw_bind_val(&b[k], &vals[idx[k]], f[idx[k]].type, &len[k], &nul[k]);
 	if (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st)) {
 		unsigned e = mysql_stmt_errno(st);
 		snprintf(why, whylen, "error %u: %s", e, mysql_stmt_error(st));
 		return e ? e : CR_UNKNOWN_ERROR;	/* never 0 for a failure */
 	}
 	return 0;
-}
-
-static unsigned apply_booking(struct bw *w, struct item *it, char *why, size_t whylen)
-{
-	static const int idx[] = {
-		BK_REF, BK_SOURCE, BK_CALL_UUID, BK_CREATED_MS, BK_CUSTOMER_NAME,
-		BK_CUSTOMER_PHONE, BK_POSTCODE, BK_ADDRESS, BK_PROBLEM, BK_TRADE_TYPE,
-		BK_CALLOUT_FEE, BK_DID_NUMBER, BK_COMPANY_NAME, BK_IS_REPEAT, BK_OUTCOME,
-	};
-	unsigned e = exec(w->st_booking, REC_BOOKING, it->vals, idx, BK_NFIELDS, why, whylen);
-
-	if (!e)
-		it->id = (int64_t)mysql_stmt_insert_id(w->st_booking);
-	return e;
 }
 
 static unsigned apply_call_end(struct bw *w, struct item *it, char *why, size_t whylen)
@@ -368,13 +332,36 @@ static void accepted(struct bw *w)
 	atomic_store(&w->stats->db_up, 1);
 }
 
-/* One transaction. 0; -EAGAIN to retry later; -ERESTART after dead-lettering one. */
+/* Inserts the n bookings gathered in p; on failure *culprit is the one (n == 1). */
+static unsigned flush_bookings(struct bw *w, struct item **p, size_t *n,
+			       struct item **culprit, char *why, size_t whylen)
+{
+	struct bw_row rows[BW_ROWS_MAX];
+	unsigned e;
+
+	if (!*n)
+		return 0;
+	for (size_t i = 0; i < *n; i++)
+		rows[i] = (struct bw_row){ .vals = p[i]->vals };
+	e = bw_rows_insert(&w->rows, w->db, rows, *n, why, whylen);
+	for (size_t i = 0; i < *n; i++)
+		p[i]->id = rows[i].id;
+	*culprit = e && *n == 1 ? p[0] : NULL;
+	*n = 0;
+	return e;
+}
+
+/*
+ * One transaction: bookings BW_ROWS_MAX a statement (one_by_one: one),
+ * call ends one a statement. 0; -EAGAIN to retry later; -ERESTART after
+ * dead-lettering one record, or to go one by one and find it.
+ */
 static int apply(struct bw *w, struct batch *b)
 {
 	char why[512] = "", dead[600];
 	unsigned e = 0;
-	struct item *culprit = NULL;
-	size_t live = 0;
+	struct item *culprit = NULL, *pend[BW_ROWS_MAX];
+	size_t live = 0, np = 0, per = b->one_by_one ? 1 : BW_ROWS_MAX;
 
 	for (size_t i = 0; i < b->n; i++)
 		live += !item_at(b, i)->dead;
@@ -384,23 +371,35 @@ static int apply(struct bw *w, struct batch *b)
 		struct item *it = item_at(b, i);
 		if (it->dead)
 			continue;
-		e = it->jr.type == REC_BOOKING ? apply_booking(w, it, why, sizeof(why)) :
-						 apply_call_end(w, it, why, sizeof(why));
+		if (it->jr.type == REC_BOOKING) {
+			pend[np++] = it;
+			if (np == per)
+				e = flush_bookings(w, pend, &np, &culprit, why, sizeof(why));
+			continue;
+		}
+		e = apply_call_end(w, it, why, sizeof(why));
 		culprit = e ? it : NULL;
 	}
+	if (!e)
+		e = flush_bookings(w, pend, &np, &culprit, why, sizeof(why));
 	if (!e && mysql_commit(w->db)) {	/* a failed COMMIT is never one record's */
 		e = mysql_errno(w->db) ? mysql_errno(w->db) : CR_SERVER_LOST;
 		snprintf(why, sizeof(why), "error %u at COMMIT: %s", e, mysql_error(w->db));
+		culprit = NULL;
 	}
 	if (!e) {
 		accepted(w);
 		return 0;
 	}
 	mysql_rollback(w->db);
-	if (culprit && db_classify(e) == DB_ROW) {
+	if (db_classify(e) == DB_ROW && culprit) {
 		snprintf(dead, sizeof(dead), "MariaDB refused it: %s", why);
 		item_dead(w, culprit, dead);
 		return -ERESTART;	/* at most once per record of the batch */
+	}
+	if (db_classify(e) == DB_ROW && !b->one_by_one) {
+		b->one_by_one = true;	/* once per batch */
+		return -ERESTART;
 	}
 	refused(w, e, why);
 	return -EAGAIN;
@@ -505,6 +504,7 @@ static int step(struct bw *w, struct batch *b, int fd, struct jpos applied,
 
 	if (!b->loaded) {
 		batch_clear(b);
+		b->one_by_one = false;
 		if ((rc = batch_load(w, b, fd, applied, durable)) < 0) {
 			log_error("writer", NULL, "reading the journal: %s", strerror(-rc));
 			return -EAGAIN;
@@ -534,6 +534,8 @@ void *bw_db_thread(void *arg)
 	if (!b.buf)
 		panic("writer: no memory for the journal reader");
 	buf_init(&b.items, 0);
+	if (bw_rows_init(&w->rows) < 0)
+		panic("writer: no memory for the booking statements");
 	marker_load(w->conf->journal_dir, &applied);
 	int fd = open_segment(w, applied.seg);
 	if (fd < 0) {	/* marker older than the oldest segment: start there */
@@ -571,5 +573,6 @@ void *bw_db_thread(void *arg)
 	if (fd >= 0)
 		close(fd);
 	db_drop(w);
+	bw_rows_free(&w->rows);
 	return NULL;
 }

@@ -142,6 +142,59 @@ def journal_twenty(daemon_factory):
     return res, journal, seg, recs
 
 
+def statements(mariadb):
+    """MariaDB's own counts of prepared statements run and of COMMITs."""
+    return dict(mariadb.sql("SHOW GLOBAL STATUS WHERE Variable_name IN "
+                            "('Com_stmt_execute', 'Com_commit')"))
+
+
+def test_a_backlog_goes_in_large_batches(daemon_factory, db, mariadb):
+    """3,000 bookings journaled while there was no database land in a few
+    transactions of many rows each: one statement per booking made the
+    writer as slow as a round trip to mariadbd, and on a busy machine that
+    is a wait for a core each time (it committed 20 a second once)."""
+    first = writer_daemon(daemon_factory, sub="a")
+    res = recload(first, "-p", "10", "-n", "300", "-w", "journaled", "-t", "60")
+    assert res["journaled"] == 3000, res
+    journal = first.settings["writer"]["journal_dir"]
+    assert first.stop() == 0
+    before = statements(mariadb)
+    second = writer_daemon(daemon_factory, db, sub="b", writer={"journal_dir": journal})
+    wait_for(lambda: second.status()["records_committed_total"] == 3000 and
+             second.status()["journal_backlog"] == 0, 60, "the replay")
+    after = statements(mariadb)
+    assert rows(db, res["tag"]) == (3000, 3000)
+    # batch_max 1000: three transactions; 128 rows a statement at most:
+    # 1000 = 7 * 128 + 64 + 32 + 8, ten statements a transaction.
+    txns = int(after["Com_commit"]) - int(before["Com_commit"])
+    assert 3 <= txns <= 4, txns
+    executed = int(after["Com_stmt_execute"]) - int(before["Com_stmt_execute"])
+    assert executed <= 40, "%d statements for 3,000 bookings" % executed
+
+
+def test_a_booking_mariadb_refuses_in_a_large_batch(daemon_factory, db):
+    """One statement carries many bookings, so MariaDB's refusal of one
+    booking's values names no row: that batch goes again one booking a
+    statement, and only the refused ones are dead-lettered, each once."""
+    first = writer_daemon(daemon_factory, sub="a")
+    res = recload(first, "-p", "2", "-n", "150", "-w", "journaled", "-t", "60")
+    assert res["journaled"] == 300, res
+    journal = first.settings["writer"]["journal_dir"]
+    assert first.stop() == 0
+    # each producer's bookings 7 and 107 break a rule of the table
+    db.sql("ALTER TABLE ai_agent_bookings ADD CONSTRAINT no_seven "
+           "CHECK (customer_name NOT LIKE 'Load Test %-7' "
+           "AND customer_name NOT LIKE 'Load Test %-107')")
+    second = writer_daemon(daemon_factory, db, sub="b", writer={"journal_dir": journal})
+    wait_for(lambda: second.status()["journal_backlog"] == 0 and
+             second.status()["records_committed_total"] == 296, 60, "the replay")
+    assert rows(db, res["tag"]) == (296, 296)
+    with open(os.path.join(journal, "dead-letter.jsonl")) as f:
+        dead = [json.loads(line) for line in f]
+    assert len(dead) == 4 and all("MariaDB refused it" in x["reason"] for x in dead), dead
+    assert second.status()["records_dead_total"] == 4 and second.status()["db_up"]
+
+
 def test_damaged_journal_is_recovered(daemon_factory, db, tmp_path):
     # 1. Journal 20 bookings with no database, then stop.
     res, journal, seg, recs = journal_twenty(daemon_factory)
