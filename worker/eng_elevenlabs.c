@@ -375,8 +375,21 @@ static void on_gone(void *arg)
 		xi_free(x);
 }
 
+/*
+ * While the agent's audio is queued, its socket waits for the call's tick,
+ * as a TTS's does (tts_ws.c). An interruption is then read up to one tick
+ * later: at most one more frame of the reply it stops.
+ */
+static bool may_wait(void *arg)
+{
+	struct xi *x = arg;
+
+	return playout_may_wait(x->po, x->rate);
+}
+
 static const struct ws_handlers handlers = {
-	.on_open = on_open, .on_message = on_message, .on_close = on_close, .on_gone = on_gone,
+	.may_wait = may_wait, .on_open = on_open, .on_message = on_message,
+	.on_close = on_close, .on_gone = on_gone,
 };
 
 /* Both the context and the URL are known: open the conversation. */
