@@ -272,10 +272,10 @@ bool playout_backlog(const struct playout *p)
 
 bool playout_may_wait(const struct playout *p, int rate)
 {
-	uint32_t ctx = atomic_load(&p->cur);
 	uint64_t two_frames = (uint64_t)rate / 25;
 
-	return ctx && playout_written(p, ctx) >= playout_played(p, ctx) + two_frames;
+	return atomic_load(&p->cur) &&
+	       atomic_load_explicit(&p->written, memory_order_relaxed) >= p->played + two_frames;
 }
 
 /* ---- the producer (its socket hooks) ---- */
