@@ -64,7 +64,7 @@ void call_rt_set_transport(struct call *c, const struct call_transport *tp, void
 const struct call_transport *call_rt_transport(const struct call *c);
 
 /* Something came from the caller at now; clock: it was a caller audio frame. */
-void call_rt_rx(struct call *c, int64_t now, bool clock);
+bool call_rt_rx(struct call *c, int64_t now, bool clock);
 
 /* Up to n samples of the agent's audio, counted as sent. Returns how many. */
 size_t call_rt_take(struct call *c, int16_t *s, size_t n);

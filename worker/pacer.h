@@ -7,17 +7,17 @@
  * that serves the outbound frames due too (pacer_inbound): one wake-up per
  * frame instead of two, which is what a call costs on a hypervisor.
  *
- * Rules: a wake-up at time t serves every tick not yet served that is
- * <= t + period/2 (an inbound one) or <= t (the timer), so a steady caller
- * gets exactly one frame per frame at a constant phase. An inbound wake-up
- * less than half a period after the last one that served ticks serves none:
- * a burst of caller frames after a network hiccup never bursts audio out.
- * The timers fire only when the caller has gone quiet (silence
- * suppression, hold: protocols.md 7.4 item 6): the watchdog is moved,
- * without a wake-up or a system call, to the next tick + half a period
- * after each inbound service; when it fires, the timerfd runs periodically
- * on the ticks until a caller frame comes. Ticks are
- * absolute, so the clock never drifts however late a wake-up is.
+ * Rules (pace_clock.h): a caller frame serves the ticks already due, or
+ * else the one due within half a period, so a steady caller gets exactly
+ * one frame per frame at a constant phase; a wake-up less than a quarter
+ * period after one that served ticks serves none, so a burst of caller
+ * frames after a network hiccup never bursts audio out; when the caller's
+ * phase moves, the clock moves onto it. The timers fire only when the
+ * caller has gone quiet (silence suppression, hold: protocols.md 7.4 item
+ * 6): the watchdog is moved, without a wake-up or a system call, to the
+ * next tick + half a period after each inbound service; when it fires, the
+ * timerfd runs periodically on the ticks until a caller frame comes. Ticks
+ * are absolute, so the clock never drifts however late a wake-up is.
  */
 #ifndef VG_PACER_H
 #define VG_PACER_H
@@ -34,8 +34,8 @@ typedef void (*pacer_fn)(void *arg, uint64_t ticks);
 int pacer_start(struct pacer **out, struct event_base *base, int period_ms,
 		pacer_fn fn, void *arg);
 
-/* A caller frame was read at now_ns: serves the ticks due, if any. */
-void pacer_inbound(struct pacer *p, int64_t now_ns);
+/* A caller frame was read at now_ns: serves the ticks due; how many. */
+uint64_t pacer_inbound(struct pacer *p, int64_t now_ns);
 
 /*
  * Moves the clock: the next tick at at_ns (CLOCK_MONOTONIC), then every

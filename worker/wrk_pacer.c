@@ -1,7 +1,7 @@
 /*
- * wrk_pacer.c - the 20 ms playout clock of one call: served on the
- * caller's frames, a libevent timer as the watchdog, a timerfd for the
- * ticks while the caller is quiet. See pacer.h.
+ * wrk_pacer.c - the 20 ms playout clock of one call on the worker's loop:
+ * pace_clock.c decides, a libevent timer is the watchdog, a timerfd runs
+ * the ticks while the caller is quiet. See pacer.h.
  *
  * Why two timers: the watchdog moves on every caller frame, and a
  * timerfd_settime per frame was a tenth of a busy worker's system calls
@@ -10,14 +10,6 @@
  * grain (and libevent's coarse clock) is harmless for a deadline half a
  * period after the frame expected. The ticks themselves, once the caller
  * is quiet, need the timerfd's precision.
- *
- * Why a phase snap: serving on the caller's wake-up puts our frames at the
- * caller's times, so only which tick is due depends on the virtual clock.
- * If a reply's rephase left the ticks near half a period from the caller's
- * frames, jitter would make a frame go one wake-up early and leave a gap
- * after it. When a served tick is more than a quarter period off the frame
- * that served it, the clock is moved onto that frame; within a quarter it
- * stays put, so ordinary jitter never moves it.
  */
 #include "pacer.h"
 
@@ -30,14 +22,13 @@
 
 #include "../common/log.h"
 #include "../common/vg_time.h"
+#include "pace_clock.h"
 
 struct pacer {
+	struct pace_clock k;
 	int fd;
-	int64_t period;
-	int64_t next;			/* the first tick not served yet */
-	int64_t last_served;		/* when a wake-up last served ticks */
-	bool periodic;			/* the timerfd runs on the ticks: no caller */
-	unsigned moves;			/* rephases so far: fn may move the clock */
+	bool armed;			/* the timerfd runs */
+	int64_t watch_set;		/* the watchdog's deadline as added, or 0 */
 	struct event *ev;		/* the timerfd */
 	struct event *watch;		/* the watchdog */
 	pacer_fn fn;
@@ -48,45 +39,47 @@ struct pacer {
 static void arm(struct pacer *p, int64_t at)
 {
 	struct itimerspec its = {
-		.it_interval = { .tv_sec = 0, .tv_nsec = at ? p->period : 0 },
+		.it_interval = { .tv_sec = 0, .tv_nsec = at ? p->k.period : 0 },
 		.it_value = { .tv_sec = at / NS_PER_S, .tv_nsec = at % NS_PER_S },
 	};
 
 	if (timerfd_settime(p->fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
 		panic("pacer: timerfd_settime: %m");	/* only EINVAL or EFAULT: ours */
-	p->periodic = at != 0;
+	p->armed = at != 0;
 }
 
-/* The ticks from at go on the timerfd: nobody else will serve them. */
-static void tick_from(struct pacer *p, int64_t at)
+/* Makes the timers say what the clock decided. */
+static void apply(struct pacer *p, int64_t now)
 {
-	evtimer_del(p->watch);
-	arm(p, at);
-}
+	struct pace_clock *k = &p->k;
 
-/* A caller frame is due before at: the watchdog, not the timerfd, waits. */
-static void watch_until(struct pacer *p, int64_t at, int64_t now)
-{
-	int64_t in = at > now ? at - now : 0;
-	struct timeval tv = { .tv_sec = in / NS_PER_S, .tv_usec = in % NS_PER_S / 1000 };
-
-	if (p->periodic)
+	if (k->periodic) {
+		if (k->rearm) {
+			evtimer_del(p->watch);
+			p->watch_set = 0;
+			arm(p, k->next);
+			k->rearm = false;
+		}
+		return;
+	}
+	if (p->armed)
 		arm(p, 0);
-	evtimer_add(p->watch, &tv);
+	if (k->watch_at != p->watch_set) {
+		int64_t in = k->watch_at > now ? k->watch_at - now : 0;
+		struct timeval tv = { .tv_sec = in / NS_PER_S,
+				      .tv_usec = in % NS_PER_S / 1000 };
+
+		evtimer_add(p->watch, &tv);
+		p->watch_set = k->watch_at;
+	}
 }
 
-/* Serves the ticks <= upto not served yet; false if none was due. */
-static bool serve(struct pacer *p, int64_t now, int64_t upto)
+/* fn may rephase (pacer_rephase applies that itself), so it goes last. */
+static void served(struct pacer *p, uint64_t ticks, int64_t now)
 {
-	if (p->next > upto)
-		return false;
-	uint64_t ticks = (uint64_t)((upto - p->next) / p->period) + 1;
-
-	/* Late ticks are dropped time: the clock moves past all of them. */
-	p->next += (int64_t)ticks * p->period;
-	p->last_served = now;
-	p->fn(p->arg, ticks);
-	return true;
+	apply(p, now);
+	if (ticks)
+		p->fn(p->arg, ticks);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -99,39 +92,25 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;	/* re-armed since it was reported: EAGAIN */
 	int64_t now = mono_ns();
 
-	serve(p, now, now);
+	served(p, pace_clock_timer(&p->k, now), now);
 }
 
-/* No caller frame for half a period past a tick: serve it, go on the ticks. */
 static void on_watch(evutil_socket_t fd, short what, void *arg)
 {
 	struct pacer *p = arg;
-	unsigned moves = p->moves;
 	int64_t now = mono_ns();
 	(void)fd; (void)what;
 
-	serve(p, now, now);
-	if (p->moves == moves)	/* fn rephased: already on the ticks */
-		tick_from(p, p->next);
+	p->watch_set = 0;
+	served(p, pace_clock_watch(&p->k, now), now);
 }
 
-void pacer_inbound(struct pacer *p, int64_t now)
+uint64_t pacer_inbound(struct pacer *p, int64_t now)
 {
-	int64_t half = p->period / 2, quarter = p->period / 4;
-	unsigned moves = p->moves;
+	uint64_t ticks = pace_clock_frame(&p->k, now);
 
-	if (now - p->last_served < half || !serve(p, now, now + half)) {
-		/* Back from silence: let the next frame serve the next tick. */
-		if (p->periodic)
-			watch_until(p, p->next + half, now);
-		return;
-	}
-	if (p->moves != moves)
-		return;		/* fn rephased: the timer serves the next tick */
-	int64_t off = p->next - p->period - now;	/* the last tick served */
-	if (off > quarter || off < -quarter)
-		p->next = now + p->period;
-	watch_until(p, p->next + half, now);
+	served(p, ticks, now);
+	return ticks;
 }
 
 int pacer_start(struct pacer **out, struct event_base *base, int period_ms,
@@ -144,8 +123,6 @@ int pacer_start(struct pacer **out, struct event_base *base, int period_ms,
 		return -ENOMEM;
 	p->fn = fn;
 	p->arg = arg;
-	p->period = period_ms * NS_PER_MS;
-	p->next = mono_ns() + p->period;
 	p->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (p->fd < 0) {
 		int err = -errno;
@@ -158,17 +135,18 @@ int pacer_start(struct pacer **out, struct event_base *base, int period_ms,
 		pacer_stop(p);
 		return -EIO;
 	}
-	/* The caller's next frame is expected at the first tick. */
-	watch_until(p, p->next + p->period / 2, p->next - p->period);
+	int64_t now = mono_ns();
+
+	pace_clock_init(&p->k, now, period_ms * NS_PER_MS);
+	apply(p, now);
 	*out = p;
 	return 0;
 }
 
 int pacer_rephase(struct pacer *p, int64_t at_ns)
 {
-	p->next = at_ns;
-	p->moves++;
-	tick_from(p, at_ns);
+	pace_clock_rephase(&p->k, at_ns);
+	apply(p, mono_ns());
 	return 0;
 }
 

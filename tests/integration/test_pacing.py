@@ -132,22 +132,44 @@ def voluntary_switches(pid):
     raise AssertionError("no voluntary_ctxt_switches for %d" % pid)
 
 
-def test_a_steady_call_costs_one_wakeup_per_caller_frame(daemon_factory, tmp_path):
-    d, c, rx = playback_call(daemon_factory, tmp_path)
-    c.send(0x10, FRAME_8K)          # the call starts its clock...
-    time.sleep(0.01)                # ...half a period before the caller's rhythm
+def wakeups_per_frame_sent(d, c, lead=0.0, seconds=4.0):
+    """Feeds the call steady frames (after lead s of quiet) and counts its
+    worker's wake-ups per frame sent over two seconds in the middle."""
+    time.sleep(lead)
     sent = []
-    feeder = threading.Thread(target=send_steady, args=(c, 4.0, FRAME_8K, sent), daemon=True)
+    feeder = threading.Thread(target=send_steady, args=(c, seconds, FRAME_8K, sent), daemon=True)
     feeder.start()
     pid = wait_for(lambda: [x["pid"] for x in d.calls() if x["frames_in"] >= 25],
                    what="the call under way")[0]
+    time.sleep(0.3)
     a, t0 = voluntary_switches(pid), time.monotonic()
     time.sleep(2.0)
     b, t1 = voluntary_switches(pid), time.monotonic()
     feeder.join()
     # Per frame sent, not per second: a caller starved on a busy machine
-    # sends fewer. One each; a separate pacer timer would double it.
-    per_frame = (b - a) / max(len([t for t in sent if t0 <= t < t1]), 1)
+    # sends fewer.
+    return (b - a) / max(len([t for t in sent if t0 <= t < t1]), 1), (t0, t1)
+
+
+def test_a_steady_call_costs_one_wakeup_per_caller_frame(daemon_factory, tmp_path):
+    d, c, rx = playback_call(daemon_factory, tmp_path)
+    c.send(0x10, FRAME_8K)          # the call starts its clock half a period
+    per_frame, (t0, t1) = wakeups_per_frame_sent(d, c, lead=0.01)  # before the caller's rhythm
+    # One each; a separate pacer timer would double it.
     assert per_frame < 1.4, "%.2f wake-ups per caller frame in a steady call" % per_frame
+    assert len(rx.audio(t0, t1)) >= 80, "the agent's audio flowed meanwhile"
+    c.close()
+
+
+@pytest.mark.parametrize("late_ms", [12, 17])
+def test_a_caller_whose_rhythm_moves_late_costs_one_wakeup_per_frame(daemon_factory, tmp_path,
+                                                                      late_ms):
+    """Issue 10: its frames now come just after the watchdog has served their
+    tick; the clock must move onto them, not serve every tick from a timer."""
+    d, c, rx = playback_call(daemon_factory, tmp_path)
+    send_steady(c, 1.0)             # the call's clock takes the caller's phase...
+    per_frame, (t0, t1) = wakeups_per_frame_sent(d, c, lead=0.02 + late_ms / 1000)
+    assert per_frame < 1.4, "%.2f wake-ups per caller frame after a move of %d ms" % (
+        per_frame, late_ms)
     assert len(rx.audio(t0, t1)) >= 80, "the agent's audio flowed meanwhile"
     c.close()

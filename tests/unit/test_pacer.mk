@@ -1,1 +1,1 @@
-UNIT_SRC_pacer := worker/wrk_pacer.c common/log.c
+UNIT_SRC_pacer := worker/pace_clock.c

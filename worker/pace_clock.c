@@ -1,0 +1,120 @@
+/*
+ * pace_clock.c - the rules of a call's playout clock. See pace_clock.h.
+ *
+ * A frame serves the ticks that are late, or else the one due within half
+ * a period, so a steady caller's frame is the one wake-up per period and
+ * our frames go out at the caller's times. The watchdog waits half a
+ * period past a tick for a frame; when it fires it serves the tick, and the
+ * periodic timer takes over until a frame comes.
+ *
+ * Why a guard: a frame less than a quarter period after a service serves
+ * nothing, so a burst of caller frames after a network hiccup never
+ * bursts audio out. (A tick ahead of a frame is never served with a late
+ * one, so no wake-up serves two ticks unless a wake-up was missed.)
+ *
+ * Why the clock follows the caller: serving on the caller's wake-up puts
+ * our frames at its times, so only which tick is due depends on the
+ * clock. A reply's rephase leaves the ticks anywhere against the caller's
+ * frames, and a caller's phase can jump (a path change, a stall). Near
+ * half a period off, jitter would make a frame go one wake-up early and
+ * leave a gap; past it, the watchdog would serve every tick just before
+ * the frame that should have: two wake-ups per frame, for good. So when
+ * two frames in a row find the clock more than a quarter period off their
+ * phase (the tick they served was that far off, or the watchdog had
+ * served it just before them), the clock moves onto the caller. One such
+ * frame is only a late frame: moving on it would cost the next one its
+ * tick. Within a quarter the clock stays put, so ordinary jitter never
+ * moves it.
+ */
+#include "pace_clock.h"
+
+static uint64_t serve(struct pace_clock *k, int64_t now, int64_t upto, enum pace_by by)
+{
+	if (k->next > upto)
+		return 0;
+	uint64_t ticks = (uint64_t)((upto - k->next) / k->period) + 1;
+
+	/* Late ticks are dropped time: the clock moves past all of them. */
+	k->next += (int64_t)ticks * k->period;
+	k->last_served = now;
+	k->by = by;
+	return ticks;
+}
+
+/* A caller frame is due before at: the watchdog, not the timer, waits. */
+static void watch_until(struct pace_clock *k, int64_t at)
+{
+	k->periodic = false;
+	k->rearm = false;
+	k->watch_at = at;
+}
+
+/* Nobody else will serve the ticks from next: the timer runs on them. */
+static void tick_on(struct pace_clock *k)
+{
+	k->periodic = true;
+	k->rearm = true;
+}
+
+/* The frame at now found the clock off its phase: twice in a row, move it. */
+static void astray(struct pace_clock *k, int64_t now)
+{
+	if (++k->astray < 2)
+		return;
+	k->astray = 0;
+	k->next = now + k->period;
+}
+
+void pace_clock_init(struct pace_clock *k, int64_t now, int64_t period)
+{
+	*k = (struct pace_clock){
+		.period = period,
+		.next = now + period,
+		.last_served = now - period,
+		.by = PACE_BY_TIMER,
+	};
+	watch_until(k, k->next + period / 2);
+}
+
+uint64_t pace_clock_frame(struct pace_clock *k, int64_t now)
+{
+	int64_t half = k->period / 2, quarter = k->period / 4;
+	uint64_t ticks = 0;
+
+	if (now - k->last_served < quarter) {
+		if (k->by == PACE_BY_WATCH && k->shadowed != k->last_served) {
+			k->shadowed = k->last_served;	/* once: the next may be on time */
+			astray(k, now);		/* the watchdog beat it to its tick */
+		}
+	} else if ((ticks = serve(k, now, k->next <= now ? now : now + half, PACE_BY_FRAME))) {
+		int64_t off = k->next - k->period - now;	/* the last tick served */
+
+		if (off > quarter || off < -quarter)
+			astray(k, now);
+		else
+			k->astray = 0;
+	}
+	/* The caller is here (back from silence too): the next frame serves next. */
+	watch_until(k, k->next + half);
+	return ticks;
+}
+
+uint64_t pace_clock_watch(struct pace_clock *k, int64_t now)
+{
+	uint64_t ticks = serve(k, now, now, PACE_BY_WATCH);
+
+	tick_on(k);
+	return ticks;
+}
+
+uint64_t pace_clock_timer(struct pace_clock *k, int64_t now)
+{
+	return serve(k, now, now, PACE_BY_TIMER);
+}
+
+void pace_clock_rephase(struct pace_clock *k, int64_t at)
+{
+	k->next = at;
+	k->astray = 0;
+	tick_on(k);
+}

@@ -1,0 +1,49 @@
+/*
+ * pace_clock.h - the rules of a call's 20 ms playout clock, without timers.
+ *
+ * Owns: the virtual clock (ticks at t0 + k * period) and the decision, for
+ * each wake-up, of how many ticks it serves and where the watchdog waits
+ * next. wrk_pacer.c turns those decisions into a libevent timer and a
+ * timerfd; the unit tests drive them with simulated times.
+ *
+ * Three kinds of wake-up serve ticks:
+ *   frame - a caller frame was read (the normal case: one per period);
+ *   watch - no caller frame came for a while after a tick: the watchdog;
+ *   timer - the periodic timer, which runs on the ticks while the caller
+ *           is quiet (after the watchdog fired, or after a rephase).
+ *
+ * Never: reads a clock, makes a system call, or serves more than what is
+ * due; every time comes in as an argument (CLOCK_MONOTONIC ns).
+ */
+#ifndef VG_PACE_CLOCK_H
+#define VG_PACE_CLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum pace_by { PACE_BY_FRAME, PACE_BY_WATCH, PACE_BY_TIMER };
+
+struct pace_clock {
+	int64_t period;
+	int64_t next;		/* the first tick not served yet */
+	int64_t last_served;	/* when a wake-up last served ticks */
+	int64_t watch_at;	/* the watchdog's deadline, while !periodic */
+	enum pace_by by;	/* the kind of wake-up that served last */
+	unsigned astray;	/* frames in a row that found the clock off their phase */
+	int64_t shadowed;	/* the watchdog service a frame came just behind */
+	bool periodic;		/* the timer runs on the ticks: no caller */
+	bool rearm;		/* the timer must restart on the ticks from next */
+};
+
+/* The first tick one period after now; the watchdog waits for the caller. */
+void pace_clock_init(struct pace_clock *k, int64_t now, int64_t period);
+
+/* Each returns the ticks this wake-up serves (late ones included), or 0. */
+uint64_t pace_clock_frame(struct pace_clock *k, int64_t now);
+uint64_t pace_clock_watch(struct pace_clock *k, int64_t now);
+uint64_t pace_clock_timer(struct pace_clock *k, int64_t now);
+
+/* The next tick at at, then every period; the timer serves it. */
+void pace_clock_rephase(struct pace_clock *k, int64_t at);
+
+#endif
