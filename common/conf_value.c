@@ -126,6 +126,25 @@ static int set_number(struct conf_parse *ps, const struct conf_key *k, char *fie
 	return 0;
 }
 
+/* K_BOOL and K_LEVEL: one of a few words. */
+static int set_word(struct conf_parse *ps, const struct conf_key *k, char *field,
+		    const char *v)
+{
+	bool is_bool = k->type == K_BOOL;
+	int n = is_bool ? conf_parse_bool(v) : log_level_parse(v);
+
+	if (n < 0) {
+		snprintf(ps->err, sizeof(ps->err), "'%s' is not %s", v,
+			 is_bool ? "yes or no" : "error, warn, info or debug");
+		return -EINVAL;
+	}
+	if (is_bool)
+		*(bool *)field = n;
+	else
+		*(int *)field = n;
+	return 0;
+}
+
 /* The types kept as text: checked here, then copied whole. */
 static int check_text(struct conf_parse *ps, const struct conf_key *k, const char *v)
 {
@@ -160,24 +179,9 @@ int conf_set_key(struct conf_parse *ps, const struct conf_key *k, const char *v)
 	case K_INT:
 	case K_DOUBLE:
 		return set_number(ps, k, field, v);
-	case K_BOOL: {
-		int b = conf_parse_bool(v);
-		if (b < 0) {
-			snprintf(ps->err, sizeof(ps->err), "'%s' is not yes or no", v);
-			return -EINVAL;
-		}
-		*(bool *)field = b;
-		return 0;
-	}
-	case K_LEVEL: {
-		int lvl = log_level_parse(v);
-		if (lvl < 0) {
-			snprintf(ps->err, sizeof(ps->err), "'%s' is not error, warn, info or debug", v);
-			return -EINVAL;
-		}
-		*(int *)field = lvl;
-		return 0;
-	}
+	case K_BOOL:
+	case K_LEVEL:
+		return set_word(ps, k, field, v);
 	case K_PATH:
 		return set_path(ps, k, field, v);
 	case K_STR:

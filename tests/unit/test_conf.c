@@ -558,7 +558,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_empty_file_gives_defaults, cleanup),
-		cmocka_unit_test_teardown(test_defaults_of_each_type_are_the_documented_ones, cleanup),
+		cmocka_unit_test_teardown(test_defaults_of_each_type_are_the_documented_ones,
+					  cleanup),
 		cmocka_unit_test_teardown(test_values_set_in_file_are_used, cleanup),
 		cmocka_unit_test_teardown(test_local_phrases_default_to_the_old_words_and_can_be_set,
 					  cleanup),
