@@ -55,7 +55,9 @@ LDLIBS  += $(PKG_LIBS) -lm -lrt
 # One directory a program (see README, Layout). vagentd is one binary: the
 # supervisor forks the api, the booking-writer and the workers from it.
 AUDIO_SRC   := common/audiosocket.c common/wav.c common/audio.c
-COMMON_SRC  := common/log.c common/conf.c common/crc32.c common/base64.c common/buf.c \
+CONF_SRC    := common/conf.c common/conf_keys.c common/conf_value.c common/conf_did.c \
+               common/conf_tool.c common/conf_validate.c common/conf_secret.c
+COMMON_SRC  := common/log.c $(CONF_SRC) common/crc32.c common/base64.c common/buf.c \
                common/file_replace.c common/ulaw.c $(AUDIO_SRC)
 COMMON_SRC  += common/twilio_sig.c
 COMMON_SRC  += common/twiml.c

@@ -6,6 +6,8 @@
  * builds a new one beside the old and swaps only when it is whole (nginx's
  * ngx_init_cycle), and workers keep the one they were forked with.
  * Fails with a message naming the file, line, section and key.
+ * The implementation is split by job over common/conf*.c (conf_impl.h
+ * lists the parts); a key and its default are one row of conf_keys.c.
  */
 #ifndef VG_CONF_H
 #define VG_CONF_H
@@ -220,7 +222,7 @@ struct conf {
 	struct conf_tool *tools;
 	size_t ntools;
 
-	/* Secrets, on pages kept out of core dumps (see conf.c). */
+	/* Secrets, on pages kept out of core dumps (see conf_secret.c). */
 	struct conf_secrets *secrets;
 
 	/* [did:NUMBER] sections */

@@ -1,1 +1,1 @@
-FUZZ_SRC_conf := common/conf.c common/log.c common/wav.c common/audio.c
+FUZZ_SRC_conf := $(CONF_SRC) common/log.c common/wav.c common/audio.c

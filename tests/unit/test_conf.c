@@ -2,8 +2,8 @@
  * test_conf.c - unit tests for common/conf.h.
  *
  * Protects: vagent.conf as operators write it: the defaults of an empty
- * file; one error line naming the key and its line for every bad value
- * (unknown key, out-of-range or non-numeric number, bad bool, unknown
+ * file, one of each type; one error line naming the key and its line for
+ * every bad value (unknown key, out-of-range or non-numeric number, bad bool, unknown
  * engine, bad listen address); IPv6 listen addresses; cross-key rules;
  * per-DID engines and the playback file they require; and what a reload
  * keeps from the running configuration.
@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "../../common/conf.h"
+#include "../../common/log.h"
 #include "../../common/wav.h"
 
 #define MAX_TMP 16
@@ -166,6 +167,65 @@ static void test_empty_file_gives_defaults(void **state)
 	assert_true(c->run_dir[0] != '\0');
 	assert_int_equal(c->ndids, 0);
 	assert_string_equal(conf_engine_for(c, "442039962952"), "echo");
+	conf_free(c);
+}
+
+/*
+ * The defaults live in the key table as text and go through the file's
+ * parser: one per type (and the long phrases, whose rows wrap) pins that
+ * a default is read as the number, yes/no, level or string it says.
+ */
+static void test_defaults_of_each_type_are_the_documented_ones(void **state)
+{
+	(void)state;
+	struct conf *c = load_ok("");
+
+	/* whole numbers, durations among them (seconds and ms) */
+	assert_int_equal(c->backlog, 511);
+	assert_int_equal(c->min_spare, 4);
+	assert_int_equal(c->max_spare, 16);
+	assert_int_equal(c->extra_producers, 4);
+	assert_int_equal(c->drain_timeout, 300);
+	assert_int_equal(c->idle_timeout, 10);
+	assert_int_equal(c->max_duration, 3600);
+	assert_int_equal(c->api_max_body, 16384);
+	assert_int_equal(c->llm_timeout_ms, 15000);
+	assert_int_equal(c->writer_retry_max_ms, 5000);
+	assert_int_equal(c->handoff_lifetime, 60);
+	/* yes/no, both ways */
+	assert_true(c->api_enabled);
+	assert_false(c->realtime);
+	assert_false(c->record);
+	assert_false(c->syslog);
+	assert_false(conf_record_for(c, "442039962952"));
+	/* enumerations: a log level, and names checked at load */
+	assert_int_equal(c->log_level, LOG_LVL_INFO);
+	assert_string_equal(c->tts_provider, "cartesia");
+	assert_string_equal(c->tw_mode, "stream");
+	assert_false(c->tw_relay);
+	assert_false(c->xi_booking_client);
+	/* fractions */
+	assert_true(c->llm_temperature == 0.4);
+	assert_true(c->tts_xi_similarity == 0.85);
+	assert_true(c->tts_xi_speed == 1.0);
+	/* paths (absolute, not taken from the file's directory) and strings */
+	assert_string_equal(c->run_dir, "/run/vagent");
+	assert_string_equal(c->context_dir, "/var/spool/vagent");
+	assert_string_equal(c->xi_ids_file, "/var/lib/vagent/elevenlabs.ids");
+	assert_string_equal(c->db_user, "vagent");
+	assert_string_equal(c->stt_keyterms, "postcode,plumber,electrician,callout");
+	assert_string_equal(c->local_greeting,
+			    "Hello, {{company_name}}, {{time_greeting}}. How can I help?");
+	assert_string_equal(c->local_stt_down, "I'm sorry, I can't hear you properly right "
+			    "now, so I'm passing your call back.");
+	/* no default: empty, and what falls back to another key */
+	assert_string_equal(c->user, "");
+	assert_string_equal(c->tts_voice, "");
+	assert_string_equal(c->overflow_engine, "");
+	assert_string_equal(conf_handoff_dir(c), "/var/spool/vagent");
+	/* a listen address's parsed halves */
+	assert_string_equal(c->api_host, "127.0.0.1");
+	assert_int_equal(c->api_port, 8089);
 	conf_free(c);
 }
 
@@ -498,6 +558,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_empty_file_gives_defaults, cleanup),
+		cmocka_unit_test_teardown(test_defaults_of_each_type_are_the_documented_ones,
+					  cleanup),
 		cmocka_unit_test_teardown(test_values_set_in_file_are_used, cleanup),
 		cmocka_unit_test_teardown(test_local_phrases_default_to_the_old_words_and_can_be_set,
 					  cleanup),
