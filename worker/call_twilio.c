@@ -14,13 +14,13 @@
  * less than LEAD_MS would be unheard at Twilio; the ring keeps the rest,
  * so the engines' "still speaking" and "what was played" stay within
  * LEAD_MS of what the caller heard. A mark named by the stream position
- * it ends at follows every MARK_MS of audio and the last audio before the
- * ring runs dry. Twilio echoes a mark once the audio before it has played:
+ * it ends at follows every MARK_MS of audio and the last audio before a
+ * tick with none. Twilio echoes a mark once the audio before it has played:
  * an echo is what the caller has surely heard (heard), and between echoes
  * the caller's position is estimated from the clock (caller_pos), so the
- * lead is kept to a tick or two although marks come a few a second (each
- * echo wakes the worker on its own). A hangup after playout waits for the
- * last mark. On a cancelled reply (barge-in) one clear drops Twilio's
+ * lead is counted to within a tick or two although marks come a few a
+ * second (each echo wakes the worker on its own). A hangup after playout
+ * waits for the last mark. On a cancelled reply (barge-in) one clear drops Twilio's
  * queue; the marks it echoes for that are ignored.
  *
  * Fails: a malformed message, media before start, or a format other than
@@ -67,7 +67,7 @@
 #define MSG_SAMPLES (RATE * MSG_MS / 1000)
 #define LEAD_SAMPLES (RATE * LEAD_MS / 1000)
 #define MARK_SAMPLES (RATE * MARK_MS / 1000)
-#define PEND_MAX 16			/* marks awaited; a ring that runs dry on each tick adds one a tick */
+#define PEND_MAX 16			/* marks awaited: one per MARK_MS, one per pause */
 #define IN_MAX 4000			/* mu-law bytes of one inbound media message: 0.5 s */
 #define OUT_QUEUE_MAX 256		/* messages the socket has not taken: Twilio stalled */
 #define MARK_WAIT_NS (2 * NS_PER_S)	/* a mark awaited so long: marks are not coming */
@@ -112,7 +112,7 @@ static uint64_t caller_pos(const struct tw_call *t, int64_t now)
 	uint64_t pos = t->from;
 
 	if (t->no_marks)
-		return t->sent;
+		return t->sent;		/* nothing to go by: what goes counts as heard */
 	if (now > t->from_ns)
 		pos += (uint64_t)((now - t->from_ns) / NS_PER_SAMPLE);
 	return pos < cap ? pos : cap;
@@ -174,6 +174,7 @@ static int tw_pace(struct call *c, bool *drained)
 	struct tw_call *t = call_rt_tp(c);
 	struct ring *out = call_ring_out(c);
 	int64_t now = mono_ns();
+	bool dry = !ring_avail(out);
 	int rc = 0;
 
 	check_echoes(c, t, now);
@@ -186,8 +187,13 @@ static int tw_pace(struct call *c, bool *drained)
 		if (rc == 0 && t->sent - t->marked >= MARK_SAMPLES)
 			rc = send_mark(t);
 	}
-	/* The audio stops here, for a pause or for good: its end must echo. */
-	if (rc == 0 && t->sent > t->marked && !ring_avail(out))
+	/*
+	 * A tick with nothing new: the audio stopped, for a pause or for good,
+	 * and its end must echo. Not as soon as the ring runs dry: a reply's
+	 * audio often comes just in time, a little each tick. Twilio still
+	 * holds what went on the tick before, so the echo comes no later.
+	 */
+	if (rc == 0 && dry && t->sent > t->marked)
 		rc = send_mark(t);
 	*drained = !ring_avail(out) && t->sent == t->heard;
 	if (rc == 0 && ws_srv_queued(t->ws) > OUT_QUEUE_MAX)
