@@ -14,10 +14,10 @@
  * echoes come between the caller's media messages; --play-between plays
  * half a tick after each frame goes, which shows the echoes' cost (by
  * default the phone plays as it sends, and an echo rides with a frame).
- * With --connect-to the URL may be the public
- * wss:// one Twilio is given: the socket goes plain to HOST:PORT, where a
- * TLS proxy would pass it on, and the Host and signature stay the URL's
- * (the Calls REST emulator dials outbound calls this way, emu_twilio_dial.c).
+ * With --connect-to the URL may be the public wss:// one Twilio is given:
+ * the socket goes plain to HOST:PORT, where a TLS proxy would pass it on,
+ * and the Host and signature stay the URL's (the Calls REST emulator
+ * dials outbound calls this way, emu_twilio_dial.c).
  *
  * Owns: its own lws context and loop (one thread; no server runs). Prints
  * one JSON object with each call's counts and the turn latencies (the
