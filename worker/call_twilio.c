@@ -10,15 +10,18 @@
  * caller frame: the pacer's wake-up as on AudioSocket), dtmf, mark, stop.
  *
  * Outbound, Twilio buffers and plays what it is sent, so audio is not
- * paced frame by frame: on each tick what the ring holds goes out in
- * media messages of up to MSG_MS, each followed by a mark named by the
- * stream position it ends at. Twilio echoes a mark once the audio before
- * it has played, so echoed marks are what the caller has heard. Audio is
- * taken from the ring only while less than LEAD_MS is unheard at Twilio:
- * the ring keeps the rest, so the engines' "still speaking" and "what was
- * played" stay within LEAD_MS of what the caller heard, and a hangup after
- * playout waits for the last mark. On a cancelled reply (barge-in) one
- * clear drops Twilio's queue; the marks it echoes for that are ignored.
+ * paced frame by frame: on a tick, media messages of MSG_MS go out while
+ * less than LEAD_MS would be unheard at Twilio; the ring keeps the rest,
+ * so the engines' "still speaking" and "what was played" stay within
+ * LEAD_MS of what the caller heard. A mark named by the stream position
+ * it ends at follows every MARK_MS of audio and the last audio before a
+ * tick with none. Twilio echoes a mark once the audio before it has played:
+ * an echo is what the caller has surely heard (heard), and between echoes
+ * the caller's position is estimated from the clock (caller_pos), so the
+ * lead is counted to within a tick or two although marks come a few a
+ * second (each echo wakes the worker on its own). A hangup after playout
+ * waits for the last mark. On a cancelled reply (barge-in) one clear drops Twilio's
+ * queue; the marks it echoes for that are ignored.
  *
  * Fails: a malformed message, media before start, or a format other than
  * 8 kHz mono mu-law ends the call with a logged reason.
@@ -43,23 +46,46 @@
 #include "ws_server.h"
 
 #define RATE 8000
-#define MSG_MS 80			/* audio per media message */
-#define LEAD_MS 240			/* audio at Twilio not yet heard, at most */
+#define NS_PER_SAMPLE (NS_PER_S / RATE)
+/*
+ * The lead: what Twilio may hold unheard, by the clock. It is topped up a
+ * whole message at a time once room for one opens, so Twilio holds between
+ * LEAD_MS - MSG_MS and LEAD_MS: 160 ms of cover for the network's jitter,
+ * and one media message every 80 ms of speech.
+ */
+#define MSG_MS 80
+#define LEAD_MS 240
+/*
+ * Audio between marks. Each echo is a wake-up of its own (it comes between
+ * the caller's frames), so marks go 4 a second, not one per message. The
+ * clock fills in between, so the spacing costs no precision while Twilio
+ * plays; if it stalls, the estimate stops at the next mark, so at most
+ * LEAD_MS + MARK_MS is unheard at Twilio, and the clock is set right again
+ * every MARK_MS. One per lead: usually one mark awaited at a time.
+ */
+#define MARK_MS 240
 #define MSG_SAMPLES (RATE * MSG_MS / 1000)
 #define LEAD_SAMPLES (RATE * LEAD_MS / 1000)
+#define MARK_SAMPLES (RATE * MARK_MS / 1000)
+#define PEND_MAX 16			/* marks awaited: one per MARK_MS, one per pause */
 #define IN_MAX 4000			/* mu-law bytes of one inbound media message: 0.5 s */
 #define OUT_QUEUE_MAX 256		/* messages the socket has not taken: Twilio stalled */
-#define MARK_WAIT_NS (2 * NS_PER_S)	/* past the lead without an echo: marks are not coming */
+#define MARK_WAIT_NS (2 * NS_PER_S)	/* a mark awaited so long: marks are not coming */
 
 struct tw_call {
 	struct call *call;
 	struct ws_srv *ws;
 	char stream_sid[TW_SID_LEN];
 	bool connected;
-	uint64_t sent, heard;		/* stream positions, samples */
+	/* Stream positions, samples. heard: the last mark echoed (or a clear). */
+	uint64_t sent, heard, marked;
+	uint64_t pend[PEND_MAX];	/* marks sent, not echoed, oldest first */
+	unsigned npend;
+	uint64_t from;			/* the clock's origin: the caller was at from ... */
+	int64_t from_ns;		/* ... at from_ns (an echo, or audio after silence) */
 	uint64_t cleared_at;		/* marks at or before this echo a clear */
 	uint64_t marks, clears;
-	int64_t last_echo_ns;		/* a mark came back, or audio went out after a pause */
+	int64_t last_echo_ns;		/* a mark came back, or none was awaited */
 	bool no_marks;			/* the peer does not echo them: sent counts as heard */
 	uint8_t in[IN_MAX];
 	int16_t pcm[IN_MAX > MSG_SAMPLES ? IN_MAX : MSG_SAMPLES];
@@ -75,10 +101,26 @@ static int send_msg(struct tw_call *t, size_t len)
 
 /* ---- outbound ---- */
 
-static int send_chunk(struct tw_call *t, size_t n)
+/*
+ * Where the caller is: the clock's origin and the time since, never past
+ * what was sent nor past a mark Twilio has not echoed (it may have stalled,
+ * or not have begun: the echo says so).
+ */
+static uint64_t caller_pos(const struct tw_call *t, int64_t now)
+{
+	uint64_t cap = t->npend ? t->pend[0] : t->sent;
+	uint64_t pos = t->from;
+
+	if (t->no_marks)
+		return t->sent;		/* nothing to go by: what goes counts as heard */
+	if (now > t->from_ns)
+		pos += (uint64_t)((now - t->from_ns) / NS_PER_SAMPLE);
+	return pos < cap ? pos : cap;
+}
+
+static int send_media(struct tw_call *t, size_t n)
 {
 	uint8_t ulaw[MSG_SAMPLES];
-	char name[24];
 	int rc;
 
 	pcm_to_ulaw(t->pcm, n, ulaw);
@@ -89,34 +131,70 @@ static int send_chunk(struct tw_call *t, size_t n)
 		call_rt_record_out(t->call, t->pcm, n);
 	}
 	t->sent += n;
+	return 0;
+}
+
+/* A mark at what was sent, awaited until Twilio echoes it. */
+static int send_mark(struct tw_call *t)
+{
+	char name[24];
+
+	t->marked = t->sent;
+	if (t->no_marks)
+		return 0;	/* nobody would answer */
+	if (t->npend == PEND_MAX)
+		t->npend--;	/* the newest moves on: the clock waits for an older one */
+	t->pend[t->npend++] = t->sent;
 	snprintf(name, sizeof(name), "%" PRIu64, t->sent);
 	t->marks++;
 	return send_msg(t, tw_mark(t->msg, sizeof(t->msg), t->stream_sid, name));
+}
+
+/* A peer that never echoes would hold the agent's audio for ever. */
+static void check_echoes(struct call *c, struct tw_call *t, int64_t now)
+{
+	if (!t->npend)
+		t->last_echo_ns = now;	/* nothing awaited: the wait starts with the next mark */
+	else if (now - t->last_echo_ns > MARK_WAIT_NS && !t->no_marks) {
+		log_warn("call", call_uuid(c), "twilio: no mark echoed for %d s; pacing without",
+			 (int)(MARK_WAIT_NS / NS_PER_S));
+		t->no_marks = true;
+		t->npend = 0;
+	}
+	if (t->no_marks)
+		t->heard = t->sent;
+	if (t->sent == t->heard) {	/* Twilio holds nothing: what goes now plays from now */
+		t->from = t->sent;
+		t->from_ns = now;
+	}
 }
 
 static int tw_pace(struct call *c, bool *drained)
 {
 	struct tw_call *t = call_rt_tp(c);
 	struct ring *out = call_ring_out(c);
+	int64_t now = mono_ns();
+	bool dry = !ring_avail(out);
 	int rc = 0;
 
-	int64_t now = mono_ns();
-
-	if (t->sent == t->heard)
-		t->last_echo_ns = now;	/* nothing awaited: the wait starts with the next send */
-	else if (now - t->last_echo_ns > MARK_WAIT_NS && !t->no_marks) {
-		/* A peer that never echoes would hold the agent's audio for ever. */
-		log_warn("call", call_uuid(c), "twilio: no mark echoed for %d s; pacing without",
-			 (int)(MARK_WAIT_NS / NS_PER_S));
-		t->no_marks = true;
-	}
-	if (t->no_marks)
-		t->heard = t->sent;
-	while (rc == 0 && t->sent - t->heard < LEAD_SAMPLES && ring_avail(out)) {
+	check_echoes(c, t, now);
+	while (rc == 0 && t->sent + MSG_SAMPLES <= caller_pos(t, now) + LEAD_SAMPLES &&
+	       ring_avail(out)) {
 		size_t n = call_rt_take(c, t->pcm, MSG_SAMPLES);
-		if (n)
-			rc = send_chunk(t, n);
+		if (!n)
+			break;
+		rc = send_media(t, n);
+		if (rc == 0 && t->sent - t->marked >= MARK_SAMPLES)
+			rc = send_mark(t);
 	}
+	/*
+	 * A tick with nothing new: the audio stopped, for a pause or for good,
+	 * and its end must echo. Not as soon as the ring runs dry: a reply's
+	 * audio often comes just in time, a little each tick. Twilio still
+	 * holds what went on the tick before, so the echo comes no later.
+	 */
+	if (rc == 0 && dry && t->sent > t->marked)
+		rc = send_mark(t);
 	*drained = !ring_avail(out) && t->sent == t->heard;
 	if (rc == 0 && ws_srv_queued(t->ws) > OUT_QUEUE_MAX)
 		rc = -ENOBUFS;
@@ -133,7 +211,10 @@ static void tw_flush(struct call *c)
 		return;
 	t->clears++;
 	t->cleared_at = t->sent;
-	t->heard = t->sent;	/* what was unheard never will be */
+	/* What was unheard never will be; the next audio plays from when it goes. */
+	t->heard = t->marked = t->from = t->sent;
+	t->from_ns = mono_ns();
+	t->npend = 0;
 }
 
 static void tw_close(struct call *c)
@@ -214,13 +295,18 @@ static void on_mark(struct tw_call *t, const struct tw_msg *m)
 {
 	char *end;
 	uint64_t pos = strtoull(m->mark, &end, 10);
+	unsigned done = 0;
 
-	if (*end || end == m->mark || pos > t->sent)
-		return;		/* not one of ours */
-	if (pos > t->cleared_at && pos > t->heard) {
-		t->heard = pos;
-		t->last_echo_ns = mono_ns();
-	}
+	if (*end || end == m->mark || pos > t->sent || t->no_marks)
+		return;		/* not one of ours, or too late */
+	if (pos <= t->cleared_at || pos <= t->heard)
+		return;		/* a clear's echo */
+	t->heard = t->from = pos;
+	t->from_ns = t->last_echo_ns = mono_ns();
+	while (done < t->npend && t->pend[done] <= pos)
+		done++;
+	t->npend -= done;
+	memmove(t->pend, t->pend + done, t->npend * sizeof(t->pend[0]));
 }
 
 static void on_event(struct tw_call *t, const struct tw_msg *m, int64_t now)

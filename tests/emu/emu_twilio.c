@@ -10,15 +10,20 @@
  * done. What vagentd sends is "played" as a phone would: its media queue
  * is drained 160 bytes per tick, a mark is echoed once the audio queued
  * before it has played, and a clear drops the queue and echoes every
- * pending mark at once. With --connect-to the URL may be the public
- * wss:// one Twilio is given: the socket goes plain to HOST:PORT, where a
- * TLS proxy would pass it on, and the Host and signature stay the URL's
- * (the Calls REST emulator dials outbound calls this way, emu_twilio_dial.c).
+ * pending mark at once. Real Twilio plays on a clock of its own, so its
+ * echoes come between the caller's media messages; --play-between plays
+ * half a tick after each frame goes, which shows the echoes' cost (by
+ * default the phone plays as it sends, and an echo rides with a frame).
+ * With --connect-to the URL may be the public wss:// one Twilio is given:
+ * the socket goes plain to HOST:PORT, where a TLS proxy would pass it on,
+ * and the Host and signature stay the URL's (the Calls REST emulator
+ * dials outbound calls this way, emu_twilio_dial.c).
  *
  * Owns: its own lws context and loop (one thread; no server runs). Prints
  * one JSON object with each call's counts and the turn latencies (the
  * caller's last voiced frame to the first voiced agent audio received),
- * and records call 0's played audio as a WAV if asked.
+ * the most audio it held unplayed at once, and records call 0's played
+ * audio as a WAV if asked.
  * Fails: bad usage exits 2; a call's failure is its outcome.
  */
 #include "emu_twilio_ws.h"
@@ -54,6 +59,7 @@ struct tw_opts {
 	int nparams;
 	int calls, stagger_ms, voice_rms;
 	bool no_marks;			/* a platform that never echoes marks */
+	bool play_between;		/* the phone plays half a tick after a frame goes */
 	struct { char digit; int ms; } dtmf[MAX_DTMF];
 	int ndtmf;
 };
@@ -67,11 +73,13 @@ struct tw_call {
 	char call_sid[40], stream_sid[40];
 	int64_t t0_us;			/* connected: the call's clock starts */
 	uint64_t ticks, seq;
+	uint64_t plays;			/* ticks of the phone's speaker, at most ticks */
 	struct item *q, *q_tail;	/* to play */
 	bool open, done, stop_sent;
 	const char *outcome;
 	/* counts */
 	uint64_t media_in, bytes_in, marks_in, marks_echoed, clears, played;
+	uint64_t queued, max_queued;	/* bytes received and not played (nor cleared) */
 	int64_t clear_tick[8];
 	int nclear;
 	int64_t last_voiced_tx_tick;	/* -1: none */
@@ -144,6 +152,7 @@ static void play_tick(struct tw_call *c, int16_t *out)
 			out[got + i] = emu_ulaw_decode(it->audio[it->off + i]);
 		got += n;
 		it->off += n;
+		c->queued -= n;
 		if (it->off == it->len) {
 			if (!(c->q = it->next))
 				c->q_tail = NULL;
@@ -159,6 +168,7 @@ static void on_clear(struct tw_call *c)
 	if (c->nclear < 8)
 		c->clear_tick[c->nclear++] = (int64_t)c->ticks;
 	c->clears++;
+	c->queued = 0;
 	while (c->q) {
 		struct item *it = c->q;
 		c->q = it->next;
@@ -201,6 +211,9 @@ static void on_media(struct tw_call *c, json_t *m)
 	*it = (struct item){ .len = (size_t)n };
 	c->media_in++;
 	c->bytes_in += (size_t)n;
+	c->queued += (size_t)n;
+	if (c->queued > c->max_queued)
+		c->max_queued = c->queued;
 	if (c->awaiting && (int64_t)c->ticks - c->last_voiced_tx_tick >= TURN_GAP_TICKS &&
 	    voiced(c, it->audio, it->len)) {
 		double ms = (double)(emu_now_us() - c->t0_us) / 1000.0 -
@@ -304,11 +317,21 @@ static void call_tick(struct tw_call *c, int64_t now)
 	int16_t heard[FRAME];
 	uint64_t end = (e->npcm + FRAME - 1) / FRAME + (uint64_t)e->o.t.hold_ms / 20;
 	uint64_t due = (uint64_t)((now - c->t0_us) / TICK_US);
+	int64_t lag_us = e->o.play_between ? TICK_US / 2 : 0;
 
 	/* After stop the server closes; if it does not, Twilio's side does. */
 	if (c->open && c->stop_sent && due > c->ticks + STOP_WAIT_TICKS && c->link.wsi)
 		lws_set_timeout(c->link.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-	while (c->open && !c->stop_sent && c->ticks <= due) {
+	while (c->open && !c->stop_sent) {
+		if (c->plays < c->ticks && (int64_t)c->plays * TICK_US + lag_us <= now - c->t0_us) {
+			play_tick(c, heard);	/* what the caller heard of the frame's tick */
+			if (c->rec.fp)
+				wav_writer_append(&c->rec, heard, FRAME);
+			c->plays++;
+			continue;
+		}
+		if (c->ticks > due)
+			break;
 		if (c->ticks >= end) {
 			send_json(c, json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "event", "stop",
 					       "sequenceNumber", "0", "streamSid", c->stream_sid,
@@ -318,14 +341,17 @@ static void call_tick(struct tw_call *c, int64_t now)
 			break;
 		}
 		send_frame(c);
-		play_tick(c, heard);
-		if (c->rec.fp)
-			wav_writer_append(&c->rec, heard, FRAME);
 		c->ticks++;
 	}
 }
 
 /* ---- connections ---- */
+
+/* The loop's wake-ups: each tick, or each half tick to play between the frames. */
+static int64_t grid_us(const struct tw_emu *e)
+{
+	return e->o.play_between ? TICK_US / 2 : TICK_US;
+}
 
 static void finish(struct tw_call *c, const char *outcome)
 {
@@ -343,9 +369,14 @@ static void finish(struct tw_call *c, const char *outcome)
 static void on_open(struct tw_link *l)
 {
 	struct tw_call *c = lws_container_of(l, struct tw_call, link);
+	struct tw_emu *e = c->e;
+	int64_t period = grid_us(e), now = emu_now_us();
 
+	/* Ticks half way between the loop's wake-ups: a late one sends no frame early. */
 	c->open = true;
-	c->t0_us = emu_now_us();
+	c->t0_us = now - (now - e->t_start_us) % period + period / 2;
+	if (c->t0_us > now)
+		c->t0_us -= period;
 	send_start(c);
 }
 
@@ -387,7 +418,7 @@ static void dial(struct tw_emu *e, struct tw_call *c)
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
 	struct tw_emu *e = lws_container_of(sul, struct tw_emu, sul);
-	int64_t now = emu_now_us();
+	int64_t now = emu_now_us(), period = grid_us(e);
 
 	while (e->started < e->o.calls &&
 	       (int64_t)e->started * e->o.stagger_ms * 1000 <= now - e->t_start_us)
@@ -395,7 +426,9 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 	for (int i = 0; i < e->started; i++)
 		if (e->calls[i].open)
 			call_tick(&e->calls[i], now);
-	lws_sul_schedule(e->ctx, 0, &e->sul, on_tick, TICK_US);
+	/* On a fixed grid, as Twilio's clock: a late wake-up does not move the next. */
+	lws_sul_schedule(e->ctx, 0, &e->sul, on_tick,
+			 period - (emu_now_us() - e->t_start_us) % period);
 }
 
 /* ---- the report ---- */
@@ -440,13 +473,13 @@ static void report(const struct tw_emu *e)
 		refused += !strcmp(out, "refused");
 		closed += !strcmp(out, "server_closed");
 		json_array_append_new(results, json_pack(
-			"{s:i, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:o}",
+			"{s:i, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:I, s:o}",
 			"index", i, "call_sid", c->call_sid, "outcome", out,
 			"http_status", c->link.http_status, "media_in", (json_int_t)c->media_in,
 			"bytes_in", (json_int_t)c->bytes_in, "marks_in", (json_int_t)c->marks_in,
 			"marks_echoed", (json_int_t)c->marks_echoed, "clears", (json_int_t)c->clears,
 			"clear_at_ms", clears, "played_s", (double)c->played / 8000.0,
-			"turn_ms", tm));
+			"max_queued_ms", (json_int_t)(c->max_queued / 8), "turn_ms", tm));
 	}
 	if (nall)
 		qsort(all, nall, sizeof(*all), cmp_double);
@@ -473,8 +506,9 @@ static void usage(FILE *fp)
 "usage: vagent-emu twilio --url ws://HOST:PORT/PATH [--wav FILE] [--calls N]\n"
 "                  [--stagger-ms MS] [--hold-ms 2000] [--did D] [--caller C]\n"
 "                  [--token T [--sign-url URL] | --signature S] [--dtmf D@MS]...\n"
-"                  [--record FILE] [--voice-rms 300] [--no-marks] [--log FILE]\n"
-"                  [--connect-to HOST:PORT] [--param NAME=VALUE]... [--call-sid SID]\n"
+"                  [--record FILE] [--voice-rms 300] [--no-marks] [--play-between]\n"
+"                  [--log FILE] [--connect-to HOST:PORT] [--param NAME=VALUE]...\n"
+"                  [--call-sid SID]\n"
 "       vagent-emu twilio --relay --help: ConversationRelay instead\n"
 "Dials vagentd as Twilio does for <Connect><Stream>, plays the WAV (8 kHz\n"
 "mono) as the caller, then hold-ms of silence, then stop; prints JSON.\n"
@@ -482,6 +516,8 @@ static void usage(FILE *fp)
 "  --signature S   send this X-Twilio-Signature as it is\n"
 "  --record FILE   what call 0's phone played, as a WAV\n"
 "  --no-marks      never echo a mark (a platform without them)\n"
+"  --play-between  play each tick half a tick after its frame goes, as\n"
+"                  Twilio's own clock does: echoes come between the frames\n"
 "  --connect-to H:P  dial H:P (plain ws, a TLS proxy's backend) for the URL,\n"
 "                  which may then be wss://; the Host and signature stay the URL's\n"
 "  --param N=V     one more customParameter (did and caller too)\n"
@@ -495,6 +531,7 @@ static int parse(int argc, char **argv, struct tw_opts *o)
 		{ "wav", 1, NULL, 'w' }, { "calls", 1, NULL, 'n' }, { "stagger-ms", 1, NULL, 's' },
 		{ "dtmf", 1, NULL, 'D' }, { "record", 1, NULL, 'r' },
 		{ "voice-rms", 1, NULL, 'v' }, { "no-marks", 0, NULL, 'M' },
+		{ "play-between", 0, NULL, 'B' },
 		{ "connect-to", 1, NULL, 'C' }, { "param", 1, NULL, 'P' }, { "call-sid", 1, NULL, 'i' },
 		{ "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -514,6 +551,7 @@ static int parse(int argc, char **argv, struct tw_opts *o)
 		case 'r': o->record = optarg; break;
 		case 'v': o->voice_rms = atoi(optarg); break;
 		case 'M': o->no_marks = true; break;
+		case 'B': o->play_between = true; break;
 		case 'C': o->t.connect_to = optarg; break;
 		case 'i': o->call_sid = optarg; break;
 		case 'P':
