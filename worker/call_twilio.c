@@ -20,8 +20,8 @@
  * the caller's position is estimated from the clock (caller_pos), so the
  * lead is counted to within a tick or two although marks come a few a
  * second (each echo wakes the worker on its own). A hangup after playout
- * waits for the last mark. On a cancelled reply (barge-in) one clear drops Twilio's
- * queue; the marks it echoes for that are ignored.
+ * waits for the last mark. On a cancelled reply (barge-in) one clear drops
+ * Twilio's queue; the marks it echoes for that are ignored.
  *
  * Fails: a malformed message, media before start, or a format other than
  * 8 kHz mono mu-law ends the call with a logged reason.
