@@ -10,7 +10,11 @@
  * Why a guard: a frame less than a quarter period after a service serves
  * nothing, so a burst of caller frames after a network hiccup never
  * bursts audio out. (A tick ahead of a frame is never served with a late
- * one, so no wake-up serves two ticks unless a wake-up was missed.)
+ * one, so no wake-up serves two ticks unless a wake-up was missed.) Not
+ * half a period: after a late service (the watchdog's, a late frame's) a
+ * caller a little early on the next tick must still serve it. That makes
+ * one short interval, which the far end's jitter buffer absorbs; refusing
+ * would make a gap, which it cannot.
  *
  * Why the clock follows the caller: serving on the caller's wake-up puts
  * our frames at its times, so only which tick is due depends on the
