@@ -28,7 +28,9 @@
  * served it just before them), the clock moves onto the caller. One such
  * frame is only a late frame: moving on it would cost the next one its
  * tick. Within a quarter the clock stays put, so ordinary jitter never
- * moves it.
+ * moves it. Frames that do not come a period apart (a channel framed at
+ * 10 or 30 ms) have no phase to follow: the clock keeps its own, or it
+ * would be pulled early and play faster than time.
  */
 #include "pace_clock.h"
 
@@ -83,8 +85,12 @@ void pace_clock_init(struct pace_clock *k, int64_t now, int64_t period)
 uint64_t pace_clock_frame(struct pace_clock *k, int64_t now)
 {
 	int64_t half = k->period / 2, quarter = k->period / 4;
+	int64_t gap = now - k->last_frame;
 	uint64_t ticks = 0;
 
+	k->last_frame = now;
+	if (gap < k->period - quarter || gap > k->period + quarter)
+		k->astray = 0;	/* not in our rhythm (10 or 30 ms frames): no phase to follow */
 	if (now - k->last_served < quarter) {
 		if (k->by == PACE_BY_WATCH && k->shadowed != k->last_served) {
 			k->shadowed = k->last_served;	/* once: the next may be on time */

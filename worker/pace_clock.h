@@ -27,6 +27,7 @@ struct pace_clock {
 	int64_t period;
 	int64_t next;		/* the first tick not served yet */
 	int64_t last_served;	/* when a wake-up last served ticks */
+	int64_t last_frame;	/* when the caller's last frame came */
 	int64_t watch_at;	/* the watchdog's deadline, while !periodic */
 	enum pace_by by;	/* the kind of wake-up that served last */
 	unsigned astray;	/* frames in a row that found the clock off their phase */

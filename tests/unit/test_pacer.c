@@ -304,6 +304,36 @@ static void a_reply_rephase_at_any_time_settles(void **state)
 	}
 }
 
+static void caller_frames_of_10_or_30_ms_get_our_20_ms_pace(void **state)
+{
+	static const int64_t framing[] = { 10 * MS, 30 * MS };
+	(void)state;
+
+	/* Asterisk sends what the channel's framing gives (protocols.md 7.1). */
+	for (size_t f = 0; f < sizeof(framing) / sizeof(*framing); f++) {
+		for (int64_t phase = 0; phase < P; phase += 1 * MS) {
+			struct sim s;
+			int64_t t0 = 1000 * MS, t = t0 + phase;
+
+			sim_init(&s, (uint64_t)(phase + f), t0);
+			for (; t < t0 + 500 * MS; t += framing[f])
+				frame_at(&s, t + rnd(&s, -300 * US, 300 * US));
+			measure_from(&s, t);
+			int64_t end = t + 2000 * MS;
+
+			for (; t < end; t += framing[f])
+				frame_at(&s, t + rnd(&s, -300 * US, 300 * US));
+			run_until(&s, end);
+			expect(s.ticks >= 99 && s.ticks <= 101 && !s.multi && s.min_gap >= P / 4 &&
+			       s.max_gap <= P + P / 2 + 1200 * US,
+			       "%lld ms frames at phase %.1f ms: %llu ticks in 2 s, %llu multi, "
+			       "gaps %.1f-%.1f ms", (long long)(framing[f] / MS), (double)phase / MS,
+			       (unsigned long long)s.ticks, (unsigned long long)s.multi,
+			       (double)s.min_gap / MS, (double)s.max_gap / MS);
+		}
+	}
+}
+
 static void jitter_at_half_a_period_does_not_slip(void **state)
 {
 	struct sim s;
@@ -343,6 +373,7 @@ int main(void)
 		cmocka_unit_test(a_burst_after_a_hiccup_bursts_no_audio),
 		cmocka_unit_test(a_quiet_caller_gets_a_frame_a_period_from_the_timer),
 		cmocka_unit_test(a_reply_rephase_at_any_time_settles),
+		cmocka_unit_test(caller_frames_of_10_or_30_ms_get_our_20_ms_pace),
 		cmocka_unit_test(jitter_at_half_a_period_does_not_slip),
 		cmocka_unit_test(a_late_wakeup_reports_the_ticks_it_missed),
 	};
