@@ -41,11 +41,14 @@ def all_landed(db, d, res, n):
     assert d.status()["records_dead_total"] == 0
 
 
-def outage(d, db, start, end, load_args=("-p", "10", "-n", "100", "-i", "30")):
+def outage(d, db, start, end, producers=10, each=300):
     """Runs a load, breaks MariaDB for writes mid-way (start()), checks that
     journaling goes on with db_up 0 and nothing dead-lettered, mends it
-    (end()), and checks that everything lands once."""
-    load = start_recload(d, *load_args, "-w", "journaled", "-t", "240")
+    (end()), and checks that everything lands once. The load lasts ~9 s
+    (30 ms apart): on a slow machine (sanitizers, a full suite) it must
+    still be going when the writer finds the database gone."""
+    load = start_recload(d, "-p", str(producers), "-n", str(each), "-i", "30",
+                         "-w", "journaled", "-t", "240")
     wait_for(lambda: d.status()["records_committed_total"] >= 50, 60, "50 commits")
     start()
     wait_for(lambda: not d.status()["db_up"], 30, "db_up to say 0")
@@ -58,7 +61,7 @@ def outage(d, db, start, end, load_args=("-p", "10", "-n", "100", "-i", "30")):
         "a server-wide refusal must not dead-letter records"
     end()
     res = finish(load)
-    all_landed(db, d, res, 1000)
+    all_landed(db, d, res, producers * each)
     wait_for(lambda: d.status()["db_up"], 30, "db_up to say 1 again")
     return res
 
