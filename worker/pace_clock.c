@@ -62,12 +62,24 @@ static void tick_on(struct pace_clock *k)
 	k->rearm = true;
 }
 
-/* The frame at now found the clock off its phase: twice in a row, move it. */
+/*
+ * The frame at now found the clock off its phase: twice in a row, move it,
+ * but not twice within MOVE_EVERY periods. A move drops or repeats up to
+ * half a period of time; a caller whose frames keep landing just behind
+ * our ticks (one we do not acknowledge at once, writing with Nagle on)
+ * would otherwise make it every other frame, and the audio would lose a
+ * fifth of its time. Two wake-ups a frame cost less than that.
+ */
+#define MOVE_EVERY 25
+
 static void astray(struct pace_clock *k, int64_t now)
 {
 	if (++k->astray < 2)
 		return;
 	k->astray = 0;
+	if (k->moved_at && now - k->moved_at < MOVE_EVERY * k->period)
+		return;
+	k->moved_at = now;
 	k->next = now + k->period;
 }
 
@@ -126,5 +138,6 @@ void pace_clock_rephase(struct pace_clock *k, int64_t at)
 {
 	k->next = at;
 	k->astray = 0;
+	k->moved_at = 0;	/* the phase is anyone's now: following is free */
 	tick_on(k);
 }

@@ -31,6 +31,7 @@ struct pace_clock {
 	int64_t watch_at;	/* the watchdog's deadline, while !periodic */
 	enum pace_by by;	/* the kind of wake-up that served last */
 	unsigned astray;	/* frames in a row that found the clock off their phase */
+	int64_t moved_at;	/* when the clock last moved onto the caller */
 	int64_t shadowed;	/* the watchdog service a frame came just behind */
 	bool periodic;		/* the timer runs on the ticks: no caller */
 	bool rearm;		/* the timer must restart on the ticks from next */

@@ -12,9 +12,10 @@
  * Protects: one wake-up per caller frame at any phase of the caller, also
  * after its phase jumps, after a late frame and after a reply's rephase
  * (the watchdog once served every tick just before the frame, two wake-ups
- * per frame for good); a burst of caller frames never bursts ours; a quiet
- * caller gets one frame a period from the timer; a late wake-up reports
- * every tick it missed. PACE_TRACE=1 prints every wake-up and the clock
+ * per frame for good), and a caller we do not acknowledge at once (Nagle)
+ * does not make the clock drop time; a burst of caller frames never
+ * bursts ours; a quiet caller gets one frame a period from the timer; a
+ * late wake-up reports every tick it missed. PACE_TRACE=1 prints every wake-up and the clock
  * after it, to see why a case fails.
  */
 #include <setjmp.h>
@@ -107,29 +108,69 @@ static void served(struct sim *s, int64_t now, uint64_t ticks, bool frame)
 	s->last_out = now;
 }
 
-/* Runs the timers that fire before t. */
+/* Runs the first timer that fires before t; false if none does. */
+static bool run_next(struct sim *s, int64_t t)
+{
+	int64_t w = s->k.periodic ? NEVER : s->watch_fire;
+	int64_t tm = s->timer_at == NEVER ? NEVER : s->timer_at + rnd(s, 20 * US, 200 * US);
+
+	if (w < t && w <= tm) {
+		s->watch_for = 0;
+		served(s, w, pace_clock_watch(&s->k, w), false);
+	} else if (tm < t) {
+		s->timer_at += P;
+		served(s, tm, pace_clock_timer(&s->k, tm), false);
+	} else {
+		return false;
+	}
+	return true;
+}
+
 static void run_until(struct sim *s, int64_t t)
 {
-	for (;;) {
-		int64_t w = s->k.periodic ? NEVER : s->watch_fire;
-		int64_t tm = s->timer_at == NEVER ? NEVER : s->timer_at + rnd(s, 20 * US, 200 * US);
-
-		if (w < t && w <= tm) {
-			s->watch_for = 0;
-			served(s, w, pace_clock_watch(&s->k, w), false);
-		} else if (tm < t) {
-			s->timer_at += P;
-			served(s, tm, pace_clock_timer(&s->k, tm), false);
-		} else {
-			return;
-		}
-	}
+	while (run_next(s, t))
+		;
 }
 
 static void frame_at(struct sim *s, int64_t t)
 {
 	run_until(s, t);
 	served(s, t, pace_clock_frame(&s->k, t), true);
+}
+
+/*
+ * A caller writing with Nagle on whom we do not acknowledge at once: after
+ * a frame that served nothing, what it writes next waits for our next
+ * frame (the acknowledgement rides on it), and goes then in one segment:
+ * one wake-up for all the frames it held. Frames every period from sched
+ * to end; the wake-ups up to end.
+ */
+static void unacked_caller(struct sim *s, int64_t sched, int64_t end)
+{
+	bool held = false;
+
+	while (sched < end) {
+		int64_t at = sched;
+
+		run_until(s, at);
+		if (held) {
+			int64_t out = s->last_out;
+
+			while (s->last_out == out && run_next(s, end))
+				;
+			if (s->last_out == out)
+				break;
+			if (s->last_out + 100 * US > at)
+				at = s->last_out + 100 * US;
+		}
+		uint64_t ticks = pace_clock_frame(&s->k, at);
+
+		held = !ticks;
+		served(s, at, ticks, true);
+		while (sched <= at)	/* what it held went in the same segment */
+			sched += P;
+	}
+	run_until(s, end);
 }
 
 /* Counting starts now: what came before is the settling. */
@@ -334,6 +375,24 @@ static void caller_frames_of_10_or_30_ms_get_our_20_ms_pace(void **state)
 	}
 }
 
+static void a_caller_we_do_not_acknowledge_keeps_our_pace(void **state)
+{
+	(void)state;
+	for (int64_t late = 11 * MS; late < P; late += 1 * MS) {
+		struct sim s;
+		int64_t t0 = 1000 * MS;
+
+		/* Its frames move into the watchdog's shadow, and its Nagle keeps them there. */
+		sim_init(&s, (uint64_t)late, t0);
+		int64_t t = steady(&s, t0 + P, 50, 0);
+		measure_from(&s, t);
+		unacked_caller(&s, t + late, t + 2000 * MS);
+		expect(s.ticks >= 98 && !s.multi, "unacknowledged caller %.0f ms late: "
+		       "%llu ticks in 2 s, %llu multi", (double)late / MS,
+		       (unsigned long long)s.ticks, (unsigned long long)s.multi);
+	}
+}
+
 static void jitter_at_half_a_period_does_not_slip(void **state)
 {
 	struct sim s;
@@ -374,6 +433,7 @@ int main(void)
 		cmocka_unit_test(a_quiet_caller_gets_a_frame_a_period_from_the_timer),
 		cmocka_unit_test(a_reply_rephase_at_any_time_settles),
 		cmocka_unit_test(caller_frames_of_10_or_30_ms_get_our_20_ms_pace),
+		cmocka_unit_test(a_caller_we_do_not_acknowledge_keeps_our_pace),
 		cmocka_unit_test(jitter_at_half_a_period_does_not_slip),
 		cmocka_unit_test(a_late_wakeup_reports_the_ticks_it_missed),
 	};
