@@ -46,6 +46,15 @@ _SLOTS = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1))
 _handed_out = set()
 
 
+def voluntary_switches(pid):
+    """A process's voluntary context switches so far: its wake-ups."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches"):
+                return int(line.split()[1])
+    raise AssertionError("no voluntary_ctxt_switches for %d" % pid)
+
+
 def free_port():
     for _ in range(10000):
         s = socket.socket()

@@ -9,7 +9,7 @@ import pytest
 
 from agent_harness import Emulators, agent_daemon, context_file
 from api_harness import seed_dids
-from harness import RawCall, make_wav, wait_for
+from harness import RawCall, make_wav, voluntary_switches, wait_for
 
 # Alone, after the parallel pass (conftest.py): they count the agent's
 # frames against the 20 ms clock.
@@ -122,14 +122,6 @@ def test_a_burst_of_caller_frames_sends_no_burst_of_audio(daemon_factory, tmp_pa
         n = len(rx.audio(t, t + 0.1))
         assert n <= 8, "%d frames within 100 ms after %.1f s" % (n, t - burst_at)
     c.close()
-
-
-def voluntary_switches(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("voluntary_ctxt_switches"):
-                return int(line.split()[1])
-    raise AssertionError("no voluntary_ctxt_switches for %d" % pid)
 
 
 def wakeups_per_frame_sent(d, c, lead=0.0, seconds=4.0):

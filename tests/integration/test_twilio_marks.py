@@ -11,7 +11,7 @@ import time
 import pytest
 
 from agent_harness import EMU, frames_of
-from harness import make_wav, wait_for, write_wav
+from harness import make_wav, voluntary_switches, wait_for, write_wav
 from twilio_harness import twilio_section
 
 # Alone, after the parallel pass (conftest.py): the wake-ups are counted
@@ -45,14 +45,6 @@ def finish(p):
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     return json.loads(out)["results"][0]
-
-
-def voluntary_switches(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("voluntary_ctxt_switches"):
-                return int(line.split()[1])
-    raise AssertionError("no voluntary_ctxt_switches for %d" % pid)
 
 
 def test_a_few_marks_a_second_and_the_whole_prompt_heard(playback, tmp_path):
