@@ -116,4 +116,4 @@ step clone git clone -q --no-hardlinks "$REPO" "$DIR/root/vagent"
 step make-demo in_chroot sh -c 'cd /root/vagent && make demo'
 step make-check in_chroot sh -c 'cd /root/vagent && make check'
 tail -n 3 "$LOGS/make-check.log"
-echo "fresh-machine: both README commands passed on a fresh Debian 12 ($(git -C "$REPO" rev-parse --short HEAD))"
+echo "fresh-machine: both README commands passed on a fresh Debian 12 ($(git -C "$DIR/root/vagent" rev-parse --short HEAD))"
