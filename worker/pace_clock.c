@@ -34,7 +34,7 @@
  */
 #include "pace_clock.h"
 
-static uint64_t serve(struct pace_clock *k, int64_t now, int64_t upto, enum pace_by by)
+static uint64_t serve(struct pace_clock *k, int64_t now, int64_t upto, bool watch)
 {
 	if (k->next > upto)
 		return 0;
@@ -43,7 +43,7 @@ static uint64_t serve(struct pace_clock *k, int64_t now, int64_t upto, enum pace
 	/* Late ticks are dropped time: the clock moves past all of them. */
 	k->next += (int64_t)ticks * k->period;
 	k->last_served = now;
-	k->by = by;
+	k->watched = watch;
 	return ticks;
 }
 
@@ -89,7 +89,6 @@ void pace_clock_init(struct pace_clock *k, int64_t now, int64_t period)
 		.period = period,
 		.next = now + period,
 		.last_served = now - period,
-		.by = PACE_BY_TIMER,
 	};
 	watch_until(k, k->next + period / 2);
 }
@@ -104,11 +103,11 @@ uint64_t pace_clock_frame(struct pace_clock *k, int64_t now)
 	if (gap < k->period - quarter || gap > k->period + quarter)
 		k->astray = 0;	/* not in our rhythm (10 or 30 ms frames): no phase to follow */
 	if (now - k->last_served < quarter) {
-		if (k->by == PACE_BY_WATCH && k->shadowed != k->last_served) {
-			k->shadowed = k->last_served;	/* once: the next may be on time */
-			astray(k, now);		/* the watchdog beat it to its tick */
+		if (k->watched) {	/* the watchdog beat it to its tick */
+			k->watched = false;	/* once: the next may be on time */
+			astray(k, now);
 		}
-	} else if ((ticks = serve(k, now, k->next <= now ? now : now + half, PACE_BY_FRAME))) {
+	} else if ((ticks = serve(k, now, k->next <= now ? now : now + half, false))) {
 		int64_t off = k->next - k->period - now;	/* the last tick served */
 
 		if (off > quarter || off < -quarter)
@@ -123,7 +122,7 @@ uint64_t pace_clock_frame(struct pace_clock *k, int64_t now)
 
 uint64_t pace_clock_watch(struct pace_clock *k, int64_t now)
 {
-	uint64_t ticks = serve(k, now, now, PACE_BY_WATCH);
+	uint64_t ticks = serve(k, now, now, true);
 
 	tick_on(k);
 	return ticks;
@@ -131,7 +130,7 @@ uint64_t pace_clock_watch(struct pace_clock *k, int64_t now)
 
 uint64_t pace_clock_timer(struct pace_clock *k, int64_t now)
 {
-	return serve(k, now, now, PACE_BY_TIMER);
+	return serve(k, now, now, false);
 }
 
 void pace_clock_rephase(struct pace_clock *k, int64_t at)

@@ -21,18 +21,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum pace_by { PACE_BY_FRAME, PACE_BY_WATCH, PACE_BY_TIMER };
-
 struct pace_clock {
 	int64_t period;
 	int64_t next;		/* the first tick not served yet */
 	int64_t last_served;	/* when a wake-up last served ticks */
 	int64_t last_frame;	/* when the caller's last frame came */
 	int64_t watch_at;	/* the watchdog's deadline, while !periodic */
-	enum pace_by by;	/* the kind of wake-up that served last */
+	bool watched;		/* the watchdog served last; no frame behind it yet */
 	unsigned astray;	/* frames in a row that found the clock off their phase */
 	int64_t moved_at;	/* when the clock last moved onto the caller */
-	int64_t shadowed;	/* the watchdog service a frame came just behind */
 	bool periodic;		/* the timer runs on the ticks: no caller */
 	bool rearm;		/* the timer must restart on the ticks from next */
 };

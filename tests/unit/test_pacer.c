@@ -82,11 +82,11 @@ static void served(struct sim *s, int64_t now, uint64_t ticks, bool frame)
 	bool counted = now >= s->from;
 
 	if (getenv("PACE_TRACE"))
-		fprintf(stderr, "%9.3f %s ticks %llu next %9.3f %s %9.3f by %d sh %u\n",
+		fprintf(stderr, "%9.3f %s ticks %llu next %9.3f %s %9.3f watched %d astray %u\n",
 			(double)(now % (100000 * MS)) / MS, frame ? "frame" : "timer",
 			(unsigned long long)ticks, (double)(s->k.next % (100000 * MS)) / MS,
 			s->k.periodic ? "periodic" : "watch", (double)(s->k.watch_at % (100000 * MS)) / MS,
-			s->k.by, s->k.astray);
+			s->k.watched, s->k.astray);
 
 	if (counted && !frame)
 		s->extra++;
