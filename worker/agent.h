@@ -84,6 +84,7 @@ struct agent {
 	/* The caller's turn being heard. */
 	struct buf heard;		/* finals since the last turn, a space apart */
 	int64_t last_voice_ns;		/* last caller frame above the speech level */
+	bool voice_now;			/* the caller's last frame was above it */
 	int64_t stt_open_ns;		/* STT heard the caller begin an utterance (0: none open) */
 	int64_t loud_since_ns;		/* barge-in: caller loud since (0: not) */
 	/* The reply being said. */

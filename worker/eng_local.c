@@ -7,8 +7,10 @@
  * agent at once; the pacer's next frame is silence. Speech level (for the
  * caller's end of speech, where every turn's latency starts) is half that.
  *
- * The outbound stream never stops: between replies the pacer sends silence,
- * because Asterisk ends an AudioSocket() call after 2 s with no frame.
+ * Between replies the pacer sends silence, because Asterisk ends an
+ * AudioSocket() call after 2 s with no frame: every tick, or with [call]
+ * send_silence = no once a second, the caller's audio then read in batches
+ * while nothing needs it frame by frame (local_read_batch_ms).
  * Housekeeping (the caller's silence) rides on the pacer's ticks, which
  * come on the caller's frames anyway: the engine has no timer of its own.
  */
@@ -105,7 +107,11 @@ static void stt_final(void *arg, const char *text, bool speech_final)
 	if (n && a->stt_ops != &stt_relay)	/* Twilio's hearing is not the STT's health */
 		agent_report(a, BRK_STT, true);
 	a->last_activity_ns = mono_ns();
-	a->stt_open_ns = speech_final ? 0 : a->last_activity_ns;
+	/* An empty final is the STT's word on a stretch of silence: it opens nothing. */
+	if (speech_final)
+		a->stt_open_ns = 0;
+	else if (n)
+		a->stt_open_ns = a->last_activity_ns;
 	if (n && heard_add(&a->heard, text, n) < 0)
 		return;
 	if (speech_final && a->heard.len)
@@ -315,14 +321,20 @@ static int local_start(struct call *c)
  * words that confirm a barge-in). Noise that opened an utterance with no
  * words closes it after utterance_end_ms plus a second.
  */
+static bool stt_open(const struct agent *a, int64_t now)
+{
+	int64_t open_ns = (int64_t)(a->conf->stt_utterance_end_ms + 1000) * NS_PER_MS;
+
+	return a->stt_open_ns && now - a->stt_open_ns < open_ns;
+}
+
 static bool stt_due(const struct agent *a, struct call *c, bool speech, bool playing,
 		    int64_t now)
 {
-	int64_t open_ns = (int64_t)(a->conf->stt_utterance_end_ms + 1000) * NS_PER_MS;
-	bool open = a->stt_open_ns && now - a->stt_open_ns < open_ns;
 	size_t batch = (size_t)call_rate(c) * (size_t)a->conf->stt_batch_ms / 1000;
 
-	return (open && !speech) || (playing && speech) || ring_avail(call_ring_in(c)) >= batch;
+	return (stt_open(a, now) && !speech) || (playing && speech) ||
+	       ring_avail(call_ring_in(c)) >= batch;
 }
 
 static void local_on_audio(struct call *c, const uint8_t *pcm, size_t n)
@@ -334,6 +346,7 @@ static void local_on_audio(struct call *c, const uint8_t *pcm, size_t n)
 
 	if (speech)
 		a->last_voice_ns = now;
+	a->voice_now = speech;
 	bool playing = a->reply_ctx && !a->reply_is_filler &&
 		       (ring_avail(call_ring_out(c)) || !a->reply_tts_done);
 	if (a->stt && stt_due(a, c, speech, playing, now))
@@ -350,7 +363,30 @@ static void local_on_audio(struct call *c, const uint8_t *pcm, size_t n)
 		agent_barge_in(a, "the caller's voice over the agent");
 }
 
-/* Every 20 ms, before the pacer takes a frame. */
+/*
+ * The caller's frames may wait for a batch only while none of them can
+ * matter alone: no reply under way (its barge-in, its first frame) and no
+ * quiet inside an utterance the STT has begun (that silence ends the
+ * caller's turn and goes out at once, stt_due). The batch is half the
+ * endpointing at most, so the call is back to frame by frame well inside
+ * the silence that ends a turn, and the turn's latency does not grow.
+ */
+static int local_read_batch_ms(struct call *c)
+{
+	struct agent *a = call_engine_state(c);
+	int ms;
+
+	if (!a || a->reply_ctx || ring_avail(call_ring_out(c)))
+		return 0;
+	if (stt_open(a, mono_ns()) && !a->voice_now)
+		return 0;
+	ms = a->conf->stt_batch_ms;
+	if (ms > a->conf->stt_endpointing_ms / 2)
+		ms = a->conf->stt_endpointing_ms / 2;
+	return ms >= 40 ? ms : 0;	/* a batch of one frame saves nothing */
+}
+
+/* Every 20 ms, before the pacer takes a frame; once per batch while reads are batched. */
 static void local_on_tick(struct call *c)
 {
 	struct agent *a = call_engine_state(c);
@@ -441,6 +477,7 @@ const struct engine_ops engine_local = {
 	.on_audio = local_on_audio,
 	.on_dtmf = local_on_dtmf,
 	.on_tick = local_on_tick,
+	.read_batch_ms = local_read_batch_ms,
 	.summary = local_summary,
 	.stop = local_stop,
 };

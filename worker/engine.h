@@ -27,7 +27,10 @@ struct call_summary {
 
 struct engine_ops {
 	const char *name;
-	/* The pacer sends silence when the outbound ring is empty. */
+	/*
+	 * The pacer sends silence when the outbound ring is empty (every
+	 * tick, or once a second with [call] send_silence = no).
+	 */
 	bool silence_when_idle;
 	/* Once the call's rate is known. 0, or negative to end the call. */
 	int (*start)(struct call *c);
@@ -40,6 +43,13 @@ struct engine_ops {
 	void (*on_dtmf)(struct call *c, char digit);
 	/* Every pacer tick, before a frame is taken. May be NULL. */
 	void (*on_tick)(struct call *c);
+	/*
+	 * While the agent is silent and silence is not sent: how long the
+	 * caller's frames may wait in the socket before the engine must see
+	 * them, in ms; 0, each as it comes. The call then reads them in
+	 * batches, and on_tick runs once per batch. May be NULL (0).
+	 */
+	int (*read_batch_ms)(struct call *c);
 	/* The call is over: what the call record should say. May be NULL. */
 	void (*summary)(struct call *c, struct call_summary *s);
 	/* The call is over; free engine state. May be NULL. */

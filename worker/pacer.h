@@ -45,6 +45,13 @@ uint64_t pacer_inbound(struct pacer *p, int64_t now_ns);
  */
 int pacer_rephase(struct pacer *p, int64_t at_ns);
 
+/*
+ * Stops the timers while the call reads the caller's frames in batches
+ * and sends nothing (wrk_call.c); pacer_rephase starts them again, and
+ * pacer_inbound must not be called in between.
+ */
+void pacer_pause(struct pacer *p);
+
 /* Stops and frees; NULL is fine. */
 void pacer_stop(struct pacer *p);
 

@@ -19,6 +19,15 @@
  * while the caller is quiet, and the call's limits are checked on those
  * same wake-ups rather than on a timer of their own.
  *
+ * Batches ([call] send_silence = no): while the agent is silent and the
+ * engine needs no caller frame on its own (engine.h read_batch_ms), the
+ * socket is not watched and the pacer stops; a timer reads whatever came
+ * once per batch instead, and sends a silence frame once a second so
+ * that AudioSocket() (2 s) and the trunk's RTP timeout stay satisfied. A
+ * caller talking to a silent agent then costs a wake-up per batch, not
+ * per frame. Agent audio (call_play_now) or an engine that wants frames
+ * one by one again ends the batches.
+ *
  * Ending: call_end() may be reached from inside any callback, including
  * the engine's; it only marks the call and arms a zero-delay event, and
  * that event tears the call down once the stack has unwound.
@@ -59,6 +68,7 @@
 #define PACER_MAX_CATCHUP 3		/* frames sent for one late wake-up */
 #define OUTQ_MAX (64 * 1024)		/* ~4 s of 8 kHz audio the peer is not reading */
 #define CALL_IN_BUF (AS_HDR_LEN + AS_MAX_PAYLOAD)
+#define KEEPALIVE_NS NS_PER_S		/* silence suppressed: a frame a second */
 
 enum phase { PH_UUID, PH_FIRST_AUDIO, PH_RUNNING };
 
@@ -83,6 +93,10 @@ struct call {
 	uint8_t *frame_wire;		/* the same, encoded */
 
 	struct event *rd_ev, *wr_ev, *check_ev, *end_ev;
+	struct event *batch_ev;		/* reads in batches (see the header) */
+	bool batching;
+	int batch_ms;
+	int64_t batch_rec;		/* the recording has the silence up to here */
 	struct pacer *pacer;
 	struct playout *playout;	/* the outbound ring's reader: whose samples */
 	struct wrk_record *rec;		/* NULL: not recorded */
@@ -105,6 +119,9 @@ struct call {
 };
 
 #define call_end call_rt_end	/* call_rt.h: ends the call, deferred */
+
+static void batch_maybe(struct call *c);
+static void batch_stop(struct call *c);
 
 /* ---- engine API ---- */
 
@@ -136,6 +153,8 @@ void call_play_now(struct call *c)
 
 	if (!c->pacer || !c->tx_idle)
 		return;		/* audio is playing: its rhythm stays */
+	if (c->batching)
+		batch_stop(c);
 	if (at < c->last_tx_mono + REPHASE_MIN_GAP_NS)
 		at = c->last_tx_mono + REPHASE_MIN_GAP_NS;
 	pacer_rephase(c->pacer, at);
@@ -237,7 +256,8 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 		event_add(c->wr_ev, NULL);
 }
 
-static int send_audio(struct call *c, const int16_t *s, int n)
+/* n samples to the caller; the recording is the caller's business. */
+static int send_pcm(struct call *c, const int16_t *s, int n)
 {
 	size_t len = as_encode(c->frame_wire, (uint8_t)as_rate_kind(c->rate), s,
 			       (uint16_t)(n * 2));
@@ -245,9 +265,17 @@ static int send_audio(struct call *c, const int16_t *s, int n)
 
 	if (rc == 0) {
 		count_frame(c, true);
-		wrk_record_out(c->rec, s, (size_t)n);
 		c->last_tx_mono = mono_ns();
 	}
+	return rc;
+}
+
+static int send_audio(struct call *c, const int16_t *s, int n)
+{
+	int rc = send_pcm(c, s, n);
+
+	if (rc == 0)
+		wrk_record_out(c->rec, s, (size_t)n);
 	return rc;
 }
 
@@ -275,6 +303,29 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
 }
 
 
+/*
+ * n samples of silence the caller heard without our sending it: the
+ * recording's agent side keeps pace with the caller's as if it was sent.
+ */
+static void record_silence(struct call *c, size_t n)
+{
+	if (!c->rec)
+		return;
+	memset(c->frame, 0, (size_t)c->frame_samples * sizeof(int16_t));
+	while (n) {
+		size_t k = n < (size_t)c->frame_samples ? n : (size_t)c->frame_samples;
+		wrk_record_out(c->rec, c->frame, k);
+		n -= k;
+	}
+}
+
+/* A silence frame while reading in batches; the batch's time records it. */
+static int send_keepalive(struct call *c)
+{
+	memset(c->frame, 0, (size_t)c->frame_samples * sizeof(int16_t));
+	return send_pcm(c, c->frame, c->frame_samples);
+}
+
 /* AudioSocket's 20 ms slot: a frame of agent audio, silence, or nothing. */
 static int as_pace(struct call *c, bool *drained)
 {
@@ -295,14 +346,17 @@ static int as_pace(struct call *c, bool *drained)
 		return 0;
 	}
 	*drained = !avail;
-	if (c->eng->silence_when_idle) {
-		/* The end of an utterance rarely fills a frame: pad it with silence. */
-		memset(c->frame, 0, (size_t)c->frame_samples * sizeof(int16_t));
-		if (avail)
-			playout_read(c->playout, c->frame, avail);
-		return send_audio(c, c->frame, c->frame_samples);
+	if (!c->eng->silence_when_idle)
+		return 0;
+	if (!avail && !c->conf->send_silence && mono_ns() - c->last_tx_mono < KEEPALIVE_NS) {
+		record_silence(c, (size_t)c->frame_samples);
+		return 0;
 	}
-	return 0;
+	/* The end of an utterance rarely fills a frame: pad it with silence. */
+	memset(c->frame, 0, (size_t)c->frame_samples * sizeof(int16_t));
+	if (avail)
+		playout_read(c->playout, c->frame, avail);
+	return send_audio(c, c->frame, c->frame_samples);
 }
 
 /* One 20 ms slot, whatever the transport. */
@@ -371,6 +425,7 @@ static void on_pace(void *arg, uint64_t ticks)
 	worker_beat(c->w, now);
 	if (c->w->ws && !c->ended)
 		ws_loop_poll(c->w->ws);
+	batch_maybe(c);
 }
 
 /* ---- reading ---- */
@@ -573,10 +628,12 @@ static void on_frame(struct call *c, const struct as_frame *f)
 /*
  * Asterisk writes each frame with Nagle on: its next frame waits until we
  * acknowledge this one. Linux delays that acknowledgement to ride on our
- * next frame, which is sent at once when this frame served a tick. When it
- * did not, the caller's next frame would wait for our next tick, and the
- * caller's frames would come in our rhythm, not theirs: just behind the
- * watchdog, two wake-ups each. So then it goes alone, at once.
+ * next frame, which is sent at once when this frame served a tick. When
+ * no frame of ours went (no tick was due, or silence is not sent), the
+ * caller's next frame would wait for our next one, and the caller's frames
+ * would come in our rhythm, not theirs: just behind the watchdog, two
+ * wake-ups each. So then the acknowledgement goes alone, at once. (Not
+ * while reading in batches: nothing then waits for the caller's frames.)
  */
 static void ack_now(int fd)
 {
@@ -585,28 +642,27 @@ static void ack_now(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 }
 
-static void on_readable(evutil_socket_t fd, short what, void *arg)
+/* Reads what the socket has and handles its frames. False: nothing came, or the call ended. */
+static bool read_frames(struct call *c, int64_t *now)
 {
-	struct call *c = arg;
 	struct as_frame f;
 	const char *why = NULL;
 	size_t off = 0;
 	int n = 0;
-	(void)what;
 
-	ssize_t got = recv(fd, c->in + c->inlen, CALL_IN_BUF - c->inlen, 0);
+	ssize_t got = recv(c->fd, c->in + c->inlen, CALL_IN_BUF - c->inlen, 0);
 	if (got == 0) {
 		call_end(c, CALL_OUTCOME_OK, false, "caller hung up");
-		return;
+		return false;
 	}
 	if (got < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			call_end(c, CALL_OUTCOME_OK, false, "caller gone (%s)", strerror(errno));
-		return;
+		return false;
 	}
 	c->inlen += (size_t)got;
-	int64_t now = mono_ns();
-	c->last_rx_mono = now;
+	*now = mono_ns();
+	c->last_rx_mono = *now;
 	while (!c->ended &&
 	       (n = as_parse(c->in + off, c->inlen - off, c->conf->max_frame_ms, &f, &why)) > 0) {
 		on_frame(c, &f);
@@ -616,12 +672,116 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		call_end(c, CALL_OUTCOME_FAILED, c->phase != PH_UUID,
 			 "protocol: %s (kind 0x%02x, length %u)", why, c->in[off],
 			 (unsigned)(c->in[off + 1] << 8 | c->in[off + 2]));
-		return;
+		return false;
 	}
 	memmove(c->in, c->in + off, c->inlen - off);
 	c->inlen -= off;
-	if (!call_rt_rx(c, now, true) && !c->ended)
-		ack_now(fd);
+	return !c->ended;
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+	uint64_t sent = c->frames_out;
+	int64_t now;
+	(void)what;
+
+	if (!read_frames(c, &now))
+		return;
+	call_rt_rx(c, now, true);
+	if (c->frames_out == sent && !c->ended)
+		ack_now(fd);	/* nothing of ours carries the acknowledgement */
+}
+
+/* ---- batches (the file's header) ---- */
+
+/* How long the caller's frames may wait now; 0: they may not. */
+static int batch_wanted(struct call *c)
+{
+	if (c->conf->send_silence || c->fd < 0 || c->phase != PH_RUNNING || c->ended ||
+	    !c->eng->read_batch_ms || !c->tx_idle || c->hangup_after_playout ||
+	    c->outq_len || ring_avail(c->w->ring_out) || playout_backlog(c->playout))
+		return 0;
+	return c->eng->read_batch_ms(c);
+}
+
+/*
+ * The silence the caller heard since the last call, into the recording's
+ * agent side: by the clock, as no tick counts it while the pacer stops.
+ */
+static void batch_record(struct call *c, int64_t now)
+{
+	int64_t n = (now - c->batch_rec) * c->rate / NS_PER_S;
+
+	if (n <= 0)
+		return;
+	record_silence(c, (size_t)n);
+	c->batch_rec += n * NS_PER_S / c->rate;
+}
+
+static void batch_start(struct call *c, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000 };
+
+	event_del(c->rd_ev);
+	pacer_pause(c->pacer);
+	event_add(c->batch_ev, &tv);
+	if (!c->batching)
+		c->batch_rec = mono_ns();
+	c->batch_ms = ms;
+	c->batching = true;
+}
+
+/* Back to frame by frame; the caller rephases the pacer. */
+static void batch_stop(struct call *c)
+{
+	batch_record(c, mono_ns());
+	event_del(c->batch_ev);
+	event_add(c->rd_ev, NULL);
+	c->batching = false;
+}
+
+static void batch_maybe(struct call *c)
+{
+	int ms;
+
+	if (!c->batching && (ms = batch_wanted(c)) > 0)
+		batch_start(c, ms);
+}
+
+static void on_batch(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+	int64_t now;
+	int ms;
+	(void)fd; (void)what;
+
+	if (!read_frames(c, &now) && c->ended)
+		return;
+	now = mono_ns();
+	batch_record(c, now);
+	check_limits(c, now);
+	if (c->eng->on_tick && !c->ended)
+		c->eng->on_tick(c);
+	if (c->ended || !c->batching)
+		return;		/* or agent audio came: call_play_now ended the batches */
+	worker_beat(c->w, now);
+	if ((ms = batch_wanted(c)) <= 0) {
+		batch_stop(c);
+		pacer_rephase(c->pacer, now + PACE_MS * NS_PER_MS);
+		return;
+	}
+	if (now - c->last_tx_mono >= KEEPALIVE_NS) {
+		int rc = send_keepalive(c);
+		if (rc < 0) {
+			call_end(c, CALL_OUTCOME_OK, false, "caller gone (%s)", strerror(-rc));
+			return;
+		}
+	}
+	if (ms != c->batch_ms) {
+		event_del(c->batch_ev);
+		batch_start(c, ms);
+	}
 }
 
 /* ---- lifecycle ---- */
@@ -639,6 +799,7 @@ static void call_free(struct call *c)
 	if (c->wr_ev) event_free(c->wr_ev);
 	if (c->check_ev) event_free(c->check_ev);
 	if (c->end_ev) event_free(c->end_ev);
+	if (c->batch_ev) event_free(c->batch_ev);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->in);
@@ -736,6 +897,8 @@ void call_rt_end(struct call *c, enum call_outcome o, bool send_hangup, const ch
 	va_end(ap);
 	if (c->rd_ev)
 		event_del(c->rd_ev);
+	if (c->batch_ev)
+		event_del(c->batch_ev);
 	event_active(c->end_ev, 0, 0);
 }
 
@@ -810,7 +973,9 @@ int call_start(struct worker *w, int fd, uint64_t seq, int64_t t_accept_ns)
 	c->outq = malloc(OUTQ_MAX);
 	c->rd_ev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_readable, c);
 	c->wr_ev = event_new(w->base, fd, EV_WRITE, on_writable, c);
-	if (!c->in || !c->outq || !c->rd_ev || !c->wr_ev || event_add(c->rd_ev, NULL) < 0) {
+	c->batch_ev = event_new(w->base, -1, EV_PERSIST, on_batch, c);
+	if (!c->in || !c->outq || !c->rd_ev || !c->wr_ev || !c->batch_ev ||
+	    event_add(c->rd_ev, NULL) < 0) {
 		w->call = NULL;
 		call_free(c);
 		return -ENOMEM;

@@ -150,6 +150,14 @@ int pacer_rephase(struct pacer *p, int64_t at_ns)
 	return 0;
 }
 
+void pacer_pause(struct pacer *p)
+{
+	evtimer_del(p->watch);
+	p->watch_set = 0;
+	if (p->armed)
+		arm(p, 0);
+}
+
 void pacer_stop(struct pacer *p)
 {
 	if (!p)

@@ -245,6 +245,10 @@ def bench_api(tmp):
 # the final transcript is our endpointing, the same for both.
 STACKS = {"local": {"stt_final_ms": 120, "ttft_ms": 50, "tts_ttfb_ms": 40},
           "v1": {"stt_final_ms": 150, "ttft_ms": 80, "tts_ttfb_ms": 120}}
+# "quiet" is the local stack with [call] send_silence = no: nothing is sent
+# between the agent's words but a frame a second, and the caller's audio is
+# read in batches meanwhile.
+STACKS["quiet"] = STACKS["local"]
 ENDPOINTING_MS, VAD_RMS = 300, 500
 # The cloud agent emulator answers once it heard 600 ms of quiet after an
 # utterance (QUIET_END_MS in tests/emu/emu_xi_agent.c) and sends its audio
@@ -301,6 +305,8 @@ def engine_settings(tmp, stack, emus, twilio=False):
         for k, v in v1_settings(emus["xi"]).items():
             settings.setdefault(k, {}).update(v)
     settings["call"] = {"engine": "local", "idle_timeout": "10"}
+    if stack == "quiet":
+        settings["call"]["send_silence"] = "no"
     if twilio:
         from harness import free_port
         settings["twilio"] = {"listen": "127.0.0.1:%d" % free_port()}
@@ -356,8 +362,12 @@ def stack_run(stack_tmp, stack, n):
     d, emus, wav = agent_stack(stack_tmp, n, stack)
     try:
         cost = Cost(d.proc.pid, {k: e.proc.pid for k, e in emus.items()}).start()
+        # -L: each caller hangs up once the agent is silent after its
+        # script, as a person does, so a call lasts as long with silence
+        # sent as without (before, a caller kept listening to silence
+        # until the daemon's idle_timeout, 10 s more per call).
         p = start_caller(d.port, "-n", str(n), "-s", "20", "-w", wav, "-V", str(VAD_RMS),
-                         "-P", str(CALLER_PHASES))
+                         "-P", str(CALLER_PHASES), "-L")
         if n == 1:	# a worker in an agent call: its thread, TLS-capable libraries
             call = wait_for(lambda: [c for c in d.calls() if c["frames_in"] >= 250],
                             30, "a call five seconds in")[0]
@@ -650,8 +660,9 @@ def bench_profile(tmp, n, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="comma-separated: handoff,jitter,busy,memory,writer,api,"
-                                   "local,v1,cloud,twilio (local, v1, cloud, twilio: the "
-                                   "agent stacks)")
+                                   "local,quiet,v1,cloud,twilio (local, quiet, v1, cloud, "
+                                   "twilio: the agent stacks; quiet: local with [call] "
+                                   "send_silence = no)")
     ap.add_argument("--local-calls", type=lambda v: [int(x) for x in v.split(",") if x],
                     default=[1, 50, 100, 200],
                     help="concurrent calls for turn latency, for each agent stack")
@@ -665,8 +676,8 @@ def main():
                     help="only profile one worker of a local-engine call with CALLS calls up")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "busy", "memory",
-                                                        "writer", "api", "local", "v1",
-                                                        "cloud", "twilio"}
+                                                        "writer", "api", "local", "quiet",
+                                                        "v1", "cloud", "twilio"}
     import atexit
     import shutil
     atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in RUN_DIRS])
@@ -686,8 +697,9 @@ def main():
             bench_writer(tmp)
         if "api" in only:
             bench_api(tmp)
-        if "local" in only:
-            bench_stack(tmp, "local", args.local_calls, args.capacity)
+        for stack in ("local", "quiet"):
+            if stack in only:
+                bench_stack(tmp, stack, args.local_calls, args.capacity)
         for stack in ("v1", "cloud"):
             if stack in only:
                 bench_stack(tmp, stack, args.local_calls)

@@ -70,6 +70,7 @@ struct vc_opts {
 	struct dtmf_at dtmf[VC_MAX_DTMF];	/* sorted by time */
 	int ndtmf;
 	int linger_ms;
+	bool linger_voiced;	/* -L: only frames above -V break the linger's quiet */
 	const char *rec_pattern;
 	const char *times_path;
 	bool json;
@@ -134,6 +135,9 @@ struct call {
 
 	double *jitter_ms;
 	size_t njitter, jitter_cap;
+	bool prev_quiet;	/* the last audio frame heard was below -V */
+	bool prev_alone;	/* and it came after a pause (or first) */
+	uint64_t pauses;	/* gaps after a quiet frame: not jitter (vc_call.c) */
 	/* Turn latency: our last voiced frame to the first voiced frame heard back. */
 	int64_t t_last_voiced_tx;
 	bool awaiting_reply;

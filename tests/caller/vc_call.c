@@ -116,7 +116,8 @@ static void on_eof(struct call *c, int err)
 static void note_rx(struct call *c, const struct as_frame *f, int64_t t)
 {
 	c->got_frame = true;
-	c->t_last_rx = t;
+	if (!c->vc->o.linger_voiced)
+		c->t_last_rx = t;
 	if (!c->vc->o.times_path || c->oom)
 		return;
 	if (!room_for_one((void **)&c->rx, &c->rx_cap, c->nrx, sizeof(*c->rx))) {
@@ -148,8 +149,39 @@ static void note_turn(struct call *c, const struct as_frame *f, int64_t t)
 		c->oom = true;
 }
 
+/*
+ * A gap of this much after a quiet frame is a pause in the agent's audio
+ * (a server that sends no silence between its words), not jitter; pauses
+ * are counted apart, so a server that stalls on quiet frames still shows.
+ * A quiet frame alone between pauses (such a server's keep-alive) has no
+ * rhythm to keep: the interval after it is no jitter either.
+ */
+#define PAUSE_NS (3 * VC_TICK_MS * NS_PER_MS)
+
+static bool jitter_sample(struct call *c, bool quiet, int64_t t)
+{
+	bool after_quiet = c->prev_quiet, alone = c->prev_alone;
+
+	c->prev_quiet = quiet;
+	c->prev_alone = !c->t_prev_audio;
+	if (!c->t_prev_audio)
+		return false;
+	if (after_quiet && t - c->t_prev_audio >= PAUSE_NS) {
+		c->pauses++;
+		c->prev_alone = true;
+		return false;
+	}
+	return !(after_quiet && alone);
+}
+
 static void on_audio(struct call *c, const struct as_frame *f, int64_t t)
 {
+	bool quiet = !voiced(c, f->payload, f->len / 2);
+	bool sample = jitter_sample(c, quiet, t);
+
+	if (c->vc->o.linger_voiced && !quiet)
+		c->t_last_rx = t;
+
 	note_turn(c, f, t);
 	c->frames_received++;
 	c->samples_received += f->len / 2;
@@ -157,7 +189,7 @@ static void on_audio(struct call *c, const struct as_frame *f, int64_t t)
 		c->t_first_rx_audio = t;
 	if (f->kind != c->audio->kind && !c->odd_kind)
 		c->odd_kind = f->kind;
-	if (c->t_prev_audio && !c->oom) {
+	if (sample && !c->oom) {
 		if (room_for_one((void **)&c->jitter_ms, &c->jitter_cap, c->njitter,
 				 sizeof(*c->jitter_ms)))
 			c->jitter_ms[c->njitter++] =

@@ -63,6 +63,9 @@ static void usage(FILE *fp)
 "                repeatable; must fall within the audio)\n"
 "  -l MS         after the audio, close once nothing arrived for MS ms\n"
 "                (default %d)\n"
+"  -L            for -l, frames quieter than -V count as nothing: hang up\n"
+"                once the agent is silent, as a caller does, whether or not\n"
+"                the server sends silence\n"
 "  -r PATTERN    record received audio to WAV; first %%d = call index\n"
 "  -T FILE       per-frame arrival times, CSV: call,frame,t_us,bytes,kind\n"
 "  -j            one JSON object on stdout at the end\n"
@@ -199,6 +202,7 @@ static int parse_one(struct vc_opts *o, int opt, const char *arg)
 	case 'd': return parse_seconds(o, arg);
 	case 'D': return parse_dtmf(o, arg);
 	case 'l': return parse_int_opt(opt, arg, 0, MAX_MS, &o->linger_ms);
+	case 'L': o->linger_voiced = true; return 0;
 	case 'r': o->rec_pattern = arg; return 0;
 	case 'T': o->times_path = arg; return 0;
 	case 'j': o->json = true; return 0;
@@ -224,7 +228,7 @@ int opts_parse(struct vc_opts *o, int argc, char **argv)
 	if ((rc = parse_addr(o, DEFAULT_ADDR)) != 0)
 		return rc;
 	o->addr_arg = DEFAULT_ADDR;
-	while ((opt = getopt(argc, argv, "a:n:u:w:R:d:D:l:r:T:jqs:V:P:h")) != -1) {
+	while ((opt = getopt(argc, argv, "a:n:u:w:R:d:D:l:Lr:T:jqs:V:P:h")) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
 			return -1;

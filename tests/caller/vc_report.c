@@ -122,6 +122,7 @@ struct totals {
 	unsigned long long errors, sent, received;
 	double *jitter;		/* every call's samples, sorted */
 	size_t njitter;
+	uint64_t pauses;
 	double *first_audio;	/* ms, one per call that both sent and got audio */
 	size_t nfirst;
 	double *turns;		/* ms, every answered turn of every call, sorted */
@@ -167,6 +168,7 @@ static int gather(const struct vc *vc, struct totals *t)
 		if (c->njitter)	/* jitter_ms is NULL until a second frame */
 			memcpy(t->jitter + t->njitter, c->jitter_ms, c->njitter * sizeof(double));
 		t->njitter += c->njitter;
+		t->pauses += c->pauses;
 		if (c->nturn)	/* turn_ms is NULL until a first turn */
 			memcpy(t->turns + t->nturns, c->turn_ms, c->nturn * sizeof(double));
 		t->nturns += c->nturn;
@@ -199,9 +201,11 @@ static void json_print(const struct vc *vc, const struct totals *t)
 	       t->by_outcome[OUT_SERVER_HANGUP], t->by_outcome[OUT_SERVER_CLOSED],
 	       t->errors, t->sent, t->received);
 	printf("\"jitter_p50_ms\":%.3f,\"jitter_p99_ms\":%.3f,\"jitter_max_ms\":%.3f,"
-	       "\"jitter_samples\":%zu,\"first_audio_p50_ms\":%.3f,\"first_audio_p99_ms\":%.3f,",
+	       "\"jitter_samples\":%zu,\"pauses\":%llu,\"first_audio_p50_ms\":%.3f,"
+	       "\"first_audio_p99_ms\":%.3f,",
 	       percentile(t->jitter, t->njitter, 50), percentile(t->jitter, t->njitter, 99),
 	       t->njitter ? t->jitter[t->njitter - 1] : 0.0, t->njitter,
+	       (unsigned long long)t->pauses,
 	       percentile(t->first_audio, t->nfirst, 50),
 	       percentile(t->first_audio, t->nfirst, 99));
 	printf("\"turns\":%zu,\"turn_p50_ms\":%.3f,\"turn_p99_ms\":%.3f,\"turn_max_ms\":%.3f,",

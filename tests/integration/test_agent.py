@@ -25,7 +25,8 @@ def stack(daemon_factory, db, tmp_path):
 
 def place_call(d, tmp_path, parts, uid="5e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", extra=2,
                ctx=None):
-    """ctx: the context file's JSON as written, else the usual DID and CLI."""
+    """ctx: the context file's JSON as written, else the usual DID and CLI.
+    What the caller heard goes to heard.wav, when each frame came to heard.csv."""
     if ctx is None:
         context_file(d, uid)
     else:
@@ -34,17 +35,23 @@ def place_call(d, tmp_path, parts, uid="5e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", e
     wav = str(tmp_path / "caller.wav")
     starts = caller_wav(wav, parts)
     res = run_caller(d.port, "-u", uid, "-w", wav, "-d", str(extra),
-                     "-r", str(tmp_path / "heard.wav"), timeout=180)
+                     "-r", str(tmp_path / "heard.wav"), "-T", str(tmp_path / "heard.csv"),
+                     timeout=180)
     return uid, res["results"][0], starts
 
 
-def test_a_whole_booking_call(stack, tmp_path):
+# send_silence = no: nothing between the agent's words but a frame a
+# second, the caller's audio read in batches meanwhile; the call must go
+# the same.
+@pytest.mark.parametrize("send_silence", ["yes", "no"])
+def test_a_whole_booking_call(stack, tmp_path, send_silence):
     d, emu = stack({
         "stt": ["I have a leaking pipe, postcode E5 9ES, 42 Amhurst Road, I'm Ahmed Lekan."],
         "llm": [{"content": "Booking that now.",
                  "tool_calls": [{"name": "create_booking", "arguments": BOOKING_ARGS}]},
                 {"content": "That's booked, the plumber will be with you within the hour. Bye.",
-                 "tool_calls": [{"name": "end_call", "arguments": {}}]}]})
+                 "tool_calls": [{"name": "end_call", "arguments": {}}]}]},
+        sections={"call": {"send_silence": send_silence}})
     hours = {london_hour()}
     uid, r, _ = place_call(d, tmp_path, [5.0, "I have a leaking pipe, postcode E5 9ES, "
                                          "42 Amhurst Road, I'm Ahmed Lekan.", 14.0])
@@ -104,14 +111,22 @@ def voiced(samples, rate=8000):
     return sum(1 for i in range(0, len(samples) - n + 1, n) if any(samples[i:i + n])) / 50
 
 
-def test_barge_in_stops_the_agent_and_keeps_only_what_was_heard(stack, tmp_path):
+def heard_times(tmp_path):
+    """When each audio frame of heard.wav came, in seconds from the start."""
+    with open(tmp_path / "heard.csv") as f:
+        rows = [line.split(",") for line in f.read().splitlines()[1:]]
+    return [int(r[2]) / 1e6 for r in rows if int(r[4]) != 0]
+
+
+@pytest.mark.parametrize("send_silence", ["yes", "no"])
+def test_barge_in_stops_the_agent_and_keeps_only_what_was_heard(stack, tmp_path, send_silence):
     """Regression: the kept part was the TTS's words joined with spaces,
     "the job , but", not a prefix of the reply. Tokens 50 ms apart make the
     TTS synthesise them one by one, so punctuation comes as words of its own
     every time, not only when the machine is slow."""
     d, emu = stack({"stt": ["Tell me about your prices.", "Stop, I just need a plumber now."],
                     "llm": [{"content": LONG}, {"content": "Sure, what is your postcode?"}]},
-                   tokens_per_s=20)
+                   sections={"call": {"send_silence": send_silence}}, tokens_per_s=20)
     uid, r, starts = place_call(d, tmp_path, [5.0, "Tell me about your prices.", 4.0,
                                               "Stop, I just need a plumber now.", 8.0])
     line = d.wait_log("barge-in")
@@ -120,8 +135,11 @@ def test_barge_in_stops_the_agent_and_keeps_only_what_was_heard(stack, tmp_path)
     fb = rate // 50 * 2
     frames = [data[i:i + fb] for i in range(0, len(data) - fb + 1, fb)]
     assert any(any(f) for f in frames[frame - 10:frame]), "the agent was speaking"
-    # One frame may have been on its way when the barge-in was detected.
-    assert not any(any(f) for f in frames[frame + 1:frame + 20]), \
+    # One frame may have been on its way when the barge-in was detected;
+    # after it, 400 ms of silence or of nothing at all (send_silence = no).
+    at = heard_times(tmp_path)
+    after = [f for f, t in zip(frames[frame + 1:], at[frame + 1:]) if t < at[frame] + 0.4]
+    assert not any(any(f) for f in after), \
         "after the barge-in the caller hears silence, not the rest of the reply"
     reqs = emu.llm_requests()
     second = [q for q in reqs if sum(m["role"] == "user" for m in q["messages"]) == 2][0]
