@@ -31,6 +31,15 @@
  * moves it. Frames that do not come a period apart (a channel framed at
  * 10 or 30 ms) have no phase to follow: the clock keeps its own, or it
  * would be pulled early and play faster than time.
+ *
+ * Why a rephase walks: a reply's first frame goes when its audio comes,
+ * anywhere in the caller's period, and the clock must get back onto the
+ * caller's phase. A move there is one interval up to half a period long
+ * or short: a jitter the caller hears at the start of every reply, the
+ * most of all our jitter. So after a rephase the timer serves the ticks,
+ * each at most SLEW nearer the phase of the caller's latest frame (while
+ * frames serve only what the timer left late), until a tick falls on it:
+ * a few ms a frame, for a few extra wake-ups per reply.
  */
 #include "pace_clock.h"
 
@@ -83,6 +92,45 @@ static void astray(struct pace_clock *k, int64_t now)
 	k->next = now + k->period;
 }
 
+/* Ticks a rephase may take to walk: half a period at SLEW, and a few frames to learn from. */
+#define SLEW_MAX 12
+
+/* Where the caller's frames come against t: after it (> 0) or before, within half a period. */
+static int64_t phase_err(const struct pace_clock *k, int64_t t)
+{
+	int64_t e = (k->target - t) % k->period, half = k->period / 2;
+
+	if (e > half)
+		e -= k->period;
+	else if (e <= -half)
+		e += k->period;
+	return e;
+}
+
+/* A tick was served while walking: the next one a step nearer the caller's phase. */
+static void slew(struct pace_clock *k)
+{
+	int64_t step = k->period / 10, e;	/* SLEW: 2 ms of a 20 ms period */
+
+	if (++k->slew_ticks > SLEW_MAX) {
+		k->slewing = false;	/* no phase to walk onto: the usual rules */
+		return;
+	}
+	if (!k->target)
+		return;
+	e = phase_err(k, k->next);
+	if (e > step)
+		e = step;
+	else if (e < -step)
+		e = -step;
+	else
+		k->slewing = false;	/* this step lands on it */
+	if (e) {
+		k->next += e;
+		k->rearm = true;
+	}
+}
+
 void pace_clock_init(struct pace_clock *k, int64_t now, int64_t period)
 {
 	*k = (struct pace_clock){
@@ -99,9 +147,19 @@ uint64_t pace_clock_frame(struct pace_clock *k, int64_t now)
 	int64_t gap = now - k->last_frame;
 	uint64_t ticks = 0;
 
+	bool rhythm = gap >= k->period - quarter && gap <= k->period + quarter;
+
 	k->last_frame = now;
-	if (gap < k->period - quarter || gap > k->period + quarter)
+	if (!rhythm)
 		k->astray = 0;	/* not in our rhythm (10 or 30 ms frames): no phase to follow */
+	if (k->slewing) {
+		/* The timer walks the ticks; a frame serves only what it left late. */
+		k->target = rhythm ? now : 0;
+		if (now - k->last_served < quarter || !(ticks = serve(k, now, now, false)))
+			return 0;
+		slew(k);
+		return ticks;
+	}
 	if (now - k->last_served < quarter) {
 		if (k->watched) {	/* the watchdog beat it to its tick */
 			k->watched = false;	/* once: the next may be on time */
@@ -130,7 +188,11 @@ uint64_t pace_clock_watch(struct pace_clock *k, int64_t now)
 
 uint64_t pace_clock_timer(struct pace_clock *k, int64_t now)
 {
-	return serve(k, now, now, false);
+	uint64_t ticks = serve(k, now, now, false);
+
+	if (ticks && k->slewing)
+		slew(k);
+	return ticks;
 }
 
 void pace_clock_rephase(struct pace_clock *k, int64_t at)
@@ -138,5 +200,9 @@ void pace_clock_rephase(struct pace_clock *k, int64_t at)
 	k->next = at;
 	k->astray = 0;
 	k->moved_at = 0;	/* the phase is anyone's now: following is free */
+	k->slewing = true;
+	k->slew_ticks = 0;
+	/* The caller's latest frame, unless it is too old to tell its phase. */
+	k->target = k->last_frame && at - k->last_frame < 2 * k->period ? k->last_frame : 0;
 	tick_on(k);
 }

@@ -32,6 +32,9 @@ struct pace_clock {
 	int64_t moved_at;	/* when the clock last moved onto the caller */
 	bool periodic;		/* the timer runs on the ticks: no caller */
 	bool rearm;		/* the timer must restart on the ticks from next */
+	bool slewing;		/* after a rephase: the timer's ticks walk onto the caller's */
+	unsigned slew_ticks;	/* ticks served since the rephase */
+	int64_t target;		/* a caller frame's time to walk onto; 0: none yet */
 };
 
 /* The first tick one period after now; the watchdog waits for the caller. */
@@ -42,7 +45,11 @@ uint64_t pace_clock_frame(struct pace_clock *k, int64_t now);
 uint64_t pace_clock_watch(struct pace_clock *k, int64_t now);
 uint64_t pace_clock_timer(struct pace_clock *k, int64_t now);
 
-/* The next tick at at, then every period; the timer serves it. */
+/*
+ * The next tick at at, then every period; the timer serves it. The ticks
+ * after it walk onto the caller's phase, at most SLEW a period, instead
+ * of jumping there (pace_clock.c).
+ */
 void pace_clock_rephase(struct pace_clock *k, int64_t at);
 
 #endif

@@ -38,10 +38,10 @@ int pacer_start(struct pacer **out, struct event_base *base, int period_ms,
 uint64_t pacer_inbound(struct pacer *p, int64_t now_ns);
 
 /*
- * Moves the clock: the next tick at at_ns (CLOCK_MONOTONIC), then every
- * period from there; the timer serves that tick. Used once per agent
- * reply, so its first audio does not wait up to a period for the old
- * phase. 0 or -errno.
+ * Moves the clock: the next tick at at_ns (CLOCK_MONOTONIC); the timer
+ * serves that tick and walks the next ones back onto the caller's phase,
+ * a step of 2 ms a period. Used once per agent reply, so its first audio
+ * does not wait up to a period for the old phase. 0 or -errno.
  */
 int pacer_rephase(struct pacer *p, int64_t at_ns);
 

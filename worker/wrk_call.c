@@ -109,6 +109,7 @@ struct call {
 	int64_t start_mono, last_rx_mono, start_real;
 	int64_t last_tx_mono;		/* the last frame sent */
 	bool tx_idle;			/* it was silence: no agent audio was queued */
+	bool tx_voice;			/* it was a whole frame of agent audio */
 	uint64_t frames_in, frames_out, dtmf;
 
 	bool hangup_after_playout;
@@ -334,6 +335,7 @@ static int as_pace(struct call *c, bool *drained)
 	*drained = false;
 	if (avail >= (size_t)c->frame_samples) {
 		playout_read(c->playout, c->frame, (size_t)c->frame_samples);
+		c->tx_voice = true;
 		return send_audio(c, c->frame, c->frame_samples);
 	}
 	if (c->hangup_after_playout) {
@@ -348,10 +350,17 @@ static int as_pace(struct call *c, bool *drained)
 	*drained = !avail;
 	if (!c->eng->silence_when_idle)
 		return 0;
-	if (!avail && !c->conf->send_silence && mono_ns() - c->last_tx_mono < KEEPALIVE_NS) {
+	/*
+	 * Silence not sent: after one frame of it, so that the agent's audio
+	 * never stops on a voiced frame (which the far end's concealment of
+	 * lost packets would stretch), then once a second.
+	 */
+	if (!avail && !c->conf->send_silence && !c->tx_voice &&
+	    mono_ns() - c->last_tx_mono < KEEPALIVE_NS) {
 		record_silence(c, (size_t)c->frame_samples);
 		return 0;
 	}
+	c->tx_voice = false;
 	/* The end of an utterance rarely fills a frame: pad it with silence. */
 	memset(c->frame, 0, (size_t)c->frame_samples * sizeof(int16_t));
 	if (avail)
