@@ -109,7 +109,7 @@ struct call {
 	int64_t start_mono, last_rx_mono, start_real;
 	int64_t last_tx_mono;		/* the last frame sent */
 	bool tx_idle;			/* it was silence: no agent audio was queued */
-	bool tx_voice;			/* it was a whole frame of agent audio */
+	bool tx_voice;			/* it carried agent audio */
 	uint64_t frames_in, frames_out, dtmf;
 
 	bool hangup_after_playout;
@@ -360,7 +360,7 @@ static int as_pace(struct call *c, bool *drained)
 		record_silence(c, (size_t)c->frame_samples);
 		return 0;
 	}
-	c->tx_voice = false;
+	c->tx_voice = avail > 0;
 	/* The end of an utterance rarely fills a frame: pad it with silence. */
 	memset(c->frame, 0, (size_t)c->frame_samples * sizeof(int16_t));
 	if (avail)

@@ -265,9 +265,10 @@ def run_caller(port, *args, timeout=120):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def start_caller(port, *args):
-    return subprocess.Popen([VAGENT_CALL, "-a", "127.0.0.1:%d" % port, "-j", "-q"] + list(args),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start_caller(port, *args, prefix=()):
+    """prefix: a command vagent-call runs under (chrt, say)."""
+    return subprocess.Popen(list(prefix) + [VAGENT_CALL, "-a", "127.0.0.1:%d" % port, "-j", "-q"] +
+                            list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def finish_caller(p, timeout=120):
