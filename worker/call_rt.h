@@ -36,6 +36,15 @@ struct call_transport {
 	void (*hangup)(struct call *c);
 	/* Frees the transport's state and closes its socket. May be NULL. */
 	void (*close)(struct call *c);
+	/*
+	 * Reading in batches while the agent is silent (wrk_call.c): hold
+	 * stops watching the socket, or watches it again; read hands in
+	 * what came meanwhile. Both NULL: frame by frame always.
+	 */
+	void (*hold)(struct call *c, bool hold);
+	void (*read)(struct call *c);
+	/* pace sends silence every tick unless [call] send_silence = no: no batches then. */
+	bool paces_silence;
 };
 
 /* A call on transport tp with state tp_state (freed by tp->close). 0 or -ENOMEM. */

@@ -13,7 +13,9 @@
  * paced frame by frame: on a tick, media messages of MSG_MS go out while
  * less than LEAD_MS would be unheard at Twilio; the ring keeps the rest,
  * so the engines' "still speaking" and "what was played" stay within
- * LEAD_MS of what the caller heard. A mark named by the stream position
+ * LEAD_MS of what the caller heard. While the agent is silent the media
+ * are read in batches (wrk_call.c), as Twilio needs nothing from us then.
+ * A mark named by the stream position
  * it ends at follows every MARK_MS of audio and the last audio before a
  * tick with none. Twilio echoes a mark once the audio before it has played:
  * an echo is what the caller has surely heard (heard), and between echoes
@@ -229,11 +231,27 @@ static void tw_close(struct call *c)
 	free(t);
 }
 
+static void tw_hold(struct call *c, bool hold)
+{
+	struct tw_call *t = call_rt_tp(c);
+
+	ws_srv_hold(t->ws, hold);
+}
+
+static void tw_read(struct call *c)
+{
+	struct tw_call *t = call_rt_tp(c);
+
+	ws_srv_read(t->ws);
+}
+
 static const struct call_transport twilio = {
 	.name = "twilio",
 	.pace = tw_pace,
 	.flush = tw_flush,
 	.close = tw_close,	/* ending is closing the socket: Twilio goes on with its TwiML */
+	.hold = tw_hold,	/* Twilio buffers what it plays: a silent agent sends nothing */
+	.read = tw_read,
 };
 
 /* ---- inbound ---- */

@@ -19,14 +19,16 @@
  * while the caller is quiet, and the call's limits are checked on those
  * same wake-ups rather than on a timer of their own.
  *
- * Batches ([call] send_silence = no): while the agent is silent and the
- * engine needs no caller frame on its own (engine.h read_batch_ms), the
- * socket is not watched and the pacer stops; a timer reads whatever came
- * once per batch instead, and sends a silence frame once a second so
- * that AudioSocket() (2 s) and the trunk's RTP timeout stay satisfied. A
- * caller talking to a silent agent then costs a wake-up per batch, not
- * per frame. Agent audio (call_play_now) or an engine that wants frames
- * one by one again ends the batches.
+ * Batches: while the agent is silent and the engine needs no caller frame
+ * on its own (engine.h read_batch_ms), the socket is not watched and the
+ * pacer stops; a timer has the transport read whatever came once per
+ * batch instead (call_rt.h hold, read). A caller talking to a silent agent
+ * then costs a wake-up per batch, not per frame. Agent audio
+ * (call_play_now) or an engine that wants frames one by one again ends
+ * the batches. On AudioSocket only with [call] send_silence = no (else a
+ * silence frame goes every tick anyway), and then a silence frame goes
+ * once a second, so that AudioSocket() (2 s) and the trunk's RTP timeout
+ * stay satisfied; Twilio buffers what it plays and needs nothing.
  *
  * Ending: call_end() may be reached from inside any callback, including
  * the engine's; it only marks the call and arms a zero-delay event, and
@@ -601,7 +603,7 @@ bool call_rt_rx(struct call *c, int64_t now, bool clock)
 {
 	c->last_rx_mono = now;
 	/* The caller's frame is our clock's wake-up too: what is due goes now. */
-	return clock && c->pacer && !c->ended && pacer_inbound(c->pacer, now);
+	return clock && c->pacer && !c->ended && !c->batching && pacer_inbound(c->pacer, now);
 }
 
 /* One parsed frame. */
@@ -702,14 +704,30 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		ack_now(fd);	/* nothing of ours carries the acknowledgement */
 }
 
+static void as_hold(struct call *c, bool hold)
+{
+	if (hold)
+		event_del(c->rd_ev);
+	else
+		event_add(c->rd_ev, NULL);
+}
+
+static void as_read(struct call *c)
+{
+	int64_t now;
+
+	(void)read_frames(c, &now);
+}
+
 /* ---- batches (the file's header) ---- */
 
 /* How long the caller's frames may wait now; 0: they may not. */
 static int batch_wanted(struct call *c)
 {
-	if (c->conf->send_silence || c->fd < 0 || c->phase != PH_RUNNING || c->ended ||
-	    !c->eng->read_batch_ms || !c->tx_idle || c->hangup_after_playout ||
-	    c->outq_len || ring_avail(c->w->ring_out) || playout_backlog(c->playout))
+	if (!c->tp->hold || (c->tp->paces_silence && c->conf->send_silence) ||
+	    c->phase != PH_RUNNING || c->ended || !c->eng->read_batch_ms || !c->tx_idle ||
+	    c->hangup_after_playout || c->outq_len || ring_avail(c->w->ring_out) ||
+	    playout_backlog(c->playout))
 		return 0;
 	return c->eng->read_batch_ms(c);
 }
@@ -717,12 +735,14 @@ static int batch_wanted(struct call *c)
 /*
  * The silence the caller heard since the last call, into the recording's
  * agent side: by the clock, as no tick counts it while the pacer stops.
+ * (A transport whose pace sends no silence records none on its ticks
+ * either: the recording's pairing window fills those gaps.)
  */
 static void batch_record(struct call *c, int64_t now)
 {
 	int64_t n = (now - c->batch_rec) * c->rate / NS_PER_S;
 
-	if (n <= 0)
+	if (n <= 0 || !c->tp->paces_silence)
 		return;
 	record_silence(c, (size_t)n);
 	c->batch_rec += n * NS_PER_S / c->rate;
@@ -732,7 +752,7 @@ static void batch_start(struct call *c, int ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000 };
 
-	event_del(c->rd_ev);
+	c->tp->hold(c, true);
 	pacer_pause(c->pacer);
 	event_add(c->batch_ev, &tv);
 	if (!c->batching)
@@ -746,7 +766,7 @@ static void batch_stop(struct call *c)
 {
 	batch_record(c, mono_ns());
 	event_del(c->batch_ev);
-	event_add(c->rd_ev, NULL);
+	c->tp->hold(c, false);
 	c->batching = false;
 }
 
@@ -765,7 +785,8 @@ static void on_batch(evutil_socket_t fd, short what, void *arg)
 	int ms;
 	(void)fd; (void)what;
 
-	if (!read_frames(c, &now) && c->ended)
+	c->tp->read(c);
+	if (c->ended)
 		return;
 	now = mono_ns();
 	batch_record(c, now);
@@ -780,7 +801,7 @@ static void on_batch(evutil_socket_t fd, short what, void *arg)
 		pacer_rephase(c->pacer, now + PACE_MS * NS_PER_MS);
 		return;
 	}
-	if (now - c->last_tx_mono >= KEEPALIVE_NS) {
+	if (c->tp->paces_silence && now - c->last_tx_mono >= KEEPALIVE_NS) {
 		int rc = send_keepalive(c);
 		if (rc < 0) {
 			call_end(c, CALL_OUTCOME_OK, false, "caller gone (%s)", strerror(-rc));
@@ -929,6 +950,9 @@ static const struct call_transport audiosocket = {
 	.name = "audiosocket",
 	.pace = as_pace,
 	.hangup = as_hangup,
+	.hold = as_hold,
+	.read = as_read,
+	.paces_silence = true,
 };
 
 int call_rt_new(struct call **out, struct worker *w, uint64_t seq, int64_t t_accept_ns,
@@ -952,7 +976,8 @@ int call_rt_new(struct call **out, struct worker *w, uint64_t seq, int64_t t_acc
 	snprintf(c->reason, sizeof(c->reason), "unknown");
 	c->check_ev = event_new(w->base, -1, EV_PERSIST, on_check, c);
 	c->end_ev = event_new(w->base, -1, 0, on_end, c);
-	if (!c->check_ev || !c->end_ev || event_add(c->check_ev, &sec) < 0) {
+	c->batch_ev = event_new(w->base, -1, EV_PERSIST, on_batch, c);
+	if (!c->check_ev || !c->end_ev || !c->batch_ev || event_add(c->check_ev, &sec) < 0) {
 		c->tp = NULL;	/* the state stays the caller's on failure */
 		call_free(c);
 		return -ENOMEM;
@@ -982,9 +1007,7 @@ int call_start(struct worker *w, int fd, uint64_t seq, int64_t t_accept_ns)
 	c->outq = malloc(OUTQ_MAX);
 	c->rd_ev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_readable, c);
 	c->wr_ev = event_new(w->base, fd, EV_WRITE, on_writable, c);
-	c->batch_ev = event_new(w->base, -1, EV_PERSIST, on_batch, c);
-	if (!c->in || !c->outq || !c->rd_ev || !c->wr_ev || !c->batch_ev ||
-	    event_add(c->rd_ev, NULL) < 0) {
+	if (!c->in || !c->outq || !c->rd_ev || !c->wr_ev || event_add(c->rd_ev, NULL) < 0) {
 		w->call = NULL;
 		call_free(c);
 		return -ENOMEM;

@@ -307,6 +307,22 @@ static void on_pass(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the API ---- */
 
+void ws_srv_hold(struct ws_srv *s, bool hold)
+{
+	if (s->gone)
+		return;
+	if (hold)
+		event_del(s->rd);
+	else
+		event_add(s->rd, NULL);
+}
+
+void ws_srv_read(struct ws_srv *s)
+{
+	if (!s->gone)
+		on_io(s->fd, EV_READ, s);
+}
+
 int ws_srv_adopt(struct ws_srv **out, struct ws_loop *l, int fd,
 		 const struct ws_srv_handlers *h, void *arg)
 {

@@ -8,7 +8,8 @@
  * 1009), queued text messages out, the close. RFC 6455 spoken on the
  * worker's libevent loop (ws_loop_base) like the provider clients (ws.h);
  * the hooks run on the main loop, from the socket's events, so they may
- * send and close but never free the loop. No hook runs from an API call.
+ * send and close but never free the loop. No hook runs from an API call
+ * but ws_srv_read().
  *
  * Lifetime: the owner calls ws_srv_close() once; no hook runs after it,
  * and the memory goes once the socket is done (its close answered, or
@@ -57,6 +58,18 @@ int ws_srv_send_text(struct ws_srv *s, const char *text, size_t len);
 
 /* Text messages queued but not yet wholly handed to the kernel. */
 size_t ws_srv_queued(const struct ws_srv *s);
+
+/*
+ * Reading in batches (wrk_call.c): hold stops watching the socket for
+ * what comes in (the kernel keeps it), release watches it again.
+ */
+void ws_srv_hold(struct ws_srv *s, bool hold);
+
+/*
+ * Reads what the socket has now and runs the hooks for it, on_close
+ * included, as the socket's own event would.
+ */
+void ws_srv_read(struct ws_srv *s);
 
 /* Sends what is queued, then a normal close; forgets s. NULL is fine. */
 void ws_srv_close(struct ws_srv *s);

@@ -3,17 +3,21 @@ caller's line gets a silence frame a second instead of fifty, enough for
 AudioSocket() (which gives up after 2 s with no frame either way), and the
 call's worker reads the caller's audio in batches meanwhile instead of
 waking for every frame. The booking and barge-in calls of test_agent.py
-run both ways; these look at the line and the worker."""
+run both ways; these look at the line and the worker. A Twilio call reads
+in batches while the agent is silent whatever send_silence says: Twilio
+needs nothing from us then."""
+import subprocess
 import struct
 import time
 
 import pytest
 
-from agent_harness import Emulators, LocalStacks, agent_daemon, caller_wav, context_file
+from agent_harness import EMU, Emulators, LocalStacks, agent_daemon, caller_wav, context_file
 from api_harness import seed_dids
-from harness import RawCall, run_caller, voluntary_switches, wait_for
+from harness import RawCall, run_caller, voluntary_switches, wait_for, write_wav
 from test_pacing import Listener, send_steady
 from test_tap import read_stereo
+from twilio_harness import CALLER, GEORGE, twilio_section
 
 # Alone, after the parallel pass (conftest.py): they count wake-ups and
 # frames against the clock.
@@ -128,3 +132,29 @@ def test_without_silence_a_recording_keeps_both_sides_in_step(daemon_factory, db
         assert abs(len(left) - len(right)) <= 16000, "the two sides within a second"
     finally:
         stacks.stop()
+
+
+def test_a_twilio_caller_talking_to_a_silent_agent_is_read_in_batches(daemon_factory, db,
+                                                                      tmp_path):
+    seed_dids(db)
+    emus = Emulators(tmp_path, {"stt": [], "llm": [{"content": "Unused."}]})
+    try:
+        d = agent_daemon(daemon_factory, db, tmp_path, emus, twilio=twilio_section(tmp_path))
+        wav = str(tmp_path / "caller.wav")
+        write_wav(wav, 8000, b"\0\0" * 8000 * 12)
+        p = subprocess.Popen([EMU, "twilio", "--url", "ws://%s/twilio" %
+                              d.settings["twilio"]["listen"], "--wav", wav, "--did", GEORGE,
+                              "--caller", CALLER, "--hold-ms", "0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # The greeting is over well before 8 s; then 3 s of a silent agent.
+        pid = wait_for(lambda: [x["pid"] for x in d.calls() if x["frames_in"] >= 400],
+                       15, "the call 8 s in: %r" % d.calls())[0]
+        a, t0 = voluntary_switches(pid), time.monotonic()
+        time.sleep(3.0)
+        per_s = (voluntary_switches(pid) - a) / (time.monotonic() - t0)
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        assert per_s <= 25, "the worker woke %.1f times a second for a caller's 50 media " \
+            "messages a second to a silent agent" % per_s
+    finally:
+        emus.stop()
