@@ -9,8 +9,9 @@
  *
  * Between replies the pacer sends silence, because Asterisk ends an
  * AudioSocket() call after 2 s with no frame: every tick, or with [call]
- * send_silence = no once a second, the caller's audio then read in batches
- * while nothing needs it frame by frame (local_read_batch_ms).
+ * send_silence = no once a second. When nothing goes every tick (that, or
+ * Twilio), the caller's audio is read in batches while nothing needs it
+ * frame by frame (local_read_batch_ms).
  * Housekeeping (the caller's silence) rides on the pacer's ticks, which
  * come on the caller's frames anyway: the engine has no timer of its own.
  */
@@ -313,6 +314,14 @@ static int local_start(struct call *c)
 	return 0;
 }
 
+/* The STT has begun an utterance of the caller's and not ended it. */
+static bool stt_open(const struct agent *a, int64_t now)
+{
+	int64_t open_ns = (int64_t)(a->conf->stt_utterance_end_ms + 1000) * NS_PER_MS;
+
+	return a->stt_open_ns && now - a->stt_open_ns < open_ns;
+}
+
 /*
  * Whether the caller audio waiting in the ring should go to the STT now.
  * Batching it saves wake-ups on both sides, but two moments cannot wait:
@@ -321,13 +330,6 @@ static int local_start(struct call *c)
  * words that confirm a barge-in). Noise that opened an utterance with no
  * words closes it after utterance_end_ms plus a second.
  */
-static bool stt_open(const struct agent *a, int64_t now)
-{
-	int64_t open_ns = (int64_t)(a->conf->stt_utterance_end_ms + 1000) * NS_PER_MS;
-
-	return a->stt_open_ns && now - a->stt_open_ns < open_ns;
-}
-
 static bool stt_due(const struct agent *a, struct call *c, bool speech, bool playing,
 		    int64_t now)
 {

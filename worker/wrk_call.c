@@ -733,7 +733,7 @@ static int batch_wanted(struct call *c)
 }
 
 /*
- * The silence the caller heard since the last call, into the recording's
+ * The silence the caller heard since batch_rec, into the recording's
  * agent side: by the clock, as no tick counts it while the pacer stops.
  * (A transport whose pace sends no silence records none on its ticks
  * either: the recording's pairing window fills those gaps.)
