@@ -688,7 +688,8 @@ def main():
     ap.add_argument("--twilio-calls", type=lambda v: [int(x) for x in v.split(",") if x],
                     default=[1, 50, 200], help="concurrent Media Streams calls")
     ap.add_argument("--capacity", type=lambda v: [int(x) for x in v.split(",") if x],
-                    default=[100, 150, 200, 250, 300], help="capacity search steps")
+                    default=[40, 60, 80, 100, 150, 200, 250, 300],
+                    help="capacity search steps (it stops at the first that fails)")
     ap.add_argument("--seconds", type=int, default=10, help="audio per jitter call")
     ap.add_argument("--rounds", type=int, default=10, help="handoff rounds of 100 calls")
     ap.add_argument("--profile", type=int, metavar="CALLS",
