@@ -72,11 +72,8 @@ int call_rt_start(struct call *c, int rate);
 void call_rt_set_transport(struct call *c, const struct call_transport *tp, void *tp_state);
 const struct call_transport *call_rt_transport(const struct call *c);
 
-/*
- * Something came from the caller at now; clock: it was a caller audio frame.
- * True when it served ticks of the pacer (our frames went out on it).
- */
-bool call_rt_rx(struct call *c, int64_t now, bool clock);
+/* Something came from the caller at now; clock: it was a caller audio frame. */
+void call_rt_rx(struct call *c, int64_t now, bool clock);
 
 /* Up to n samples of the agent's audio, counted as sent. Returns how many. */
 size_t call_rt_take(struct call *c, int16_t *s, size_t n);

@@ -378,7 +378,7 @@ static int local_read_batch_ms(struct call *c)
 	struct agent *a = call_engine_state(c);
 	int ms;
 
-	if (!a || a->reply_ctx || ring_avail(call_ring_out(c)))
+	if (!a || a->reply_ctx)
 		return 0;
 	if (stt_open(a, mono_ns()) && !a->voice_now)
 		return 0;

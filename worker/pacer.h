@@ -34,8 +34,8 @@ typedef void (*pacer_fn)(void *arg, uint64_t ticks);
 int pacer_start(struct pacer **out, struct event_base *base, int period_ms,
 		pacer_fn fn, void *arg);
 
-/* A caller frame was read at now_ns: serves the ticks due; how many. */
-uint64_t pacer_inbound(struct pacer *p, int64_t now_ns);
+/* A caller frame was read at now_ns: serves the ticks due, if any. */
+void pacer_inbound(struct pacer *p, int64_t now_ns);
 
 /*
  * Moves the clock: the next tick at at_ns (CLOCK_MONOTONIC); the timer

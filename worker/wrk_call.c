@@ -306,6 +306,12 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
 }
 
 
+/* c->frame, silent. */
+static int16_t *silent_frame(struct call *c)
+{
+	return memset(c->frame, 0, (size_t)c->frame_samples * sizeof(int16_t));
+}
+
 /*
  * n samples of silence the caller heard without our sending it: the
  * recording's agent side keeps pace with the caller's as if it was sent.
@@ -314,7 +320,7 @@ static void record_silence(struct call *c, size_t n)
 {
 	if (!c->rec)
 		return;
-	memset(c->frame, 0, (size_t)c->frame_samples * sizeof(int16_t));
+	silent_frame(c);
 	while (n) {
 		size_t k = n < (size_t)c->frame_samples ? n : (size_t)c->frame_samples;
 		wrk_record_out(c->rec, c->frame, k);
@@ -325,8 +331,7 @@ static void record_silence(struct call *c, size_t n)
 /* A silence frame while reading in batches; the batch's time records it. */
 static int send_keepalive(struct call *c)
 {
-	memset(c->frame, 0, (size_t)c->frame_samples * sizeof(int16_t));
-	return send_pcm(c, c->frame, c->frame_samples);
+	return send_pcm(c, silent_frame(c), c->frame_samples);
 }
 
 /* AudioSocket's 20 ms slot: a frame of agent audio, silence, or nothing. */
@@ -364,7 +369,7 @@ static int as_pace(struct call *c, bool *drained)
 	}
 	c->tx_voice = avail > 0;
 	/* The end of an utterance rarely fills a frame: pad it with silence. */
-	memset(c->frame, 0, (size_t)c->frame_samples * sizeof(int16_t));
+	silent_frame(c);
 	if (avail)
 		playout_read(c->playout, c->frame, avail);
 	return send_audio(c, c->frame, c->frame_samples);
@@ -599,11 +604,12 @@ void call_rt_dtmf(struct call *c, char digit)
 		c->eng->on_dtmf(c, digit);
 }
 
-bool call_rt_rx(struct call *c, int64_t now, bool clock)
+void call_rt_rx(struct call *c, int64_t now, bool clock)
 {
 	c->last_rx_mono = now;
 	/* The caller's frame is our clock's wake-up too: what is due goes now. */
-	return clock && c->pacer && !c->ended && !c->batching && pacer_inbound(c->pacer, now);
+	if (clock && c->pacer && !c->ended && !c->batching)
+		pacer_inbound(c->pacer, now);
 }
 
 /* One parsed frame. */

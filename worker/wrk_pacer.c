@@ -105,12 +105,9 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
 	served(p, pace_clock_watch(&p->k, now), now);
 }
 
-uint64_t pacer_inbound(struct pacer *p, int64_t now)
+void pacer_inbound(struct pacer *p, int64_t now)
 {
-	uint64_t ticks = pace_clock_frame(&p->k, now);
-
-	served(p, ticks, now);
-	return ticks;
+	served(p, pace_clock_frame(&p->k, now), now);
 }
 
 int pacer_start(struct pacer **out, struct event_base *base, int period_ms,

@@ -43,6 +43,7 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
                calls of that tool), with the emulator's own counts
 """
 import argparse
+import functools
 import json
 import os
 import sys
@@ -357,9 +358,10 @@ def agent_stack(tmp, max_calls, stack="local", twilio=False):
     return d, emus, wav
 
 
+@functools.lru_cache(maxsize=None)
 def caller_rt():
     """chrt's prefix for a load generator in SCHED_FIFO, or () where the
-    system does not allow it (not root, no chrt)."""
+    system does not allow it (not root, no chrt); asked once a run."""
     import shutil
     import subprocess
     if not shutil.which("chrt"):

@@ -328,12 +328,22 @@ static void a_quiet_caller_gets_a_frame_a_period_from_the_timer(void **state)
 /* The walk after a rephase: every interval within SLEW of a period (the timer's lateness and the caller's jitter on top). */
 #define WALKED(s) ((s)->max_gap <= P + 2600 * US && (s)->min_gap >= P - 2600 * US)
 
-static void expect_a_walk(const struct sim *s, const char *what, int64_t at)
+/*
+ * After a rephase at `from`: n caller frames from t walk onto the caller
+ * without a jump, then 200 more cost one wake-up each.
+ */
+static void expect_a_walk(struct sim *s, int64_t from, int64_t t, int n, const char *what,
+			  int64_t at)
 {
+	measure_from(s, from);
+	t = steady(s, t, n, 200 * US);
 	expect(!s->multi && WALKED(s) && s->extra <= 8,
 	       "%s %.1f ms: %llu multi, %llu extra wake-ups, intervals %.2f-%.2f ms", what,
 	       (double)at / MS, (unsigned long long)s->multi, (unsigned long long)s->extra,
 	       (double)s->min_gap / MS, (double)s->max_gap / MS);
+	measure_from(s, t - P / 2);
+	steady(s, t, 200, 200 * US);
+	expect_one_wakeup_per_frame(s, what, at);
 }
 
 static void a_reply_rephase_at_any_time_walks_onto_the_caller(void **state)
@@ -349,12 +359,7 @@ static void a_reply_rephase_at_any_time_walks_onto_the_caller(void **state)
 		pace_clock_rephase(&s.k, t - P + at);
 		sync_timers(&s);
 		/* From the reply's first frame: no jump back onto the caller. */
-		measure_from(&s, t - P + at);
-		t = steady(&s, t, 8, 200 * US);
-		expect_a_walk(&s, "rephase at", at);
-		measure_from(&s, t - P / 2);
-		steady(&s, t, 200, 200 * US);
-		expect_one_wakeup_per_frame(&s, "rephase at", at);
+		expect_a_walk(&s, t - P + at, t, 8, "rephase at", at);
 	}
 }
 
@@ -373,12 +378,7 @@ static void a_rephase_after_batched_reads_walks_onto_the_caller(void **state)
 		pace_clock_rephase(&s.k, at);
 		sync_timers(&s);
 		s.watch_for = s.k.watch_at;	/* the paused watchdog did not fire */
-		measure_from(&s, at);
-		t = steady(&s, t + P, 10, 200 * US);
-		expect_a_walk(&s, "resumed at", phase);
-		measure_from(&s, t - P / 2);
-		steady(&s, t, 200, 200 * US);
-		expect_one_wakeup_per_frame(&s, "resumed at", phase);
+		expect_a_walk(&s, at, t + P, 10, "resumed at", phase);
 	}
 }
 
