@@ -38,11 +38,20 @@ struct call_transport {
 	void (*close)(struct call *c);
 	/*
 	 * Reading in batches while the agent is silent (wrk_call.c): hold
-	 * stops watching the socket, or watches it again; read hands in
-	 * what came meanwhile. Both NULL: frame by frame always.
+	 * with ms > 0 stops watching the socket (the runtime reads every ms),
+	 * with 0 watches it again; read hands in what came meanwhile. Both
+	 * NULL: frame by frame always.
 	 */
-	void (*hold)(struct call *c, bool hold);
+	void (*hold)(struct call *c, int ms);
 	void (*read)(struct call *c);
+	/*
+	 * The peer plays from a buffer of its own (Twilio), so batches go on
+	 * while the agent speaks, pace running once per batch: whether the
+	 * peer can now go ms with no pace and not run dry (it holds enough
+	 * of the agent's audio, or holds none and none waits to go). NULL:
+	 * the agent's audio is paced frame by frame (AudioSocket).
+	 */
+	bool (*holds)(struct call *c, int ms);
 	/* pace sends silence every tick unless [call] send_silence = no: no batches then. */
 	bool paces_silence;
 };

@@ -13,8 +13,10 @@
  * paced frame by frame: on a tick, media messages of MSG_MS go out while
  * less than LEAD_MS would be unheard at Twilio; the ring keeps the rest,
  * so the engines' "still speaking" and "what was played" stay within
- * LEAD_MS of what the caller heard. While the agent is silent the media
- * are read in batches (wrk_call.c), as Twilio needs nothing from us then.
+ * LEAD_MS of what the caller heard. The media are read in batches
+ * (wrk_call.c) while the agent is silent, as Twilio needs nothing from us
+ * then, and while it speaks once Twilio holds a whole lead: each batch
+ * tops it up to a batch more than LEAD_MS (tw_holds).
  * A mark named by the stream position
  * it ends at follows every MARK_MS of audio and the last audio before a
  * tick with none. Twilio echoes a mark once the audio before it has played:
@@ -87,6 +89,7 @@ struct tw_call {
 	int64_t from_ns;		/* ... at from_ns (an echo, or audio after silence) */
 	uint64_t cleared_at;		/* marks at or before this echo a clear */
 	uint64_t marks, clears;
+	uint64_t batch;			/* samples between the runtime's batches; 0: frame by frame */
 	int64_t last_echo_ns;		/* a mark came back, or none was awaited */
 	bool no_marks;			/* the peer does not echo them: sent counts as heard */
 	uint8_t in[IN_MAX];
@@ -180,7 +183,7 @@ static int tw_pace(struct call *c, bool *drained)
 	int rc = 0;
 
 	check_echoes(c, t, now);
-	while (rc == 0 && t->sent + MSG_SAMPLES <= caller_pos(t, now) + LEAD_SAMPLES &&
+	while (rc == 0 && t->sent + MSG_SAMPLES <= caller_pos(t, now) + LEAD_SAMPLES + t->batch &&
 	       ring_avail(out)) {
 		size_t n = call_rt_take(c, t->pcm, MSG_SAMPLES);
 		if (!n)
@@ -231,11 +234,29 @@ static void tw_close(struct call *c)
 	free(t);
 }
 
-static void tw_hold(struct call *c, bool hold)
+static void tw_hold(struct call *c, int ms)
 {
 	struct tw_call *t = call_rt_tp(c);
 
-	ws_srv_hold(t->ws, hold);
+	t->batch = (uint64_t)ms * RATE / 1000;
+	ws_srv_hold(t->ws, ms > 0);
+}
+
+/*
+ * Batches may go on while Twilio holds nothing of ours and nothing waits
+ * (audio after silence is sent at once: call_play_now), or a whole lead,
+ * as a tick's top-up leaves it: the batches' top-ups, a batch larger,
+ * keep as much unheard at Twilio between them. An echo read a batch late
+ * makes the clock lag by as much, which that batch more covers too.
+ */
+static bool tw_holds(struct call *c, int ms)
+{
+	struct tw_call *t = call_rt_tp(c);
+
+	if (t->sent == t->heard && !ring_avail(call_ring_out(c)))
+		return true;
+	return ms <= LEAD_MS - MSG_MS &&
+	       t->sent - caller_pos(t, mono_ns()) >= LEAD_SAMPLES - MSG_SAMPLES;
 }
 
 static void tw_read(struct call *c)
@@ -252,6 +273,7 @@ static const struct call_transport twilio = {
 	.close = tw_close,	/* ending is closing the socket: Twilio goes on with its TwiML */
 	.hold = tw_hold,	/* Twilio buffers what it plays: a silent agent sends nothing */
 	.read = tw_read,
+	.holds = tw_holds,
 };
 
 /* ---- inbound ---- */

@@ -367,24 +367,29 @@ static void local_on_audio(struct call *c, const uint8_t *pcm, size_t n)
 
 /*
  * The caller's frames may wait for a batch only while none of them can
- * matter alone: no reply under way (its barge-in, its first frame) and no
- * quiet inside an utterance the STT has begun (that silence ends the
- * caller's turn and goes out at once, stt_due). The batch is half the
- * endpointing at most, so the call is back to frame by frame well inside
- * the silence that ends a turn, and the turn's latency does not grow.
+ * matter alone: no quiet inside an utterance the STT has begun (that
+ * silence ends the caller's turn and goes out at once, stt_due). The
+ * batch is half the endpointing at most, so the call is back to frame by
+ * frame well inside the silence that ends a turn, and the turn's latency
+ * does not grow. While a reply is under way (the call asks then only
+ * while no audio of it goes, or on a transport whose peer buffers it:
+ * engine.h) a barge-in is heard a batch late at most, so the batch is a
+ * fifth of bargein_ms then.
  */
 static int local_read_batch_ms(struct call *c)
 {
 	struct agent *a = call_engine_state(c);
 	int ms;
 
-	if (!a || a->reply_ctx)
+	if (!a)
 		return 0;
 	if (stt_open(a, mono_ns()) && !a->voice_now)
 		return 0;
 	ms = a->conf->stt_batch_ms;
 	if (ms > a->conf->stt_endpointing_ms / 2)
 		ms = a->conf->stt_endpointing_ms / 2;
+	if (a->reply_ctx && ms > a->conf->local_bargein_ms / 5)
+		ms = a->conf->local_bargein_ms / 5;
 	return ms >= 40 ? ms : 0;	/* a batch of one frame saves nothing */
 }
 

@@ -44,10 +44,12 @@ struct engine_ops {
 	/* Every pacer tick, before a frame is taken. May be NULL. */
 	void (*on_tick)(struct call *c);
 	/*
-	 * While the agent is silent and silence is not sent: how long the
-	 * caller's frames may wait in the socket before the engine must see
-	 * them, in ms; 0, each as it comes. The call then reads them in
-	 * batches, and on_tick runs once per batch. May be NULL (0).
+	 * How long the caller's frames may wait in the socket before the
+	 * engine must see them, in ms; 0, each as it comes. Asked while no
+	 * agent audio goes and silence is not sent, and on a transport whose
+	 * peer buffers what it plays (Twilio) while the agent speaks too. The
+	 * call then reads them in batches, and on_tick runs once per batch.
+	 * May be NULL (0).
 	 */
 	int (*read_batch_ms)(struct call *c);
 	/* The call is over: what the call record should say. May be NULL. */

@@ -63,6 +63,9 @@ struct playout {
 	void *wake_arg;
 	void (*cancel_fn)(void *arg);	/* the call's transport: the peer drops its audio too */
 	void *cancel_arg;
+	void (*refill_fn)(void *arg);	/* the call: audio came into an empty ring */
+	void *refill_arg;
+	bool refilled;
 	bool begun;			/* cur was begun and is not cancelled */
 	uint32_t r_pos;			/* the ring's read position, mirrored */
 	uint64_t played;		/* samples of cur the pacer took */
@@ -88,6 +91,7 @@ static void pctx_reset(struct pctx *b, uint32_t ctx)
 	b->done = false;
 }
 
+/* First audio, and audio into an empty ring: the call hears of it after the producer's hook. */
 static void on_first(evutil_socket_t fd, short what, void *arg)
 {
 	struct playout *p = arg;
@@ -96,6 +100,10 @@ static void on_first(evutil_socket_t fd, short what, void *arg)
 	uint32_t ctx = atomic_exchange_explicit(&p->first, 0, memory_order_acquire);	/* F */
 	if (ctx && ctx == atomic_load(&p->cur) && p->first_fn)
 		p->first_fn(p->first_arg, ctx);
+	if (p->refilled && p->refill_fn && p->ev) {
+		p->refilled = false;
+		p->refill_fn(p->refill_arg);
+	}
 }
 
 int playout_new(struct playout **out, struct event_base *base, struct ring *ring)
@@ -186,6 +194,12 @@ void playout_on_cancel(struct playout *p, void (*fn)(void *arg), void *arg)
 {
 	p->cancel_fn = fn;
 	p->cancel_arg = arg;
+}
+
+void playout_on_refill(struct playout *p, void (*fn)(void *arg), void *arg)
+{
+	p->refill_fn = fn;
+	p->refill_arg = arg;
 }
 
 uint32_t playout_cancel(struct playout *p)
@@ -368,8 +382,13 @@ int playout_audio(struct playout *p, uint32_t ctx, const uint8_t *bytes, size_t 
 		return 0;
 	if ((rc = buf_append(&b->a, bytes, n)) < 0)
 		return rc;
+	bool empty = !ring_avail(p->ring);
 	playout_push(p);
 	first_audio(p, ctx);
+	if (empty && p->refill_fn && p->ev && ring_avail(p->ring)) {
+		p->refilled = true;
+		event_active(p->ev, 0, 0);
+	}
 	return 0;
 }
 

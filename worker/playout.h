@@ -58,6 +58,10 @@ void playout_on_first_audio(struct playout *p, void (*fn)(void *arg, uint32_t ct
  * peer buffers (Twilio) is dropped there too. */
 void playout_on_cancel(struct playout *p, void (*fn)(void *arg), void *arg);
 
+/* The call: fn(arg) soon after (as first audio) a reply's audio comes into
+ * an empty ring, so a call reading in batches sends it at once. */
+void playout_on_refill(struct playout *p, void (*fn)(void *arg), void *arg);
+
 /* ---- a producer, main loop ---- */
 
 /*

@@ -29,6 +29,10 @@
  * silence frame goes every tick anyway), and then a silence frame goes
  * once a second, so that AudioSocket() (2 s) and the trunk's RTP timeout
  * stay satisfied; Twilio buffers what it plays and needs nothing.
+ * A transport whose peer plays from a buffer of its own (Twilio, call_rt.h
+ * holds) goes on in batches while the agent speaks: each batch is one
+ * pacer slot, which tops the peer's buffer up, as long as the peer holds
+ * enough to play until the next; agent audio after silence is sent at once.
  *
  * Ending: call_end() may be reached from inside any callback, including
  * the engine's; it only marks the call and arms a zero-delay event, and
@@ -125,6 +129,7 @@ struct call {
 
 static void batch_maybe(struct call *c);
 static void batch_stop(struct call *c);
+static void pace_slots(struct call *c, uint64_t n);
 
 /* ---- engine API ---- */
 
@@ -156,6 +161,10 @@ void call_play_now(struct call *c)
 
 	if (!c->pacer || !c->tx_idle)
 		return;		/* audio is playing: its rhythm stays */
+	if (c->batching && c->tp->holds) {
+		event_active(c->batch_ev, EV_TIMEOUT, 0);	/* the batch's slot sends it */
+		return;
+	}
 	if (c->batching)
 		batch_stop(c);
 	if (at < c->last_tx_mono + REPHASE_MIN_GAP_NS)
@@ -375,7 +384,7 @@ static int as_pace(struct call *c, bool *drained)
 	return send_audio(c, c->frame, c->frame_samples);
 }
 
-/* One 20 ms slot, whatever the transport. */
+/* One slot (20 ms, or a batch's on a peer that holds), whatever the transport. */
 static int pace_one(struct call *c)
 {
 	bool drained = false;
@@ -394,6 +403,18 @@ static int pace_one(struct call *c)
 		call_end(c, CALL_OUTCOME_OK, true, "%s", why);
 	}
 	return rc;
+}
+
+static void pace_slots(struct call *c, uint64_t n)
+{
+	for (uint64_t i = 0; i < n && !c->ended; i++) {
+		int rc = pace_one(c);
+		if (rc == -ENOBUFS)
+			call_end(c, CALL_OUTCOME_FAILED, false,
+				 "caller not reading audio (%d bytes queued)", OUTQ_MAX);
+		else if (rc < 0)
+			call_end(c, CALL_OUTCOME_OK, false, "caller gone (%s)", strerror(-rc));
+	}
 }
 
 void call_rt_record_out(struct call *c, const int16_t *s, size_t n)
@@ -425,14 +446,7 @@ static void on_pace(void *arg, uint64_t ticks)
 	check_limits(c, now);
 	if (ticks > PACER_MAX_CATCHUP)
 		ticks = PACER_MAX_CATCHUP;	/* never burst: late audio is dropped time */
-	for (uint64_t i = 0; i < ticks && !c->ended; i++) {
-		int rc = pace_one(c);
-		if (rc == -ENOBUFS)
-			call_end(c, CALL_OUTCOME_FAILED, false,
-				 "caller not reading audio (%d bytes queued)", OUTQ_MAX);
-		else if (rc < 0)
-			call_end(c, CALL_OUTCOME_OK, false, "caller gone (%s)", strerror(-rc));
-	}
+	pace_slots(c, ticks);
 	/*
 	 * After the frame went: what the TTS sent since the last tick. A
 	 * socket waits for the tick only while the ring holds two frames, so
@@ -454,6 +468,15 @@ static void on_cancel(void *arg)
 		c->tp->flush(c);
 }
 
+/* A reply's audio after a pause in it (its first audio: call_play_now). */
+static void on_refill(void *arg)
+{
+	struct call *c = arg;
+
+	if (c->batching && !c->ended)
+		call_play_now(c);
+}
+
 static int first_audio(struct call *c, int rate)
 {
 	int rc;
@@ -471,6 +494,7 @@ static int first_audio(struct call *c, int rate)
 		return rc;
 	if (c->tp->flush)
 		playout_on_cancel(c->playout, on_cancel, c);
+	playout_on_refill(c->playout, on_refill, c);
 	if ((rc = pacer_start(&c->pacer, c->w->base, PACE_MS, on_pace, c)) < 0)
 		return rc;
 	event_del(c->check_ev);		/* the pacer's wake-ups check from now on */
@@ -710,9 +734,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		ack_now(fd);	/* nothing of ours carries the acknowledgement */
 }
 
-static void as_hold(struct call *c, bool hold)
+static void as_hold(struct call *c, int ms)
 {
-	if (hold)
+	if (ms)
 		event_del(c->rd_ev);
 	else
 		event_add(c->rd_ev, NULL);
@@ -730,12 +754,16 @@ static void as_read(struct call *c)
 /* How long the caller's frames may wait now; 0: they may not. */
 static int batch_wanted(struct call *c)
 {
+	int ms;
+
 	if (!c->tp->hold || (c->tp->paces_silence && c->conf->send_silence) ||
-	    c->phase != PH_RUNNING || c->ended || !c->eng->read_batch_ms || !c->tx_idle ||
-	    c->hangup_after_playout || c->outq_len || ring_avail(c->w->ring_out) ||
-	    playout_backlog(c->playout))
+	    c->phase != PH_RUNNING || c->ended || !c->eng->read_batch_ms)
 		return 0;
-	return c->eng->read_batch_ms(c);
+	if (!c->tp->holds && (!c->tx_idle || c->hangup_after_playout || c->outq_len ||
+			      ring_avail(c->w->ring_out) || playout_backlog(c->playout)))
+		return 0;	/* the agent speaks: a frame every 20 ms */
+	ms = c->eng->read_batch_ms(c);
+	return ms > 0 && (!c->tp->holds || c->tp->holds(c, ms)) ? ms : 0;
 }
 
 /*
@@ -758,7 +786,7 @@ static void batch_start(struct call *c, int ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000 };
 
-	c->tp->hold(c, true);
+	c->tp->hold(c, ms);
 	pacer_pause(c->pacer);
 	event_add(c->batch_ev, &tv);
 	if (!c->batching)
@@ -772,7 +800,7 @@ static void batch_stop(struct call *c)
 {
 	batch_record(c, mono_ns());
 	event_del(c->batch_ev);
-	c->tp->hold(c, false);
+	c->tp->hold(c, 0);
 	c->batching = false;
 }
 
@@ -797,11 +825,15 @@ static void on_batch(evutil_socket_t fd, short what, void *arg)
 	now = mono_ns();
 	batch_record(c, now);
 	check_limits(c, now);
-	if (c->eng->on_tick && !c->ended)
+	if (c->tp->holds)
+		pace_slots(c, 1);	/* the peer's buffer, topped up to the next batch */
+	else if (c->eng->on_tick && !c->ended)
 		c->eng->on_tick(c);
 	if (c->ended || !c->batching)
 		return;		/* or agent audio came: call_play_now ended the batches */
 	worker_beat(c->w, now);
+	if (c->w->ws)
+		ws_loop_poll(c->w->ws);	/* a reply's audio that waited for the slot */
 	if ((ms = batch_wanted(c)) <= 0) {
 		batch_stop(c);
 		pacer_rephase(c->pacer, now + PACE_MS * NS_PER_MS);

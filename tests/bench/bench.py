@@ -29,7 +29,8 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
                emulated delays (endpointing included)
                (turn_latency and overhead also with "stack":"twilio": the
                local stack reached over Twilio Media Streams, the calls placed
-               by `vagent-emu twilio`)
+               by `vagent-emu twilio`; its gaps: times the emulated phone's
+               speaker ran dry inside a reply)
   jitter_busy  jitter at 50 echo calls with a CPU-bound process per core (a busy PBX);
                the load generator runs SCHED_RR where allowed, as Asterisk does
                with -p, so the figure is vagentd's share
@@ -569,8 +570,9 @@ def bench_twilio(tmp, counts):
         errors = n - res["completed"]
         emit(bench="turn_latency", stack="twilio", calls=n, turns=res["turns"],
              p50_ms=round(res["turn_p50_ms"], 1), p99_ms=round(res["turn_p99_ms"], 1),
-             max_ms=round(res["turn_max_ms"], 1), errors=errors,
-             where="at the emulated Twilio, on arrival")
+             max_ms=round(res["turn_max_ms"], 1), errors=errors, gaps=res["gaps"],
+             gap_ms=res["gap_ms"], where="at the emulated Twilio, on arrival; gaps: its "
+             "speaker ran dry inside a reply")
         ov = lat["overhead"]
         emit(bench="overhead", stack="twilio", calls=n, p50_ms=ov["p50_us"] / 1000,
              p99_ms=ov["p99_us"] / 1000, turns=ov["count"],

@@ -22,8 +22,9 @@
  * Owns: its own lws context and loop (one thread; no server runs). Prints
  * one JSON object with each call's counts and the turn latencies (the
  * caller's last voiced frame to the first voiced agent audio received),
- * the most audio it held unplayed at once, and records call 0's played
- * audio as a WAV if asked.
+ * the most audio it held unplayed at once, the gaps (its speaker ran dry
+ * and the agent's audio came again within GAP_TICKS: vagentd's lead ran
+ * out inside a reply), and records call 0's played audio as a WAV if asked.
  * Fails: bad usage exits 2; a call's failure is its outcome.
  */
 #include "emu_twilio_ws.h"
@@ -43,6 +44,7 @@
 #define MAX_PARAMS 40
 #define TURN_GAP_TICKS 5
 #define STOP_WAIT_TICKS 50		/* 1 s for the server to close after stop */
+#define GAP_TICKS 10			/* dry so briefly inside the agent's audio: a gap */
 
 struct item {				/* vagentd's queue at "Twilio": audio or a mark */
 	struct item *next;
@@ -80,6 +82,10 @@ struct tw_call {
 	/* counts */
 	uint64_t media_in, bytes_in, marks_in, marks_echoed, clears, played;
 	uint64_t queued, max_queued;	/* bytes received and not played (nor cleared) */
+	/* The speaker ran dry inside the agent's audio (vagentd's lead ran out). */
+	bool speaking;			/* the last tick played a whole frame */
+	int64_t dry_tick;		/* it ran short on this tick; -1: not */
+	uint64_t gaps, gap_ticks;
 	int64_t clear_tick[8];
 	int nclear;
 	int64_t last_voiced_tx_tick;	/* -1: none */
@@ -161,6 +167,21 @@ static void play_tick(struct tw_call *c, int16_t *out)
 		echo_due_marks(c);
 	}
 	c->played += got;
+	if (got < FRAME && c->speaking)
+		c->dry_tick = (int64_t)c->plays;
+	c->speaking = got == FRAME;
+}
+
+/* Audio came after the speaker ran dry: soon after, it was a gap in one reply. */
+static void count_gap(struct tw_call *c)
+{
+	int64_t ticks = (int64_t)c->plays - c->dry_tick;
+
+	if (c->dry_tick >= 0 && ticks <= GAP_TICKS) {
+		c->gaps++;
+		c->gap_ticks += (uint64_t)(ticks > 0 ? ticks : 1);
+	}
+	c->dry_tick = -1;
 }
 
 static void on_clear(struct tw_call *c)
@@ -169,6 +190,8 @@ static void on_clear(struct tw_call *c)
 		c->clear_tick[c->nclear++] = (int64_t)c->ticks;
 	c->clears++;
 	c->queued = 0;
+	c->speaking = false;
+	c->dry_tick = -1;
 	while (c->q) {
 		struct item *it = c->q;
 		c->q = it->next;
@@ -211,6 +234,7 @@ static void on_media(struct tw_call *c, json_t *m)
 	*it = (struct item){ .len = (size_t)n };
 	c->media_in++;
 	c->bytes_in += (size_t)n;
+	count_gap(c);
 	c->queued += (size_t)n;
 	if (c->queued > c->max_queued)
 		c->max_queued = c->queued;
@@ -408,6 +432,7 @@ static void dial(struct tw_emu *e, struct tw_call *c)
 		emu_rand_id(&rng, "CA", 32, c->call_sid, sizeof(c->call_sid));
 	emu_rand_id(&rng, "MZ", 32, c->stream_sid, sizeof(c->stream_sid));
 	c->last_voiced_tx_tick = -1;
+	c->dry_tick = -1;
 	if (c->idx == 0 && e->o.record && wav_writer_open(&c->rec, e->o.record, 8000) < 0)
 		log_warn("twilio", NULL, "cannot record to %s", e->o.record);
 	e->started++;
@@ -451,6 +476,7 @@ static void report(const struct tw_emu *e)
 {
 	json_t *results = json_array(), *turns = json_array();
 	size_t nall = 0, completed = 0, refused = 0, closed = 0;
+	uint64_t gaps = 0, gap_ticks = 0;
 	double *all = NULL;
 
 	for (int i = 0; i < e->o.calls; i++) {
@@ -472,24 +498,28 @@ static void report(const struct tw_emu *e)
 		completed += !strcmp(out, "completed");
 		refused += !strcmp(out, "refused");
 		closed += !strcmp(out, "server_closed");
+		gaps += c->gaps;
+		gap_ticks += c->gap_ticks;
 		json_array_append_new(results, json_pack(
-			"{s:i, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:I, s:o}",
+			"{s:i, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:I, s:I, s:I, s:o}",
 			"index", i, "call_sid", c->call_sid, "outcome", out,
 			"http_status", c->link.http_status, "media_in", (json_int_t)c->media_in,
 			"bytes_in", (json_int_t)c->bytes_in, "marks_in", (json_int_t)c->marks_in,
 			"marks_echoed", (json_int_t)c->marks_echoed, "clears", (json_int_t)c->clears,
 			"clear_at_ms", clears, "played_s", (double)c->played / 8000.0,
-			"max_queued_ms", (json_int_t)(c->max_queued / 8), "turn_ms", tm));
+			"max_queued_ms", (json_int_t)(c->max_queued / 8), "gaps", (json_int_t)c->gaps,
+			"gap_ms", (json_int_t)(c->gap_ticks * 20), "turn_ms", tm));
 	}
 	if (nall)
 		qsort(all, nall, sizeof(*all), cmp_double);
 	json_decref(turns);
-	json_t *top = json_pack("{s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:o}",
+	json_t *top = json_pack("{s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:o}",
 				"calls", e->o.calls, "completed", (json_int_t)completed,
 				"server_closed", (json_int_t)closed, "refused", (json_int_t)refused,
 				"turns", (json_int_t)nall, "turn_p50_ms", pct(all, nall, 50),
 				"turn_p99_ms", pct(all, nall, 99),
-				"turn_max_ms", nall ? all[nall - 1] : 0.0, "results", results);
+				"turn_max_ms", nall ? all[nall - 1] : 0.0, "gaps", (json_int_t)gaps,
+				"gap_ms", (json_int_t)(gap_ticks * 20), "results", results);
 	char *text = json_dumps(top, EMU_JSON_FLAGS);
 	if (text)
 		printf("%s\n", text);

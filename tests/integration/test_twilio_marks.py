@@ -2,17 +2,19 @@
 mark vagentd sends comes back on its own and wakes the call's worker, so
 marks go a few a second, not one per media message, while what the caller
 heard stays known to within a frame or two (barge-in: test_twilio_ms.py).
-Counted, not timed: marks per second of agent audio, and the worker's
-wake-ups per caller frame."""
+The local agent's replies are paced in batches, Twilio's buffer topped up
+once a batch rather than on every caller frame, and never run dry.
+Counted, not timed: marks per second of agent audio, the worker's
+wake-ups per caller frame, and the emulated phone's gaps."""
 import json
 import subprocess
 import time
 
 import pytest
 
-from agent_harness import EMU, frames_of
+from agent_harness import EMU, LONG, LocalStacks, caller_wav, frames_of
 from harness import make_wav, voluntary_switches, wait_for, write_wav
-from twilio_harness import twilio_section
+from twilio_harness import CALLER, GEORGE, twilio_section
 
 # Alone, after the parallel pass (conftest.py): the wake-ups are counted
 # per caller frame, which a crowded machine bunches together.
@@ -30,15 +32,30 @@ def playback(daemon_factory, tmp_path):
                           extra="[playback]\nfile = %s\n" % (tmp_path / "prompt.wav"))
 
 
-def start_caller(d, tmp_path, seconds):
+def start_caller(d, tmp_path, seconds=None, *extra):
     """Twilio dialling d, its speaker on a clock of its own as the real one's
-    (--play-between), the caller silent for seconds; records what it played."""
+    (--play-between), the caller silent for seconds (None: tmp_path's
+    caller.wav is the caller); records what it played."""
     wav = str(tmp_path / "caller.wav")
-    write_wav(wav, 8000, b"\0\0" * int(8000 * seconds))
+    if seconds is not None:
+        write_wav(wav, 8000, b"\0\0" * int(8000 * seconds))
     url = "ws://%s/twilio" % d.settings["twilio"]["listen"]
     return subprocess.Popen([EMU, "twilio", "--url", url, "--wav", wav, "--hold-ms", "0",
-                             "--play-between", "--record", str(tmp_path / "heard.wav")],
+                             "--play-between", "--record", str(tmp_path / "heard.wav")] +
+                            list(extra),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wakeups_per_frame(d, after, seconds):
+    """The call's worker's wake-ups per caller frame for seconds, once the
+    call has had after frames -> (that, the frames before and after)."""
+    pid = wait_for(lambda: [x["pid"] for x in d.calls() if x["frames_in"] >= after],
+                   30, "the call %d frames in" % after)[0]
+    frames = lambda: [x["frames_in"] for x in d.calls() if x["pid"] == pid][0]  # noqa: E731
+    f0, a = frames(), voluntary_switches(pid)
+    time.sleep(seconds)
+    b, f1 = voluntary_switches(pid), frames()
+    return (b - a) / max(f1 - f0, 1), f0, f1
 
 
 def finish(p):
@@ -73,18 +90,42 @@ def test_a_few_marks_a_second_and_the_whole_prompt_heard(playback, tmp_path):
 def test_the_agent_speaking_costs_about_one_wakeup_per_caller_frame(playback, tmp_path):
     d = playback
     p = start_caller(d, tmp_path, PROMPT_S + 3.0)
-    pid = wait_for(lambda: [x["pid"] for x in d.calls() if x["frames_in"] >= 50],
-                   what="the call under way")[0]
     # Four seconds inside the prompt: the agent speaks all along.
-    f0 = [x["frames_in"] for x in d.calls() if x["pid"] == pid][0]
-    a = voluntary_switches(pid)
-    time.sleep(4.0)
-    b = voluntary_switches(pid)
-    f1 = [x["frames_in"] for x in d.calls() if x["pid"] == pid][0]
+    per_frame, f0, f1 = wakeups_per_frame(d, 50, 4.0)
     r = finish(p)
     assert r["outcome"] == "server_closed", r
-    per_frame = (b - a) / max(f1 - f0, 1)
     # A caller frame is one wake-up; each echoed mark is another (1.25 a
     # frame with a mark per 80 ms message).
     assert per_frame <= 1.15, "%.2f wake-ups per caller frame (%d frames)" % (
         per_frame, f1 - f0)
+
+
+@pytest.fixture
+def local(daemon_factory, db, tmp_path):
+    """make(script, **emu_opts) -> (daemon, emulators): the local engine
+    behind a Twilio listener."""
+    stacks = LocalStacks(daemon_factory, db, tmp_path)
+    yield lambda script, **opts: stacks.make(
+        script, sections={"twilio": twilio_section(tmp_path)}, **opts)
+    stacks.stop()
+
+
+def test_a_long_reply_is_paced_in_batches_and_never_runs_dry(local, tmp_path):
+    # Twilio plays from its own buffer, so while the local agent speaks the
+    # worker tops it up once per batch (a fifth of bargein_ms), not on each
+    # caller frame; a caller frame used to be a wake-up of its own.
+    d, _ = local({"stt": ["Tell me about your prices."], "llm": [{"content": LONG}]})
+    caller_wav(str(tmp_path / "caller.wav"), [3.0, "Tell me about your prices.", 14.0])
+    p = start_caller(d, tmp_path, None, "--did", GEORGE, "--caller", CALLER)
+    # The reply starts about 6 s in and lasts about 10 s: count 3 s of it.
+    per_frame, f0, f1 = wakeups_per_frame(d, 400, 3.0)
+    r = finish(p)
+    frames = frames_of(tmp_path / "heard.wav")
+    voiced = [i for i, f in enumerate(frames) if any(f)]
+    assert voiced and voiced[0] <= f0 and voiced[-1] >= f1, \
+        "the agent spoke all through the count: frames %d-%d voiced, counted %d-%d" % (
+            voiced[0] if voiced else -1, voiced[-1] if voiced else -1, f0, f1)
+    assert r["gaps"] == 0, "Twilio's speaker never ran dry inside the reply: %r" % r
+    assert r["max_queued_ms"] <= 360, "the lead, a batch more than 240 ms: %r" % r
+    assert per_frame <= 0.6, "%.2f wake-ups per caller frame while the agent spoke" % (
+        per_frame)

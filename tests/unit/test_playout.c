@@ -98,6 +98,7 @@ struct fx {
 	uint32_t first[8];		/* first-audio events, in order */
 	int nfirst;
 	int wakes;
+	int refills;
 };
 
 static void on_first(void *arg, uint32_t ctx)
@@ -114,6 +115,11 @@ static void on_wake(void *arg)
 	((struct fx *)arg)->wakes++;
 }
 
+static void on_refill(void *arg)
+{
+	((struct fx *)arg)->refills++;
+}
+
 static struct fx *fx_new(uint32_t cap)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -126,6 +132,7 @@ static struct fx *fx_new(uint32_t cap)
 	f->ring->cap = cap;
 	assert_int_equal(playout_new(&f->p, f->base, &f->ring->r), 0);
 	playout_on_first_audio(f->p, on_first, f);
+	playout_on_refill(f->p, on_refill, f);
 	playout_attach(f->p, on_wake, f);
 	return f;
 }
@@ -430,6 +437,37 @@ static void first_audio_is_reported_once_per_reply(void **state)
 	assert_int_equal(f->first[1], c);
 }
 
+/*
+ * A call reading in batches sends audio that comes after a pause in a
+ * reply at once: the main loop hears of audio that came into an empty
+ * ring, and only of that.
+ */
+static void audio_into_an_empty_ring_is_reported(void **state)
+{
+	struct fx *f = *state;
+	uint32_t a = playout_begin(f->p);
+	size_t got;
+
+	assert_int_equal(say(f, a, 1, FRAME), 0);
+	assert_int_equal(f->refills, 0);		/* on the main loop */
+	event_base_loop(f->base, EVLOOP_NONBLOCK);
+	assert_int_equal(f->refills, 1);
+	assert_int_equal(say(f, a, 1, FRAME), 0);	/* the ring held audio: nothing */
+	event_base_loop(f->base, EVLOOP_NONBLOCK);
+	assert_int_equal(f->refills, 1);
+	assert_int_equal(take(f, 2 * FRAME, 1, &got), 2 * FRAME);
+	assert_int_equal(say(f, a, 1, 10), 0);		/* the reply went on after a pause */
+	event_base_loop(f->base, EVLOOP_NONBLOCK);
+	assert_int_equal(f->refills, 2);
+
+	/* A cancelled reply's audio never enters: nothing to send. */
+	take(f, FRAME, 1, &got);
+	playout_cancel(f->p);
+	assert_int_equal(say(f, a, 1, 10), -ESTALE);
+	event_base_loop(f->base, EVLOOP_NONBLOCK);
+	assert_int_equal(f->refills, 2);
+}
+
 /* Issue item 4: a 1-byte chunk first, into a reply with no memory yet
  * (no arithmetic on a NULL pointer, UBSan), is kept for the next. */
 static void a_one_byte_chunk_is_kept_for_the_next(void **state)
@@ -529,6 +567,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(played_samples_are_exact_across_a_barge_in,
 						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(first_audio_is_reported_once_per_reply,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(audio_into_an_empty_ring_is_reported,
 						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(a_one_byte_chunk_is_kept_for_the_next,
 						fx_setup, fx_teardown),
