@@ -4,8 +4,6 @@ import copy
 import json
 import random
 
-import pytest
-
 from api_harness import SEED_BOOKING, api_daemon, call, seed_dids
 
 REQUIRED = ["customer_name", "customer_phone", "postcode", "address", "problem_description",
