@@ -61,6 +61,9 @@ struct tw_msg {
  */
 int tw_parse(const char *json, size_t len, struct tw_msg *m, uint8_t *audio, size_t cap,
 	     const char **why);
+/* The same through jansson only, never in place: what tw_parse must agree with. */
+int tw_parse_full(const char *json, size_t len, struct tw_msg *m, uint8_t *audio, size_t cap,
+		  const char **why);
 
 /* Room a media message needs for n bytes of mu-law. */
 #define TW_MEDIA_CAP(n) (4 * ((n) + 2) / 3 + 128 + TW_SID_LEN)
