@@ -21,7 +21,8 @@
 enum cart_kind { CART_IGNORED, CART_CHUNK, CART_DONE, CART_TIMESTAMPS, CART_ERROR };
 
 struct cart_msg {
-	json_t *root;		/* owned; the pointers below live as long */
+	json_t *root;		/* owned; the pointers below live as long (NULL:
+				 * a chunk read in place, as long as its bytes) */
 	enum cart_kind kind;
 	uint32_t ctx;		/* the reply "<tag>-<n>" names; 0: not one of ours */
 	const char *audio;	/* CART_CHUNK: base64, audio_len bytes */
@@ -36,6 +37,8 @@ struct cart_msg {
  * type we do not know, is CART_IGNORED.
  */
 int cart_msg_parse(struct cart_msg *m, const char *data, size_t len, const char *tag);
+/* The same through jansson only: what cart_msg_parse must agree with. */
+int cart_msg_parse_full(struct cart_msg *m, const char *data, size_t len, const char *tag);
 void cart_msg_clear(struct cart_msg *m);	/* a cleared or zeroed m is fine */
 
 /*

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../common/base64.h"
+#include "json_plain.h"
 
 static const char *str(json_t *o, const char *key)
 {
@@ -174,104 +175,56 @@ static enum tw_event event_kind(const char *e)
 /*
  * The form Twilio writes a media message in: one object of the strings
  * event, sequenceNumber and streamSid and the object media (strings
- * track, chunk, timestamp and payload), every string printable ASCII
- * with no escape, no key twice, nothing else. What is not in this form
- * goes to jansson, which decides: the fuzz target checks that both read
- * every message alike.
+ * track, chunk, timestamp and payload), each plain (json_plain.h), no key
+ * twice, nothing else. What is not in this form goes to jansson.
  */
-struct span {
-	const char *p;
-	size_t n;
-};
-
-struct scan {
-	const char *p, *end;
-};
-
 static const char *const top_keys[] = { "event", "sequenceNumber", "streamSid", "media" };
 static const char *const media_keys[] = { "track", "chunk", "timestamp", "payload" };
 enum { K_EVENT, K_SEQ, K_SID, K_MEDIA, NKEYS };
 enum { M_TRACK, M_CHUNK, M_TS, M_PAYLOAD };
 
-static void skip_space(struct scan *s)
-{
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-		s->p++;
-}
-
-static bool eat(struct scan *s, char c)
-{
-	skip_space(s);
-	if (s->p == s->end || *s->p != c)
-		return false;
-	s->p++;
-	return true;
-}
-
-static bool plain_string(struct scan *s, struct span *out)
-{
-	const char *q;
-
-	if (!eat(s, '"'))
-		return false;
-	for (q = s->p; q < s->end && *q != '"'; q++)
-		if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e || *q == '\\')
-			return false;
-	if (q == s->end)
-		return false;
-	*out = (struct span){ s->p, (size_t)(q - s->p) };
-	s->p = q + 1;
-	return true;
-}
-
-static bool span_is(struct span v, const char *lit)
-{
-	return v.p && v.n == strlen(lit) && !memcmp(v.p, lit, v.n);
-}
-
 /*
  * The members of an object whose '{' was read, each a plain string under
- * one of keys (at most NKEYS), into vals; the one under keys[nested] an
+ * one of keys (NKEYS of them), into vals; the one under keys[nested] an
  * object of the same form, into nvals. false: not that form.
  */
-static bool members(struct scan *s, const char *const *keys, int nested,
-		    const char *const *nkeys, struct span *vals, struct span *nvals)
+static bool members(struct jp *s, const char *const *keys, int nested,
+		    const char *const *nkeys, struct jp_str *vals, struct jp_str *nvals)
 {
 	unsigned seen = 0;
-	struct span k;
+	struct jp_str k;
 	int i;
 
-	if (eat(s, '}'))
+	if (jp_eat(s, '}'))
 		return true;
 	do {
-		if (!plain_string(s, &k) || !eat(s, ':'))
+		if (!jp_string(s, &k) || !jp_eat(s, ':'))
 			return false;
-		for (i = 0; i < NKEYS && !span_is(k, keys[i]); i++)
+		for (i = 0; i < NKEYS && !jp_is(k, keys[i]); i++)
 			;
 		if (i == NKEYS || (seen & 1u << i))
 			return false;
 		seen |= 1u << i;
-		if (i == nested ? !eat(s, '{') || !members(s, nkeys, -1, NULL, nvals, NULL) :
-				  !plain_string(s, &vals[i]))
+		if (i == nested ? !jp_eat(s, '{') || !members(s, nkeys, -1, NULL, nvals, NULL) :
+				  !jp_string(s, &vals[i]))
 			return false;
-	} while (eat(s, ','));
-	return eat(s, '}');
+	} while (jp_eat(s, ','));
+	return jp_eat(s, '}');
 }
 
-/* 1: json is a media message of the caller's track, read into m (0 or -errno:
- * its payload); 0: not in the form, m untouched. */
+/* 1: json is a media message of the caller's track, read into m (*rc: 0 or
+ * -errno, its payload's); 0: not in the form, m untouched. */
 static int media_fast(const char *json, size_t len, struct tw_msg *m, uint8_t *audio,
 		      size_t cap, const char **why, int *rc)
 {
-	struct scan s = { json, json + len };
-	struct span top[NKEYS] = { { 0 } }, media[NKEYS] = { { 0 } };
+	struct jp_str top[NKEYS] = { { 0 } }, media[NKEYS] = { { 0 } };
+	struct jp s;
 
-	if (!eat(&s, '{') || !members(&s, top_keys, K_MEDIA, media_keys, top, media))
-		return 0;
-	skip_space(&s);
-	if (s.p != s.end || !span_is(top[K_EVENT], "media") ||
-	    !media[M_PAYLOAD].p || (media[M_TRACK].p && !span_is(media[M_TRACK], "inbound")) ||
-	    !top[K_SID].p || copy_sid_n(m->stream_sid, top[K_SID].p, top[K_SID].n) < 0)
+	jp_init(&s, json, len);
+	if (!jp_eat(&s, '{') || !members(&s, top_keys, K_MEDIA, media_keys, top, media) ||
+	    !jp_done(&s) || !jp_is(top[K_EVENT], "media") || !media[M_PAYLOAD].p ||
+	    (media[M_TRACK].p && !jp_is(media[M_TRACK], "inbound")) || !top[K_SID].p ||
+	    copy_sid_n(m->stream_sid, top[K_SID].p, top[K_SID].n) < 0)
 		return 0;	/* copy_sid_n wrote nothing */
 	m->ev = TW_MEDIA;
 	*rc = decode_payload(m, media[M_PAYLOAD].p, media[M_PAYLOAD].n, audio, cap, why);

@@ -9,7 +9,8 @@
  * CART_AUDIO_CAP, and handed to a playout in two pieces; the samples the
  * pacer reads must equal the bytes whatever the cut. Word timings come in
  * pairs within the bound; an error always has a text; context numbers
- * only from "<tag>-<digits>".
+ * only from "<tag>-<digits>". A chunk read in place is read as jansson
+ * reads it (cart_msg_parse_full): the same kind, context and audio.
  */
 #include <event2/event.h>
 #include <stdint.h>
@@ -68,6 +69,25 @@ static void audio(const struct cart_msg *m, size_t cut)
 	buf_free(&dec);
 }
 
+static bool same_str(const char *a, size_t an, const char *b, size_t bn)
+{
+	return a ? b && an == bn && !memcmp(a, b, an) : !b;
+}
+
+/* cart_msg_parse's reading of a message is jansson's. */
+static void same_as_full(const char *json, size_t len, const char *tag, int rc,
+			 const struct cart_msg *m)
+{
+	struct cart_msg f;
+
+	if (cart_msg_parse_full(&f, json, len, tag) != rc || f.kind != m->kind ||
+	    f.ctx != m->ctx || !same_str(f.audio, f.audio_len, m->audio, m->audio_len) ||
+	    !same_str(f.error, f.error ? strlen(f.error) : 0, m->error,
+		      m->error ? strlen(m->error) : 0))
+		abort();
+	cart_msg_clear(&f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char tag[] = "5e1f0a2b";
@@ -77,7 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	if (cart_msg_parse(&m, (const char *)data + 1, size - 1, tag) < 0) {
+	int rc = cart_msg_parse(&m, (const char *)data + 1, size - 1, tag);
+	same_as_full((const char *)data + 1, size - 1, tag, rc, &m);
+	if (rc < 0) {
 		if (m.root || m.kind != CART_IGNORED)
 			abort();
 		return 0;
