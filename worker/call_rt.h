@@ -49,11 +49,11 @@ struct call_transport {
 	 * while the agent speaks, pace running once per batch: whether the
 	 * peer can now go ms with no pace and not run dry (it holds enough
 	 * of the agent's audio, or holds none and none waits to go). NULL:
-	 * the agent's audio is paced frame by frame (AudioSocket).
+	 * the agent's audio is paced frame by frame (AudioSocket), and pace
+	 * sends silence every tick unless [call] send_silence = no (no
+	 * batches then).
 	 */
 	bool (*holds)(struct call *c, int ms);
-	/* pace sends silence every tick unless [call] send_silence = no: no batches then. */
-	bool paces_silence;
 };
 
 /* A call on transport tp with state tp_state (freed by tp->close). 0 or -ENOMEM. */

@@ -756,7 +756,7 @@ static int batch_wanted(struct call *c)
 {
 	int ms;
 
-	if (!c->tp->hold || (c->tp->paces_silence && c->conf->send_silence) ||
+	if (!c->tp->hold || (!c->tp->holds && c->conf->send_silence) ||
 	    c->phase != PH_RUNNING || c->ended || !c->eng->read_batch_ms)
 		return 0;
 	if (!c->tp->holds && (!c->tx_idle || c->hangup_after_playout || c->outq_len ||
@@ -769,14 +769,15 @@ static int batch_wanted(struct call *c)
 /*
  * The silence the caller heard since batch_rec, into the recording's
  * agent side: by the clock, as no tick counts it while the pacer stops.
- * (A transport whose pace sends no silence records none on its ticks
- * either: the recording's pairing window fills those gaps.)
+ * (A peer that holds a buffer, Twilio, is sent no silence and records
+ * none on its ticks either: the recording's pairing window fills those
+ * gaps.)
  */
 static void batch_record(struct call *c, int64_t now)
 {
 	int64_t n = (now - c->batch_rec) * c->rate / NS_PER_S;
 
-	if (n <= 0 || !c->tp->paces_silence)
+	if (n <= 0 || c->tp->holds)
 		return;
 	record_silence(c, (size_t)n);
 	c->batch_rec += n * NS_PER_S / c->rate;
@@ -839,7 +840,7 @@ static void on_batch(evutil_socket_t fd, short what, void *arg)
 		pacer_rephase(c->pacer, now + PACE_MS * NS_PER_MS);
 		return;
 	}
-	if (c->tp->paces_silence && now - c->last_tx_mono >= KEEPALIVE_NS) {
+	if (!c->tp->holds && now - c->last_tx_mono >= KEEPALIVE_NS) {
 		int rc = send_keepalive(c);
 		if (rc < 0) {
 			call_end(c, CALL_OUTCOME_OK, false, "caller gone (%s)", strerror(-rc));
@@ -990,7 +991,6 @@ static const struct call_transport audiosocket = {
 	.hangup = as_hangup,
 	.hold = as_hold,
 	.read = as_read,
-	.paces_silence = true,
 };
 
 int call_rt_new(struct call **out, struct worker *w, uint64_t seq, int64_t t_accept_ns,
