@@ -211,6 +211,7 @@ uint32_t playout_cancel(struct playout *p)
 		/* C: first no new audio of it is live, then what is queued goes. */
 		atomic_store(&p->dropped, n);
 		atomic_store(&p->cur, n + 1 ? n + 1 : 1);	/* nothing will match it now */
+		atomic_store_explicit(&p->written, 0, memory_order_relaxed);	/* none of that */
 		p->played = 0;
 		p->begun = false;
 	}
@@ -284,12 +285,21 @@ bool playout_backlog(const struct playout *p)
 	return atomic_load_explicit(&p->backlog, memory_order_relaxed);
 }
 
+/* The current reply has at least ahead samples in the ring not yet played. */
+static bool queued(const struct playout *p, uint64_t ahead)
+{
+	return atomic_load(&p->cur) &&
+	       atomic_load_explicit(&p->written, memory_order_relaxed) >= p->played + ahead;
+}
+
 bool playout_may_wait(const struct playout *p, int rate)
 {
-	uint64_t two_frames = (uint64_t)rate / 25;
+	return queued(p, (uint64_t)rate / 25);		/* two 20 ms frames */
+}
 
-	return atomic_load(&p->cur) &&
-	       atomic_load_explicit(&p->written, memory_order_relaxed) >= p->played + two_frames;
+bool playout_well_ahead(const struct playout *p, int rate)
+{
+	return queued(p, (uint64_t)rate / 5);		/* 200 ms */
 }
 
 /* ---- the producer (its socket hooks) ---- */

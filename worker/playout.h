@@ -118,6 +118,13 @@ bool playout_backlog(const struct playout *p);
  */
 bool playout_may_wait(const struct playout *p, int rate);
 
+/*
+ * The ring holds 200 ms of the current reply not yet played: enough for
+ * several late ticks, so its producer's socket need not even be read on
+ * this one (on a reply that came faster than it plays, most ticks).
+ */
+bool playout_well_ahead(const struct playout *p, int rate);
+
 /* ---- the producer (its socket hooks, on the main loop) ---- */
 
 /*

@@ -95,11 +95,26 @@ static bool may_wait(void *arg)
 	return playout_may_wait(w->po, w->rate);
 }
 
+/*
+ * While a reply is well ahead of the caller, a tick leaves the socket
+ * unread: it carries only audio, done and errors, none needed before the
+ * ring runs low (barge-in is heard locally). Without this, every tick of a
+ * reply that came faster than it plays is a recv answered EAGAIN. The
+ * cloud agent's socket (eng_elevenlabs.c) carries its interruptions and
+ * is read on every tick.
+ */
+static bool may_skip(void *arg)
+{
+	struct tts_ws *w = arg;
+
+	return playout_well_ahead(w->po, w->rate);
+}
+
 /* The one table of every websocket TTS: a hook added here serves both. */
 static const struct ws_handlers handlers = {
 	.on_message_thread = on_message_thread, .on_wake_thread = on_wake_thread,
-	.may_wait = may_wait, .on_message = on_message, .on_close = on_close,
-	.on_gone = on_gone,
+	.may_wait = may_wait, .may_skip = may_skip, .on_message = on_message,
+	.on_close = on_close, .on_gone = on_gone,
 };
 
 /* ---- the provider's side ---- */

@@ -586,7 +586,7 @@ void ws_loop_poll(struct ws_loop *l)
 {
 	l->depth++;
 	for (struct ws_conn *c = l->conns; c; c = c->next) {
-		if (c->lazy)
+		if (c->lazy && !(c->h->may_skip && c->h->may_skip(c->arg)))
 			advance(c, EV_READ);
 		if (c->gone || !c->h->may_wait)
 			continue;

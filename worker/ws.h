@@ -53,6 +53,12 @@ struct ws_handlers {
 	 * never waits unless ws_loop_poll() runs.
 	 */
 	bool (*may_wait)(void *arg);
+	/*
+	 * Asked at ws_loop_poll() of a connection that waits: true leaves its
+	 * socket unread until the next poll, because nothing it may hold is
+	 * needed before then. No hook: every poll reads it.
+	 */
+	bool (*may_skip)(void *arg);
 	/* The rest, like all the above, on the main loop. */
 	void (*on_open)(void *arg);
 	void (*on_message)(void *arg, const char *data, size_t len, bool binary);

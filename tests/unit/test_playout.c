@@ -468,6 +468,32 @@ static void audio_into_an_empty_ring_is_reported(void **state)
 	assert_int_equal(f->refills, 2);
 }
 
+/*
+ * A TTS socket is left unread on a tick only while the reply has 200 ms
+ * unplayed in the ring (tts_ws.c); a cancelled reply never counts.
+ */
+static void a_reply_is_well_ahead_with_200_ms_unplayed(void **state)
+{
+	struct fx *f = *state;
+	uint32_t a = playout_begin(f->p);
+	size_t got;
+
+	assert_false(playout_well_ahead(f->p, 8000));
+	assert_int_equal(say(f, a, 1, 1599), 0);
+	assert_true(playout_may_wait(f->p, 8000));
+	assert_false(playout_well_ahead(f->p, 8000));
+	assert_int_equal(say(f, a, 1, 1), 0);
+	assert_true(playout_well_ahead(f->p, 8000));
+	assert_false(playout_well_ahead(f->p, 16000));	/* 100 ms at 16 kHz */
+	take(f, FRAME, 1, &got);
+	assert_false(playout_well_ahead(f->p, 8000));
+	assert_int_equal(say(f, a, 1, FRAME), 0);
+	assert_true(playout_well_ahead(f->p, 8000));
+	playout_cancel(f->p);
+	assert_false(playout_may_wait(f->p, 8000));	/* the next reply's audio is read */
+	assert_false(playout_well_ahead(f->p, 8000));
+}
+
 /* Issue item 4: a 1-byte chunk first, into a reply with no memory yet
  * (no arithmetic on a NULL pointer, UBSan), is kept for the next. */
 static void a_one_byte_chunk_is_kept_for_the_next(void **state)
@@ -569,6 +595,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(first_audio_is_reported_once_per_reply,
 						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(audio_into_an_empty_ring_is_reported,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(a_reply_is_well_ahead_with_200_ms_unplayed,
 						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(a_one_byte_chunk_is_kept_for_the_next,
 						fx_setup, fx_teardown),
