@@ -147,13 +147,24 @@ static const struct ws_handlers seen_h = {
 	.on_open = never, .on_message = never_msg, .on_close = seen_close, .on_gone = seen_gone,
 };
 
-/* Runs base until a hook breaks it, or 5 s pass. */
+/* Runs base until a hook breaks it, or secs pass. */
+static void run_for(struct event_base *base, double secs)
+{
+	struct timeval tv = { (time_t)secs, (suseconds_t)((secs - (time_t)secs) * 1e6) };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
 static void run(struct event_base *base)
 {
-	struct timeval five = { 5, 0 };
+	run_for(base, 5);
+}
 
-	event_base_loopexit(base, &five);
-	event_base_dispatch(base);
+/* A tenth of a second: whatever the sockets have is served. */
+static void settle(struct event_base *base)
+{
+	run_for(base, 0.1);
 }
 
 static void sockets_are_serviced_on_the_callers_loop_and_thread(void **state)
@@ -497,9 +508,7 @@ static void a_server_is_talked_to_on_the_wire(void **state)
 	assert_int_equal(ws_loop_new(&l, base, NULL), 0);
 	assert_int_equal(ws_open(&c, l, url, hdr, &talk_h, &t), 0);
 	assert_int_equal(ws_send_text(c, "early", 5), 0);	/* queued until the upgrade */
-	struct timeval tenth = { 0, 100000 };
-	event_base_loopexit(base, &tenth);
-	event_base_dispatch(base);		/* the connect is out */
+	settle(base);				/* the connect is out */
 	srv_serve(&v, base);
 	run(base);
 	assert_int_equal(t.opens, 1);
@@ -543,15 +552,6 @@ static const struct ws_handlers lazy_h = {
 	.may_wait = lazy_may_wait, .may_skip = lazy_may_skip, .on_open = talk_open,
 	.on_message = talk_msg, .on_close = talk_close, .on_gone = talk_gone,
 };
-
-/* Runs base for a tenth of a second: whatever the sockets have is served. */
-static void settle(struct event_base *base)
-{
-	struct timeval tenth = { 0, 100000 };
-
-	event_base_loopexit(base, &tenth);
-	event_base_dispatch(base);
-}
 
 /*
  * Protects (issue 10, a tick's recv answered EAGAIN): a connection that
@@ -610,9 +610,7 @@ static void a_refused_upgrade_gives_its_http_status(void **state)
 		 srv_start(&v, base, "HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n"));
 	assert_int_equal(ws_loop_new(&l, base, NULL), 0);
 	assert_int_equal(ws_open(&c, l, url, NULL, &seen_h, &s), 0);
-	struct timeval tenth = { 0, 100000 };
-	event_base_loopexit(base, &tenth);
-	event_base_dispatch(base);
+	settle(base);
 	srv_serve(&v, base);
 	run(base);
 	assert_int_equal(s.closes, 1);
