@@ -628,11 +628,44 @@ def thread_schedstat(pid):
     return out
 
 
+def count_syscalls(pids, seconds):
+    """perf stat of pids' system calls and switches for seconds, started now;
+    None where perf or its tracepoints are not allowed."""
+    import shutil
+    import subprocess
+    if not shutil.which("perf"):
+        return None
+    return subprocess.Popen(["perf", "stat", "-x,", "-e",
+                             "raw_syscalls:sys_enter,context-switches,task-clock",
+                             "-p", ",".join(str(p) for p in pids), "--", "sleep", str(seconds)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def emit_syscalls(counter, calls, seconds):
+    """Per call-second over every call's worker: counts, not times, so two
+    builds compare without this host's ±10 % noise."""
+    if counter is None:
+        return
+    vals = {}
+    for line in counter.communicate()[1].splitlines():
+        f = line.split(",")
+        if len(f) > 3 and f[0].replace(".", "", 1).isdigit():
+            vals[f[2]] = float(f[0])
+    if counter.returncode or "raw_syscalls:sys_enter" not in vals:
+        return
+    k = calls * seconds
+    emit(bench="profile", what="calls", calls=calls,
+         syscalls_per_call_s=round(vals["raw_syscalls:sys_enter"] / k, 1),
+         ctxsw_per_call_s=round(vals.get("context-switches", 0) / k, 1),
+         cpu_ms_per_call_s=round(vals.get("task-clock", 0) / k, 3))
+
+
 def bench_profile(tmp, n, seconds):
-    """Where one worker's time goes in a local-engine call, with n calls up:
-    per thread CPU and wake-ups from /proc/<pid>/task/*/schedstat, then the
-    hottest symbols from perf (Debian's linux-perf) or, without perf, the
-    system calls from strace -c."""
+    """Where a worker's time goes in a local-engine call, with n calls up:
+    system calls and switches per call-second over every call's worker (perf
+    stat), per thread CPU and wake-ups of one from /proc/<pid>/task/*/schedstat,
+    then its hottest symbols from perf (Debian's linux-perf) or, without perf,
+    its system calls from strace -c."""
     import shutil
     import subprocess
     import time
@@ -642,9 +675,12 @@ def bench_profile(tmp, n, seconds):
         call = wait_for(lambda: [c for c in d.calls() if c["frames_in"] >= 150],
                         60, "a call three seconds in")[0]
         pid = call["pid"]
+        workers = [c["pid"] for c in d.calls()]
+        counter = count_syscalls(workers, seconds)
         a = thread_schedstat(pid)
         time.sleep(seconds)
         b = thread_schedstat(pid)
+        emit_syscalls(counter, len(workers), seconds)
         for tid, (comm, run, wait, slices) in sorted(b.items()):
             r0, w0, s0 = a.get(tid, (comm, 0, 0, 0))[1:]
             emit(bench="profile", what="thread", comm=comm, tid=int(tid),
