@@ -108,12 +108,17 @@ static int add_signature(struct tw_link *l, struct lws *wsi, unsigned char **p, 
 	return 0;
 }
 
-static int on_writeable(struct tw_link *l, struct lws *wsi)
+/*
+ * Writes the queued messages now, while the socket takes each whole (lws
+ * finishes a write it took in part before any other), and asks for the
+ * writeable callback for the rest: a callback per media message cost two
+ * epoll_ctl and a loop pass every 20 ms per call. -1: a write failed.
+ */
+static int send_queued(struct tw_link *l, struct lws *wsi)
 {
-	struct ws_msg *m = ws_txq_pop_due(&l->txq, INT64_MAX);
-
-	if (m && ws_send(wsi, m) < 0)
-		return -1;
+	while (l->txq.head && !lws_partial_buffered(wsi))
+		if (ws_send(wsi, ws_txq_pop_due(&l->txq, INT64_MAX)) < 0)
+			return -1;
 	if (l->txq.head)
 		lws_callback_on_writable(wsi);
 	return 0;
@@ -142,7 +147,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			l->ops->message(l, l->rx.p, l->rx.len);
 		return rc < 0 ? -1 : 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return on_writeable(l, wsi);
+		return send_queued(l, wsi);
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		l->http_status = (int)lws_http_client_http_response(wsi);
 		l->ops->ended(l, in ? (const char *)in : "-");
@@ -192,8 +197,8 @@ int tw_connect(struct lws_context *ctx, struct tw_link *l)
 void tw_send_json(struct tw_link *l, json_t *j)
 {
 	ws_txq_push_json(&l->txq, j, 0);
-	if (l->wsi)
-		lws_callback_on_writable(l->wsi);
+	if (l->wsi && send_queued(l, l->wsi) < 0)
+		lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 void tw_link_free(struct tw_link *l)

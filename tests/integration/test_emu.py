@@ -687,6 +687,35 @@ def test_cartesia_flush_and_other_formats(emu_factory):
             assert len(base64.b64decode(j["data"])) % 4 == 0  # float32 samples
 
 
+@pytest.mark.parametrize("fault", ["close", "stall", "malformed"])
+def test_cartesia_faults_come_after_their_count_of_messages(emu_factory, fault):
+    """The emulator writes a reply's chunks as they fall due, several in one
+    pass when they can; a fault still comes after exactly n messages."""
+    e = emu_factory("--tts-rtf", "0", "--faults", "cartesia:%s@3" % fault)
+
+    async def go():
+        got, raw = [], None
+        async with websockets.connect(cart_url(e), extra_headers={"X-API-Key": "any"}) as ws:
+            await ws.send(gen("f", "One two three four five six seven eight nine ten.",
+                              cont=False))
+            try:
+                while True:
+                    raw = await asyncio.wait_for(ws.recv(), 1.5)
+                    got.append(json.loads(raw))
+            except (websockets.ConnectionClosed, asyncio.TimeoutError, ValueError):
+                pass
+            return got, raw, ws.close_code, ws.close_reason
+
+    got, raw, code, reason = run(go())
+    assert [j["type"] for j in got[:3]] == ["chunk"] * 3
+    if fault == "close":
+        assert len(got) == 3 and (code, reason) == (1011, "vagent-emu fault: close")
+    elif fault == "stall":
+        assert len(got) == 3 and code is None     # silent, still open
+    else:
+        assert len(got) == 3 and raw.startswith('{"type":"chunk","data":"AAAA')
+
+
 def test_cartesia_errors_in_the_real_shapes(emu_factory):
     e = emu_factory("--key-cartesia", "ck")
 
