@@ -129,3 +129,17 @@ def test_a_long_reply_is_paced_in_batches_and_never_runs_dry(local, tmp_path):
     assert r["max_queued_ms"] <= 360, "the lead, a batch more than 240 ms: %r" % r
     assert per_frame <= 0.6, "%.2f wake-ups per caller frame while the agent spoke" % (
         per_frame)
+
+
+def test_a_tts_slower_than_real_time_leaves_gaps_that_the_phone_counts(local, tmp_path):
+    # What keeps the test above from passing vacuously: with the TTS making
+    # a second of audio every 1.5 s, no lead can keep Twilio's speaker fed,
+    # and the emulated phone counts each time it ran dry inside the reply.
+    d, _ = local({"stt": ["Tell me about your prices."],
+                  "llm": [{"content": "Sure. A visit is forty pounds an hour, plus the parts "
+                                      "we fit, and there is no charge for the quote."}]},
+                 tts_rtf="1.5")
+    caller_wav(str(tmp_path / "caller.wav"), [3.0, "Tell me about your prices.", 10.0])
+    r = finish(start_caller(d, tmp_path, None, "--did", GEORGE, "--caller", CALLER))
+    assert r["gaps"] >= 3 and r["gap_ms"] >= 20 * r["gaps"], \
+        "Twilio's speaker ran dry inside the reply, and each time was counted: %r" % r
