@@ -92,6 +92,12 @@ static void astray(struct pace_clock *k, int64_t now)
 	k->next = now + k->period;
 }
 
+/* SLEW: how far a tick may move against the last, 2 ms of a 20 ms period. */
+static int64_t slew_step(const struct pace_clock *k)
+{
+	return k->period / 10;
+}
+
 /* Ticks a rephase may take to walk: half a period at SLEW, and a few frames to learn from. */
 #define SLEW_MAX 12
 
@@ -110,7 +116,7 @@ static int64_t phase_err(const struct pace_clock *k, int64_t t)
 /* A tick was served while walking: the next one a step nearer the caller's phase. */
 static void slew(struct pace_clock *k)
 {
-	int64_t step = k->period / 10, e;	/* SLEW: 2 ms of a 20 ms period */
+	int64_t step = slew_step(k), e;
 
 	if (++k->slew_ticks > SLEW_MAX) {
 		k->slewing = false;	/* no phase to walk onto: the usual rules */
@@ -150,6 +156,7 @@ uint64_t pace_clock_frame(struct pace_clock *k, int64_t now)
 	bool rhythm = gap >= k->period - quarter && gap <= k->period + quarter;
 
 	k->last_frame = now;
+	k->lag = 0;		/* the caller is back: its frames serve on the ticks */
 	if (!rhythm)
 		k->astray = 0;	/* not in our rhythm (10 or 30 ms frames): no phase to follow */
 	if (k->slewing) {
@@ -181,8 +188,16 @@ uint64_t pace_clock_frame(struct pace_clock *k, int64_t now)
 uint64_t pace_clock_watch(struct pace_clock *k, int64_t now)
 {
 	uint64_t ticks = serve(k, now, now, true);
+	int64_t late = now - (k->next - k->period);	/* the tick just served */
 
 	tick_on(k);
+	/*
+	 * That tick went up to half a period late. The timer's next, on
+	 * time, would come as much early: a second jolt the caller hears
+	 * each time its frames stop. The ticks walk back from that lateness
+	 * instead, SLEW a period (frames, if they come back, serve on time).
+	 */
+	k->lag = ticks && late > slew_step(k) ? late - slew_step(k) : 0;
 	return ticks;
 }
 
@@ -190,14 +205,24 @@ uint64_t pace_clock_timer(struct pace_clock *k, int64_t now)
 {
 	uint64_t ticks = serve(k, now, now, false);
 
+	if (ticks && k->lag) {
+		k->lag = k->lag > slew_step(k) ? k->lag - slew_step(k) : 0;
+		k->rearm = true;
+	}
 	if (ticks && k->slewing)
 		slew(k);
 	return ticks;
 }
 
+int64_t pace_clock_timer_at(const struct pace_clock *k)
+{
+	return k->next + k->lag;
+}
+
 void pace_clock_rephase(struct pace_clock *k, int64_t at)
 {
 	k->next = at;
+	k->lag = 0;
 	k->astray = 0;
 	k->moved_at = 0;	/* the phase is anyone's now: following is free */
 	k->slewing = true;

@@ -10,7 +10,9 @@
  *   frame - a caller frame was read (the normal case: one per period);
  *   watch - no caller frame came for a while after a tick: the watchdog;
  *   timer - the periodic timer, which runs on the ticks while the caller
- *           is quiet (after the watchdog fired, or after a rephase).
+ *           is quiet (after the watchdog fired, or after a rephase);
+ *           after the watchdog it walks from the watchdog's lateness back
+ *           onto them (pace_clock_timer_at).
  *
  * Never: reads a clock, makes a system call, or serves more than what is
  * due; every time comes in as an argument (CLOCK_MONOTONIC ns).
@@ -35,6 +37,7 @@ struct pace_clock {
 	bool slewing;		/* after a rephase: the timer's ticks walk onto the caller's */
 	unsigned slew_ticks;	/* ticks served since the rephase */
 	int64_t target;		/* a caller frame's time to walk onto; 0: none yet */
+	int64_t lag;		/* the timer serves each tick this late (after the watchdog) */
 };
 
 /* The first tick one period after now; the watchdog waits for the caller. */
@@ -51,5 +54,8 @@ uint64_t pace_clock_timer(struct pace_clock *k, int64_t now);
  * of jumping there (pace_clock.c).
  */
 void pace_clock_rephase(struct pace_clock *k, int64_t at);
+
+/* When the timer, while it runs (periodic), serves the next tick. */
+int64_t pace_clock_timer_at(const struct pace_clock *k);
 
 #endif

@@ -57,7 +57,7 @@ static void apply(struct pacer *p, int64_t now)
 		if (k->rearm) {
 			evtimer_del(p->watch);
 			p->watch_set = 0;
-			arm(p, k->next);
+			arm(p, pace_clock_timer_at(k));
 			k->rearm = false;
 		}
 		return;
