@@ -427,30 +427,17 @@ static void on_message(struct cart_conn *c, const char *s, size_t len)
 
 /* ---- sending ---- */
 
-/*
- * Writes the queued messages now, while the socket takes each whole (a
- * write lws could only take in part it finishes before any other:
- * lws_partial_buffered). A writeable callback per message instead cost
- * two epoll_ctl (POLLOUT on, then off) and a loop pass per 40 ms chunk,
- * most of the emulator's system calls. 1: what is left, a fault's close
- * or a broken connection needs the writeable callback; -1: a write failed.
- */
+/* ws_send_queued, counted; a broken connection needs the writeable callback. */
 static int send_queued(struct cart_conn *c)
 {
-	while (c->q.head && !lws_partial_buffered(c->wsi)) {
-		int rc;
+	unsigned before = c->ws.ft.sent;
+	int rc;
 
-		if (c->broken || ws_fault_closes(&c->ws.ft))
-			return 1;
-		rc = ws_fault_gate(&c->ws.ft, c->wsi, &c->q, "{\"type\":\"chunk\",\"data\":\"AAAA");
-		if (rc <= 0)
-			return rc;
-		if (ws_send(c->wsi, ws_txq_pop_due(&c->q, INT64_MAX)))
-			return -1;
-		c->ws.ft.sent++;
-		c->srv->n_sent++;
-	}
-	return c->q.head || c->broken;
+	if (c->broken)
+		return 1;
+	rc = ws_send_queued(&c->ws.ft, c->wsi, &c->q, "{\"type\":\"chunk\",\"data\":\"AAAA");
+	c->srv->n_sent += c->ws.ft.sent - before;
+	return rc;
 }
 
 static void kick(struct cart_conn *c)

@@ -72,6 +72,22 @@ int ws_fault_gate(struct ws_fault *ft, struct lws *wsi, struct ws_txq *q, const 
 	return 1;
 }
 
+int ws_send_queued(struct ws_fault *ft, struct lws *wsi, struct ws_txq *q, const char *junk)
+{
+	while (q->head && !lws_partial_buffered(wsi)) {
+		int rc;
+
+		if (ws_fault_closes(ft))
+			return 1;
+		if ((rc = ws_fault_gate(ft, wsi, q, junk)) <= 0)
+			return rc;
+		if (ws_send(wsi, ws_txq_pop_due(q, INT64_MAX)))
+			return -1;
+		ft->sent++;
+	}
+	return q->head != NULL;
+}
+
 json_t *ws_query_json(struct lws *wsi, const char *const *hide)
 {
 	char name[64], val[512];

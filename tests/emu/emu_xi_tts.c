@@ -502,8 +502,9 @@ static void kick(struct xi_conn *c)
 			timed_out(c);
 		wake = idle < wake ? idle : wake;
 	}
-	if (c->q.head || c->broken || c->close_code)
-		lws_callback_on_writable(c->wsi);
+	if (c->broken || c->close_code ||
+	    ws_send_queued(&c->ws.ft, c->wsi, &c->q, "{\"audio\":\"AAAA"))
+		lws_callback_on_writable(c->wsi);	/* a failed write is closed there */
 	ws_timer_at(c->wsi, wake);
 }
 
@@ -636,14 +637,10 @@ static int on_writeable(void *conn)
 			return ws_close(&c->ws, c->wsi, &c->q, c->close_code, c->close_reason);
 		return 0;
 	}
-	rc = ws_fault_gate(&c->ws.ft, c->wsi, &c->q, "{\"audio\":\"AAAA");
-	if (rc <= 0)
-		return rc;
-	if (ws_send(c->wsi, ws_txq_pop_due(&c->q, INT64_MAX)))
-		return -1;
-	c->ws.ft.sent++;
-	lws_callback_on_writable(c->wsi);	/* more, or the close behind them */
-	return 0;
+	rc = ws_send_queued(&c->ws.ft, c->wsi, &c->q, "{\"audio\":\"AAAA");
+	if (rc > 0 || (rc == 0 && c->close_code))
+		lws_callback_on_writable(c->wsi);	/* more, or the close behind them */
+	return rc < 0 ? -1 : 0;
 }
 
 /* A synthesis result, routed to its context. */

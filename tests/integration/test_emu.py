@@ -49,8 +49,10 @@ class Emu:
             json.dump(script or SCRIPT, f)
         self.dg, self.oai, self.cart = free_port(), free_port(), free_port()
         self.log = os.path.join(str(tmp_path), "emu.log")
+        # One TTS per emulator: Cartesia unless ElevenLabs' is asked for.
+        tts = [] if "--elevenlabs" in args else ["--cartesia", str(self.cart)]
         cmd = [EMU, "--script", self.script, "--deepgram", str(self.dg), "--openai",
-               str(self.oai), "--cartesia", str(self.cart), "--stt-final-ms", "50",
+               str(self.oai)] + tts + ["--stt-final-ms", "50",
                "--ttft-ms", "20", "--tokens-per-s", "1000", "--tts-ttfb-ms", "30",
                "--log", self.log] + list(args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -714,6 +716,39 @@ def test_cartesia_faults_come_after_their_count_of_messages(emu_factory, fault):
         assert len(got) == 3 and code is None     # silent, still open
     else:
         assert len(got) == 3 and raw.startswith('{"type":"chunk","data":"AAAA')
+
+
+@pytest.mark.parametrize("fault", ["close", "stall", "malformed"])
+def test_elevenlabs_tts_faults_come_after_their_count_of_messages(emu_factory, fault):
+    """As Cartesia's, on ElevenLabs' stream-input (the same send path)."""
+    port = free_port()
+    emu_factory("--tts-rtf", "0", "--elevenlabs", str(port), "--faults",
+                "elevenlabs:%s@3" % fault)
+    url = ("ws://127.0.0.1:%d/v1/text-to-speech/voice1/stream-input"
+           "?model_id=eleven_flash_v2_5&output_format=pcm_8000" % port)
+
+    async def go():
+        got, raw = [], None
+        async with websockets.connect(url, extra_headers={"xi-api-key": "any"}) as ws:
+            await ws.send(json.dumps({"text": " "}))
+            await ws.send(json.dumps({"text": "One two three four five six seven eight nine "
+                                              "ten eleven twelve. ", "flush": True}))
+            try:
+                while True:
+                    raw = await asyncio.wait_for(ws.recv(), 1.5)
+                    got.append(json.loads(raw))
+            except (websockets.ConnectionClosed, asyncio.TimeoutError, ValueError):
+                pass
+            return got, raw, ws.close_code, ws.close_reason
+
+    got, raw, code, reason = run(go())
+    assert len(got) == 3 and all(j.get("audio") for j in got), got
+    if fault == "close":
+        assert (code, reason) == (1011, "vagent-emu fault: close")
+    elif fault == "stall":
+        assert code is None     # silent, still open
+    else:
+        assert raw.startswith('{"audio":"AAAA')
 
 
 def test_cartesia_errors_in_the_real_shapes(emu_factory):
