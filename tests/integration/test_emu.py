@@ -689,6 +689,19 @@ def test_cartesia_flush_and_other_formats(emu_factory):
             assert len(base64.b64decode(j["data"])) % 4 == 0  # float32 samples
 
 
+async def until_quiet(ws, quiet_s=1.5):
+    """Every message until the socket closes or says nothing for quiet_s, and
+    the last one raw (a malformed one is not JSON)."""
+    got, raw = [], None
+    try:
+        while True:
+            raw = await asyncio.wait_for(ws.recv(), quiet_s)
+            got.append(json.loads(raw))
+    except (websockets.ConnectionClosed, asyncio.TimeoutError, ValueError):
+        pass
+    return got, raw
+
+
 @pytest.mark.parametrize("fault", ["close", "stall", "malformed"])
 def test_cartesia_faults_come_after_their_count_of_messages(emu_factory, fault):
     """The emulator writes a reply's chunks as they fall due, several in one
@@ -696,16 +709,10 @@ def test_cartesia_faults_come_after_their_count_of_messages(emu_factory, fault):
     e = emu_factory("--tts-rtf", "0", "--faults", "cartesia:%s@3" % fault)
 
     async def go():
-        got, raw = [], None
         async with websockets.connect(cart_url(e), extra_headers={"X-API-Key": "any"}) as ws:
             await ws.send(gen("f", "One two three four five six seven eight nine ten.",
                               cont=False))
-            try:
-                while True:
-                    raw = await asyncio.wait_for(ws.recv(), 1.5)
-                    got.append(json.loads(raw))
-            except (websockets.ConnectionClosed, asyncio.TimeoutError, ValueError):
-                pass
+            got, raw = await until_quiet(ws)
             return got, raw, ws.close_code, ws.close_reason
 
     got, raw, code, reason = run(go())
@@ -728,17 +735,11 @@ def test_elevenlabs_tts_faults_come_after_their_count_of_messages(emu_factory, f
            "?model_id=eleven_flash_v2_5&output_format=pcm_8000" % port)
 
     async def go():
-        got, raw = [], None
         async with websockets.connect(url, extra_headers={"xi-api-key": "any"}) as ws:
             await ws.send(json.dumps({"text": " "}))
             await ws.send(json.dumps({"text": "One two three four five six seven eight nine "
                                               "ten eleven twelve. ", "flush": True}))
-            try:
-                while True:
-                    raw = await asyncio.wait_for(ws.recv(), 1.5)
-                    got.append(json.loads(raw))
-            except (websockets.ConnectionClosed, asyncio.TimeoutError, ValueError):
-                pass
+            got, raw = await until_quiet(ws)
             return got, raw, ws.close_code, ws.close_reason
 
     got, raw, code, reason = run(go())
