@@ -515,6 +515,7 @@ def bench_stack(tmp, stack, counts, search=()):
               res["jitter_p99_ms"] < 5)
         emit(bench="capacity_probe", stack=stack, calls=n, rule="caller", caller_sched=sched,
              turn_p99_ms=round(res["turn_p99_ms"], 1), jitter_p99_ms=res["jitter_p99_ms"],
+             jitter_late_p99_ms=res["jitter_late_p99_ms"],
              turns=res["turns"], errors=res["errors"],
              emu_cpu_share=round(sum(others.values()) / wall, 3),
              emu_busiest_thread_share=round(res.get("emu_thread_share", 0), 3),

@@ -133,7 +133,7 @@ struct call {
 	uint8_t *outq;		/* what the kernel did not take, allocated on need */
 	size_t outq_len, outq_cap;
 
-	double *jitter_ms;
+	double *jitter_ms;	/* each interval less the 20 ms tick: < 0 early, > 0 late */
 	size_t njitter, jitter_cap;
 	bool prev_quiet;	/* the last audio frame heard was below -V */
 	bool prev_alone;	/* and it came after a pause (or first) */

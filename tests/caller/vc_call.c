@@ -27,7 +27,6 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -193,7 +192,7 @@ static void on_audio(struct call *c, const struct as_frame *f, int64_t t)
 		if (room_for_one((void **)&c->jitter_ms, &c->jitter_cap, c->njitter,
 				 sizeof(*c->jitter_ms)))
 			c->jitter_ms[c->njitter++] =
-				fabs((double)(t - c->t_prev_audio) / NS_PER_MS - VC_TICK_MS);
+				(double)(t - c->t_prev_audio) / NS_PER_MS - VC_TICK_MS;
 		else
 			c->oom = true;
 	}

@@ -120,7 +120,8 @@ int report_times(const struct vc *vc)
 struct totals {
 	unsigned long long by_outcome[OUT_COUNT];
 	unsigned long long errors, sent, received;
-	double *jitter;		/* every call's samples, sorted */
+	double *jitter;		/* every call's samples, off either way, sorted */
+	double *late;		/* the same, only how late (early: 0), sorted */
 	size_t njitter;
 	uint64_t pauses;
 	double *first_audio;	/* ms, one per call that both sent and got audio */
@@ -156,8 +157,9 @@ static int gather(const struct vc *vc, struct totals *t)
 	}
 	t->turns = malloc((nt ? nt : 1) * sizeof(double));
 	t->jitter = malloc((nj ? nj : 1) * sizeof(double));
+	t->late = malloc((nj ? nj : 1) * sizeof(double));
 	t->first_audio = malloc((size_t)vc->ncalls * sizeof(double));
-	if (!t->jitter || !t->first_audio || !t->turns)
+	if (!t->jitter || !t->late || !t->first_audio || !t->turns)
 		return -ENOMEM;
 	for (int i = 0; i < vc->ncalls; i++) {
 		const struct call *c = &vc->calls[i];
@@ -165,9 +167,12 @@ static int gather(const struct vc *vc, struct totals *t)
 		t->errors += outcome_is_error(c->outcome);
 		t->sent += c->frames_sent;
 		t->received += c->frames_received;
-		if (c->njitter)	/* jitter_ms is NULL until a second frame */
-			memcpy(t->jitter + t->njitter, c->jitter_ms, c->njitter * sizeof(double));
-		t->njitter += c->njitter;
+		for (size_t k = 0; k < c->njitter; k++) {
+			double off = c->jitter_ms[k];
+
+			t->jitter[t->njitter] = fabs(off);
+			t->late[t->njitter++] = off > 0 ? off : 0;
+		}
 		t->pauses += c->pauses;
 		if (c->nturn)	/* turn_ms is NULL until a first turn */
 			memcpy(t->turns + t->nturns, c->turn_ms, c->nturn * sizeof(double));
@@ -177,6 +182,7 @@ static int gather(const struct vc *vc, struct totals *t)
 				(double)(c->t_first_rx_audio - c->t_first_tx_audio) / NS_PER_MS;
 	}
 	qsort(t->jitter, t->njitter, sizeof(double), cmp_double);
+	qsort(t->late, t->njitter, sizeof(double), cmp_double);
 	qsort(t->first_audio, t->nfirst, sizeof(double), cmp_double);
 	qsort(t->turns, t->nturns, sizeof(double), cmp_double);
 	return 0;
@@ -201,10 +207,12 @@ static void json_print(const struct vc *vc, const struct totals *t)
 	       t->by_outcome[OUT_SERVER_HANGUP], t->by_outcome[OUT_SERVER_CLOSED],
 	       t->errors, t->sent, t->received);
 	printf("\"jitter_p50_ms\":%.3f,\"jitter_p99_ms\":%.3f,\"jitter_max_ms\":%.3f,"
+	       "\"jitter_late_p99_ms\":%.3f,"
 	       "\"jitter_samples\":%zu,\"pauses\":%llu,\"first_audio_p50_ms\":%.3f,"
 	       "\"first_audio_p99_ms\":%.3f,",
 	       percentile(t->jitter, t->njitter, 50), percentile(t->jitter, t->njitter, 99),
-	       t->njitter ? t->jitter[t->njitter - 1] : 0.0, t->njitter,
+	       t->njitter ? t->jitter[t->njitter - 1] : 0.0,
+	       percentile(t->late, t->njitter, 99), t->njitter,
 	       (unsigned long long)t->pauses,
 	       percentile(t->first_audio, t->nfirst, 50),
 	       percentile(t->first_audio, t->nfirst, 99));
@@ -227,6 +235,7 @@ int report_json(const struct vc *vc)
 	else
 		fprintf(stderr, "vagent-call: -j: out of memory\n");
 	free(t.jitter);
+	free(t.late);
 	free(t.first_audio);
 	free(t.turns);
 	if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
