@@ -50,7 +50,13 @@
 
 #define MAX_HEADERS 8
 #define FILL_MAX 8192		/* one binary message: 0.5 s of 8 kHz audio */
-#define READ_CHUNK 16384	/* a TLS record's worth */
+/*
+ * A page per read: a reply that waited in the socket (a poll that skipped
+ * it, ws.h may_skip) comes in a burst, and 16 KB reads of it grew the
+ * pages the worker touches by ~12 KB a call; messages are about 1 KB. TLS
+ * hands a 16 KB record over in such pieces without another system call.
+ */
+#define READ_CHUNK 4096
 #define IN_MAX (WS_PEER_MSG_MAX + WS_FRAME_HDR_MAX + READ_CHUNK)
 #define FILL_AHEAD 65536	/* bytes queued before fill() waits for the socket */
 #define CONNECT_SECS 10		/* connect, TLS and upgrade together */
