@@ -109,19 +109,17 @@ static int add_signature(struct tw_link *l, struct lws *wsi, unsigned char **p, 
 }
 
 /*
- * Writes the queued messages now, while the socket takes each whole (lws
- * finishes a write it took in part before any other), and asks for the
- * writeable callback for the rest: a callback per media message cost two
+ * The queued messages now, as the socket takes them (ws_send_queued), the
+ * rest from the writeable callback: a callback per media message cost two
  * epoll_ctl and a loop pass every 20 ms per call. -1: a write failed.
  */
 static int send_queued(struct tw_link *l, struct lws *wsi)
 {
-	while (l->txq.head && !lws_partial_buffered(wsi))
-		if (ws_send(wsi, ws_txq_pop_due(&l->txq, INT64_MAX)) < 0)
-			return -1;
-	if (l->txq.head)
+	int rc = ws_send_queued(NULL, wsi, &l->txq, NULL);
+
+	if (rc > 0)
 		lws_callback_on_writable(wsi);
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

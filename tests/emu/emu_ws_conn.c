@@ -77,13 +77,14 @@ int ws_send_queued(struct ws_fault *ft, struct lws *wsi, struct ws_txq *q, const
 	while (q->head && !lws_partial_buffered(wsi)) {
 		int rc;
 
-		if (ws_fault_closes(ft))
+		if (ft && ws_fault_closes(ft))
 			return 1;
-		if ((rc = ws_fault_gate(ft, wsi, q, junk)) <= 0)
+		if (ft && (rc = ws_fault_gate(ft, wsi, q, junk)) <= 0)
 			return rc;
 		if (ws_send(wsi, ws_txq_pop_due(q, INT64_MAX)))
 			return -1;
-		ft->sent++;
+		if (ft)
+			ft->sent++;
 	}
 	return q->head != NULL;
 }
