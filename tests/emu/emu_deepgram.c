@@ -505,11 +505,50 @@ static int64_t idle_deadline(const struct dg_conn *c)
 	return c->last_rx_us + (int64_t)c->srv->e->opt.stt_idle_ms * 1000;
 }
 
+/*
+ * The messages due now, each through the fault gate, written at once while
+ * the socket takes each whole (lws finishes a write it took in part before
+ * any other): no writeable round per result. 1: the writeable callback is
+ * still needed; -1: a write failed.
+ */
+static int send_due(struct lws *wsi, struct dg_conn *c)
+{
+	int64_t now = emu_now_us();
+
+	while (ws_txq_next_due(&c->q) <= now && !lws_partial_buffered(wsi)) {
+		int rc;
+
+		if (ws_fault_closes(&c->ws.ft))
+			return 1;
+		if (c->ws.ft.f.kind == FAULT_STALL && c->ws.ft.sent >= (unsigned)c->ws.ft.f.n)
+			c->ending = false;	/* a stalled stream never ends */
+		rc = ws_fault_gate(&c->ws.ft, wsi, &c->q,
+				   "{\"type\":\"Results\",\"channel_index\":[0,");
+		if (rc <= 0)
+			return rc;
+		if (ws_send(wsi, ws_txq_pop_due(&c->q, now)))
+			return -1;
+		c->ws.ft.sent++;
+		c->srv->n_sent++;
+	}
+	return ws_txq_next_due(&c->q) <= now;
+}
+
 static void kick(struct lws *wsi, struct dg_conn *c)
 {
-	int64_t due = ws_txq_next_due(&c->q), idle = idle_deadline(c);
+	int64_t due, idle = idle_deadline(c);
+	int rc = 0;
 
-	if (c->broken || c->closing || due <= emu_now_us() || (c->ending && !c->q.head))
+	if (c->ws.close_sent)
+		return;
+	if (!c->broken && !c->closing)
+		rc = send_due(wsi, c);
+	if (rc < 0) {		/* the socket is gone: lws closes it */
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	due = ws_txq_next_due(&c->q);
+	if (rc > 0 || c->broken || c->closing || (c->ending && !c->q.head))
 		lws_callback_on_writable(wsi);
 	ws_timer_at(wsi, due < idle ? due : idle);
 }
@@ -518,7 +557,6 @@ static int on_writeable(void *conn)
 {
 	struct dg_conn *c = conn;
 	struct lws *wsi = c->wsi;
-	int rc;
 
 	if (c->ws.close_sent)
 		return 0;
@@ -530,20 +568,8 @@ static int on_writeable(void *conn)
 		return ws_close(&c->ws, wsi, &c->q, 1000, "");
 	if (ws_fault_closes(&c->ws.ft))
 		return ws_close(&c->ws, wsi, &c->q, 1011, "NET-0000");
-	if (ws_txq_next_due(&c->q) > emu_now_us())
-		return 0;
-	if (c->ws.ft.f.kind == FAULT_STALL && c->ws.ft.sent >= (unsigned)c->ws.ft.f.n)
-		c->ending = false;	/* a stalled stream never ends */
-	rc = ws_fault_gate(&c->ws.ft, wsi, &c->q, "{\"type\":\"Results\",\"channel_index\":[0,");
-	if (rc <= 0)
-		return rc;
-	struct ws_msg *m = ws_txq_pop_due(&c->q, emu_now_us());
-	if (!m)
-		return 0;
-	if (ws_send(wsi, m))
+	if (send_due(wsi, c) < 0)
 		return -1;
-	c->ws.ft.sent++;
-	c->srv->n_sent++;
 	kick(wsi, c);
 	return 0;
 }

@@ -752,6 +752,32 @@ def test_elevenlabs_tts_faults_come_after_their_count_of_messages(emu_factory, f
         assert raw.startswith('{"audio":"AAAA')
 
 
+@pytest.mark.parametrize("fault", ["close", "stall", "malformed"])
+def test_deepgram_faults_come_after_their_count_of_messages(emu_factory, fault):
+    """Deepgram's results are written as they fall due, several in one pass
+    when they can (the audio here comes faster than real time); a fault
+    still comes after exactly n messages."""
+    e = emu_factory("--faults", "deepgram:%s@3" % fault)
+
+    async def go():
+        async with websockets.connect("ws://127.0.0.1:%d%s" % (e.dg, DG_QUERY)) as ws:
+            try:
+                await send_audio(ws, pcm16(speech_pcm()))
+            except websockets.ConnectionClosed:
+                pass
+            got, raw = await until_quiet(ws)
+            return got, raw, ws.close_code
+
+    got, raw, code = run(go())
+    assert len(got) == 3, got
+    if fault == "close":
+        assert code == 1011
+    elif fault == "stall":
+        assert code is None     # silent, still open
+    else:
+        assert raw.startswith('{"type":"Results","channel_index":[0,')
+
+
 def test_cartesia_errors_in_the_real_shapes(emu_factory):
     e = emu_factory("--key-cartesia", "ck")
 
