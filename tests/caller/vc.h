@@ -112,7 +112,6 @@ struct call {
 	char uuid_str[AS_UUID_STR_LEN + 1];
 	char reason[160];
 
-	struct event *io_ev;	/* EV_READ */
 	struct event *wr_ev;	/* EV_WRITE: connect completion, then output queue */
 	struct event *timer_ev;	/* stagger start, connect timeout, linger */
 
@@ -138,6 +137,7 @@ struct call {
 	bool prev_quiet;	/* the last audio frame heard was below -V */
 	bool prev_alone;	/* and it came after a pause (or first) */
 	uint64_t pauses;	/* gaps after a quiet frame: not jitter (vc_call.c) */
+	uint64_t shared_read;	/* frames read after another of theirs: it carries their stamp */
 	/* Turn latency: our last voiced frame to the first voiced frame heard back. */
 	int64_t t_last_voiced_tx;
 	bool awaiting_reply;
@@ -159,9 +159,13 @@ struct vc {
 	int16_t *silence;	/* one frame of zeros at the highest rate */
 	struct event_base *base;
 	int tfd;
+	int rx_ep;		/* epoll of the connected calls' sockets, read on the ticks */
+	int64_t real_off;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, ns, at the last tick */
 	struct event *tick_ev, *sigint_ev, *sigterm_ev;
 	uint64_t tick;		/* clock periods since start */
 	uint64_t sub;		/* clock periods / o.phases since start */
+	uint64_t reads;		/* read periods since start: reads_per_sub to a sub */
+	int reads_per_sub;
 	uint64_t late_wakeups, max_late_ticks;
 	uint8_t *txbuf;		/* one outgoing frame, built whole */
 	int16_t *rec_buf;	/* -r: a received payload, aligned for int16_t */
@@ -192,6 +196,8 @@ static inline uint64_t call_tick(const struct vc *vc, int index)
 }
 
 void call_on_tick(struct call *c);
+/* Reads what the server sent (the socket was ready): on the clock's ticks. */
+void call_read(struct call *c);
 void call_interrupt(struct call *c);
 void call_free(struct call *c);
 

@@ -13,8 +13,13 @@
  *
  * Receiving: whatever a read brings is appended to one reassembly buffer
  * and parsed frame by frame with as_parse(), so a frame split across reads
- * and several frames in one read are the same case. Every frame of one
- * read carries the time that read returned.
+ * and several frames in one read are the same case. The sockets are read
+ * on the clock's ticks (call_read), not as each frame comes: one wake-up a
+ * tick for every call instead of one per frame per call, which was most
+ * of the load generator's cost, as it is vagentd's. Each frame still
+ * carries its arrival time: the kernel's stamp of the read's last segment
+ * (SO_TIMESTAMPNS), so a read a few ms after the frame came measures the
+ * same, or, where a read brings no stamp, the time it returned.
  *
  * Never: allocates or prints per frame (sample arrays are sized at start
  * and only double if a call outlives the estimate); uses a length from the
@@ -33,6 +38,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../../common/vg_time.h"
@@ -68,12 +75,10 @@ static void finish(struct call *c, enum outcome o, const char *fmt, ...)
 	va_end(ap);
 	if (c->timer_ev)
 		event_del(c->timer_ev);
-	if (c->io_ev)
-		event_del(c->io_ev);
 	if (c->wr_ev)
 		event_del(c->wr_ev);
 	if (c->fd >= 0)
-		close(c->fd);
+		close(c->fd);	/* which also takes it out of the ticks' reads */
 	c->fd = -1;
 	if (wav_writer_close(&c->rec) < 0)
 		c->rec_failed = true;
@@ -228,9 +233,12 @@ static void parse_frames(struct call *c, int64_t t)
 	const char *why = NULL;
 	size_t off = 0;
 	int n;
+	bool first = true;
 
 	while ((n = as_parse(c->in + off, c->inlen - off, RX_MAX_AUDIO_MS, &f, &why)) > 0) {
 		off += (size_t)n;
+		c->shared_read += !first;	/* it came with one before: that one has its stamp */
+		first = false;
 		if (on_frame(c, &f, t) < 0)
 			return;
 	}
@@ -243,11 +251,31 @@ static void parse_frames(struct call *c, int64_t t)
 	c->inlen -= off;
 }
 
+/*
+ * When the data a read brought came: the kernel's stamp (CLOCK_REALTIME)
+ * on our clock, or now where there is none or it is not believable.
+ */
+static int64_t arrival(struct msghdr *mh, int64_t now, int64_t real_off)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		struct timespec ts;
+		memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+		int64_t t = (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec - real_off;
+		return t <= now && now - t < NS_PER_S ? t : now;
+	}
+	return now;
+}
+
 /* One read. >0: bytes read; 0: nothing there now; -1: the call ended. */
 static int read_once(struct call *c)
 {
-	ssize_t got = recv(c->fd, c->in + c->inlen, IN_BUF - c->inlen, 0);
-	int64_t t = mono_ns();
+	char cbuf[CMSG_SPACE(sizeof(struct timespec))];
+	struct iovec iov = { c->in + c->inlen, IN_BUF - c->inlen };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	ssize_t got = recvmsg(c->fd, &mh, 0);
 
 	if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
 		on_eof(c, got == 0 ? 0 : errno);
@@ -256,14 +284,14 @@ static int read_once(struct call *c)
 	if (got < 0)
 		return 0;
 	c->inlen += (size_t)got;
-	parse_frames(c, t);
+	parse_frames(c, arrival(&mh, mono_ns(), c->vc->real_off));
 	return c->state == CS_DONE ? -1 : 1;
 }
 
-static void on_readable(evutil_socket_t fd, short what, void *arg)
+void call_read(struct call *c)
 {
-	(void)fd; (void)what;
-	read_once(arg);
+	if (c->fd >= 0)
+		read_once(c);
 }
 
 /*
@@ -404,8 +432,9 @@ static void connected(struct call *c)
 {
 	c->state = CS_STREAMING;
 	c->start_tick = call_tick(c->vc, c->index) + 1;	/* audio starts on the next tick */
-	if (event_add(c->io_ev, NULL) < 0) {
-		finish(c, OUT_CONNECT_ERROR, "cannot watch the socket");
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	if (epoll_ctl(c->vc->rx_ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+		finish(c, OUT_CONNECT_ERROR, "cannot watch the socket: %s", strerror(errno));
 		return;
 	}
 	send_frame(c, AS_UUID, c->uuid, AS_UUID_LEN);
@@ -448,9 +477,10 @@ static int open_socket(struct call *c)
 		return -errno;
 	/* Small frames, sent as they are made, as Asterisk does. */
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->io_ev = event_new(c->vc->base, c->fd, EV_READ | EV_PERSIST, on_readable, c);
+	/* Arrival stamps (read on the ticks); without them, the read's time. */
+	setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	c->wr_ev = event_new(c->vc->base, c->fd, EV_WRITE | EV_PERSIST, on_writable, c);
-	if (!c->io_ev || !c->wr_ev)
+	if (!c->wr_ev)
 		return -ENOMEM;
 	return 0;
 }
@@ -603,10 +633,9 @@ void call_free(struct call *c)
 		close(c->fd);
 	c->fd = -1;
 	wav_writer_close(&c->rec);
-	if (c->io_ev) event_free(c->io_ev);
 	if (c->wr_ev) event_free(c->wr_ev);
 	if (c->timer_ev) event_free(c->timer_ev);
-	c->io_ev = c->wr_ev = c->timer_ev = NULL;
+	c->wr_ev = c->timer_ev = NULL;
 	free(c->in);
 	free(c->outq);
 	free(c->jitter_ms);

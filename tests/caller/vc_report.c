@@ -123,7 +123,7 @@ struct totals {
 	double *jitter;		/* every call's samples, off either way, sorted */
 	double *late;		/* the same, only how late (early: 0), sorted */
 	size_t njitter;
-	uint64_t pauses;
+	uint64_t pauses, shared_read;
 	double *first_audio;	/* ms, one per call that both sent and got audio */
 	size_t nfirst;
 	double *turns;		/* ms, every answered turn of every call, sorted */
@@ -174,6 +174,7 @@ static int gather(const struct vc *vc, struct totals *t)
 			t->late[t->njitter++] = off > 0 ? off : 0;
 		}
 		t->pauses += c->pauses;
+		t->shared_read += c->shared_read;
 		if (c->nturn)	/* turn_ms is NULL until a first turn */
 			memcpy(t->turns + t->nturns, c->turn_ms, c->nturn * sizeof(double));
 		t->nturns += c->nturn;
@@ -208,12 +209,12 @@ static void json_print(const struct vc *vc, const struct totals *t)
 	       t->errors, t->sent, t->received);
 	printf("\"jitter_p50_ms\":%.3f,\"jitter_p99_ms\":%.3f,\"jitter_max_ms\":%.3f,"
 	       "\"jitter_late_p99_ms\":%.3f,"
-	       "\"jitter_samples\":%zu,\"pauses\":%llu,\"first_audio_p50_ms\":%.3f,"
-	       "\"first_audio_p99_ms\":%.3f,",
+	       "\"jitter_samples\":%zu,\"pauses\":%llu,\"frames_sharing_a_read\":%llu,"
+	       "\"first_audio_p50_ms\":%.3f,\"first_audio_p99_ms\":%.3f,",
 	       percentile(t->jitter, t->njitter, 50), percentile(t->jitter, t->njitter, 99),
 	       t->njitter ? t->jitter[t->njitter - 1] : 0.0,
 	       percentile(t->late, t->njitter, 99), t->njitter,
-	       (unsigned long long)t->pauses,
+	       (unsigned long long)t->pauses, (unsigned long long)t->shared_read,
 	       percentile(t->first_audio, t->nfirst, 50),
 	       percentile(t->first_audio, t->nfirst, 99));
 	printf("\"turns\":%zu,\"turn_p50_ms\":%.3f,\"turn_p99_ms\":%.3f,\"turn_max_ms\":%.3f,",
