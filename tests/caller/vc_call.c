@@ -237,7 +237,7 @@ static void parse_frames(struct call *c, int64_t t)
 
 	while ((n = as_parse(c->in + off, c->inlen - off, RX_MAX_AUDIO_MS, &f, &why)) > 0) {
 		off += (size_t)n;
-		c->shared_read += !first;	/* it came with one before: that one has its stamp */
+		c->shared_read += !first;	/* the frame before it carries its stamp */
 		first = false;
 		if (on_frame(c, &f, t) < 0)
 			return;
