@@ -83,7 +83,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			vc->max_late_ticks = sub - vc->sub - 1;
 	}
 	vc->sub = sub;
-	vc->tick = sub / (uint64_t)vc->o.phases;
 	for (int i = 0; i < vc->ncalls; i++)
 		call_on_tick(&vc->calls[i]);
 }

@@ -162,7 +162,6 @@ struct vc {
 	int rx_ep;		/* epoll of the connected calls' sockets, read on the ticks */
 	int64_t real_off;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, ns, at the last tick */
 	struct event *tick_ev, *sigint_ev, *sigterm_ev;
-	uint64_t tick;		/* clock periods since start */
 	uint64_t sub;		/* clock periods / o.phases since start */
 	uint64_t reads;		/* read periods since start: reads_per_sub to a sub */
 	int reads_per_sub;

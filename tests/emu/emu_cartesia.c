@@ -435,7 +435,8 @@ static int send_queued(struct cart_conn *c)
 
 	if (c->broken)
 		return 1;
-	rc = ws_send_queued(&c->ws.ft, c->wsi, &c->q, "{\"type\":\"chunk\",\"data\":\"AAAA");
+	rc = ws_send_queued(&c->ws.ft, c->wsi, &c->q, "{\"type\":\"chunk\",\"data\":\"AAAA",
+			    INT64_MAX);
 	c->srv->n_sent += c->ws.ft.sent - before;
 	return rc;
 }

@@ -506,32 +506,20 @@ static int64_t idle_deadline(const struct dg_conn *c)
 }
 
 /*
- * The messages due now, each through the fault gate, written at once while
- * the socket takes each whole (lws finishes a write it took in part before
- * any other): no writeable round per result. 1: the writeable callback is
- * still needed; -1: a write failed.
+ * The messages due now, written at once (ws_send_queued), counted: no
+ * writeable round per result. 1: the writeable callback is still needed;
+ * -1: a write failed.
  */
 static int send_due(struct lws *wsi, struct dg_conn *c)
 {
-	int64_t now = emu_now_us();
+	unsigned before = c->ws.ft.sent;
+	int rc = ws_send_queued(&c->ws.ft, wsi, &c->q,
+				"{\"type\":\"Results\",\"channel_index\":[0,", emu_now_us());
 
-	while (ws_txq_next_due(&c->q) <= now && !lws_partial_buffered(wsi)) {
-		int rc;
-
-		if (ws_fault_closes(&c->ws.ft))
-			return 1;
-		if (c->ws.ft.f.kind == FAULT_STALL && c->ws.ft.sent >= (unsigned)c->ws.ft.f.n)
-			c->ending = false;	/* a stalled stream never ends */
-		rc = ws_fault_gate(&c->ws.ft, wsi, &c->q,
-				   "{\"type\":\"Results\",\"channel_index\":[0,");
-		if (rc <= 0)
-			return rc;
-		if (ws_send(wsi, ws_txq_pop_due(&c->q, now)))
-			return -1;
-		c->ws.ft.sent++;
-		c->srv->n_sent++;
-	}
-	return ws_txq_next_due(&c->q) <= now;
+	c->srv->n_sent += c->ws.ft.sent - before;
+	if (c->ws.ft.f.kind == FAULT_STALL && c->ws.ft.sent >= (unsigned)c->ws.ft.f.n)
+		c->ending = false;	/* a stalled stream never ends */
+	return rc;
 }
 
 static void kick(struct lws *wsi, struct dg_conn *c)

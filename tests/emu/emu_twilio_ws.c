@@ -115,7 +115,7 @@ static int add_signature(struct tw_link *l, struct lws *wsi, unsigned char **p, 
  */
 static int send_queued(struct tw_link *l, struct lws *wsi)
 {
-	int rc = ws_send_queued(NULL, wsi, &l->txq, NULL);
+	int rc = ws_send_queued(NULL, wsi, &l->txq, NULL, INT64_MAX);
 
 	if (rc > 0)
 		lws_callback_on_writable(wsi);

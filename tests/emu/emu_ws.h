@@ -110,16 +110,18 @@ bool ws_fault_closes(const struct ws_fault *ft);
 int ws_fault_gate(struct ws_fault *ft, struct lws *wsi, struct ws_txq *q, const char *junk);
 
 /*
- * Writes q's messages now, each through the fault gate (junk as there),
+ * Writes q's messages due by upto (INT64_MAX: all of them) now, each
+ * through the fault gate (junk as there),
  * while the socket takes each whole: lws finishes a write it took in part
  * before any other (lws_partial_buffered), so this may run outside the
  * writeable callback, and a message due need not wait for a POLLOUT round
  * (two epoll_ctl and a loop pass each). ft NULL: no fault is injected
- * (the Twilio dialler). 1: what is left, or a fault's close, needs the
- * writeable callback; 0: nothing is left, or the fault took the turn; -1:
- * a write failed.
+ * (the Twilio dialler). 1: what is left due, or a fault's close, needs
+ * the writeable callback; 0: nothing due is left, or the fault took the
+ * turn; -1: a write failed.
  */
-int ws_send_queued(struct ws_fault *ft, struct lws *wsi, struct ws_txq *q, const char *junk);
+int ws_send_queued(struct ws_fault *ft, struct lws *wsi, struct ws_txq *q, const char *junk,
+		   int64_t upto);
 
 /*
  * The first member of every provider's per-session data. The provider's

@@ -72,21 +72,22 @@ int ws_fault_gate(struct ws_fault *ft, struct lws *wsi, struct ws_txq *q, const 
 	return 1;
 }
 
-int ws_send_queued(struct ws_fault *ft, struct lws *wsi, struct ws_txq *q, const char *junk)
+int ws_send_queued(struct ws_fault *ft, struct lws *wsi, struct ws_txq *q, const char *junk,
+		   int64_t upto)
 {
-	while (q->head && !lws_partial_buffered(wsi)) {
+	while (q->head && q->head->due_us <= upto && !lws_partial_buffered(wsi)) {
 		int rc;
 
 		if (ft && ws_fault_closes(ft))
 			return 1;
 		if (ft && (rc = ws_fault_gate(ft, wsi, q, junk)) <= 0)
 			return rc;
-		if (ws_send(wsi, ws_txq_pop_due(q, INT64_MAX)))
+		if (ws_send(wsi, ws_txq_pop_due(q, upto)))
 			return -1;
 		if (ft)
 			ft->sent++;
 	}
-	return q->head != NULL;
+	return q->head && q->head->due_us <= upto;
 }
 
 json_t *ws_query_json(struct lws *wsi, const char *const *hide)

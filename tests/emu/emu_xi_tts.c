@@ -503,7 +503,7 @@ static void kick(struct xi_conn *c)
 		wake = idle < wake ? idle : wake;
 	}
 	if (c->broken || c->close_code ||
-	    ws_send_queued(&c->ws.ft, c->wsi, &c->q, "{\"audio\":\"AAAA"))
+	    ws_send_queued(&c->ws.ft, c->wsi, &c->q, "{\"audio\":\"AAAA", INT64_MAX))
 		lws_callback_on_writable(c->wsi);	/* a failed write is closed there */
 	ws_timer_at(c->wsi, wake);
 }
@@ -637,7 +637,7 @@ static int on_writeable(void *conn)
 			return ws_close(&c->ws, c->wsi, &c->q, c->close_code, c->close_reason);
 		return 0;
 	}
-	rc = ws_send_queued(&c->ws.ft, c->wsi, &c->q, "{\"audio\":\"AAAA");
+	rc = ws_send_queued(&c->ws.ft, c->wsi, &c->q, "{\"audio\":\"AAAA", INT64_MAX);
 	if (rc > 0 || (rc == 0 && c->close_code))
 		lws_callback_on_writable(c->wsi);	/* more, or the close behind them */
 	return rc < 0 ? -1 : 0;
