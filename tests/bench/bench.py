@@ -49,6 +49,12 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
                and the emulators' and load generator's share of a core and CPU
                ms per call-minute (above ~60, one core could not carry 1,000
                calls of that tool), with the emulator's own counts
+  emu_load     the provider emulators alone under 100, 500 and 1,000 emulated
+               calls (tests/bench/emu_load.py, no vagentd): their share of a
+               core and CPU ms per call-minute, the turns answered, the
+               emulated stages' delays as a worker sees them, and the
+               driver's own share and lag ("limited_by":"driver" when it, not
+               the emulators, set the stages' tails)
 """
 import argparse
 import functools
@@ -265,6 +271,9 @@ ENDPOINTING_MS, VAD_RMS = 300, 500
 # mouth-to-ear for ElevenLabs' agent, so the whole of it counts as emulated.
 XI_AGENT_END_MS = 600
 XI_AGENT_KEY = "bench-xi-agent-key"
+# The bench's caller: four utterances, each answered by bench_script.json.
+CALLER_PARTS = [3.5, "Hello there.", 3.0, "It is a leaking tap.", 3.0, "Yes please.",
+                3.0, "Thanks a lot.", 3.0]
 CALLER_MARGIN_MS = 60	# what a caller may get above the emulated delays
 # The calls' 20 ms clocks 5 ms apart, as a PBX's channels each keep their
 # own phase: with one shared instant every worker wakes at once, a herd no
@@ -362,8 +371,7 @@ def agent_stack(tmp, max_calls, stack="local", twilio=False, realtime=False):
             e.stop()
         raise
     wav = os.path.join(tmp, "bench-caller.wav")
-    caller_wav(wav, [3.5, "Hello there.", 3.0, "It is a leaking tap.", 3.0, "Yes please.",
-                     3.0, "Thanks a lot.", 3.0])
+    caller_wav(wav, CALLER_PARTS)
     return d, emus, wav
 
 
@@ -694,6 +702,38 @@ def bench_jitter_busy(tmp, n, seconds):
             h.wait()
 
 
+def bench_emu_load(tmp, counts):
+    """The emulators alone (emu_load.py) at counts vagentd cannot reach on
+    this box: what they would cost, and whether their delays hold, were
+    vagentd to carry that many calls."""
+    import wave
+    import emu_load
+    from agent_harness import Emulators, caller_wav
+    emu_load.raise_fd_limit()	# before the emulators start: they inherit it
+    wav = os.path.join(tmp, "emu-load.wav")
+    caller_wav(wav, CALLER_PARTS)
+    with wave.open(wav) as w:
+        pcm = w.readframes(w.getnframes())
+    delays = STACKS["local"]
+    for n in counts:
+        d = os.path.join(tmp, "emu-load-%d" % n)
+        os.makedirs(d)
+        e = Emulators(d, json.load(open(bench_path("bench_script.json"))), vad_rms=VAD_RMS,
+                      **delays)
+        try:
+            res = emu_load.run(e.ports, e.proc.pid, n, pcm, VAD_RMS, ENDPOINTING_MS)
+        finally:
+            e.stop()
+        # A driver near a core, or late with its own sends, stretched the
+        # tails it timed; the emulators' CPU and the turns still count.
+        limited = (res["driver_cpu_share"] / res["driver_procs"] > 0.8 or
+                   res["driver_lag_p99_ms"] > 20)
+        emit(bench="emu_load", stack="local", **res,
+             stt_expect_ms=ENDPOINTING_MS + delays["stt_final_ms"],
+             ttft_expect_ms=delays["ttft_ms"], ttfb_expect_ms=delays["tts_ttfb_ms"],
+             limited_by="driver" if limited else None)
+
+
 def thread_schedstat(pid):
     """tid -> (comm, run ns, wait ns, timeslices) of every thread of pid."""
     out = {}
@@ -800,7 +840,7 @@ def bench_profile(tmp, n, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="comma-separated: handoff,jitter,busy,memory,writer,api,"
-                                   "local,quiet,v1,cloud,twilio (local, quiet, v1, cloud, "
+                                   "emu,local,quiet,v1,cloud,twilio (local, quiet, v1, cloud, "
                                    "twilio: the agent stacks; quiet: local with [call] "
                                    "send_silence = no)")
     ap.add_argument("--local-calls", type=lambda v: [int(x) for x in v.split(",") if x],
@@ -811,14 +851,16 @@ def main():
     ap.add_argument("--capacity", type=lambda v: [int(x) for x in v.split(",") if x],
                     default=[40, 60, 80, 100, 120, 140, 160, 200, 250, 300],
                     help="capacity search steps (it stops at the first that fails)")
+    ap.add_argument("--emu-calls", type=lambda v: [int(x) for x in v.split(",") if x],
+                    default=[100, 500, 1000], help="emulated calls for the emulators alone")
     ap.add_argument("--seconds", type=int, default=10, help="audio per jitter call")
     ap.add_argument("--rounds", type=int, default=10, help="handoff rounds of 100 calls")
     ap.add_argument("--profile", type=int, metavar="CALLS",
                     help="only profile one worker of a local-engine call with CALLS calls up")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "busy", "memory",
-                                                        "writer", "api", "local", "quiet",
-                                                        "v1", "cloud", "twilio"}
+                                                        "writer", "api", "emu", "local",
+                                                        "quiet", "v1", "cloud", "twilio"}
     import atexit
     import shutil
     atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in RUN_DIRS])
@@ -838,6 +880,8 @@ def main():
             bench_writer(tmp)
         if "api" in only:
             bench_api(tmp)
+        if "emu" in only:
+            bench_emu_load(tmp, args.emu_calls)
         for stack in ("local", "quiet"):
             if stack in only:
                 bench_stack(tmp, stack, args.local_calls, args.capacity)
