@@ -173,8 +173,7 @@ class Call:
         await asyncio.wait_for(self.ctx_done.wait(), 30)
         return reply
 
-    async def run(self, t_start):
-        await asyncio.sleep(max(0.0, t_start - time.monotonic()))
+    async def connect(self):
         p = self.ports
         dg = await websockets.connect(
             "ws://127.0.0.1:%d/v1/listen?model=nova-3&language=en-GB&encoding=linear16"
@@ -182,44 +181,65 @@ class Call:
             "&smart_format=true&punctuate=true&endpointing=300&utterance_end_ms=1000"
             % (p["deepgram"], RATE), extra_headers={"Authorization": "Token bench"},
             compression=None, max_size=None, ping_interval=None)
-        tts = await websockets.connect(
-            "ws://127.0.0.1:%d/tts/websocket" % p["cartesia"],
-            extra_headers={"X-API-Key": "bench", "Cartesia-Version": "2025-04-16"},
-            compression=None, max_size=None, ping_interval=None)
-        readers = [asyncio.ensure_future(self.tts_reader(tts))]
         try:
-            async def greeting(token):
-                await token(GREETING)
-                return GREETING
-            await self.speak(tts, greeting)
-            t0 = time.monotonic()
-            readers.append(asyncio.ensure_future(self.dg_reader(dg)))
-            sender = asyncio.ensure_future(self.send_audio(dg, t0))
-            history = [{"role": "assistant", "content": GREETING}]
-            for end in self.ends:
-                t_final, text = await asyncio.wait_for(self.finals.get(), 30)
-                self.stats.stt_ms.append((t_final - (t0 + end)) * 1000)
-                history.append({"role": "user", "content": text})
-                t_req = time.monotonic()
-                first = [None]
+            tts = await websockets.connect(
+                "ws://127.0.0.1:%d/tts/websocket" % p["cartesia"],
+                extra_headers={"X-API-Key": "bench", "Cartesia-Version": "2025-04-16"},
+                compression=None, max_size=None, ping_interval=None)
+        except BaseException:
+            await dg.close()
+            raise
+        return dg, tts
 
-                async def tokens_of(token):
-                    async def on_token(t):
-                        if first[0] is None:
-                            first[0] = time.monotonic()
-                            self.stats.ttft_ms.append((first[0] - t_req) * 1000)
-                        await token(t)
-                    return await completion(p["openai"], history, on_token)
-                history.append({"role": "assistant", "content": await self.speak(tts, tokens_of)})
-                self.stats.turns += 1
-            await sender
+    async def turn(self, tts, history):
+        """One reply: the completion's tokens into a new TTS context."""
+        t_req, first = time.monotonic(), []
+
+        async def tokens_of(token):
+            async def on_token(text):
+                if not first:
+                    first.append(time.monotonic())
+                    self.stats.ttft_ms.append((first[0] - t_req) * 1000)
+                await token(text)
+            return await completion(self.ports["openai"], history, on_token)
+        history.append({"role": "assistant", "content": await self.speak(tts, tokens_of)})
+        self.stats.turns += 1
+
+    async def converse(self, dg, tts, tasks):
+        async def greeting(token):
+            await token(GREETING)
+            return GREETING
+        await self.speak(tts, greeting)
+        t0 = time.monotonic()
+        tasks.append(asyncio.ensure_future(self.dg_reader(dg)))
+        sender = asyncio.ensure_future(self.send_audio(dg, t0))
+        tasks.append(sender)
+        history = [{"role": "assistant", "content": GREETING}]
+        for end in self.ends:
+            t_final, text = await asyncio.wait_for(self.finals.get(), 30)
+            self.stats.stt_ms.append((t_final - (t0 + end)) * 1000)
+            history.append({"role": "user", "content": text})
+            await self.turn(tts, history)
+        await sender
+
+    async def run(self, t_start):
+        """The whole call; a failure is counted, never raised."""
+        await asyncio.sleep(max(0.0, t_start - time.monotonic()))
+        try:
+            dg, tts = await self.connect()
+        except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException) as e:
+            self.stats.error("connect: " + type(e).__name__)
+            return
+        tasks = [asyncio.ensure_future(self.tts_reader(tts))]
+        try:
+            await self.converse(dg, tts, tasks)
             self.stats.calls_done += 1
-        except (OSError, RuntimeError, asyncio.TimeoutError,
+        except (OSError, RuntimeError, KeyError, ValueError, asyncio.TimeoutError,
                 websockets.exceptions.WebSocketException) as e:
             self.stats.error(type(e).__name__ + ": " + str(e)[:60])
         finally:
-            for r in readers:
-                r.cancel()
+            for t in tasks:
+                t.cancel()
             await dg.close()
             await tts.close()
 
@@ -265,6 +285,9 @@ def fork_driver(ports, pcm, ends, indices, t_start, stagger_s):
         with os.fdopen(w, "w") as f:
             json.dump(st.__dict__, f)
         code = 0
+    except BaseException:	# said here; the parent counts its calls as errors
+        import traceback
+        traceback.print_exc()
     finally:
         os._exit(code)
 
