@@ -71,6 +71,7 @@ WRITER_SRC  := $(wildcard supervisor/writer/*.c)
 CTL_SRC     := $(wildcard supervisor/ctl/*.c)
 LIB_SRC     := $(BOOKING_SRC) $(IPC_SRC) $(COMMON_SRC)
 RECLOAD_SRC := tests/tools/vagent_recload.c
+WAKEFLOOR_SRC := tests/tools/vagent_wakefloor.c
 EMU_SRC    := tests/emu/emu_main.c tests/emu/emu_script.c tests/emu/emu_util.c tests/emu/emu_ws.c \
               tests/emu/emu_deepgram.c tests/emu/emu_dg_query.c tests/emu/emu_dg_results.c \
               tests/emu/emu_dg_vad.c \
@@ -96,7 +97,8 @@ else
 Q := @
 endif
 
-BINS := $(BUILD)/vagentd $(BUILD)/vagentctl $(BUILD)/vagent-call $(BUILD)/vagent-recload $(BUILD)/vagent-emu
+BINS := $(BUILD)/vagentd $(BUILD)/vagentctl $(BUILD)/vagent-call $(BUILD)/vagent-recload $(BUILD)/vagent-emu \
+        $(BUILD)/vagent-wakefloor
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -135,6 +137,10 @@ $(BUILD)/vagent-call: $(call obj,$(CALLER_SRC) $(AUDIO_SRC))
 $(BUILD)/vagent-recload: $(call obj,$(RECLOAD_SRC) $(LIB_SRC))
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+$(BUILD)/vagent-wakefloor: $(call obj,$(WAKEFLOOR_SRC))
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lpthread
 
 # Provider emulators (test doubles): tests/emu/, nothing in vagent links them.
 $(BUILD)/vagent-emu: $(call obj,$(EMU_SRC) $(AUDIO_SRC) common/log.c)

@@ -49,6 +49,10 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
                and the emulators' and load generator's share of a core and CPU
                ms per call-minute (above ~60, one core could not carry 1,000
                calls of that tool), with the emulator's own counts
+  wake_floor   what this host charges for a bare 20 ms wake-up (vagent-wakefloor):
+               50 and 200 tasks that only wake on a timer, as processes (a
+               worker with no work: the floor under cost's CPU per call) and
+               as threads of one process
   emu_load     the provider emulators alone under 100, 500 and 1,000 emulated
                calls (tests/bench/emu_load.py, no vagentd): their share of a
                core and CPU ms per call-minute, the turns answered, the
@@ -702,6 +706,21 @@ def bench_jitter_busy(tmp, n, seconds):
             h.wait()
 
 
+def bench_wake_floor():
+    """The host's price of the pacer's wake-ups alone: cost's CPU per
+    call-minute cannot go below the processes' figure, whatever a call
+    does on its wake-ups."""
+    import subprocess
+    for n in (50, 200):
+        for kind in ("processes", "threads"):
+            r = subprocess.run([os.path.join(BUILD, "vagent-wakefloor"), "-n", str(n), "-s", "5"] +
+                               (["-t"] if kind == "threads" else []),
+                               capture_output=True, text=True, timeout=120, check=True)
+            res = json.loads(r.stdout)
+            emit(bench="wake_floor", tasks=n, kind=kind, us_per_wake=res["us_per_wake"],
+                 ms_per_call_min=res["ms_per_call_min"])
+
+
 def bench_emu_load(tmp, counts):
     """The emulators alone (emu_load.py) at counts vagentd cannot reach on
     this box: what they would cost, and whether their delays hold, were
@@ -840,7 +859,7 @@ def bench_profile(tmp, n, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="comma-separated: handoff,jitter,busy,memory,writer,api,"
-                                   "emu,local,quiet,v1,cloud,twilio (local, quiet, v1, cloud, "
+                                   "floor,emu,local,quiet,v1,cloud,twilio (local, quiet, v1, cloud, "
                                    "twilio: the agent stacks; quiet: local with [call] "
                                    "send_silence = no)")
     ap.add_argument("--local-calls", type=lambda v: [int(x) for x in v.split(",") if x],
@@ -859,7 +878,8 @@ def main():
                     help="only profile one worker of a local-engine call with CALLS calls up")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "busy", "memory",
-                                                        "writer", "api", "emu", "local",
+                                                        "writer", "api", "floor", "emu",
+                                                        "local",
                                                         "quiet", "v1", "cloud", "twilio"}
     import atexit
     import shutil
@@ -880,6 +900,8 @@ def main():
             bench_writer(tmp)
         if "api" in only:
             bench_api(tmp)
+        if "floor" in only:
+            bench_wake_floor()
         if "emu" in only:
             bench_emu_load(tmp, args.emu_calls)
         for stack in ("local", "quiet"):
