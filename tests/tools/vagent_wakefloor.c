@@ -81,15 +81,17 @@ static double rusage_s(int who)
 /* Each child writes its wake count to the pipe as it ends. */
 static int run_processes(int n, long periods, uint64_t *wakes, double *cpu)
 {
-	int fds[2];
+	int fds[2], rc = 0;
 
 	if (pipe(fds) < 0)
 		return -errno;
 	for (int i = 0; i < n; i++) {
 		pid_t pid = fork();
 
-		if (pid < 0)
-			return -errno;
+		if (pid < 0) {	/* those started still finish and are reaped */
+			rc = -errno;
+			break;
+		}
 		if (pid == 0) {
 			struct task t = { .index = i, .periods = periods };
 
@@ -108,7 +110,7 @@ static int run_processes(int n, long periods, uint64_t *wakes, double *cpu)
 	while (wait(&status) > 0)
 		failed += !WIFEXITED(status) || WEXITSTATUS(status);
 	*cpu = rusage_s(RUSAGE_CHILDREN);
-	return failed ? -EIO : 0;
+	return rc ? rc : failed ? -EIO : 0;
 }
 
 static int run_threads(int n, long periods, uint64_t *wakes, double *cpu)
