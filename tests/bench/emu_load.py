@@ -10,9 +10,10 @@ delays, beside the emulators' CPU, says whether the emulators keep up at
 call counts vagentd cannot reach on this box (issue 10: 1,000 calls on
 one core).
 
-The driver is asyncio on one thread; its own lateness (how late its 100 ms
-sends ran) is reported, so a run it could not keep up with is visible as
-such rather than blamed on the emulators.
+The driver is asyncio, its calls split over two processes (one loop could
+not carry 500 calls here). Its CPU and its own lateness (how late its 100
+ms sends ran) are reported, so a run it could not keep up with is visible
+as such rather than blamed on the emulators.
 """
 import asyncio
 import json
@@ -44,8 +45,8 @@ def raise_fd_limit():
 
 def speech_ends(pcm, vad_rms, endpointing_ms):
     """Seconds into pcm where each utterance ends: the end of the last
-    20 ms frame above vad_rms before endpointing_ms below it, as the
-    Deepgram emulator's VAD decides."""
+    20 ms frame above vad_rms before endpointing_ms below it: near enough
+    to the Deepgram emulator's VAD to time its transcripts from."""
     import array
     import math
     s = array.array("h", pcm)
@@ -93,7 +94,7 @@ async def completion(port, history, on_token):
         w.close()
         raise RuntimeError("completion: " + status.decode(errors="replace").strip())
     reply = []
-    while True:
+    while True:	# the emulator writes an event per HTTP chunk: size lines skipped
         line = await r.readline()
         if not line:
             break
