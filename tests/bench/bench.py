@@ -750,7 +750,9 @@ def bench_emu_load(tmp, counts):
         emit(bench="emu_load", stack="local", **res,
              stt_expect_ms=ENDPOINTING_MS + delays["stt_final_ms"],
              ttft_expect_ms=delays["ttft_ms"], ttfb_expect_ms=delays["tts_ttfb_ms"],
-             limited_by="driver" if limited else None)
+             limited_by="driver" if limited else None,
+             what="stages as a worker times them; stt: speech end to speech_final, with "
+                  "the wait for the utterance's last 100 ms message")
 
 
 def thread_schedstat(pid):
@@ -879,8 +881,8 @@ def main():
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else {"handoff", "jitter", "busy", "memory",
                                                         "writer", "api", "floor", "emu",
-                                                        "local",
-                                                        "quiet", "v1", "cloud", "twilio"}
+                                                        "local", "quiet", "v1", "cloud",
+                                                        "twilio"}
     import atexit
     import shutil
     atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in RUN_DIRS])
