@@ -246,6 +246,7 @@ class Call:
 
 
 def pct(xs, q):
+    """The q quantile of xs (nearest rank), or None for none."""
     if not xs:
         return None
     xs = sorted(xs)
@@ -336,7 +337,8 @@ def run(ports, emu_pid, n, pcm, vad_rms, endpointing_ms, procs=2):
     t_b, e_b, d_b = cpu()
     stats = collect(children)
     wall = t_b - t_a
-    return {"calls": n, "turns": stats.turns, "expected_turns": n * len(ends),
+    return {"calls": n, "completed": stats.calls_done, "turns": stats.turns,
+            "expected_turns": n * len(ends),
             "errors": stats.errors, "error_kinds": stats.error_kinds,
             "window_s": round(wall, 1),
             "emu_cpu_share": round((e_b - e_a) / wall, 3),
