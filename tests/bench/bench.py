@@ -308,15 +308,20 @@ def stack_daemon(tmp, stack, max_calls, settings, realtime=False):
     return Daemon(d_dir, settings, run_dir=run_dir(stack)).start()
 
 
+def bench_emulators(d_emu, stack):
+    """vagent-emu answering bench_script.json at the stack's delays."""
+    from agent_harness import Emulators
+    os.makedirs(d_emu, exist_ok=True)
+    return Emulators(d_emu, json.load(open(bench_path("bench_script.json"))),
+                     vad_rms=VAD_RMS, **STACKS[stack])
+
+
 def engine_settings(tmp, stack, emus, twilio=False):
     """The local engine's settings against the emulators; v1 adds an
     ElevenLabs TTS emulator in its own process (one espeak-ng each)."""
-    from agent_harness import Emulators
     delays = STACKS[stack]
     d_emu = os.path.join(tmp, "emu")
-    os.makedirs(d_emu, exist_ok=True)
-    emus["emu"] = Emulators(d_emu, json.load(open(bench_path("bench_script.json"))),
-                            vad_rms=VAD_RMS, **delays)
+    emus["emu"] = bench_emulators(d_emu, stack)
     emus["emu"].log = os.path.join(d_emu, "emu.log")
     settings = dict(emus["emu"].settings())
     if stack == "v1":
@@ -727,7 +732,7 @@ def bench_emu_load(tmp, counts):
     vagentd to carry that many calls."""
     import wave
     import emu_load
-    from agent_harness import Emulators, caller_wav
+    from agent_harness import caller_wav
     emu_load.raise_fd_limit()	# before the emulators start: they inherit it
     wav = os.path.join(tmp, "emu-load.wav")
     caller_wav(wav, CALLER_PARTS)
@@ -735,10 +740,7 @@ def bench_emu_load(tmp, counts):
         pcm = w.readframes(w.getnframes())
     delays = STACKS["local"]
     for n in counts:
-        d = os.path.join(tmp, "emu-load-%d" % n)
-        os.makedirs(d)
-        e = Emulators(d, json.load(open(bench_path("bench_script.json"))), vad_rms=VAD_RMS,
-                      **delays)
+        e = bench_emulators(os.path.join(tmp, "emu-load-%d" % n), "local")
         try:
             res = emu_load.run(e.ports, e.proc.pid, n, pcm, VAD_RMS, ENDPOINTING_MS)
         finally:

@@ -23,6 +23,8 @@ import time
 
 import websockets
 
+from cost import TICK, cpu_ticks
+
 BATCH_S = 0.1
 RATE = 8000
 SYSTEM = "You answer the phone for a plumbing business."
@@ -253,13 +255,6 @@ def pct(xs, q):
     return round(xs[min(len(xs) - 1, int(q * len(xs)))], 1)
 
 
-def cpu_s(pid):
-    """utime + stime of pid and its threads, in seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def drive(ports, pcm, ends, indices, t_start, stagger_s):
     """The calls numbered indices, on this process's own asyncio loop,
     the i'th started at t_start + i * stagger_s. Returns their Stats."""
@@ -330,7 +325,8 @@ def run(ports, emu_pid, n, pcm, vad_rms, endpointing_ms, procs=2):
                 len(range(k, n, procs)),) for k in range(procs)]
 
     def cpu():
-        return (time.monotonic(), cpu_s(emu_pid), sum(cpu_s(pid) for pid, _, _ in children))
+        return (time.monotonic(), cpu_ticks(emu_pid) / TICK,
+                sum(cpu_ticks(pid) for pid, _, _ in children) / TICK)
     time.sleep(max(0.0, t_start + n * stagger_s + 3.0 - time.monotonic()))
     t_a, e_a, d_a = cpu()
     time.sleep(max(1.0, len(pcm) / 2 / RATE - n * stagger_s - 4.0))
