@@ -48,6 +48,7 @@ const struct conf_key conf_keys[] = {
 	{ "call", "max_duration", K_INT, "3600", F(max_duration), 1, 86400, false },
 	{ "call", "max_frame_ms", K_INT, "200", F(max_frame_ms), 20, 1000, false },
 	{ "call", "send_silence", K_BOOL, "yes", F(send_silence), 0, 0, false },
+	{ "call", "kernel_pacing", K_BOOL, "yes", F(kernel_pacing), 0, 0, false },
 	{ "call", "record", K_BOOL, "no", F(record), 0, 0, false },
 	{ "call", "recording_dir", K_PATH, "/var/lib/vagent/recordings",
 	  F(recording_dir), 0, 0, false },

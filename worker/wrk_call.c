@@ -33,6 +33,9 @@
  * holds) goes on in batches while the agent speaks: each batch is one
  * pacer slot, which tops the peer's buffer up, as long as the peer holds
  * enough to play until the next; agent audio after silence is sent at once.
+ * AudioSocket does so too when the kernel paces its socket ([call]
+ * kernel_pacing, with send_silence = no): the socket's unsent frames are
+ * that buffer, and TCP sends one every 20 ms (kp_pace, as_kpace.h).
  *
  * Ending: call_end() may be reached from inside any callback, including
  * the engine's; it only marks the call and arms a zero-delay event, and
@@ -57,6 +60,7 @@
 #include "../common/booking/rec_put.h"
 #include "../common/vg_time.h"
 #include "../ipc/ring.h"
+#include "as_kpace.h"
 #include "context.h"
 #include "breaker.h"
 #include "engine.h"
@@ -75,6 +79,15 @@
 #define OUTQ_MAX (64 * 1024)		/* ~4 s of 8 kHz audio the peer is not reading */
 #define CALL_IN_BUF (AS_HDR_LEN + AS_MAX_PAYLOAD)
 #define KEEPALIVE_NS NS_PER_S		/* silence suppressed: a frame a second */
+/*
+ * Kernel pacing: what the socket holds unsent past the next slot (cover
+ * for a worker woken late), and the 1 ms silent message that starts a run
+ * into an empty socket, whose slot the kernel shortens instead of the
+ * first frame's (as_kpace.h).
+ */
+#define KPACE_LEAD_MS 40
+#define KPACE_LEADIN_DIV 20
+#define KPACE_LINGER_NS (500 * NS_PER_MS)	/* the most an ending call waits for it */
 
 enum phase { PH_UUID, PH_FIRST_AUDIO, PH_RUNNING };
 
@@ -116,6 +129,8 @@ struct call {
 	int64_t last_tx_mono;		/* the last frame sent */
 	bool tx_idle;			/* it was silence: no agent audio was queued */
 	bool tx_voice;			/* it carried agent audio */
+	bool kpace_ready;		/* the kernel paces what is written ahead (as_kpace.h) */
+	int64_t linger_from;		/* ending: waiting for the kernel to send it all */
 	uint64_t frames_in, frames_out, dtmf;
 
 	bool hangup_after_playout;
@@ -130,6 +145,7 @@ struct call {
 static void batch_maybe(struct call *c);
 static void batch_stop(struct call *c);
 static void pace_slots(struct call *c, uint64_t n);
+static const struct call_transport audiosocket, audiosocket_kpaced;
 
 /* ---- engine API ---- */
 
@@ -240,7 +256,8 @@ static int send_frame(struct call *c, const uint8_t *wire, size_t n)
 {
 	if (c->outq_len)
 		return outq_push(c, wire, n);	/* keep frames in order */
-	ssize_t sent = send(c->fd, wire, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	/* One segment each (MSG_EOR): the kernel may pace them (as_kpace.h). */
+	ssize_t sent = send(c->fd, wire, n, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_EOR);
 	if (sent < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
@@ -384,6 +401,85 @@ static int as_pace(struct call *c, bool *drained)
 	return send_audio(c, c->frame, c->frame_samples);
 }
 
+/* Frames written to the socket that have not left yet; -1: unknown. */
+static int kp_queued(struct call *c)
+{
+	size_t fb = AS_HDR_LEN + (size_t)c->frame_samples * 2;
+	int n = as_kpace_unsent(c->fd);
+
+	return n < 0 ? -1 : (int)(((size_t)n + fb - 1) / fb);
+}
+
+/* Frames the socket should hold after a top-up: to the next pace and a lead past it. */
+static int kp_want(struct call *c)
+{
+	int ms = c->eng->read_batch_ms(c);	/* the next pace's distance */
+
+	return ((ms > PACE_MS ? ms : PACE_MS) + KPACE_LEAD_MS) / PACE_MS;
+}
+
+/* The silent message a run into an empty socket starts with (the defines above). */
+static int send_leadin(struct call *c)
+{
+	int n = c->frame_samples / KPACE_LEADIN_DIV;
+	size_t len = as_encode(c->frame_wire, (uint8_t)as_rate_kind(c->rate),
+			       silent_frame(c), (uint16_t)(n * 2));
+	int rc = send_frame(c, c->frame_wire, len);
+
+	if (rc == 0)
+		wrk_record_out(c->rec, c->frame, (size_t)n);
+	return rc;
+}
+
+/*
+ * AudioSocket when the kernel paces (as_kpace.h): the agent's frames are
+ * written up to kp_want ahead, each its own segment, and leave one per
+ * 20 ms whenever the worker wakes. What is not the agent speaking (the
+ * silence, the keep-alive, a reply's padded tail, the start before the
+ * kernel paces) goes as as_pace sends it, once nothing is queued.
+ */
+static int kp_pace(struct call *c, bool *drained)
+{
+	size_t fs = (size_t)c->frame_samples;
+	int queued = c->outq_len ? -1 : kp_queued(c);
+	int rc = 0;
+
+	if (queued < 0)
+		return as_pace(c, drained);
+	/* Paced from the next reply on: never from the middle of one. */
+	if (!c->kpace_ready && (!c->tx_idle || queued || !(c->kpace_ready = as_kpace_ready(c->fd))))
+		return as_pace(c, drained);
+	if (!queued && ring_avail(c->w->ring_out) < fs)
+		return as_pace(c, drained);
+	*drained = false;
+	for (int want = kp_want(c); queued < want && ring_avail(c->w->ring_out) >= fs; queued++) {
+		if (!queued && (rc = send_leadin(c)) < 0)
+			return rc;
+		playout_read(c->playout, c->frame, fs);
+		c->tx_voice = true;
+		if ((rc = send_audio(c, c->frame, c->frame_samples)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Batches go on while nothing is queued nor waits (a reply's first audio
+ * is sent at once: call_play_now), or while the socket holds enough to
+ * play until the next batch with the lead to spare.
+ */
+static bool kp_holds(struct call *c, int ms)
+{
+	int queued = c->outq_len || !c->kpace_ready ? -1 : kp_queued(c);
+
+	if (queued < 0)
+		return false;
+	if (!queued)
+		return c->tx_idle && !ring_avail(c->w->ring_out) &&
+		       !playout_backlog(c->playout) && !c->hangup_after_playout;
+	return queued * PACE_MS >= ms + KPACE_LEAD_MS / 2;
+}
+
 /* One slot (20 ms, or a batch's on a peer that holds), whatever the transport. */
 static int pace_one(struct call *c)
 {
@@ -488,6 +584,10 @@ static int first_audio(struct call *c, int rate)
 	if (!c->frame || !c->frame_wire)
 		return -ENOMEM;
 	publish_rate(c);
+	if (c->tp == &audiosocket && !c->conf->send_silence && c->conf->kernel_pacing &&
+	    c->eng->read_batch_ms &&
+	    as_kpace_enable(c->fd, AS_HDR_LEN + (size_t)c->frame_samples * 2, PACE_MS) == 0)
+		c->tp = &audiosocket_kpaced;
 	if (conf_record_for(c->conf, c->ctx.did))	/* a failure is logged; the call goes on */
 		(void)wrk_record_open(&c->rec, c->conf->recording_dir, c->uuid, rate);
 	if ((rc = playout_new(&c->playout, c->w->base, c->w->ring_out)) < 0)
@@ -915,6 +1015,32 @@ static void record_call(struct call *c, const char *recording)
 	free(sum.transcript_json);
 }
 
+/*
+ * A paced socket still holds the reply's last frames when the call ends:
+ * the hangup frame goes behind them, and the socket is closed once the
+ * caller has them all, since a close with the caller's frames unread
+ * resets the connection and drops what it held (as_kpace.h). True: on_end
+ * comes again.
+ */
+static bool kp_linger(struct call *c)
+{
+	struct timeval tv = { 0, PACE_MS / 2 * 1000 };
+	int64_t now = mono_ns();
+
+	if (c->tp != &audiosocket_kpaced)
+		return false;
+	if (c->send_hangup) {
+		c->tp->hangup(c);
+		c->send_hangup = false;
+	}
+	if (!c->linger_from)
+		c->linger_from = now;
+	if (as_kpace_unacked(c->fd) <= 0 || now - c->linger_from > KPACE_LINGER_NS)
+		return false;
+	event_add(c->end_ev, &tv);
+	return true;
+}
+
 static void on_end(evutil_socket_t fd, short what, void *arg)
 {
 	struct call *c = arg;
@@ -922,6 +1048,8 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
 	enum call_outcome o = c->outcome;
 	(void)fd; (void)what;
 
+	if (kp_linger(c))
+		return;
 	if (c->send_hangup && c->tp->hangup)
 		c->tp->hangup(c);
 	/* A peer's bad input is a warning (STYLE.md); a normal end is news. */
@@ -991,6 +1119,16 @@ static const struct call_transport audiosocket = {
 	.hangup = as_hangup,
 	.hold = as_hold,
 	.read = as_read,
+};
+
+/* The same, its replies paced by the kernel (first_audio chooses). */
+static const struct call_transport audiosocket_kpaced = {
+	.name = "audiosocket",
+	.pace = kp_pace,
+	.hangup = as_hangup,
+	.hold = as_hold,
+	.read = as_read,
+	.holds = kp_holds,
 };
 
 int call_rt_new(struct call **out, struct worker *w, uint64_t seq, int64_t t_accept_ns,

@@ -334,6 +334,7 @@ def engine_settings(tmp, stack, emus, twilio=False):
     settings["call"] = {"engine": "local", "idle_timeout": "10"}
     if stack == "quiet":
         settings["call"]["send_silence"] = "no"
+        settings["call"]["kernel_pacing"] = os.environ.get("BENCH_KERNEL_PACING", "yes")
     if twilio:
         from harness import free_port
         settings["twilio"] = {"listen": "127.0.0.1:%d" % free_port()}
