@@ -33,7 +33,10 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
                speaker ran dry inside a reply)
   jitter_busy  jitter at 50 echo calls with a CPU-bound process per core (a busy PBX);
                the load generator runs SCHED_RR where allowed, as Asterisk does
-               with -p, so the figure is vagentd's share
+               with -p, so the figure is vagentd's share; then ("stack":"quiet")
+               50 local-engine calls with send_silence = no, whose replies the
+               kernel paces ([call] kernel_pacing), the load generator in
+               SCHED_FIFO where allowed
   capacity     the most calls whose callers got every turn, no errors, turn p99 at
                most 60 ms above the emulated delays and jitter p99 < 5 ms (each
                step judged by the majority of up to three runs); says
@@ -334,6 +337,8 @@ def engine_settings(tmp, stack, emus, twilio=False):
     settings["call"] = {"engine": "local", "idle_timeout": "10"}
     if stack == "quiet":
         settings["call"]["send_silence"] = "no"
+        # BENCH_KERNEL_PACING=no: the same stack with every frame sent by
+        # the worker on its tick, to compare by hand.
         settings["call"]["kernel_pacing"] = os.environ.get("BENCH_KERNEL_PACING", "yes")
     if twilio:
         from harness import free_port
@@ -706,6 +711,14 @@ def bench_jitter_busy(tmp, n, seconds):
                      max_ms=res["jitter_max_ms"])
             finally:
                 d.stop()
+        sub = os.path.join(tmp, "jitter-busy-quiet")
+        os.makedirs(sub)
+        res, _ = stack_run(sub, "quiet", n, rt=True)
+        emit(bench="jitter_busy", stack="quiet", calls=n, hogs=len(hogs),
+             caller="SCHED_FIFO" if caller_rt() else "normal", turns=res["turns"],
+             errors=res["errors"], frames=res["jitter_samples"], p50_ms=res["jitter_p50_ms"],
+             p99_ms=res["jitter_p99_ms"], late_p99_ms=res["jitter_late_p99_ms"],
+             max_ms=res["jitter_max_ms"], turn_p99_ms=round(res["turn_p99_ms"], 1))
     finally:
         for h in hogs:
             h.kill()
