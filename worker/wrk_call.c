@@ -1027,8 +1027,8 @@ static bool kp_linger(struct call *c)
 	struct timeval tv = { 0, PACE_MS / 2 * 1000 };
 	int64_t now = mono_ns();
 
-	if (c->tp != &audiosocket_kpaced)
-		return false;
+	if (c->tp != &audiosocket_kpaced || (!c->send_hangup && !c->linger_from))
+		return false;	/* the caller ended it: nobody is listening */
 	if (c->send_hangup) {
 		c->tp->hangup(c);
 		c->send_hangup = false;
