@@ -25,22 +25,24 @@ int as_kpace_enable(int fd, size_t frame_bytes, int frame_ms)
 	return 0;
 }
 
-int as_kpace_unsent(int fd)
+/* One of the socket's output queue counts (bytes), or -errno. */
+static int outq_bytes(int fd, unsigned long req)
 {
 	int n = 0;
 
-	if (ioctl(fd, SIOCOUTQNSD, &n) < 0)
+	if (ioctl(fd, req, &n) < 0)
 		return -errno;
 	return n;
 }
 
+int as_kpace_unsent(int fd)
+{
+	return outq_bytes(fd, SIOCOUTQNSD);
+}
+
 int as_kpace_unacked(int fd)
 {
-	int n = 0;
-
-	if (ioctl(fd, SIOCOUTQ, &n) < 0)
-		return -errno;
-	return n;
+	return outq_bytes(fd, SIOCOUTQ);
 }
 
 bool as_kpace_ready(int fd)

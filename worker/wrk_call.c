@@ -434,7 +434,7 @@ static int send_leadin(struct call *c)
 /*
  * AudioSocket when the kernel paces (as_kpace.h): the agent's frames are
  * written up to kp_want ahead, each its own segment, and leave one per
- * 20 ms whenever the worker wakes. What is not the agent speaking (the
+ * 20 ms however late the worker wakes. What is not the agent speaking (the
  * silence, the keep-alive, a reply's padded tail, the start before the
  * kernel paces) goes as as_pace sends it, once nothing is queued.
  */
