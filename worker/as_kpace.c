@@ -25,6 +25,15 @@ int as_kpace_enable(int fd, size_t frame_bytes, int frame_ms)
 	return 0;
 }
 
+int as_kpace_pause(int fd)
+{
+	unsigned int unlimited = ~0U;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &unlimited, sizeof(unlimited)) < 0)
+		return -errno;
+	return 0;
+}
+
 /* One of the socket's output queue counts (bytes), or -errno. */
 static int outq_bytes(int fd, unsigned long req)
 {

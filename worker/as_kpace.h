@@ -30,6 +30,15 @@
 /* One message of frame_bytes every frame_ms on fd. 0 or -errno. */
 int as_kpace_enable(int fd, size_t frame_bytes, int frame_ms);
 
+/*
+ * Frames leave as they are written again. The kernel applies a lower
+ * rate at once but a higher one only from the peer's next
+ * acknowledgement on (tcp_update_pacing_rate), and a frame never leaves
+ * before the slot the one before it set: pause well before a frame must
+ * go at once. as_kpace_enable paces again at once. 0 or -errno.
+ */
+int as_kpace_pause(int fd);
+
 /* Bytes written to fd that have not left yet, or -errno. */
 int as_kpace_unsent(int fd);
 

@@ -9,9 +9,10 @@
  *
  * Between replies the pacer sends silence, because Asterisk ends an
  * AudioSocket() call after 2 s with no frame: every tick, or with [call]
- * send_silence = no once a second. When nothing goes every tick (that, or
- * Twilio), the caller's audio is read in batches while nothing needs it
- * frame by frame (local_read_batch_ms).
+ * send_silence = no once a second. When nothing goes every tick (that,
+ * Twilio, or silence the kernel paces while no reply is near:
+ * local_reply_near), the caller's audio is read in batches while nothing
+ * needs it frame by frame (local_read_batch_ms).
  * Housekeeping (the caller's silence) rides on the pacer's ticks, which
  * come on the caller's frames anyway: the engine has no timer of its own.
  */
@@ -393,6 +394,19 @@ static int local_read_batch_ms(struct call *c)
 	return ms >= 40 ? ms : 0;	/* a batch of one frame saves nothing */
 }
 
+/*
+ * While the caller has the turn, the agent speaks next only after the
+ * STT's endpointing, the model and the TTS (or a nudge after seconds of
+ * silence, which may start up to a batch late): silence written ahead
+ * of it is long gone by then.
+ */
+static bool local_reply_near(struct call *c)
+{
+	struct agent *a = call_engine_state(c);
+
+	return !a || a->state != AG_LISTENING || a->reply_ctx != 0;
+}
+
 /* Every 20 ms, before the pacer takes a frame; once per batch while reads are batched. */
 static void local_on_tick(struct call *c)
 {
@@ -485,6 +499,7 @@ const struct engine_ops engine_local = {
 	.on_dtmf = local_on_dtmf,
 	.on_tick = local_on_tick,
 	.read_batch_ms = local_read_batch_ms,
+	.reply_near = local_reply_near,
 	.summary = local_summary,
 	.stop = local_stop,
 };

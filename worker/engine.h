@@ -52,6 +52,14 @@ struct engine_ops {
 	 * May be NULL (0).
 	 */
 	int (*read_batch_ms)(struct call *c);
+	/*
+	 * Whether the agent may begin to speak before the next batch (a
+	 * reply is on its way). With [call] send_silence = yes on a socket
+	 * the kernel paces, silence is written ahead of time only while this
+	 * says false, so that a reply never waits behind it. May be NULL
+	 * (silence then goes frame by frame).
+	 */
+	bool (*reply_near)(struct call *c);
 	/* The call is over: what the call record should say. May be NULL. */
 	void (*summary)(struct call *c, struct call_summary *s);
 	/* The call is over; free engine state. May be NULL. */

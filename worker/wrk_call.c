@@ -26,16 +26,19 @@
  * then costs a wake-up per batch, not per frame. Agent audio
  * (call_play_now) or an engine that wants frames one by one again ends
  * the batches. On AudioSocket only with [call] send_silence = no (else a
- * silence frame goes every tick anyway), and then a silence frame goes
- * once a second, so that AudioSocket() (2 s) and the trunk's RTP timeout
- * stay satisfied; Twilio buffers what it plays and needs nothing.
+ * silence frame goes every tick anyway, unless the kernel paces it:
+ * below), and then a silence frame goes once a second, so that
+ * AudioSocket() (2 s) and the trunk's RTP timeout stay satisfied; Twilio
+ * buffers what it plays and needs nothing.
  * A transport whose peer plays from a buffer of its own (Twilio, call_rt.h
  * holds) goes on in batches while the agent speaks: each batch is one
  * pacer slot, which tops the peer's buffer up, as long as the peer holds
  * enough to play until the next; agent audio after silence is sent at once.
  * AudioSocket does so too when the kernel paces its socket ([call]
- * kernel_pacing, with send_silence = no): the socket's unsent frames are
- * that buffer, and TCP sends one every 20 ms (kp_pace, as_kpace.h).
+ * kernel_pacing): the socket's unsent frames are that buffer, and TCP
+ * sends one every 20 ms (kp_pace, as_kpace.h). With send_silence = yes
+ * the silence between replies goes that way too while no reply is near,
+ * and the caller's frames are read in batches then.
  *
  * Ending: call_end() may be reached from inside any callback, including
  * the engine's; it only marks the call and arms a zero-delay event, and
@@ -130,6 +133,7 @@ struct call {
 	bool tx_idle;			/* it was silence: no agent audio was queued */
 	bool tx_voice;			/* it carried agent audio */
 	bool kpace_ready;		/* the kernel paces what is written ahead (as_kpace.h) */
+	bool kpace_paused;		/* frames leave as written (kp_rate) */
 	int64_t linger_from;		/* ending: waiting for the kernel to send it all */
 	uint64_t frames_in, frames_out, dtmf;
 
@@ -432,34 +436,98 @@ static int send_leadin(struct call *c)
 }
 
 /*
+ * With send_silence = yes, silence may be written ahead like a reply's
+ * frames while the agent is idle, reads are batched and no reply is near
+ * (engine.h reply_near): a reply never waits behind it.
+ */
+static bool kp_silence_ahead(struct call *c)
+{
+	return c->conf->send_silence && c->eng->reply_near && !c->tx_voice &&
+	       !ring_avail(c->w->ring_out) && !playout_backlog(c->playout) &&
+	       !c->hangup_after_playout && c->eng->read_batch_ms(c) > 0 &&
+	       !c->eng->reply_near(c);
+}
+
+/* Silence goes on the tick while a reply is near: unpaced (kp_rate). */
+static bool kp_unpaced_silence(struct call *c)
+{
+	return c->conf->send_silence && !ring_avail(c->w->ring_out) &&
+	       c->eng->reply_near && c->eng->reply_near(c);
+}
+
+/*
+ * The kernel paces runs written ahead and the frames that follow them on
+ * the worker's tick, which keeps the run's rhythm. Silence sent on the
+ * tick while a reply is near goes as written instead, so that the reply's
+ * first frame may go at once, as it would with no kernel pacing; the
+ * rate rises only on the peer's next acknowledgement, well before a reply
+ * comes (as_kpace.h). A refused change leaves the rate as it was.
+ */
+static void kp_rate(struct call *c, bool paced)
+{
+	size_t fb = AS_HDR_LEN + (size_t)c->frame_samples * 2;
+
+	if (c->kpace_paused != paced)
+		return;
+	if ((paced ? as_kpace_enable(c->fd, fb, PACE_MS) : as_kpace_pause(c->fd)) == 0)
+		c->kpace_paused = !paced;
+}
+
+/* Frames up to kp_want: the agent's (voice) or silence; a run into an empty socket gets its lead-in. */
+static int kp_top_up(struct call *c, int queued, bool voice)
+{
+	size_t fs = (size_t)c->frame_samples;
+	int rc;
+
+	kp_rate(c, true);
+	for (int want = kp_want(c); queued < want; queued++) {
+		if (voice && ring_avail(c->w->ring_out) < fs)
+			break;
+		if (!queued && (rc = send_leadin(c)) < 0)
+			return rc;
+		if (voice)
+			playout_read(c->playout, c->frame, fs);
+		else
+			silent_frame(c);
+		c->tx_voice = voice;
+		if ((rc = send_audio(c, c->frame, c->frame_samples)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
  * AudioSocket when the kernel paces (as_kpace.h): the agent's frames are
  * written up to kp_want ahead, each its own segment, and leave one per
- * 20 ms however late the worker wakes. What is not the agent speaking (the
- * silence, the keep-alive, a reply's padded tail, the start before the
- * kernel paces) goes as as_pace sends it, once nothing is queued.
+ * 20 ms however late the worker wakes; so is the silence between replies
+ * while none is near (kp_silence_ahead). What else is not the agent
+ * speaking (the keep-alive, a reply's padded tail, silence while a reply
+ * is near, the start before the kernel paces) goes as as_pace sends it,
+ * once nothing is queued.
  */
 static int kp_pace(struct call *c, bool *drained)
 {
-	size_t fs = (size_t)c->frame_samples;
 	int queued = c->outq_len ? -1 : kp_queued(c);
-	int rc = 0;
 
 	if (queued < 0)
 		return as_pace(c, drained);
 	/* Paced from the next reply on: never from the middle of one. */
 	if (!c->kpace_ready && (!c->tx_idle || queued || !(c->kpace_ready = as_kpace_ready(c->fd))))
 		return as_pace(c, drained);
-	if (!queued && ring_avail(c->w->ring_out) < fs)
-		return as_pace(c, drained);
-	*drained = false;
-	for (int want = kp_want(c); queued < want && ring_avail(c->w->ring_out) >= fs; queued++) {
-		if (!queued && (rc = send_leadin(c)) < 0)
-			return rc;
-		playout_read(c->playout, c->frame, fs);
-		c->tx_voice = true;
-		if ((rc = send_audio(c, c->frame, c->frame_samples)) < 0)
-			return rc;
+	if (ring_avail(c->w->ring_out) >= (size_t)c->frame_samples) {
+		*drained = false;
+		return kp_top_up(c, queued, true);
 	}
+	if (kp_silence_ahead(c)) {
+		*drained = true;
+		return kp_top_up(c, queued, false);
+	}
+	if (!queued) {
+		kp_rate(c, !kp_unpaced_silence(c));
+		return as_pace(c, drained);
+	}
+	/* Idle if the last frame queued is silence: a reply may go at once (call_play_now). */
+	*drained = !c->tx_voice && !ring_avail(c->w->ring_out);
 	return 0;
 }
 
@@ -474,8 +542,8 @@ static bool kp_holds(struct call *c, int ms)
 
 	if (queued < 0)
 		return false;
-	if (!queued)
-		return c->tx_idle && !ring_avail(c->w->ring_out) &&
+	if (!queued)	/* silence sent every 20 ms needs the ticks */
+		return !c->conf->send_silence && c->tx_idle && !ring_avail(c->w->ring_out) &&
 		       !playout_backlog(c->playout) && !c->hangup_after_playout;
 	return queued * PACE_MS >= ms + KPACE_LEAD_MS / 2;
 }
@@ -584,8 +652,8 @@ static int first_audio(struct call *c, int rate)
 	if (!c->frame || !c->frame_wire)
 		return -ENOMEM;
 	publish_rate(c);
-	if (c->tp == &audiosocket && !c->conf->send_silence && c->conf->kernel_pacing &&
-	    c->eng->read_batch_ms &&
+	if (c->tp == &audiosocket && c->conf->kernel_pacing && c->eng->read_batch_ms &&
+	    (!c->conf->send_silence || c->eng->reply_near) &&
 	    as_kpace_enable(c->fd, AS_HDR_LEN + (size_t)c->frame_samples * 2, PACE_MS) == 0)
 		c->tp = &audiosocket_kpaced;
 	if (conf_record_for(c->conf, c->ctx.did))	/* a failure is logged; the call goes on */

@@ -337,6 +337,7 @@ def engine_settings(tmp, stack, emus, twilio=False):
     settings["call"] = {"engine": "local", "idle_timeout": "10"}
     if stack == "quiet":
         settings["call"]["send_silence"] = "no"
+    if stack in ("local", "quiet"):
         # BENCH_KERNEL_PACING=no: the same stack with every frame sent by
         # the worker on its tick, to compare by hand.
         settings["call"]["kernel_pacing"] = os.environ.get("BENCH_KERNEL_PACING", "yes")
@@ -449,8 +450,12 @@ def stack_run(stack_tmp, stack, n, rt=False, workers_rt=False):
         # script, as a person does, so a call lasts as long with silence
         # sent as without (before, a caller kept listening to silence
         # until the daemon's idle_timeout, 10 s more per call).
+        # BENCH_TIMES=FILE: every frame's arrival (vagent-call -T), to see
+        # where the jitter comes from.
+        times = ["-T", os.environ["BENCH_TIMES"]] if os.environ.get("BENCH_TIMES") else []
         p = start_caller(d.port, "-n", str(n), "-s", "20", "-w", wav, "-V", str(VAD_RMS),
-                         "-P", str(CALLER_PHASES), "-L", prefix=caller_rt() if rt else ())
+                         "-P", str(CALLER_PHASES), "-L", *times,
+                         prefix=caller_rt() if rt else ())
         if n == 1:	# a worker in an agent call: its thread, TLS-capable libraries
             call = wait_for(lambda: [c for c in d.calls() if c["frames_in"] >= 250],
                             30, "a call five seconds in")[0]

@@ -132,7 +132,8 @@ struct call {
 	uint8_t *outq;		/* what the kernel did not take, allocated on need */
 	size_t outq_len, outq_cap;
 
-	double *jitter_ms;	/* each interval less the 20 ms tick: < 0 early, > 0 late */
+	double *jitter_ms;	/* each interval less the frame before's length: < 0 early, > 0 late */
+	int64_t prev_len_ns;	/* the audio the frame before carried */
 	size_t njitter, jitter_cap;
 	bool prev_quiet;	/* the last audio frame heard was below -V */
 	bool prev_alone;	/* and it came after a pause (or first) */

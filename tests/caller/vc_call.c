@@ -197,11 +197,13 @@ static void on_audio(struct call *c, const struct as_frame *f, int64_t t)
 		if (room_for_one((void **)&c->jitter_ms, &c->jitter_cap, c->njitter,
 				 sizeof(*c->jitter_ms)))
 			c->jitter_ms[c->njitter++] =
-				(double)(t - c->t_prev_audio) / NS_PER_MS - VC_TICK_MS;
+				(double)(t - c->t_prev_audio - c->prev_len_ns) / NS_PER_MS;
 		else
 			c->oom = true;
 	}
 	c->t_prev_audio = t;
+	/* What a phone's jitter buffer expects: the next frame once this one has played. */
+	c->prev_len_ns = (int64_t)(f->len / 2) * NS_PER_S / as_kind_rate(f->kind);
 	if (c->rec.fp && !c->rec_failed) {
 		/* The payload sits at any offset in c->in: copy it to aligned memory. */
 		memcpy(c->vc->rec_buf, f->payload, f->len);

@@ -8,7 +8,9 @@
  * Percentiles are exact over all samples: sorted, then interpolated
  * linearly between the two nearest ranks (numpy's default), 0 when there
  * is no sample. Jitter of a call's consecutive received audio frames is
- * |(t_i - t_i-1) - 20 ms|, arrival times being when read() returned.
+ * |(t_i - t_i-1) - d_i-1|, d being a frame's audio (20 ms, or a short
+ * message's less: a phone plays the next frame once the last has played),
+ * arrival times being the kernel's stamps (vc_call.c).
  *
  * Never: changes a call; JSON keys are a contract with the test scripts
  * and do not change.

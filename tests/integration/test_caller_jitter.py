@@ -60,3 +60,41 @@ def test_early_talkspurt_frames_count_as_jitter_but_not_as_late():
     assert r["jitter_p99_ms"] >= 9, r
     # None is late beyond this host's timer noise.
     assert r["jitter_late_p99_ms"] < 4, r
+
+
+def serve_with_leadins(lsock, frames, every):
+    """A steady 20 ms stream in which every every-th frame comes 1 ms late
+    behind a 1 ms message sent on the grid, as vagentd starts a run the
+    kernel paces (as_kpace.h)."""
+    conn, _ = lsock.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conn.settimeout(5)
+    conn.recv(19)
+    due = time.monotonic() + 0.02
+    for k in range(frames):
+        if k and k % every == 0:
+            time.sleep(max(0.0, due - time.monotonic()))
+            conn.sendall(b"\x10" + struct.pack(">H", 16) + TONE[:16])
+            due += 0.001
+        time.sleep(max(0.0, due - time.monotonic()))
+        conn.sendall(b"\x10" + struct.pack(">H", len(TONE)) + TONE)
+        due += 0.02
+    conn.sendall(b"\x00\x00\x00")
+    time.sleep(0.5)
+    conn.close()
+
+
+def test_a_short_message_is_followed_by_the_next_once_it_has_played():
+    """Each interval counts against the audio of the message before it:
+    a 1 ms message and the frame 1 ms behind it are on time, as a phone's
+    jitter buffer hears them (before, each counted as 19 ms early)."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    t = threading.Thread(target=serve_with_leadins, args=(lsock, 150, 10), daemon=True)
+    t.start()
+    r = run_caller(lsock.getsockname()[1], "-d", "4")
+    t.join(10)
+    lsock.close()
+    assert r["jitter_samples"] >= 150, r
+    assert r["jitter_p99_ms"] < 4, r

@@ -1,8 +1,9 @@
-"""[call] kernel_pacing (issue 10): with send_silence = no, a reply's
-frames are written a few ahead and Linux's TCP sends them one every 20 ms,
-so the worker wakes once per batch while the agent speaks instead of for
-every frame, and the caller still gets one frame per 20 ms, never a burst
-of the frames written together."""
+"""[call] kernel_pacing (issue 10): a reply's frames are written a few
+ahead and Linux's TCP sends them one every 20 ms, so the worker wakes once
+per batch while the agent speaks instead of for every frame, and the
+caller still gets one frame per 20 ms, never a burst of the frames written
+together. With send_silence = yes, so does the silence while the caller
+has the turn."""
 import csv
 import time
 
@@ -25,21 +26,28 @@ def arrivals(path):
         return [(int(r["t_us"]) / 1e6, int(r["bytes"]) // 2) for r in csv.DictReader(f)]
 
 
+def start_call(stacks, tmp_path, script, call_section, uid, caller_script):
+    """A daemon of the local stack, and one call to it recording arrivals:
+    the daemon, the caller, the worker's pid, when the call began, when
+    each of the caller's words begins, and the arrivals file."""
+    d, _ = stacks.make(script, sections={"call": call_section})
+    context_file(d, uid)
+    wav, times = str(tmp_path / "caller.wav"), str(tmp_path / "times.csv")
+    starts = caller_wav(wav, caller_script)
+    p = start_caller(d.port, "-u", uid, "-w", wav, "-T", times, "-L")
+    pid = wait_for(lambda: [x["pid"] for x in d.calls()], what="the call")[0]
+    return d, p, pid, time.monotonic(), starts, times
+
+
 @pytest.mark.parametrize("kernel_pacing,wakeups", [("yes", (0, 32)), ("no", (40, 80))])
 def test_a_reply_without_silence_is_paced_by_the_kernel(daemon_factory, db, tmp_path,
                                                        kernel_pacing, wakeups):
     stacks = LocalStacks(daemon_factory, db, tmp_path)
     try:
-        d, _ = stacks.make({"stt": [SAID], "llm": [{"content": REPLY}]},
-                           sections={"call": {"send_silence": "no",
-                                              "kernel_pacing": kernel_pacing}})
-        uid = "7b3c1d2e-4f50-4b6c-9d7e-8f9a0b1c2d3e"
-        context_file(d, uid)
-        wav, times = str(tmp_path / "caller.wav"), str(tmp_path / "times.csv")
-        starts = caller_wav(wav, [4.0, SAID, 14.0])
-        p = start_caller(d.port, "-u", uid, "-w", wav, "-T", times, "-L")
-        pid = wait_for(lambda: [x["pid"] for x in d.calls()], what="the call")[0]
-        t_call = time.monotonic()
+        d, p, pid, t_call, starts, times = start_call(
+            stacks, tmp_path, {"stt": [SAID], "llm": [{"content": REPLY}]},
+            {"send_silence": "no", "kernel_pacing": kernel_pacing},
+            "7b3c1d2e-4f50-4b6c-9d7e-8f9a0b1c2d3e", [4.0, SAID, 14.0])
         # The reply is under way a second after the caller's words; the
         # caller is silent until the script's end.
         time.sleep(max(0.0, starts[0] + 3.0 - (time.monotonic() - t_call)))
@@ -58,6 +66,40 @@ def test_a_reply_without_silence_is_paced_by_the_kernel(daemon_factory, db, tmp_
         gaps = [b - a for a, b in zip(reply, reply[1:150])]
         assert len(gaps) == 149, "the reply was heard"
         assert min(gaps) > 0.010, "frames written together left together"
+        assert abs(sum(gaps) / len(gaps) - 0.020) < 0.001, "one frame per 20 ms"
+    finally:
+        stacks.stop()
+
+
+@pytest.mark.parametrize("kernel_pacing,wakeups", [("yes", (0, 32)), ("no", (40, 80))])
+def test_silence_between_replies_is_paced_by_the_kernel(daemon_factory, db, tmp_path,
+                                                        kernel_pacing, wakeups):
+    """With send_silence = yes the caller hears a frame every 20 ms while
+    the agent is silent, but while no reply is near the worker writes that
+    silence ahead and reads the caller in batches."""
+    stacks = LocalStacks(daemon_factory, db, tmp_path)
+    try:
+        d, p, pid, t_call, starts, times = start_call(
+            stacks, tmp_path, {"stt": [SAID], "llm": [{"content": "Right."}]},
+            {"send_silence": "yes", "kernel_pacing": kernel_pacing},
+            "8c4d2e3f-5061-4c7d-8e9f-a0b1c2d3e4f5", [9.0, SAID, 4.0])
+        # The greeting is over; the caller says nothing for a while yet.
+        time.sleep(max(0.0, 5.0 - (time.monotonic() - t_call)))
+        n0, t0 = voluntary_switches(pid), time.monotonic()
+        time.sleep(3.0)
+        n1, t1 = voluntary_switches(pid), time.monotonic()
+        r = finish_caller(p, timeout=120)
+        assert r["turns"] >= 1 and not r["errors"], r
+        per_s = (n1 - n0) / (t1 - t0)
+        assert wakeups[0] <= per_s <= wakeups[1], \
+            "the worker woke %.1f times a second while the agent was silent" % per_s
+        rx = arrivals(times)
+        quiet = [t for t, n in rx if n == 160 and
+                 rx[0][0] + 5.0 <= t <= rx[0][0] + starts[0] - 0.5]
+        gaps = [b - a for a, b in zip(quiet, quiet[1:])]
+        assert len(gaps) > 150, "silence was sent while the agent was silent"
+        assert min(gaps) > 0.010 and max(gaps) < 0.040, \
+            "a frame every 20 ms: %.1f-%.1f ms apart" % (min(gaps) * 1e3, max(gaps) * 1e3)
         assert abs(sum(gaps) / len(gaps) - 0.020) < 0.001, "one frame per 20 ms"
     finally:
         stacks.stop()

@@ -24,13 +24,13 @@ from twilio_harness import CALLER, GEORGE, twilio_section
 pytestmark = pytest.mark.serial
 
 
-def quiet_agent_call(daemon_factory, db, tmp_path, send_silence):
+def quiet_agent_call(daemon_factory, db, tmp_path, send_silence, kernel_pacing="yes"):
     """A local-engine call whose caller streams silence: the agent greets,
     then has nothing to say. -> (daemon, emulators, call, listener)."""
     seed_dids(db)
     emus = Emulators(tmp_path, {"stt": [], "llm": [{"content": "Unused."}]})
     d = agent_daemon(daemon_factory, db, tmp_path, emus,
-                     call={"send_silence": send_silence})
+                     call={"send_silence": send_silence, "kernel_pacing": kernel_pacing})
     c = RawCall(d.port)
     context_file(d, str(c.uuid))
     c.send_uuid()
@@ -47,11 +47,18 @@ def after_the_greeting(c, rx):
     return time.monotonic()
 
 
-@pytest.mark.parametrize("send_silence,frames,wakeups",
-                         [("yes", (140, 160), (40, 80)), ("no", (2, 4), (0, 25))])
+# With send_silence = yes the kernel paces the silence while no reply is
+# near (test_kpace.py): the frames are the same, the wake-ups those of
+# reading the caller in batches.
+@pytest.mark.parametrize("send_silence,kernel_pacing,frames,wakeups",
+                         [("yes", "no", (140, 160), (40, 80)),
+                          ("yes", "yes", (140, 160), (0, 25)),
+                          ("no", "yes", (2, 4), (0, 25))])
 def test_a_silent_agent_sends_frames_and_wakes_as_configured(daemon_factory, db, tmp_path,
-                                                            send_silence, frames, wakeups):
-    d, emus, c, rx = quiet_agent_call(daemon_factory, db, tmp_path, send_silence)
+                                                            send_silence, kernel_pacing,
+                                                            frames, wakeups):
+    d, emus, c, rx = quiet_agent_call(daemon_factory, db, tmp_path, send_silence,
+                                      kernel_pacing)
     try:
         after_the_greeting(c, rx)
         pid = wait_for(lambda: [x["pid"] for x in d.calls()], what="the call")[0]
