@@ -422,17 +422,43 @@ static int kp_want(struct call *c)
 	return ((ms > PACE_MS ? ms : PACE_MS) + KPACE_LEAD_MS) / PACE_MS;
 }
 
-/* The silent message a run into an empty socket starts with (the defines above). */
-static int send_leadin(struct call *c)
+/* The 1 ms message a run into an empty socket starts with, from s (the defines above). */
+static int send_leadin(struct call *c, const int16_t *s)
 {
 	int n = c->frame_samples / KPACE_LEADIN_DIV;
-	size_t len = as_encode(c->frame_wire, (uint8_t)as_rate_kind(c->rate),
-			       silent_frame(c), (uint16_t)(n * 2));
+	size_t len = as_encode(c->frame_wire, (uint8_t)as_rate_kind(c->rate), s,
+			       (uint16_t)(n * 2));
 	int rc = send_frame(c, c->frame_wire, len);
 
 	if (rc == 0)
-		wrk_record_out(c->rec, c->frame, (size_t)n);
+		wrk_record_out(c->rec, s, (size_t)n);
 	return rc;
+}
+
+/*
+ * A run's first frame into an empty socket, after its lead-in. Inside the
+ * agent's words (the kernel takes over a reply already under way, or a
+ * worker woke after the socket ran dry) the lead-in is the frame's own
+ * first millisecond, so that nothing is inserted into the speech; else it
+ * is silence.
+ */
+static int kp_send_first(struct call *c, bool voice)
+{
+	int n = c->frame_samples / KPACE_LEADIN_DIV;
+	bool inside = voice && c->tx_voice;
+	int rc;
+
+	if (!inside && (rc = send_leadin(c, silent_frame(c))) < 0)
+		return rc;
+	if (voice)
+		playout_read(c->playout, c->frame, (size_t)c->frame_samples);
+	else
+		silent_frame(c);
+	if (!inside)
+		return send_audio(c, c->frame, c->frame_samples);
+	if ((rc = send_leadin(c, c->frame)) < 0)
+		return rc;
+	return send_audio(c, c->frame + n, c->frame_samples - n);
 }
 
 /*
@@ -483,15 +509,18 @@ static int kp_top_up(struct call *c, int queued, bool voice)
 	for (int want = kp_want(c); queued < want; queued++) {
 		if (voice && ring_avail(c->w->ring_out) < fs)
 			break;
-		if (!queued && (rc = send_leadin(c)) < 0)
+		if (!queued) {
+			rc = kp_send_first(c, voice);
+		} else {
+			if (voice)
+				playout_read(c->playout, c->frame, fs);
+			else
+				silent_frame(c);
+			rc = send_audio(c, c->frame, c->frame_samples);
+		}
+		if (rc < 0)
 			return rc;
-		if (voice)
-			playout_read(c->playout, c->frame, fs);
-		else
-			silent_frame(c);
 		c->tx_voice = voice;
-		if ((rc = send_audio(c, c->frame, c->frame_samples)) < 0)
-			return rc;
 	}
 	return 0;
 }
@@ -511,8 +540,11 @@ static int kp_pace(struct call *c, bool *drained)
 
 	if (queued < 0)
 		return as_pace(c, drained);
-	/* Paced from the next reply on: never from the middle of one. */
-	if (!c->kpace_ready && (!c->tx_idle || queued || !(c->kpace_ready = as_kpace_ready(c->fd))))
+	/*
+	 * The kernel paces once the connection's first segments are out; a
+	 * reply under way then (the greeting) goes on written ahead.
+	 */
+	if (!c->kpace_ready && (queued || !(c->kpace_ready = as_kpace_ready(c->fd))))
 		return as_pace(c, drained);
 	if (ring_avail(c->w->ring_out) >= (size_t)c->frame_samples) {
 		*drained = false;

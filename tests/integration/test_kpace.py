@@ -26,11 +26,11 @@ def arrivals(path):
         return [(int(r["t_us"]) / 1e6, int(r["bytes"]) // 2) for r in csv.DictReader(f)]
 
 
-def start_call(stacks, tmp_path, script, call_section, uid, caller_script):
+def start_call(stacks, tmp_path, script, sections, uid, caller_script):
     """A daemon of the local stack, and one call to it recording arrivals:
     the daemon, the caller, the worker's pid, when the call began, when
     each of the caller's words begins, and the arrivals file."""
-    d, _ = stacks.make(script, sections={"call": call_section})
+    d, _ = stacks.make(script, sections=sections)
     context_file(d, uid)
     wav, times = str(tmp_path / "caller.wav"), str(tmp_path / "times.csv")
     starts = caller_wav(wav, caller_script)
@@ -46,7 +46,7 @@ def test_a_reply_without_silence_is_paced_by_the_kernel(daemon_factory, db, tmp_
     try:
         d, p, pid, t_call, starts, times = start_call(
             stacks, tmp_path, {"stt": [SAID], "llm": [{"content": REPLY}]},
-            {"send_silence": "no", "kernel_pacing": kernel_pacing},
+            {"call": {"send_silence": "no", "kernel_pacing": kernel_pacing}},
             "7b3c1d2e-4f50-4b6c-9d7e-8f9a0b1c2d3e", [4.0, SAID, 14.0])
         # The reply is under way a second after the caller's words; the
         # caller is silent until the script's end.
@@ -81,7 +81,7 @@ def test_silence_between_replies_is_paced_by_the_kernel(daemon_factory, db, tmp_
     try:
         d, p, pid, t_call, starts, times = start_call(
             stacks, tmp_path, {"stt": [SAID], "llm": [{"content": "Right."}]},
-            {"send_silence": "yes", "kernel_pacing": kernel_pacing},
+            {"call": {"send_silence": "yes", "kernel_pacing": kernel_pacing}},
             "8c4d2e3f-5061-4c7d-8e9f-a0b1c2d3e4f5", [9.0, SAID, 4.0])
         # The greeting is over; the caller says nothing for a while yet.
         time.sleep(max(0.0, 5.0 - (time.monotonic() - t_call)))
@@ -101,5 +101,50 @@ def test_silence_between_replies_is_paced_by_the_kernel(daemon_factory, db, tmp_
         assert min(gaps) > 0.010 and max(gaps) < 0.040, \
             "a frame every 20 ms: %.1f-%.1f ms apart" % (min(gaps) * 1e3, max(gaps) * 1e3)
         assert abs(sum(gaps) / len(gaps) - 0.020) < 0.001, "one frame per 20 ms"
+    finally:
+        stacks.stop()
+
+
+GREETING = ("Hello, you are through to the plumbers. We cover the whole of the city "
+            "and the villages around it, day and night, every day of the year. "
+            "How can I help you today?")
+
+
+@pytest.mark.parametrize("kernel_pacing,wakeups", [("yes", (0, 32)), ("no", (40, 80))])
+def test_the_greeting_is_paced_by_the_kernel_once_under_way(daemon_factory, db, tmp_path,
+                                                            kernel_pacing, wakeups):
+    """A connection's first ten segments leave unpaced (as_kpace.h), so the
+    greeting begins frame by frame; the kernel takes over while it plays,
+    and the first millisecond of the frame it takes over with is that
+    frame's own: nothing is put into the agent's speech."""
+    stacks = LocalStacks(daemon_factory, db, tmp_path)
+    try:
+        d, p, pid, t_call, _, times = start_call(
+            stacks, tmp_path, {"stt": [], "llm": []},
+            {"call": {"send_silence": "no", "kernel_pacing": kernel_pacing},
+             "local": {"greeting": GREETING}},
+            "9d5e3f40-6172-4d8e-9fa0-b1c2d3e4f5a6", [12.0])
+        time.sleep(max(0.0, 1.5 - (time.monotonic() - t_call)))
+        n0, t0 = voluntary_switches(pid), time.monotonic()
+        time.sleep(3.0)
+        n1, t1 = voluntary_switches(pid), time.monotonic()
+        r = finish_caller(p, timeout=120)
+        assert not r["errors"], r
+        per_s = (n1 - n0) / (t1 - t0)
+        assert wakeups[0] <= per_s <= wakeups[1], \
+            "the worker woke %.1f times a second in the greeting" % per_s
+        rx = arrivals(times)
+        sizes = [n for _, n in rx]
+        for i, n in enumerate(sizes[:-1]):
+            if n == 8:
+                assert sizes[i + 1] in (152, 160), sizes[i:i + 2]
+        if kernel_pacing == "yes":
+            # The greeting's frames written ahead began inside its speech.
+            assert 152 in sizes, "the kernel took over the greeting under way"
+        greeting = [t for t, n in rx if n == 160 and rx[0][0] + 1.5 <= t <= rx[0][0] + 4.5]
+        gaps = [b - a for a, b in zip(greeting, greeting[1:])]
+        assert len(gaps) > 140, "the greeting was heard"
+        assert min(gaps) > 0.010 and max(gaps) < 0.040, \
+            "a frame every 20 ms: %.1f-%.1f ms apart" % (min(gaps) * 1e3, max(gaps) * 1e3)
     finally:
         stacks.stop()
