@@ -51,7 +51,10 @@ by ratio. Benchmarks measure; they never pass or fail on a timing.
                connected call-minute, PSS, context switches per call-second;
                and the emulators' and load generator's share of a core and CPU
                ms per call-minute (above ~60, one core could not carry 1,000
-               calls of that tool), with the emulator's own counts
+               calls of that tool), with the emulator's own counts; the
+               whole machine's CPU per call-minute, and what of it no
+               process was charged for (the kernel's interrupts and
+               softirqs, where kernel pacing sends our frames)
   wake_floor   what this host charges for a bare 20 ms wake-up (vagent-wakefloor):
                50 and 200 tasks that only wake on a timer, as processes (a
                worker with no work: the floor under cost's CPU per call) and
@@ -467,6 +470,7 @@ def stack_run(stack_tmp, stack, n, rt=False, workers_rt=False):
             res["workers"] = worker_class(d)
         res.update(finish_caller(p, timeout=600))
         res["cost"] = cost.stop()
+        res["machine_busy_s"] = cost.machine_busy
         res["pss_kb"] = cost.pss_max
         res["emu_thread_share"] = max(cost.busiest.values())
         lat = json.loads(d.ctl("latency", "-j").stdout)
@@ -510,13 +514,20 @@ def emu_counts(emus):
 def emit_cost(stack, n, res):
     """CPU and memory per call of vagentd's whole tree, and what the
     emulators and the load generator used: a share of a core (near 1.0:
-    they, not vagentd, limited the run) and CPU ms per call-minute."""
+    they, not vagentd, limited the run) and CPU ms per call-minute. The
+    machine's busy time per call-minute counts everything; less the three
+    measured above, what is left is mostly the kernel's interrupt and
+    softirq work (cost.py), which no process is charged for."""
     wall, cpu, others, caller, switches = res["cost"]
     call_s = sum(r["duration_ms"] for r in res["results"]) / 1000.0 or 1.0
     pss_kb = res.get("pss_kb", 0)
     emu_ms, caller_ms = tool_ms_per_call_min(res)
+    machine_ms = res.get("machine_busy_s", 0.0) * 1000 / (call_s / 60)
+    cpu_ms = cpu * 1000 / (call_s / 60)
     emit(bench="cost", stack=stack, calls=n,
-         cpu_ms_per_call_min=round(cpu * 1000 / (call_s / 60), 1),
+         cpu_ms_per_call_min=round(cpu_ms, 1),
+         machine_cpu_ms_per_call_min=round(machine_ms, 1),
+         unattributed_cpu_ms_per_call_min=round(machine_ms - cpu_ms - emu_ms - caller_ms, 1),
          pss_mb_per_call=round(pss_kb / 1024 / n, 2),
          ctxsw_per_call_s=round(switches / call_s, 1),
          emu_cpu_share=round(sum(others.values()) / wall, 3),
@@ -598,6 +609,7 @@ def capacity_probe(run, stack, n, workers_rt, sched, attempt):
          jitter_late_p99_ms=res["jitter_late_p99_ms"],
          turns=res["turns"], errors=res["errors"],
          vagentd_cpu_share=round(cpu / wall, 3),
+         machine_busy_cores=round(res.get("machine_busy_s", 0.0) / wall, 3),
          emu_cpu_share=round(sum(others.values()) / wall, 3),
          emu_busiest_thread_share=round(res.get("emu_thread_share", 0), 3),
          caller_cpu_share=round(caller_share, 3), emu_cpu_ms_per_call_min=emu_ms,
@@ -654,6 +666,7 @@ def twilio_run(stack_tmp, n):
                            capture_output=True, text=True, timeout=600)
         res = json.loads(r.stdout)
         res["cost"] = cost.stop()	# the dialer is the reaped child: the caller's share
+        res["machine_busy_s"] = cost.machine_busy
         res["pss_kb"] = cost.pss_max
         res["emu_thread_share"] = max(cost.busiest.values())
         # The dialer streams the whole script then stops (hold 0): each

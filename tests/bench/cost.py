@@ -9,6 +9,11 @@ thread keeps the last figure it saw for each thread; a thread that ends
 between two samples loses at most one interval's switches (reported as a
 lower bound). PSS is sampled a few times while the calls are up and the
 largest sum kept.
+
+The machine's busy time is measured too: the kernel's interrupt and
+softirq work (TCP's pacing timers sending our frames, the loopback
+delivering them) is charged to whatever process it interrupts, or to none,
+so it is missing from the trees' sums; kernel pacing moves work there.
 """
 import os
 import resource
@@ -62,6 +67,16 @@ def cpu_ticks(root):
         if pid == root:
             total += int(f[13]) + int(f[14])	# cutime, cstime
     return total
+
+
+def machine_idle_s():
+    """Seconds the machine's CPUs have been idle (iowait included). With a
+    tickless kernel this is kept by the clock, where /proc/stat's busy
+    fields are sampled on ticks (and disagree with it here, in a VM): busy
+    time is the CPUs' wall time less this."""
+    with open("/proc/stat") as f:
+        v = f.readline().split()
+    return (int(v[4]) + int(v[5])) / TICK
 
 
 def thread_ticks(pid):
@@ -143,16 +158,20 @@ class Cost:
         self.others0 = {k: cpu_ticks(p) for k, p in self.others.items()}
         self.threads0 = {k: thread_ticks(p) for k, p in self.others.items()}
         self.kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.idle0 = machine_idle_s()
         self._thread.start()
         return self
 
     def stop(self):
         """Wall seconds, our tree's CPU seconds, the others' CPU seconds, the
-        reaped children's (the load generator's) CPU seconds, switches."""
+        reaped children's (the load generator's) CPU seconds, switches.
+        After it, machine_busy is the seconds of CPU the whole machine used
+        meanwhile (every process, the kernel's interrupts and softirqs)."""
         self._stop.set()
         self._thread.join()
         _thread_switches(self.root, self.seen)
         wall = time.monotonic() - self.t0
+        self.machine_busy = max(0.0, wall * os.cpu_count() - (machine_idle_s() - self.idle0))
         cpu = (cpu_ticks(self.root) - self.cpu0) / TICK
         others = {k: (cpu_ticks(p) - self.others0[k]) / TICK for k, p in self.others.items()}
         # A tool can be saturated on one thread (the emulators' websocket
