@@ -499,7 +499,7 @@ static void kp_rate(struct call *c, bool paced)
 		c->kpace_paused = !paced;
 }
 
-/* Frames up to kp_want: the agent's (voice) or silence; a run into an empty socket gets its lead-in. */
+/* Frames up to kp_want, the agent's (voice) or silence; a run into an empty socket is led in. */
 static int kp_top_up(struct call *c, int queued, bool voice)
 {
 	size_t fs = (size_t)c->frame_samples;
