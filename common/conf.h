@@ -80,7 +80,7 @@ struct conf {
 	int max_duration;		/* seconds */
 	int max_frame_ms;		/* longest audio frame accepted */
 	bool send_silence;		/* a frame every 20 ms while the agent is silent */
-	bool kernel_pacing;		/* with send_silence off: replies written ahead, paced by TCP */
+	bool kernel_pacing;		/* frames written ahead, paced by TCP (as_kpace.h) */
 	bool record;			/* a WAV of every call (wrk_record.h) */
 	char recording_dir[PATH_MAX];
 	int recording_days;		/* older recordings are removed */
