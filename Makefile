@@ -234,7 +234,9 @@ check: deps
 	@$(MAKE) --no-print-directory unit-run
 	@$(MAKE) --no-print-directory integration-run
 
+# The build's lines go to stderr: stdout is the figures, one JSON object a line.
 bench: deps
+	@$(MAKE) --no-print-directory all >&2
 	@$(MAKE) --no-print-directory bench-run
 
 bench-run: all
