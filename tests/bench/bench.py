@@ -517,7 +517,8 @@ def emit_cost(stack, n, res):
     they, not vagentd, limited the run) and CPU ms per call-minute. The
     machine's busy time per call-minute counts everything; less the three
     measured above, what is left is mostly the kernel's interrupt and
-    softirq work (cost.py), which no process is charged for."""
+    softirq work (cost.py), which no process is charged for, and this
+    script's own sampling (what the 1-call line's figure mostly is)."""
     wall, cpu, others, caller, switches = res["cost"]
     call_s = sum(r["duration_ms"] for r in res["results"]) / 1000.0 or 1.0
     pss_kb = res.get("pss_kb", 0)
