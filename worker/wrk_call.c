@@ -435,6 +435,15 @@ static int send_leadin(struct call *c, const int16_t *s)
 	return rc;
 }
 
+/* c->frame: the agent's next frame (voice), or silence. */
+static void kp_fill(struct call *c, bool voice)
+{
+	if (voice)
+		playout_read(c->playout, c->frame, (size_t)c->frame_samples);
+	else
+		silent_frame(c);
+}
+
 /*
  * A run's first frame into an empty socket, after its lead-in. Inside the
  * agent's words (the kernel takes over a reply already under way, or a
@@ -450,10 +459,7 @@ static int kp_send_first(struct call *c, bool voice)
 
 	if (!inside && (rc = send_leadin(c, silent_frame(c))) < 0)
 		return rc;
-	if (voice)
-		playout_read(c->playout, c->frame, (size_t)c->frame_samples);
-	else
-		silent_frame(c);
+	kp_fill(c, voice);
 	if (!inside)
 		return send_audio(c, c->frame, c->frame_samples);
 	if ((rc = send_leadin(c, c->frame)) < 0)
@@ -466,19 +472,17 @@ static int kp_send_first(struct call *c, bool voice)
  * frames while the agent is idle, reads are batched and no reply is near
  * (engine.h reply_near): a reply never waits behind it.
  */
-static bool kp_silence_ahead(struct call *c)
+static bool kp_silence_ahead(struct call *c, bool near)
 {
-	return c->conf->send_silence && c->eng->reply_near && !c->tx_voice &&
+	return c->conf->send_silence && c->eng->reply_near && !near && !c->tx_voice &&
 	       !ring_avail(c->w->ring_out) && !playout_backlog(c->playout) &&
-	       !c->hangup_after_playout && c->eng->read_batch_ms(c) > 0 &&
-	       !c->eng->reply_near(c);
+	       !c->hangup_after_playout && c->eng->read_batch_ms(c) > 0;
 }
 
 /* Silence goes on the tick while a reply is near: unpaced (kp_rate). */
-static bool kp_unpaced_silence(struct call *c)
+static bool kp_unpaced_silence(struct call *c, bool near)
 {
-	return c->conf->send_silence && !ring_avail(c->w->ring_out) &&
-	       c->eng->reply_near && c->eng->reply_near(c);
+	return c->conf->send_silence && near && !ring_avail(c->w->ring_out);
 }
 
 /*
@@ -512,10 +516,7 @@ static int kp_top_up(struct call *c, int queued, bool voice)
 		if (!queued) {
 			rc = kp_send_first(c, voice);
 		} else {
-			if (voice)
-				playout_read(c->playout, c->frame, fs);
-			else
-				silent_frame(c);
+			kp_fill(c, voice);
 			rc = send_audio(c, c->frame, c->frame_samples);
 		}
 		if (rc < 0)
@@ -537,6 +538,7 @@ static int kp_top_up(struct call *c, int queued, bool voice)
 static int kp_pace(struct call *c, bool *drained)
 {
 	int queued = c->outq_len ? -1 : kp_queued(c);
+	bool near;	/* a reply may start before the next batch (engine.h) */
 
 	if (queued < 0)
 		return as_pace(c, drained);
@@ -550,12 +552,13 @@ static int kp_pace(struct call *c, bool *drained)
 		*drained = false;
 		return kp_top_up(c, queued, true);
 	}
-	if (kp_silence_ahead(c)) {
+	near = c->eng->reply_near && c->eng->reply_near(c);
+	if (kp_silence_ahead(c, near)) {
 		*drained = true;
 		return kp_top_up(c, queued, false);
 	}
 	if (!queued) {
-		kp_rate(c, !kp_unpaced_silence(c));
+		kp_rate(c, !kp_unpaced_silence(c, near));
 		return as_pace(c, drained);
 	}
 	/* Idle if the last frame queued is silence: a reply may go at once (call_play_now). */
