@@ -86,7 +86,7 @@ struct agent {
 	int64_t last_voice_ns;		/* last caller frame above the speech level */
 	bool voice_now;			/* the caller's last frame was above it */
 	int64_t stt_open_ns;		/* STT heard the caller begin an utterance (0: none open) */
-	int64_t loud_since_ns;		/* barge-in: caller loud since (0: not) */
+	uint64_t loud_samples;		/* barge-in: caller audio loud in a row */
 	/* The reply being said. */
 	uint32_t reply_ctx;		/* TTS context, 0 when none */
 	struct buf reply;		/* text sent to TTS for this reply */

@@ -259,7 +259,7 @@ void agent_barge_in(struct agent *a, const char *why)
 		a->llm = NULL;
 	}
 	a->barge_ins++;
-	a->loud_since_ns = 0;
+	a->loud_samples = 0;
 	if (!was_filler)
 		keep_heard(a, heard ? heard : "");
 	log_info("agent", a->uuid, "barge-in (%s) at outbound frame %llu, %.2f s into the "

@@ -3,9 +3,10 @@
  * call, watching the caller's level, and the pacer's side of a reply.
  *
  * Barge-in: while agent audio is playing, a caller level above
- * [local] bargein_rms for bargein_ms (the seed's 800 for 300 ms) stops the
- * agent at once; the pacer's next frame is silence. Speech level (for the
- * caller's end of speech, where every turn's latency starts) is half that.
+ * [local] bargein_rms for bargein_ms of the caller's audio (the seed's 800
+ * for 300 ms) stops the agent at once; the pacer's next frame is silence.
+ * Speech level (for the caller's end of speech, where every turn's latency
+ * starts) is half that.
  *
  * Between replies the pacer sends silence, because Asterisk ends an
  * AudioSocket() call after 2 s with no frame: every tick, or with [call]
@@ -357,12 +358,15 @@ static void local_on_audio(struct call *c, const uint8_t *pcm, size_t n)
 	else if (!a->stt)
 		ring_flush(call_ring_in(c));	/* nobody listens */
 	if (!playing || ms < loud * loud) {
-		a->loud_since_ns = 0;
+		a->loud_samples = 0;
 		return;
 	}
-	if (!a->loud_since_ns)
-		a->loud_since_ns = now;
-	else if (now - a->loud_since_ns >= (int64_t)a->conf->local_bargein_ms * NS_PER_MS)
+	/*
+	 * Counted in audio, not by the clock: frames read in a batch arrive
+	 * together, and a run of them must not seem longer or shorter for it.
+	 */
+	a->loud_samples += n;
+	if (a->loud_samples * 1000 >= (uint64_t)a->conf->local_bargein_ms * (uint64_t)call_rate(c))
 		agent_barge_in(a, "the caller's voice over the agent");
 }
 

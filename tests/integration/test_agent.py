@@ -5,13 +5,15 @@ import http.server
 import json
 import os
 import re
+import struct
 import threading
+import time
 import zoneinfo
 
 import pytest
 
 from agent_harness import BOOKING_ARGS, LONG, LocalStacks, caller_wav, context_file, speech
-from harness import free_port, read_wav, run_caller, wait_for
+from harness import RawCall, free_port, read_wav, run_caller, wait_for
 
 
 @pytest.fixture
@@ -292,6 +294,72 @@ def test_two_interruptions_cancel_each_reply_once(stack, tmp_path):
     users = [q for q in emu.llm_requests() if sum(m["role"] == "user"
                                                   for m in q["messages"]) == 3]
     assert users, "the conversation went on to a third turn"
+
+
+class VoiceWatch:
+    """Reads a RawCall's frames on a thread; voiced: when the agent's first
+    non-silent frame came (None until then)."""
+
+    def __init__(self, call):
+        self.call, self.voiced = call, None
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        buf = b""
+        while True:
+            try:
+                d = self.call.s.recv(65536)
+            except OSError:
+                return
+            if not d:
+                return
+            buf += d
+            while len(buf) >= 3 and len(buf) >= 3 + struct.unpack(">H", buf[1:3])[0]:
+                n = struct.unpack(">H", buf[1:3])[0]
+                if buf[0] == 0x10 and any(buf[3:3 + n]) and self.voiced is None:
+                    self.voiced = time.monotonic()
+                buf = buf[3 + n:]
+
+
+def frames(payload, count):
+    return (b"\x10" + struct.pack(">H", len(payload)) + payload) * count
+
+
+def send_paced(c, payload, seconds):
+    start = time.monotonic()
+    for k in range(int(seconds * 50)):
+        time.sleep(max(0.0, start + k * 0.02 - time.monotonic()))
+        c.send_raw(frames(payload, 1))
+
+
+def test_a_burst_of_the_callers_voice_counts_as_long_as_it_sounds(stack, tmp_path):
+    """Barge-in takes bargein_ms (300) of the caller's voice: counted in
+    audio, not by when the frames were read. A network stall delivers
+    frames together, and the worker reads them in batches while the agent
+    speaks (kernel pacing). Regression: counted by the clock, 15 loud
+    frames read at once were no barge-in, while 14 read in batches were one
+    when a batch came late (the agent talked over the caller, then stopped,
+    in test_what_is_said_before_a_tool_call_is_heard_whole one run in five)."""
+    quiet = b"\0\0" * 160
+    loud = struct.pack("<160h", *[8000 if i % 8 < 4 else -8000 for i in range(160)])
+    d, emu = stack({"stt": [], "llm": [{"content": "Unused."}]})
+    c = RawCall(d.port)
+    context_file(d, str(c.uuid))
+    c.send_uuid()
+    watch = VoiceWatch(c)
+    try:
+        deadline = time.monotonic() + 10
+        while watch.voiced is None and time.monotonic() < deadline:
+            send_paced(c, quiet, 0.1)
+        assert watch.voiced is not None, "the greeting was heard"
+        c.send_raw(frames(loud, 14))        # 280 ms of voice, all at once
+        send_paced(c, quiet, 0.5)
+        assert "barge-in" not in d.log_text(), "280 ms of voice is no barge-in"
+        c.send_raw(frames(loud, 15))        # 300 ms
+        send_paced(c, quiet, 0.2)
+        d.wait_log("barge-in (the caller's voice over the agent)")
+    finally:
+        c.close()
 
 
 def test_what_is_said_before_a_tool_call_is_heard_whole(stack, tmp_path):
