@@ -394,7 +394,8 @@ static int as_pace(struct call *c, bool *drained)
 	 */
 	if (!avail && !c->conf->send_silence && !c->tx_voice &&
 	    mono_ns() - c->last_tx_mono < KEEPALIVE_NS) {
-		record_silence(c, (size_t)c->frame_samples);
+		if (!c->batching)	/* a batch's slot (kp_pace): its clock records it */
+			record_silence(c, (size_t)c->frame_samples);
 		return 0;
 	}
 	c->tx_voice = avail > 0;
@@ -402,6 +403,8 @@ static int as_pace(struct call *c, bool *drained)
 	silent_frame(c);
 	if (avail)
 		playout_read(c->playout, c->frame, avail);
+	else if (c->batching)	/* the keep-alive of a batch's slot: likewise */
+		return send_pcm(c, c->frame, c->frame_samples);
 	return send_audio(c, c->frame, c->frame_samples);
 }
 
@@ -972,16 +975,21 @@ static int batch_wanted(struct call *c)
 /*
  * The silence the caller heard since batch_rec, into the recording's
  * agent side: by the clock, as no tick counts it while the pacer stops.
- * (A peer that holds a buffer, Twilio, is sent no silence and records
- * none on its ticks either: the recording's pairing window fills those
- * gaps.)
+ * On a socket the kernel paces, only while it holds nothing: the frames
+ * written ahead are recorded as written. (A peer that holds a buffer,
+ * Twilio, is sent no silence and records none on its ticks either: the
+ * recording's pairing window fills those gaps.)
  */
 static void batch_record(struct call *c, int64_t now)
 {
 	int64_t n = (now - c->batch_rec) * c->rate / NS_PER_S;
 
-	if (n <= 0 || c->tp->holds)
+	if (n <= 0 || !c->rec)
 		return;
+	if (c->tp->holds && (c->tp->pace != kp_pace || kp_queued(c) != 0)) {
+		c->batch_rec = now;
+		return;
+	}
 	record_silence(c, (size_t)n);
 	c->batch_rec += n * NS_PER_S / c->rate;
 }

@@ -16,6 +16,7 @@ from agent_harness import EMU, Emulators, LocalStacks, agent_daemon, caller_wav,
 from api_harness import seed_dids
 from harness import RawCall, run_caller, voluntary_switches, wait_for, write_wav
 from test_pacing import Listener, send_steady
+from test_agent import heard_frames
 from test_tap import read_stereo
 from twilio_harness import CALLER, GEORGE, twilio_section
 
@@ -124,7 +125,8 @@ def test_without_silence_a_recording_keeps_both_sides_in_step(daemon_factory, db
         context_file(d, uid)
         wav = str(tmp_path / "caller.wav")
         starts = caller_wav(wav, [6.0, said, 5.0])
-        run_caller(d.port, "-u", uid, "-w", wav, timeout=120)
+        run_caller(d.port, "-u", uid, "-w", wav, "-r", str(tmp_path / "heard.wav"),
+                   "-T", str(tmp_path / "heard.csv"), timeout=120)
         path = wait_for(lambda: db.sql("SELECT recording_path FROM calls WHERE uuid = %s",
                                        (uid,)), 20, "the calls row")[0][0]
         left, right = read_stereo(path)
@@ -136,6 +138,15 @@ def test_without_silence_a_recording_keeps_both_sides_in_step(daemon_factory, db
         # endpointing, the emulated STT, model and TTS: ~0.5 s after the words
         assert words_end + 0.3 < reply[0] < words_end + 2.5, \
             "the reply at %.2f s, the caller's words ended at %.2f s" % (reply[0], words_end)
+        # Where the caller heard it: the caller's audio starts on its first
+        # 20 ms tick after connecting, arrivals count from the connect.
+        heard = [t for t, f in heard_frames(tmp_path)
+                 if t > starts[0] + 0.5 and max(abs(x) for x in struct.unpack("<160h", f)) > 600]
+        assert heard, "the caller heard the reply"
+        heard_gap = heard[0] - 0.01 - words_end
+        assert abs((reply[0] - words_end) - heard_gap) < 0.06, \
+            "the reply %.2f s after the caller's words in the recording, %.2f s as heard" % (
+                reply[0] - words_end, heard_gap)
         assert abs(len(left) - len(right)) <= 16000, "the two sides within a second"
     finally:
         stacks.stop()
