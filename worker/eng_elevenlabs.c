@@ -29,6 +29,11 @@
  * needs no public webhook. The server ends the conversation by closing
  * the websocket: the call then ends once the agent's last audio played.
  *
+ * Batches: the caller's frames are read in batches (xi_read_batch_ms)
+ * except in the quiet after the caller's voice, so the kernel paces the
+ * agent's audio on AudioSocket ([call] kernel_pacing); silence is written
+ * ahead only while no answer is awaited (xi_reply_near).
+ *
  * Everything runs on the worker's main loop (no thread hook), so the
  * bridge is the playout's producer on that loop. The websocket may be
  * released after the call stops: the state is freed on on_gone.
@@ -58,6 +63,8 @@
 #define URL_TIMEOUT_MS 5000
 #define SEND_MS 100		/* caller audio per user_audio_chunk */
 #define TAIL_MS 1500		/* quiet after the caller's voice goes out frame by frame */
+#define BATCH_MS 60		/* the caller's frames read together, outside that quiet */
+#define ANSWER_MS 5000		/* after the caller's voice, the agent's answer may come */
 #define URL_MAX 4096
 
 struct xi {
@@ -85,6 +92,7 @@ struct xi {
 	struct buf down_raw;		/* an audio event's decoded bytes */
 	size_t up_bytes;		/* SEND_MS of the agent's input format */
 	int64_t voice_ns;		/* the caller's last frame at speech level */
+	int64_t agent_ns;		/* the agent's last audio came */
 	uint32_t ctx;			/* the playout reply audio goes to; 0: none yet */
 	int64_t ctx_first_id, last_id, dropped_upto;
 	uint32_t prev_ctx;		/* the reply before it, maybe still queued; 0: none */
@@ -172,6 +180,7 @@ static void agent_audio(struct xi *x, const struct xa_msg *m)
 		x->ctx_first_id = m->event_id;
 	}
 	x->last_id = m->event_id;
+	x->agent_ns = mono_ns();
 	buf_reset(&x->down_raw);
 	buf_reset(&x->down_buf);
 	if (buf_reserve(&x->down_raw, m->audio_len / 4 * 3 + 3, &raw) < 0)
@@ -521,6 +530,37 @@ static void xi_on_audio(struct call *c, const uint8_t *pcm, size_t samples)
 	caller_audio(x, !speech && x->voice_ns && now - x->voice_ns < TAIL_MS * NS_PER_MS);
 }
 
+/*
+ * The caller's frames may wait for a batch except in the quiet after the
+ * caller's voice, which goes up frame by frame (caller_audio). Elsewhere
+ * they go up in SEND_MS chunks anyway, so a batch delays only when the
+ * agent hears the caller begin (a barge-in too), by a batch at most.
+ */
+static int xi_read_batch_ms(struct call *c)
+{
+	struct xi *x = call_engine_state(c);
+
+	if (!x || (x->voice_ns && mono_ns() - x->voice_ns < TAIL_MS * NS_PER_MS))
+		return 0;
+	return BATCH_MS;
+}
+
+/*
+ * The agent decides when it speaks, so a reply is near until the
+ * conversation is up (the greeting), and from the caller's voice until
+ * the agent answers it or ANSWER_MS pass. Outside those, audio the agent
+ * sends (a nudge of its own) may wait behind silence written ahead: a
+ * batch and the lead, about 100 ms.
+ */
+static bool xi_reply_near(struct call *c)
+{
+	struct xi *x = call_engine_state(c);
+
+	if (!x || !x->talking)
+		return true;
+	return x->voice_ns > x->agent_ns && mono_ns() - x->voice_ns < ANSWER_MS * NS_PER_MS;
+}
+
 static void xi_summary(struct call *c, struct call_summary *s)
 {
 	struct xi *x = call_engine_state(c);
@@ -559,6 +599,8 @@ const struct engine_ops engine_elevenlabs = {
 	.silence_when_idle = true,
 	.start = xi_start,
 	.on_audio = xi_on_audio,
+	.read_batch_ms = xi_read_batch_ms,
+	.reply_near = xi_reply_near,
 	.summary = xi_summary,
 	.stop = xi_stop,
 };

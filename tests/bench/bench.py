@@ -368,7 +368,9 @@ def cloud_settings(tmp, emus):
     with open(key, "w") as f:
         f.write(XI_AGENT_KEY + "\n")
     os.chmod(key, 0o640)
-    return {"call": {"engine": "elevenlabs", "idle_timeout": "10"},
+    # BENCH_KERNEL_PACING as for the local stacks (engine_settings).
+    return {"call": {"engine": "elevenlabs", "idle_timeout": "10",
+                     "kernel_pacing": os.environ.get("BENCH_KERNEL_PACING", "yes")},
             "local": {"api_url": ""},
             "elevenlabs": {"url": "http://127.0.0.1:%d" % emus["xi_agent"].port,
                            "api_key_file": key, "agent_id": "agent_vagent_bench"}}

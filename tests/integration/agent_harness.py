@@ -138,12 +138,14 @@ class CloudStacks:
         agent = XiAgent(tmp_path, script)
         self.made.append(agent)
         api_port = free_port()
-        d = api_daemon(daemon_factory, db, tmp_path,
-                       call={"engine": "echo", "idle_timeout": "10"},
-                       api={"listen": "127.0.0.1:%d" % api_port},
-                       local={"api_url": "http://127.0.0.1:%d" % api_port},
-                       elevenlabs=agent.settings(),
-                       **{"did:" + self.did: {"engine": "elevenlabs"}}, **self.sections)
+        sections = {"call": {"engine": "echo", "idle_timeout": "10"},
+                    "api": {"listen": "127.0.0.1:%d" % api_port},
+                    "local": {"api_url": "http://127.0.0.1:%d" % api_port},
+                    "elevenlabs": agent.settings(),
+                    "did:" + self.did: {"engine": "elevenlabs"}}
+        for k, v in self.sections.items():
+            sections.setdefault(k, {}).update(v)
+        d = api_daemon(daemon_factory, db, tmp_path, **sections)
         d.db = db
         return d, agent
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from agent_harness import LocalStacks, caller_wav, context_file
+from agent_harness import CloudStacks, LocalStacks, caller_wav, context_file
 from harness import finish_caller, start_caller, voluntary_switches, wait_for
 
 # Alone, after the parallel pass (conftest.py): they count wake-ups.
@@ -146,5 +146,47 @@ def test_the_greeting_is_paced_by_the_kernel_once_under_way(daemon_factory, db, 
         assert len(gaps) > 140, "the greeting was heard"
         assert min(gaps) > 0.010 and max(gaps) < 0.040, \
             "a frame every 20 ms: %.1f-%.1f ms apart" % (min(gaps) * 1e3, max(gaps) * 1e3)
+    finally:
+        stacks.stop()
+
+
+@pytest.mark.parametrize("kernel_pacing,wakeups", [("yes", (0, 32)), ("no", (40, 80))])
+def test_a_cloud_agents_audio_and_the_silence_after_it_are_paced_by_the_kernel(
+        daemon_factory, db, tmp_path, kernel_pacing, wakeups):
+    """The bridge to a cloud agent (the elevenlabs engine) reads the caller
+    in batches too, except in the quiet after the caller's voice: the kernel
+    paces the agent's audio and, once nothing waits for an answer, the
+    silence after it (send_silence = yes)."""
+    did, uid = "442039962952", "7b3c1d2e-4f50-4b6c-9d7e-8f9a0b1c2d40"
+    stacks = CloudStacks(daemon_factory, db, tmp_path, did,
+                         call={"kernel_pacing": kernel_pacing})
+    try:
+        d, _ = stacks.make({"input_format": "ulaw_8000", "output_format": "ulaw_8000",
+                            "chunk_ms": 200,
+                            "turns": [{"say": "A long greeting.", "ms": 5000},
+                                      {"user": "Never said.", "say": "Unused.", "ms": 500}]})
+        context_file(d, uid, did)
+        wav, times = str(tmp_path / "caller.wav"), str(tmp_path / "times.csv")
+        caller_wav(wav, [12.0])
+        p = start_caller(d.port, "-u", uid, "-w", wav, "-T", times, "-L")
+        pid = wait_for(lambda: [x["pid"] for x in d.calls()], what="the call")[0]
+        t_call = time.monotonic()
+        rates = []
+        for start in (1.5, 7.0):        # inside the greeting, then after it
+            time.sleep(max(0.0, start - (time.monotonic() - t_call)))
+            n0, f0, t0 = voluntary_switches(pid), d.calls()[0]["frames_out"], time.monotonic()
+            time.sleep(3.0)
+            n1, f1, t1 = voluntary_switches(pid), d.calls()[0]["frames_out"], time.monotonic()
+            assert (f1 - f0) / (t1 - t0) > 45, "a frame every 20 ms, voice or silence"
+            rates.append((n1 - n0) / (t1 - t0))
+        r = finish_caller(p, timeout=120)
+        assert not r["errors"], r
+        for what, per_s in zip(("greeting", "silence after it"), rates):
+            assert wakeups[0] <= per_s <= wakeups[1], \
+                "the worker woke %.1f times a second in the %s" % (per_s, what)
+        rx = [t for t, n in arrivals(times) if n == 160]
+        gaps = [b - a for a, b in zip(rx[100:], rx[101:400])]
+        assert len(gaps) == 299 and min(gaps) > 0.010, "frames written together left together"
+        assert abs(sum(gaps) / len(gaps) - 0.020) < 0.001, "one frame per 20 ms"
     finally:
         stacks.stop()
