@@ -91,6 +91,11 @@ void call_rt_record_out(struct call *c, const int16_t *s, size_t n);
 /* Whether the call is being recorded: a transport need not prepare what
  * nobody will keep. */
 bool call_rt_recording(const struct call *c);
+/* The agent was silent and its audio plays from now, ahead samples after
+ * the caller's last that were read: the recording's right catches up. */
+void call_rt_record_resume(struct call *c, size_t ahead);
+/* The last n samples of the agent's audio sent were cleared unplayed. */
+void call_rt_record_unplayed(struct call *c, size_t n);
 
 /* Ends the call (deferred, see wrk_call.c); hangup: tell the peer (tp->hangup). */
 void call_rt_end(struct call *c, enum call_outcome o, bool hangup, const char *fmt, ...)

@@ -91,6 +91,7 @@ struct tw_call {
 	uint64_t marks, clears;
 	uint64_t batch;			/* samples between the runtime's batches; 0: frame by frame */
 	int64_t last_echo_ns;		/* a mark came back, or none was awaited */
+	int64_t media_ns;		/* the last media message was read */
 	bool no_marks;			/* the peer does not echo them: sent counts as heard */
 	uint8_t in[IN_MAX];
 	int16_t pcm[IN_MAX > MSG_SAMPLES ? IN_MAX : MSG_SAMPLES];
@@ -123,7 +124,20 @@ static uint64_t caller_pos(const struct tw_call *t, int64_t now)
 	return pos < cap ? pos : cap;
 }
 
-static int send_media(struct tw_call *t, size_t n)
+/*
+ * The caller's audio since the last media message read: on its way, or in
+ * the socket until the next batch. At most a batch and a message; a caller
+ * whose media stopped coming is not run ahead of.
+ */
+static size_t caller_unread(const struct tw_call *t, int64_t now)
+{
+	uint64_t n = now > t->media_ns ? (uint64_t)(now - t->media_ns) / NS_PER_SAMPLE : 0;
+	uint64_t cap = t->batch + RATE / 50;
+
+	return (size_t)(n < cap ? n : cap);
+}
+
+static int send_media(struct tw_call *t, size_t n, int64_t now)
 {
 	uint8_t ulaw[MSG_SAMPLES];
 	int rc;
@@ -132,6 +146,12 @@ static int send_media(struct tw_call *t, size_t n)
 	if ((rc = send_msg(t, tw_media(t->msg, sizeof(t->msg), t->stream_sid, ulaw, n))) < 0)
 		return rc;
 	if (call_rt_recording(t->call)) {	/* it keeps what the caller is played */
+		/*
+		 * Twilio plays what it holds without a gap and nothing while it
+		 * holds nothing, and no audio plays before it is sent: audio
+		 * after the agent's silence goes where the caller is now.
+		 */
+		call_rt_record_resume(t->call, caller_unread(t, now));
 		ulaw_to_pcm(ulaw, n, t->pcm);
 		call_rt_record_out(t->call, t->pcm, n);
 	}
@@ -188,7 +208,7 @@ static int tw_pace(struct call *c, bool *drained)
 		size_t n = call_rt_take(c, t->pcm, MSG_SAMPLES);
 		if (!n)
 			break;
-		rc = send_media(t, n);
+		rc = send_media(t, n, now);
 		if (rc == 0 && t->sent - t->marked >= MARK_SAMPLES)
 			rc = send_mark(t);
 	}
@@ -209,6 +229,7 @@ static int tw_pace(struct call *c, bool *drained)
 static void tw_flush(struct call *c)
 {
 	struct tw_call *t = call_rt_tp(c);
+	int64_t now;
 
 	if (t->sent == t->heard)
 		return;		/* Twilio holds nothing of ours */
@@ -217,8 +238,10 @@ static void tw_flush(struct call *c)
 	t->clears++;
 	t->cleared_at = t->sent;
 	/* What was unheard never will be; the next audio plays from when it goes. */
+	now = mono_ns();
+	call_rt_record_unplayed(c, (size_t)(t->sent - caller_pos(t, now)));
 	t->heard = t->marked = t->from = t->sent;
-	t->from_ns = mono_ns();
+	t->from_ns = now;
 	t->npend = 0;
 }
 
@@ -327,6 +350,7 @@ static void on_media(struct tw_call *t, const struct tw_msg *m, int64_t now)
 		return;
 	ulaw_to_pcm(t->in, m->audio_len, t->pcm);
 	call_rt_audio(c, RATE, (const uint8_t *)t->pcm, m->audio_len);
+	t->media_ns = now;
 	call_rt_rx(c, now, true);
 }
 

@@ -624,6 +624,16 @@ void call_rt_record_out(struct call *c, const int16_t *s, size_t n)
 	wrk_record_out(c->rec, s, n);
 }
 
+void call_rt_record_resume(struct call *c, size_t ahead)
+{
+	wrk_record_out_catch_up(c->rec, ahead);
+}
+
+void call_rt_record_unplayed(struct call *c, size_t n)
+{
+	wrk_record_out_drop(c->rec, n);
+}
+
 bool call_rt_recording(const struct call *c)
 {
 	return c->rec != NULL;

@@ -109,6 +109,30 @@ void wrk_record_out(struct wrk_record *r, const void *pcm, size_t n)
 		push(r, 1, pcm, n);
 }
 
+void wrk_record_out_catch_up(struct wrk_record *r, size_t ahead)
+{
+	static const int16_t zero[PAIR_CHUNK];
+	size_t want, have, n;
+
+	if (!r || r->failed)
+		return;
+	/* Written to the file, both sides are level: the queues say the rest. */
+	want = r->side[0].len + ahead;
+	have = r->side[1].len;
+	for (n = want > have ? want - have : 0; n && !r->failed; ) {
+		size_t k = n < PAIR_CHUNK ? n : PAIR_CHUNK;
+		push(r, 1, (const uint8_t *)zero, k);
+		n -= k;
+	}
+}
+
+void wrk_record_out_drop(struct wrk_record *r, size_t n)
+{
+	if (!r || r->failed)
+		return;
+	r->side[1].len -= n < r->side[1].len ? n : r->side[1].len;
+}
+
 const char *wrk_record_path(const struct wrk_record *r)
 {
 	return r ? r->path : "";

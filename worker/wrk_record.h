@@ -37,6 +37,23 @@ void wrk_record_in(struct wrk_record *r, const void *pcm, size_t n);
 /* n samples sent to the caller. NULL r: nothing. */
 void wrk_record_out(struct wrk_record *r, const void *pcm, size_t n);
 
+/*
+ * The agent's side is silence up to where the caller's is, plus ahead
+ * samples of the caller's that are on their way: for a peer that plays
+ * what it buffers and was sent nothing while the agent was silent
+ * (Twilio), so that audio sent next sits where it is played. Nothing when
+ * the agent's side is already there. NULL r: nothing.
+ */
+void wrk_record_out_catch_up(struct wrk_record *r, size_t ahead);
+
+/*
+ * The last n samples sent to the caller were never played (the peer's
+ * queue was cleared on a barge-in): out of the recording, as far as they
+ * are still queued, which they are unless the agent's side ran the whole
+ * pairing window ahead. NULL r: nothing.
+ */
+void wrk_record_out_drop(struct wrk_record *r, size_t n);
+
 /* The file's path ("" once a failure has given it up). */
 const char *wrk_record_path(const struct wrk_record *r);
 

@@ -11,6 +11,8 @@ import pytest
 
 from agent_harness import BOOKING_ARGS, LONG, LocalStacks, voiced_s
 from harness import make_wav, read_wav, wait_for
+from test_silence import voiced_frames
+from test_tap import read_stereo
 from twilio_harness import (CALLER, GEORGE, TOKEN, assert_booked_once, dial, place,
                             twilio_section)
 
@@ -173,3 +175,62 @@ def test_a_recorded_twilio_call_keeps_what_the_caller_heard_on_the_right(daemon_
     played = [v for v in samples(read_wav(str(heard))[1]) if v]
     assert voiced_right == played
     assert sum(1 for v in left if v) >= 8000 * 2 * 0.9, "the caller side too"
+
+
+
+@pytest.fixture
+def recorded(daemon_factory, db, tmp_path):
+    """call(script, parts, **emu_opts) -> (result, frames heard, sentence
+    starts, recording's left, right): a recorded Media Streams call to the
+    local engine."""
+    stacks = LocalStacks(daemon_factory, db, tmp_path)
+
+    def call(script, parts, **opts):
+        d, _ = stacks.make(script, sections={"twilio": twilio_section(tmp_path),
+                                             "call": {"record": "yes",
+                                                      "recording_dir": str(tmp_path / "rec")}},
+                           **opts)
+        r, frames, starts = place(d, tmp_path, parts)
+        left, right = read_stereo(str(tmp_path / "rec" / (r["call_sid"] + ".wav")))
+        return r, frames, starts, left, right
+    yield call
+    stacks.stop()
+
+
+def test_a_recorded_twilio_reply_sits_where_the_caller_heard_it(recorded):
+    """Twilio buffers what it plays and is sent nothing while the agent is
+    silent, so the recording cannot take the agent's side as sent: a reply
+    goes into the recording where the phone played it, after the caller's
+    words, not pulled forward over the gap between them."""
+    said = "It is a leaking tap."
+    r, frames, starts, left, right = recorded(
+        {"stt": [said], "llm": [{"content": "Right, we can sort that out."}]}, [6.0, said, 5.0])
+    words_end = max(voiced_frames(left)) / 50 + 0.02
+    reply = [i / 50 for i in voiced_frames(right) if i / 50 > starts[0]]
+    assert reply, "the reply is in the recording"
+    # The phone's speaker ticks with the caller's frames: frame i of what
+    # it played is frame i of the call.
+    heard = [i / 50 for i, f in enumerate(frames)
+             if i / 50 > starts[0] + 0.5 and max(samples(f)) > 600]
+    assert heard, "the caller heard the reply"
+    assert abs((reply[0] - words_end) - (heard[0] - words_end)) < 0.06, \
+        "the reply %.2f s after the caller's words in the recording, %.2f s as heard" % (
+            reply[0] - words_end, heard[0] - words_end)
+    assert abs(len(left) - len(right)) <= 16000, "the two sides within a second"
+
+
+def test_a_recorded_twilio_barge_in_keeps_only_what_was_played(recorded):
+    """On a barge-in Twilio drops what it held of the reply (clear): the
+    recording's right channel stops where the caller stopped hearing it,
+    not a lead's worth of unplayed audio later."""
+    r, frames, _, _, right = recorded(
+        {"stt": ["Tell me about your prices.", "Stop, I just need a plumber now."],
+         "llm": [{"content": LONG}, {"content": "Sure, what is your postcode?"}]},
+        [5.0, "Tell me about your prices.", 4.0, "Stop, I just need a plumber now.", 8.0],
+        tokens_per_s=8)
+    assert r["clears"] == 1, r
+    at = r["clear_at_ms"][0] / 1000
+    cut = max(i / 50 for i in voiced_frames(right) if i / 50 < at + 0.2)
+    heard = max(i / 50 for i, f in enumerate(frames) if any(f) and i / 50 < at + 0.2)
+    assert abs(cut - heard) < 0.06, \
+        "the cut reply ends at %.2f s in the recording, %.2f s as heard" % (cut, heard)
