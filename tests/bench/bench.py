@@ -473,6 +473,7 @@ def stack_run(stack_tmp, stack, n, rt=False, workers_rt=False):
         res.update(finish_caller(p, timeout=600))
         res["cost"] = cost.stop()
         res["machine_busy_s"] = cost.machine_busy
+        res["machine_split"] = cost.split
         res["pss_kb"] = cost.pss_max
         res["emu_thread_share"] = max(cost.busiest.values())
         lat = json.loads(d.ctl("latency", "-j").stdout)
@@ -513,6 +514,13 @@ def emu_counts(emus):
     return out
 
 
+def busy_split(res):
+    """The machine's busy ticks: shares in user space, in system calls and
+    in interrupts and softirqs (cost.machine_ticks); near capacity about
+    half of it is the kernel's (PROFILE.md)."""
+    return {"busy_%s_share" % k: v for k, v in res.get("machine_split", {}).items()}
+
+
 def emit_cost(stack, n, res):
     """CPU and memory per call of vagentd's whole tree, and what the
     emulators and the load generator used: a share of a core (near 1.0:
@@ -538,7 +546,7 @@ def emit_cost(stack, n, res):
          emu_cpu_ms_per_call_min=emu_ms, caller_cpu_ms_per_call_min=caller_ms,
          emu_busiest_thread_share=round(res.get("emu_thread_share", 0), 3),
          vagentd_cpu_s=round(cpu, 2), call_s=round(call_s, 1), wall_s=round(wall, 1),
-         **res.get("emu_counts", {}))
+         **busy_split(res), **res.get("emu_counts", {}))
 
 
 def emit_turns(stack, n, res, lat):
@@ -613,6 +621,7 @@ def capacity_probe(run, stack, n, workers_rt, sched, attempt):
          turns=res["turns"], errors=res["errors"],
          vagentd_cpu_share=round(cpu / wall, 3),
          machine_busy_cores=round(res.get("machine_busy_s", 0.0) / wall, 3),
+         **busy_split(res),
          emu_cpu_share=round(sum(others.values()) / wall, 3),
          emu_busiest_thread_share=round(res.get("emu_thread_share", 0), 3),
          caller_cpu_share=round(caller_share, 3), emu_cpu_ms_per_call_min=emu_ms,
@@ -670,6 +679,7 @@ def twilio_run(stack_tmp, n):
         res = json.loads(r.stdout)
         res["cost"] = cost.stop()	# the dialer is the reaped child: the caller's share
         res["machine_busy_s"] = cost.machine_busy
+        res["machine_split"] = cost.split
         res["pss_kb"] = cost.pss_max
         res["emu_thread_share"] = max(cost.busiest.values())
         # The dialer streams the whole script then stops (hold 0): each

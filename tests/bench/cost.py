@@ -79,6 +79,15 @@ def machine_idle_s():
     return (int(v[4]) + int(v[5])) / TICK
 
 
+def machine_ticks():
+    """The CPUs' user (nice included), system and interrupt (irq and
+    softirq) ticks from /proc/stat. They are sampled on ticks, so only
+    their proportions mean much: how much of the busy time is the kernel's."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:8]]
+    return v[0] + v[1], v[2], v[5] + v[6]
+
+
 def thread_ticks(pid):
     """tid -> CPU ticks (utime+stime) of each live thread of pid."""
     out = {}
@@ -159,6 +168,7 @@ class Cost:
         self.threads0 = {k: thread_ticks(p) for k, p in self.others.items()}
         self.kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.idle0 = machine_idle_s()
+        self.ticks0 = machine_ticks()
         self._thread.start()
         return self
 
@@ -166,12 +176,17 @@ class Cost:
         """Wall seconds, our tree's CPU seconds, the others' CPU seconds, the
         reaped children's (the load generator's) CPU seconds, switches.
         After it, machine_busy is the seconds of CPU the whole machine used
-        meanwhile (every process, the kernel's interrupts and softirqs)."""
+        meanwhile (every process, the kernel's interrupts and softirqs),
+        and split the shares of the CPUs' busy ticks that were user space,
+        the kernel's system calls and its interrupts and softirqs."""
         self._stop.set()
         self._thread.join()
         _thread_switches(self.root, self.seen)
         wall = time.monotonic() - self.t0
         self.machine_busy = max(0.0, wall * os.cpu_count() - (machine_idle_s() - self.idle0))
+        ticks = [b - a for a, b in zip(self.ticks0, machine_ticks())]
+        self.split = {k: round(t / (sum(ticks) or 1), 3)
+                      for k, t in zip(("user", "system", "interrupts"), ticks)}
         cpu = (cpu_ticks(self.root) - self.cpu0) / TICK
         others = {k: (cpu_ticks(p) - self.others0[k]) / TICK for k, p in self.others.items()}
         # A tool can be saturated on one thread (the emulators' websocket
