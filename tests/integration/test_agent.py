@@ -114,18 +114,29 @@ def voiced(samples, rate=8000):
 
 def heard_frames(tmp_path):
     """The frames the caller heard, in the order sent: (arrival in seconds,
-    samples) each. Shorter messages are left out (the 1 ms lead-in of a
-    reply the kernel paces, wrk_call.c), so the n-th is outbound frame n."""
+    samples) each, so that the n-th is outbound frame n. A run the kernel
+    paces starts with a 1 ms lead-in (wrk_call.c): silence before a whole
+    frame, left out here, or inside the agent's words the frame's own
+    first millisecond, whose other 19 ms follow as a message of their own;
+    those two are one frame, heard when its second part arrives."""
     rate, data = read_wav(str(tmp_path / "heard.wav"))
     fb = rate // 50 * 2
     with open(tmp_path / "heard.csv") as f:
         rows = [line.split(",") for line in f.read().splitlines()[1:]]
-    out, off = [], 0
+    out, off, part = [], 0, b""
     for r in rows:
         n = int(r[3])
-        if int(r[4]) != 0 and n == fb:
-            out.append((int(r[2]) / 1e6, data[off:off + n]))
-        off += n if int(r[4]) != 0 else 0
+        if int(r[4]) == 0:
+            continue
+        chunk, off = data[off:off + n], off + n
+        if n == fb:
+            out.append((int(r[2]) / 1e6, chunk))
+            part = b""
+            continue
+        part = part + chunk if len(part) + n <= fb else chunk
+        if len(part) == fb:
+            out.append((int(r[2]) / 1e6, part))
+            part = b""
     return out
 
 
@@ -145,9 +156,12 @@ def test_barge_in_stops_the_agent_and_keeps_only_what_was_heard(stack, tmp_path,
     heard = heard_frames(tmp_path)
     assert any(any(f) for _, f in heard[frame - 10:frame]), "the agent was speaking"
     # The frames sent before the barge-in was detected may still be on
-    # their way (one, or the few a kernel-paced socket holds); after them,
-    # 400 ms of silence or of nothing at all (send_silence = no).
-    after = [f for t, f in heard[frame + 1:] if t < heard[frame][0] + 0.4]
+    # their way (one, or the few a kernel-paced socket holds); after the
+    # last of them, 400 ms of silence or of nothing at all (send_silence =
+    # no). Counted from that frame, not from the next one heard: with
+    # send_silence = no that is a keep-alive up to a second later, which
+    # the next reply may follow within 400 ms.
+    after = [f for t, f in heard[frame:] if t < heard[frame - 1][0] + 0.4]
     assert not any(any(f) for f in after), \
         "after the barge-in the caller hears silence, not the rest of the reply"
     reqs = emu.llm_requests()
